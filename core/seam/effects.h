@@ -1,0 +1,105 @@
+// The effects a core state machine hands its host after each input, and the ordering rules
+// the host must follow. Both hosts (io/'s libuv runtime and sim/) carry out exactly these.
+//
+// Ordering rules (the contract):
+//  1. `writes` are applied to storage in order. A write with sync = true is durable only
+//     when the host has synced it (fsync); the host then delivers WriteDurableInput{id}.
+//     A durable write implies every earlier write of the same machine is durable too.
+//  2. A message or response with after_write_id = W must not leave the host before write W
+//     is durable: this is how "persist the vote before replying" is expressed. With
+//     after_write_id = 0 it may leave at once.
+//  3. Reads through StorageView see every write already issued, synced or not (as an OS
+//     page cache does); a crash loses the writes not yet durable.
+//  4. `wake_at` is the earliest time the machine wants a TickInput; the host may tick it
+//     later, never earlier. A later Effects' wake_at replaces an earlier one.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/base/node_id.h"
+#include "core/base/time.h"
+#include "core/seam/channel.h"
+
+namespace muster {
+
+struct OutboundMessage {
+  Address to;
+  Channel channel = Channel::kDatagram;
+  std::string payload;
+  uint64_t after_write_id = 0;  // 0: no durability precondition
+};
+
+struct StorageOp {
+  enum class Kind : uint8_t { kPut, kDelete, kDeleteRange };
+  Kind kind = Kind::kPut;
+  std::string key;
+  std::string value;  // kPut: the value; kDeleteRange: the end key (exclusive)
+};
+
+struct StorageWrite {
+  uint64_t id = 0;  // unique and increasing per machine
+  std::vector<StorageOp> ops;  // applied atomically
+  bool sync = false;
+
+  void Put(std::string key, std::string value) {
+    ops.push_back({StorageOp::Kind::kPut, std::move(key), std::move(value)});
+  }
+  void Delete(std::string key) { ops.push_back({StorageOp::Kind::kDelete, std::move(key), {}}); }
+  void DeleteRange(std::string begin, std::string end) {
+    ops.push_back({StorageOp::Kind::kDeleteRange, std::move(begin), std::move(end)});
+  }
+};
+
+// A process to run (script health checks, event handlers). Its end comes back as
+// ProcessExitedInput with the same id.
+struct ProcessStart {
+  uint64_t id = 0;
+  std::string command;  // run with /bin/sh -c
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string stdin_data;
+  Duration timeout = absl::Seconds(30);
+};
+
+struct Response {
+  uint64_t request_id = 0;
+  absl::Status status;
+  std::string body;
+  uint64_t after_write_id = 0;  // as for messages: acknowledge only what is durable
+};
+
+// A notification for the host and its observers (member-join, leader elected, ...).
+struct Event {
+  std::string kind;
+  std::string payload;
+};
+
+struct Effects {
+  std::vector<StorageWrite> writes;
+  std::vector<OutboundMessage> messages;
+  std::vector<ProcessStart> processes;
+  std::vector<Response> responses;
+  std::vector<Event> events;
+  std::optional<Time> wake_at;
+
+  // Keeps the earliest requested wake-up among the calls made while producing this batch.
+  void WakeAt(Time t) {
+    if (!wake_at.has_value() || t < *wake_at) wake_at = t;
+  }
+
+  bool empty() const {
+    return writes.empty() && messages.empty() && processes.empty() && responses.empty() &&
+           events.empty() && !wake_at.has_value();
+  }
+
+  // Moves `other`'s effects after this batch's, keeping the earlier wake-up.
+  void Append(Effects&& other);
+
+  void Clear() { *this = Effects(); }
+};
+
+}  // namespace muster

@@ -1,0 +1,53 @@
+// The inputs every core state machine takes. An Input is "at time `now`, this happened";
+// the machine changes state and answers with Effects (effects.h). Time only moves through
+// these inputs: a machine that asked to be woken at T receives a Tick with now >= T.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "core/base/node_id.h"
+#include "core/base/time.h"
+#include "core/seam/channel.h"
+
+namespace muster {
+
+// Time advanced; the machine runs whatever timers are due at `now`.
+struct TickInput {};
+
+// A message arrived from `from` over `channel`. Payload bytes are the sender's encoding
+// (protobuf between muster agents); the machine rejects what it cannot parse.
+struct MessageInput {
+  Address from;
+  Channel channel = Channel::kDatagram;
+  std::string payload;
+};
+
+// The storage write with this id (and every write issued before it) is now durable.
+struct WriteDurableInput {
+  uint64_t write_id = 0;
+};
+
+// A process started by a ProcessStart effect ended.
+struct ProcessExitedInput {
+  uint64_t process_id = 0;
+  int exit_code = 0;
+  bool timed_out = false;
+  std::string output;  // stdout and stderr, truncated by the host to a limit it states
+};
+
+// A client request (HTTP API, RPC from another agent, simulator workload). The host picks
+// `request_id`; the machine answers with a Response carrying the same id, perhaps later.
+struct RequestInput {
+  uint64_t request_id = 0;
+  std::string method;  // e.g. "kv.put"; each machine documents the methods it serves
+  std::string body;
+};
+
+struct Input {
+  Time now;
+  std::variant<TickInput, MessageInput, WriteDurableInput, ProcessExitedInput, RequestInput> what;
+};
+
+}  // namespace muster
