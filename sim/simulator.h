@@ -1,0 +1,138 @@
+// The discrete-event simulator kernel: hosts any core Machine through the seam under a
+// virtual clock. One seeded Rng makes every choice (latency, loss, sync delays, machine
+// seeds), events at equal times run in insertion order, and time jumps to the next event,
+// so a seed reproduces a run exactly. A rolling hash of every delivered input is the run's
+// fingerprint; two runs of one seed must have the same fingerprint.
+//
+// Faults it can inject (the fault model): message loss, duplication, delay/reordering,
+// partitions of every shape (network.h); node kill with loss of unsynced writes (optionally
+// torn), restart from durable storage, wipe; pause (a stalled process: inputs queue).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "core/base/log.h"
+#include "core/base/rng.h"
+#include "core/seam/machine.h"
+#include "sim/disk.h"
+#include "sim/network.h"
+
+namespace muster::sim {
+
+struct DiskConfig {
+  Duration sync_latency_min = absl::Microseconds(100);
+  Duration sync_latency_max = absl::Microseconds(2000);
+};
+
+struct NodeStats {
+  uint64_t messages_sent = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t messages_received = 0;
+  uint64_t bytes_received = 0;
+};
+
+class Simulator {
+ public:
+  explicit Simulator(uint64_t seed);
+  ~Simulator();
+
+  uint64_t seed() const { return seed_; }
+  Time now() const { return now_; }
+  Rng& rng() { return rng_; }
+  Network& network() { return network_; }
+  void set_disk_config(const DiskConfig& config) { disk_config_ = config; }
+  // Logs from every machine go here (may be null); the simulator adds nothing of its own.
+  void set_log_sink(LogSink* sink) { log_sink_ = sink; }
+
+  // Adds and starts a node. Ids count from 1; the address defaults to "n<id>".
+  NodeId AddNode(MachineFactory factory, Address address = "");
+  // Crash: the machine is destroyed, its unsynced writes are lost (torn if asked), and
+  // messages in flight to it are dropped on arrival.
+  void Kill(NodeId node, bool torn_write = false);
+  // Starts a new machine from the node's durable storage.
+  void Restart(NodeId node);
+  // Kill, wipe the disk, restart: a node that lost its data.
+  void RestartWiped(NodeId node);
+  // The node handles no inputs for `how_long`; what arrives meanwhile waits, then runs.
+  void Pause(NodeId node, Duration how_long);
+  bool IsUp(NodeId node) const;
+  Machine* machine(NodeId node);  // null while down
+  Disk& disk(NodeId node);
+  const NodeStats& stats(NodeId node) const;
+  std::vector<NodeId> nodes() const;  // ascending
+  NodeId NodeAt(const Address& address) const;  // invalid NodeId if unknown
+  const Address& AddressOf(NodeId node) const;
+
+  // A client request to `node`; `on_response` runs when the node answers (never, if it
+  // crashes first). Returns the request id.
+  using ResponseHandler = std::function<void(const Response&)>;
+  uint64_t Request(NodeId node, std::string method, std::string body, ResponseHandler on_response);
+
+  // Processes started by machines: the runner decides the outcome (default: exit 0, no
+  // output) and the simulator delivers it after `delay`.
+  using ProcessRunner = std::function<ProcessExitedInput(NodeId, const ProcessStart&)>;
+  void set_process_runner(ProcessRunner runner) { process_runner_ = std::move(runner); }
+
+  // Called after every machine step, with the input and the effects it produced: where
+  // invariant checkers hook in.
+  using StepObserver = std::function<void(NodeId, const Input&, const Effects&)>;
+  void set_step_observer(StepObserver observer) { observer_ = std::move(observer); }
+
+  // Schedules a callback in virtual time (fault schedules, workload).
+  void At(Time when, std::function<void()> fn);
+  void After(Duration delay, std::function<void()> fn) { At(now_ + delay, std::move(fn)); }
+
+  // Runs one event; false when the queue is empty.
+  bool Step();
+  void RunUntil(Time deadline);
+  void RunFor(Duration how_long) { RunUntil(now_ + how_long); }
+  // Runs until `done()` holds (checked after each event) or `budget` of virtual time
+  // passes; true if it held.
+  bool RunUntil(const std::function<bool()>& done, Duration budget);
+
+  uint64_t fingerprint() const { return fingerprint_; }
+  uint64_t events_processed() const { return events_processed_; }
+
+ private:
+  struct Node;
+  struct Event;
+  struct EventOrder {
+    bool operator()(const std::unique_ptr<Event>& a, const std::unique_ptr<Event>& b) const;
+  };
+
+  void Schedule(Time when, std::function<void()> fn);
+  void Deliver(NodeId node, uint64_t generation, Input input);
+  void RunStep(Node& node, const Input& input);
+  void Execute(Node& node, Effects effects);
+  void SendNow(Node& node, OutboundMessage message);
+  void Respond(Node& node, Response response);
+  void OnSynced(NodeId node, uint64_t generation, uint64_t write_id);
+  void ArmWake(Node& node, Time when);
+  void StartMachine(Node& node);
+  void Fold(uint64_t value);
+
+  uint64_t seed_;
+  Rng rng_;
+  Time now_;
+  Network network_;
+  DiskConfig disk_config_;
+  LogSink* log_sink_ = nullptr;
+  ProcessRunner process_runner_;
+  StepObserver observer_;
+  std::vector<std::unique_ptr<Node>> nodes_;  // index = id - 1
+  absl::flat_hash_map<Address, NodeId> by_address_;
+  std::priority_queue<std::unique_ptr<Event>, std::vector<std::unique_ptr<Event>>, EventOrder> queue_;
+  uint64_t next_event_seq_ = 0;
+  uint64_t next_request_id_ = 1;
+  uint64_t fingerprint_ = 0;
+  uint64_t events_processed_ = 0;
+};
+
+}  // namespace muster::sim
