@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <queue>
 #include <string>
 #include <vector>
 
@@ -79,6 +78,7 @@ class Simulator {
   // output) and the simulator delivers it after `delay`.
   using ProcessRunner = std::function<ProcessExitedInput(NodeId, const ProcessStart&)>;
   void set_process_runner(ProcessRunner runner) { process_runner_ = std::move(runner); }
+  void set_process_delay(Duration delay) { process_delay_ = delay; }
 
   // Called after every machine step, with the input and the effects it produced: where
   // invariant checkers hook in.
@@ -102,9 +102,16 @@ class Simulator {
 
  private:
   struct Node;
-  struct Event;
-  struct EventOrder {
-    bool operator()(const std::unique_ptr<Event>& a, const std::unique_ptr<Event>& b) const;
+  struct Event {
+    Time when;
+    uint64_t seq = 0;  // insertion order breaks ties, so equal times run deterministically
+    std::function<void()> fn;
+  };
+  // Min-heap order for std::push_heap / pop_heap: the earliest (when, seq) on top.
+  struct Later {
+    bool operator()(const Event& a, const Event& b) const {
+      return a.when != b.when ? a.when > b.when : a.seq > b.seq;
+    }
   };
 
   void Schedule(Time when, std::function<void()> fn);
@@ -113,6 +120,7 @@ class Simulator {
   void Execute(Node& node, Effects effects);
   void SendNow(Node& node, OutboundMessage message);
   void Respond(Node& node, Response response);
+  void Resume(NodeId node, uint64_t generation);
   void OnSynced(NodeId node, uint64_t generation, uint64_t write_id);
   void ArmWake(Node& node, Time when);
   void StartMachine(Node& node);
@@ -125,10 +133,16 @@ class Simulator {
   DiskConfig disk_config_;
   LogSink* log_sink_ = nullptr;
   ProcessRunner process_runner_;
+  Duration process_delay_ = absl::Milliseconds(10);
   StepObserver observer_;
   std::vector<std::unique_ptr<Node>> nodes_;  // index = id - 1
   absl::flat_hash_map<Address, NodeId> by_address_;
-  std::priority_queue<std::unique_ptr<Event>, std::vector<std::unique_ptr<Event>>, EventOrder> queue_;
+  std::vector<Event> queue_;  // a binary heap ordered by Later
+  struct PendingRequest {
+    NodeId node;
+    ResponseHandler handler;
+  };
+  absl::btree_map<uint64_t, PendingRequest> pending_requests_;
   uint64_t next_event_seq_ = 0;
   uint64_t next_request_id_ = 1;
   uint64_t fingerprint_ = 0;

@@ -1,0 +1,342 @@
+#include "sim/simulator.h"
+
+#include <algorithm>
+#include <deque>
+
+#include "core/base/check.h"
+#include "core/base/hash.h"
+
+namespace muster::sim {
+
+// Everything the simulator keeps about one node across its crashes and restarts.
+struct Simulator::Node {
+  NodeId id;
+  Address address;
+  MachineFactory factory;
+  std::unique_ptr<Machine> machine;
+  Disk disk;
+  NodeStats stats;
+  bool up = false;
+  // Bumped on every kill: events scheduled for an earlier life are dropped on arrival.
+  uint64_t generation = 0;
+  uint64_t incarnation = 0;
+
+  // Durability: sync writes complete in issue order.
+  uint64_t durable_through = 0;
+  Time last_sync_done;
+  std::deque<OutboundMessage> gated_messages;  // waiting on after_write_id
+  std::deque<Response> gated_responses;
+
+  // Timer: only the newest armed wake-up counts.
+  std::optional<Time> wake_at;
+  uint64_t wake_token = 0;
+
+  // Pause: inputs that arrive while paused run, in order, when it ends.
+  Time paused_until;
+  std::deque<Input> paused_inputs;
+
+  // Streams are ordered per connection: no message overtakes an earlier one.
+  absl::flat_hash_map<NodeId, Time> last_stream_arrival;
+};
+
+Simulator::Simulator(uint64_t seed) : seed_(seed), rng_(seed), now_(SimEpoch()) {
+  Fold(seed);
+}
+
+Simulator::~Simulator() = default;
+
+void Simulator::Fold(uint64_t value) { fingerprint_ = HashCombine(fingerprint_, value); }
+
+void Simulator::Schedule(Time when, std::function<void()> fn) {
+  MUSTER_CHECK(when >= now_, "cannot schedule in the past");
+  queue_.push_back(Event{when, next_event_seq_++, std::move(fn)});
+  std::push_heap(queue_.begin(), queue_.end(), Later());
+}
+
+void Simulator::At(Time when, std::function<void()> fn) { Schedule(std::max(when, now_), std::move(fn)); }
+
+NodeId Simulator::AddNode(MachineFactory factory, Address address) {
+  auto node = std::make_unique<Node>();
+  node->id = NodeId{nodes_.size() + 1};
+  node->address = address.empty() ? ToString(node->id) : std::move(address);
+  node->factory = std::move(factory);
+  node->last_sync_done = now_;
+  node->paused_until = now_;
+  MUSTER_CHECK(!by_address_.contains(node->address), "duplicate address ", node->address);
+  by_address_[node->address] = node->id;
+  nodes_.push_back(std::move(node));
+  StartMachine(*nodes_.back());
+  return nodes_.back()->id;
+}
+
+void Simulator::StartMachine(Node& node) {
+  MUSTER_CHECK(!node.up);
+  MachineContext ctx;
+  ctx.id = node.id;
+  ctx.address = node.address;
+  ctx.seed = rng_.Next();
+  ctx.now = now_;
+  ctx.log = log_sink_;
+  ctx.storage = &node.disk;
+  ctx.incarnation = node.incarnation++;
+  node.machine = node.factory(ctx);
+  MUSTER_CHECK(node.machine != nullptr, "factory returned no machine");
+  node.up = true;
+  node.durable_through = 0;
+  node.last_sync_done = now_;
+  node.paused_until = now_;
+  node.wake_at.reset();
+  // The first input of every life: let the machine arm its timers.
+  RunStep(node, Input{now_, TickInput{}});
+}
+
+void Simulator::Kill(NodeId id, bool torn_write) {
+  Node& node = *nodes_.at(id.value - 1);
+  if (!node.up) return;
+  node.up = false;
+  node.machine.reset();
+  node.generation++;
+  node.disk.Crash(rng_, torn_write);
+  node.gated_messages.clear();
+  node.gated_responses.clear();
+  node.paused_inputs.clear();
+  node.wake_at.reset();
+  node.last_stream_arrival.clear();
+  for (auto it = pending_requests_.begin(); it != pending_requests_.end();) {
+    it = it->second.node == id ? pending_requests_.erase(it) : std::next(it);
+  }
+  Fold(0xdead0000 + id.value);
+}
+
+void Simulator::Restart(NodeId id) {
+  Node& node = *nodes_.at(id.value - 1);
+  if (node.up) Kill(id);
+  StartMachine(node);
+}
+
+void Simulator::RestartWiped(NodeId id) {
+  Node& node = *nodes_.at(id.value - 1);
+  if (node.up) Kill(id);
+  node.disk.Wipe();
+  StartMachine(node);
+}
+
+void Simulator::Pause(NodeId id, Duration how_long) {
+  Node& node = *nodes_.at(id.value - 1);
+  if (!node.up) return;
+  const Time until = std::max(node.paused_until, now_ + how_long);
+  node.paused_until = until;
+  const uint64_t generation = node.generation;
+  Schedule(until, [this, id, generation] { Resume(id, generation); });
+}
+
+void Simulator::Resume(NodeId id, uint64_t generation) {
+  Node& node = *nodes_.at(id.value - 1);
+  if (!node.up || node.generation != generation || now_ < node.paused_until) return;
+  while (!node.paused_inputs.empty() && node.up && node.generation == generation) {
+    Input input = std::move(node.paused_inputs.front());
+    node.paused_inputs.pop_front();
+    input.now = now_;  // a stalled process sees the late time when it finally runs
+    RunStep(node, input);
+  }
+}
+
+bool Simulator::IsUp(NodeId id) const { return nodes_.at(id.value - 1)->up; }
+Machine* Simulator::machine(NodeId id) { return nodes_.at(id.value - 1)->machine.get(); }
+Disk& Simulator::disk(NodeId id) { return nodes_.at(id.value - 1)->disk; }
+const NodeStats& Simulator::stats(NodeId id) const { return nodes_.at(id.value - 1)->stats; }
+const Address& Simulator::AddressOf(NodeId id) const { return nodes_.at(id.value - 1)->address; }
+
+std::vector<NodeId> Simulator::nodes() const {
+  std::vector<NodeId> ids;
+  ids.reserve(nodes_.size());
+  for (const auto& n : nodes_) ids.push_back(n->id);
+  return ids;
+}
+
+NodeId Simulator::NodeAt(const Address& address) const {
+  auto it = by_address_.find(address);
+  return it == by_address_.end() ? NodeId{} : it->second;
+}
+
+uint64_t Simulator::Request(NodeId id, std::string method, std::string body, ResponseHandler on_response) {
+  const uint64_t request_id = next_request_id_++;
+  Node& node = *nodes_.at(id.value - 1);
+  if (!node.up) return request_id;  // a request to a down node is never answered
+  pending_requests_[request_id] = PendingRequest{id, std::move(on_response)};
+  Deliver(id, node.generation, Input{now_, RequestInput{request_id, std::move(method), std::move(body)}});
+  return request_id;
+}
+
+void Simulator::Deliver(NodeId id, uint64_t generation, Input input) {
+  Node& node = *nodes_.at(id.value - 1);
+  if (!node.up || node.generation != generation) return;
+  input.now = now_;
+  if (now_ < node.paused_until) {
+    node.paused_inputs.push_back(std::move(input));
+    return;
+  }
+  RunStep(node, input);
+}
+
+void Simulator::RunStep(Node& node, const Input& input) {
+  // Fingerprint: when, where, what kind, and the bytes of what arrived.
+  Fold(static_cast<uint64_t>(absl::ToUnixNanos(input.now)));
+  Fold(node.id.value);
+  Fold(input.what.index());
+  if (const auto* m = std::get_if<MessageInput>(&input.what)) {
+    Fold(StableHash(m->payload));
+    node.stats.messages_received++;
+    node.stats.bytes_received += m->payload.size();
+  } else if (const auto* r = std::get_if<RequestInput>(&input.what)) {
+    Fold(StableHash(r->method));
+    Fold(StableHash(r->body));
+  } else if (const auto* w = std::get_if<WriteDurableInput>(&input.what)) {
+    Fold(w->write_id);
+  } else if (const auto* p = std::get_if<ProcessExitedInput>(&input.what)) {
+    Fold(p->process_id);
+  }
+  events_processed_++;
+
+  Effects effects;
+  node.machine->Step(input, &effects);
+  if (observer_) observer_(node.id, input, effects);
+  Execute(node, std::move(effects));
+}
+
+void Simulator::Execute(Node& node, Effects effects) {
+  const NodeId id = node.id;
+  const uint64_t generation = node.generation;
+  for (StorageWrite& write : effects.writes) {
+    node.disk.Apply(write);
+    if (!write.sync) continue;
+    // Syncs finish in issue order: a later sync never completes before an earlier one.
+    const Time done = std::max(node.last_sync_done,
+                               now_ + rng_.UniformDuration(disk_config_.sync_latency_min,
+                                                           disk_config_.sync_latency_max));
+    node.last_sync_done = done;
+    const uint64_t write_id = write.id;
+    Schedule(done, [this, id, generation, write_id] { OnSynced(id, generation, write_id); });
+  }
+  for (OutboundMessage& message : effects.messages) {
+    if (message.after_write_id > node.durable_through || !node.gated_messages.empty()) {
+      node.gated_messages.push_back(std::move(message));
+    } else {
+      SendNow(node, std::move(message));
+    }
+  }
+  for (ProcessStart& process : effects.processes) {
+    ProcessExitedInput result;
+    if (process_runner_) {
+      result = process_runner_(id, process);
+    }
+    result.process_id = process.id;
+    Schedule(now_ + process_delay_, [this, id, generation, result] {
+      Deliver(id, generation, Input{now_, result});
+    });
+  }
+  for (Response& response : effects.responses) {
+    if (response.after_write_id > node.durable_through || !node.gated_responses.empty()) {
+      node.gated_responses.push_back(std::move(response));
+    } else {
+      Respond(node, std::move(response));
+    }
+  }
+  if (effects.wake_at.has_value()) ArmWake(node, *effects.wake_at);
+}
+
+void Simulator::OnSynced(NodeId id, uint64_t generation, uint64_t write_id) {
+  Node& node = *nodes_.at(id.value - 1);
+  if (!node.up || node.generation != generation) return;
+  node.disk.SyncThrough(write_id);
+  node.durable_through = std::max(node.durable_through, write_id);
+  // Release, in order, what waited on durability (rule 2 of the seam).
+  while (!node.gated_messages.empty() && node.gated_messages.front().after_write_id <= node.durable_through) {
+    OutboundMessage message = std::move(node.gated_messages.front());
+    node.gated_messages.pop_front();
+    SendNow(node, std::move(message));
+  }
+  while (!node.gated_responses.empty() && node.gated_responses.front().after_write_id <= node.durable_through) {
+    Response response = std::move(node.gated_responses.front());
+    node.gated_responses.pop_front();
+    Respond(node, std::move(response));
+  }
+  Deliver(id, generation, Input{now_, WriteDurableInput{write_id}});
+}
+
+void Simulator::SendNow(Node& from, OutboundMessage message) {
+  from.stats.messages_sent++;
+  from.stats.bytes_sent += message.payload.size();
+  const NodeId to = NodeAt(message.to);
+  if (!to.valid()) return;  // nobody there: the packet vanishes, as on a real network
+  const bool is_stream = message.channel == Channel::kStream;
+  const Network::Fate fate = network_.Decide(from.id, to, is_stream, rng_);
+  Node& target = *nodes_.at(to.value - 1);
+  const uint64_t target_generation = target.generation;
+  for (int copy = 0; copy < fate.copies; ++copy) {
+    Time arrival = now_ + fate.delay[copy];
+    if (is_stream) {
+      Time& last = from.last_stream_arrival[to];
+      arrival = std::max(arrival, last);
+      last = arrival;
+    }
+    MessageInput input{from.address, message.channel, copy + 1 < fate.copies ? message.payload : std::move(message.payload)};
+    Schedule(arrival, [this, to, target_generation, input = std::move(input)]() mutable {
+      Deliver(to, target_generation, Input{now_, std::move(input)});
+    });
+  }
+}
+
+void Simulator::Respond(Node& node, Response response) {
+  auto it = pending_requests_.find(response.request_id);
+  if (it == pending_requests_.end() || it->second.node != node.id) return;
+  ResponseHandler handler = std::move(it->second.handler);
+  pending_requests_.erase(it);
+  Fold(response.request_id);
+  if (handler) handler(response);
+}
+
+void Simulator::ArmWake(Node& node, Time when) {
+  when = std::max(when, now_);
+  if (node.wake_at.has_value() && *node.wake_at == when) return;
+  node.wake_at = when;
+  const uint64_t token = ++node.wake_token;
+  const NodeId id = node.id;
+  const uint64_t generation = node.generation;
+  Schedule(when, [this, id, generation, token] {
+    Node& n = *nodes_.at(id.value - 1);
+    if (!n.up || n.generation != generation || n.wake_token != token) return;
+    n.wake_at.reset();
+    Deliver(id, generation, Input{now_, TickInput{}});
+  });
+}
+
+bool Simulator::Step() {
+  if (queue_.empty()) return false;
+  std::pop_heap(queue_.begin(), queue_.end(), Later());
+  Event event = std::move(queue_.back());
+  queue_.pop_back();
+  MUSTER_CHECK(event.when >= now_, "time went backwards");
+  now_ = event.when;
+  event.fn();
+  return true;
+}
+
+void Simulator::RunUntil(Time deadline) {
+  while (!queue_.empty() && queue_.front().when <= deadline) Step();
+  if (deadline > now_) now_ = deadline;
+}
+
+bool Simulator::RunUntil(const std::function<bool()>& done, Duration budget) {
+  const Time deadline = now_ + budget;
+  while (!done()) {
+    if (queue_.empty() || queue_.front().when > deadline) {
+      if (deadline > now_) now_ = deadline;
+      return done();
+    }
+    Step();
+  }
+  return true;
+}
+
+}  // namespace muster::sim

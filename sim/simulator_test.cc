@@ -1,0 +1,182 @@
+// The simulator kernel: determinism (a seed reproduces a run, bit for bit), time, pauses,
+// kills and restarts, requests and processes.
+#include "sim/simulator.h"
+
+#include "gtest/gtest.h"
+#include "sim/chatter_machine.h"
+
+namespace muster::sim {
+namespace {
+
+std::vector<Address> Peers(int n) {
+  std::vector<Address> peers;
+  for (int i = 1; i <= n; ++i) peers.push_back(ToString(NodeId{static_cast<uint64_t>(i)}));
+  return peers;
+}
+
+// A run with every fault the kernel has: loss, duplication, jitter, a partition healed on a
+// schedule, a one-way cut, a kill with a torn write and a restart, and a pause.
+uint64_t FaultyRunFingerprint(uint64_t seed) {
+  Simulator sim(seed);
+  LinkConfig link;
+  link.loss = 0.1;
+  link.duplicate = 0.05;
+  link.latency_jitter_mean = absl::Milliseconds(3);
+  sim.network().SetDefaultLink(link);
+  ChatterConfig config;
+  config.peers = Peers(5);
+  config.persist_before_send = true;
+  for (int i = 0; i < 5; ++i) sim.AddNode(ChatterMachine::Factory(config));
+  const auto all = sim.nodes();
+  sim.At(SimEpoch() + absl::Milliseconds(100), [&] { sim.network().Partition({all[0], all[1]}, {all[2], all[3], all[4]}); });
+  sim.At(SimEpoch() + absl::Milliseconds(300), [&] { sim.network().Heal(); });
+  sim.At(SimEpoch() + absl::Milliseconds(350), [&] { sim.network().PartitionOneWay({all[4]}, {all[0]}); });
+  sim.At(SimEpoch() + absl::Milliseconds(400), [&] { sim.Kill(all[2], /*torn_write=*/true); });
+  sim.At(SimEpoch() + absl::Milliseconds(500), [&] { sim.Restart(all[2]); });
+  sim.At(SimEpoch() + absl::Milliseconds(600), [&] { sim.Pause(all[3], absl::Milliseconds(50)); });
+  sim.At(SimEpoch() + absl::Milliseconds(700), [&] { sim.network().Heal(); });
+  sim.RunFor(absl::Seconds(1));
+  EXPECT_GT(sim.events_processed(), 1000u);
+  return sim.fingerprint();
+}
+
+TEST(SimulatorDeterminismTest, SameSeedSameFingerprint) {
+  EXPECT_EQ(FaultyRunFingerprint(1), FaultyRunFingerprint(1));
+  EXPECT_EQ(FaultyRunFingerprint(0xfeedface), FaultyRunFingerprint(0xfeedface));
+}
+
+TEST(SimulatorDeterminismTest, DifferentSeedsDifferentFingerprints) {
+  std::set<uint64_t> seen;
+  for (uint64_t seed = 1; seed <= 20; ++seed) seen.insert(FaultyRunFingerprint(seed));
+  EXPECT_EQ(seen.size(), 20u);
+}
+
+TEST(SimulatorTest, TimeJumpsToNextEvent) {
+  Simulator sim(3);
+  std::vector<Time> fired;
+  sim.At(SimEpoch() + absl::Hours(5), [&] { fired.push_back(sim.now()); });
+  sim.At(SimEpoch() + absl::Seconds(1), [&] { fired.push_back(sim.now()); });
+  sim.At(SimEpoch() + absl::Seconds(1), [&] { fired.push_back(sim.now() + absl::Nanoseconds(1)); });
+  int steps = 0;
+  while (sim.Step()) ++steps;
+  EXPECT_EQ(steps, 3);
+  ASSERT_EQ(fired.size(), 3u);
+  EXPECT_EQ(fired[0], SimEpoch() + absl::Seconds(1));
+  // Equal times run in insertion order.
+  EXPECT_EQ(fired[1], SimEpoch() + absl::Seconds(1) + absl::Nanoseconds(1));
+  EXPECT_EQ(fired[2], SimEpoch() + absl::Hours(5));
+}
+
+TEST(SimulatorTest, MachinesAreWokenAtTheirRequestedTimes) {
+  Simulator sim(4);
+  std::vector<ChatterMachine*> live;
+  ChatterConfig config;
+  config.peers = Peers(2);
+  config.period = absl::Milliseconds(100);
+  config.messages_max = 5;
+  sim.AddNode(ChatterMachine::Factory(config, &live));
+  sim.AddNode(ChatterMachine::Factory(config, &live));
+  sim.RunFor(absl::Seconds(10));
+  EXPECT_EQ(live[0]->sent_rounds(), 5u);
+  ASSERT_EQ(live[1]->received().size(), 5u);
+  // Rounds are at least a period apart, so the wake-ups were honoured, not run early.
+  for (size_t i = 1; i < live[1]->received().size(); ++i) {
+    EXPECT_GE(live[1]->received()[i].at - live[1]->received()[i - 1].at, absl::Milliseconds(90));
+  }
+}
+
+TEST(SimulatorTest, PausedNodeHandlesInputsLateAndInOrder) {
+  Simulator sim(5);
+  std::vector<ChatterMachine*> live;
+  ChatterConfig config;
+  config.peers = Peers(2);
+  config.channel = Channel::kStream;
+  sim.AddNode(ChatterMachine::Factory(config, &live));
+  sim.AddNode(ChatterMachine::Factory(config, &live));
+  sim.RunFor(absl::Milliseconds(100));
+  const size_t before = live[1]->received().size();
+  sim.Pause(NodeId{2}, absl::Milliseconds(500));
+  sim.RunFor(absl::Milliseconds(499));
+  EXPECT_EQ(live[1]->received().size(), before) << "a paused node must not run";
+  sim.RunFor(absl::Milliseconds(2));
+  EXPECT_GT(live[1]->received().size(), before + 30);
+  for (size_t i = 1; i < live[1]->received().size(); ++i) {
+    EXPECT_EQ(live[1]->received()[i].seq, live[1]->received()[i - 1].seq + 1) << "streams stay ordered";
+  }
+}
+
+TEST(SimulatorTest, KillDropsInFlightAndRestartRecoversFromDurableStorage) {
+  Simulator sim(6);
+  std::vector<ChatterMachine*> live;
+  ChatterConfig config;
+  config.peers = Peers(2);
+  config.persist_before_send = true;
+  sim.AddNode(ChatterMachine::Factory(config, &live));
+  sim.AddNode(ChatterMachine::Factory(config, &live));
+  sim.RunFor(absl::Milliseconds(200));
+  // What node 2 received from node 1 was sent only after node 1's counter was durable,
+  // so node 1's recovered counter must be at least the highest seq node 2 saw.
+  uint64_t highest_seen = 0;
+  for (const auto& r : live[1]->received()) highest_seen = std::max(highest_seen, r.seq);
+  ASSERT_GT(highest_seen, 5u);
+  sim.Kill(NodeId{1});
+  EXPECT_FALSE(sim.IsUp(NodeId{1}));
+  EXPECT_EQ(sim.machine(NodeId{1}), nullptr);
+  sim.RunFor(absl::Milliseconds(50));
+  sim.Restart(NodeId{1});
+  EXPECT_GE(live[0]->recovered_seq(), highest_seen);
+  sim.RunFor(absl::Milliseconds(100));
+  EXPECT_GT(live[0]->sent_rounds(), live[0]->recovered_seq());
+}
+
+TEST(SimulatorTest, RequestsAreAnsweredAndProcessesRun) {
+  Simulator sim(7);
+  ChatterConfig config;
+  config.messages_max = 0;
+  sim.AddNode(ChatterMachine::Factory(config));
+  sim.set_process_runner([](NodeId, const ProcessStart& p) {
+    ProcessExitedInput r;
+    r.exit_code = p.command == "true" ? 0 : 2;
+    r.output = "ran " + p.command;
+    return r;
+  });
+  std::vector<std::string> answers;
+  sim.Request(NodeId{1}, "get", "", [&](const Response& r) { answers.push_back(r.body); });
+  sim.Request(NodeId{1}, "exec", "false", [&](const Response& r) { answers.push_back(r.body); });
+  sim.RunFor(absl::Seconds(1));
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0], "seq=0");
+  EXPECT_EQ(answers[1], "exit=2 ran false");
+}
+
+TEST(SimulatorTest, RequestToCrashedNodeIsNeverAnswered) {
+  Simulator sim(8);
+  ChatterConfig config;
+  config.messages_max = 0;
+  sim.AddNode(ChatterMachine::Factory(config));
+  sim.set_process_delay(absl::Seconds(1));
+  bool answered = false;
+  sim.Request(NodeId{1}, "exec", "sleep", [&](const Response&) { answered = true; });
+  sim.RunFor(absl::Milliseconds(10));
+  sim.Kill(NodeId{1});
+  sim.Restart(NodeId{1});
+  sim.RunFor(absl::Seconds(5));
+  EXPECT_FALSE(answered);
+}
+
+TEST(SimulatorTest, RunUntilConditionStopsEarlyOrAtBudget) {
+  Simulator sim(9);
+  std::vector<ChatterMachine*> live;
+  ChatterConfig config;
+  config.peers = Peers(2);
+  sim.AddNode(ChatterMachine::Factory(config, &live));
+  sim.AddNode(ChatterMachine::Factory(config, &live));
+  EXPECT_TRUE(sim.RunUntil([&] { return live[1]->received().size() >= 10; }, absl::Seconds(10)));
+  EXPECT_LT(sim.now(), SimEpoch() + absl::Seconds(1));
+  const Time start = sim.now();
+  EXPECT_FALSE(sim.RunUntil([] { return false; }, absl::Seconds(2)));
+  EXPECT_EQ(sim.now(), start + absl::Seconds(2));
+}
+
+}  // namespace
+}  // namespace muster::sim
