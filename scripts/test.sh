@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 # --keep_going: one broken target must not hide the results of all the others.
-bazel test //... --keep_going --test_summary=short "$@" 2>&1 | tee "$log"
+# In CI every test runs again: a result cached from an earlier run would hide a flaky test.
+extra=()
+if [ "${CI:-}" = "true" ]; then extra+=(--nocache_test_results); fi
+bazel test //... --keep_going --test_summary=short "${extra[@]}" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
