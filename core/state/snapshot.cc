@@ -1,0 +1,131 @@
+// Store snapshot and restore (one protobuf Snapshot message, serialized deterministically so
+// equal states give equal bytes) and the content hash the simulator compares servers by.
+#include "absl/strings/str_cat.h"
+#include "core/base/check.h"
+#include "core/base/hash.h"
+#include "core/state/codec.h"
+#include "core/state/store.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace muster::state {
+namespace {
+
+constexpr uint32_t kSnapshotVersion = 1;
+
+std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    MUSTER_CHECK(m.SerializeToCodedStream(&coded));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Store::Snapshot() const {
+  MUSTER_CHECK(!undo_active_);
+  pb::Snapshot snap;
+  snap.set_version(kSnapshotVersion);
+  snap.set_last_index(last_index_);
+  for (const auto& [name, n] : nodes_) *snap.add_nodes() = ToProto(n);
+  for (const auto& [key, s] : services_) {
+    pb::StoredService* ss = snap.add_services();
+    ss->set_node(key.first);
+    *ss->mutable_service() = ToProto(s);
+  }
+  for (const auto& [key, c] : checks_) *snap.add_checks() = ToProto(c);
+  for (const auto& [key, e] : kv_) *snap.add_kvs() = ToProto(e);
+  for (const auto& [key, idx] : tombstones_) {
+    pb::Tombstone* t = snap.add_tombstones();
+    t->set_key(key);
+    t->set_index(idx);
+  }
+  for (const auto& [id, s] : sessions_) *snap.add_sessions() = ToProto(s);
+  for (const auto& [key, until] : lock_delays_) {
+    pb::LockDelay* d = snap.add_lock_delays();
+    d->set_key(key);
+    d->set_until_unix_ns(TimeToNanos(until));
+  }
+  for (const auto& [name, idx] : table_index_) {
+    pb::NamedIndex* i = snap.add_table_indexes();
+    i->set_name(name);
+    i->set_index(idx);
+  }
+  for (const auto& [name, idx] : service_index_) {
+    pb::NamedIndex* i = snap.add_service_indexes();
+    i->set_name(name);
+    i->set_index(idx);
+  }
+  return SerializeDeterministic(snap);
+}
+
+absl::Status Store::Restore(std::string_view bytes) {
+  pb::Snapshot snap;
+  if (!snap.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("state snapshot does not parse");
+  }
+  if (snap.version() != kSnapshotVersion) {
+    return absl::FailedPreconditionError(absl::StrCat("unknown state snapshot version ", snap.version()));
+  }
+  // Check the references between tables before replacing anything.
+  absl::btree_set<std::string> node_names, session_ids;
+  for (const pb::Node& n : snap.nodes()) node_names.insert(n.name());
+  for (const pb::Session& s : snap.sessions()) session_ids.insert(s.id());
+  for (const pb::StoredService& s : snap.services()) {
+    if (!node_names.contains(s.node())) return absl::DataLossError("snapshot: service on unknown node");
+  }
+  for (const pb::Check& c : snap.checks()) {
+    if (!node_names.contains(c.node())) return absl::DataLossError("snapshot: check on unknown node");
+  }
+  for (const pb::KVEntry& e : snap.kvs()) {
+    if (!e.session().empty() && !session_ids.contains(e.session())) {
+      return absl::DataLossError("snapshot: key locked by unknown session");
+    }
+  }
+  for (const pb::Session& s : snap.sessions()) {
+    if (!node_names.contains(s.node())) return absl::DataLossError("snapshot: session on unknown node");
+  }
+
+  Clear();
+  last_index_ = snap.last_index();
+  for (const pb::Node& p : snap.nodes()) {
+    Node n = FromProto(p);
+    if (!n.id.empty()) node_ids_[n.id] = n.name;
+    nodes_[n.name] = std::move(n);
+  }
+  for (const pb::StoredService& p : snap.services()) {
+    Service s = FromProto(p.service());
+    Key2 key{p.node(), s.id};
+    services_by_name_[s.name].insert(key);
+    services_[key] = std::move(s);
+  }
+  for (const pb::Check& p : snap.checks()) {
+    Check c = FromProto(p);
+    Key2 key{c.node, c.check_id};
+    checks_[key] = std::move(c);
+  }
+  for (const pb::Session& p : snap.sessions()) {
+    Session s = FromProto(p);
+    sessions_by_node_[s.node].insert(s.id);
+    sessions_[s.id] = std::move(s);
+  }
+  for (const pb::KVEntry& p : snap.kvs()) {
+    KVEntry e = FromProto(p);
+    if (!e.session.empty()) session_locks_[e.session].insert(e.key);
+    kv_[e.key] = std::move(e);
+  }
+  for (const pb::Tombstone& t : snap.tombstones()) tombstones_[t.key()] = t.index();
+  for (const pb::LockDelay& d : snap.lock_delays()) lock_delays_[d.key()] = NanosToTime(d.until_unix_ns());
+  for (const pb::NamedIndex& i : snap.table_indexes()) table_index_[i.name()] = i.index();
+  for (const pb::NamedIndex& i : snap.service_indexes()) service_index_[i.name()] = i.index();
+  changes_.everything = true;
+  return absl::OkStatus();
+}
+
+uint64_t Store::ContentHash() const { return StableHash(Snapshot()); }
+
+}  // namespace muster::state

@@ -1,0 +1,263 @@
+// The replicated state: catalog (nodes, services, checks), KV, sessions, with Consul's
+// semantics, plus the index bookkeeping blocking queries need. Every mutation takes the Raft
+// index of the entry applying it and the leader's time carried in that entry (`now`), so all
+// servers reach bit-identical states. Pure: no clocks, no I/O, no hash-map iteration reaching
+// an output (every table is an ordered map).
+//
+// Errors: bad input returns a non-OK absl::Status and changes nothing. A false "ok" result
+// (a failed CAS, a lock held by someone else) is not an error, as in Consul's KV endpoint.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/base/time.h"
+#include "core/state/types.h"
+#include "core/state/watch.h"
+
+namespace muster::state {
+
+struct StoreConfig {
+  size_t kv_value_max_bytes = 512 * 1024;  // Consul's kv_max_value_size default
+  Duration session_ttl_min = absl::Seconds(10);
+  Duration session_ttl_max = absl::Hours(24);
+  int session_ttl_multiplier = 2;  // Consul waits up to 2x the TTL before invalidating
+  Duration lock_delay_max = absl::Seconds(60);
+  size_t txn_max_ops = 64;
+};
+
+// A query result with the index a blocking client waits on (X-Consul-Index); never 0.
+template <typename T>
+struct Indexed {
+  uint64_t index = 1;
+  T value;
+};
+
+// PUT /v1/catalog/register (also what anti-entropy proposes).
+struct RegisterRequest {
+  Node node;  // name and address are required (address unless skip_node_update on a known node)
+  bool skip_node_update = false;
+  std::optional<Service> service;
+  std::vector<Check> checks;  // Check + Checks; node defaults to node.name
+};
+
+// Transaction verbs of PUT /v1/txn's KV operations.
+enum class TxnVerb : uint8_t {
+  kSet, kCas, kLock, kUnlock, kGet, kGetTree, kCheckIndex, kCheckSession, kCheckNotExists,
+  kDelete, kDeleteCas, kDeleteTree,
+};
+std::string_view TxnVerbName(TxnVerb v);  // Consul's "set", "cas", "get-tree", ...
+absl::StatusOr<TxnVerb> ParseTxnVerb(std::string_view name);
+
+struct TxnOp {
+  TxnVerb verb = TxnVerb::kGet;
+  // Key, Value, Flags, Session; `index` is the request's Index (CAS/check-index).
+  KVEntry entry;
+  uint64_t index = 0;
+};
+
+struct TxnError {
+  size_t op_index = 0;  // OpIndex
+  std::string what;     // What
+  friend bool operator==(const TxnError&, const TxnError&) = default;
+};
+
+// Results (one entry per result; get-tree yields several, deletes none; writes carry no
+// Value, as Consul) or, when any op failed, the errors and nothing applied.
+struct TxnResponse {
+  std::vector<KVEntry> results;
+  std::vector<TxnError> errors;
+  bool ok() const { return errors.empty(); }
+};
+
+struct NodeServices {
+  Node node;
+  std::vector<Service> services;  // by service ID
+};
+
+class Store {
+ public:
+  explicit Store(StoreConfig config = {}) : config_(config) {}
+
+  const StoreConfig& config() const { return config_; }
+  uint64_t last_index() const { return last_index_; }
+  // Records that the entry at `index` was applied (even one that changed nothing).
+  void SetLastIndex(uint64_t index);
+
+  // ---- catalog mutations (docs: api/catalog "Register Entity", "Deregister Entity")
+  absl::Status Register(uint64_t idx, Time now, RegisterRequest req);
+  // Each is a no-op on something missing, as Consul's.
+  absl::Status DeregisterNode(uint64_t idx, Time now, std::string_view node);
+  absl::Status DeregisterService(uint64_t idx, Time now, std::string_view node,
+                                 std::string_view service_id);
+  absl::Status DeregisterCheck(uint64_t idx, Time now, std::string_view node,
+                               std::string_view check_id);
+
+  // ---- KV mutations (docs: api/kv "Create/Update Key", "Delete Key"). `entry.session` is
+  // the session for Lock/Unlock; the result is Consul's true/false body.
+  absl::StatusOr<bool> KVSet(uint64_t idx, KVEntry entry);
+  absl::StatusOr<bool> KVCas(uint64_t idx, KVEntry entry, uint64_t cas_index);
+  absl::StatusOr<bool> KVLock(uint64_t idx, Time now, KVEntry entry);
+  absl::StatusOr<bool> KVUnlock(uint64_t idx, KVEntry entry);
+  absl::StatusOr<bool> KVDelete(uint64_t idx, std::string_view key);
+  absl::StatusOr<bool> KVDeleteCas(uint64_t idx, std::string_view key, uint64_t cas_index);
+  absl::StatusOr<bool> KVDeleteTree(uint64_t idx, std::string_view prefix);
+  // Forgets delete markers at or below `up_to_index` (the leader's tombstone GC).
+  void ReapTombstones(uint64_t idx, uint64_t up_to_index);
+
+  // ---- sessions (docs: api/session)
+  // `session.id` is chosen by the proposer (a UUID). With default_node_checks the session
+  // watches the node's serfHealth check, as a create request without Checks does.
+  absl::StatusOr<Session> SessionCreate(uint64_t idx, Time now, Session session,
+                                        bool default_node_checks);
+  // Pushes the TTL deadline out from `now`; NotFound for an unknown session. Not a visible
+  // change (no index moves, no watch fires), as Consul's renew, which skips the log.
+  absl::StatusOr<Session> SessionRenew(Time now, std::string_view id);
+  // Invalidates the session (idempotent), releasing or deleting its locks.
+  absl::Status SessionDestroy(uint64_t idx, Time now, std::string_view id);
+  // Invalidates the session only if its TTL has run out at `now` (so an expiry proposal
+  // overtaken by a renew in the log does nothing). Returns whether it expired.
+  bool SessionExpire(uint64_t idx, Time now, std::string_view id);
+  // For the leader: sessions whose TTL has run out at `now`, by ID; and the next deadline.
+  std::vector<std::string> SessionsExpiredAt(Time now) const;
+  std::optional<Time> NextSessionExpiry() const;
+
+  // ---- transactions (docs: api/txn): all or none. More than txn_max_ops operations is
+  // an error status (HTTP 413); a failing op gives a response with errors (HTTP 409).
+  absl::StatusOr<TxnResponse> Txn(uint64_t idx, Time now, const std::vector<TxnOp>& ops);
+
+  // ---- queries
+  Indexed<std::vector<Node>> Nodes() const;
+  std::optional<Node> GetNode(std::string_view name) const;
+  // Service name -> union of its instances' tags (sorted, unique): /v1/catalog/services.
+  Indexed<std::vector<std::pair<std::string, std::vector<std::string>>>> Services() const;
+  // Instances of `service` carrying every tag in `tags` (case-insensitive), by node then ID.
+  Indexed<std::vector<ServiceInstance>> ServiceNodes(std::string_view service,
+                                                     const std::vector<std::string>& tags) const;
+  Indexed<std::optional<NodeServices>> GetNodeServices(std::string_view node) const;
+  Indexed<std::vector<Check>> NodeChecks(std::string_view node) const;
+  Indexed<std::vector<Check>> ServiceChecks(std::string_view service) const;
+  // state: "any", "passing", "warning", "critical".
+  absl::StatusOr<Indexed<std::vector<Check>>> ChecksInState(std::string_view state) const;
+  // /v1/health/service/:s; passing_only drops instances with any non-passing check.
+  Indexed<std::vector<ServiceHealth>> ServiceHealthQuery(std::string_view service,
+                                                         const std::vector<std::string>& tags,
+                                                         bool passing_only) const;
+
+  Indexed<std::optional<KVEntry>> KVGet(std::string_view key) const;
+  Indexed<std::vector<KVEntry>> KVList(std::string_view prefix) const;
+  // Keys under prefix; with a separator, keys are cut after the first separator past the
+  // prefix and deduplicated ("keys" with "separator").
+  Indexed<std::vector<std::string>> KVKeys(std::string_view prefix,
+                                           std::string_view separator) const;
+  // The index of the last write or delete of a key under `prefix` (0: none remembered).
+  uint64_t KVPrefixIndex(std::string_view prefix) const;
+  // When a key may next be acquired (lock delay), if it is delayed at all.
+  std::optional<Time> KVLockDelay(std::string_view key) const;
+
+  Indexed<std::optional<Session>> SessionGet(std::string_view id) const;
+  Indexed<std::vector<Session>> SessionList() const;
+  Indexed<std::vector<Session>> NodeSessions(std::string_view node) const;
+
+  uint64_t TableIndex(std::string_view table) const;
+  // Last change to any instance of `service` or its checks or nodes; falls back to the
+  // services table for a name never seen.
+  uint64_t ServiceIndex(std::string_view service) const;
+
+  // What changed since the last call.
+  ChangeSet TakeChanges();
+
+  // Whole-state serialization (the FSM snapshot) and a content hash over it.
+  std::string Snapshot() const;
+  absl::Status Restore(std::string_view bytes);
+  uint64_t ContentHash() const;
+
+  // Sizes, for tests and benchmarks.
+  size_t kv_count() const { return kv_.size(); }
+  size_t tombstone_count() const { return tombstones_.size(); }
+  size_t service_count() const { return services_.size(); }
+  size_t check_count() const { return checks_.size(); }
+
+ private:
+  using Key2 = std::pair<std::string, std::string>;  // (node, id)
+
+  // catalog helpers
+  absl::Status ValidateRegistration(RegisterRequest& req) const;
+  void EnsureNode(uint64_t idx, Node node);
+  void EnsureService(uint64_t idx, const std::string& node, Service svc);
+  void EnsureCheck(uint64_t idx, Time now, Check check);
+  void DeleteCheck(uint64_t idx, Time now, const Key2& key);
+  void DeleteService(uint64_t idx, Time now, const Key2& key);
+  void TouchServiceName(uint64_t idx, const std::string& name);
+  void TouchServicesOfNode(uint64_t idx, const std::string& node);
+  void Touch(const char* table, uint64_t idx);
+
+  // KV helpers; they keep session_locks_ and tombstones_ in step and feed the undo log.
+  absl::Status ValidateKVWrite(const KVEntry& entry) const;
+  void PutKV(uint64_t idx, KVEntry entry);
+  void EraseKV(uint64_t idx, const std::string& key);
+  void SaveUndo(const std::string& key);
+  absl::StatusOr<bool> KVLockInternal(uint64_t idx, Time now, KVEntry entry);
+  bool KVUnlockInternal(uint64_t idx, KVEntry entry);
+  bool KVCasInternal(uint64_t idx, KVEntry entry, uint64_t cas_index);
+  bool KVDeleteCasInternal(uint64_t idx, const std::string& key, uint64_t cas_index);
+  void KVDeleteTreeInternal(uint64_t idx, std::string_view prefix);
+  absl::Status TxnOne(uint64_t idx, Time now, const TxnOp& op, std::vector<KVEntry>& results);
+
+  // session helpers
+  void InvalidateSession(uint64_t idx, Time now, const std::string& id);
+  void InvalidateSessionsOnCheck(uint64_t idx, Time now, const std::string& node,
+                                 const std::string& check_id);
+  absl::Status ValidateSessionCheck(const std::string& node, const std::string& check_id,
+                                    bool service_check) const;
+
+  std::vector<Check> ChecksOfNode(const std::string& node, bool node_level_only) const;
+  std::vector<Check> ChecksOfService(const std::string& node, const std::string& service_id) const;
+
+  void Clear();
+
+  StoreConfig config_;
+  uint64_t last_index_ = 0;
+
+  absl::btree_map<std::string, Node> nodes_;           // by name
+  absl::btree_map<std::string, std::string> node_ids_;  // node ID -> name
+  absl::btree_map<Key2, Service> services_;            // (node, service ID)
+  absl::btree_map<std::string, absl::btree_set<Key2>> services_by_name_;
+  absl::btree_map<Key2, Check> checks_;                // (node, check ID)
+
+  absl::btree_map<std::string, KVEntry> kv_;
+  absl::btree_map<std::string, uint64_t> tombstones_;  // deleted key -> delete index
+  absl::btree_map<std::string, Time> lock_delays_;     // key -> no acquire before
+  absl::btree_map<std::string, absl::btree_set<std::string>> session_locks_;  // session -> keys
+
+  absl::btree_map<std::string, Session> sessions_;
+  absl::btree_map<std::string, absl::btree_set<std::string>> sessions_by_node_;
+
+  absl::btree_map<std::string, uint64_t> table_index_;
+  absl::btree_map<std::string, uint64_t> service_index_;
+
+  ChangeSet changes_;
+
+  // Transaction undo log: the state of each touched key before the transaction.
+  struct Undo {
+    std::optional<KVEntry> entry;
+    std::optional<uint64_t> tombstone;
+  };
+  bool undo_active_ = false;
+  absl::btree_map<std::string, Undo> undo_;
+};
+
+// Consul's maintenance-mode checks (docs: api/agent "Enable Maintenance Mode"): critical
+// checks the agent registers, so the instance drops out of healthy results.
+Check NodeMaintenanceCheck(std::string node, std::string reason);
+Check ServiceMaintenanceCheck(std::string node, const Service& service, std::string reason);
+
+}  // namespace muster::state
