@@ -1,0 +1,1129 @@
+#include "core/raft/raft.h"
+
+#include <algorithm>
+
+#include "core/base/check.h"
+
+namespace muster::raft {
+
+std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kFollower: return "Follower";
+    case Role::kPreCandidate: return "PreCandidate";
+    case Role::kCandidate: return "Candidate";
+    case Role::kLeader: return "Leader";
+  }
+  return "?";
+}
+
+namespace {
+bool IsVoteRequest(pb::MessageType t) { return t == pb::MSG_VOTE || t == pb::MSG_PRE_VOTE; }
+bool FromLeader(pb::MessageType t) { return t == pb::MSG_APP || t == pb::MSG_HEARTBEAT || t == pb::MSG_SNAP; }
+NodeId From(const pb::Message& m) { return NodeId{m.from()}; }
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Construction and recovery.
+
+Raft::Raft(RaftOptions options, const StorageView* storage, uint64_t seed, Time now, Logger log)
+    : opts_(std::move(options)), logger_(std::move(log)), rng_(seed) {
+  MUSTER_CHECK(opts_.id.valid(), "raft needs a node id");
+  MUSTER_CHECK(opts_.lease_duration < opts_.election_timeout, "lease must be shorter than the election timeout");
+  MUSTER_CHECK(opts_.heartbeat_interval < opts_.election_timeout);
+  log_.Recover(storage);
+  if (storage != nullptr) {
+    if (auto hs_bytes = storage->Get(kHardStateKey)) {
+      pb::HardState hs;
+      MUSTER_CHECK(hs.ParseFromString(*hs_bytes), "corrupt hard state");
+      term_ = hs.term();
+      vote_ = NodeId{hs.vote()};
+      commit_ = hs.commit();
+    }
+  }
+  // The log may end before a commit index persisted lazily alongside a torn write.
+  commit_ = std::clamp(commit_, log_.snapshot_index(), log_.last_index());
+  persisted_commit_ = commit_;
+  applied_ = log_.snapshot_index();
+  durable_index_ = log_.last_index();
+  pending_restore_ = log_.snapshot_index() > 0;
+  for (uint64_t i = log_.first_index(); i <= log_.last_index(); ++i) {
+    const pb::Entry& e = log_.At(i);
+    if (e.type() != pb::ENTRY_CONFIG) continue;
+    pb::Configuration c;
+    MUSTER_CHECK(c.ParseFromString(e.data()), "corrupt configuration entry ", i);
+    config_entries_[i] = std::move(c);
+  }
+  leader_contact_ = now;
+  RecomputeConfiguration(now);
+  ResetElectionDeadline(now);
+  logger_.Info(now, "initial configuration: index=", config_index_, " servers=", config_.servers_size(),
+               " term=", term_, " last_index=", log_.last_index(), " commit=", commit_);
+}
+
+// ---------------------------------------------------------------------------------------
+// Inputs.
+
+void Raft::Tick(Time now, Ready* out) {
+  out_ = out;
+  if (role_ == Role::kLeader) {
+    if (now >= heartbeat_due_) {
+      BroadcastHeartbeat(now);
+      heartbeat_due_ = now + opts_.heartbeat_interval;
+    }
+    if (now >= check_quorum_due_) {
+      check_quorum_due_ = now + opts_.election_timeout;
+      if (opts_.check_quorum) CheckQuorum(now);
+    }
+    if (role_ == Role::kLeader && transfer_target_.valid() && now >= transfer_deadline_) {
+      logger_.Warn(now, "leadership transfer to ", ToString(transfer_target_), " timed out");
+      transfer_target_ = NodeId{};
+    }
+  } else if (now >= election_deadline_) {
+    if (IsVoter(opts_.id)) {
+      logger_.Warn(now, "heartbeat timeout reached, starting election: last-leader=", ToString(leader_));
+      StartElection(now, opts_.pre_vote, /*transfer=*/false);
+    } else {
+      ResetElectionDeadline(now);
+    }
+  }
+  Finish(now, out);
+}
+
+absl::Status Raft::Receive(Time now, std::string_view payload, Ready* out) {
+  pb::Message m;
+  if (!m.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return absl::InvalidArgumentError("malformed raft message");
+  }
+  if (m.to() != opts_.id.value) return absl::InvalidArgumentError("raft message for another node");
+  Step(now, m, out);
+  return absl::OkStatus();
+}
+
+void Raft::Step(Time now, const pb::Message& m, Ready* out) {
+  out_ = out;
+  if (m.term() > term_) {
+    if (IsVoteRequest(m.type()) && !m.transfer() && opts_.check_quorum &&
+        (role_ == Role::kLeader || now < leader_contact_ + opts_.election_timeout)) {
+      // Leader stickiness: while a leader is known to be alive, a higher-term vote request
+      // (say from a partitioned or removed server) must not depose it. The leader lease
+      // rests on this rule.
+      logger_.Debug(now, "ignoring vote request from ", ToString(From(m)), " at term ", m.term(), ": leader is alive");
+      Finish(now, out);
+      return;
+    }
+    if (m.type() == pb::MSG_PRE_VOTE || (m.type() == pb::MSG_PRE_VOTE_RESP && !m.reject())) {
+      // A pre-vote (or a grant of one) changes no term.
+    } else {
+      BecomeFollower(now, m.term(), FromLeader(m.type()) ? From(m) : NodeId{});
+    }
+  } else if (m.term() < term_) {
+    if ((opts_.check_quorum || opts_.pre_vote) && (m.type() == pb::MSG_APP || m.type() == pb::MSG_HEARTBEAT)) {
+      // A stale leader: tell it our term so it steps down (it may have been partitioned
+      // while we moved on without it).
+      pb::Message r;
+      r.set_type(pb::MSG_APP_RESP);
+      r.set_to(m.from());
+      r.set_index(0);
+      r.set_reject(true);
+      Send(std::move(r), m.from_address(), /*needs_durable=*/true);
+    } else if (m.type() == pb::MSG_PRE_VOTE) {
+      pb::Message r;
+      r.set_type(pb::MSG_PRE_VOTE_RESP);
+      r.set_to(m.from());
+      r.set_reject(true);
+      Send(std::move(r), m.from_address(), true);
+    }
+    Finish(now, out);
+    return;
+  }
+
+  if (IsVoteRequest(m.type())) {
+    HandleVoteRequest(now, m);
+  } else {
+    switch (role_) {
+      case Role::kFollower: StepFollower(now, m); break;
+      case Role::kPreCandidate:
+      case Role::kCandidate: StepCandidate(now, m); break;
+      case Role::kLeader: StepLeader(now, m); break;
+    }
+  }
+  Finish(now, out);
+}
+
+void Raft::WriteDurable(Time now, uint64_t write_id, Ready* out) {
+  out_ = out;
+  last_durable_ = std::max(last_durable_, write_id);
+  while (!pending_appends_.empty() && pending_appends_.front().write_id <= write_id) {
+    durable_index_ = pending_appends_.front().last_index;
+    pending_appends_.pop_front();
+  }
+  if (role_ == Role::kLeader && MaybeCommit(now)) BroadcastAppend(now, false);
+  Finish(now, out);
+}
+
+// ---------------------------------------------------------------------------------------
+// Host requests.
+
+absl::Status Raft::Bootstrap(Time now, const pb::Configuration& configuration, Ready* out) {
+  out_ = out;
+  if (log_.last_index() != 0 || term_ != 0) {
+    Finish(now, out);
+    return absl::FailedPreconditionError("bootstrap only works on a node with no state");
+  }
+  pb::Entry e;
+  e.set_term(1);
+  e.set_index(1);
+  e.set_type(pb::ENTRY_CONFIG);
+  e.set_data(configuration.SerializeAsString());
+  log_.Append(e, Write(true));
+  log_dirty_ = true;
+  config_entries_[1] = configuration;
+  term_ = 1;
+  hard_dirty_ = true;
+  RecomputeConfiguration(now);
+  logger_.Info(now, "bootstrapped with ", configuration.servers_size(), " servers");
+  Finish(now, out);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Raft::Propose(Time now, std::string data, Ready* out) {
+  out_ = out;
+  absl::Status status;
+  if (role_ != Role::kLeader) {
+    status = absl::UnavailableError(absl::StrCat("not the leader; leader is ", ToString(leader_)));
+  } else if (transfer_target_.valid()) {
+    status = absl::UnavailableError("leadership transfer in progress");
+  } else {
+    AppendAsLeader(now, pb::ENTRY_NORMAL, std::move(data));
+  }
+  const uint64_t index = log_.last_index();
+  Finish(now, out);
+  if (!status.ok()) return status;
+  return index;
+}
+
+absl::Status Raft::ProposeBatch(Time now, std::vector<std::string> data, Ready* out) {
+  out_ = out;
+  absl::Status status;
+  if (role_ != Role::kLeader) {
+    status = absl::UnavailableError("not the leader");
+  } else if (transfer_target_.valid()) {
+    status = absl::UnavailableError("leadership transfer in progress");
+  } else {
+    for (std::string& d : data) AppendAsLeader(now, pb::ENTRY_NORMAL, std::move(d));
+  }
+  Finish(now, out);
+  return status;
+}
+
+absl::Status Raft::ChangeMembership(Time now, ConfChange change, NodeId server, const Address& address, Ready* out) {
+  out_ = out;
+  auto fail = [&](absl::Status s) {
+    Finish(now, out);
+    return s;
+  };
+  if (role_ != Role::kLeader) return fail(absl::UnavailableError("not the leader"));
+  // The single-server change rule (Ongaro 2015): a new leader must commit an entry of its
+  // own term before changing the configuration, or two overlapping changes across a leader
+  // change can produce two disjoint majorities.
+  if (!CommittedOwnTerm() && !opts_.unsafe_config_change_before_noop) {
+    return fail(absl::UnavailableError("leader has not committed an entry of its term yet"));
+  }
+  if (config_index_ > commit_) return fail(absl::UnavailableError("a configuration change is in progress"));
+  if (transfer_target_.valid()) return fail(absl::UnavailableError("leadership transfer in progress"));
+  pb::Configuration next = config_;
+  pb::Server* found = nullptr;
+  for (pb::Server& s : *next.mutable_servers()) {
+    if (s.id() == server.value) found = &s;
+  }
+  switch (change) {
+    case ConfChange::kAddVoter:
+    case ConfChange::kAddNonVoter: {
+      if (found != nullptr) {
+        if (change == ConfChange::kAddNonVoter && found->voter()) {
+          return fail(absl::InvalidArgumentError("server is already a voter"));
+        }
+        found->set_voter(change == ConfChange::kAddVoter);
+        if (!address.empty()) found->set_address(address);
+      } else {
+        pb::Server* s = next.add_servers();
+        s->set_id(server.value);
+        s->set_address(address);
+        s->set_voter(change == ConfChange::kAddVoter);
+      }
+      break;
+    }
+    case ConfChange::kPromote:
+      if (found == nullptr) return fail(absl::NotFoundError("no such server"));
+      found->set_voter(true);
+      break;
+    case ConfChange::kRemove: {
+      if (found == nullptr) return fail(absl::NotFoundError("no such server"));
+      auto* servers = next.mutable_servers();
+      servers->erase(std::remove_if(servers->begin(), servers->end(),
+                                    [&](const pb::Server& s) { return s.id() == server.value; }),
+                     servers->end());
+      break;
+    }
+  }
+  std::sort(next.mutable_servers()->begin(), next.mutable_servers()->end(),
+            [](const pb::Server& a, const pb::Server& b) { return a.id() < b.id(); });
+  size_t voters = 0;
+  for (const pb::Server& s : next.servers()) voters += s.voter() ? 1 : 0;
+  if (voters == 0) return fail(absl::InvalidArgumentError("a configuration needs a voter"));
+  AppendAsLeader(now, pb::ENTRY_CONFIG, next.SerializeAsString());
+  Finish(now, out);
+  return absl::OkStatus();
+}
+
+absl::Status Raft::TransferLeadership(Time now, NodeId target, Ready* out) {
+  out_ = out;
+  absl::Status status;
+  if (role_ != Role::kLeader) {
+    status = absl::UnavailableError("not the leader");
+  } else if (target == opts_.id || !IsVoter(target)) {
+    status = absl::InvalidArgumentError("transfer target must be another voter");
+  } else if (transfer_target_.valid()) {
+    status = absl::UnavailableError("leadership transfer already in progress");
+  } else {
+    transfer_target_ = target;
+    transfer_deadline_ = now + opts_.election_timeout;
+    lease_void_ = true;  // the target's election bypasses stickiness: our lease is void
+    logger_.Info(now, "starting leadership transfer to ", ToString(target));
+    Progress& pr = progress_.at(target);
+    if (pr.match == log_.last_index()) {
+      pb::Message m;
+      m.set_type(pb::MSG_TIMEOUT_NOW);
+      m.set_to(target.value);
+      Send(std::move(m), FindServer(target)->address(), false);
+    } else {
+      SendAppend(now, target, pr, true);
+    }
+  }
+  Finish(now, out);
+  return status;
+}
+
+absl::Status Raft::ReadIndex(Time now, uint64_t context, Ready* out) {
+  out_ = out;
+  absl::Status status;
+  if (role_ != Role::kLeader) {
+    status = absl::UnavailableError("not the leader");
+  } else if (!CommittedOwnTerm()) {
+    // Until its no-op commits, a new leader does not know the commit index.
+    status = absl::UnavailableError("leader has not committed an entry of its term yet");
+  } else if (VoterCount() == 1 && IsVoter(opts_.id)) {
+    out->reads.push_back({context, commit_});
+  } else {
+    reads_.push_back({context, commit_, round_ + 1});
+    BroadcastHeartbeat(now);
+  }
+  Finish(now, out);
+  return status;
+}
+
+// Lease reads. A follower refuses to vote for anyone else until election_timeout has passed
+// since it last heard from the leader (stickiness, in Step), and at start-up. A quorum
+// acknowledged heartbeat round R, sent at LeaseStart(); each of them received it after that
+// time, so no other leader can be elected before LeaseStart() + election_timeout as measured
+// by those followers. We serve reads until LeaseStart() + lease_duration only.
+//
+// UNSAFE when clocks drift: if a follower's clock runs faster than the leader's by more than
+// (election_timeout - lease_duration) / election_timeout (20% with the defaults), a new
+// leader can be elected while this one still serves reads from its lease. Also unsafe
+// without check_quorum (no stickiness) and after a leadership transfer (TimeoutNow bypasses
+// stickiness), so both disable the lease here.
+absl::StatusOr<uint64_t> Raft::LeaseRead(Time now) const {
+  if (role_ != Role::kLeader) return absl::UnavailableError("not the leader");
+  if (!opts_.check_quorum || lease_void_ || transfer_target_.valid()) {
+    return absl::UnavailableError("no lease");
+  }
+  if (!CommittedOwnTerm()) return absl::UnavailableError("leader has not committed an entry of its term yet");
+  if (VoterCount() == 1 && IsVoter(opts_.id)) return commit_;
+  const Time start = LeaseStart();
+  if (start == absl::InfinitePast() || now >= start + opts_.lease_duration) {
+    return absl::UnavailableError("lease expired");
+  }
+  return commit_;
+}
+
+absl::Status Raft::Compact(Time now, uint64_t index, std::string data, Ready* out) {
+  out_ = out;
+  absl::Status status;
+  if (index > applied_) {
+    status = absl::InvalidArgumentError("cannot snapshot beyond the applied index");
+  } else if (index <= log_.snapshot_index()) {
+    status = absl::FailedPreconditionError("log already compacted there");
+  } else {
+    pb::SnapshotMeta meta;
+    meta.set_index(index);
+    meta.set_term(*log_.Term(index));
+    auto it = config_entries_.upper_bound(index);
+    if (it != config_entries_.begin()) {
+      *meta.mutable_configuration() = std::prev(it)->second;
+    } else {
+      *meta.mutable_configuration() = log_.snapshot_meta().configuration();
+    }
+    log_.Compact(std::move(meta), std::move(data), Write(true));
+    config_entries_.erase(config_entries_.begin(), config_entries_.upper_bound(index));
+    logger_.Info(now, "compacted log through index ", index);
+  }
+  Finish(now, out);
+  return status;
+}
+
+void Raft::Campaign(Time now, Ready* out) {
+  out_ = out;
+  if (role_ != Role::kLeader && IsVoter(opts_.id)) StartElection(now, opts_.pre_vote, false);
+  Finish(now, out);
+}
+
+// ---------------------------------------------------------------------------------------
+// Role transitions.
+
+void Raft::ResetElectionDeadline(Time now) {
+  election_deadline_ = now + opts_.election_timeout +
+                       rng_.UniformDuration(absl::ZeroDuration(), opts_.election_timeout - absl::Nanoseconds(1));
+}
+
+void Raft::BecomeFollower(Time now, uint64_t term, NodeId leader) {
+  MUSTER_CHECK(term >= term_, "terms never go backwards");
+  const Role old = role_;
+  if (term > term_) {
+    term_ = term;
+    vote_ = NodeId{};
+    hard_dirty_ = true;
+  }
+  role_ = Role::kFollower;
+  leader_ = leader;
+  if (leader.valid()) leader_contact_ = now;
+  progress_.clear();
+  reads_.clear();
+  votes_.clear();
+  transfer_target_ = NodeId{};
+  ResetElectionDeadline(now);
+  if (old != Role::kFollower) logger_.Info(now, "entering Follower state: term=", term_, " leader=", ToString(leader_));
+}
+
+void Raft::StartElection(Time now, bool pre_vote, bool transfer) {
+  if (!IsVoter(opts_.id)) return;
+  if (pre_vote) {
+    BecomePreCandidate(now);
+  } else {
+    BecomeCandidate(now);
+  }
+  pb::Message m;
+  m.set_type(role_ == Role::kPreCandidate ? pb::MSG_PRE_VOTE : pb::MSG_VOTE);
+  m.set_term(role_ == Role::kPreCandidate ? term_ + 1 : term_);
+  m.set_index(log_.last_index());
+  m.set_log_term(log_.last_term());
+  m.set_transfer(transfer);
+  Count(opts_.id, true);
+  for (const pb::Server& s : config_.servers()) {
+    if (!s.voter() || s.id() == opts_.id.value) continue;
+    pb::Message r = m;
+    r.set_to(s.id());
+    // A vote request carries our new term and self-vote: both must be durable first.
+    Send(std::move(r), s.address(), role_ == Role::kCandidate);
+  }
+  if (Granted() >= Quorum()) {
+    if (role_ == Role::kPreCandidate) {
+      StartElection(now, false, false);  // pre-vote won (single voter): the real election
+    } else {
+      BecomeLeader(now);
+    }
+  }
+}
+
+void Raft::BecomePreCandidate(Time now) {
+  role_ = Role::kPreCandidate;
+  leader_ = NodeId{};
+  votes_.clear();
+  ResetElectionDeadline(now);
+  logger_.Info(now, "entering PreCandidate state: term=", term_);
+}
+
+void Raft::BecomeCandidate(Time now) {
+  role_ = Role::kCandidate;
+  term_ += 1;
+  vote_ = opts_.id;
+  hard_dirty_ = true;
+  leader_ = NodeId{};
+  votes_.clear();
+  ResetElectionDeadline(now);
+  logger_.Info(now, "entering Candidate state: term=", term_);
+}
+
+void Raft::BecomeLeader(Time now) {
+  MUSTER_CHECK(role_ == Role::kCandidate, "only a candidate becomes leader");
+  logger_.Info(now, "Election won. Tally: ", Granted());
+  role_ = Role::kLeader;
+  leader_ = opts_.id;
+  progress_.clear();
+  reads_.clear();
+  round_sent_.clear();
+  round_ = 0;
+  transfer_target_ = NodeId{};
+  lease_void_ = false;
+  for (const pb::Server& s : config_.servers()) {
+    if (s.id() == opts_.id.value) continue;
+    auto [it, inserted] = progress_.try_emplace(NodeId{s.id()}, log_.last_index() + 1, opts_.inflight_msgs_max,
+                                                opts_.inflight_bytes_max);
+    it->second.voter = s.voter();
+    it->second.recent_active = true;
+    it->second.last_progress = now;
+  }
+  heartbeat_due_ = now + opts_.heartbeat_interval;
+  check_quorum_due_ = now + opts_.election_timeout;
+  logger_.Info(now, "entering Leader state: term=", term_);
+  // Commit an entry of our own term: it commits every earlier entry with it (Figure 8),
+  // and it must precede any configuration change.
+  AppendAsLeader(now, pb::ENTRY_NOOP, "");
+  BroadcastAppend(now, true);
+}
+
+void Raft::Count(NodeId from, bool granted) { votes_.try_emplace(from, granted); }
+
+size_t Raft::Granted() const {
+  size_t n = 0;
+  for (const auto& [id, granted] : votes_) n += (granted && IsVoter(id)) ? 1 : 0;
+  return n;
+}
+
+size_t Raft::Rejected() const {
+  size_t n = 0;
+  for (const auto& [id, granted] : votes_) n += (!granted && IsVoter(id)) ? 1 : 0;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------
+// Step functions.
+
+void Raft::HandleVoteRequest(Time now, const pb::Message& m) {
+  const bool pre = m.type() == pb::MSG_PRE_VOTE;
+  const NodeId candidate = From(m);
+  const bool can_vote = vote_ == candidate || (!vote_.valid() && !leader_.valid()) || (pre && m.term() > term_);
+  const bool log_ok = m.log_term() > log_.last_term() ||
+                      (m.log_term() == log_.last_term() && m.index() >= log_.last_index());
+  pb::Message r;
+  r.set_type(pre ? pb::MSG_PRE_VOTE_RESP : pb::MSG_VOTE_RESP);
+  r.set_to(m.from());
+  if (can_vote && log_ok) {
+    if (!pre) {
+      vote_ = candidate;
+      hard_dirty_ = true;
+      ResetElectionDeadline(now);
+    }
+    // A granted pre-vote answers in the candidate's future term, so it does not look stale.
+    r.set_term(m.term());
+    logger_.Info(now, pre ? "pre-vote" : "vote", " granted to ", ToString(candidate), " for term ", m.term());
+  } else {
+    r.set_reject(true);
+    logger_.Debug(now, "rejecting ", pre ? "pre-vote" : "vote", " request from ", ToString(candidate), " for term ", m.term());
+  }
+  Send(std::move(r), m.from_address(), /*needs_durable=*/!pre);
+}
+
+void Raft::StepFollower(Time now, const pb::Message& m) {
+  switch (m.type()) {
+    case pb::MSG_APP:
+    case pb::MSG_HEARTBEAT:
+    case pb::MSG_SNAP:
+      leader_ = From(m);
+      leader_contact_ = now;
+      ResetElectionDeadline(now);
+      if (m.type() == pb::MSG_APP) HandleAppend(now, m);
+      if (m.type() == pb::MSG_HEARTBEAT) HandleHeartbeat(now, m);
+      if (m.type() == pb::MSG_SNAP) HandleSnapshotChunk(now, m);
+      break;
+    case pb::MSG_TIMEOUT_NOW:
+      if (IsVoter(opts_.id)) {
+        logger_.Info(now, "received TimeoutNow from ", ToString(From(m)), ", starting election");
+        StartElection(now, /*pre_vote=*/false, /*transfer=*/true);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void Raft::StepCandidate(Time now, const pb::Message& m) {
+  switch (m.type()) {
+    case pb::MSG_APP:
+    case pb::MSG_HEARTBEAT:
+    case pb::MSG_SNAP:
+      BecomeFollower(now, m.term(), From(m));
+      StepFollower(now, m);
+      return;
+    case pb::MSG_PRE_VOTE_RESP:
+    case pb::MSG_VOTE_RESP: {
+      const bool mine = (role_ == Role::kPreCandidate) == (m.type() == pb::MSG_PRE_VOTE_RESP);
+      if (!mine) return;
+      Count(From(m), !m.reject());
+      if (Granted() >= Quorum()) {
+        if (role_ == Role::kPreCandidate) {
+          StartElection(now, false, false);  // pre-vote passed: the real election
+        } else {
+          BecomeLeader(now);
+        }
+      } else if (Rejected() >= Quorum()) {
+        BecomeFollower(now, term_, NodeId{});
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+void Raft::StepLeader(Time now, const pb::Message& m) {
+  auto it = progress_.find(From(m));
+  if (it == progress_.end()) return;  // not (or no longer) in the configuration
+  Progress& pr = it->second;
+  pr.recent_active = true;
+  switch (m.type()) {
+    case pb::MSG_APP_RESP:
+      HandleAppendResponse(now, m, pr);
+      break;
+    case pb::MSG_HEARTBEAT_RESP:
+      HandleHeartbeatResponse(now, m, pr);
+      break;
+    case pb::MSG_SNAP_RESP:
+      if (pr.state == Progress::State::kSnapshot && m.index() == pr.snap_index &&
+          m.index() == log_.snapshot_index()) {
+        pr.snap_offset = m.chunk_offset();
+        pr.last_progress = now;
+        SendSnapshotChunk(now, From(m), pr);
+      }
+      break;
+    case pb::MSG_APP:
+    case pb::MSG_HEARTBEAT:
+    case pb::MSG_SNAP:
+      logger_.Warn(now, "two leaders in term ", term_, ": ", ToString(From(m)), " and this node");
+      break;
+    default:
+      break;
+  }
+}
+
+void Raft::HandleAppend(Time now, const pb::Message& m) {
+  pb::Message r;
+  r.set_type(pb::MSG_APP_RESP);
+  r.set_to(m.from());
+  if (m.index() < commit_) {
+    r.set_index(commit_);
+    Send(std::move(r), m.from_address(), true);
+    return;
+  }
+  if (!log_.MatchTerm(m.index(), m.log_term())) {
+    // Conflict hint: the last index whose term is <= the leader's term at m.index(), so the
+    // leader can skip a whole term of mismatching entries per round trip.
+    uint64_t hint = log_.FindConflictByTerm(std::min(m.index(), log_.last_index()), m.log_term());
+    r.set_reject(true);
+    r.set_index(m.index());
+    r.set_reject_hint(hint);
+    r.set_hint_term(log_.Term(hint).value_or(0));
+    Send(std::move(r), m.from_address(), true);
+    return;
+  }
+  const uint64_t last_new = m.index() + m.entries_size();
+  bool truncated = false;
+  for (const pb::Entry& e : m.entries()) {
+    if (e.index() <= log_.snapshot_index()) continue;  // covered by our snapshot: committed
+    if (e.index() <= log_.last_index()) {
+      if (log_.MatchTerm(e.index(), e.term())) continue;
+      MUSTER_CHECK(e.index() > commit_, "leader overwrites committed entry ", e.index());
+      log_.TruncateAfter(e.index() - 1, Write(true));
+      TruncateTracking(e.index() - 1);
+      config_entries_.erase(config_entries_.lower_bound(e.index()), config_entries_.end());
+      truncated = true;
+    }
+    log_.Append(e, Write(true));
+    log_dirty_ = true;
+    if (e.type() == pb::ENTRY_CONFIG) {
+      pb::Configuration c;
+      MUSTER_CHECK(c.ParseFromString(e.data()), "corrupt configuration entry");
+      config_entries_[e.index()] = std::move(c);
+      truncated = true;
+    }
+  }
+  if (truncated) RecomputeConfiguration(now);
+  commit_ = std::max(commit_, std::min(m.commit(), last_new));
+  r.set_index(last_new);
+  Send(std::move(r), m.from_address(), true);
+}
+
+void Raft::HandleHeartbeat(Time now, const pb::Message& m) {
+  // The leader sends min(match, commit): entries we acknowledged, so in our log.
+  commit_ = std::max(commit_, std::min(m.commit(), log_.last_index()));
+  pb::Message r;
+  r.set_type(pb::MSG_HEARTBEAT_RESP);
+  r.set_to(m.from());
+  r.set_context(m.context());
+  Send(std::move(r), m.from_address(), true);
+}
+
+void Raft::HandleSnapshotChunk(Time now, const pb::Message& m) {
+  const pb::SnapshotMeta& meta = m.snapshot();
+  pb::Message r;
+  r.set_to(m.from());
+  if (meta.index() <= commit_) {
+    recv_data_.clear();
+    r.set_type(pb::MSG_APP_RESP);
+    r.set_index(commit_);
+    Send(std::move(r), m.from_address(), true);
+    return;
+  }
+  if (m.chunk_offset() == 0) {
+    recv_snap_ = meta;
+    recv_data_.clear();
+  }
+  const bool same = recv_snap_.index() == meta.index() && recv_snap_.term() == meta.term();
+  if (!same || m.chunk_offset() != recv_data_.size()) {
+    r.set_type(pb::MSG_SNAP_RESP);
+    r.set_index(meta.index());
+    r.set_chunk_offset(same ? recv_data_.size() : 0);
+    Send(std::move(r), m.from_address(), false);
+    return;
+  }
+  recv_data_.append(m.chunk());
+  if (!m.chunk_last()) {
+    r.set_type(pb::MSG_SNAP_RESP);
+    r.set_index(meta.index());
+    r.set_chunk_offset(recv_data_.size());
+    Send(std::move(r), m.from_address(), false);
+    return;
+  }
+  if (log_.MatchTerm(meta.index(), meta.term())) {
+    // We hold the snapshot's last entry: just learn that it is committed.
+    commit_ = meta.index();
+    logger_.Info(now, "fast-forwarded commit to snapshot index ", meta.index());
+  } else {
+    logger_.Info(now, "installing snapshot: index=", meta.index(), " term=", meta.term(), " bytes=", recv_data_.size());
+    TruncateTracking(meta.index() > 0 ? meta.index() - 1 : 0);
+    log_.Restore(meta, std::move(recv_data_), Write(true));
+    log_dirty_ = true;
+    config_entries_.clear();
+    commit_ = meta.index();
+    applied_ = meta.index();
+    pending_restore_ = true;
+    RecomputeConfiguration(now);
+  }
+  recv_data_.clear();
+  recv_snap_.Clear();
+  r.set_type(pb::MSG_APP_RESP);
+  r.set_index(meta.index());
+  Send(std::move(r), m.from_address(), true);
+}
+
+void Raft::HandleAppendResponse(Time now, const pb::Message& m, Progress& pr) {
+  const NodeId peer = From(m);
+  if (m.reject()) {
+    uint64_t next_probe = m.reject_hint();
+    if (m.hint_term() > 0) next_probe = log_.FindConflictByTerm(m.reject_hint(), m.hint_term());
+    if (pr.MaybeDecrTo(m.index(), next_probe)) {
+      logger_.Debug(now, "append to ", ToString(peer), " rejected at ", m.index(), "; probing from ", pr.next);
+      if (pr.state == Progress::State::kReplicate) {
+        pr.state = Progress::State::kProbe;
+        pr.probe_sent = false;
+        pr.inflights.Reset();
+      }
+      SendAppend(now, peer, pr, true);
+    }
+    return;
+  }
+  const bool was_paused = pr.Paused();
+  if (!pr.MaybeUpdate(m.index(), now)) {
+    if (pr.state == Progress::State::kReplicate) pr.inflights.FreeLE(m.index());
+    return;
+  }
+  switch (pr.state) {
+    case Progress::State::kProbe:
+      pr.BecomeReplicate(now);
+      logger_.Info(now, "pipelining replication to peer ", ToString(peer), ": match=", pr.match);
+      break;
+    case Progress::State::kSnapshot:
+      if (pr.match >= pr.snap_index) {
+        pr.BecomeReplicate(now);
+        logger_.Info(now, "peer ", ToString(peer), " restored snapshot; pipelining replication: match=", pr.match);
+      }
+      break;
+    case Progress::State::kReplicate:
+      pr.inflights.FreeLE(m.index());
+      break;
+  }
+  if (MaybeCommit(now)) {
+    BroadcastAppend(now, false);
+  } else if (was_paused) {
+    SendAppend(now, peer, pr, false);
+  }
+  while (SendAppend(now, peer, pr, false)) {
+  }
+  if (peer == transfer_target_ && pr.match == log_.last_index()) {
+    pb::Message t;
+    t.set_type(pb::MSG_TIMEOUT_NOW);
+    t.set_to(peer.value);
+    Send(std::move(t), FindServer(peer)->address(), false);
+    logger_.Info(now, "sent TimeoutNow to ", ToString(peer));
+  }
+}
+
+void Raft::HandleHeartbeatResponse(Time now, const pb::Message& m, Progress& pr) {
+  const NodeId peer = From(m);
+  pr.acked_round = std::max(pr.acked_round, m.context());
+  ReleaseReads();
+  if (pr.state == Progress::State::kSnapshot) {
+    if (now - pr.last_progress >= opts_.heartbeat_interval) {
+      pr.last_progress = now;
+      SendSnapshotChunk(now, peer, pr);  // the last chunk or its answer may be lost
+    }
+    return;
+  }
+  if (pr.match < log_.last_index()) {
+    if (pr.state == Progress::State::kReplicate && now - pr.last_progress >= 2 * opts_.heartbeat_interval) {
+      // Nothing acknowledged for a while although entries are outstanding: messages were
+      // lost. Go back to probing from the last known match.
+      pr.BecomeProbe(now);
+    }
+    if (pr.state == Progress::State::kProbe) pr.probe_sent = false;
+    SendAppend(now, peer, pr, true);
+  } else if (pr.commit_sent < commit_) {
+    SendAppend(now, peer, pr, true);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Leader machinery.
+
+bool Raft::SendAppend(Time now, NodeId to, Progress& pr, bool send_if_empty) {
+  if (pr.Paused()) return false;
+  const uint64_t prev = pr.next - 1;
+  const std::optional<uint64_t> prev_term = log_.Term(prev);
+  if (!prev_term.has_value()) {
+    // The entries this follower needs are compacted away: send the snapshot instead.
+    pr.BecomeSnapshot(log_.snapshot_index(), now);
+    logger_.Info(now, "sending snapshot to ", ToString(to), ": index=", log_.snapshot_index(), " bytes=",
+                 log_.snapshot_data().size());
+    SendSnapshotChunk(now, to, pr);
+    return false;
+  }
+  std::vector<const pb::Entry*> entries;
+  if (pr.next <= log_.last_index()) log_.Slice(pr.next, log_.last_index(), opts_.msg_bytes_max, &entries);
+  if (entries.empty() && !send_if_empty && pr.commit_sent >= commit_) return false;
+  pb::Message m;
+  m.set_type(pb::MSG_APP);
+  m.set_to(to.value);
+  m.set_index(prev);
+  m.set_log_term(*prev_term);
+  m.set_commit(commit_);
+  uint64_t bytes = 0;
+  m.mutable_entries()->Reserve(static_cast<int>(entries.size()));
+  for (const pb::Entry* e : entries) {
+    *m.add_entries() = *e;
+    bytes += e->data().size();
+  }
+  pr.commit_sent = std::max(pr.commit_sent, commit_);
+  if (pr.state == Progress::State::kReplicate) {
+    if (!entries.empty()) {
+      pr.next = entries.back()->index() + 1;
+      pr.inflights.Add(entries.back()->index(), bytes);
+    }
+  } else {
+    pr.probe_sent = true;
+  }
+  Send(std::move(m), FindServer(to)->address(), false);
+  return !entries.empty();
+}
+
+void Raft::SendSnapshotChunk(Time now, NodeId to, Progress& pr) {
+  if (pr.snap_index != log_.snapshot_index()) {  // compacted again meanwhile: start over
+    pr.snap_index = log_.snapshot_index();
+    pr.snap_offset = 0;
+  }
+  const std::string& data = log_.snapshot_data();
+  const uint64_t offset = std::min<uint64_t>(pr.snap_offset, data.size());
+  const uint64_t len = std::min<uint64_t>(opts_.snapshot_chunk_bytes, data.size() - offset);
+  pb::Message m;
+  m.set_type(pb::MSG_SNAP);
+  m.set_to(to.value);
+  *m.mutable_snapshot() = log_.snapshot_meta();
+  m.set_chunk_offset(offset);
+  m.set_chunk(data.substr(offset, len));
+  m.set_chunk_last(offset + len == data.size());
+  Send(std::move(m), FindServer(to)->address(), false);
+}
+
+void Raft::BroadcastAppend(Time now, bool send_if_empty) {
+  for (auto& [id, pr] : progress_) {
+    bool first = true;
+    while (SendAppend(now, id, pr, send_if_empty && first)) first = false;
+  }
+}
+
+void Raft::BroadcastHeartbeat(Time now) {
+  round_ += 1;
+  round_sent_[round_] = now;
+  for (auto& [id, pr] : progress_) {
+    pb::Message m;
+    m.set_type(pb::MSG_HEARTBEAT);
+    m.set_to(id.value);
+    m.set_commit(std::min(pr.match, commit_));
+    m.set_context(round_);
+    Send(std::move(m), FindServer(id)->address(), false);
+  }
+  // Rounds before the oldest one a voter still waits on are no longer needed.
+  uint64_t oldest = round_;
+  for (const auto& [id, pr] : progress_) {
+    if (pr.voter) oldest = std::min(oldest, pr.acked_round);
+  }
+  round_sent_.erase(round_sent_.begin(), round_sent_.lower_bound(oldest));
+}
+
+// The highest heartbeat round acknowledged by a quorum of voters (this node acks all).
+static uint64_t QuorumRound(const absl::btree_map<NodeId, Progress>& progress, bool self_voter,
+                            uint64_t round, size_t quorum) {
+  std::vector<uint64_t> acked;
+  if (self_voter) acked.push_back(round);
+  for (const auto& [id, pr] : progress) {
+    if (pr.voter) acked.push_back(pr.acked_round);
+  }
+  if (acked.size() < quorum) return 0;
+  std::sort(acked.begin(), acked.end(), std::greater<uint64_t>());
+  return acked[quorum - 1];
+}
+
+void Raft::ReleaseReads() {
+  const uint64_t confirmed = QuorumRound(progress_, IsVoter(opts_.id), round_, Quorum());
+  while (!reads_.empty() && reads_.front().round <= confirmed) {
+    out_->reads.push_back({reads_.front().context, reads_.front().index});
+    reads_.pop_front();
+  }
+}
+
+Time Raft::LeaseStart() const {
+  const uint64_t confirmed = QuorumRound(progress_, IsVoter(opts_.id), round_, Quorum());
+  auto it = round_sent_.find(confirmed);
+  if (confirmed == 0 || it == round_sent_.end()) return absl::InfinitePast();
+  return it->second;
+}
+
+bool Raft::MaybeCommit(Time now) {
+  std::vector<uint64_t> matches;
+  if (IsVoter(opts_.id)) matches.push_back(opts_.unsafe_ack_before_durable ? log_.last_index() : durable_index_);
+  for (const auto& [id, pr] : progress_) {
+    if (pr.voter) matches.push_back(pr.match);
+  }
+  const size_t quorum = Quorum();
+  if (matches.size() < quorum) return false;
+  std::sort(matches.begin(), matches.end(), std::greater<uint64_t>());
+  const uint64_t candidate = matches[quorum - 1];
+  if (candidate <= commit_) return false;
+  // Figure 8: only an entry of the current term is committed by counting replicas; older
+  // entries commit with it.
+  if (log_.Term(candidate) != term_ && !opts_.unsafe_commit_previous_term) return false;
+  commit_ = candidate;
+  return true;
+}
+
+void Raft::AppendAsLeader(Time now, pb::EntryType type, std::string data) {
+  pb::Entry e;
+  e.set_term(term_);
+  e.set_index(log_.last_index() + 1);
+  e.set_type(type);
+  e.set_data(std::move(data));
+  const uint64_t index = e.index();
+  if (type == pb::ENTRY_CONFIG) {
+    pb::Configuration c;
+    MUSTER_CHECK(c.ParseFromString(e.data()));
+    config_entries_[index] = std::move(c);
+  }
+  log_.Append(std::move(e), Write(true));
+  log_dirty_ = true;
+  if (type == pb::ENTRY_CONFIG) RecomputeConfiguration(now);
+}
+
+void Raft::CheckQuorum(Time now) {
+  size_t active = IsVoter(opts_.id) ? 1 : 0;
+  for (auto& [id, pr] : progress_) {
+    if (pr.voter && pr.recent_active) active++;
+    pr.recent_active = false;
+  }
+  if (active < Quorum()) {
+    logger_.Warn(now, "failed to contact quorum of nodes, stepping down: active=", active, " quorum=", Quorum());
+    BecomeFollower(now, term_, NodeId{});
+  }
+}
+
+bool Raft::CommittedOwnTerm() const { return log_.Term(commit_) == term_; }
+
+// ---------------------------------------------------------------------------------------
+// Configuration.
+
+void Raft::RecomputeConfiguration(Time now) {
+  if (!config_entries_.empty()) {
+    config_index_ = config_entries_.rbegin()->first;
+    config_ = config_entries_.rbegin()->second;
+  } else {
+    config_index_ = log_.snapshot_index();
+    config_ = log_.snapshot_meta().configuration();
+  }
+  if (role_ == Role::kLeader) {
+    for (auto it = progress_.begin(); it != progress_.end();) {
+      it = FindServer(it->first) == nullptr ? progress_.erase(it) : std::next(it);
+    }
+    for (const pb::Server& s : config_.servers()) {
+      if (s.id() == opts_.id.value) continue;
+      auto [it, inserted] = progress_.try_emplace(NodeId{s.id()}, log_.last_index(), opts_.inflight_msgs_max,
+                                                  opts_.inflight_bytes_max);
+      if (inserted) {
+        it->second.recent_active = true;
+        it->second.last_progress = now;
+        it->second.acked_round = round_;
+      }
+      it->second.voter = s.voter();
+    }
+  }
+  logger_.Debug(now, "configuration at index ", config_index_, ": ", config_.ShortDebugString());
+}
+
+const pb::Server* Raft::FindServer(NodeId id) const {
+  for (const pb::Server& s : config_.servers()) {
+    if (s.id() == id.value) return &s;
+  }
+  return nullptr;
+}
+
+bool Raft::IsVoter(NodeId id) const {
+  const pb::Server* s = FindServer(id);
+  return s != nullptr && s->voter();
+}
+
+size_t Raft::VoterCount() const {
+  size_t n = 0;
+  for (const pb::Server& s : config_.servers()) n += s.voter() ? 1 : 0;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------
+// Output plumbing.
+
+StorageWrite* Raft::Write(bool sync) {
+  if (!open_write_.has_value()) {
+    open_write_.emplace();
+    open_write_->id = next_write_id_++;
+  }
+  open_write_->sync = open_write_->sync || sync;
+  return &*open_write_;
+}
+
+uint64_t Raft::Barrier() {
+  if (opts_.unsafe_reply_before_persist) return 0;
+  if (open_write_.has_value() || hard_dirty_) return Write(true)->id;
+  return last_sync_issued_ > last_durable_ ? last_sync_issued_ : 0;
+}
+
+void Raft::Send(pb::Message m, const Address& to, bool needs_durable) {
+  m.set_from(opts_.id.value);
+  m.set_from_address(opts_.address);
+  if (m.term() == 0) m.set_term(term_);
+  OutboundMessage out;
+  out.to = to;
+  out.channel = opts_.channel;
+  out.after_write_id = needs_durable ? Barrier() : 0;
+  out.payload = m.SerializeAsString();
+  out_->effects.messages.push_back(std::move(out));
+}
+
+void Raft::TruncateTracking(uint64_t index) {
+  durable_index_ = std::min(durable_index_, index);
+  for (PendingAppend& p : pending_appends_) p.last_index = std::min(p.last_index, index);
+}
+
+void Raft::Flush(Time now) {
+  if (!open_write_.has_value() && !hard_dirty_) return;
+  StorageWrite* w = Write(hard_dirty_);
+  pb::HardState hs;
+  hs.set_term(term_);
+  hs.set_vote(vote_.value);
+  hs.set_commit(commit_);
+  w->Put(std::string(kHardStateKey), hs.SerializeAsString());
+  persisted_commit_ = commit_;
+  if (log_dirty_) {
+    MUSTER_CHECK(w->sync, "log writes are synced");
+    pending_appends_.push_back({w->id, log_.last_index()});
+    if (opts_.unsafe_ack_before_durable) durable_index_ = log_.last_index();
+  }
+  if (w->sync) last_sync_issued_ = w->id;
+  out_->effects.writes.push_back(std::move(*w));
+  open_write_.reset();
+  log_dirty_ = false;
+  hard_dirty_ = false;
+}
+
+void Raft::Finish(Time now, Ready* out) {
+  MUSTER_CHECK(out_ == out);
+  if (role_ == Role::kLeader) {
+    BroadcastAppend(now, false);
+    // A single voter commits as soon as its own write is durable.
+    if (MaybeCommit(now)) BroadcastAppend(now, false);
+    if (config_index_ <= commit_ && !IsVoter(opts_.id)) {
+      // Our removal is committed (the others learned it from the appends just sent).
+      logger_.Info(now, "removed from the configuration; stepping down");
+      BroadcastAppend(now, true);
+      BecomeFollower(now, term_, NodeId{});
+    }
+  }
+  Flush(now);
+  if (pending_restore_) {
+    out->restore = log_.snapshot_meta();
+    pending_restore_ = false;
+  }
+  const uint64_t hi = std::min(commit_, durable_index_);
+  for (uint64_t i = applied_ + 1; i <= hi; ++i) out->committed.push_back(log_.At(i));
+  applied_ = std::max(applied_, hi);
+  if (role_ == Role::kLeader) {
+    Time wake = std::min(heartbeat_due_, check_quorum_due_);
+    if (transfer_target_.valid()) wake = std::min(wake, transfer_deadline_);
+    out->effects.WakeAt(wake);
+  } else {
+    out->effects.WakeAt(election_deadline_);
+  }
+  out_ = nullptr;
+}
+
+// ---------------------------------------------------------------------------------------
+// Observation.
+
+Status Raft::GetStatus() const {
+  Status s;
+  s.id = opts_.id;
+  s.role = role_;
+  s.term = term_;
+  s.vote = vote_;
+  s.leader = leader_;
+  s.commit = commit_;
+  s.applied = applied_;
+  s.first_index = log_.first_index();
+  s.last_index = log_.last_index();
+  for (const pb::Server& srv : config_.servers()) {
+    PeerStatus p;
+    p.id = NodeId{srv.id()};
+    p.address = srv.address();
+    p.voter = srv.voter();
+    if (p.id == opts_.id) {
+      p.match = durable_index_;
+      p.next = log_.last_index() + 1;
+      p.state = "self";
+    } else if (auto it = progress_.find(p.id); it != progress_.end()) {
+      p.match = it->second.match;
+      p.next = it->second.next;
+      p.state = StateName(it->second.state);
+    } else {
+      p.state = "unknown";
+    }
+    s.peers.push_back(std::move(p));
+  }
+  return s;
+}
+
+}  // namespace muster::raft

@@ -1,0 +1,265 @@
+// A Raft consensus node, pure (sans-I/O): inputs go in through a few doors (Step for a
+// message, Tick for time, WriteDurable for a finished sync, Propose/ReadIndex/... for the
+// host), and everything the host must do comes out in one Ready batch.
+//
+// Ready's ordering rules (on top of core/seam/effects.h):
+//  - effects.writes carry term, vote and log entries (sync = true). Every message whose
+//    meaning depends on them (votes, acknowledgements) has after_write_id set, so it
+//    leaves only once they are durable. A leader's own entries count towards commit only
+//    once durable (WriteDurable).
+//  - `restore` (if set) must be loaded into the state machine before `committed` is applied.
+//  - `committed` holds entries that are committed and durable on this node, in index order;
+//    the host applies them all (applied index = the last one handed out).
+//  - `reads` are ReadIndex results: serve the read once applied >= index.
+//
+// Never: read a clock, draw randomness other than from its own seeded Rng, or iterate a
+// hash map into an output.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/base/log.h"
+#include "core/base/node_id.h"
+#include "core/base/rng.h"
+#include "core/base/time.h"
+#include "core/raft/log.h"
+#include "core/raft/progress.h"
+#include "core/seam/channel.h"
+#include "core/seam/effects.h"
+#include "core/seam/storage_view.h"
+#include "proto/raft.pb.h"
+
+namespace muster::raft {
+
+enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
+std::string_view RoleName(Role role);
+
+struct RaftOptions {
+  NodeId id;
+  Address address;
+  Duration heartbeat_interval = absl::Milliseconds(50);
+  // Elections time out after a random duration in [election_timeout, 2 * election_timeout).
+  Duration election_timeout = absl::Milliseconds(500);
+  // Leader lease (see LeaseRead): strictly shorter than election_timeout.
+  Duration lease_duration = absl::Milliseconds(400);
+  bool pre_vote = true;
+  bool check_quorum = true;
+  size_t inflight_msgs_max = 256;
+  uint64_t inflight_bytes_max = 32 << 20;
+  uint64_t msg_bytes_max = 1 << 20;
+  uint64_t snapshot_chunk_bytes = 64 << 10;
+  Channel channel = Channel::kStream;
+
+  // Bug injection for the simulator's regression scenarios: each switches off one rule,
+  // and a test proves the checkers then fail. Never set outside tests.
+  bool unsafe_reply_before_persist = false;       // votes leave before the vote is durable
+  bool unsafe_commit_previous_term = false;       // count replicas of old-term entries (Figure 8)
+  bool unsafe_ack_before_durable = false;         // leader counts its own entries before sync
+  bool unsafe_config_change_before_noop = false;  // membership change before own-term commit
+};
+
+struct ReadState {
+  uint64_t context = 0;
+  uint64_t index = 0;
+};
+
+struct Ready {
+  Effects effects;
+  std::optional<pb::SnapshotMeta> restore;  // load raft.snapshot_data() into the state machine
+  std::vector<pb::Entry> committed;
+  std::vector<ReadState> reads;
+};
+
+struct PeerStatus {
+  NodeId id;
+  Address address;
+  bool voter = false;
+  uint64_t match = 0;
+  uint64_t next = 0;
+  std::string_view state;
+};
+
+struct Status {
+  NodeId id;
+  Role role = Role::kFollower;
+  uint64_t term = 0;
+  NodeId vote;
+  NodeId leader;
+  uint64_t commit = 0;
+  uint64_t applied = 0;
+  uint64_t first_index = 0;
+  uint64_t last_index = 0;
+  std::vector<PeerStatus> peers;  // leader only, by id
+};
+
+enum class ConfChange { kAddVoter, kAddNonVoter, kPromote, kRemove };
+
+class Raft {
+ public:
+  // Recovers term, vote, commit, snapshot and log from `storage` (may be null for a new node).
+  Raft(RaftOptions options, const StorageView* storage, uint64_t seed, Time now, Logger log);
+
+  // --- inputs -------------------------------------------------------------------------
+  void Tick(Time now, Ready* out);
+  void Step(Time now, const pb::Message& m, Ready* out);
+  // Parses and steps; malformed payloads are dropped (an operating error, not a crash).
+  absl::Status Receive(Time now, std::string_view payload, Ready* out);
+  void WriteDurable(Time now, uint64_t write_id, Ready* out);
+
+  // Writes the initial configuration as entry 1 (term 1). Only on an empty node.
+  absl::Status Bootstrap(Time now, const pb::Configuration& configuration, Ready* out);
+  // Leader only: appends a command; returns its index. Replicated at the end of the call.
+  absl::StatusOr<uint64_t> Propose(Time now, std::string data, Ready* out);
+  absl::Status ProposeBatch(Time now, std::vector<std::string> data, Ready* out);
+  absl::Status ChangeMembership(Time now, ConfChange change, NodeId server, const Address& address, Ready* out);
+  absl::Status TransferLeadership(Time now, NodeId target, Ready* out);
+  // Linearizable read: the result comes back in Ready::reads once a quorum confirmed
+  // this node still leads.
+  absl::Status ReadIndex(Time now, uint64_t context, Ready* out);
+  // Lease read: the commit index if this leader's lease holds at `now`, else an error.
+  absl::StatusOr<uint64_t> LeaseRead(Time now) const;
+  // The state machine took a snapshot at `index` (<= applied): compact the log behind it.
+  absl::Status Compact(Time now, uint64_t index, std::string data, Ready* out);
+  // Campaigns now (used by tests and by an operator "force election").
+  void Campaign(Time now, Ready* out);
+
+  // --- observation --------------------------------------------------------------------
+  Status GetStatus() const;
+  Role role() const { return role_; }
+  uint64_t term() const { return term_; }
+  NodeId vote() const { return vote_; }
+  NodeId leader() const { return leader_; }
+  uint64_t commit() const { return commit_; }
+  uint64_t applied() const { return applied_; }
+  uint64_t durable_index() const { return durable_index_; }
+  const RaftLog& log() const { return log_; }
+  const pb::Configuration& configuration() const { return config_; }
+  NodeId id() const { return opts_.id; }
+  const RaftOptions& options() const { return opts_; }
+  // True once the leader has committed an entry of its own term.
+  bool CommittedOwnTerm() const;
+
+ private:
+  struct PendingRead {
+    uint64_t context;
+    uint64_t index;
+    uint64_t round;
+  };
+  struct PendingAppend {
+    uint64_t write_id;
+    uint64_t last_index;
+  };
+
+  // Role transitions.
+  void BecomeFollower(Time now, uint64_t term, NodeId leader);
+  void BecomePreCandidate(Time now);
+  void BecomeCandidate(Time now);
+  void BecomeLeader(Time now);
+  void StartElection(Time now, bool pre_vote, bool transfer);
+  void ResetElectionDeadline(Time now);
+
+  // Step functions per role.
+  void StepFollower(Time now, const pb::Message& m);
+  void StepCandidate(Time now, const pb::Message& m);
+  void StepLeader(Time now, const pb::Message& m);
+  void HandleVoteRequest(Time now, const pb::Message& m);
+  void HandleAppend(Time now, const pb::Message& m);
+  void HandleHeartbeat(Time now, const pb::Message& m);
+  void HandleSnapshotChunk(Time now, const pb::Message& m);
+  void HandleAppendResponse(Time now, const pb::Message& m, Progress& pr);
+  void HandleHeartbeatResponse(Time now, const pb::Message& m, Progress& pr);
+
+  // Leader machinery.
+  bool SendAppend(Time now, NodeId to, Progress& pr, bool send_if_empty);
+  void SendSnapshotChunk(Time now, NodeId to, Progress& pr);
+  void BroadcastAppend(Time now, bool send_if_empty);
+  void BroadcastHeartbeat(Time now);
+  bool MaybeCommit(Time now);
+  void ReleaseReads();
+  void AppendAsLeader(Time now, pb::EntryType type, std::string data);
+  void CheckQuorum(Time now);
+  Time LeaseStart() const;
+
+  // Configuration.
+  void ApplyConfiguration(Time now, const pb::Configuration& config);
+  void RecomputeConfiguration(Time now);
+  const pb::Server* FindServer(NodeId id) const;
+  bool IsVoter(NodeId id) const;
+  size_t VoterCount() const;
+  size_t Quorum() const { return VoterCount() / 2 + 1; }
+
+  // Output plumbing.
+  void Send(pb::Message m, const Address& to, bool needs_durable);
+  StorageWrite* Write(bool sync);
+  uint64_t Barrier();
+  void Flush(Time now);
+  void Finish(Time now, Ready* out);
+  void TruncateTracking(uint64_t index);
+  void PersistHardState(bool sync);
+  void Count(NodeId from, bool granted);
+  size_t Granted() const;
+  size_t Rejected() const;
+
+  RaftOptions opts_;
+  Logger logger_;
+  Rng rng_;
+  RaftLog log_;
+  Ready* out_ = nullptr;  // the batch being built by the current input
+
+  // Persistent state (HardState) and volatile state, as in Figure 2.
+  Role role_ = Role::kFollower;
+  uint64_t term_ = 0;
+  NodeId vote_;
+  NodeId leader_;
+  uint64_t commit_ = 0;
+  uint64_t applied_ = 0;
+
+  // Configuration: the latest one in the log (effective when appended).
+  pb::Configuration config_;
+  uint64_t config_index_ = 0;
+  absl::btree_map<uint64_t, pb::Configuration> config_entries_;  // config entries in the log
+
+  // Timers.
+  Time election_deadline_;
+  Time heartbeat_due_;
+  Time check_quorum_due_;
+  Time leader_contact_;  // last time a leader was heard from (or the start)
+
+  // Candidate.
+  absl::btree_map<NodeId, bool> votes_;
+
+  // Leader.
+  absl::btree_map<NodeId, Progress> progress_;  // every server but this one
+  NodeId transfer_target_;
+  Time transfer_deadline_;
+  bool lease_void_ = false;  // set once a transfer may have let another leader in
+  uint64_t round_ = 0;       // heartbeat round
+  absl::btree_map<uint64_t, Time> round_sent_;
+  std::deque<PendingRead> reads_;
+
+  // Durability bookkeeping.
+  uint64_t next_write_id_ = 1;
+  std::optional<StorageWrite> open_write_;
+  bool log_dirty_ = false;    // the open write changes the log
+  bool hard_dirty_ = false;   // term or vote changed: persist with sync
+  uint64_t persisted_commit_ = 0;
+  uint64_t last_sync_issued_ = 0;
+  uint64_t last_durable_ = 0;
+  uint64_t durable_index_ = 0;  // the log prefix known durable
+  std::deque<PendingAppend> pending_appends_;
+  bool pending_restore_ = false;
+
+  // Follower: a snapshot being received in chunks.
+  pb::SnapshotMeta recv_snap_;
+  std::string recv_data_;
+};
+
+}  // namespace muster::raft
