@@ -45,9 +45,11 @@ struct RequestInput {
   std::string body;
 };
 
+using InputEvent = std::variant<TickInput, MessageInput, WriteDurableInput, ProcessExitedInput, RequestInput>;
+
 struct Input {
   Time now;
-  std::variant<TickInput, MessageInput, WriteDurableInput, ProcessExitedInput, RequestInput> what;
+  InputEvent what;
 };
 
 }  // namespace muster
