@@ -1,0 +1,72 @@
+#include "core/gossip/broadcast_queue.h"
+
+#include <cmath>
+
+#include "core/base/check.h"
+
+namespace muster::gossip {
+
+int RetransmitLimit(int retransmit_mult, int num_nodes) {
+  int scale = static_cast<int>(std::ceil(std::log10(num_nodes + 1.0)));
+  return retransmit_mult * scale;
+}
+
+void BroadcastQueue::Queue(std::string key, std::string message) {
+  if (!key.empty()) {
+    auto it = by_key_.find(key);
+    if (it != by_key_.end()) Remove(it->second);
+  }
+  OrderKey k{0, next_id_++};
+  if (!key.empty()) by_key_[key] = k;
+  order_.emplace(k, Item{std::move(key), std::move(message), 0, k.id});
+  while (order_.size() > max_queued_) Remove(std::prev(order_.end())->first);
+  MUSTER_CHECK_LE(order_.size(), max_queued_);
+}
+
+void BroadcastQueue::Remove(const OrderKey& k) {
+  auto it = order_.find(k);
+  MUSTER_CHECK(it != order_.end());
+  if (!it->second.key.empty()) {
+    auto kit = by_key_.find(it->second.key);
+    if (kit != by_key_.end() && kit->second.id == k.id) by_key_.erase(kit);
+  }
+  order_.erase(it);
+}
+
+void BroadcastQueue::Forget(const std::string& key) {
+  auto it = by_key_.find(key);
+  if (it != by_key_.end()) Remove(it->second);
+}
+
+std::vector<std::string> BroadcastQueue::Take(size_t overhead_per_message, size_t bytes_max,
+                                              int retransmit_mult, int num_nodes) {
+  std::vector<std::string> out;
+  if (order_.empty()) return out;
+  const int limit = std::max(1, RetransmitLimit(retransmit_mult, num_nodes));
+  size_t used = 0;
+  std::vector<Item> taken;
+  for (auto it = order_.begin(); it != order_.end();) {
+    size_t cost = overhead_per_message + it->second.message.size();
+    if (used + cost > bytes_max) {
+      ++it;
+      continue;
+    }
+    used += cost;
+    out.push_back(it->second.message);
+    Item item = std::move(it->second);
+    if (!item.key.empty()) by_key_.erase(item.key);
+    it = order_.erase(it);
+    item.transmits++;
+    if (item.transmits < limit) taken.push_back(std::move(item));
+  }
+  // Re-insert with the new transmit counts (ids keep their age).
+  for (Item& item : taken) {
+    OrderKey k{item.transmits, item.id};
+    if (!item.key.empty()) by_key_[item.key] = k;
+    order_.emplace(k, std::move(item));
+  }
+  MUSTER_CHECK_LE(used, bytes_max);
+  return out;
+}
+
+}  // namespace muster::gossip

@@ -1,0 +1,79 @@
+// Configuration of the memberlist level (SWIM + Lifeguard), with the two profiles Consul
+// uses. Every value is configurable; the profiles only pick the defaults. Units are in
+// the names' types (absl::Duration) or suffixes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/base/time.h"
+#include "core/seam/channel.h"
+
+namespace muster::gossip {
+
+struct MemberlistConfig {
+  std::string name;  // this node's unique name
+  // Probing (SWIM failure detection).
+  Duration probe_interval = absl::Seconds(1);
+  Duration probe_timeout = absl::Milliseconds(500);
+  int indirect_checks = 3;
+  bool stream_fallback_ping = true;  // the TCP ping after the indirect ones
+  // Dissemination.
+  Duration gossip_interval = absl::Milliseconds(200);
+  int gossip_nodes = 3;
+  Duration gossip_to_the_dead_time = absl::Seconds(30);
+  int retransmit_mult = 4;
+  // Suspicion: timeout_min = suspicion_mult * max(1, log10(N)) * probe_interval, and with
+  // Lifeguard it starts at suspicion_max_timeout_mult * timeout_min and shrinks towards
+  // timeout_min as independent confirmations arrive.
+  int suspicion_mult = 4;
+  int suspicion_max_timeout_mult = 6;
+  // Confirmations that bring the timeout down to its minimum; -1 means memberlist's
+  // choice, suspicion_mult - 2.
+  int suspicion_confirmations = -1;
+  // Anti-entropy.
+  Duration push_pull_interval = absl::Seconds(30);
+  // Lifeguard: local health awareness (probe stretching, nacks), shrinking suspicion
+  // timeouts, and the buddy system. Off gives classic SWIM with a fixed suspicion timeout.
+  bool lifeguard = true;
+  int awareness_max_multiplier = 8;
+  // Room left in each datagram for a host's framing (envelope), so the payload plus
+  // framing stays under kDatagramPayloadBytesMax.
+  uint32_t datagram_bytes_max = kDatagramPayloadBytesMax - 32;
+  uint32_t meta_bytes_max = 512;
+
+  static MemberlistConfig Lan(std::string name) {
+    MemberlistConfig c;
+    c.name = std::move(name);
+    return c;
+  }
+  static MemberlistConfig Wan(std::string name) {
+    MemberlistConfig c;
+    c.name = std::move(name);
+    c.probe_interval = absl::Seconds(5);
+    c.probe_timeout = absl::Seconds(3);
+    c.gossip_interval = absl::Milliseconds(500);
+    c.gossip_nodes = 4;
+    c.suspicion_mult = 6;
+    c.push_pull_interval = absl::Seconds(60);
+    c.gossip_to_the_dead_time = absl::Seconds(60);
+    return c;
+  }
+  // A profile for a single machine or tests on loopback (memberlist's "local").
+  static MemberlistConfig Local(std::string name) {
+    MemberlistConfig c;
+    c.name = std::move(name);
+    c.probe_interval = absl::Seconds(1);
+    c.probe_timeout = absl::Milliseconds(200);
+    c.gossip_interval = absl::Milliseconds(100);
+    c.suspicion_mult = 3;
+    c.push_pull_interval = absl::Seconds(15);
+    c.indirect_checks = 1;
+    return c;
+  }
+  int ConfirmationsExpected() const {
+    return suspicion_confirmations >= 0 ? suspicion_confirmations : suspicion_mult - 2;
+  }
+};
+
+}  // namespace muster::gossip

@@ -1,0 +1,735 @@
+#include "core/gossip/memberlist.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/base/check.h"
+
+namespace muster::gossip {
+
+namespace pb = ::muster::proto::gossip;
+
+std::string_view MemberStateName(MemberState s) {
+  switch (s) {
+    case MemberState::kAlive: return "alive";
+    case MemberState::kSuspect: return "suspect";
+    case MemberState::kDead: return "dead";
+    case MemberState::kLeft: return "left";
+  }
+  MUSTER_UNREACHABLE();
+}
+
+namespace {
+
+void AppendVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+pb::MemberState ToProto(MemberState s) {
+  switch (s) {
+    case MemberState::kAlive: return pb::STATE_ALIVE;
+    case MemberState::kSuspect: return pb::STATE_SUSPECT;
+    case MemberState::kDead: return pb::STATE_DEAD;
+    case MemberState::kLeft: return pb::STATE_LEFT;
+  }
+  MUSTER_UNREACHABLE();
+}
+
+bool DeadOrLeft(const NodeState& n) { return n.state == MemberState::kDead || n.state == MemberState::kLeft; }
+
+// Per message inside a Packet: a one-byte tag and a length varint (<= 2 bytes under 16 KiB).
+constexpr size_t kPackOverhead = 3;
+
+}  // namespace
+
+size_t PackedSize(size_t size) { return 1 + VarintSize(size) + size; }
+
+std::string PackMessages(const std::vector<std::string>& messages) {
+  std::string out;
+  for (const std::string& m : messages) {
+    out.push_back(static_cast<char>(0x0a));  // field 1, length-delimited
+    AppendVarint(out, m.size());
+    out.append(m);
+  }
+  return out;
+}
+
+Memberlist::Memberlist(MemberlistConfig config, Address self_addr, uint64_t seed,
+                       MemberlistDelegate* delegate, Logger log)
+    : config_(std::move(config)),
+      self_addr_(std::move(self_addr)),
+      delegate_(delegate),
+      log_(std::move(log)),
+      rng_(seed),
+      awareness_(config_.lifeguard ? config_.awareness_max_multiplier : 1) {
+  MUSTER_CHECK(!config_.name.empty(), "memberlist needs a node name");
+  MUSTER_CHECK(config_.probe_timeout <= config_.probe_interval, "probe timeout beyond the interval");
+  MUSTER_CHECK(delegate_ != nullptr);
+}
+
+// ---------------------------------------------------------------------------------------
+// Lifecycle
+
+void Memberlist::Start(Time now, Effects* out) {
+  Enter(now, out);
+  pb::Alive a;
+  a.set_incarnation(++incarnation_);
+  a.set_node(config_.name);
+  a.set_addr(self_addr_);
+  a.set_meta(delegate_->NodeMeta());
+  MUSTER_CHECK_LE(a.meta().size(), config_.meta_bytes_max, "node meta too large");
+  AliveNode(a, /*bootstrap=*/true);
+  // Stagger the periodic work so nodes started together do not tick in lockstep.
+  ScheduleProbe(now + rng_.UniformDuration(absl::ZeroDuration(), config_.probe_interval));
+  ScheduleGossip(now + rng_.UniformDuration(absl::ZeroDuration(), config_.gossip_interval));
+  SchedulePushPull(now + config_.push_pull_interval +
+                   rng_.UniformDuration(absl::ZeroDuration(), config_.push_pull_interval));
+}
+
+void Memberlist::Join(const std::vector<Address>& seeds, Time now, Effects* out) {
+  Enter(now, out);
+  if (shutdown_) return;
+  for (const Address& seed : seeds) {
+    if (seed == self_addr_) continue;
+    SendPushPull(seed, /*join=*/true, /*reply=*/false);
+  }
+}
+
+void Memberlist::Leave(Time now, Effects* out) {
+  Enter(now, out);
+  if (leaving_ || shutdown_) return;
+  leaving_ = true;
+  auto it = nodes_.find(config_.name);
+  MUSTER_CHECK(it != nodes_.end());
+  pb::Dead d;
+  d.set_incarnation(it->second.incarnation);
+  d.set_node(config_.name);
+  d.set_from(config_.name);
+  DeadNode(d);
+}
+
+void Memberlist::Shutdown() {
+  shutdown_ = true;
+  timers_.Clear();
+  probe_.reset();
+  relays_.clear();
+  suspicions_.clear();
+}
+
+void Memberlist::Tick(Time now, Effects* out) {
+  Enter(now, out);
+  if (shutdown_) return;
+  timers_.RunDue(now);
+}
+
+void Memberlist::UpdateMeta(Time now, Effects* out) {
+  Enter(now, out);
+  if (shutdown_ || leaving_) return;
+  NodeState& self = nodes_.at(config_.name);
+  pb::Alive a;
+  a.set_incarnation(++incarnation_);
+  a.set_node(config_.name);
+  a.set_addr(self_addr_);
+  a.set_meta(delegate_->NodeMeta());
+  MUSTER_CHECK_LE(a.meta().size(), config_.meta_bytes_max, "node meta too large");
+  self.incarnation = a.incarnation();
+  std::string old_meta = self.meta;
+  self.meta = a.meta();
+  pb::Message m;
+  *m.mutable_alive() = a;
+  Broadcast(config_.name, m);
+  if (old_meta != self.meta) delegate_->NotifyUpdate(self);
+}
+
+void Memberlist::SendUser(const Address& to, std::string payload, Time now, Effects* out) {
+  Enter(now, out);
+  if (shutdown_) return;
+  pb::Message m;
+  m.mutable_user()->set_payload(std::move(payload));
+  SendDatagram(to, m);
+}
+
+void Memberlist::Forget(const std::string& name) {
+  if (name == config_.name) return;
+  CancelSuspicion(name);
+  nodes_.erase(name);
+  broadcasts_.Forget(name);
+}
+
+const NodeState* Memberlist::Node(const std::string& name) const {
+  auto it = nodes_.find(name);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+std::vector<const NodeState*> Memberlist::Nodes() const {
+  std::vector<const NodeState*> v;
+  v.reserve(nodes_.size());
+  for (const auto& [name, n] : nodes_) v.push_back(&n);
+  return v;
+}
+
+int Memberlist::NumAlive() const {
+  int n = 0;
+  for (const auto& [name, s] : nodes_) n += !DeadOrLeft(s);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------
+// Probing
+
+void Memberlist::ScheduleProbe(Time at) {
+  timers_.Add(at, [this] { OnProbeTick(); });
+}
+
+void Memberlist::OnProbeTick() {
+  ScheduleProbe(now_ + config_.probe_interval);
+  if (probe_.has_value()) {
+    probe_due_ = true;  // start as soon as the running probe ends (as a Go ticker would)
+    return;
+  }
+  StartProbe();
+}
+
+void Memberlist::StartProbe() {
+  probe_due_ = false;
+  // Round robin over a shuffled order; reshuffle at the end of each round.
+  const NodeState* target = nullptr;
+  for (size_t checked = 0; checked <= probe_order_.size() && target == nullptr; ++checked) {
+    if (probe_index_ >= probe_order_.size()) {
+      // Drop forgotten members, then shuffle (Fisher-Yates with our Rng).
+      std::erase_if(probe_order_, [this](const std::string& n) { return !nodes_.contains(n); });
+      for (size_t i = probe_order_.size(); i > 1; --i) {
+        std::swap(probe_order_[i - 1], probe_order_[rng_.Uniform(i)]);
+      }
+      probe_index_ = 0;
+      if (probe_order_.empty()) return;
+    }
+    auto it = nodes_.find(probe_order_[probe_index_++]);
+    if (it == nodes_.end() || it->first == config_.name || DeadOrLeft(it->second)) continue;
+    target = &it->second;
+  }
+  if (target == nullptr) return;
+
+  Probe p;
+  p.seq = next_seq_++;
+  p.target = target->name;
+  stats_.probes++;
+  pb::Message ping;
+  ping.mutable_ping()->set_seq(p.seq);
+  ping.mutable_ping()->set_target(target->name);
+  ping.mutable_ping()->set_source(config_.name);
+  // Lifeguard's buddy system: tell a suspect member directly, so it can refute at once.
+  pb::Message suspect;
+  if (config_.lifeguard && target->state == MemberState::kSuspect) {
+    suspect.mutable_suspect()->set_incarnation(target->incarnation);
+    suspect.mutable_suspect()->set_node(target->name);
+    suspect.mutable_suspect()->set_from(config_.name);
+  }
+  const Address to = target->addr;
+  p.stage_timer = timers_.Add(now_ + config_.probe_timeout, [this] { OnProbeStage(); });
+  // The whole probe (indirect and stream attempts included) is stretched by local health;
+  // the first timeout is not, as waiting longer does not help a lost datagram through.
+  p.end_timer = timers_.Add(now_ + awareness_.ScaleTimeout(config_.probe_interval), [this] { OnProbeEnd(); });
+  probe_ = std::move(p);
+  SendDatagram(to, ping, suspect.body_case() == pb::Message::BODY_NOT_SET ? nullptr : &suspect);
+}
+
+void Memberlist::OnProbeStage() {
+  MUSTER_CHECK(probe_.has_value());
+  probe_->indirect_started = true;
+  auto it = nodes_.find(probe_->target);
+  if (it == nodes_.end()) return;
+  const NodeState& target = it->second;
+  auto peers = RandomNodes(config_.indirect_checks, [&](const NodeState& n) {
+    return n.name != config_.name && n.name != target.name && n.state == MemberState::kAlive;
+  });
+  for (const NodeState* peer : peers) {
+    pb::Message m;
+    pb::IndirectPing* req = m.mutable_indirect_ping();
+    req->set_seq(probe_->seq);
+    req->set_target(target.name);
+    req->set_target_addr(target.addr);
+    req->set_source(config_.name);
+    req->set_nack(config_.lifeguard);
+    if (config_.lifeguard) probe_->expected_nacks++;
+    SendDatagram(peer->addr, m);
+  }
+  if (config_.stream_fallback_ping) {
+    pb::Message ping;
+    ping.mutable_ping()->set_seq(probe_->seq);
+    ping.mutable_ping()->set_target(target.name);
+    ping.mutable_ping()->set_source(config_.name);
+    SendStream(target.addr, ping);
+  }
+}
+
+void Memberlist::OnProbeEnd() {
+  MUSTER_CHECK(probe_.has_value());
+  stats_.probes_failed++;
+  // Lifeguard: missing nacks from relays we expect to be healthy mean *we* are slow.
+  int delta = probe_->expected_nacks > 0 ? probe_->expected_nacks - probe_->nacks : 1;
+  awareness_.ApplyDelta(delta);
+  std::string target = probe_->target;
+  FinishProbe();
+  auto it = nodes_.find(target);
+  if (it != nodes_.end() && !DeadOrLeft(it->second)) {
+    // A target already suspect gets our own failed probe as a confirmation.
+    log_.Info(now_, "suspect ", target, " has failed, no acks received");
+    if (it->second.state == MemberState::kAlive) stats_.suspected[target]++;
+    pb::Suspect s;
+    s.set_incarnation(it->second.incarnation);
+    s.set_node(target);
+    s.set_from(config_.name);
+    SuspectNode(s);
+  }
+  if (probe_due_ && !shutdown_) StartProbe();
+}
+
+void Memberlist::FinishProbe() {
+  timers_.Cancel(probe_->stage_timer);
+  timers_.Cancel(probe_->end_timer);
+  probe_.reset();
+}
+
+void Memberlist::OnAck(uint32_t seq) {
+  if (probe_.has_value() && probe_->seq == seq) {
+    if (!probe_->indirect_started) awareness_.ApplyDelta(-1);
+    FinishProbe();
+    if (probe_due_) StartProbe();
+    return;
+  }
+  auto it = relays_.find(seq);
+  if (it == relays_.end()) return;
+  Relay relay = std::move(it->second);
+  relays_.erase(it);
+  timers_.Cancel(relay.timer);
+  pb::Message ack;
+  ack.mutable_ack()->set_seq(relay.source_seq);
+  SendDatagram(relay.source, ack);
+}
+
+void Memberlist::OnNack(uint32_t seq) {
+  if (probe_.has_value() && probe_->seq == seq) probe_->nacks++;
+}
+
+// ---------------------------------------------------------------------------------------
+// Gossip and push-pull
+
+void Memberlist::ScheduleGossip(Time at) {
+  timers_.Add(at, [this] {
+    ScheduleGossip(now_ + config_.gossip_interval);
+    Gossip();
+  });
+}
+
+void Memberlist::Gossip() {
+  auto targets = RandomNodes(config_.gossip_nodes, [&](const NodeState& n) {
+    if (n.name == config_.name) return false;
+    switch (n.state) {
+      case MemberState::kAlive:
+      case MemberState::kSuspect: return true;
+      case MemberState::kDead: return now_ - n.state_change <= config_.gossip_to_the_dead_time;
+      case MemberState::kLeft: return false;
+    }
+    return false;
+  });
+  for (const NodeState* n : targets) {
+    std::vector<std::string> msgs =
+        broadcasts_.Take(kPackOverhead, config_.datagram_bytes_max, config_.retransmit_mult, EstNumNodes());
+    size_t used = 0;
+    for (const auto& m : msgs) used += PackedSize(m.size());
+    if (used < config_.datagram_bytes_max) {
+      for (std::string& m : delegate_->GetBroadcasts(kPackOverhead, config_.datagram_bytes_max - used)) {
+        msgs.push_back(std::move(m));
+      }
+    }
+    if (msgs.empty()) return;
+    Emit(n->addr, Channel::kDatagram, PackMessages(msgs));
+  }
+}
+
+void Memberlist::SchedulePushPull(Time at) {
+  timers_.Add(at, [this] { PushPullTick(); });
+}
+
+void Memberlist::PushPullTick() {
+  // memberlist's pushPullScale: beyond 32 members, back off logarithmically.
+  Duration interval = config_.push_pull_interval;
+  int n = EstNumNodes();
+  if (n > 32) interval *= static_cast<int>(std::ceil(std::log2(n) - std::log2(32))) + 1;
+  SchedulePushPull(now_ + interval);
+  auto peers = RandomNodes(1, [&](const NodeState& s) {
+    return s.name != config_.name && s.state == MemberState::kAlive;
+  });
+  if (peers.empty()) return;
+  SendPushPull(peers[0]->addr, /*join=*/false, /*reply=*/false);
+}
+
+void Memberlist::SendPushPull(const Address& to, bool join, bool reply) {
+  pb::Message m;
+  pb::PushPull* pp = m.mutable_push_pull();
+  pp->set_join(join);
+  pp->set_reply(reply);
+  pp->set_from(config_.name);
+  for (const auto& [name, n] : nodes_) {
+    pb::PushNode* pn = pp->add_nodes();
+    pn->set_name(n.name);
+    pn->set_addr(n.addr);
+    pn->set_meta(n.meta);
+    pn->set_incarnation(n.incarnation);
+    pn->set_state(ToProto(n.state));
+  }
+  pp->set_user_state(delegate_->LocalState(join));
+  SendStream(to, m);
+}
+
+void Memberlist::HandlePushPull(const pb::PushPull& pp, const Address& from) {
+  // Merge first, then reply: the reply then carries any refutation the merge caused, so a
+  // healed partition learns both sides' new incarnations in one exchange.
+  for (const pb::PushNode& pn : pp.nodes()) {
+    switch (pn.state()) {
+      case pb::STATE_ALIVE: {
+        pb::Alive a;
+        a.set_incarnation(pn.incarnation());
+        a.set_node(pn.name());
+        a.set_addr(pn.addr());
+        a.set_meta(pn.meta());
+        AliveNode(a, false);
+        break;
+      }
+      case pb::STATE_LEFT: {
+        pb::Dead d;
+        d.set_incarnation(pn.incarnation());
+        d.set_node(pn.name());
+        d.set_from(pn.name());
+        DeadNode(d);
+        break;
+      }
+      default: {
+        // A remote "dead" only makes us suspect: the member may still refute.
+        pb::Suspect s;
+        s.set_incarnation(pn.incarnation());
+        s.set_node(pn.name());
+        s.set_from(pp.from());
+        SuspectNode(s);
+        break;
+      }
+    }
+  }
+  delegate_->MergeRemoteState(pp.user_state(), pp.join());
+  if (!pp.reply()) {
+    SendPushPull(from, pp.join(), /*reply=*/true);
+  } else if (pp.join()) {
+    join_replies_++;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Messages
+
+void Memberlist::HandleMessage(const MessageInput& message, Time now, Effects* out) {
+  Enter(now, out);
+  if (shutdown_) return;
+  pb::Packet packet;
+  if (!packet.ParseFromString(message.payload)) {
+    log_.Warn(now_, "dropping unparsable packet from ", message.from);
+    return;
+  }
+  for (const pb::Message& m : packet.messages()) HandleOne(m, message.from, message.channel);
+}
+
+void Memberlist::HandleOne(const pb::Message& m, const Address& from, Channel channel) {
+  switch (m.body_case()) {
+    case pb::Message::kPing: HandlePing(m.ping(), from, channel); break;
+    case pb::Message::kIndirectPing: HandleIndirectPing(m.indirect_ping(), from); break;
+    case pb::Message::kAck: OnAck(m.ack().seq()); break;
+    case pb::Message::kNack: OnNack(m.nack().seq()); break;
+    case pb::Message::kAlive: AliveNode(m.alive(), false); break;
+    case pb::Message::kSuspect: SuspectNode(m.suspect()); break;
+    case pb::Message::kDead: DeadNode(m.dead()); break;
+    case pb::Message::kPushPull: HandlePushPull(m.push_pull(), from); break;
+    case pb::Message::kUser: delegate_->NotifyMsg(m.user().payload(), from); break;
+    case pb::Message::BODY_NOT_SET: break;
+  }
+}
+
+void Memberlist::HandlePing(const pb::Ping& ping, const Address& from, Channel channel) {
+  if (!ping.target().empty() && ping.target() != config_.name) return;  // meant for someone else
+  pb::Message ack;
+  ack.mutable_ack()->set_seq(ping.seq());
+  if (channel == Channel::kStream) {
+    SendStream(from, ack);
+  } else {
+    SendDatagram(from, ack);
+  }
+}
+
+void Memberlist::HandleIndirectPing(const pb::IndirectPing& req, const Address& from) {
+  uint32_t seq = next_seq_++;
+  Relay relay;
+  relay.source = from;
+  relay.source_seq = req.seq();
+  relay.nack = req.nack();
+  relay.timer = timers_.Add(now_ + config_.probe_timeout, [this, seq] {
+    auto it = relays_.find(seq);
+    if (it == relays_.end()) return;
+    if (it->second.nack) {
+      pb::Message nack;
+      nack.mutable_nack()->set_seq(it->second.source_seq);
+      Address to = it->second.source;
+      relays_.erase(it);
+      SendDatagram(to, nack);
+    } else {
+      relays_.erase(it);
+    }
+  });
+  relays_.emplace(seq, std::move(relay));
+  pb::Message ping;
+  ping.mutable_ping()->set_seq(seq);
+  ping.mutable_ping()->set_target(req.target());
+  ping.mutable_ping()->set_source(config_.name);
+  SendDatagram(req.target_addr(), ping);
+}
+
+// ---------------------------------------------------------------------------------------
+// State transitions
+
+void Memberlist::AliveNode(const pb::Alive& a, bool bootstrap) {
+  const bool is_local = a.node() == config_.name;
+  if (is_local && leaving_) return;  // no resurrection while we say goodbye
+  auto it = nodes_.find(a.node());
+  const bool is_new = it == nodes_.end();
+  if (is_new) {
+    NodeState fresh;
+    fresh.name = a.node();
+    fresh.addr = a.addr();
+    fresh.state = MemberState::kDead;
+    fresh.state_change = now_;
+    it = nodes_.emplace(a.node(), std::move(fresh)).first;
+    // Insert at a random place in the probe order, so new members are probed soon but
+    // not in join order.
+    size_t pos = rng_.Uniform(probe_order_.size() + 1);
+    probe_order_.insert(probe_order_.begin() + pos, a.node());
+    if (pos < probe_index_) probe_index_++;
+  } else if (it->second.addr != a.addr() && !DeadOrLeft(it->second)) {
+    log_.Warn(now_, "conflicting address for ", a.node(), ": ", it->second.addr, " vs ", a.addr());
+    return;
+  }
+  NodeState& state = it->second;
+  if (!is_local && !is_new && a.incarnation() <= state.incarnation) return;
+  if (is_local && a.incarnation() < state.incarnation) return;
+
+  CancelSuspicion(a.node());
+  const MemberState old_state = state.state;
+  const std::string old_meta = state.meta;
+  if (is_local && !bootstrap) {
+    if (a.incarnation() == state.incarnation && a.meta() == state.meta) return;
+    Refute(state, a.incarnation());
+    log_.Warn(now_, "refuting an alive message about ourselves");
+    return;
+  }
+  pb::Message m;
+  *m.mutable_alive() = a;
+  Broadcast(a.node(), m);
+  state.incarnation = a.incarnation();
+  state.meta = a.meta();
+  state.addr = a.addr();
+  if (is_local) incarnation_ = std::max(incarnation_, a.incarnation());
+  if (state.state != MemberState::kAlive) {
+    state.state = MemberState::kAlive;
+    state.state_change = now_;
+  }
+  if (old_state == MemberState::kDead || old_state == MemberState::kLeft) {
+    delegate_->NotifyJoin(state);
+  } else if (old_meta != state.meta) {
+    delegate_->NotifyUpdate(state);
+  }
+}
+
+void Memberlist::SuspectNode(const pb::Suspect& s) {
+  auto it = nodes_.find(s.node());
+  if (it == nodes_.end()) return;
+  NodeState& state = it->second;
+  if (s.incarnation() < state.incarnation) return;  // old news
+  auto sit = suspicions_.find(s.node());
+  if (sit != suspicions_.end()) {
+    // An independent confirmation shortens the timeout (Lifeguard); pass it on.
+    if (sit->second.suspicion->Confirm(s.from())) {
+      timers_.Cancel(sit->second.timer);
+      std::string name = s.node();
+      sit->second.timer = timers_.Add(std::max(now_, sit->second.suspicion->deadline()),
+                                      [this, name] { OnSuspicionTimeout(name); });
+      pb::Message m;
+      *m.mutable_suspect() = s;
+      Broadcast(s.node(), m);
+    }
+    return;
+  }
+  if (state.state != MemberState::kAlive) return;
+  if (s.node() == config_.name) {
+    Refute(state, s.incarnation());
+    log_.Warn(now_, "refuting a suspect message from ", s.from());
+    return;
+  }
+  pb::Message m;
+  *m.mutable_suspect() = s;
+  Broadcast(s.node(), m);
+  state.incarnation = s.incarnation();
+  state.state = MemberState::kSuspect;
+  state.state_change = now_;
+
+  const int n = EstNumNodes();
+  int k = config_.lifeguard ? config_.ConfirmationsExpected() : 0;
+  if (n - 2 < k) k = 0;
+  Duration min = SuspicionTimeoutMin(config_.suspicion_mult, n, config_.probe_interval);
+  Duration max = config_.lifeguard ? min * config_.suspicion_max_timeout_mult : min;
+  SuspicionTimer st;
+  st.suspicion = std::make_unique<Suspicion>(s.from(), k, min, max, now_);
+  std::string name = s.node();
+  st.timer = timers_.Add(st.suspicion->deadline(), [this, name] { OnSuspicionTimeout(name); });
+  suspicions_.emplace(name, std::move(st));
+}
+
+void Memberlist::OnSuspicionTimeout(const std::string& name) {
+  auto sit = suspicions_.find(name);
+  if (sit == suspicions_.end()) return;
+  int confirmations = sit->second.suspicion->confirmations();
+  suspicions_.erase(sit);
+  auto it = nodes_.find(name);
+  if (it == nodes_.end() || it->second.state != MemberState::kSuspect) return;
+  log_.Info(now_, "marking ", name, " as failed, suspect timeout reached (", confirmations,
+            " peer confirmations)");
+  stats_.declared_dead[name]++;
+  pb::Dead d;
+  d.set_incarnation(it->second.incarnation);
+  d.set_node(name);
+  d.set_from(config_.name);
+  DeadNode(d);
+}
+
+void Memberlist::CancelSuspicion(const std::string& name) {
+  auto sit = suspicions_.find(name);
+  if (sit == suspicions_.end()) return;
+  timers_.Cancel(sit->second.timer);
+  suspicions_.erase(sit);
+}
+
+void Memberlist::DeadNode(const pb::Dead& d) {
+  auto it = nodes_.find(d.node());
+  if (it == nodes_.end()) return;
+  NodeState& state = it->second;
+  if (d.incarnation() < state.incarnation) return;
+  const bool graceful = d.from() == d.node();
+  if (DeadOrLeft(state)) {
+    // A failed member's own goodbye upgrades it to left (it did not crash after all).
+    if (graceful && state.state == MemberState::kDead && d.node() != config_.name) {
+      state.state = MemberState::kLeft;
+      state.incarnation = d.incarnation();
+      pb::Message m;
+      *m.mutable_dead() = d;
+      Broadcast(d.node(), m);
+    }
+    return;
+  }
+  CancelSuspicion(d.node());
+  if (d.node() == config_.name && !leaving_) {
+    Refute(state, d.incarnation());
+    log_.Warn(now_, "refuting a dead message from ", d.from());
+    return;
+  }
+  pb::Message m;
+  *m.mutable_dead() = d;
+  Broadcast(d.node(), m);
+  state.incarnation = d.incarnation();
+  state.state = graceful ? MemberState::kLeft : MemberState::kDead;
+  state.state_change = now_;
+  delegate_->NotifyLeave(state);
+}
+
+void Memberlist::Refute(NodeState& self, uint64_t accused_incarnation) {
+  incarnation_ = std::max(incarnation_, accused_incarnation) + 1;
+  self.incarnation = incarnation_;
+  stats_.refutations++;
+  // Being accused is a sign we may be the slow one (Lifeguard).
+  awareness_.ApplyDelta(1);
+  pb::Message m;
+  pb::Alive* a = m.mutable_alive();
+  a->set_incarnation(incarnation_);
+  a->set_node(config_.name);
+  a->set_addr(self_addr_);
+  a->set_meta(self.meta);
+  Broadcast(config_.name, m);
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+void Memberlist::Broadcast(const std::string& key, const pb::Message& m) {
+  broadcasts_.Queue(key, m.SerializeAsString());
+}
+
+void Memberlist::SendDatagram(const Address& to, const pb::Message& m, const pb::Message* extra) {
+  std::vector<std::string> msgs;
+  msgs.push_back(m.SerializeAsString());
+  if (extra != nullptr) msgs.push_back(extra->SerializeAsString());
+  size_t used = 0;
+  for (const auto& s : msgs) used += PackedSize(s.size());
+  MUSTER_CHECK_LE(used, config_.datagram_bytes_max, "a single gossip message exceeds the datagram limit");
+  // Piggyback: our own updates first, then the level above's.
+  for (std::string& b : broadcasts_.Take(kPackOverhead, config_.datagram_bytes_max - used,
+                                         config_.retransmit_mult, EstNumNodes())) {
+    used += PackedSize(b.size());
+    msgs.push_back(std::move(b));
+  }
+  if (used < config_.datagram_bytes_max) {
+    for (std::string& b : delegate_->GetBroadcasts(kPackOverhead, config_.datagram_bytes_max - used)) {
+      used += PackedSize(b.size());
+      msgs.push_back(std::move(b));
+    }
+  }
+  std::string packet = PackMessages(msgs);
+  MUSTER_CHECK_LE(packet.size(), config_.datagram_bytes_max);
+  Emit(to, Channel::kDatagram, std::move(packet));
+}
+
+void Memberlist::SendStream(const Address& to, const pb::Message& m) {
+  Emit(to, Channel::kStream, PackMessages({m.SerializeAsString()}));
+}
+
+void Memberlist::Emit(const Address& to, Channel channel, std::string payload) {
+  MUSTER_CHECK(channel == Channel::kStream || payload.size() <= kDatagramPayloadBytesMax);
+  stats_.messages_sent++;
+  stats_.bytes_sent += payload.size();
+  out_->messages.push_back(OutboundMessage{to, channel, std::move(payload), 0});
+}
+
+std::vector<const NodeState*> Memberlist::RandomNodes(int k,
+                                                      const std::function<bool(const NodeState&)>& ok) {
+  std::vector<const NodeState*> candidates;
+  for (const auto& [name, n] : nodes_) {
+    if (ok(n)) candidates.push_back(&n);
+  }
+  // Partial Fisher-Yates: the first k are a uniform sample.
+  size_t take = std::min<size_t>(k, candidates.size());
+  for (size_t i = 0; i < take; ++i) {
+    size_t j = i + rng_.Uniform(candidates.size() - i);
+    std::swap(candidates[i], candidates[j]);
+  }
+  candidates.resize(take);
+  return candidates;
+}
+
+}  // namespace muster::gossip

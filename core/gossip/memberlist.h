@@ -1,0 +1,204 @@
+// The memberlist level of gossip: SWIM membership and failure detection with Lifeguard.
+//  - Randomized round-robin probing: ping; after probe_timeout, indirect pings through
+//    indirect_checks members and a stream ping; no ack by the end of the (health-scaled)
+//    probe interval makes the target suspect.
+//  - Suspicion with Lifeguard timeouts (suspicion.h), refuted by the accused with a higher
+//    incarnation; a suspicion that expires declares the member dead.
+//  - Updates (alive/suspect/dead) are piggybacked on every datagram and on periodic gossip
+//    through a retransmit-limited queue, packed into compound packets under the datagram
+//    limit; push-pull exchanges the whole table over a stream periodically and on join.
+// Pure: time, input messages and randomness come from the caller; output is Effects.
+// It never blocks, and never lets a hash map's order reach an output.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "core/base/log.h"
+#include "core/base/node_id.h"
+#include "core/base/rng.h"
+#include "core/gossip/awareness.h"
+#include "core/gossip/broadcast_queue.h"
+#include "core/gossip/config.h"
+#include "core/gossip/suspicion.h"
+#include "core/gossip/timer_queue.h"
+#include "core/seam/effects.h"
+#include "core/seam/input.h"
+#include "proto/gossip.pb.h"
+
+namespace muster::gossip {
+
+enum class MemberState : uint8_t { kAlive, kSuspect, kDead, kLeft };
+std::string_view MemberStateName(MemberState s);
+
+struct NodeState {
+  std::string name;
+  Address addr;
+  std::string meta;
+  uint64_t incarnation = 0;
+  MemberState state = MemberState::kDead;
+  Time state_change;
+};
+
+// What the level above (Serf) plugs in. All calls happen inside a Memberlist call.
+class MemberlistDelegate {
+ public:
+  virtual ~MemberlistDelegate() = default;
+  virtual std::string NodeMeta() = 0;
+  virtual void NotifyMsg(std::string_view payload, const Address& from) = 0;
+  // Serialized gossip Messages (User) that fit into `bytes_max`, each costing `overhead`.
+  virtual std::vector<std::string> GetBroadcasts(size_t overhead, size_t bytes_max) = 0;
+  virtual std::string LocalState(bool join) = 0;
+  virtual void MergeRemoteState(std::string_view state, bool join) = 0;
+  virtual void NotifyJoin(const NodeState& node) = 0;
+  virtual void NotifyLeave(const NodeState& node) = 0;  // state is kDead or kLeft
+  virtual void NotifyUpdate(const NodeState& node) = 0;
+};
+
+// Counters for tests and benchmarks; per-member maps are keyed by name (ordered).
+struct MemberlistStats {
+  uint64_t probes = 0;
+  uint64_t probes_failed = 0;
+  uint64_t refutations = 0;
+  uint64_t messages_sent = 0;
+  uint64_t bytes_sent = 0;
+  // Suspicions this node raised from its own failed probes, per target.
+  absl::btree_map<std::string, uint64_t> suspected;
+  // Dead declarations this node made when its suspicion timer ran out, per target.
+  absl::btree_map<std::string, uint64_t> declared_dead;
+};
+
+class Memberlist {
+ public:
+  Memberlist(MemberlistConfig config, Address self_addr, uint64_t seed, MemberlistDelegate* delegate,
+             Logger log);
+
+  // Every entry point takes the input time and appends to `out`; afterwards the caller
+  // asks next_wake() for the wake-up time.
+  void Start(Time now, Effects* out);
+  void Join(const std::vector<Address>& seeds, Time now, Effects* out);
+  void Leave(Time now, Effects* out);
+  void Shutdown();
+  void HandleMessage(const MessageInput& message, Time now, Effects* out);
+  void Tick(Time now, Effects* out);
+  // Re-announces this node with new meta (incarnation + 1).
+  void UpdateMeta(Time now, Effects* out);
+  // Sends a Serf-level message straight to one address.
+  void SendUser(const Address& to, std::string payload, Time now, Effects* out);
+  // Drops a dead or left member entirely (Serf's reap).
+  void Forget(const std::string& name);
+
+  std::optional<Time> next_wake() const { return timers_.Next(); }
+  TimerQueue& timers() { return timers_; }
+  Rng& rng() { return rng_; }
+  const MemberlistConfig& config() const { return config_; }
+  const NodeState* Node(const std::string& name) const;
+  std::vector<const NodeState*> Nodes() const;  // sorted by name
+  int NumAlive() const;                          // alive or suspect, self included
+  int EstNumNodes() const { return std::max(1, NumAlive()); }
+  int health_score() const { return awareness_.score(); }
+  const MemberlistStats& stats() const { return stats_; }
+  uint64_t join_replies() const { return join_replies_; }
+  bool leaving() const { return leaving_; }
+  bool shut_down() const { return shutdown_; }
+  size_t broadcasts_queued() const { return broadcasts_.size(); }
+
+ private:
+  struct Probe {
+    uint32_t seq = 0;
+    std::string target;
+    bool indirect_started = false;
+    int expected_nacks = 0;
+    int nacks = 0;
+    uint64_t stage_timer = 0;
+    uint64_t end_timer = 0;
+  };
+  struct Relay {
+    Address source;
+    uint32_t source_seq = 0;
+    bool nack = false;
+    uint64_t timer = 0;
+  };
+  struct SuspicionTimer {
+    std::unique_ptr<Suspicion> suspicion;
+    uint64_t timer = 0;
+  };
+
+  // Input scope: the time and effects every helper below uses.
+  void Enter(Time now, Effects* out) {
+    now_ = now;
+    out_ = out;
+  }
+
+  // Probing.
+  void ScheduleProbe(Time at);
+  void OnProbeTick();
+  void StartProbe();
+  void OnProbeStage();
+  void OnProbeEnd();
+  void FinishProbe();
+  void OnAck(uint32_t seq);
+  void OnNack(uint32_t seq);
+  // Gossip and anti-entropy.
+  void ScheduleGossip(Time at);
+  void Gossip();
+  void SchedulePushPull(Time at);
+  void PushPullTick();
+  void SendPushPull(const Address& to, bool join, bool reply);
+  void HandlePushPull(const proto::gossip::PushPull& pp, const Address& from);
+  // Message handlers.
+  void HandleOne(const proto::gossip::Message& m, const Address& from, Channel channel);
+  void HandlePing(const proto::gossip::Ping& ping, const Address& from, Channel channel);
+  void HandleIndirectPing(const proto::gossip::IndirectPing& req, const Address& from);
+  // State transitions (memberlist's aliveNode / suspectNode / deadNode).
+  void AliveNode(const proto::gossip::Alive& a, bool bootstrap);
+  void SuspectNode(const proto::gossip::Suspect& s);
+  void DeadNode(const proto::gossip::Dead& d);
+  void Refute(NodeState& self, uint64_t accused_incarnation);
+  void OnSuspicionTimeout(const std::string& name);
+  void CancelSuspicion(const std::string& name);
+  // Output.
+  void Broadcast(const std::string& key, const proto::gossip::Message& m);
+  void SendDatagram(const Address& to, const proto::gossip::Message& m,
+                    const proto::gossip::Message* extra = nullptr);
+  void SendStream(const Address& to, const proto::gossip::Message& m);
+  void Emit(const Address& to, Channel channel, std::string payload);
+  std::vector<const NodeState*> RandomNodes(int k, const std::function<bool(const NodeState&)>& ok);
+
+  MemberlistConfig config_;
+  Address self_addr_;
+  MemberlistDelegate* delegate_;
+  Logger log_;
+  Rng rng_;
+  Awareness awareness_;
+  BroadcastQueue broadcasts_;
+  TimerQueue timers_;
+  Time now_;
+  Effects* out_ = nullptr;
+
+  absl::btree_map<std::string, NodeState> nodes_;
+  absl::btree_map<std::string, SuspicionTimer> suspicions_;
+  std::vector<std::string> probe_order_;
+  size_t probe_index_ = 0;
+  std::optional<Probe> probe_;
+  bool probe_due_ = false;  // the probe tick came while a probe was still running
+  absl::btree_map<uint32_t, Relay> relays_;
+  uint32_t next_seq_ = 1;
+  uint64_t incarnation_ = 0;
+  bool leaving_ = false;
+  bool shutdown_ = false;
+  uint64_t join_replies_ = 0;
+  MemberlistStats stats_;
+};
+
+// Packs already-serialized Messages into one Packet's bytes (a compound packet).
+std::string PackMessages(const std::vector<std::string>& messages);
+// Bytes one serialized Message of `size` bytes costs inside a Packet.
+size_t PackedSize(size_t size);
+
+}  // namespace muster::gossip

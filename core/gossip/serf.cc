@@ -1,0 +1,616 @@
+#include "core/gossip/serf.h"
+
+#include <cmath>
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "core/base/check.h"
+
+namespace muster::gossip {
+
+namespace pb = ::muster::proto::gossip;
+
+std::string_view MemberStatusName(MemberStatus s) {
+  switch (s) {
+    case MemberStatus::kAlive: return "alive";
+    case MemberStatus::kLeaving: return "leaving";
+    case MemberStatus::kLeft: return "left";
+    case MemberStatus::kFailed: return "failed";
+  }
+  MUSTER_UNREACHABLE();
+}
+
+namespace {
+
+EventMember ToEventMember(const Member& m) { return EventMember{m.name, m.addr, m.tags}; }
+
+bool TagsMatch(const TagMap& tags, const pb::Query& q) {
+  for (const pb::Tag& f : q.filter_tags()) {
+    auto it = tags.find(f.key());
+    if (it == tags.end()) return false;
+    try {
+      if (!std::regex_match(it->second, std::regex(f.value()))) return false;
+    } catch (const std::regex_error&) {
+      return false;  // a malformed filter matches nothing
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Serf::Serf(SerfConfig config, Address self_addr, uint64_t seed, Logger log)
+    : config_(std::move(config)),
+      self_addr_(self_addr),
+      log_(log),
+      memberlist_(config_.memberlist, std::move(self_addr), seed, this, log.Child("memberlist")) {
+  MUSTER_CHECK(config_.event_buffer > 0 && config_.query_buffer > 0);
+  event_buffer_.resize(config_.event_buffer);
+  query_buffer_.resize(config_.query_buffer);
+  for (const EventHandlerSpec& h : config_.handlers) {
+    auto filters = ParseEventFilters(h.filter);
+    MUSTER_CHECK(filters.ok(), "bad handler filter: ", filters.status().ToString());
+    handler_filters_.push_back(*std::move(filters));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Lifecycle and requests
+
+void Serf::Start(Time now, Effects* out) {
+  Enter(now, out);
+  memberlist_.Start(now, out);
+  ScheduleReap(now + config_.reap_interval);
+  ScheduleReconnect(now + config_.reconnect_interval);
+}
+
+void Serf::Join(const std::vector<Address>& seeds, Time now, Effects* out) {
+  Enter(now, out);
+  if (leaving_) return;
+  // Announce with a fresh Lamport time, so an older leave intent of ours loses.
+  pb::SerfMessage m;
+  m.mutable_join()->set_ltime(clock_.Increment());
+  m.mutable_join()->set_node(config_.memberlist.name);
+  HandleJoinIntent(m.join());
+  QueueSerf(absl::StrCat("intent:", config_.memberlist.name), m);
+  memberlist_.Join(seeds, now, out);
+}
+
+void Serf::Leave(Time now, Effects* out) {
+  Enter(now, out);
+  if (leaving_) return;
+  leaving_ = true;
+  pb::SerfMessage m;
+  m.mutable_leave()->set_ltime(clock_.Increment());
+  m.mutable_leave()->set_node(config_.memberlist.name);
+  HandleLeaveIntent(m.leave());
+  QueueSerf(absl::StrCat("intent:", config_.memberlist.name), m);
+  memberlist_.Leave(now, out);
+  // Keep gossiping for a while so the goodbye spreads, then go quiet.
+  memberlist_.timers().Add(now + config_.leave_propagate_delay, [this] { memberlist_.Shutdown(); });
+}
+
+void Serf::HandleMessage(const MessageInput& message, Time now, Effects* out) {
+  Enter(now, out);
+  memberlist_.HandleMessage(message, now, out);
+}
+
+void Serf::Tick(Time now, Effects* out) {
+  Enter(now, out);
+  memberlist_.Tick(now, out);
+}
+
+void Serf::SetTags(TagMap tags, Time now, Effects* out) {
+  Enter(now, out);
+  config_.tags = std::move(tags);
+  memberlist_.UpdateMeta(now, out);
+}
+
+absl::Status Serf::UserEvent(std::string name, std::string payload, bool coalesce, Time now, Effects* out) {
+  Enter(now, out);
+  if (name.size() + payload.size() > config_.user_event_size_limit) {
+    return absl::InvalidArgumentError(absl::StrCat("user event exceeds the ", config_.user_event_size_limit,
+                                                   "-byte limit"));
+  }
+  if (leaving_) return absl::FailedPreconditionError("leaving");
+  pb::SerfMessage m;
+  pb::UserEvent* e = m.mutable_user_event();
+  e->set_ltime(event_clock_.Time());
+  event_clock_.Increment();
+  e->set_name(std::move(name));
+  e->set_payload(std::move(payload));
+  e->set_coalesce(coalesce);
+  HandleUserEvent(*e);
+  QueueSerf("", m);
+  return absl::OkStatus();
+}
+
+Duration Serf::DefaultQueryTimeout() const {
+  int scale = static_cast<int>(std::ceil(std::log10(memberlist_.EstNumNodes() + 1.0)));
+  return config_.memberlist.gossip_interval * config_.query_timeout_mult * std::max(1, scale);
+}
+
+absl::StatusOr<uint32_t> Serf::Query(std::string name, std::string payload, const QueryParams& params, Time now,
+                                     Effects* out, QueryDone done) {
+  Enter(now, out);
+  if (name.size() + payload.size() > config_.query_size_limit) {
+    return absl::InvalidArgumentError(absl::StrCat("query exceeds the ", config_.query_size_limit, "-byte limit"));
+  }
+  if (leaving_) return absl::FailedPreconditionError("leaving");
+  pb::SerfMessage m;
+  pb::Query* q = m.mutable_query();
+  q->set_ltime(query_clock_.Time());
+  query_clock_.Increment();
+  q->set_id(static_cast<uint32_t>(memberlist_.rng().Next()));
+  q->set_origin(config_.memberlist.name);
+  q->set_origin_addr(self_addr_);
+  for (const std::string& n : params.filter_nodes) q->add_filter_nodes(n);
+  for (const auto& [k, v] : params.filter_tags) {
+    pb::Tag* t = q->add_filter_tags();
+    t->set_key(k);
+    t->set_value(v);
+  }
+  q->set_request_ack(params.request_ack);
+  Duration timeout = params.timeout > absl::ZeroDuration() ? params.timeout : DefaultQueryTimeout();
+  q->set_timeout_ms(absl::ToInt64Milliseconds(timeout));
+  q->set_name(std::move(name));
+  q->set_payload(std::move(payload));
+  auto key = std::make_pair(q->ltime(), q->id());
+  PendingQuery pending;
+  pending.result.ltime = q->ltime();
+  pending.result.id = q->id();
+  pending.done = std::move(done);
+  pending_queries_.emplace(key, std::move(pending));
+  memberlist_.timers().Add(now + timeout, [this, key] {
+    auto it = pending_queries_.find(key);
+    if (it == pending_queries_.end()) return;
+    PendingQuery p = std::move(it->second);
+    pending_queries_.erase(it);
+    if (p.done) p.done(p.result);
+  });
+  HandleQuery(*q);
+  QueueSerf("", m);
+  return key.second;
+}
+
+void Serf::HandleProcessExit(const ProcessExitedInput& exit, Time now, Effects* out) {
+  Enter(now, out);
+  auto it = running_handlers_.find(exit.process_id);
+  if (it == running_handlers_.end()) return;
+  RunningHandler h = std::move(it->second);
+  running_handlers_.erase(it);
+  if (exit.exit_code != 0 || exit.timed_out) return;  // a failed handler does not answer
+  pb::SerfMessage m;
+  pb::QueryResponse* r = m.mutable_query_response();
+  r->set_ltime(h.query_ltime);
+  r->set_id(h.query_id);
+  r->set_from(config_.memberlist.name);
+  r->set_payload(exit.output.substr(0, config_.query_response_size_limit));
+  SendSerf(h.origin_addr, m);
+}
+
+const Member* Serf::member(const std::string& name) const {
+  auto it = members_.find(name);
+  return it == members_.end() ? nullptr : &it->second;
+}
+
+int Serf::NumAliveMembers() const {
+  int n = 0;
+  for (const auto& [name, m] : members_) n += m.status == MemberStatus::kAlive;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------
+// Memberlist delegate
+
+std::string Serf::NodeMeta() {
+  pb::Tags tags;
+  for (const auto& [k, v] : config_.tags) {
+    pb::Tag* t = tags.add_tags();
+    t->set_key(k);
+    t->set_value(v);
+  }
+  return tags.SerializeAsString();
+}
+
+TagMap Serf::DecodeTags(const std::string& meta) {
+  TagMap out;
+  pb::Tags tags;
+  if (!tags.ParseFromString(meta)) return out;
+  for (const pb::Tag& t : tags.tags()) out[t.key()] = t.value();
+  return out;
+}
+
+void Serf::NotifyMsg(std::string_view payload, const Address& from) {
+  pb::SerfMessage m;
+  if (!m.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    log_.Warn(now_, "dropping unparsable serf message from ", from);
+    return;
+  }
+  bool rebroadcast = false;
+  std::string key;
+  switch (m.body_case()) {
+    case pb::SerfMessage::kJoin:
+      rebroadcast = HandleJoinIntent(m.join());
+      key = absl::StrCat("intent:", m.join().node());
+      break;
+    case pb::SerfMessage::kLeave:
+      rebroadcast = HandleLeaveIntent(m.leave());
+      key = absl::StrCat("intent:", m.leave().node());
+      break;
+    case pb::SerfMessage::kUserEvent: rebroadcast = HandleUserEvent(m.user_event()); break;
+    case pb::SerfMessage::kQuery: rebroadcast = HandleQuery(m.query()); break;
+    case pb::SerfMessage::kQueryResponse: HandleQueryResponse(m.query_response()); break;
+    case pb::SerfMessage::BODY_NOT_SET: break;
+  }
+  if (rebroadcast) QueueSerf(key, m);
+}
+
+std::vector<std::string> Serf::GetBroadcasts(size_t overhead, size_t bytes_max) {
+  return broadcasts_.Take(overhead, bytes_max, config_.memberlist.retransmit_mult, memberlist_.EstNumNodes());
+}
+
+std::string Serf::LocalState(bool join) {
+  pb::SerfState s;
+  s.set_ltime(clock_.Time());
+  for (const auto& [name, m] : members_) {
+    pb::MemberLTime* ml = s.add_status_ltimes();
+    ml->set_name(name);
+    ml->set_ltime(m.status_ltime);
+    if (m.status == MemberStatus::kLeft || m.status == MemberStatus::kLeaving) s.add_left_members(name);
+  }
+  s.set_event_ltime(event_clock_.Time());
+  // Recent user events ride along (anti-entropy for events), oldest first.
+  absl::btree_map<uint64_t, const SeenEvents*> recent;
+  for (const SeenEvents& seen : event_buffer_) {
+    if (!seen.events.empty()) recent[seen.ltime] = &seen;
+  }
+  for (const auto& [ltime, seen] : recent) {
+    for (const auto& [name, payload] : seen->events) {
+      pb::UserEvent* e = s.add_events();
+      e->set_ltime(ltime);
+      e->set_name(name);
+      e->set_payload(payload);
+    }
+  }
+  s.set_query_ltime(query_clock_.Time());
+  return s.SerializeAsString();
+}
+
+void Serf::MergeRemoteState(std::string_view state, bool join) {
+  pb::SerfState s;
+  if (!s.ParseFromArray(state.data(), static_cast<int>(state.size()))) return;
+  if (s.ltime() > 0) clock_.Witness(s.ltime() - 1);
+  absl::btree_set<std::string> left(s.left_members().begin(), s.left_members().end());
+  for (const pb::MemberLTime& ml : s.status_ltimes()) {
+    if (left.contains(ml.name())) {
+      pb::LeaveIntent l;
+      l.set_ltime(ml.ltime());
+      l.set_node(ml.name());
+      HandleLeaveIntent(l);
+    } else {
+      pb::JoinIntent j;
+      j.set_ltime(ml.ltime());
+      j.set_node(ml.name());
+      HandleJoinIntent(j);
+    }
+  }
+  // A joining node does not replay the cluster's old events (Serf's eventJoinIgnore).
+  if (join && event_min_time_ == 0 && event_clock_.Time() <= 1) {
+    event_min_time_ = s.event_ltime();
+  }
+  if (s.event_ltime() > 0) event_clock_.Witness(s.event_ltime() - 1);
+  for (const pb::UserEvent& e : s.events()) HandleUserEvent(e);
+  if (s.query_ltime() > 0) query_clock_.Witness(s.query_ltime() - 1);
+}
+
+void Serf::NotifyJoin(const NodeState& node) {
+  Member& m = members_[node.name];
+  const bool existed = !m.name.empty();
+  m.name = node.name;
+  m.addr = node.addr;
+  m.tags = DecodeTags(node.meta);
+  m.status = MemberStatus::kAlive;
+  auto it = recent_intents_.find(node.name);
+  if (it != recent_intents_.end()) {
+    if (it->second.ltime > m.status_ltime) {
+      m.status_ltime = it->second.ltime;
+      if (it->second.leave) m.status = MemberStatus::kLeaving;
+    }
+    recent_intents_.erase(it);
+  }
+  (void)existed;
+  PublishMember("member-join", m);
+}
+
+void Serf::NotifyLeave(const NodeState& node) {
+  auto it = members_.find(node.name);
+  if (it == members_.end()) return;
+  Member& m = it->second;
+  m.leave_time = now_;
+  if (node.state == MemberState::kLeft || m.status == MemberStatus::kLeaving) {
+    m.status = MemberStatus::kLeft;
+    PublishMember("member-leave", m);
+  } else {
+    m.status = MemberStatus::kFailed;
+    stats_.failed_seen[m.name]++;
+    PublishMember("member-failed", m);
+  }
+}
+
+void Serf::NotifyUpdate(const NodeState& node) {
+  auto it = members_.find(node.name);
+  if (it == members_.end()) return;
+  it->second.addr = node.addr;
+  it->second.tags = DecodeTags(node.meta);
+  PublishMember("member-update", it->second);
+}
+
+// ---------------------------------------------------------------------------------------
+// Intents
+
+void Serf::RememberIntent(const std::string& node, Intent intent) {
+  auto it = recent_intents_.find(node);
+  if (it != recent_intents_.end() && it->second.ltime >= intent.ltime) return;
+  recent_intents_[node] = intent;
+  // Bounded: forget the alphabetically first ones beyond the cap (rare: needs that many
+  // intents about members we never heard of).
+  while (static_cast<int>(recent_intents_.size()) > config_.recent_intents_max) {
+    recent_intents_.erase(recent_intents_.begin());
+  }
+}
+
+bool Serf::HandleJoinIntent(const pb::JoinIntent& j) {
+  clock_.Witness(j.ltime());
+  auto it = members_.find(j.node());
+  if (it == members_.end()) {
+    auto rit = recent_intents_.find(j.node());
+    if (rit != recent_intents_.end() && rit->second.ltime >= j.ltime()) return false;
+    RememberIntent(j.node(), Intent{j.ltime(), false});
+    return true;
+  }
+  Member& m = it->second;
+  if (j.ltime() <= m.status_ltime) return false;
+  m.status_ltime = j.ltime();
+  if (m.status == MemberStatus::kLeaving) m.status = MemberStatus::kAlive;
+  return true;
+}
+
+bool Serf::HandleLeaveIntent(const pb::LeaveIntent& l) {
+  clock_.Witness(l.ltime());
+  auto it = members_.find(l.node());
+  if (it == members_.end()) {
+    auto rit = recent_intents_.find(l.node());
+    if (rit != recent_intents_.end() && rit->second.ltime >= l.ltime()) return false;
+    RememberIntent(l.node(), Intent{l.ltime(), true});
+    return true;
+  }
+  Member& m = it->second;
+  if (l.ltime() <= m.status_ltime) return false;
+  if (l.node() == config_.memberlist.name && !leaving_) {
+    // Someone replayed an old leave of ours: refute with a newer join intent.
+    pb::SerfMessage refute;
+    refute.mutable_join()->set_ltime(clock_.Increment());
+    refute.mutable_join()->set_node(l.node());
+    m.status_ltime = refute.join().ltime();
+    QueueSerf(absl::StrCat("intent:", l.node()), refute);
+    return false;
+  }
+  m.status_ltime = l.ltime();
+  switch (m.status) {
+    case MemberStatus::kAlive: m.status = MemberStatus::kLeaving; break;
+    case MemberStatus::kFailed:
+      // It left after all: a failed member whose goodbye arrives late is left, not failed.
+      m.status = MemberStatus::kLeft;
+      PublishMember("member-leave", m);
+      break;
+    default: break;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// User events
+
+bool Serf::HandleUserEvent(const pb::UserEvent& e) {
+  event_clock_.Witness(e.ltime());
+  if (e.ltime() < event_min_time_) return false;
+  const uint64_t buffer = config_.event_buffer;
+  const uint64_t cur = event_clock_.Time();
+  if (cur > buffer && e.ltime() < cur - buffer) return false;  // too old to deduplicate
+  SeenEvents& seen = event_buffer_[e.ltime() % buffer];
+  if (seen.ltime == e.ltime()) {
+    for (const auto& [name, payload] : seen.events) {
+      if (name == e.name() && payload == e.payload()) {
+        stats_.user_duplicates_dropped++;
+        return false;
+      }
+    }
+  } else {
+    seen.ltime = e.ltime();
+    seen.events.clear();
+  }
+  seen.events.emplace_back(e.name(), e.payload());
+  if (e.coalesce() && config_.user_coalesce_period > absl::ZeroDuration()) {
+    auto it = coalesced_.find(e.name());
+    if (it == coalesced_.end() || it->second.ltime() < e.ltime()) coalesced_[e.name()] = e;
+    if (!coalesce_timer_armed_) {
+      coalesce_timer_armed_ = true;
+      coalesce_start_ = now_;
+      coalesce_last_ = now_;
+      Duration first = config_.user_quiescent_period > absl::ZeroDuration()
+                           ? std::min(config_.user_quiescent_period, config_.user_coalesce_period)
+                           : config_.user_coalesce_period;
+      memberlist_.timers().Add(now_ + first, [this] { FlushCoalesced(); });
+    }
+    coalesce_last_ = now_;
+  } else {
+    DeliverUser(e);
+  }
+  return true;
+}
+
+void Serf::FlushCoalesced() {
+  Time quiet_at = config_.user_quiescent_period > absl::ZeroDuration()
+                      ? coalesce_last_ + config_.user_quiescent_period
+                      : coalesce_start_ + config_.user_coalesce_period;
+  Time flush_at = std::min(quiet_at, coalesce_start_ + config_.user_coalesce_period);
+  if (now_ < flush_at) {
+    memberlist_.timers().Add(flush_at, [this] { FlushCoalesced(); });
+    return;
+  }
+  coalesce_timer_armed_ = false;
+  auto events = std::move(coalesced_);
+  coalesced_.clear();
+  for (const auto& [name, e] : events) DeliverUser(e);
+}
+
+void Serf::DeliverUser(const pb::UserEvent& e) {
+  stats_.user_delivered[absl::StrCat(e.name(), "@", e.ltime())]++;
+  SerfEvent ev;
+  ev.type = "user";
+  ev.name = e.name();
+  ev.payload = e.payload();
+  ev.ltime = e.ltime();
+  Publish(std::move(ev));
+}
+
+// ---------------------------------------------------------------------------------------
+// Queries
+
+bool Serf::HandleQuery(const pb::Query& q) {
+  query_clock_.Witness(q.ltime());
+  const uint64_t buffer = config_.query_buffer;
+  const uint64_t cur = query_clock_.Time();
+  if (cur > buffer && q.ltime() < cur - buffer) return false;
+  auto& slot = query_buffer_[q.ltime() % buffer];
+  if (!slot.empty() && slot.front().first != q.ltime()) slot.clear();
+  for (const auto& seen : slot) {
+    if (seen.second == q.id()) return false;
+  }
+  slot.emplace_back(q.ltime(), q.id());
+  // Filters decide whether we answer, not whether we pass it on.
+  if (q.filter_nodes_size() > 0) {
+    bool named = false;
+    for (const std::string& n : q.filter_nodes()) named |= n == config_.memberlist.name;
+    if (!named) return true;
+  }
+  if (!TagsMatch(config_.tags, q)) return true;
+  if (q.request_ack()) {
+    pb::SerfMessage ack;
+    pb::QueryResponse* r = ack.mutable_query_response();
+    r->set_ltime(q.ltime());
+    r->set_id(q.id());
+    r->set_from(config_.memberlist.name);
+    r->set_ack(true);
+    SendSerf(q.origin_addr(), ack);
+  }
+  SerfEvent ev;
+  ev.type = "query";
+  ev.name = q.name();
+  ev.payload = q.payload();
+  ev.ltime = q.ltime();
+  ev.query_id = q.id();
+  RunningHandler h{q.ltime(), q.id(), q.origin_addr()};
+  Publish(std::move(ev), &h);
+  return true;
+}
+
+void Serf::HandleQueryResponse(const pb::QueryResponse& r) {
+  auto it = pending_queries_.find(std::make_pair(r.ltime(), r.id()));
+  if (it == pending_queries_.end()) return;
+  if (r.ack()) {
+    it->second.result.acks.insert(r.from());
+  } else {
+    it->second.result.responses.emplace(r.from(), r.payload());  // first answer wins
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Events out
+
+void Serf::PublishMember(const std::string& type, const Member& m) {
+  SerfEvent ev;
+  ev.type = type;
+  ev.members.push_back(ToEventMember(m));
+  Publish(std::move(ev));
+}
+
+void Serf::Publish(SerfEvent event, const RunningHandler* query) {
+  stats_.events[event.type]++;
+  log_.Debug(now_, "event ", event.type, " ", event.name);
+  out_->events.push_back(ToSeamEvent(event));
+  for (size_t i = 0; i < config_.handlers.size(); ++i) {
+    if (!FilterMatches(handler_filters_[i], event)) continue;
+    ProcessStart p;
+    p.id = next_process_id_++;
+    p.command = config_.handlers[i].command;
+    p.env = EventEnv(event, config_.memberlist.name, config_.tags);
+    p.stdin_data = EventStdin(event);
+    if (query != nullptr) running_handlers_.emplace(p.id, *query);
+    out_->processes.push_back(std::move(p));
+  }
+}
+
+void Serf::QueueSerf(std::string key, const pb::SerfMessage& m) {
+  pb::Message wrapped;
+  wrapped.mutable_user()->set_payload(m.SerializeAsString());
+  broadcasts_.Queue(std::move(key), wrapped.SerializeAsString());
+}
+
+void Serf::SendSerf(const Address& to, const pb::SerfMessage& m) {
+  if (to == self_addr_) {
+    // Our own answer to our own query: no network round trip.
+    if (m.body_case() == pb::SerfMessage::kQueryResponse) HandleQueryResponse(m.query_response());
+    return;
+  }
+  memberlist_.SendUser(to, m.SerializeAsString(), now_, out_);
+}
+
+// ---------------------------------------------------------------------------------------
+// Reap and reconnect
+
+void Serf::ScheduleReap(Time at) {
+  memberlist_.timers().Add(at, [this] {
+    ScheduleReap(now_ + config_.reap_interval);
+    Reap();
+  });
+}
+
+void Serf::Reap() {
+  std::vector<std::string> gone;
+  for (const auto& [name, m] : members_) {
+    if (m.status == MemberStatus::kFailed && now_ - m.leave_time > config_.reconnect_timeout) gone.push_back(name);
+    if (m.status == MemberStatus::kLeft && now_ - m.leave_time > config_.tombstone_timeout) gone.push_back(name);
+  }
+  for (const std::string& name : gone) {
+    Member m = members_.at(name);
+    members_.erase(name);
+    memberlist_.Forget(name);
+    PublishMember("member-reap", m);
+  }
+}
+
+void Serf::ScheduleReconnect(Time at) {
+  memberlist_.timers().Add(at, [this] {
+    ScheduleReconnect(now_ + config_.reconnect_interval);
+    Reconnect();
+  });
+}
+
+void Serf::Reconnect() {
+  std::vector<const Member*> failed;
+  for (const auto& [name, m] : members_) {
+    if (m.status == MemberStatus::kFailed) failed.push_back(&m);
+  }
+  if (failed.empty() || leaving_) return;
+  // As Serf: the more of the cluster is failed, the likelier we try (prob = failed / alive).
+  double prob = static_cast<double>(failed.size()) / std::max(1, NumAliveMembers());
+  Rng& rng = memberlist_.rng();
+  if (rng.UniformDouble() > prob) return;
+  const Member* m = failed[rng.Uniform(failed.size())];
+  log_.Info(now_, "attempting reconnect to ", m->name, " ", m->addr);
+  memberlist_.Join({m->addr}, now_, out_);
+}
+
+}  // namespace muster::gossip

@@ -1,0 +1,205 @@
+// The Serf level on top of memberlist: members with tags and statuses ordered by a Lamport
+// clock of join/leave intents; member events (join, leave, failed, update, reap); user
+// events (named, size-limited, deduplicated per node by Lamport time, optionally
+// coalesced); queries with node/tag filters, acks, responses and a timeout; reconnects to
+// failed members (so partitions heal by themselves) and reaping of old failed/left ones.
+// Events come out as seam Events and, for each matching handler, as a ProcessStart.
+// Pure, like memberlist: never reads a clock, never lets a hash order reach an output.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/status/statusor.h"
+#include "core/base/log.h"
+#include "core/gossip/broadcast_queue.h"
+#include "core/gossip/event_handler.h"
+#include "core/gossip/lamport.h"
+#include "core/gossip/memberlist.h"
+
+namespace muster::gossip {
+
+struct SerfConfig {
+  MemberlistConfig memberlist;
+  TagMap tags;  // role, dc, port, build, expect, ...
+  Duration reap_interval = absl::Seconds(15);
+  Duration reconnect_interval = absl::Seconds(30);
+  Duration reconnect_timeout = absl::Hours(24);  // failed members are reaped after this
+  Duration tombstone_timeout = absl::Hours(24);  // left members are reaped after this
+  Duration leave_propagate_delay = absl::Seconds(1);
+  int event_buffer = 512;  // user events remembered for deduplication (by Lamport time)
+  int query_buffer = 512;
+  size_t user_event_size_limit = 512;  // name + payload
+  size_t query_size_limit = 1024;
+  size_t query_response_size_limit = 1024;
+  // Coalescing of user events sent with coalesce = true: per name, only the latest is
+  // delivered, once no new one came for `quiescent` or after `period` at the latest.
+  Duration user_coalesce_period = absl::ZeroDuration();  // zero: no coalescing
+  Duration user_quiescent_period = absl::ZeroDuration();
+  int query_timeout_mult = 16;
+  int recent_intents_max = 1024;
+  std::vector<EventHandlerSpec> handlers;
+
+  static SerfConfig Lan(std::string name) {
+    SerfConfig c;
+    c.memberlist = MemberlistConfig::Lan(std::move(name));
+    return c;
+  }
+  static SerfConfig Wan(std::string name) {
+    SerfConfig c;
+    c.memberlist = MemberlistConfig::Wan(std::move(name));
+    return c;
+  }
+};
+
+enum class MemberStatus : uint8_t { kAlive, kLeaving, kLeft, kFailed };
+std::string_view MemberStatusName(MemberStatus s);
+
+struct Member {
+  std::string name;
+  Address addr;
+  TagMap tags;
+  MemberStatus status = MemberStatus::kAlive;
+  uint64_t status_ltime = 0;
+  Time leave_time;  // when it became failed or left
+};
+
+struct QueryParams {
+  std::vector<std::string> filter_nodes;
+  TagMap filter_tags;  // tag -> regular expression
+  bool request_ack = false;
+  Duration timeout = absl::ZeroDuration();  // zero: the default for the cluster size
+};
+
+struct QueryResult {
+  uint64_t ltime = 0;
+  uint32_t id = 0;
+  absl::btree_set<std::string> acks;
+  absl::btree_map<std::string, std::string> responses;
+};
+
+// Counters for tests (per node, ordered).
+struct SerfStats {
+  absl::btree_map<std::string, uint64_t> events;       // by type
+  absl::btree_map<std::string, uint64_t> failed_seen;  // member-failed events, by member
+  absl::btree_map<std::string, uint64_t> user_delivered;  // "name@ltime" -> deliveries
+  uint64_t user_duplicates_dropped = 0;
+};
+
+class Serf final : private MemberlistDelegate {
+ public:
+  Serf(SerfConfig config, Address self_addr, uint64_t seed, Logger log);
+
+  void Start(Time now, Effects* out);
+  void Join(const std::vector<Address>& seeds, Time now, Effects* out);
+  void Leave(Time now, Effects* out);  // graceful: intent, memberlist leave, then shutdown
+  void HandleMessage(const MessageInput& message, Time now, Effects* out);
+  void Tick(Time now, Effects* out);
+  void HandleProcessExit(const ProcessExitedInput& exit, Time now, Effects* out);
+  void SetTags(TagMap tags, Time now, Effects* out);
+  absl::Status UserEvent(std::string name, std::string payload, bool coalesce, Time now, Effects* out);
+  // Starts a query; `done` runs at its deadline with what came back.
+  using QueryDone = std::function<void(const QueryResult&)>;
+  absl::StatusOr<uint32_t> Query(std::string name, std::string payload, const QueryParams& params, Time now,
+                                 Effects* out, QueryDone done);
+
+  std::optional<Time> next_wake() const { return memberlist_.next_wake(); }
+  const absl::btree_map<std::string, Member>& members() const { return members_; }
+  const Member* member(const std::string& name) const;
+  int NumAliveMembers() const;
+  Memberlist& memberlist() { return memberlist_; }
+  const Memberlist& memberlist() const { return memberlist_; }
+  const SerfStats& stats() const { return stats_; }
+  const SerfConfig& config() const { return config_; }
+  uint64_t member_ltime() const { return clock_.Time(); }
+  uint64_t event_ltime() const { return event_clock_.Time(); }
+  uint64_t query_ltime() const { return query_clock_.Time(); }
+  bool shut_down() const { return memberlist_.shut_down(); }
+  Duration DefaultQueryTimeout() const;
+
+ private:
+  // MemberlistDelegate.
+  std::string NodeMeta() override;
+  void NotifyMsg(std::string_view payload, const Address& from) override;
+  std::vector<std::string> GetBroadcasts(size_t overhead, size_t bytes_max) override;
+  std::string LocalState(bool join) override;
+  void MergeRemoteState(std::string_view state, bool join) override;
+  void NotifyJoin(const NodeState& node) override;
+  void NotifyLeave(const NodeState& node) override;
+  void NotifyUpdate(const NodeState& node) override;
+
+  struct Intent {
+    uint64_t ltime = 0;
+    bool leave = false;
+  };
+  struct SeenEvents {
+    uint64_t ltime = 0;
+    std::vector<std::pair<std::string, std::string>> events;  // name, payload
+  };
+  struct PendingQuery {
+    QueryResult result;
+    QueryDone done;
+  };
+  struct RunningHandler {
+    uint64_t query_ltime = 0;
+    uint32_t query_id = 0;
+    Address origin_addr;
+  };
+
+  void Enter(Time now, Effects* out) {
+    now_ = now;
+    out_ = out;
+  }
+  bool HandleJoinIntent(const proto::gossip::JoinIntent& j);
+  bool HandleLeaveIntent(const proto::gossip::LeaveIntent& l);
+  bool HandleUserEvent(const proto::gossip::UserEvent& e);
+  bool HandleQuery(const proto::gossip::Query& q);
+  void HandleQueryResponse(const proto::gossip::QueryResponse& r);
+  void QueueSerf(std::string key, const proto::gossip::SerfMessage& m);
+  void SendSerf(const Address& to, const proto::gossip::SerfMessage& m);
+  void Publish(SerfEvent event, const RunningHandler* query = nullptr);
+  void PublishMember(const std::string& type, const Member& m);
+  void DeliverUser(const proto::gossip::UserEvent& e);
+  void FlushCoalesced();
+  void ScheduleReap(Time at);
+  void Reap();
+  void ScheduleReconnect(Time at);
+  void Reconnect();
+  void RememberIntent(const std::string& node, Intent intent);
+  static TagMap DecodeTags(const std::string& meta);
+
+  SerfConfig config_;
+  Address self_addr_;
+  Logger log_;
+  Memberlist memberlist_;
+  BroadcastQueue broadcasts_;
+  std::vector<std::vector<EventFilter>> handler_filters_;
+  Time now_;
+  Effects* out_ = nullptr;
+
+  LamportClock clock_;
+  LamportClock event_clock_;
+  LamportClock query_clock_;
+  uint64_t event_min_time_ = 0;
+  absl::btree_map<std::string, Member> members_;
+  absl::btree_map<std::string, Intent> recent_intents_;
+  std::vector<SeenEvents> event_buffer_;
+  std::vector<std::vector<std::pair<uint64_t, uint32_t>>> query_buffer_;  // (ltime, id) per slot
+  absl::btree_map<std::pair<uint64_t, uint32_t>, PendingQuery> pending_queries_;
+  absl::btree_map<uint64_t, RunningHandler> running_handlers_;  // process id -> query
+  absl::btree_map<std::string, proto::gossip::UserEvent> coalesced_;
+  Time coalesce_start_;
+  Time coalesce_last_;
+  bool coalesce_timer_armed_ = false;
+  uint64_t next_process_id_ = 1;
+  bool leaving_ = false;
+  SerfStats stats_;
+};
+
+}  // namespace muster::gossip
