@@ -711,7 +711,7 @@ bool Store::SessionExpire(uint64_t idx, Time now, std::string_view id) {
   if (it == sessions_.end() || it->second.ttl == absl::ZeroDuration() || it->second.expires_at > now) {
     return false;
   }
-  InvalidateSession(idx, now, it->first);
+  InvalidateSession(idx, now, std::string(id));  // not it->first: the entry is erased
   return true;
 }
 
@@ -731,7 +731,7 @@ std::optional<Time> Store::NextSessionExpiry() const {
   return next;
 }
 
-void Store::InvalidateSession(uint64_t idx, Time now, const std::string& id) {
+void Store::InvalidateSession(uint64_t idx, Time now, std::string id) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   const Session s = std::move(it->second);

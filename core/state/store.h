@@ -213,7 +213,7 @@ class Store {
   absl::Status TxnOne(uint64_t idx, Time now, const TxnOp& op, std::vector<KVEntry>& results);
 
   // session helpers
-  void InvalidateSession(uint64_t idx, Time now, const std::string& id);
+  void InvalidateSession(uint64_t idx, Time now, std::string id);  // by value: callers pass keys it erases
   void InvalidateSessionsOnCheck(uint64_t idx, Time now, const std::string& node,
                                  const std::string& check_id);
   absl::Status ValidateSessionCheck(const std::string& node, const std::string& check_id,
