@@ -53,10 +53,13 @@ Raft::Raft(RaftOptions options, const StorageView* storage, uint64_t seed, Time 
     MUSTER_CHECK(c.ParseFromString(e.data()), "corrupt configuration entry ", i);
     config_entries_[i] = std::move(c);
   }
-  leader_contact_ = now;
+  // A restarted server may have heard from a leader just before it went down, and that
+  // leader's lease counts on it not voting for a while: treat the start as leader contact.
+  // A brand-new server (term 0) has promised nothing.
+  leader_contact_ = term_ > 0 ? now : absl::InfinitePast();
   RecomputeConfiguration(now);
   ResetElectionDeadline(now);
-  logger_.Info(now, "initial configuration: index=", config_index_, " servers=", config_.servers_size(),
+  logger_.Debug(now, "initial configuration: index=", config_index_, " servers=", config_.servers_size(),
                " term=", term_, " last_index=", log_.last_index(), " commit=", commit_);
 }
 
@@ -107,7 +110,8 @@ void Raft::Step(Time now, const pb::Message& m, Ready* out) {
       // Leader stickiness: while a leader is known to be alive, a higher-term vote request
       // (say from a partitioned or removed server) must not depose it. The leader lease
       // rests on this rule.
-      logger_.Debug(now, "ignoring vote request from ", ToString(From(m)), " at term ", m.term(), ": leader is alive");
+      logger_.Info(now, "ignoring ", m.type() == pb::MSG_PRE_VOTE ? "pre-vote" : "vote", " request from ",
+                   ToString(From(m)), " for term ", m.term(), ": a leader was heard from within the election timeout");
       Finish(now, out);
       return;
     }

@@ -1,0 +1,106 @@
+// An in-memory host for Raft nodes, fully under a test's control: each node has its own
+// clock, storage with a page cache (writes visible at once, durable only when persisted),
+// and messages wait in one in-flight list until the test delivers or drops them. It is the
+// engine of the data-driven script tests (script_test.cc) and of unit tests.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/base/log.h"
+#include "core/raft/kv_fsm.h"
+#include "core/raft/raft.h"
+
+namespace muster::raft {
+
+class MemStorage final : public StorageView {
+ public:
+  std::optional<std::string> Get(std::string_view key) const override;
+  void Scan(std::string_view begin, std::string_view end,
+            const std::function<bool(std::string_view, std::string_view)>& visit) const override;
+  void Apply(const StorageWrite& w);
+  // Makes every pending write durable; returns the last id synced (0 if none).
+  uint64_t SyncAll();
+  void Crash();  // the page cache is lost
+  bool has_pending() const { return !pending_.empty(); }
+
+ private:
+  static void ApplyOp(std::map<std::string, std::string, std::less<>>& kv, const StorageOp& op);
+  std::map<std::string, std::string, std::less<>> visible_, durable_;
+  std::deque<StorageWrite> pending_;
+};
+
+struct InFlight {
+  NodeId from;
+  NodeId to;
+  std::string payload;
+};
+
+class TestCluster {
+ public:
+  // Lines of output (logs, deliveries, applied entries) go to `trace`.
+  explicit TestCluster(RaftOptions base, std::vector<std::string>* trace);
+
+  // Adds nodes with the next ids; with `bootstrap`, each is bootstrapped with a configuration
+  // of exactly these new nodes as voters.
+  void AddNodes(int n, bool bootstrap);
+  bool Has(NodeId id) const { return nodes_.count(id) > 0; }
+  Raft& raft(NodeId id);
+  KvFsm& fsm(NodeId id);
+  bool up(NodeId id) const { return nodes_.at(id)->up; }
+  Time& now(NodeId id) { return nodes_.at(id)->now; }
+  std::vector<NodeId> ids() const;
+
+  // Runs `fn` on a node's raft with a fresh Ready and carries the Ready out.
+  void Run(NodeId id, const std::function<void(Raft&, Ready*)>& fn);
+  void Tick(NodeId id, Duration advance);
+  // Makes every write of `id` durable: WriteDurable input, gated messages released.
+  void Persist(NodeId id);
+  // Delivers messages in flight (to `to` if valid); returns how many.
+  size_t Deliver(NodeId to, bool print = true);
+  size_t Drop(NodeId from, NodeId to);  // invalid ids are wildcards
+  void Crash(NodeId id);
+  void Restart(NodeId id);
+  void Block(NodeId from, NodeId to) { blocked_.insert({from, to}); }
+  void Heal() { blocked_.clear(); }
+  // Persists and delivers until nothing is left; returns false if it did not settle.
+  bool Stabilize(int rounds_max = 1000);
+  const std::deque<InFlight>& in_flight() const { return in_flight_; }
+
+  static std::string Describe(const pb::Message& m);
+
+ private:
+  struct Node {
+    NodeId id;
+    RaftOptions options;
+    MemStorage storage;
+    std::unique_ptr<Raft> raft;
+    KvFsm fsm;
+    Time now;
+    bool up = true;
+    uint64_t durable_through = 0;
+    std::deque<OutboundMessage> gated;
+    uint64_t incarnation = 0;
+  };
+  class Sink;
+
+  void Start(Node& n);
+  void Carry(Node& n, Ready& ready);
+  void Send(Node& n, OutboundMessage m);
+  NodeId IdOf(const Address& address) const;
+
+  RaftOptions base_;
+  std::vector<std::string>* trace_;
+  std::unique_ptr<LogSink> sink_;
+  std::map<NodeId, std::unique_ptr<Node>> nodes_;
+  std::deque<InFlight> in_flight_;
+  std::set<std::pair<NodeId, NodeId>> blocked_;
+};
+
+}  // namespace muster::raft
