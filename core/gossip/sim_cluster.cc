@@ -1,0 +1,91 @@
+#include "core/gossip/sim_cluster.h"
+
+#include <cstdlib>
+
+namespace muster::gossip::testing {
+
+int SeedCount(int default_count) {
+  if (const char* env = std::getenv("GOSSIP_SEEDS")) {
+    int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return default_count;
+}
+
+SimCluster::SimCluster(uint64_t seed, const ClusterOptions& options) : sim_(seed) {
+  sim_.network().SetDefaultLink(options.link);
+  auto tweak = options.tweak;
+  for (int i = 0; i < options.nodes; ++i) {
+    std::vector<Address> seeds;
+    if (options.join && i > 0 && options.join_spread == absl::ZeroDuration()) seeds.push_back("n1");
+    ids_.push_back(sim_.AddNode(SerfMachine::Factory(
+        [tweak](const MachineContext& ctx) {
+          SerfConfig c = SerfConfig::Lan(ctx.address);
+          if (tweak) tweak(c);
+          return c;
+        },
+        seeds)));
+  }
+  last_join_ = sim_.now();
+  if (options.join && options.join_spread > absl::ZeroDuration()) {
+    for (size_t i = 1; i < ids_.size(); ++i) {
+      Time at = sim_.now() + sim_.rng().UniformDuration(absl::ZeroDuration(), options.join_spread);
+      last_join_ = std::max(last_join_, at);
+      NodeId id = ids_[i];
+      sim_.At(at, [this, id] { sim_.Request(id, "join", "n1", [](const Response&) {}); });
+    }
+  }
+}
+
+SerfMachine* SimCluster::node(NodeId id) { return static_cast<SerfMachine*>(sim_.machine(id)); }
+
+std::vector<NodeId> SimCluster::Live() const {
+  std::vector<NodeId> live;
+  for (NodeId id : ids_) {
+    if (sim_.IsUp(id)) live.push_back(id);
+  }
+  return live;
+}
+
+std::set<std::string> SimCluster::LiveNames() const {
+  std::set<std::string> names;
+  for (NodeId id : Live()) names.insert(Name(id));
+  return names;
+}
+
+bool SimCluster::AllSeeAlive(const std::set<std::string>& alive) {
+  for (NodeId id : Live()) {
+    const Serf& s = node(id)->serf();
+    if (s.shut_down()) continue;
+    size_t count = 0;
+    for (const auto& [name, m] : s.members()) {
+      if (m.status != MemberStatus::kAlive) continue;
+      if (!alive.contains(name)) return false;
+      ++count;
+    }
+    if (count != alive.size()) return false;
+  }
+  return true;
+}
+
+bool SimCluster::AllSeeStatus(const std::string& name, MemberStatus status) {
+  for (NodeId id : Live()) {
+    const Serf& s = node(id)->serf();
+    if (s.shut_down()) continue;
+    const Member* m = s.member(name);
+    if (m == nullptr || m->status != status) return false;
+  }
+  return true;
+}
+
+std::optional<Duration> SimCluster::RunUntil(const std::function<bool()>& done, Duration budget, Duration step) {
+  const Time start = sim_.now();
+  while (sim_.now() - start < budget) {
+    if (done()) return sim_.now() - start;
+    sim_.RunFor(step);
+  }
+  if (done()) return sim_.now() - start;
+  return std::nullopt;
+}
+
+}  // namespace muster::gossip::testing

@@ -1,0 +1,57 @@
+// Test and benchmark harness: a pool of Serf nodes in the simulator, all joining through
+// the first node ("n1"), with helpers to read every node's view. Test-only; no assertions
+// of its own beyond sanity, so each scenario states what it checks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/gossip/serf_machine.h"
+#include "sim/simulator.h"
+
+namespace muster::gossip::testing {
+
+// How many seeds a scenario runs: the default, or GOSSIP_SEEDS from the environment.
+int SeedCount(int default_count);
+
+struct ClusterOptions {
+  int nodes = 5;
+  sim::LinkConfig link;
+  std::function<void(SerfConfig&)> tweak;  // applied to every node's config
+  bool join = true;                        // nodes other than n1 join through n1
+  // Zero: every node joins as it starts. Otherwise each sends a "join" request at a uniform
+  // time in [0, join_spread] (as agents started one by one would).
+  Duration join_spread = absl::ZeroDuration();
+};
+
+class SimCluster {
+ public:
+  SimCluster(uint64_t seed, const ClusterOptions& options);
+
+  sim::Simulator& sim() { return sim_; }
+  const std::vector<NodeId>& ids() const { return ids_; }
+  static std::string Name(NodeId id) { return ToString(id); }
+  SerfMachine* node(NodeId id);  // null while down
+  std::vector<NodeId> Live() const;
+
+  // Every live node sees exactly `alive` as its alive members (by name).
+  bool AllSeeAlive(const std::set<std::string>& alive);
+  // Every live node sees `name` with `status`.
+  bool AllSeeStatus(const std::string& name, MemberStatus status);
+  std::set<std::string> LiveNames() const;
+  // Steps the simulation in `step`s until `done` holds or `budget` passes; the time it
+  // took, or nullopt.
+  Time last_join() const { return last_join_; }
+  std::optional<Duration> RunUntil(const std::function<bool()>& done, Duration budget,
+                                   Duration step = absl::Milliseconds(50));
+
+ private:
+  sim::Simulator sim_;
+  std::vector<NodeId> ids_;
+  Time last_join_;
+};
+
+}  // namespace muster::gossip::testing
