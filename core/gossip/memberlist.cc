@@ -95,8 +95,7 @@ void Memberlist::Start(Time now, Effects* out) {
   // Stagger the periodic work so nodes started together do not tick in lockstep.
   ScheduleProbe(now + rng_.UniformDuration(absl::ZeroDuration(), config_.probe_interval));
   ScheduleGossip(now + rng_.UniformDuration(absl::ZeroDuration(), config_.gossip_interval));
-  SchedulePushPull(now + config_.push_pull_interval +
-                   rng_.UniformDuration(absl::ZeroDuration(), config_.push_pull_interval));
+  SchedulePushPull(now + rng_.UniformDuration(absl::ZeroDuration(), config_.push_pull_interval));
 }
 
 void Memberlist::Join(const std::vector<Address>& seeds, Time now, Effects* out) {
@@ -565,6 +564,14 @@ void Memberlist::SuspectNode(const pb::Suspect& s) {
   NodeState& state = it->second;
   if (s.incarnation() < state.incarnation) return;  // old news
   auto sit = suspicions_.find(s.node());
+  if (sit != suspicions_.end() && s.incarnation() > state.incarnation) {
+    // The member refuted our suspicion (we missed its alive, which a newer suspect carrying
+    // its new incarnation implies) and is suspected again: a fresh suspicion, not a
+    // confirmation of the refuted one.
+    CancelSuspicion(s.node());
+    state.state = MemberState::kAlive;
+    sit = suspicions_.end();
+  }
   if (sit != suspicions_.end()) {
     // An independent confirmation shortens the timeout (Lifeguard); pass it on.
     if (sit->second.suspicion->Confirm(s.from())) {

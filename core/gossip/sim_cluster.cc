@@ -14,6 +14,7 @@ int SeedCount(int default_count) {
 
 SimCluster::SimCluster(uint64_t seed, const ClusterOptions& options) : sim_(seed) {
   sim_.network().SetDefaultLink(options.link);
+  sim_.set_log_sink(options.log_sink);
   auto tweak = options.tweak;
   for (int i = 0; i < options.nodes; ++i) {
     std::vector<Address> seeds;

@@ -25,6 +25,7 @@ struct ClusterOptions {
   // Zero: every node joins as it starts. Otherwise each sends a "join" request at a uniform
   // time in [0, join_spread] (as agents started one by one would).
   Duration join_spread = absl::ZeroDuration();
+  LogSink* log_sink = nullptr;
 };
 
 class SimCluster {
