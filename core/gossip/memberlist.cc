@@ -118,6 +118,13 @@ void Memberlist::Leave(Time now, Effects* out) {
   d.set_node(config_.name);
   d.set_from(config_.name);
   DeadNode(d);
+  // Besides the gossip, tell every live member directly: a goodbye that an epidemic misses
+  // would turn into a false "failed" there. Leaving is rare, so N datagrams are cheap.
+  pb::Message m;
+  *m.mutable_dead() = d;
+  for (const auto& [name, n] : nodes_) {
+    if (name != config_.name && !DeadOrLeft(n)) SendDatagram(n.addr, m);
+  }
 }
 
 void Memberlist::Shutdown() {

@@ -70,11 +70,12 @@ void SerfMachine::HandleRequest(const RequestInput& r, Time now, Effects* out) {
     serf_->memberlist().timers().Add(now + absl::Seconds(10), [] {});
     serf_->Join(seeds, now, out);
   } else if (r.method == "leave") {
-    serf_->Leave(now, out);
     uint64_t id = r.request_id;
-    // Answer when the goodbye has had its time to spread (the Tick's Effects carry it).
+    // Answer when the goodbye has had its time to spread. Added before Leave's shutdown
+    // timer (same time, runs first), as shutting down clears the timers.
     Duration delay = serf_->config().leave_propagate_delay;
     serf_->memberlist().timers().Add(now + delay, [this, id] { leave_responses_.push_back(id); });
+    serf_->Leave(now, out);
   } else if (r.method == "user-event" || r.method == "user-event-coalesce") {
     std::pair<std::string, std::string> np = absl::StrSplit(r.body, absl::MaxSplits('\n', 1));
     respond(serf_->UserEvent(np.first, np.second, r.method == "user-event-coalesce", now, out));
