@@ -133,6 +133,10 @@ class Store {
   // ---- transactions (docs: api/txn): all or none. More than txn_max_ops operations is
   // an error status (HTTP 413); a failing op gives a response with errors (HTTP 409).
   absl::StatusOr<TxnResponse> Txn(uint64_t idx, Time now, const std::vector<TxnOp>& ops);
+  // A transaction of reads only (get, get-tree, check-*), served without the log, as
+  // Consul serves read-only /v1/txn requests; a write verb is an error.
+  absl::StatusOr<TxnResponse> TxnRead(const std::vector<TxnOp>& ops) const;
+  uint64_t TxnReadIndex() const { return TableIndex(kTableKVs) == 0 ? 1 : TableIndex(kTableKVs); }
 
   // ---- queries
   Indexed<std::vector<Node>> Nodes() const;
@@ -210,6 +214,7 @@ class Store {
   bool KVCasInternal(uint64_t idx, KVEntry entry, uint64_t cas_index);
   bool KVDeleteCasInternal(uint64_t idx, const std::string& key, uint64_t cas_index);
   void KVDeleteTreeInternal(uint64_t idx, std::string_view prefix);
+  absl::Status TxnReadOne(const TxnOp& op, std::vector<KVEntry>& results) const;
   absl::Status TxnOne(uint64_t idx, Time now, const TxnOp& op, std::vector<KVEntry>& results);
 
   // session helpers

@@ -47,7 +47,12 @@ absl::StatusOr<TxnVerb> ParseTxnVerb(std::string_view name) {
   return absl::InvalidArgumentError(absl::StrCat("unknown KV verb ", Q(name)));
 }
 
-absl::Status Store::TxnOne(uint64_t idx, Time now, const TxnOp& op, std::vector<KVEntry>& results) {
+static bool IsReadVerb(TxnVerb v) {
+  return v == TxnVerb::kGet || v == TxnVerb::kGetTree || v == TxnVerb::kCheckIndex ||
+         v == TxnVerb::kCheckSession || v == TxnVerb::kCheckNotExists;
+}
+
+absl::Status Store::TxnReadOne(const TxnOp& op, std::vector<KVEntry>& results) const {
   const std::string& key = op.entry.key;
   auto current = [&]() -> const KVEntry* {
     auto it = kv_.find(key);
@@ -55,35 +60,6 @@ absl::Status Store::TxnOne(uint64_t idx, Time now, const TxnOp& op, std::vector<
   };
   auto missing = [&] { return absl::NotFoundError(absl::StrCat("key ", Q(key), " doesn't exist")); };
   switch (op.verb) {
-    case TxnVerb::kSet: {
-      absl::StatusOr<bool> ok = KVSet(idx, op.entry);
-      if (!ok.ok()) return ok.status();
-      break;
-    }
-    case TxnVerb::kCas: {
-      if (absl::Status s = ValidateKVWrite(op.entry); !s.ok()) return s;
-      if (!KVCasInternal(idx, op.entry, op.index)) {
-        return absl::FailedPreconditionError(absl::StrCat("failed to set key ", Q(key), ", index is stale"));
-      }
-      break;
-    }
-    case TxnVerb::kLock: {
-      absl::StatusOr<bool> ok = KVLock(idx, now, op.entry);
-      if (!ok.ok()) return ok.status();
-      if (!*ok) {
-        return absl::FailedPreconditionError(absl::StrCat("failed to lock key ", Q(key), ", lock is already held"));
-      }
-      break;
-    }
-    case TxnVerb::kUnlock: {
-      absl::StatusOr<bool> ok = KVUnlock(idx, op.entry);
-      if (!ok.ok()) return ok.status();
-      if (!*ok) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "failed to unlock key ", Q(key), ", lock isn't held, or is held by another session"));
-      }
-      break;
-    }
     case TxnVerb::kGet: {
       const KVEntry* e = current();
       if (e == nullptr) return missing();
@@ -124,6 +100,72 @@ absl::Status Store::TxnOne(uint64_t idx, Time now, const TxnOp& op, std::vector<
       }
       return absl::OkStatus();
     }
+    default:
+      MUSTER_UNREACHABLE("not a read verb: ", Absl(TxnVerbName(op.verb)));
+  }
+}
+
+absl::StatusOr<TxnResponse> Store::TxnRead(const std::vector<TxnOp>& ops) const {
+  if (ops.size() > config_.txn_max_ops) {
+    return absl::ResourceExhaustedError(absl::StrCat("Transaction contains too many operations (",
+                                                     ops.size(), " > ", config_.txn_max_ops, ")"));
+  }
+  for (const TxnOp& op : ops) {
+    if (!IsReadVerb(op.verb)) {
+      return absl::InvalidArgumentError(absl::StrCat("read-only transaction has a write: ", Absl(TxnVerbName(op.verb))));
+    }
+  }
+  TxnResponse resp;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    absl::Status s = TxnReadOne(ops[i], resp.results);
+    if (!s.ok()) resp.errors.push_back(TxnError{i, std::string(s.message())});
+  }
+  if (!resp.ok()) resp.results.clear();
+  return resp;
+}
+
+absl::Status Store::TxnOne(uint64_t idx, Time now, const TxnOp& op, std::vector<KVEntry>& results) {
+  const std::string& key = op.entry.key;
+  auto current = [&]() -> const KVEntry* {
+    auto it = kv_.find(key);
+    return it == kv_.end() ? nullptr : &it->second;
+  };
+  switch (op.verb) {
+    case TxnVerb::kSet: {
+      absl::StatusOr<bool> ok = KVSet(idx, op.entry);
+      if (!ok.ok()) return ok.status();
+      break;
+    }
+    case TxnVerb::kCas: {
+      if (absl::Status s = ValidateKVWrite(op.entry); !s.ok()) return s;
+      if (!KVCasInternal(idx, op.entry, op.index)) {
+        return absl::FailedPreconditionError(absl::StrCat("failed to set key ", Q(key), ", index is stale"));
+      }
+      break;
+    }
+    case TxnVerb::kLock: {
+      absl::StatusOr<bool> ok = KVLock(idx, now, op.entry);
+      if (!ok.ok()) return ok.status();
+      if (!*ok) {
+        return absl::FailedPreconditionError(absl::StrCat("failed to lock key ", Q(key), ", lock is already held"));
+      }
+      break;
+    }
+    case TxnVerb::kUnlock: {
+      absl::StatusOr<bool> ok = KVUnlock(idx, op.entry);
+      if (!ok.ok()) return ok.status();
+      if (!*ok) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "failed to unlock key ", Q(key), ", lock isn't held, or is held by another session"));
+      }
+      break;
+    }
+    case TxnVerb::kGet:
+    case TxnVerb::kGetTree:
+    case TxnVerb::kCheckIndex:
+    case TxnVerb::kCheckSession:
+    case TxnVerb::kCheckNotExists:
+      return TxnReadOne(op, results);
     case TxnVerb::kDelete: {
       absl::StatusOr<bool> ok = KVDelete(idx, key);
       return ok.status();

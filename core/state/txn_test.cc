@@ -112,5 +112,24 @@ TEST(TxnTest, GetTreeDeleteCasAndVerbNames) {
   EXPECT_FALSE(ParseTxnVerb("frobnicate").ok());
 }
 
+// Read-only transactions are served without the log; writes are refused there.
+TEST(TxnTest, ReadOnlyTransactions) {
+  Store s;
+  ASSERT_TRUE(*s.KVSet(4, KV("r/a", "1")));
+  auto r = s.TxnRead({Op(TxnVerb::kGet, "r/a"), Op(TxnVerb::kCheckIndex, "r/a", "", 4),
+                      Op(TxnVerb::kGetTree, "r/"), Op(TxnVerb::kCheckNotExists, "r/b")});
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->ok());
+  EXPECT_EQ(r->results.size(), 3u);
+  EXPECT_EQ(r->results[0].value, "1");
+  EXPECT_EQ(s.TxnReadIndex(), 4u);
+  auto failed = s.TxnRead({Op(TxnVerb::kGet, "r/a"), Op(TxnVerb::kGet, "r/zz")});
+  ASSERT_FALSE(failed->ok());
+  EXPECT_EQ(failed->errors.at(0).op_index, 1u);
+  EXPECT_EQ(failed->errors.at(0).what, "key \"r/zz\" doesn't exist");
+  EXPECT_TRUE(failed->results.empty());
+  EXPECT_EQ(s.TxnRead({Op(TxnVerb::kSet, "r/a")}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace muster::state
