@@ -21,6 +21,7 @@ WatchRegistry::TopicIndex& WatchRegistry::IndexFor(WatchTopic::Kind kind) {
     case WatchTopic::Kind::kServiceName: return service_names_;
     case WatchTopic::Kind::kNode: return nodes_;
     case WatchTopic::Kind::kKVPrefix: return kv_prefixes_;
+    case WatchTopic::Kind::kKVKey: return kv_keys_;
     case WatchTopic::Kind::kSession: return sessions_;
   }
   MUSTER_UNREACHABLE("bad watch topic kind");
@@ -74,6 +75,7 @@ std::vector<uint64_t> WatchRegistry::Notify(const ChangeSet& changes) {
     Collect(service_names_, changes.service_names, woken);
     Collect(nodes_, changes.nodes, woken);
     Collect(sessions_, changes.sessions, woken);
+    Collect(kv_keys_, changes.kv_keys, woken);
     if (!kv_prefixes_.empty()) {
       for (const std::string& key : changes.kv_keys) {
         for (const auto& [len, count] : kv_prefix_lengths_) {

@@ -38,13 +38,23 @@ struct ChangeSet {
   void Merge(const ChangeSet& o);
 };
 
+// Which topics a blocking query parks on (the topics cover every change that can move the
+// index its Store query returns):
+//   KVGet(key)                         KVKey(key)
+//   KVList(prefix), KVKeys(prefix, _)  KVPrefix(prefix)
+//   Nodes()                            Table(nodes)
+//   Services()                         Table(services)
+//   ServiceNodes / ServiceHealthQuery / ServiceChecks(name)   ServiceName(name)
+//   GetNodeServices(node)              Table(nodes) + Table(services)
+//   NodeChecks(node), ChecksInState    Table(checks)
+//   SessionGet / SessionList / NodeSessions   Table(sessions)
 struct WatchTopic {
   enum class Kind : uint8_t {
     kTable,        // name: a kTable* name; fires on any change to that table
     kServiceName,  // name: a service name (catalog/service, health/service, health/checks)
     kNode,         // name: a node name (catalog/node, health/node)
     kKVPrefix,     // name: a key prefix; fires on any write or delete of a key under it
-                   // (a single-key get watches its own key as prefix: cheap, at worst early)
+    kKVKey,        // name: one key; fires on a write or delete of exactly that key
     kSession,      // name: a session ID
   };
   Kind kind = Kind::kTable;
@@ -54,6 +64,7 @@ struct WatchTopic {
   static WatchTopic ServiceName(std::string n) { return {Kind::kServiceName, std::move(n)}; }
   static WatchTopic NodeName(std::string n) { return {Kind::kNode, std::move(n)}; }
   static WatchTopic KVPrefix(std::string p) { return {Kind::kKVPrefix, std::move(p)}; }
+  static WatchTopic KVKey(std::string k) { return {Kind::kKVKey, std::move(k)}; }
   static WatchTopic SessionId(std::string id) { return {Kind::kSession, std::move(id)}; }
 };
 
@@ -76,7 +87,7 @@ class WatchRegistry {
                       std::vector<uint64_t>& out);
 
   absl::btree_map<uint64_t, std::vector<WatchTopic>> watches_;
-  TopicIndex tables_, service_names_, nodes_, kv_prefixes_, sessions_;
+  TopicIndex tables_, service_names_, nodes_, kv_prefixes_, kv_keys_, sessions_;
   // How many parked KV-prefix topics have each length: a changed key is matched by looking
   // up only its prefixes of these lengths.
   absl::btree_map<size_t, size_t> kv_prefix_lengths_;

@@ -35,6 +35,20 @@ TEST(WatchTest, KVPrefixWatchesWakeOnWritesAndDeletesUnderThePrefix) {
   EXPECT_EQ(w.size(), 1u);
 }
 
+TEST(WatchTest, KVKeyWatchesWakeOnlyForTheirKey) {
+  Store s;
+  WatchRegistry w;
+  w.Add(1, {WatchTopic::KVKey("lock")});
+  w.Add(2, {WatchTopic::KVKey("lock"), WatchTopic::KVPrefix("lock")});  // both: woken once
+  ASSERT_TRUE(*s.KVSet(1, KV("lock/child")));
+  EXPECT_EQ(w.Notify(s.TakeChanges()), std::vector<uint64_t>{2});
+  ASSERT_TRUE(*s.KVDelete(2, "lock"));  // nothing to delete: no change
+  EXPECT_TRUE(w.Notify(s.TakeChanges()).empty());
+  ASSERT_TRUE(*s.KVSet(3, KV("lock")));
+  EXPECT_EQ(w.Notify(s.TakeChanges()), std::vector<uint64_t>{1});
+  EXPECT_EQ(w.size(), 0u);
+}
+
 TEST(WatchTest, ServiceWatchesWakeOnlyForTheirService) {
   Store s;
   WatchRegistry w;
