@@ -1,0 +1,68 @@
+// Simulation: Lifeguard pays for itself. One node's message processing is held back by
+// 2-5 probe timeouts per message for 30 s (its timers keep running: a blocked receive
+// loop); with Lifeguard off it accuses healthy peers it cannot hear, and its suspicions
+// spread; with Lifeguard on, its missing nacks raise its health score (longer probes) and
+// its lone suspicions start at the maximum timeout, so refutations arrive in time.
+// The full 1,000-seed table is bench/gossip_lifeguard; this runs GOSSIP_SEEDS or 300.
+#include <cstdio>
+
+#include "core/gossip/lifeguard_scenario.h"
+#include "core/gossip/sim_cluster.h"
+#include "gtest/gtest.h"
+
+namespace muster::gossip::testing {
+namespace {
+
+PauseOutcome Sum(bool lifeguard, const PauseScenario& sc, int seeds, uint64_t first_seed) {
+  PauseOutcome t;
+  for (int i = 0; i < seeds; ++i) {
+    PauseOutcome o = RunPauseScenario(first_seed + i, lifeguard, sc);
+    EXPECT_TRUE(o.converged) << "seed " << first_seed + i;
+    t.false_suspicions += o.false_suspicions;
+    t.false_declarations += o.false_declarations;
+    t.false_failed_events += o.false_failed_events;
+    t.healthy_declarations += o.healthy_declarations;
+    t.healthy_failed_events += o.healthy_failed_events;
+    t.declarations_by_stalled += o.declarations_by_stalled;
+  }
+  return t;
+}
+
+TEST(LifeguardTest, FiftyTimesFewerFalseFailuresOfHealthyMembers) {
+  const int seeds = SeedCount(300);
+  PauseScenario sc;
+  sc.mode = PauseScenario::Mode::kSlowInbox;
+  PauseOutcome off = Sum(false, sc, seeds, 70'000);
+  PauseOutcome on = Sum(true, sc, seeds, 70'000);
+  std::printf("slow inbox, %d seeds: healthy members declared failed: off=%llu on=%llu; "
+              "member-failed events about healthy members: off=%llu on=%llu; "
+              "all declarations (incl. the slow node itself): off=%llu on=%llu\n",
+              seeds, (unsigned long long)off.healthy_declarations, (unsigned long long)on.healthy_declarations,
+              (unsigned long long)off.healthy_failed_events, (unsigned long long)on.healthy_failed_events,
+              (unsigned long long)off.false_declarations, (unsigned long long)on.false_declarations);
+  EXPECT_GT(off.healthy_declarations, 0u);
+  EXPECT_GE(off.healthy_declarations, 50 * on.healthy_declarations);
+  EXPECT_GE(off.healthy_failed_events, 50 * on.healthy_failed_events);
+  // The slow node's own suspicions are tempered too (its probes stretch).
+  EXPECT_LT(on.false_suspicions * 2, off.false_suspicions);
+  // Even counting the slow node itself, Lifeguard is an order of magnitude better.
+  EXPECT_GE(off.false_declarations, 10 * on.false_declarations);
+}
+
+TEST(LifeguardTest, OneStallOfTwoToFiveProbeTimeoutsIsSurvivedByBoth) {
+  // A single whole-process stall (Simulator::Pause) of 1-2.5 s is shorter than the 4 s
+  // minimum suspicion timeout: healthy members are never declared failed in either mode.
+  const int seeds = SeedCount(300);
+  PauseScenario sc;
+  PauseOutcome off = Sum(false, sc, seeds, 80'000);
+  PauseOutcome on = Sum(true, sc, seeds, 80'000);
+  std::printf("one stall, %d seeds: declarations off=%llu on=%llu (about healthy members: off=%llu on=%llu)\n", seeds,
+              (unsigned long long)off.false_declarations, (unsigned long long)on.false_declarations,
+              (unsigned long long)off.healthy_declarations, (unsigned long long)on.healthy_declarations);
+  EXPECT_EQ(off.healthy_declarations, 0u);
+  EXPECT_EQ(on.healthy_declarations, 0u);
+  EXPECT_LE(on.false_declarations, off.false_declarations);
+}
+
+}  // namespace
+}  // namespace muster::gossip::testing
