@@ -323,6 +323,41 @@ TEST(HealthTest, ChecksInState) {
   EXPECT_FALSE(s.ChecksInState("bogus").ok());
 }
 
+// A check's ServiceName/ServiceTags follow its service when the service is updated.
+TEST(CatalogTest, ServiceUpdateRefreshesItsChecksServiceNameAndTags) {
+  Store s;
+  RegisterRequest req = ServiceReq("n1", "svc-1", "web", {"v1"});
+  req.checks.push_back(MakeCheck("c", HealthStatus::kPassing, "svc-1"));
+  ASSERT_TRUE(s.Register(1, T(0), req).ok());
+  ASSERT_TRUE(s.Register(2, T(0), ServiceReq("n1", "svc-1", "api", {"v2"})).ok());
+  Check c = s.NodeChecks("n1").value.at(0);
+  EXPECT_EQ(c.service_name, "api");
+  EXPECT_EQ(c.service_tags, std::vector<std::string>{"v2"});
+  EXPECT_EQ(c.modify_index, 2u);
+  EXPECT_EQ(s.ServiceIndex("web"), 2u);  // the old name saw its instance leave
+  EXPECT_EQ(s.ServiceChecks("api").value.size(), 1u);
+  EXPECT_TRUE(s.ServiceChecks("web").value.empty());
+}
+
+// Turning a node-level check into a service check changes every service of the node.
+TEST(CatalogTest, CheckMovingBetweenNodeAndServiceTouchesBothSides) {
+  Store s;
+  ASSERT_TRUE(s.Register(1, T(0), ServiceReq("n1", "a", "db")).ok());
+  ASSERT_TRUE(s.Register(2, T(0), ServiceReq("n1", "b", "web")).ok());
+  RegisterRequest node_check = NodeReq("n1");
+  node_check.checks.push_back(MakeCheck("c", HealthStatus::kCritical));
+  ASSERT_TRUE(s.Register(3, T(0), node_check).ok());
+  EXPECT_EQ(s.ServiceIndex("db"), 3u);
+  EXPECT_EQ(s.ServiceIndex("web"), 3u);
+  RegisterRequest to_web = NodeReq("n1");
+  to_web.checks.push_back(MakeCheck("c", HealthStatus::kCritical, "b"));
+  ASSERT_TRUE(s.Register(4, T(0), to_web).ok());
+  EXPECT_EQ(s.ServiceIndex("db"), 4u);  // lost a node-level check
+  EXPECT_EQ(s.ServiceIndex("web"), 4u);
+  EXPECT_EQ(s.ServiceHealthQuery("db", {}, true).value.size(), 1u);
+  EXPECT_TRUE(s.ServiceHealthQuery("web", {}, true).value.empty());
+}
+
 TEST(CatalogTest, NodeServicesListsServicesById) {
   Store s;
   ASSERT_TRUE(s.Register(1, T(0), ServiceReq("a", "z", "zed")).ok());

@@ -7,6 +7,7 @@
 
 #include <map>
 
+#include "absl/strings/str_join.h"
 #include "core/base/rng.h"
 #include "core/state/fsm.h"
 #include "core/state/test_util.h"
@@ -372,6 +373,225 @@ class Harness {
   uint64_t index_ = 0;
   uint64_t next_session_ = 0;
 };
+
+// ---- catalog: the reference keeps plain maps and derives every index by comparing what a
+// query would show before and after each command (an index moves iff its view changed).
+struct CatModel {
+  using K2 = std::pair<std::string, std::string>;
+  struct Svc {
+    std::string name;
+    std::vector<std::string> tags;
+    bool operator==(const Svc&) const = default;
+  };
+  struct Chk {
+    HealthStatus status;
+    std::string service_id;
+    bool operator==(const Chk&) const = default;
+  };
+  std::map<std::string, std::string> nodes;  // name -> address
+  std::map<K2, Svc> svcs;
+  std::map<K2, Chk> checks;
+
+  // What /v1/health/state/any shows: checks with their service's current name and tags.
+  std::string ChecksView() const {
+    std::string out;
+    for (const auto& [k, c] : checks) {
+      absl::StrAppend(&out, k.first, "/", k.second, "=", static_cast<int>(c.status), ":", c.service_id);
+      if (!c.service_id.empty()) {
+        const Svc& svc = svcs.at({k.first, c.service_id});
+        absl::StrAppend(&out, ":", svc.name, "[", absl::StrJoin(svc.tags, ","), "]");
+      }
+      out += ";";
+    }
+    return out;
+  }
+
+  // What /v1/health/service/<name> shows, as text.
+  std::string View(const std::string& name) const {
+    std::string out;
+    for (const auto& [k, svc] : svcs) {
+      if (svc.name != name) continue;
+      absl::StrAppend(&out, k.first, "@", nodes.at(k.first), "/", k.second, "[", absl::StrJoin(svc.tags, ","), "]:");
+      for (const auto& [ck, c] : checks) {
+        if (ck.first == k.first && c.service_id.empty()) absl::StrAppend(&out, ck.second, "=", static_cast<int>(c.status), "/,");
+      }
+      for (const auto& [ck, c] : checks) {
+        if (ck.first == k.first && c.service_id == k.second) {
+          absl::StrAppend(&out, ck.second, "=", static_cast<int>(c.status), "/", c.service_id, ",");
+        }
+      }
+      out += ";";
+    }
+    return out;
+  }
+};
+
+const std::vector<std::string> kCatNodes = {"n2", "n3"};
+const std::vector<std::string> kServiceNames = {"web", "db"};
+
+class CatalogHarness {
+ public:
+  explicit CatalogHarness(uint64_t seed) : rng_(seed), fsm_(std::make_unique<Fsm>()) {}
+
+  void Run(int steps) {
+    for (int step = 0; step < steps; ++step) {
+      Step();
+      Compare();
+      if (::testing::Test::HasFailure()) {
+        FAIL() << "diverged at step " << step << " (index " << index_ << ") after " << last_command_;
+      }
+      if (step % 700 == 699) {
+        auto restored = std::make_unique<Fsm>();
+        ASSERT_TRUE(restored->Restore(fsm_->Snapshot()).ok());
+        ASSERT_EQ(restored->ContentHash(), fsm_->ContentHash());
+        fsm_ = std::move(restored);
+      }
+    }
+  }
+
+ private:
+  std::string Pick(const std::vector<std::string>& v) { return v[rng_.Uniform(v.size())]; }
+
+  void Step() {
+    CatModel next = m_;
+    proto::state::Command cmd;
+    bool want_ok = true;
+    const std::string node = Pick(kCatNodes);
+    switch (rng_.Uniform(6)) {
+      case 0:
+      case 1:
+      case 2: {  // register: the node, maybe a service, 0-2 checks
+        RegisterRequest req = NodeReq(node, rng_.Bernoulli(0.8) ? "10.0.0.1" : "10.0.0.9");
+        next.nodes[node] = req.node.address;
+        if (rng_.Bernoulli(0.6)) {
+          Service svc;
+          svc.id = rng_.Bernoulli(0.5) ? "a" : "b";
+          svc.name = Pick(kServiceNames);
+          if (rng_.Bernoulli(0.5)) svc.tags.push_back("v1");
+          if (rng_.Bernoulli(0.3)) svc.tags.push_back("prod");
+          next.svcs[{node, svc.id}] = CatModel::Svc{svc.name, svc.tags};
+          req.service = svc;
+        }
+        const size_t n_checks = rng_.Uniform(3);
+        for (size_t i = 0; i < n_checks; ++i) {
+          std::string sid = rng_.Bernoulli(0.5) ? "" : (rng_.Bernoulli(0.5) ? "a" : "b");
+          HealthStatus st = static_cast<HealthStatus>(rng_.Uniform(3));
+          // Distinct IDs within a request: a duplicate would change a check twice at one index.
+          std::string cid = n_checks == 2 ? absl::StrCat("c", i + 1) : (rng_.Bernoulli(0.5) ? "c1" : "c2");
+          req.checks.push_back(MakeCheck(cid, st, sid));
+          auto svc = next.svcs.find({node, sid});
+          if (!sid.empty() && svc == next.svcs.end()) {
+            want_ok = false;  // a check for a service not on the node
+            continue;
+          }
+          next.checks[{node, cid}] = CatModel::Chk{st, sid};
+        }
+        cmd = commands::Register(T(0), req);
+        break;
+      }
+      case 3: {
+        next.nodes.erase(node);
+        std::erase_if(next.svcs, [&](const auto& kv) { return kv.first.first == node; });
+        std::erase_if(next.checks, [&](const auto& kv) { return kv.first.first == node; });
+        cmd = commands::Deregister(T(0), node);
+        break;
+      }
+      case 4: {
+        std::string sid = rng_.Bernoulli(0.5) ? "a" : "b";
+        next.svcs.erase({node, sid});
+        std::erase_if(next.checks, [&](const auto& kv) { return kv.first.first == node && kv.second.service_id == sid; });
+        cmd = commands::Deregister(T(0), node, sid);
+        break;
+      }
+      case 5: {
+        std::string cid = rng_.Bernoulli(0.5) ? "c1" : "c2";
+        next.checks.erase({node, cid});
+        cmd = commands::Deregister(T(0), node, "", cid);
+        break;
+      }
+    }
+    last_command_ = cmd.ShortDebugString() + "\nbefore db: " + m_.View("db") + " web: " + m_.View("web") +
+                    " checks: " + m_.ChecksView();
+    ApplyResult r = fsm_->Apply(++index_, cmd.SerializeAsString());
+    ASSERT_EQ(r.status.ok(), want_ok) << r.status;
+    if (!want_ok) return;
+    if (next.nodes != m_.nodes) nodes_index_ = index_;
+    if (next.svcs != m_.svcs) services_index_ = index_;
+    if (next.ChecksView() != m_.ChecksView()) checks_index_ = index_;
+    for (const std::string& name : kServiceNames) {
+      if (next.View(name) != m_.View(name)) service_index_[name] = index_;
+    }
+    m_ = std::move(next);
+  }
+
+  void Compare() {
+    const Store& s = fsm_->store();
+    for (const std::string& node : kCatNodes) {
+      std::optional<Node> n = s.GetNode(node);
+      ASSERT_EQ(n.has_value(), m_.nodes.contains(node)) << node;
+      if (n.has_value()) {
+        ASSERT_EQ(n->address, m_.nodes.at(node));
+      }
+    }
+    for (const std::string& name : kServiceNames) {
+      std::string got;
+      for (const ServiceHealth& h : s.ServiceHealthQuery(name, {}, false).value) {
+        absl::StrAppend(&got, h.node.name, "@", h.node.address, "/", h.service.id, "[", absl::StrJoin(h.service.tags, ","), "]:");
+        for (const Check& c : h.checks) {
+          absl::StrAppend(&got, c.check_id, "=", static_cast<int>(c.status), "/", c.service_id, ",");
+        }
+        got += ";";
+      }
+      ASSERT_EQ(got, m_.View(name)) << name;
+      size_t passing = 0;
+      for (const auto& [k, svc] : m_.svcs) {
+        if (svc.name != name) continue;
+        bool ok = true;
+        for (const auto& [ck, c] : m_.checks) {
+          if (ck.first == k.first && (c.service_id.empty() || c.service_id == k.second)) {
+            ok = ok && c.status == HealthStatus::kPassing;
+          }
+        }
+        passing += ok;
+      }
+      EXPECT_EQ(s.ServiceHealthQuery(name, {}, true).value.size(), passing) << name;
+      uint64_t want = service_index_.contains(name) ? service_index_[name] : std::max<uint64_t>(services_index_, 1);
+      EXPECT_EQ(s.ServiceIndex(name), want) << name;
+    }
+    EXPECT_EQ(s.TableIndex(kTableNodes), nodes_index_);
+    EXPECT_EQ(s.TableIndex(kTableServices), services_index_);
+    EXPECT_EQ(s.TableIndex(kTableChecks), checks_index_);
+    EXPECT_EQ(s.check_count(), m_.checks.size());
+    std::string checks;
+    absl::StatusOr<Indexed<std::vector<Check>>> all = s.ChecksInState("any");
+    ASSERT_TRUE(all.ok());
+    const std::vector<Check> all_checks = all->value;
+    for (const Check& c : all_checks) {
+      absl::StrAppend(&checks, c.node, "/", c.check_id, "=", static_cast<int>(c.status), ":", c.service_id);
+      if (!c.service_id.empty()) absl::StrAppend(&checks, ":", c.service_name, "[", absl::StrJoin(c.service_tags, ","), "]");
+      checks += ";";
+    }
+    EXPECT_EQ(checks, m_.ChecksView());
+    EXPECT_EQ(s.service_count(), m_.svcs.size());
+  }
+
+  Rng rng_;
+  std::unique_ptr<Fsm> fsm_;
+  CatModel m_;
+  uint64_t index_ = 0;
+  uint64_t nodes_index_ = 0, services_index_ = 0, checks_index_ = 0;
+  std::map<std::string, uint64_t> service_index_;
+  std::string last_command_;
+};
+
+TEST(ModelTest, RandomCatalogOpsAgreeWithReferenceModel) {
+  for (uint64_t seed : {11, 12, 13}) {
+    SCOPED_TRACE(absl::StrCat("seed ", seed));
+    CatalogHarness h(seed);
+    h.Run(3000);
+    if (HasFailure()) return;
+  }
+}
 
 TEST(ModelTest, RandomOpsAgreeWithReferenceModel) {
   for (uint64_t seed : {1, 2, 3, 4}) {

@@ -71,6 +71,15 @@ void Store::TouchServicesOfNode(uint64_t idx, const std::string& node) {
   }
 }
 
+// A node-level check bears on every service of its node; a service check on its service.
+void Store::TouchServicesOfCheck(uint64_t idx, const Check& check) {
+  if (check.service_id.empty()) {
+    TouchServicesOfNode(idx, check.node);
+  } else {
+    TouchServiceName(idx, check.service_name);
+  }
+}
+
 absl::Status Store::ValidateRegistration(RegisterRequest& req) const {
   Node& node = req.node;
   if (node.name.empty()) return absl::InvalidArgumentError("Must provide node");
@@ -158,11 +167,20 @@ void Store::EnsureService(uint64_t idx, const std::string& node, Service svc) {
   }
   svc.modify_index = idx;
   services_by_name_[svc.name].insert(key);
-  const std::string name = svc.name;
-  services_[key] = std::move(svc);
+  const Service& stored = services_[key] = std::move(svc);
   Touch(kTableServices, idx);
-  TouchServiceName(idx, name);
+  TouchServiceName(idx, stored.name);
   changes_.nodes.insert(node);
+  // The service's checks carry its name and tags (ServiceName, ServiceTags): keep them true.
+  for (auto c = checks_.lower_bound(Key2{node, ""}); c != checks_.end() && c->first.first == node; ++c) {
+    Check& check = c->second;
+    if (check.service_id != stored.id) continue;
+    if (check.service_name == stored.name && check.service_tags == stored.tags) continue;
+    check.service_name = stored.name;
+    check.service_tags = stored.tags;
+    check.modify_index = idx;
+    Touch(kTableChecks, idx);
+  }
 }
 
 void Store::EnsureCheck(uint64_t idx, Time now, Check check) {
@@ -180,19 +198,13 @@ void Store::EnsureCheck(uint64_t idx, Time now, Check check) {
   if (it != checks_.end()) {
     if (it->second.SameContent(check)) return;
     check.create_index = it->second.create_index;
-    if (!it->second.service_name.empty() && it->second.service_id != check.service_id) {
-      TouchServiceName(idx, it->second.service_name);
-    }
+    TouchServicesOfCheck(idx, it->second);  // whatever the old check bore on changed too
   } else {
     check.create_index = idx;
   }
   check.modify_index = idx;
   const bool critical = check.status == HealthStatus::kCritical;
-  if (check.service_id.empty()) {
-    TouchServicesOfNode(idx, check.node);
-  } else {
-    TouchServiceName(idx, check.service_name);
-  }
+  TouchServicesOfCheck(idx, check);
   changes_.nodes.insert(check.node);
   checks_[key] = std::move(check);
   Touch(kTableChecks, idx);
@@ -204,11 +216,7 @@ void Store::EnsureCheck(uint64_t idx, Time now, Check check) {
 void Store::DeleteCheck(uint64_t idx, Time now, const Key2& key) {
   auto it = checks_.find(key);
   if (it == checks_.end()) return;
-  if (it->second.service_id.empty()) {
-    TouchServicesOfNode(idx, key.first);
-  } else {
-    TouchServiceName(idx, it->second.service_name);
-  }
+  TouchServicesOfCheck(idx, it->second);
   checks_.erase(it);
   Touch(kTableChecks, idx);
   changes_.nodes.insert(key.first);

@@ -202,6 +202,7 @@ class Store {
   void DeleteService(uint64_t idx, Time now, const Key2& key);
   void TouchServiceName(uint64_t idx, const std::string& name);
   void TouchServicesOfNode(uint64_t idx, const std::string& node);
+  void TouchServicesOfCheck(uint64_t idx, const Check& check);
   void Touch(const char* table, uint64_t idx);
 
   // KV helpers; they keep session_locks_ and tombstones_ in step and feed the undo log.
