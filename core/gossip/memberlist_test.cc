@@ -1,0 +1,420 @@
+// Unit tests of the memberlist level, driven by hand: one Memberlist, messages injected as
+// other members would send them, outputs decoded from its Effects.
+#include "core/gossip/memberlist.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace muster::gossip {
+namespace {
+
+namespace pb = ::muster::proto::gossip;
+
+class FakeDelegate : public MemberlistDelegate {
+ public:
+  std::string NodeMeta() override { return meta; }
+  void NotifyMsg(std::string_view payload, const Address&) override { user.emplace_back(payload); }
+  std::vector<std::string> GetBroadcasts(size_t, size_t) override { return {}; }
+  std::string LocalState(bool) override { return "state"; }
+  void MergeRemoteState(std::string_view s, bool join) override { merged.emplace_back(s); }
+  void NotifyJoin(const NodeState& n) override { joins.push_back(n.name); }
+  void NotifyLeave(const NodeState& n) override { leaves.push_back(n.name + ":" + std::string(MemberStateName(n.state))); }
+  void NotifyUpdate(const NodeState& n) override { updates.push_back(n.name); }
+
+  std::string meta;
+  std::vector<std::string> user, merged, joins, leaves, updates;
+};
+
+struct Sent {
+  Address to;
+  Channel channel;
+  pb::Message message;
+};
+
+class MemberlistTest : public ::testing::Test {
+ protected:
+  explicit MemberlistTest(bool lifeguard = true) {
+    MemberlistConfig c = MemberlistConfig::Lan("a");
+    c.lifeguard = lifeguard;
+    ml_ = std::make_unique<Memberlist>(c, "addr-a", 7, &delegate_, Logger());
+    ml_->Start(now_, &out_);
+  }
+
+  // Delivers messages from `from` as one packet.
+  void Deliver(const Address& from, std::vector<pb::Message> msgs, Channel ch = Channel::kDatagram) {
+    std::vector<std::string> raw;
+    for (const auto& m : msgs) raw.push_back(m.SerializeAsString());
+    ml_->HandleMessage(MessageInput{from, ch, PackMessages(raw)}, now_, &out_);
+  }
+  void AdvanceTo(Time t) {
+    while (ml_->next_wake() && *ml_->next_wake() <= t) {
+      now_ = *ml_->next_wake();
+      ml_->Tick(now_, &out_);
+      if (auto_ack_) AckPings();
+    }
+    now_ = t;
+  }
+  // Every member answers every direct ping (so "a" itself confirms nothing).
+  void AckPings() {
+    for (; scanned_ < out_.messages.size(); ++scanned_) {
+      const OutboundMessage m = out_.messages[scanned_];
+      pb::Packet p;
+      ASSERT_TRUE(p.ParseFromString(m.payload));
+      for (const auto& msg : p.messages()) {
+        if (!msg.has_ping()) continue;
+        pb::Message ack;
+        ack.mutable_ack()->set_seq(msg.ping().seq());
+        Deliver(m.to, {ack}, m.channel);
+      }
+    }
+  }
+  void Advance(Duration d) { AdvanceTo(now_ + d); }
+  // Everything sent so far, decoded; clears the outbox.
+  std::vector<Sent> TakeSent() {
+    std::vector<Sent> sent;
+    for (const auto& m : out_.messages) {
+      pb::Packet p;
+      EXPECT_TRUE(p.ParseFromString(m.payload));
+      if (m.channel == Channel::kDatagram) {
+        EXPECT_LE(m.payload.size(), kDatagramPayloadBytesMax);
+      }
+      for (const auto& msg : p.messages()) sent.push_back({m.to, m.channel, msg});
+    }
+    out_.messages.clear();
+    scanned_ = 0;
+    return sent;
+  }
+  static pb::Message Alive(const std::string& node, uint64_t inc, std::string meta = "") {
+    pb::Message m;
+    m.mutable_alive()->set_node(node);
+    m.mutable_alive()->set_addr("addr-" + node);
+    m.mutable_alive()->set_incarnation(inc);
+    m.mutable_alive()->set_meta(meta);
+    return m;
+  }
+  static pb::Message Suspect(const std::string& node, uint64_t inc, const std::string& from) {
+    pb::Message m;
+    m.mutable_suspect()->set_node(node);
+    m.mutable_suspect()->set_incarnation(inc);
+    m.mutable_suspect()->set_from(from);
+    return m;
+  }
+  static pb::Message Dead(const std::string& node, uint64_t inc, const std::string& from) {
+    pb::Message m;
+    m.mutable_dead()->set_node(node);
+    m.mutable_dead()->set_incarnation(inc);
+    m.mutable_dead()->set_from(from);
+    return m;
+  }
+  void AddMembers(const std::vector<std::string>& names) {
+    for (const auto& n : names) Deliver("addr-" + n, {Alive(n, 1)});
+    TakeSent();
+  }
+  MemberState StateOf(const std::string& n) { return ml_->Node(n)->state; }
+
+  Time now_ = SimEpoch();
+  bool auto_ack_ = false;
+  size_t scanned_ = 0;
+  Effects out_;
+  FakeDelegate delegate_;
+  std::unique_ptr<Memberlist> ml_;
+};
+
+TEST_F(MemberlistTest, StartsAliveAndAnnouncesItself) {
+  ASSERT_NE(ml_->Node("a"), nullptr);
+  EXPECT_EQ(StateOf("a"), MemberState::kAlive);
+  EXPECT_EQ(ml_->Node("a")->incarnation, 1u);
+  EXPECT_EQ(delegate_.joins, std::vector<std::string>{"a"});
+  EXPECT_TRUE(ml_->next_wake().has_value());
+}
+
+TEST_F(MemberlistTest, IncarnationOrdersUpdates) {
+  Deliver("addr-b", {Alive("b", 5)});
+  EXPECT_EQ(StateOf("b"), MemberState::kAlive);
+  Deliver("addr-c", {Suspect("b", 4, "c")});
+  EXPECT_EQ(StateOf("b"), MemberState::kAlive) << "an older suspicion is stale";
+  Deliver("addr-c", {Suspect("b", 5, "c")});
+  EXPECT_EQ(StateOf("b"), MemberState::kSuspect);
+  Deliver("addr-b", {Alive("b", 5)});
+  EXPECT_EQ(StateOf("b"), MemberState::kSuspect) << "the same incarnation does not refute";
+  Deliver("addr-b", {Alive("b", 6)});
+  EXPECT_EQ(StateOf("b"), MemberState::kAlive);
+  Deliver("addr-c", {Dead("b", 5, "c")});
+  EXPECT_EQ(StateOf("b"), MemberState::kAlive) << "an older death is stale";
+  Deliver("addr-c", {Dead("b", 6, "c")});
+  EXPECT_EQ(StateOf("b"), MemberState::kDead);
+  EXPECT_EQ(delegate_.leaves, std::vector<std::string>{"b:dead"});
+  Deliver("addr-b", {Alive("b", 6)});
+  EXPECT_EQ(StateOf("b"), MemberState::kDead) << "death beats alive at the same incarnation";
+  Deliver("addr-b", {Alive("b", 7)});
+  EXPECT_EQ(StateOf("b"), MemberState::kAlive);
+  EXPECT_EQ(delegate_.joins, (std::vector<std::string>{"a", "b", "b"}));
+}
+
+TEST_F(MemberlistTest, RefutesASuspicionAboutItselfWithAHigherIncarnation) {
+  AddMembers({"b", "c"});
+  Deliver("addr-b", {Suspect("a", 1, "b")});
+  EXPECT_EQ(StateOf("a"), MemberState::kAlive);
+  EXPECT_EQ(ml_->Node("a")->incarnation, 2u);
+  EXPECT_EQ(ml_->stats().refutations, 1u);
+  EXPECT_EQ(ml_->health_score(), 1) << "being accused counts against local health";
+  // A death notice with a higher incarnation is refuted past it.
+  Deliver("addr-b", {Dead("a", 9, "b")});
+  EXPECT_EQ(StateOf("a"), MemberState::kAlive);
+  EXPECT_EQ(ml_->Node("a")->incarnation, 10u);
+  // The refutation goes out with the next gossip.
+  Advance(absl::Seconds(1));
+  bool refuted = false;
+  for (const Sent& s : TakeSent()) {
+    if (s.message.has_alive() && s.message.alive().node() == "a") refuted |= s.message.alive().incarnation() == 10;
+  }
+  EXPECT_TRUE(refuted);
+}
+
+TEST_F(MemberlistTest, SuspicionStartsAtMaxAndConfirmationsShortenIt) {
+  auto_ack_ = true;
+  AddMembers({"b", "c", "d", "e", "f", "g"});  // 7 members: k = suspicion_mult - 2 = 2
+  Time t0 = now_;
+  Deliver("addr-c", {Suspect("b", 1, "c")});
+  ASSERT_EQ(StateOf("b"), MemberState::kSuspect);
+  AdvanceTo(t0 + absl::Seconds(10));
+  EXPECT_EQ(StateOf("b"), MemberState::kSuspect) << "no confirmations: 24 s";
+  Deliver("addr-d", {Suspect("b", 1, "d")});
+  Deliver("addr-d", {Suspect("b", 1, "d")});  // the same confirmer counts once
+  // One confirmation: 24 - 20 * log(2) / log(3) = 11.381 s from the start.
+  AdvanceTo(t0 + absl::Milliseconds(11'380));
+  EXPECT_EQ(StateOf("b"), MemberState::kSuspect);
+  AdvanceTo(t0 + absl::Milliseconds(11'382));
+  EXPECT_EQ(StateOf("b"), MemberState::kDead);
+
+  // Two quick confirmations: down to the minimum, 4 s.
+  t0 = now_;
+  Deliver("addr-e", {Suspect("f", 1, "e")});
+  Deliver("addr-c", {Suspect("f", 1, "c")});
+  Deliver("addr-d", {Suspect("f", 1, "d")});
+  AdvanceTo(t0 + absl::Seconds(4) - absl::Milliseconds(1));
+  EXPECT_EQ(StateOf("f"), MemberState::kSuspect);
+  AdvanceTo(t0 + absl::Seconds(4));
+  EXPECT_EQ(StateOf("f"), MemberState::kDead);
+  EXPECT_EQ(ml_->stats().declared_dead.at("b"), 1u);
+  EXPECT_EQ(ml_->stats().declared_dead.at("f"), 1u);
+}
+
+TEST_F(MemberlistTest, ANewerSuspicionRestartsARefutedOne) {
+  auto_ack_ = true;
+  AddMembers({"b", "c", "d", "e", "f", "g"});
+  const Time t0 = now_;
+  Deliver("addr-c", {Suspect("b", 1, "c")});
+  AdvanceTo(t0 + absl::Seconds(20));
+  // b refuted (inc 2) but we missed it; now d suspects inc 2: a fresh 24 s suspicion.
+  Deliver("addr-d", {Suspect("b", 2, "d")});
+  AdvanceTo(t0 + absl::Seconds(30));
+  EXPECT_EQ(StateOf("b"), MemberState::kSuspect);
+  EXPECT_EQ(ml_->Node("b")->incarnation, 2u);
+  AdvanceTo(t0 + absl::Seconds(44));
+  EXPECT_EQ(StateOf("b"), MemberState::kDead);
+}
+
+TEST_F(MemberlistTest, LoneSuspicionExpiresAtTheMaximum) {
+  auto_ack_ = true;
+  AddMembers({"b", "c", "d", "e", "f"});
+  const Time t0 = now_;
+  Deliver("addr-c", {Suspect("b", 1, "c")});
+  AdvanceTo(t0 + absl::Seconds(24) - absl::Milliseconds(1));
+  EXPECT_EQ(StateOf("b"), MemberState::kSuspect);
+  AdvanceTo(t0 + absl::Seconds(24));
+  EXPECT_EQ(StateOf("b"), MemberState::kDead);
+}
+
+class ClassicSwimTest : public MemberlistTest {
+ protected:
+  ClassicSwimTest() : MemberlistTest(/*lifeguard=*/false) {}
+};
+
+TEST_F(ClassicSwimTest, WithoutLifeguardTheSuspicionTimeoutIsFixed) {
+  auto_ack_ = true;
+  AddMembers({"b", "c", "d", "e", "f"});
+  const Time t0 = now_;
+  Deliver("addr-c", {Suspect("b", 1, "c")});
+  AdvanceTo(t0 + absl::Seconds(4) - absl::Milliseconds(1));
+  EXPECT_EQ(StateOf("b"), MemberState::kSuspect);
+  AdvanceTo(t0 + absl::Seconds(4));
+  EXPECT_EQ(StateOf("b"), MemberState::kDead);
+}
+
+TEST_F(MemberlistTest, ProbeGoesIndirectThenSuspectsAndMissingNacksRaiseTheHealthScore) {
+  AddMembers({"b", "c", "d", "e"});
+  // Run until a ping goes out; then stay silent.
+  std::string target;
+  uint32_t seq = 0;
+  for (int i = 0; i < 40 && target.empty(); ++i) {
+    Advance(absl::Milliseconds(50));
+    for (const Sent& s : TakeSent()) {
+      if (s.message.has_ping() && s.channel == Channel::kDatagram) {
+        target = s.message.ping().target();
+        seq = s.message.ping().seq();
+      }
+    }
+  }
+  ASSERT_FALSE(target.empty());
+  const Time probe_start = now_;
+  AdvanceTo(probe_start + absl::Milliseconds(510));
+  std::vector<Address> relays;
+  bool stream_ping = false;
+  for (const Sent& s : TakeSent()) {
+    if (s.message.has_indirect_ping()) {
+      EXPECT_EQ(s.message.indirect_ping().target(), target);
+      EXPECT_TRUE(s.message.indirect_ping().nack());
+      relays.push_back(s.to);
+    }
+    stream_ping |= s.channel == Channel::kStream && s.message.has_ping();
+  }
+  EXPECT_EQ(relays.size(), 3u) << "indirect_checks relays";
+  EXPECT_TRUE(stream_ping) << "the stream fallback ping";
+  // One relay nacks: two nacks are missing, so the score rises by 2.
+  pb::Message nack;
+  nack.mutable_nack()->set_seq(seq);
+  Deliver(relays[0], {nack});
+  AdvanceTo(probe_start + absl::Milliseconds(1001));
+  EXPECT_EQ(StateOf(target), MemberState::kSuspect);
+  EXPECT_EQ(ml_->stats().suspected.at(target), 1u);
+  EXPECT_EQ(ml_->health_score(), 2);
+}
+
+TEST_F(MemberlistTest, AnAckEndsTheProbeAndImprovesHealth) {
+  AddMembers({"b", "c", "d"});
+  Deliver("addr-b", {Suspect("a", 1, "b")});  // score 1
+  ASSERT_EQ(ml_->health_score(), 1);
+  TakeSent();
+  for (int i = 0; i < 40; ++i) {
+    Advance(absl::Milliseconds(50));
+    for (const Sent& s : TakeSent()) {
+      if (s.message.has_ping() && s.channel == Channel::kDatagram) {
+        pb::Message ack;
+        ack.mutable_ack()->set_seq(s.message.ping().seq());
+        Deliver(s.to, {ack});
+      }
+    }
+  }
+  EXPECT_EQ(ml_->health_score(), 0);
+  EXPECT_EQ(ml_->stats().probes_failed, 0u);
+  EXPECT_GE(ml_->stats().probes, 1u);
+}
+
+TEST_F(MemberlistTest, RelaysIndirectPingsAndNacksWhenTheTargetIsSilent) {
+  AddMembers({"b", "c"});
+  pb::Message req;
+  req.mutable_indirect_ping()->set_seq(77);
+  req.mutable_indirect_ping()->set_target("b");
+  req.mutable_indirect_ping()->set_target_addr("addr-b");
+  req.mutable_indirect_ping()->set_source("c");
+  req.mutable_indirect_ping()->set_nack(true);
+  Deliver("addr-c", {req});
+  uint32_t relay_seq = 0;
+  for (const Sent& s : TakeSent()) {
+    if (s.to == "addr-b" && s.message.has_ping()) relay_seq = s.message.ping().seq();
+  }
+  ASSERT_NE(relay_seq, 0u);
+  pb::Message ack;
+  ack.mutable_ack()->set_seq(relay_seq);
+  Deliver("addr-b", {ack});
+  bool relayed = false;
+  for (const Sent& s : TakeSent()) relayed |= s.to == "addr-c" && s.message.has_ack() && s.message.ack().seq() == 77;
+  EXPECT_TRUE(relayed);
+  // A second request the target does not answer: a nack after the probe timeout.
+  req.mutable_indirect_ping()->set_seq(78);
+  Deliver("addr-c", {req});
+  TakeSent();
+  Advance(absl::Milliseconds(501));
+  bool nacked = false;
+  for (const Sent& s : TakeSent()) nacked |= s.to == "addr-c" && s.message.has_nack() && s.message.nack().seq() == 78;
+  EXPECT_TRUE(nacked);
+}
+
+TEST_F(MemberlistTest, AnswersPingsOnTheChannelTheyCameOn) {
+  pb::Message ping;
+  ping.mutable_ping()->set_seq(5);
+  ping.mutable_ping()->set_target("a");
+  Deliver("addr-b", {ping}, Channel::kStream);
+  auto sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].channel, Channel::kStream);
+  EXPECT_EQ(sent[0].message.ack().seq(), 5u);
+  ping.mutable_ping()->set_target("someone-else");
+  Deliver("addr-b", {ping});
+  EXPECT_TRUE(TakeSent().empty()) << "a ping for another node is ignored";
+}
+
+TEST_F(MemberlistTest, CompoundPacketsStayUnderTheDatagramLimit) {
+  // 200 members with fat meta: far more news than one datagram holds.
+  for (int i = 0; i < 200; ++i) Deliver("x", {Alive("m" + std::to_string(i), 1, std::string(100, 'x'))});
+  EXPECT_GT(ml_->broadcasts_queued(), 100u);
+  size_t packets = 0, messages = 0;
+  for (int i = 0; i < 20; ++i) {
+    Advance(absl::Milliseconds(200));
+    for (const auto& m : out_.messages) {
+      if (m.channel != Channel::kDatagram) continue;
+      EXPECT_LE(m.payload.size(), MemberlistConfig().datagram_bytes_max);
+      pb::Packet p;
+      ASSERT_TRUE(p.ParseFromString(m.payload));
+      packets++;
+      messages += p.messages_size();
+    }
+    out_.messages.clear();
+  }
+  EXPECT_GT(packets, 0u);
+  EXPECT_GT(messages / packets, 5u) << "updates are packed several to a datagram";
+}
+
+TEST_F(MemberlistTest, PushPullMergesAndReplies) {
+  pb::Message pp;
+  pp.mutable_push_pull()->set_from("b");
+  auto* n = pp.mutable_push_pull()->add_nodes();
+  n->set_name("b");
+  n->set_addr("addr-b");
+  n->set_incarnation(3);
+  n->set_state(pb::STATE_ALIVE);
+  n = pp.mutable_push_pull()->add_nodes();
+  n->set_name("c");
+  n->set_addr("addr-c");
+  n->set_incarnation(2);
+  n->set_state(pb::STATE_LEFT);
+  n = pp.mutable_push_pull()->add_nodes();
+  n->set_name("a");
+  n->set_addr("addr-a");
+  n->set_incarnation(4);
+  n->set_state(pb::STATE_DEAD);
+  pp.mutable_push_pull()->set_user_state("remote");
+  pp.mutable_push_pull()->set_join(true);
+  Deliver("addr-b", {pp}, Channel::kStream);
+  EXPECT_EQ(StateOf("b"), MemberState::kAlive);
+  EXPECT_EQ(ml_->Node("b")->incarnation, 3u);
+  EXPECT_EQ(ml_->Node("a")->incarnation, 5u) << "a remote 'you are dead' is refuted";
+  EXPECT_EQ(delegate_.merged, std::vector<std::string>{"remote"});
+  auto sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].channel, Channel::kStream);
+  EXPECT_TRUE(sent[0].message.push_pull().reply());
+  EXPECT_EQ(sent[0].message.push_pull().user_state(), "state");
+  EXPECT_EQ(sent[0].message.push_pull().nodes_size(), 2) << "a and b; c was never known";
+}
+
+TEST_F(MemberlistTest, LeaveMarksItselfLeftAndTellsEveryone) {
+  AddMembers({"b", "c"});
+  ml_->Leave(now_, &out_);
+  EXPECT_EQ(StateOf("a"), MemberState::kLeft);
+  int told = 0;
+  for (const Sent& s : TakeSent()) {
+    if (s.message.has_dead() && s.message.dead().node() == "a" && s.message.dead().from() == "a") told++;
+  }
+  EXPECT_GE(told, 2);
+  // Others see it as left, not dead.
+  Deliver("addr-b", {Dead("b", 1, "b")});
+  EXPECT_EQ(StateOf("b"), MemberState::kLeft);
+  EXPECT_EQ(delegate_.leaves.back(), "b:left");
+}
+
+}  // namespace
+}  // namespace muster::gossip
