@@ -1,0 +1,287 @@
+// Unit tests of the Serf level, driven by hand: Lamport ordering of intents, user-event
+// deduplication and coalescing, size limits, handler filters and their SERF_* contract.
+#include "core/gossip/serf.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace muster::gossip {
+namespace {
+
+namespace pb = ::muster::proto::gossip;
+
+class SerfTest : public ::testing::Test {
+ protected:
+  void Make(SerfConfig c) {
+    serf_ = std::make_unique<Serf>(std::move(c), "addr-a", 3, Logger());
+    serf_->Start(now_, &out_);
+  }
+  SerfConfig Config() {
+    SerfConfig c = SerfConfig::Lan("a");
+    c.tags = {{"role", "server"}, {"dc", "dc1"}};
+    return c;
+  }
+  void DeliverSerf(const pb::SerfMessage& sm, const Address& from = "addr-b") {
+    pb::Message m;
+    m.mutable_user()->set_payload(sm.SerializeAsString());
+    serf_->HandleMessage(MessageInput{from, Channel::kDatagram, PackMessages({m.SerializeAsString()})}, now_, &out_);
+  }
+  void DeliverMember(const std::string& name, uint64_t inc, TagMap tags = {}) {
+    pb::Tags t;
+    for (const auto& [k, v] : tags) {
+      auto* tag = t.add_tags();
+      tag->set_key(k);
+      tag->set_value(v);
+    }
+    pb::Message m;
+    m.mutable_alive()->set_node(name);
+    m.mutable_alive()->set_addr("addr-" + name);
+    m.mutable_alive()->set_incarnation(inc);
+    m.mutable_alive()->set_meta(t.SerializeAsString());
+    serf_->HandleMessage(MessageInput{"addr-" + name, Channel::kDatagram, PackMessages({m.SerializeAsString()})},
+                         now_, &out_);
+  }
+  void DeliverDead(const std::string& name, uint64_t inc, const std::string& from) {
+    pb::Message m;
+    m.mutable_dead()->set_node(name);
+    m.mutable_dead()->set_incarnation(inc);
+    m.mutable_dead()->set_from(from);
+    serf_->HandleMessage(MessageInput{"addr-x", Channel::kDatagram, PackMessages({m.SerializeAsString()})}, now_,
+                         &out_);
+  }
+  static pb::SerfMessage UserEv(uint64_t ltime, const std::string& name, const std::string& payload) {
+    pb::SerfMessage m;
+    m.mutable_user_event()->set_ltime(ltime);
+    m.mutable_user_event()->set_name(name);
+    m.mutable_user_event()->set_payload(payload);
+    return m;
+  }
+  std::vector<std::string> EventKinds() {
+    std::vector<std::string> kinds;
+    for (const auto& e : out_.events) kinds.push_back(e.kind);
+    return kinds;
+  }
+  void AdvanceTo(Time t) {
+    while (serf_->next_wake() && *serf_->next_wake() <= t) {
+      now_ = *serf_->next_wake();
+      serf_->Tick(now_, &out_);
+    }
+    now_ = t;
+  }
+
+  Time now_ = SimEpoch();
+  Effects out_;
+  std::unique_ptr<Serf> serf_;
+};
+
+TEST_F(SerfTest, UserEventsAreDeliveredOncePerLamportTimeNameAndPayload) {
+  Make(Config());
+  DeliverSerf(UserEv(5, "deploy", "v1"));
+  DeliverSerf(UserEv(5, "deploy", "v1"));  // duplicate (network or gossip)
+  DeliverSerf(UserEv(5, "deploy", "v2"));  // same time, different payload: another event
+  DeliverSerf(UserEv(6, "deploy", "v1"));  // a later event with the same content
+  EXPECT_EQ(serf_->stats().user_delivered.at("deploy@5"), 2u);
+  EXPECT_EQ(serf_->stats().user_delivered.at("deploy@6"), 1u);
+  EXPECT_EQ(serf_->stats().user_duplicates_dropped, 1u);
+  EXPECT_GT(serf_->event_ltime(), 6u) << "the event clock witnessed the remote times";
+  EXPECT_EQ(EventKinds(), (std::vector<std::string>{"member-join", "user:deploy", "user:deploy", "user:deploy"}));
+}
+
+TEST_F(SerfTest, EventsOlderThanTheBufferAreDropped) {
+  SerfConfig c = Config();
+  c.event_buffer = 16;
+  Make(c);
+  DeliverSerf(UserEv(100, "x", ""));
+  DeliverSerf(UserEv(50, "old", ""));  // 100 - 50 > 16: can no longer be deduplicated
+  EXPECT_EQ(serf_->stats().user_delivered.count("old@50"), 0u);
+  DeliverSerf(UserEv(90, "recent", ""));
+  EXPECT_EQ(serf_->stats().user_delivered.count("recent@90"), 1u);
+}
+
+TEST_F(SerfTest, LocalUserEventsRespectTheSizeLimitAndCarryIncreasingTimes) {
+  Make(Config());
+  EXPECT_TRUE(serf_->UserEvent("a", "1", false, now_, &out_).ok());
+  EXPECT_TRUE(serf_->UserEvent("a", "1", false, now_, &out_).ok());
+  EXPECT_EQ(serf_->stats().user_delivered.size(), 2u) << "two firings, two events";
+  auto big = serf_->UserEvent("big", std::string(600, 'x'), false, now_, &out_);
+  EXPECT_EQ(big.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SerfTest, CoalescedUserEventsDeliverOnlyTheLatestPerName) {
+  SerfConfig c = Config();
+  c.user_coalesce_period = absl::Seconds(2);
+  c.user_quiescent_period = absl::Milliseconds(500);
+  Make(c);
+  for (uint64_t t = 1; t <= 3; ++t) {
+    auto m = UserEv(t, "deploy", "v" + std::to_string(t));
+    m.mutable_user_event()->set_coalesce(true);
+    DeliverSerf(m);
+    AdvanceTo(now_ + absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(serf_->stats().user_delivered.empty()) << "held while events keep coming";
+  AdvanceTo(now_ + absl::Seconds(1));
+  ASSERT_EQ(serf_->stats().user_delivered.size(), 1u);
+  EXPECT_EQ(serf_->stats().user_delivered.begin()->first, "deploy@3");
+}
+
+TEST_F(SerfTest, IntentsAreOrderedByLamportTime) {
+  Make(Config());
+  DeliverMember("b", 1, {{"role", "client"}});
+  pb::SerfMessage join;
+  join.mutable_join()->set_node("b");
+  join.mutable_join()->set_ltime(10);
+  DeliverSerf(join);
+  EXPECT_EQ(serf_->member("b")->status_ltime, 10u);
+  pb::SerfMessage leave;
+  leave.mutable_leave()->set_node("b");
+  leave.mutable_leave()->set_ltime(9);
+  DeliverSerf(leave);
+  EXPECT_EQ(serf_->member("b")->status, MemberStatus::kAlive) << "an older leave loses to a newer join";
+  leave.mutable_leave()->set_ltime(11);
+  DeliverSerf(leave);
+  EXPECT_EQ(serf_->member("b")->status, MemberStatus::kLeaving);
+  EXPECT_GT(serf_->member_ltime(), 11u);
+  // Its death after a leave intent is a leave, not a failure.
+  DeliverDead("b", 1, "c");
+  EXPECT_EQ(serf_->member("b")->status, MemberStatus::kLeft);
+  EXPECT_EQ(serf_->stats().events.at("member-leave"), 1u);
+  EXPECT_EQ(serf_->stats().events.count("member-failed"), 0u);
+}
+
+TEST_F(SerfTest, ALateLeaveIntentTurnsAFailedMemberIntoALeftOne) {
+  Make(Config());
+  DeliverMember("b", 1);
+  DeliverDead("b", 1, "c");
+  EXPECT_EQ(serf_->member("b")->status, MemberStatus::kFailed);
+  pb::SerfMessage leave;
+  leave.mutable_leave()->set_node("b");
+  leave.mutable_leave()->set_ltime(3);
+  DeliverSerf(leave);
+  EXPECT_EQ(serf_->member("b")->status, MemberStatus::kLeft);
+  EXPECT_EQ(serf_->stats().events.at("member-leave"), 1u);
+}
+
+TEST_F(SerfTest, IntentsForUnknownMembersWaitForTheirJoin) {
+  Make(Config());
+  pb::SerfMessage leave;
+  leave.mutable_leave()->set_node("z");
+  leave.mutable_leave()->set_ltime(4);
+  DeliverSerf(leave);
+  EXPECT_EQ(serf_->member("z"), nullptr);
+  DeliverMember("z", 1);
+  EXPECT_EQ(serf_->member("z")->status, MemberStatus::kLeaving);
+  EXPECT_EQ(serf_->member("z")->status_ltime, 4u);
+}
+
+TEST_F(SerfTest, TagChangesArriveAsMemberUpdate) {
+  Make(Config());
+  DeliverMember("b", 1, {{"role", "client"}});
+  DeliverMember("b", 2, {{"role", "server"}});
+  EXPECT_EQ(serf_->member("b")->tags.at("role"), "server");
+  EXPECT_EQ(serf_->stats().events.at("member-update"), 1u);
+}
+
+TEST_F(SerfTest, HandlersRunForMatchingEventsWithTheSerfEnvironment) {
+  SerfConfig c = Config();
+  c.handlers = {{"member-join,user:deploy", "handle.sh"}, {"query", "answer.sh"}};
+  Make(c);
+  out_.processes.clear();
+  DeliverMember("b", 1, {{"role", "client"}, {"port", "8301"}});
+  ASSERT_EQ(out_.processes.size(), 1u);
+  const ProcessStart& p = out_.processes[0];
+  EXPECT_EQ(p.command, "handle.sh");
+  EXPECT_EQ(p.stdin_data, "b\taddr-b\tclient\tport=8301,role=client\n");
+  auto env = [&](const ProcessStart& ps, const std::string& k) {
+    for (const auto& [key, v] : ps.env) {
+      if (key == k) return v;
+    }
+    return std::string("<unset>");
+  };
+  EXPECT_EQ(env(p, "SERF_EVENT"), "member-join");
+  EXPECT_EQ(env(p, "SERF_SELF_NAME"), "a");
+  EXPECT_EQ(env(p, "SERF_SELF_ROLE"), "server");
+  EXPECT_EQ(env(p, "SERF_TAG_DC"), "dc1");
+  out_.processes.clear();
+  DeliverSerf(UserEv(7, "deploy", "payload-bytes"));
+  DeliverSerf(UserEv(8, "other", "x"));
+  ASSERT_EQ(out_.processes.size(), 1u) << "user:other matches no handler";
+  EXPECT_EQ(env(out_.processes[0], "SERF_EVENT"), "user");
+  EXPECT_EQ(env(out_.processes[0], "SERF_USER_EVENT"), "deploy");
+  EXPECT_EQ(env(out_.processes[0], "SERF_USER_LTIME"), "7");
+  EXPECT_EQ(out_.processes[0].stdin_data, "payload-bytes");
+}
+
+TEST_F(SerfTest, QueriesAreFilteredAckedAndAnsweredFromTheHandlerOutput) {
+  SerfConfig c = Config();
+  c.handlers = {{"query:load", "load.sh"}};
+  Make(c);
+  DeliverMember("b", 1);
+  out_.processes.clear();
+  out_.messages.clear();
+  pb::SerfMessage q;
+  pb::Query* query = q.mutable_query();
+  query->set_ltime(3);
+  query->set_id(42);
+  query->set_origin("b");
+  query->set_origin_addr("addr-b");
+  query->set_name("load");
+  query->set_request_ack(true);
+  auto* tag = query->add_filter_tags();
+  tag->set_key("role");
+  tag->set_value("serv.*");
+  DeliverSerf(q);
+  ASSERT_EQ(out_.processes.size(), 1u);
+  EXPECT_EQ(out_.processes[0].command, "load.sh");
+  serf_->HandleProcessExit(ProcessExitedInput{out_.processes[0].id, 0, false, "0.5"}, now_, &out_);
+  bool acked = false, answered = false;
+  for (const auto& m : out_.messages) {
+    pb::Packet p;
+    ASSERT_TRUE(p.ParseFromString(m.payload));
+    for (const auto& msg : p.messages()) {
+      if (!msg.has_user()) continue;
+      pb::SerfMessage sm;
+      ASSERT_TRUE(sm.ParseFromString(msg.user().payload()));
+      if (!sm.has_query_response() || m.to != "addr-b") continue;
+      acked |= sm.query_response().ack();
+      answered |= !sm.query_response().ack() && sm.query_response().payload() == "0.5";
+    }
+  }
+  EXPECT_TRUE(acked);
+  EXPECT_TRUE(answered);
+  // The same query again (duplicate): no second run.
+  out_.processes.clear();
+  DeliverSerf(q);
+  EXPECT_TRUE(out_.processes.empty());
+  // A query for other tags or other nodes: no run.
+  query->set_id(43);
+  tag->set_value("client");
+  DeliverSerf(q);
+  query->set_id(44);
+  query->clear_filter_tags();
+  query->add_filter_nodes("zz");
+  DeliverSerf(q);
+  EXPECT_TRUE(out_.processes.empty());
+}
+
+TEST(EventFilterTest, ParsesAndMatches) {
+  auto f = ParseEventFilters("member-join, user:deploy,query");
+  ASSERT_TRUE(f.ok());
+  SerfEvent join{.type = "member-join"};
+  SerfEvent deploy{.type = "user", .name = "deploy"};
+  SerfEvent other{.type = "user", .name = "other"};
+  SerfEvent query{.type = "query", .name = "anything"};
+  SerfEvent fail{.type = "member-failed"};
+  EXPECT_TRUE(FilterMatches(*f, join));
+  EXPECT_TRUE(FilterMatches(*f, deploy));
+  EXPECT_FALSE(FilterMatches(*f, other));
+  EXPECT_TRUE(FilterMatches(*f, query));
+  EXPECT_FALSE(FilterMatches(*f, fail));
+  EXPECT_TRUE(FilterMatches(*ParseEventFilters(""), fail)) << "no filter: everything";
+  EXPECT_FALSE(ParseEventFilters("member-explode").ok());
+  EXPECT_FALSE(ParseEventFilters("member-join:x").ok());
+}
+
+}  // namespace
+}  // namespace muster::gossip
