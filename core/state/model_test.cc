@@ -5,6 +5,7 @@
 // agree. Every so often the store is replaced by restore(snapshot(store)).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <map>
 
 #include "absl/strings/str_join.h"
@@ -32,6 +33,8 @@ struct Model {
     SessionBehavior behavior;
     Duration lock_delay;
     bool uses_serf;
+    Duration ttl;
+    Time deadline;  // docs: the TTL is a minimum; the session goes at 2x TTL without renewal
   };
   std::map<std::string, KVEntry> kv;
   std::map<std::string, uint64_t> deleted_at;  // every delete ever, never forgotten
@@ -155,6 +158,11 @@ class Harness {
     }
   }
 
+  struct Stats {
+    int expired = 0, locked = 0, lock_delayed = 0, txn_ok = 0;
+  };
+  const Stats& stats() const { return stats_; }
+
  private:
   RegisterRequest ServeReq(HealthStatus serf) {
     RegisterRequest r = NodeReq("n1");
@@ -191,7 +199,42 @@ class Harness {
 
   void Step() {
     const std::string key = Pick(kKeys);
-    switch (rng_.Uniform(12)) {
+    switch (rng_.Uniform(15)) {
+      case 12: {  // renew
+        std::string id = PickSession();
+        ApplyResult r = Submit(commands::SessionOp(now_, SessionRequest::RENEW, id));
+        auto it = model_.sessions.find(id);
+        EXPECT_EQ(r.status.ok(), it != model_.sessions.end()) << r.status;
+        if (it != model_.sessions.end() && it->second.ttl > absl::ZeroDuration()) {
+          it->second.deadline = now_ + 2 * it->second.ttl;
+        }
+        break;
+      }
+      case 13: {  // the leader's TTL sweep: ask which expired, propose each expiry
+        std::vector<std::string> want;
+        for (const auto& [id, sess] : model_.sessions) {
+          if (sess.ttl > absl::ZeroDuration() && sess.deadline <= now_) want.push_back(id);
+        }
+        EXPECT_EQ(fsm_->store().SessionsExpiredAt(now_), want);
+        if (want.empty()) {
+          ++index_;  // an entry of another kind (a Raft no-op, say) takes this index
+          break;
+        }
+        for (const std::string& id : want) {
+          ApplyResult r = Submit(commands::SessionOp(now_, SessionRequest::EXPIRE, id));
+          EXPECT_TRUE(r.ok);
+          model_.Invalidate(index_, now_, id);
+          ++stats_.expired;
+        }
+        break;
+      }
+      case 14: {  // the leader's tombstone GC
+        uint64_t up_to = rng_.Uniform(index_ + 1);
+        ApplyResult r = Submit(commands::ReapTombstones(now_, up_to));
+        EXPECT_TRUE(r.status.ok());
+        std::erase_if(model_.deleted_at, [&](const auto& kv) { return kv.second <= up_to; });
+        break;
+      }
       case 0:
       case 1: {
         KVEntry e = RandomEntry(key);
@@ -231,6 +274,8 @@ class Harness {
         KVEntry e = RandomEntry(key, PickSession());
         ApplyResult r = Submit(commands::KV(now_, KVRequest::LOCK, e));
         std::optional<bool> want = model_.Lock(index_, now_, e);
+        stats_.locked += want.value_or(false);
+        stats_.lock_delayed += model_.delay_until.contains(key) && now_ < model_.delay_until[key];
         EXPECT_EQ(r.status.ok(), want.has_value()) << r.status;
         if (want.has_value()) {
           EXPECT_EQ(r.ok, *want);
@@ -246,13 +291,14 @@ class Harness {
       case 8: {
         std::string id = absl::StrCat("s", ++next_session_);
         bool serf = rng_.Bernoulli(0.7);
-        Session s = MakeSession(id, "n1", absl::ZeroDuration(),
+        Duration ttl = absl::Seconds(10 * rng_.Uniform(3));
+        Session s = MakeSession(id, "n1", ttl,
                                 rng_.Bernoulli(0.5) ? SessionBehavior::kRelease : SessionBehavior::kDelete,
                                 absl::Seconds(rng_.Uniform(3) * 5));
         ApplyResult r = Submit(commands::SessionCreate(now_, s, serf));
         bool want_ok = !(serf && model_.serf_critical);
         EXPECT_EQ(r.status.ok(), want_ok) << r.status;
-        if (want_ok) model_.sessions[id] = Model::Sess{s.behavior, s.lock_delay, serf};
+        if (want_ok) model_.sessions[id] = Model::Sess{s.behavior, s.lock_delay, serf, ttl, now_ + 2 * ttl};
         break;
       }
       case 9: {
@@ -329,6 +375,7 @@ class Harness {
     for (const TxnError& e : r.txn->errors) got_failed.push_back(e.op_index);
     EXPECT_EQ(got_failed, failed);
     if (failed.empty()) {
+      ++stats_.txn_ok;
       EXPECT_EQ(r.txn->results.size(), results);
       model_ = std::move(m);
     } else {
@@ -353,6 +400,16 @@ class Harness {
       EXPECT_EQ(s.KVList(p).index, want_index) << "prefix " << p;
     }
     EXPECT_EQ(s.TableIndex(kTableKVs), model_.kv_index);
+    for (const std::string& p : kPrefixes) {
+      std::vector<std::string> want;
+      for (const auto& [k, e] : model_.kv) {
+        if (k.compare(0, p.size(), p) != 0) continue;
+        size_t slash = k.find('/', p.size());
+        std::string cut = slash == std::string::npos ? k : k.substr(0, slash + 1);
+        if (want.empty() || want.back() != cut) want.push_back(cut);
+      }
+      EXPECT_EQ(s.KVKeys(p, "/").value, want) << "keys " << p;
+    }
     std::vector<std::string> want_sessions, got_sessions;
     for (const auto& [id, sess] : model_.sessions) want_sessions.push_back(id);
     for (const Session& sess : s.SessionList().value) got_sessions.push_back(sess.id);
@@ -372,6 +429,7 @@ class Harness {
   Time now_ = T(0);
   uint64_t index_ = 0;
   uint64_t next_session_ = 0;
+  Stats stats_;
 };
 
 // ---- catalog: the reference keeps plain maps and derives every index by comparing what a
@@ -594,12 +652,24 @@ TEST(ModelTest, RandomCatalogOpsAgreeWithReferenceModel) {
 }
 
 TEST(ModelTest, RandomOpsAgreeWithReferenceModel) {
-  for (uint64_t seed : {1, 2, 3, 4}) {
+  Harness::Stats total;
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
     SCOPED_TRACE(absl::StrCat("seed ", seed));
     Harness h(seed);
     h.Run(3000);
     if (HasFailure()) return;
+    total.expired += h.stats().expired;
+    total.locked += h.stats().locked;
+    total.lock_delayed += h.stats().lock_delayed;
+    total.txn_ok += h.stats().txn_ok;
   }
+  // The runs must have reached the interesting paths, or the agreement means little.
+  EXPECT_GT(total.expired, 10);
+  EXPECT_GT(total.locked, 100);
+  EXPECT_GT(total.lock_delayed, 0);
+  EXPECT_GT(total.txn_ok, 100);
+  std::printf("expired %d locked %d lock-delayed %d txn-ok %d\n", total.expired, total.locked,
+              total.lock_delayed, total.txn_ok);
 }
 
 // Same seed, same commands: bit-identical states.
