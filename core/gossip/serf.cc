@@ -1,5 +1,6 @@
 #include "core/gossip/serf.h"
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
 
@@ -170,6 +171,17 @@ absl::StatusOr<uint32_t> Serf::Query(std::string name, std::string payload, cons
   });
   HandleQuery(*q);
   QueueSerf("", m);
+  // Beyond the gossip (which reaches each member with high probability, not certainty),
+  // send it straight to every alive member the filters select, as far as we know their tags.
+  for (const auto& [name, member] : members_) {
+    if (name == config_.memberlist.name || member.status != MemberStatus::kAlive) continue;
+    if (q->filter_nodes_size() > 0 &&
+        std::find(q->filter_nodes().begin(), q->filter_nodes().end(), name) == q->filter_nodes().end()) {
+      continue;
+    }
+    if (!TagsMatch(member.tags, *q)) continue;
+    SendSerf(member.addr, m);
+  }
   return key.second;
 }
 
