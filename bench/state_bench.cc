@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
+#include "core/base/hash.h"
 #include "core/state/fsm.h"
 
 namespace muster::state {
@@ -122,6 +123,41 @@ void BM_Memory10kServices3Checks(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Memory10kServices3Checks)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// Snapshot, content hash and restore of a store with 100,000 keys (what a Raft snapshot
+// costs, and what the simulator pays to compare servers).
+Store& Store100k() {
+  static Store* store = [] {
+    auto* s = new Store();
+    for (int i = 0; i < 100'000; ++i) benchmark::DoNotOptimize(s->KVSet(i + 1, Entry(i)));
+    s->TakeChanges();
+    return s;
+  }();
+  return *store;
+}
+
+void BM_Snapshot100kKeys(benchmark::State& state) {
+  const Store& store = Store100k();
+  size_t bytes = 0;
+  for (auto _ : state) bytes = store.Snapshot().size();
+  state.counters["snapshot_MiB"] = static_cast<double>(bytes) / (1 << 20);
+}
+BENCHMARK(BM_Snapshot100kKeys)->Unit(benchmark::kMillisecond);
+
+void BM_ContentHash100kKeys(benchmark::State& state) {
+  const Store& store = Store100k();
+  for (auto _ : state) benchmark::DoNotOptimize(store.ContentHash());
+}
+BENCHMARK(BM_ContentHash100kKeys)->Unit(benchmark::kMillisecond);
+
+void BM_Restore100kKeys(benchmark::State& state) {
+  const std::string snap = Store100k().Snapshot();
+  for (auto _ : state) {
+    Store restored;
+    if (!restored.Restore(snap).ok()) state.SkipWithError("restore failed");
+  }
+}
+BENCHMARK(BM_Restore100kKeys)->Unit(benchmark::kMillisecond);
 
 // One KV write that wakes 10,000 queries blocked on its prefix: the apply plus Notify.
 void BM_Wake10kWatchersOnePrefix(benchmark::State& state) {

@@ -158,6 +158,29 @@ TEST(FsmTest, SnapshotRoundTripHashesAndAnswersIdentically) {
   EXPECT_EQ(a.ContentHash(), b.ContentHash());
 }
 
+// The hash sees even the changes no query index shows: a renewed TTL deadline, a reaped
+// tombstone, an expired lock delay that got pruned.
+TEST(FsmTest, ContentHashCoversInvisibleState) {
+  Fsm f;
+  Populate(f);
+  uint64_t h = f.ContentHash();
+  auto changed = [&] {
+    uint64_t now = f.ContentHash();
+    bool differs = now != h;
+    h = now;
+    return differs;
+  };
+  ASSERT_TRUE(Apply(f, 20, commands::SessionOp(T(50), SessionRequest::RENEW, "s1")).status.ok());
+  EXPECT_TRUE(changed());
+  ASSERT_TRUE(Apply(f, 21, commands::ReapTombstones(T(50), 20)).status.ok());
+  EXPECT_TRUE(changed());
+  ASSERT_TRUE(Apply(f, 22, commands::ReapTombstones(T(50), 20)).status.ok());
+  EXPECT_TRUE(changed());  // only the applied index moved, and that counts too
+  Fsm g;
+  ASSERT_TRUE(g.Restore(f.Snapshot()).ok());
+  EXPECT_EQ(g.ContentHash(), f.ContentHash());
+}
+
 TEST(FsmTest, RestoreRejectsGarbageAndKeepsState) {
   Fsm f;
   Populate(f);

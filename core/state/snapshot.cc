@@ -126,6 +126,126 @@ absl::Status Store::Restore(std::string_view bytes) {
   return absl::OkStatus();
 }
 
-uint64_t Store::ContentHash() const { return StableHash(Snapshot()); }
+namespace {
+
+// Folds values into a running StableHash-based fingerprint, in the tables' key order.
+class Fingerprint {
+ public:
+  void Add(uint64_t v) { h_ = HashCombine(h_, v); }
+  void Add(std::string_view s) {
+    Add(StableHash(s));
+    Add(s.size());
+  }
+  void Add(const std::string& s) { Add(std::string_view(s)); }
+  void Add(Time t) { Add(static_cast<uint64_t>(TimeToNanos(t))); }
+  void Add(Duration d) { Add(static_cast<uint64_t>(absl::ToInt64Nanoseconds(d))); }
+  void Add(const std::vector<std::string>& v) {
+    Add(v.size());
+    for (const std::string& s : v) Add(s);
+  }
+  void Add(const std::map<std::string, std::string>& m) {
+    Add(m.size());
+    for (const auto& [k, v] : m) {
+      Add(k);
+      Add(v);
+    }
+  }
+  void Tag(uint64_t table) { Add(0x7461626c65000000ULL | table); }  // separates the tables
+  uint64_t value() const { return h_; }
+
+ private:
+  uint64_t h_ = 0x6d75737465720001ULL;
+};
+
+}  // namespace
+
+// Covers exactly what Snapshot() writes, without building it: walks the ordered tables.
+uint64_t Store::ContentHash() const {
+  MUSTER_CHECK(!undo_active_);
+  Fingerprint f;
+  f.Add(last_index_);
+  f.Tag(1);
+  for (const auto& [name, n] : nodes_) {
+    for (const std::string* s : {&n.id, &n.name, &n.address, &n.datacenter}) f.Add(*s);
+    f.Add(n.tagged_addresses);
+    f.Add(n.meta);
+    f.Add(n.create_index);
+    f.Add(n.modify_index);
+  }
+  f.Tag(2);
+  for (const auto& [key, s] : services_) {
+    f.Add(key.first);
+    for (const std::string* str : {&s.id, &s.name, &s.address}) f.Add(*str);
+    f.Add(s.tags);
+    f.Add(static_cast<uint64_t>(s.port));
+    f.Add(s.meta);
+    f.Add(static_cast<uint64_t>(s.weights.passing));
+    f.Add(static_cast<uint64_t>(s.weights.warning));
+    f.Add(s.enable_tag_override ? 1 : 0);
+    f.Add(s.tagged_addresses.size());
+    for (const auto& [k, a] : s.tagged_addresses) {
+      f.Add(k);
+      f.Add(a.address);
+      f.Add(static_cast<uint64_t>(a.port));
+    }
+    f.Add(s.create_index);
+    f.Add(s.modify_index);
+  }
+  f.Tag(3);
+  for (const auto& [key, c] : checks_) {
+    for (const std::string* s : {&c.node, &c.check_id, &c.name, &c.notes, &c.output, &c.service_id,
+                                 &c.service_name, &c.type}) {
+      f.Add(*s);
+    }
+    f.Add(static_cast<uint64_t>(c.status));
+    f.Add(c.service_tags);
+    f.Add(c.create_index);
+    f.Add(c.modify_index);
+  }
+  f.Tag(4);
+  for (const auto& [key, e] : kv_) {
+    f.Add(e.key);
+    f.Add(e.value);
+    f.Add(e.flags);
+    f.Add(e.lock_index);
+    f.Add(e.session);
+    f.Add(e.create_index);
+    f.Add(e.modify_index);
+  }
+  f.Tag(5);
+  for (const auto& [key, idx] : tombstones_) {
+    f.Add(key);
+    f.Add(idx);
+  }
+  f.Tag(6);
+  for (const auto& [id, s] : sessions_) {
+    for (const std::string* str : {&s.id, &s.name, &s.node}) f.Add(*str);
+    f.Add(s.node_checks);
+    f.Add(s.service_checks);
+    f.Add(s.lock_delay);
+    f.Add(static_cast<uint64_t>(s.behavior));
+    f.Add(s.ttl);
+    f.Add(s.create_index);
+    f.Add(s.modify_index);
+    f.Add(s.expires_at == absl::InfinitePast() ? 0 : 1);
+    if (s.expires_at != absl::InfinitePast()) f.Add(s.expires_at);
+  }
+  f.Tag(7);
+  for (const auto& [key, until] : lock_delays_) {
+    f.Add(key);
+    f.Add(until);
+  }
+  f.Tag(8);
+  for (const auto& [name, idx] : table_index_) {
+    f.Add(name);
+    f.Add(idx);
+  }
+  f.Tag(9);
+  for (const auto& [name, idx] : service_index_) {
+    f.Add(name);
+    f.Add(idx);
+  }
+  return f.value();
+}
 
 }  // namespace muster::state
