@@ -27,9 +27,10 @@ WatchRegistry::TopicIndex& WatchRegistry::IndexFor(WatchTopic::Kind kind) {
   MUSTER_UNREACHABLE("bad watch topic kind");
 }
 
-void WatchRegistry::Add(uint64_t id, std::vector<WatchTopic> topics) {
+bool WatchRegistry::Add(uint64_t id, std::vector<WatchTopic> topics) {
   MUSTER_CHECK(!topics.empty(), "watch ", id, " has no topics");
   MUSTER_CHECK(!watches_.contains(id), "watch ", id, " parked twice");
+  if (watches_.size() >= max_watches_) return false;
   for (const WatchTopic& t : topics) {
     IdSet& ids = IndexFor(t.kind)[t.name];
     if (ids.insert(id).second && t.kind == WatchTopic::Kind::kKVPrefix) {
@@ -37,6 +38,7 @@ void WatchRegistry::Add(uint64_t id, std::vector<WatchTopic> topics) {
     }
   }
   watches_.emplace(id, std::move(topics));
+  return true;
 }
 
 bool WatchRegistry::Remove(uint64_t id) {

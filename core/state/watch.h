@@ -70,8 +70,12 @@ struct WatchTopic {
 
 class WatchRegistry {
  public:
-  // Parks watch `id` (unique among parked watches) on `topics` (at least one).
-  void Add(uint64_t id, std::vector<WatchTopic> topics);
+  explicit WatchRegistry(size_t max_watches = size_t{1} << 20) : max_watches_(max_watches) {}
+
+  // Parks watch `id` (unique among parked watches) on `topics` (at least one). False when
+  // the registry is full: the host then answers the request at once with the current data
+  // (a legal blocking-query answer; the client simply asks again).
+  bool Add(uint64_t id, std::vector<WatchTopic> topics);
   // Removes a parked watch (its request timed out); false when it was not parked.
   bool Remove(uint64_t id);
   // The ids of the watches `changes` touches, ascending; they are removed.
@@ -86,6 +90,7 @@ class WatchRegistry {
   static void Collect(const TopicIndex& index, const absl::btree_set<std::string>& names,
                       std::vector<uint64_t>& out);
 
+  size_t max_watches_;
   absl::btree_map<uint64_t, std::vector<WatchTopic>> watches_;
   TopicIndex tables_, service_names_, nodes_, kv_prefixes_, kv_keys_, sessions_;
   // How many parked KV-prefix topics have each length: a changed key is matched by looking

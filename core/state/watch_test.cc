@@ -70,6 +70,17 @@ TEST(WatchTest, ServiceWatchesWakeOnlyForTheirService) {
   EXPECT_EQ(w.size(), 0u);
 }
 
+TEST(WatchTest, FullRegistryRefusesToPark) {
+  WatchRegistry w(2);
+  EXPECT_TRUE(w.Add(1, {WatchTopic::KVKey("a")}));
+  EXPECT_TRUE(w.Add(2, {WatchTopic::KVKey("a")}));
+  EXPECT_FALSE(w.Add(3, {WatchTopic::KVKey("a")}));
+  ChangeSet ch;
+  ch.kv_keys.insert("a");
+  EXPECT_EQ(w.Notify(ch), (std::vector<uint64_t>{1, 2}));
+  EXPECT_TRUE(w.Add(3, {WatchTopic::KVKey("a")}));
+}
+
 TEST(WatchTest, SessionAndEverythingTopics) {
   WatchRegistry w;
   w.Add(7, {WatchTopic::SessionId("abc")});
