@@ -15,6 +15,7 @@ using testing::KV;
 using testing::LiveNodeReq;
 using testing::MakeCheck;
 using testing::MakeSession;
+using testing::NodeReq;
 using testing::ServiceReq;
 using testing::T;
 
@@ -87,6 +88,41 @@ TEST(FsmTest, AppliesCommandsAndReportsResults) {
   EXPECT_FALSE(Apply(f, 11, proto::state::Command()).status.ok());  // empty command
   EXPECT_TRUE(Apply(f, 12, commands::Deregister(T(40), "n1")).status.ok());
   EXPECT_FALSE(f.store().GetNode("n1").has_value());
+}
+
+// The leader-election recipe (docs: "Application leader election with sessions"): both
+// candidates hold sessions and try to acquire one key; the holder's node fails (serfHealth
+// turns critical), its session goes and the key is released; the other candidate, woken by
+// its blocking query, gets the lock once the lock delay has passed.
+TEST(FsmTest, LeaderElectionRecipeAcrossANodeFailure) {
+  Fsm f;
+  uint64_t i = 0;
+  const std::string key = "service/web/leader";
+  ASSERT_TRUE(Apply(f, ++i, commands::Register(T(0), LiveNodeReq("n1"))).status.ok());
+  ASSERT_TRUE(Apply(f, ++i, commands::Register(T(0), LiveNodeReq("n2", "10.0.0.2"))).status.ok());
+  ASSERT_TRUE(Apply(f, ++i, commands::SessionCreate(T(0), MakeSession("s1", "n1"), true)).status.ok());
+  ASSERT_TRUE(Apply(f, ++i, commands::SessionCreate(T(0), MakeSession("s2", "n2"), true)).status.ok());
+  EXPECT_TRUE(Apply(f, ++i, commands::KV(T(1), KVRequest::LOCK, KV(key, "n1", "s1"))).ok);
+  EXPECT_FALSE(Apply(f, ++i, commands::KV(T(1), KVRequest::LOCK, KV(key, "n2", "s2"))).ok);
+
+  // n2 blocks on the key at the index it saw.
+  auto seen = f.store().KVGet(key);
+  ASSERT_TRUE(f.watches().Add(7, {WatchTopic::KVKey(key)}));
+  RegisterRequest failed = NodeReq("n1");
+  failed.skip_node_update = true;
+  failed.checks.push_back(MakeCheck("serfHealth", HealthStatus::kCritical));
+  ApplyResult r = Apply(f, ++i, commands::Register(T(10), failed));
+  EXPECT_EQ(r.woken, std::vector<uint64_t>{7});
+  auto now = f.store().KVGet(key);
+  EXPECT_GT(now.index, seen.index);
+  EXPECT_EQ(now.value->session, "");
+  EXPECT_EQ(now.value->value, "n1");  // release keeps the value
+  EXPECT_FALSE(f.store().SessionGet("s1").value.has_value());
+
+  EXPECT_FALSE(Apply(f, ++i, commands::KV(T(24), KVRequest::LOCK, KV(key, "n2", "s2"))).ok);  // lock delay
+  EXPECT_TRUE(Apply(f, ++i, commands::KV(T(25), KVRequest::LOCK, KV(key, "n2", "s2"))).ok);
+  EXPECT_EQ(f.store().KVGet(key).value->lock_index, 2u);
+  EXPECT_EQ(f.store().KVGet(key).value->session, "s2");
 }
 
 TEST(FsmDeathTest, OutOfOrderApplyCrashes) {
