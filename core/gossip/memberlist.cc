@@ -171,7 +171,12 @@ void Memberlist::SendUser(const Address& to, std::string payload, Time now, Effe
 void Memberlist::Forget(const std::string& name) {
   if (name == config_.name) return;
   CancelSuspicion(name);
-  nodes_.erase(name);
+  auto it = nodes_.find(name);
+  if (it != nodes_.end()) {
+    auto a = addr_names_.find(it->second.addr);
+    if (a != addr_names_.end() && a->second == name) addr_names_.erase(a);
+    nodes_.erase(it);
+  }
   broadcasts_.Forget(name);
 }
 
@@ -455,6 +460,25 @@ void Memberlist::HandleMessage(const MessageInput& message, Time now, Effects* o
     return;
   }
   for (const pb::Message& m : packet.messages()) HandleOne(m, message.from, message.channel);
+  MaybeSyncWithStranger(message.from);
+}
+
+void Memberlist::MaybeSyncWithStranger(const Address& from) {
+  // A packet from someone we do not know as alive: the epidemic that announces members
+  // misses a node now and then (each update goes out only ~retransmit_mult * log N times).
+  // Instead of waiting for the periodic push-pull, sync with the sender now. This also
+  // speeds up rejoins after a restart and healing after a partition.
+  if (leaving_ || shutdown_ || from == self_addr_) return;
+  auto it = addr_names_.find(from);
+  if (it != addr_names_.end()) {
+    auto n = nodes_.find(it->second);
+    if (n != nodes_.end() && !DeadOrLeft(n->second) && n->second.addr == from) return;
+  }
+  auto last = unknown_synced_.find(from);
+  if (last != unknown_synced_.end() && now_ - last->second < 2 * config_.probe_interval) return;
+  if (unknown_synced_.size() >= 1024) unknown_synced_.clear();
+  unknown_synced_[from] = now_;
+  SendPushPull(from, /*join=*/false, /*reply=*/false);
 }
 
 void Memberlist::HandleOne(const pb::Message& m, const Address& from, Channel channel) {
@@ -525,6 +549,7 @@ void Memberlist::AliveNode(const pb::Alive& a, bool bootstrap) {
     fresh.state = MemberState::kDead;
     fresh.state_change = now_;
     it = nodes_.emplace(a.node(), std::move(fresh)).first;
+    addr_names_[a.addr()] = a.node();
     // Insert at a random place in the probe order, so new members are probed soon but
     // not in join order.
     size_t pos = rng_.Uniform(probe_order_.size() + 1);
@@ -553,6 +578,7 @@ void Memberlist::AliveNode(const pb::Alive& a, bool bootstrap) {
   state.incarnation = a.incarnation();
   state.meta = a.meta();
   state.addr = a.addr();
+  addr_names_[a.addr()] = a.node();
   if (is_local) incarnation_ = std::max(incarnation_, a.incarnation());
   if (state.state != MemberState::kAlive) {
     state.state = MemberState::kAlive;

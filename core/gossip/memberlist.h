@@ -154,6 +154,7 @@ class Memberlist {
   // Message handlers.
   void HandleOne(const proto::gossip::Message& m, const Address& from, Channel channel);
   void HandlePing(const proto::gossip::Ping& ping, const Address& from, Channel channel);
+  void MaybeSyncWithStranger(const Address& from);
   void HandleIndirectPing(const proto::gossip::IndirectPing& req, const Address& from);
   // State transitions (memberlist's aliveNode / suspectNode / deadNode).
   void AliveNode(const proto::gossip::Alive& a, bool bootstrap);
@@ -188,6 +189,11 @@ class Memberlist {
   std::optional<Probe> probe_;
   bool probe_due_ = false;  // the probe tick came while a probe was still running
   absl::btree_map<uint32_t, Relay> relays_;
+  // Addresses of known members, to recognise a packet from a stranger.
+  absl::btree_map<Address, std::string> addr_names_;
+  // Senders we heard from while not knowing them alive, and when we last synced with
+  // them (rate limit; bounded).
+  absl::btree_map<Address, Time> unknown_synced_;
   uint32_t next_seq_ = 1;
   uint64_t incarnation_ = 0;
   bool leaving_ = false;

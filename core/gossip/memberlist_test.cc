@@ -337,6 +337,7 @@ TEST_F(MemberlistTest, AnswersPingsOnTheChannelTheyCameOn) {
   pb::Message ping;
   ping.mutable_ping()->set_seq(5);
   ping.mutable_ping()->set_target("a");
+  AddMembers({"b"});
   Deliver("addr-b", {ping}, Channel::kStream);
   auto sent = TakeSent();
   ASSERT_EQ(sent.size(), 1u);
@@ -345,6 +346,30 @@ TEST_F(MemberlistTest, AnswersPingsOnTheChannelTheyCameOn) {
   ping.mutable_ping()->set_target("someone-else");
   Deliver("addr-b", {ping});
   EXPECT_TRUE(TakeSent().empty()) << "a ping for another node is ignored";
+}
+
+TEST_F(MemberlistTest, APacketFromAStrangerTriggersARateLimitedPushPull) {
+  pb::Message ping;
+  ping.mutable_ping()->set_seq(1);
+  ping.mutable_ping()->set_target("a");
+  ping.mutable_ping()->set_source("z");
+  auto count_push_pulls = [&] {
+    int n = 0;
+    for (const Sent& s : TakeSent()) n += s.to == "addr-z" && s.message.has_push_pull() && !s.message.push_pull().reply();
+    return n;
+  };
+  Deliver("addr-z", {ping});
+  EXPECT_EQ(count_push_pulls(), 1) << "z is not a member we know: sync with it";
+  Deliver("addr-z", {ping});
+  EXPECT_EQ(count_push_pulls(), 0) << "rate limited";
+  now_ += absl::Seconds(2);
+  Deliver("addr-z", {ping});
+  EXPECT_EQ(count_push_pulls(), 1);
+  Deliver("addr-z", {Alive("z", 1)});
+  TakeSent();
+  now_ += absl::Seconds(5);
+  Deliver("addr-z", {ping});
+  EXPECT_EQ(count_push_pulls(), 0) << "known and alive now";
 }
 
 TEST_F(MemberlistTest, CompoundPacketsStayUnderTheDatagramLimit) {

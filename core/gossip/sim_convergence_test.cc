@@ -1,7 +1,9 @@
 // Simulation: N nodes joining through one seed converge to the same alive set, and
 // dissemination is fast (protocol periods grow like log N). Seeds: GOSSIP_SEEDS or the
 // defaults below (200 for N = 5 and 50; N = 500 runs fewer, see the test).
+#include <algorithm>
 #include <cmath>
+#include <vector>
 #include <cstdio>
 
 #include "core/gossip/sim_cluster.h"
@@ -11,7 +13,7 @@ namespace muster::gossip::testing {
 namespace {
 
 struct Summary {
-  double mean_s = 0, max_s = 0;
+  double mean_s = 0, max_s = 0, p50_s = 0, p90_s = 0, p99_s = 0;
   int runs = 0;
 };
 
@@ -20,6 +22,7 @@ struct Summary {
 Summary Converge(int n, int seeds, uint64_t first_seed, Duration budget) {
   Summary s;
   double total = 0;
+  std::vector<double> times;
   for (int i = 0; i < seeds; ++i) {
     const uint64_t seed = first_seed + i;
     ClusterOptions o;
@@ -33,6 +36,7 @@ Summary Converge(int n, int seeds, uint64_t first_seed, Duration budget) {
     if (!took) continue;
     double secs = absl::ToDoubleSeconds(*took);
     total += secs;
+    times.push_back(secs);
     s.max_s = std::max(s.max_s, secs);
     s.runs++;
     // Stays converged: no one is suspected for nothing afterwards.
@@ -40,19 +44,31 @@ Summary Converge(int n, int seeds, uint64_t first_seed, Duration budget) {
     EXPECT_TRUE(c.AllSeeAlive(all)) << "N=" << n << " seed " << seed << " lost convergence";
   }
   s.mean_s = s.runs ? total / s.runs : 0;
-  std::printf("convergence N=%d seeds=%d mean=%.2fs (%.1f probe periods) max=%.2fs\n", n, s.runs, s.mean_s,
-              s.mean_s / 1.0, s.max_s);
+  std::sort(times.begin(), times.end());
+  auto pct = [&](double p) { return times.empty() ? 0 : times[std::min(times.size() - 1, size_t(p * times.size()))]; };
+  s.p50_s = pct(0.5);
+  s.p90_s = pct(0.9);
+  s.p99_s = pct(0.99);
+  // Protocol periods: probe intervals (1 s) and gossip intervals (200 ms).
+  std::printf("convergence N=%d seeds=%d: mean=%.2fs p50=%.2fs (%.1f gossip intervals) p90=%.2fs p99=%.2fs max=%.2fs\n",
+              n, s.runs, s.mean_s, s.p50_s, s.p50_s / 0.2, s.p90_s, s.p99_s, s.max_s);
   return s;
 }
 
 TEST(ConvergenceTest, FiveNodes) {
   Summary s = Converge(5, SeedCount(200), 1000, absl::Seconds(30));
+  EXPECT_LT(s.p50_s, 0.4) << "two gossip intervals";
   EXPECT_LT(s.max_s, 5.0);
 }
 
 TEST(ConvergenceTest, FiftyNodes) {
   Summary s = Converge(50, SeedCount(200), 2000, absl::Seconds(60));
-  EXPECT_LT(s.max_s, 20.0);
+  EXPECT_LT(s.p50_s, 1.0);
+  EXPECT_LT(s.p90_s, 1.5);
+  // Each update is sent ~retransmit_mult * ceil(log10(N + 1)) times (memberlist's rule), so
+  // now and then one node misses one newcomer; it learns when the newcomer first contacts
+  // it (a packet from a stranger triggers a push-pull) or at its next periodic push-pull.
+  EXPECT_LT(s.max_s, 35.0);
 }
 
 }  // namespace
@@ -65,6 +81,7 @@ namespace {
 // raises it; each seed costs about 10 s of CPU).
 TEST(ConvergenceTest, FiveHundredNodes) {
   Summary s = Converge(500, std::min(SeedCount(3), 200), 3000, absl::Seconds(120));
+  EXPECT_LT(s.p50_s, 3.0);
   EXPECT_LT(s.max_s, 60.0);
 }
 
