@@ -131,6 +131,22 @@ TEST_F(SessionTest, CriticalCheckInvalidatesSessionAndReleasesLocks) {
   EXPECT_EQ(s.TableIndex(kTableSessions), 9u);
 }
 
+// docs/automate/session "Session Design": deregistering any of the session's checks
+// invalidates it.
+TEST_F(SessionTest, DeregisteringACheckInvalidatesSessionsUsingIt) {
+  Session s_disk = MakeSession("a", "n1");
+  s_disk.node_checks = {"disk"};
+  ASSERT_TRUE(s.SessionCreate(5, T(0), s_disk, false).ok());
+  ASSERT_TRUE(s.SessionCreate(6, T(0), MakeSession("b", "n1"), true).ok());
+  ASSERT_TRUE(*s.KVLock(7, T(0), KV("k", "v", "a")));
+  ASSERT_TRUE(s.DeregisterCheck(8, T(0), "n1", "disk").ok());
+  EXPECT_FALSE(s.SessionGet("a").value.has_value());
+  EXPECT_TRUE(s.SessionGet("b").value.has_value());
+  auto k = *s.KVGet("k").value;
+  EXPECT_EQ(k.session, "");
+  EXPECT_EQ(k.modify_index, 8u);  // release bumps the key's ModifyIndex
+}
+
 TEST_F(SessionTest, ServiceCheckSessions) {
   RegisterRequest svc = testing::ServiceReq("n1", "web", "web");
   svc.checks.push_back(MakeCheck("web-http", HealthStatus::kPassing, "web"));
