@@ -525,7 +525,7 @@ void Raft::HandleVoteRequest(Time now, const pb::Message& m) {
     r.set_reject(true);
     logger_.Debug(now, "rejecting ", pre ? "pre-vote" : "vote", " request from ", ToString(candidate), " for term ", m.term());
   }
-  Send(std::move(r), m.from_address(), /*needs_durable=*/!pre);
+  Send(std::move(r), m.from_address(), /*needs_durable=*/!pre && !opts_.unsafe_reply_before_persist);
 }
 
 void Raft::StepFollower(Time now, const pb::Message& m) {
@@ -1021,7 +1021,6 @@ StorageWrite* Raft::Write(bool sync) {
 }
 
 uint64_t Raft::Barrier() {
-  if (opts_.unsafe_reply_before_persist) return 0;
   if (open_write_.has_value() || hard_dirty_) return Write(true)->id;
   return last_sync_issued_ > last_durable_ ? last_sync_issued_ : 0;
 }

@@ -1,0 +1,185 @@
+#include "tests/raft_sim/checker.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "core/base/hash.h"
+#include "core/raft/kv_fsm.h"
+#include "core/raft/log.h"
+
+namespace muster::raft_sim {
+
+using raft::pb::Entry;
+
+void Checker::Fail(Time now, const std::string& what) {
+  if (failure_.empty()) {
+    failure_ = absl::StrCat("at t=", absl::FormatDuration(now - SimEpoch()), ": ", what);
+  }
+}
+
+void Checker::OnStep(NodeId id, const Input& input, const Effects& effects, raft::KvMachine* m, Time now) {
+  NodeRec& rec = nodes_[id.value];
+  // Durable hard state: what the node wrote, once a sync covering it completed.
+  if (const auto* w = std::get_if<WriteDurableInput>(&input.what)) {
+    auto& p = rec.pending_hard;
+    size_t k = 0;
+    while (k < p.size() && p[k].first <= w->write_id) rec.durable = p[k++].second;
+    p.erase(p.begin(), p.begin() + k);
+  }
+  for (const StorageWrite& w : effects.writes) {
+    for (const StorageOp& op : w.ops) {
+      if (op.kind == StorageOp::Kind::kPut && op.key == raft::kHardStateKey) {
+        raft::pb::HardState hs;
+        hs.ParseFromString(op.value);
+        rec.pending_hard.push_back({w.id, hs});
+      }
+    }
+  }
+  // Votes that arrived: a voter must never have granted two candidates in one term.
+  if (const auto* msg = std::get_if<MessageInput>(&input.what)) {
+    raft::pb::Message pm;
+    if (pm.ParseFromString(msg->payload) && pm.type() == raft::pb::MSG_VOTE_RESP && !pm.reject()) {
+      auto [it, inserted] = grants_.try_emplace({pm.from(), pm.term()}, pm.to());
+      if (!inserted && it->second != pm.to()) {
+        Fail(now, absl::StrCat("n", pm.from(), " voted for both n", it->second, " and n", pm.to(), " in term ",
+                               pm.term()));
+      }
+    }
+  }
+  if (m != nullptr) CheckState(id, m, now);
+}
+
+void Checker::CheckState(NodeId id, raft::KvMachine* m, Time now) {
+  NodeRec& rec = nodes_[id.value];
+  const raft::Raft& r = m->raft();
+  const std::string who = ToString(id);
+  if (rec.seen) {
+    if (r.term() < rec.term) Fail(now, absl::StrCat(who, " term went back from ", rec.term, " to ", r.term()));
+    if (r.term() == rec.term && rec.vote != 0 && r.vote().value != rec.vote) {
+      Fail(now, absl::StrCat(who, " changed its vote in term ", r.term(), " from n", rec.vote, " to n", r.vote().value));
+    }
+    if (r.commit() < rec.commit) Fail(now, absl::StrCat(who, " commit went back from ", rec.commit, " to ", r.commit()));
+  }
+  rec.seen = true;
+  rec.term = r.term();
+  rec.vote = r.vote().value;
+  rec.commit = r.commit();
+
+  // Election safety and leader completeness.
+  const bool leader = r.role() == raft::Role::kLeader;
+  if (leader) {
+    auto [it, inserted] = leaders_.try_emplace(r.term(), id.value);
+    if (!inserted && it->second != id.value) {
+      Fail(now, absl::StrCat("two leaders in term ", r.term(), ": n", it->second, " and ", who));
+    }
+    if (!rec.was_leader || rec.leader_term != r.term()) {
+      const raft::RaftLog& log = r.log();
+      for (uint64_t i = log.first_index(); i <= history_.size(); ++i) {
+        // Only leaders of later terms than the one that committed an entry must hold it.
+        if (r.term() <= history_[i - 1].commit_term) continue;
+        if (i > log.last_index() || log.At(i).term() != history_[i - 1].term) {
+          Fail(now, absl::StrCat("leader completeness: new leader ", who, " (term ", r.term(),
+                                 ") lacks applied entry ", i, " of term ", history_[i - 1].term));
+          break;
+        }
+      }
+      if (log.snapshot_index() > history_.size()) {  // snapshots only cover applied entries
+        Fail(now, absl::StrCat(who, " holds a snapshot beyond anything applied"));
+      }
+    }
+  }
+  rec.was_leader = leader;
+  rec.leader_term = r.term();
+
+  // One global applied history.
+  raft::KvMachine::Applied applied = m->TakeApplied();
+  if (applied.restored.has_value()) {
+    const uint64_t s = applied.restored->index();
+    if (s > history_.size()) {
+      Fail(now, absl::StrCat(who, " restored a snapshot at ", s, " beyond the applied history ", history_.size()));
+    } else if (s > 0 && history_[s - 1].chain != m->fsm().chain() && applied.entries.empty()) {
+      Fail(now, absl::StrCat(who, " restored a snapshot at ", s, " whose state differs from the history"));
+    }
+  }
+  for (const Entry& e : applied.entries) {
+    const uint64_t h = StableHash(e.data(), e.type());
+    if (e.index() <= history_.size()) {
+      const Hist& hist = history_[e.index() - 1];
+      if (hist.term != e.term() || hist.hash != h) {
+        Fail(now, absl::StrCat(who, " applied ", e.term(), "/", e.index(), " '", e.data(), "' but index ", e.index(),
+                               " was applied elsewhere as ", hist.term, "/", e.index(), " '", hist.data, "'"));
+      }
+    } else if (e.index() == history_.size() + 1) {
+      const uint64_t prev = history_.empty() ? 0 : history_.back().chain;
+      history_.push_back({e.term(), h, raft::ChainHash(prev, e), r.term(), e.data()});
+    } else {
+      Fail(now, absl::StrCat(who, " applied index ", e.index(), " past the history's end ", history_.size()));
+    }
+  }
+  if (applied.entries.size() > 0 && m->fsm().applied() <= history_.size() &&
+      history_[m->fsm().applied() - 1].chain != m->fsm().chain()) {
+    Fail(now, absl::StrCat(who, " state diverged from the history at index ", m->fsm().applied()));
+  }
+}
+
+void Checker::OnCrash(NodeId id) {
+  NodeRec& rec = nodes_[id.value];
+  rec.pending_hard.clear();  // unsynced: lost
+  rec.seen = false;          // the next life is compared with what was durable (OnRestart)
+  rec.was_leader = false;
+}
+
+void Checker::OnRestart(NodeId id, raft::KvMachine* m, Time now) {
+  NodeRec& rec = nodes_[id.value];
+  const raft::Raft& r = m->raft();
+  const std::string who = ToString(id);
+  const raft::pb::HardState& d = rec.durable;
+  if (r.term() < d.term()) Fail(now, absl::StrCat(who, " restarted with term ", r.term(), " < durable ", d.term()));
+  if (r.term() == d.term() && d.vote() != 0 && r.vote().value != d.vote()) {
+    Fail(now, absl::StrCat(who, " restarted with vote n", r.vote().value, " but durably voted n", d.vote()));
+  }
+  if (r.commit() < d.commit()) Fail(now, absl::StrCat(who, " restarted with commit ", r.commit(), " < durable ", d.commit()));
+  // Within the new life, compare against what it recovered.
+  rec.term = r.term();
+  rec.vote = r.vote().value;
+  rec.commit = r.commit();
+  rec.seen = true;
+}
+
+void Checker::OnAck(uint64_t index, const std::string& data, Time now) {
+  if (index == 0 || index > history_.size()) {
+    Fail(now, absl::StrCat("acknowledged put '", data, "' at ", index, " is not in the applied history"));
+  } else if (history_[index - 1].data != data) {
+    Fail(now, absl::StrCat("acknowledged put '", data, "' at ", index, " but the history has '",
+                           history_[index - 1].data, "'"));
+  }
+}
+
+void Checker::CheckLogMatching(const std::vector<std::pair<NodeId, const raft::KvMachine*>>& machines, Time now) {
+  for (size_t a = 0; a < machines.size(); ++a) {
+    for (size_t b = a + 1; b < machines.size(); ++b) {
+      const raft::RaftLog& la = machines[a].second->raft().log();
+      const raft::RaftLog& lb = machines[b].second->raft().log();
+      const uint64_t lo = std::max(la.first_index(), lb.first_index());
+      const uint64_t hi = std::min(la.last_index(), lb.last_index());
+      // The highest index where the terms agree: everything below must agree too.
+      uint64_t top = 0;
+      for (uint64_t i = hi; i >= lo && i > 0; --i) {
+        if (la.At(i).term() == lb.At(i).term()) {
+          top = i;
+          break;
+        }
+      }
+      for (uint64_t i = lo; i <= top; ++i) {
+        const Entry& x = la.At(i);
+        const Entry& y = lb.At(i);
+        if (x.term() != y.term() || x.data() != y.data() || x.type() != y.type()) {
+          Fail(now, absl::StrCat("log matching: ", ToString(machines[a].first), " and ", ToString(machines[b].first),
+                                 " agree at ", top, " but differ at ", i, " (", x.term(), " vs ", y.term(), ")"));
+          return;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace muster::raft_sim

@@ -1,0 +1,72 @@
+// Invariant checkers for Raft under the simulator, run after every step (LogCabin's
+// RaftConsensusInvariants idea: check each state and each pair of consecutive states).
+//  - election safety: at most one leader per term;
+//  - a voter grants at most one candidate per term (seen on arrival, so only votes that
+//    really left count), also across restarts;
+//  - term, vote-in-term and commit never go backwards within a life, and a restart
+//    recovers at least the durable term/vote/commit;
+//  - one global applied history: every node applies, at each index, the same entry;
+//    a restored snapshot's hash chain equals the history's at its index;
+//  - leader completeness: a new leader holds every entry applied anywhere so far;
+//  - log matching (periodic, all pairs): same index and term => same prefix;
+//  - every acknowledged put is in the history at its index, with its data.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "core/raft/kv_machine.h"
+#include "core/seam/effects.h"
+#include "core/seam/input.h"
+#include "proto/raft.pb.h"
+
+namespace muster::raft_sim {
+
+class Checker {
+ public:
+  // After node `id` handled `input` and produced `effects`; `m` is the live machine.
+  void OnStep(NodeId id, const Input& input, const Effects& effects, raft::KvMachine* m, Time now);
+  void OnCrash(NodeId id);
+  void OnRestart(NodeId id, raft::KvMachine* m, Time now);
+  void OnAck(uint64_t index, const std::string& data, Time now);
+  // All-pairs log matching over the machines given (null entries are skipped).
+  void CheckLogMatching(const std::vector<std::pair<NodeId, const raft::KvMachine*>>& machines, Time now);
+
+  void Fail(Time now, const std::string& what);
+  bool failed() const { return !failure_.empty(); }
+  const std::string& failure() const { return failure_; }
+  uint64_t applied_max() const { return history_.size(); }
+  size_t leaders_elected() const { return leaders_.size(); }
+  uint64_t max_term() const { return leaders_.empty() ? 0 : leaders_.rbegin()->first; }
+
+ private:
+  struct Hist {
+    uint64_t term;
+    uint64_t hash;   // of type and data
+    uint64_t chain;  // running hash through this index
+    uint64_t commit_term;  // >= the term of the leader that committed it
+    std::string data;
+  };
+  struct NodeRec {
+    bool seen = false;
+    uint64_t term = 0;
+    uint64_t vote = 0;
+    uint64_t commit = 0;
+    bool was_leader = false;
+    uint64_t leader_term = 0;
+    std::vector<std::pair<uint64_t, raft::pb::HardState>> pending_hard;  // by write id
+    raft::pb::HardState durable;
+  };
+  void CheckState(NodeId id, raft::KvMachine* m, Time now);
+
+  std::map<uint64_t, NodeRec> nodes_;
+  absl::btree_map<uint64_t, uint64_t> leaders_;  // term -> node
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> grants_;  // (voter, term) -> candidate
+  std::vector<Hist> history_;  // history_[i-1] is index i
+  std::string failure_;
+};
+
+}  // namespace muster::raft_sim

@@ -1,0 +1,329 @@
+#include "tests/raft_sim/harness.h"
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/base/check.h"
+#include "sim/simulator.h"
+
+namespace muster::raft_sim {
+namespace {
+
+class StderrSink final : public LogSink {
+ public:
+  void Write(Time now, LogLevel level, std::string_view component, std::string_view message) override {
+    std::fprintf(stderr, "%12s [%s] %.*s: %.*s\n", absl::FormatDuration(now - SimEpoch()).c_str(),
+                 std::string(LogLevelName(level)).c_str(), static_cast<int>(component.size()), component.data(),
+                 static_cast<int>(message.size()), message.data());
+  }
+};
+
+struct Swarm {
+  int servers;
+  double loss, duplicate;
+  bool datagram;
+  Duration jitter;
+  double crash_weight, partition_weight, pause_weight;
+  bool torn;
+  bool pre_vote, check_quorum;
+  uint64_t snapshot_every;
+  Duration fault_interval;
+  Duration sync_latency_max;
+  double target_leader;
+  std::string Describe() const {
+    return absl::StrCat("servers=", servers, " loss=", loss, " dup=", duplicate, datagram ? " datagram" : " stream",
+                        " jitter=", absl::FormatDuration(jitter), " crash=", crash_weight, " partition=", partition_weight,
+                        " pause=", pause_weight, torn ? " torn" : "", pre_vote ? " prevote" : "",
+                        check_quorum ? " checkquorum" : "", " snapshot_every=", snapshot_every, " sync_max=", absl::FormatDuration(sync_latency_max),
+                        " target_leader=", target_leader, " fault_every=", absl::FormatDuration(fault_interval));
+  }
+};
+
+Swarm Choose(Rng& rng, const RunConfig& c) {
+  Swarm s;
+  const int sizes[] = {3, 5, 7};
+  s.servers = c.servers > 0 ? c.servers : sizes[rng.Uniform(3)];
+  const double losses[] = {0, 0.01, 0.05, 0.15};
+  s.loss = c.faults ? losses[rng.Uniform(4)] : 0;
+  s.duplicate = c.faults ? losses[rng.Uniform(4)] : 0;
+  s.datagram = rng.Bernoulli(0.5);
+  s.jitter = rng.Bernoulli(0.5) ? absl::Microseconds(500) : absl::Milliseconds(5);
+  s.crash_weight = c.faults ? rng.UniformDouble() : 0;
+  s.partition_weight = c.faults ? rng.UniformDouble() : 0;
+  s.pause_weight = c.faults ? rng.UniformDouble() * 0.5 : 0;
+  s.torn = rng.Bernoulli(0.5);
+  s.pre_vote = rng.Bernoulli(0.8);
+  s.check_quorum = rng.Bernoulli(0.8);
+  const uint64_t snaps[] = {0, 10, 50};
+  s.snapshot_every = snaps[rng.Uniform(3)];
+  s.fault_interval = rng.UniformDuration(absl::Milliseconds(100), absl::Milliseconds(800));
+  const Duration syncs[] = {absl::Milliseconds(2), absl::Milliseconds(10), absl::Milliseconds(40)};
+  s.sync_latency_max = syncs[rng.Uniform(3)];
+  s.target_leader = rng.UniformDouble();
+  return s;
+}
+
+class Run {
+ public:
+  static constexpr uint64_t kStepsMax = 400'000;
+  explicit Run(const RunConfig& config) : config_(config), sim_(config.seed), rng_(config.seed ^ 0x5eed) {}
+
+  RunResult Go() {
+    swarm_ = Choose(rng_, config_);
+    if (config_.verbose) sim_.set_log_sink(&sink_);
+    sim::LinkConfig link;
+    link.latency_jitter_mean = swarm_.jitter;
+    link.loss = swarm_.loss;
+    link.duplicate = swarm_.duplicate;
+    link.faults_affect_streams = true;
+    sim_.network().SetDefaultLink(link);
+    sim::DiskConfig disk;
+    disk.sync_latency_max = swarm_.sync_latency_max;
+    sim_.set_disk_config(disk);
+
+    raft::KvMachineOptions opts;
+    opts.raft.pre_vote = swarm_.pre_vote;
+    opts.raft.check_quorum = swarm_.check_quorum;
+    opts.raft.channel = swarm_.datagram ? Channel::kDatagram : Channel::kStream;
+    opts.raft.snapshot_chunk_bytes = 64;  // several chunks per snapshot
+    opts.raft.inflight_msgs_max = 8;
+    opts.raft.unsafe_reply_before_persist = config_.unsafe.unsafe_reply_before_persist;
+    opts.raft.unsafe_commit_previous_term = config_.unsafe.unsafe_commit_previous_term;
+    opts.raft.unsafe_ack_before_durable = config_.unsafe.unsafe_ack_before_durable;
+    opts.raft.unsafe_config_change_before_noop = config_.unsafe.unsafe_config_change_before_noop;
+    opts.snapshot_every = swarm_.snapshot_every;
+    for (int i = 1; i <= swarm_.servers; ++i) {
+      raft::pb::Server* s = opts.bootstrap.add_servers();
+      s->set_id(i);
+      s->set_address(absl::StrCat("n", i));
+      s->set_voter(true);
+    }
+    sim_.set_step_observer([this](NodeId id, const Input& in, const Effects& fx) {
+      checker_.OnStep(id, in, fx, Machine(id), sim_.now());
+      if (++steps_ % 512 == 0) CheckLogs();
+      if (steps_ == kStepsMax) {
+        checker_.Fail(sim_.now(), absl::StrCat("more than ", kStepsMax, " steps: a message storm?"));
+      }
+    });
+    for (int i = 1; i <= swarm_.servers; ++i) ids_.push_back(sim_.AddNode(raft::KvMachineFactory(opts)));
+
+    ScheduleClient();
+    if (config_.faults) ScheduleFault();
+    const Time safety_end = sim_.now() + config_.safety;
+    while (sim_.now() < safety_end && !checker_.failed()) {
+      if (!sim_.Step()) break;
+    }
+    CheckLogs();
+    in_safety_ = false;
+    if (!checker_.failed()) Liveness();
+    CheckLogs();
+
+    RunResult result;
+    result.ok = !checker_.failed();
+    result.failure = checker_.failure();
+    result.events = sim_.events_processed();
+    result.fingerprint = sim_.fingerprint();
+    result.acked = acked_;
+    result.summary = absl::StrCat("seed=", config_.seed, " ", swarm_.Describe(), " events=", result.events,
+                                  " acked=", acked_, " applied=", checker_.applied_max(),
+                                  " leaders=", checker_.leaders_elected(), " max_term=", checker_.max_term());
+    return result;
+  }
+
+ private:
+  raft::KvMachine* Machine(NodeId id) { return dynamic_cast<raft::KvMachine*>(sim_.machine(id)); }
+
+  void CheckLogs() {
+    std::vector<std::pair<NodeId, const raft::KvMachine*>> ms;
+    for (NodeId id : ids_) {
+      if (raft::KvMachine* m = Machine(id)) ms.push_back({id, m});
+    }
+    checker_.CheckLogMatching(ms, sim_.now());
+  }
+
+  // The client: puts with unique values, following leader hints.
+  void ScheduleClient() {
+    sim_.After(rng_.UniformDuration(absl::Milliseconds(5), absl::Milliseconds(60)), [this] {
+      if (!in_safety_) return;
+      SendPut(absl::StrCat("k", rng_.Uniform(8), "=v", next_value_++), nullptr);
+      ScheduleClient();
+    });
+  }
+
+  void SendPut(std::string body, std::function<void()> on_ack) {
+    NodeId target = target_.valid() && rng_.Bernoulli(0.9) ? target_ : ids_[rng_.Uniform(ids_.size())];
+    if (!sim_.IsUp(target)) return;
+    sim_.Request(target, "put", body, [this, body, on_ack](const Response& r) {
+      if (r.status.ok()) {
+        ++acked_;
+        checker_.OnAck(std::stoull(r.body), body, sim_.now());
+        if (on_ack) on_ack();
+      } else if (r.body.rfind("leader=", 0) == 0) {
+        target_ = sim_.NodeAt(r.body.substr(7));
+      } else {
+        target_ = NodeId{};
+      }
+    });
+  }
+
+  void ScheduleFault() {
+    sim_.After(swarm_.fault_interval, [this] {
+      if (!in_safety_) return;
+      InjectFault();
+      ScheduleFault();
+    });
+  }
+
+  std::vector<NodeId> Shuffled() {
+    std::vector<NodeId> v = ids_;
+    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng_.Uniform(i)]);
+    return v;
+  }
+
+  // A fault's victim: often the current leader, where faults hurt most.
+  NodeId Victim() {
+    if (rng_.Bernoulli(swarm_.target_leader)) {
+      for (NodeId n : ids_) {
+        raft::KvMachine* m = Machine(n);
+        if (m != nullptr && m->raft().role() == raft::Role::kLeader) return n;
+      }
+    }
+    return ids_[rng_.Uniform(ids_.size())];
+  }
+
+  void InjectFault() {
+    const double total = swarm_.crash_weight + swarm_.partition_weight + swarm_.pause_weight + 0.3;
+    double x = rng_.UniformDouble() * total;
+    if ((x -= swarm_.crash_weight) < 0) {
+      NodeId n = Victim();
+      if (!sim_.IsUp(n)) return;
+      checker_.OnCrash(n);
+      sim_.Kill(n, swarm_.torn && rng_.Bernoulli(0.5));
+      sim_.After(rng_.UniformDuration(absl::Milliseconds(20), absl::Milliseconds(1500)), [this, n] {
+        if (sim_.IsUp(n)) return;
+        sim_.Restart(n);
+        if (raft::KvMachine* m = Machine(n)) checker_.OnRestart(n, m, sim_.now());
+      });
+      return;
+    }
+    if ((x -= swarm_.partition_weight) < 0) {
+      sim_.network().Heal();
+      std::vector<NodeId> v = Shuffled();
+      const size_t cut = 1 + rng_.Uniform(v.size() - 1);
+      std::vector<NodeId> a(v.begin(), v.begin() + cut), b(v.begin() + cut, v.end());
+      switch (rng_.Uniform(4)) {
+        case 0: sim_.network().Partition(a, b); break;
+        case 1: sim_.network().PartitionOneWay(a, b); break;
+        case 2: sim_.network().Isolate(Victim(), ids_); break;
+        case 3: {
+          if (v.size() < 3) break;
+          std::vector<NodeId> left(v.begin() + 1, v.begin() + 1 + (v.size() - 1) / 2);
+          std::vector<NodeId> right(v.begin() + 1 + (v.size() - 1) / 2, v.end());
+          sim_.network().Bridge(left, v[0], right);
+          break;
+        }
+      }
+      return;
+    }
+    if ((x -= swarm_.pause_weight) < 0) {
+      NodeId n = Victim();
+      if (sim_.IsUp(n)) sim_.Pause(n, rng_.UniformDuration(absl::Milliseconds(50), absl::Milliseconds(1500)));
+      return;
+    }
+    sim_.network().Heal();
+  }
+
+  void Liveness() {
+    // Heal a majority core: everyone else stays cut off (or down).
+    std::vector<NodeId> v = Shuffled();
+    const size_t majority = ids_.size() / 2 + 1;
+    std::vector<NodeId> core(v.begin(), v.begin() + majority), rest(v.begin() + majority, v.end());
+    std::sort(core.begin(), core.end());
+    sim_.network().Heal();
+    sim::LinkConfig link = sim_.network().default_link();
+    link.loss = 0;
+    link.duplicate = 0;
+    sim_.network().SetDefaultLink(link);
+    if (!rest.empty()) sim_.network().Partition(core, rest);
+    for (NodeId n : core) {
+      if (!sim_.IsUp(n)) {
+        sim_.Restart(n);
+        if (raft::KvMachine* m = Machine(n)) checker_.OnRestart(n, m, sim_.now());
+      }
+    }
+    bool committed = false;
+    bool outstanding = false;
+    const Time deadline = sim_.now() + config_.liveness_budget;
+    uint64_t attempt = 0;
+    Time next_try = sim_.now();
+    while (sim_.now() < deadline && !committed && !checker_.failed()) {
+      if (sim_.now() >= next_try) {
+        next_try = sim_.now() + absl::Milliseconds(300);
+        for (NodeId n : core) {
+          raft::KvMachine* m = Machine(n);
+          if (m != nullptr && m->raft().role() == raft::Role::kLeader && m->raft().CommittedOwnTerm()) {
+            const std::string body = absl::StrCat("live=", config_.seed, "-", attempt++);
+            outstanding = true;
+            sim_.Request(n, "put", body, [this, body, &committed](const Response& r) {
+              if (r.status.ok()) {
+                checker_.OnAck(std::stoull(r.body), body, sim_.now());
+                committed = true;
+              }
+            });
+            break;
+          }
+        }
+      }
+      if (!sim_.Step()) break;
+    }
+    if (committed || checker_.failed()) return;
+    std::vector<std::string> states;
+    for (NodeId n : core) {
+      raft::KvMachine* m = Machine(n);
+      if (m == nullptr) {
+        states.push_back(absl::StrCat(ToString(n), " down"));
+        continue;
+      }
+      const raft::Status s = m->raft().GetStatus();
+      states.push_back(absl::StrCat(ToString(n), " ", Absl(raft::RoleName(s.role)), " term=", s.term,
+                                    " leader=", s.leader.value, " commit=", s.commit, " last=", s.last_index));
+    }
+    std::vector<std::string> names;
+    for (NodeId n : core) names.push_back(ToString(n));
+    checker_.Fail(sim_.now(), absl::StrCat("liveness: ", outstanding ? "a leader was elected but no write committed"
+                                                              : "no leader with a committed own-term entry",
+                                    " among core {", absl::StrJoin(names, ","), "} after ",
+                                    absl::FormatDuration(config_.liveness_budget), ": ", absl::StrJoin(states, "; ")));
+  }
+
+  RunConfig config_;
+  sim::Simulator sim_;
+  Rng rng_;
+  Swarm swarm_;
+  StderrSink sink_;
+  Checker checker_;
+  std::vector<NodeId> ids_;
+  NodeId target_;
+  uint64_t next_value_ = 0;
+  uint64_t acked_ = 0;
+  uint64_t steps_ = 0;
+  bool in_safety_ = true;
+};
+
+}  // namespace
+
+RunResult RunSeed(const RunConfig& config) {
+  Run run(config);
+  RunResult r = run.Go();
+  return r;
+}
+
+std::string ReproCommand(uint64_t seed) {
+  return absl::StrCat("bazel run //tests/raft_sim:raft_sim -- --seed ", seed, " --verbose");
+}
+
+}  // namespace muster::raft_sim

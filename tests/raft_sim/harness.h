@@ -1,0 +1,49 @@
+// One simulated Raft cluster run for one seed (TigerBeetle's VOPR shape): the seed builds
+// everything — cluster size, link faults, partition shapes, crash and pause rates, options
+// ("swarm testing") — then a safety phase with faults and checkers after every step, then
+// a liveness phase: heal a majority core; within a budget there must be a leader among it
+// and a new write must commit, or the run fails with a diagnosis.
+//
+// The fault model (what the design claims to survive, and what is injected): message loss,
+// duplication, delay and reordering (datagram channel); partitions — symmetric, one-way,
+// isolate-one, bridge; crash with loss of unsynced writes, optionally torn; restart from
+// durable storage; pauses. Not in the model: disk corruption, wiped disks, clock drift
+// beyond the lease bound (see Raft::LeaseRead).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/raft/kv_machine.h"
+#include "tests/raft_sim/checker.h"
+
+namespace muster::raft_sim {
+
+struct RunConfig {
+  uint64_t seed = 1;
+  int servers = 0;                  // 0: chosen by the seed (3, 5 or 7)
+  Duration safety = absl::Seconds(6);
+  Duration liveness_budget = absl::Seconds(30);
+  bool faults = true;
+  // Bug injection, to prove the checkers catch what the rules prevent.
+  raft::RaftOptions unsafe;  // only the unsafe_* fields are used
+  bool verbose = false;      // print the raft log to stderr
+};
+
+struct RunResult {
+  bool ok = true;
+  std::string failure;
+  std::string summary;  // one line: what the seed chose and what happened
+  uint64_t events = 0;
+  uint64_t fingerprint = 0;
+  uint64_t acked = 0;
+};
+
+RunResult RunSeed(const RunConfig& config);
+
+// The command that reproduces a seed's run.
+std::string ReproCommand(uint64_t seed);
+
+}  // namespace muster::raft_sim

@@ -1,0 +1,55 @@
+// The Raft simulator's long mode: runs seeds and prints, for any failure, the one command
+// that reproduces it.
+//   bazel run //tests/raft_sim:raft_sim -- --seeds 10000 [--first 1]
+//   bazel run //tests/raft_sim:raft_sim -- --seed 1234 --verbose
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "tests/raft_sim/harness.h"
+
+int main(int argc, char** argv) {
+  uint64_t first = 1, seeds = 100;
+  bool single = false, verbose = false;
+  std::string unsafe;
+  int servers = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--seeds" && i + 1 < argc) seeds = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--first" && i + 1 < argc) first = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--seed" && i + 1 < argc) {
+      first = std::strtoull(argv[++i], nullptr, 10);
+      seeds = 1;
+      single = true;
+    } else if (a == "--verbose") verbose = true;
+    else if (a == "--servers" && i + 1 < argc) servers = std::atoi(argv[++i]);
+    else if (a == "--unsafe" && i + 1 < argc) unsafe = argv[++i];  // vote|figure8|ack|config
+    else {
+      std::fprintf(stderr, "usage: raft_sim [--seeds N] [--first S] | --seed S [--verbose]\n");
+      return 2;
+    }
+  }
+  uint64_t failures = 0;
+  for (uint64_t seed = first; seed < first + seeds; ++seed) {
+    muster::raft_sim::RunConfig c;
+    c.seed = seed;
+    c.verbose = verbose;
+    c.servers = servers;
+    c.unsafe.unsafe_reply_before_persist = unsafe == "vote";
+    c.unsafe.unsafe_commit_previous_term = unsafe == "figure8";
+    c.unsafe.unsafe_ack_before_durable = unsafe == "ack";
+    c.unsafe.unsafe_config_change_before_noop = unsafe == "config";
+    muster::raft_sim::RunResult r = muster::raft_sim::RunSeed(c);
+    if (single || !r.ok) std::printf("%s fingerprint=%016llx\n", r.summary.c_str(), static_cast<unsigned long long>(r.fingerprint));
+    if (!r.ok) {
+      ++failures;
+      std::printf("FAIL seed=%llu: %s\n  reproduce: %s\n", static_cast<unsigned long long>(seed), r.failure.c_str(),
+                  muster::raft_sim::ReproCommand(seed).c_str());
+      std::fflush(stdout);
+    }
+  }
+  std::printf("%llu seeds from %llu, %llu failed\n", static_cast<unsigned long long>(seeds),
+              static_cast<unsigned long long>(first), static_cast<unsigned long long>(failures));
+  return failures == 0 ? 0 : 1;
+}
