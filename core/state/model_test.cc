@@ -389,6 +389,10 @@ class Harness {
       auto got = s.KVGet(k);
       auto want = model_.kv.find(k);
       ASSERT_EQ(got.value.has_value(), want != model_.kv.end()) << k;
+      uint64_t want_index = want != model_.kv.end()          ? want->second.modify_index
+                            : model_.deleted_at.contains(k) ? model_.deleted_at.at(k)
+                                                             : std::max<uint64_t>(model_.kv_index, 1);
+      EXPECT_EQ(got.index, want_index) << "get index " << k;
       if (got.value.has_value()) {
         ASSERT_EQ(*got.value, want->second) << k;
       }
