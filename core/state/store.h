@@ -156,7 +156,12 @@ class Store {
                                                          const std::vector<std::string>& tags,
                                                          bool passing_only) const;
 
+  // Index: the key's ModifyIndex, or the index of its delete, else the KV table's. (Consul
+  // answers the table's index; the key's own moves only when the key does, which is what a
+  // blocking single-key read needs.)
   Indexed<std::optional<KVEntry>> KVGet(std::string_view key) const;
+  // ?recurse. Index: the last write or delete under the prefix, else the KV table's. Note
+  // that reaping tombstones can move a prefix's index back (as in Consul); clients reset.
   Indexed<std::vector<KVEntry>> KVList(std::string_view prefix) const;
   // Keys under prefix; with a separator, keys are cut after the first separator past the
   // prefix and deduplicated ("keys" with "separator").
@@ -171,6 +176,7 @@ class Store {
   Indexed<std::vector<Session>> SessionList() const;
   Indexed<std::vector<Session>> NodeSessions(std::string_view node) const;
 
+  // The index of the table's last change; 0 when it never changed (queries clamp to 1).
   uint64_t TableIndex(std::string_view table) const;
   // Last change to any instance of `service` or its checks or nodes; falls back to the
   // services table for a name never seen.
@@ -179,7 +185,8 @@ class Store {
   // What changed since the last call.
   ChangeSet TakeChanges();
 
-  // Whole-state serialization (the FSM snapshot) and a content hash over it.
+  // Whole-state serialization (the FSM snapshot) and a content hash of the same content
+  // (a StableHash fingerprint over the ordered tables, plus the applied index).
   std::string Snapshot() const;
   absl::Status Restore(std::string_view bytes);
   uint64_t ContentHash() const;
