@@ -463,6 +463,25 @@ void Memberlist::HandleMessage(const MessageInput& message, Time now, Effects* o
   MaybeSyncWithStranger(message.from);
 }
 
+void Memberlist::AnswerStaleAccusation(uint64_t incarnation, const Address& from) {
+  // An accusation older than our current incarnation: we refuted it already, but the
+  // sender has not heard (the refutation's epidemic can miss a node, which would then let
+  // its suspicion run out). Tell the sender directly.
+  if (leaving_ || from == self_addr_ || incarnation >= incarnation_) return;
+  auto last = refuted_to_.find(from);
+  if (last != refuted_to_.end() && now_ - last->second < config_.probe_interval) return;
+  if (refuted_to_.size() >= 1024) refuted_to_.clear();
+  refuted_to_[from] = now_;
+  const NodeState& self = nodes_.at(config_.name);
+  pb::Message m;
+  pb::Alive* a = m.mutable_alive();
+  a->set_incarnation(self.incarnation);
+  a->set_node(config_.name);
+  a->set_addr(self_addr_);
+  a->set_meta(self.meta);
+  SendDatagram(from, m);
+}
+
 void Memberlist::MaybeSyncWithStranger(const Address& from) {
   // A packet from someone we do not know as alive: the epidemic that announces members
   // misses a node now and then (each update goes out only ~retransmit_mult * log N times).
@@ -488,8 +507,14 @@ void Memberlist::HandleOne(const pb::Message& m, const Address& from, Channel ch
     case pb::Message::kAck: OnAck(m.ack().seq()); break;
     case pb::Message::kNack: OnNack(m.nack().seq()); break;
     case pb::Message::kAlive: AliveNode(m.alive(), false); break;
-    case pb::Message::kSuspect: SuspectNode(m.suspect()); break;
-    case pb::Message::kDead: DeadNode(m.dead()); break;
+    case pb::Message::kSuspect:
+      if (m.suspect().node() == config_.name) AnswerStaleAccusation(m.suspect().incarnation(), from);
+      SuspectNode(m.suspect());
+      break;
+    case pb::Message::kDead:
+      if (m.dead().node() == config_.name) AnswerStaleAccusation(m.dead().incarnation(), from);
+      DeadNode(m.dead());
+      break;
     case pb::Message::kPushPull: HandlePushPull(m.push_pull(), from); break;
     case pb::Message::kUser: delegate_->NotifyMsg(m.user().payload(), from); break;
     case pb::Message::BODY_NOT_SET: break;

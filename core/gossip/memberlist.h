@@ -155,6 +155,7 @@ class Memberlist {
   void HandleOne(const proto::gossip::Message& m, const Address& from, Channel channel);
   void HandlePing(const proto::gossip::Ping& ping, const Address& from, Channel channel);
   void MaybeSyncWithStranger(const Address& from);
+  void AnswerStaleAccusation(uint64_t incarnation, const Address& from);
   void HandleIndirectPing(const proto::gossip::IndirectPing& req, const Address& from);
   // State transitions (memberlist's aliveNode / suspectNode / deadNode).
   void AliveNode(const proto::gossip::Alive& a, bool bootstrap);
@@ -194,6 +195,8 @@ class Memberlist {
   // Senders we heard from while not knowing them alive, and when we last synced with
   // them (rate limit; bounded).
   absl::btree_map<Address, Time> unknown_synced_;
+  // Where we last re-sent our refutation to a sender of stale news about us (rate limit).
+  absl::btree_map<Address, Time> refuted_to_;
   uint32_t next_seq_ = 1;
   uint64_t incarnation_ = 0;
   bool leaving_ = false;

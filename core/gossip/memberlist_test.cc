@@ -173,6 +173,20 @@ TEST_F(MemberlistTest, RefutesASuspicionAboutItselfWithAHigherIncarnation) {
   EXPECT_TRUE(refuted);
 }
 
+TEST_F(MemberlistTest, AStaleAccusationIsAnsweredDirectlyWithTheCurrentIncarnation) {
+  AddMembers({"b", "c"});
+  Deliver("addr-b", {Suspect("a", 1, "b")});  // refuted: incarnation 2
+  TakeSent();
+  Deliver("addr-c", {Suspect("a", 1, "b")});  // c relays the old suspicion: it missed the refutation
+  bool told = false;
+  for (const Sent& s : TakeSent()) {
+    told |= s.to == "addr-c" && s.message.has_alive() && s.message.alive().node() == "a" &&
+            s.message.alive().incarnation() == 2;
+  }
+  EXPECT_TRUE(told);
+  EXPECT_EQ(ml_->Node("a")->incarnation, 2u) << "no new refutation for old news";
+}
+
 TEST_F(MemberlistTest, SuspicionStartsAtMaxAndConfirmationsShortenIt) {
   auto_ack_ = true;
   AddMembers({"b", "c", "d", "e", "f", "g"});  // 7 members: k = suspicion_mult - 2 = 2
