@@ -101,10 +101,17 @@ void Serf::Tick(Time now, Effects* out) {
   memberlist_.Tick(now, out);
 }
 
-void Serf::SetTags(TagMap tags, Time now, Effects* out) {
+absl::Status Serf::SetTags(TagMap tags, Time now, Effects* out) {
   Enter(now, out);
+  TagMap old = std::move(config_.tags);
   config_.tags = std::move(tags);
+  if (NodeMeta().size() > config_.memberlist.meta_bytes_max) {
+    config_.tags = std::move(old);
+    return absl::InvalidArgumentError(
+        absl::StrCat("tags exceed ", config_.memberlist.meta_bytes_max, " bytes encoded"));
+  }
   memberlist_.UpdateMeta(now, out);
+  return absl::OkStatus();
 }
 
 absl::Status Serf::UserEvent(std::string name, std::string payload, bool coalesce, Time now, Effects* out) {

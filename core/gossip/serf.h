@@ -102,7 +102,9 @@ class Serf final : private MemberlistDelegate {
   void HandleMessage(const MessageInput& message, Time now, Effects* out);
   void Tick(Time now, Effects* out);
   void HandleProcessExit(const ProcessExitedInput& exit, Time now, Effects* out);
-  void SetTags(TagMap tags, Time now, Effects* out);
+  // Replaces this node's tags; they travel in every alive message, so their encoding is
+  // bounded by memberlist's meta_bytes_max (InvalidArgument beyond it).
+  absl::Status SetTags(TagMap tags, Time now, Effects* out);
   absl::Status UserEvent(std::string name, std::string payload, bool coalesce, Time now, Effects* out);
   // Starts a query; `done` runs at its deadline with what came back.
   using QueryDone = std::function<void(const QueryResult&)>;

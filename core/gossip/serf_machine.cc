@@ -124,8 +124,7 @@ void SerfMachine::HandleRequest(const RequestInput& r, Time now, Effects* out) {
       std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
       tags[p.first] = p.second;
     }
-    serf_->SetTags(std::move(tags), now, out);
-    respond(absl::OkStatus());
+    respond(serf_->SetTags(std::move(tags), now, out));
   } else {
     respond(absl::InvalidArgumentError(absl::StrCat("unknown method: ", r.method)));
   }

@@ -183,6 +183,13 @@ TEST_F(SerfTest, TagChangesArriveAsMemberUpdate) {
   EXPECT_EQ(serf_->stats().events.at("member-update"), 1u);
 }
 
+TEST_F(SerfTest, OversizedTagsAreRefused) {
+  Make(Config());
+  EXPECT_EQ(serf_->SetTags({{"role", std::string(600, 'x')}}, now_, &out_).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(serf_->SetTags({{"role", "client"}}, now_, &out_).ok());
+  EXPECT_EQ(serf_->member("a")->tags.at("role"), "client");
+}
+
 TEST_F(SerfTest, HandlersRunForMatchingEventsWithTheSerfEnvironment) {
   SerfConfig c = Config();
   c.handlers = {{"member-join,user:deploy", "handle.sh"}, {"query", "answer.sh"}};
