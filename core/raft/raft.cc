@@ -130,9 +130,11 @@ void Raft::Step(Time now, const pb::Message& m, Ready* out) {
       r.set_index(0);
       r.set_reject(true);
       Send(std::move(r), m.from_address(), /*needs_durable=*/true);
-    } else if (m.type() == pb::MSG_PRE_VOTE) {
+    } else if (IsVoteRequest(m.type())) {
+      // Reject with our term, so a candidate stuck in an old term learns the current one
+      // (it may never hear from us otherwise: we may not count it as a voter).
       pb::Message r;
-      r.set_type(pb::MSG_PRE_VOTE_RESP);
+      r.set_type(m.type() == pb::MSG_PRE_VOTE ? pb::MSG_PRE_VOTE_RESP : pb::MSG_VOTE_RESP);
       r.set_to(m.from());
       r.set_reject(true);
       Send(std::move(r), m.from_address(), true);

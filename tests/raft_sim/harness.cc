@@ -22,6 +22,12 @@ class StderrSink final : public LogSink {
   }
 };
 
+std::string ConfigString(const raft::pb::Configuration& c) {
+  std::vector<std::string> parts;
+  for (const auto& s : c.servers()) parts.push_back(absl::StrCat("n", s.id(), s.voter() ? "" : "(nonvoter)"));
+  return absl::StrJoin(parts, " ");
+}
+
 struct Swarm {
   int servers;
   double loss, duplicate;
@@ -34,12 +40,13 @@ struct Swarm {
   Duration fault_interval;
   Duration sync_latency_max;
   double target_leader;
+  bool membership;
   std::string Describe() const {
     return absl::StrCat("servers=", servers, " loss=", loss, " dup=", duplicate, datagram ? " datagram" : " stream",
                         " jitter=", absl::FormatDuration(jitter), " crash=", crash_weight, " partition=", partition_weight,
                         " pause=", pause_weight, torn ? " torn" : "", pre_vote ? " prevote" : "",
                         check_quorum ? " checkquorum" : "", " snapshot_every=", snapshot_every, " sync_max=", absl::FormatDuration(sync_latency_max),
-                        " target_leader=", target_leader, " fault_every=", absl::FormatDuration(fault_interval));
+                        " target_leader=", target_leader, " fault_every=", absl::FormatDuration(fault_interval), membership ? " membership" : "");
   }
 };
 
@@ -64,6 +71,7 @@ Swarm Choose(Rng& rng, const RunConfig& c) {
   const Duration syncs[] = {absl::Milliseconds(2), absl::Milliseconds(10), absl::Milliseconds(40)};
   s.sync_latency_max = syncs[rng.Uniform(3)];
   s.target_leader = rng.UniformDouble();
+  s.membership = s.servers >= 3 && rng.Bernoulli(0.35);
   return s;
 }
 
@@ -113,6 +121,7 @@ class Run {
 
     ScheduleClient();
     if (config_.faults) ScheduleFault();
+    if (swarm_.membership) ScheduleMembership();
     const Time safety_end = sim_.now() + config_.safety;
     while (sim_.now() < safety_end && !checker_.failed()) {
       if (!sim_.Step()) break;
@@ -129,7 +138,7 @@ class Run {
     result.fingerprint = sim_.fingerprint();
     result.acked = acked_;
     result.summary = absl::StrCat("seed=", config_.seed, " ", swarm_.Describe(), " events=", result.events,
-                                  " acked=", acked_, " applied=", checker_.applied_max(),
+                                  " acked=", acked_, " conf_changes=", membership_changes_, " applied=", checker_.applied_max(),
                                   " leaders=", checker_.leaders_elected(), " max_term=", checker_.max_term());
     return result;
   }
@@ -168,6 +177,47 @@ class Run {
         target_ = NodeId{};
       }
     });
+  }
+
+  // Membership churn, one server at a time, through whoever leads: remove a server (maybe
+  // the leader itself), add it back as voter or non-voter, promote non-voters.
+  void ScheduleMembership() {
+    sim_.After(rng_.UniformDuration(absl::Milliseconds(200), absl::Milliseconds(1200)), [this] {
+      if (!in_safety_) return;
+      ChangeMembership();
+      ScheduleMembership();
+    });
+  }
+
+  void ChangeMembership() {
+    NodeId leader;
+    for (NodeId n : ids_) {
+      raft::KvMachine* m = Machine(n);
+      if (m != nullptr && m->raft().role() == raft::Role::kLeader) leader = n;
+    }
+    if (!leader.valid()) return;
+    const raft::pb::Configuration& config = Machine(leader)->raft().configuration();
+    std::set<uint64_t> voters, nonvoters;
+    for (const auto& s : config.servers()) (s.voter() ? voters : nonvoters).insert(s.id());
+    std::string method, body;
+    if (!nonvoters.empty()) {
+      method = "promote";
+      body = absl::StrCat(*nonvoters.begin());
+    } else if (voters.size() < ids_.size()) {
+      for (NodeId n : ids_) {
+        if (voters.count(n.value) == 0) {
+          method = rng_.Bernoulli(0.5) ? "add-voter" : "add-nonvoter";
+          body = absl::StrCat(n.value, " ", sim_.AddressOf(n));
+          break;
+        }
+      }
+    } else {
+      NodeId victim = ids_[rng_.Uniform(ids_.size())];
+      method = "remove";
+      body = absl::StrCat(victim.value);
+    }
+    sim_.Request(leader, method, body, [](const Response&) {});
+    membership_changes_++;
   }
 
   void ScheduleFault() {
@@ -212,6 +262,7 @@ class Run {
     }
     if ((x -= swarm_.partition_weight) < 0) {
       sim_.network().Heal();
+      if (ids_.size() < 2) return;
       std::vector<NodeId> v = Shuffled();
       const size_t cut = 1 + rng_.Uniform(v.size() - 1);
       std::vector<NodeId> a(v.begin(), v.begin() + cut), b(v.begin() + cut, v.end());
@@ -241,7 +292,10 @@ class Run {
     // Heal a majority core: everyone else stays cut off (or down).
     std::vector<NodeId> v = Shuffled();
     const size_t majority = ids_.size() / 2 + 1;
-    std::vector<NodeId> core(v.begin(), v.begin() + majority), rest(v.begin() + majority, v.end());
+    // With membership churn the latest configuration may differ from node to node, so
+    // the whole cluster is healed instead of a majority of the bootstrap servers.
+    const size_t core_size = swarm_.membership ? ids_.size() : majority;
+    std::vector<NodeId> core(v.begin(), v.begin() + core_size), rest(v.begin() + core_size, v.end());
     std::sort(core.begin(), core.end());
     sim_.network().Heal();
     sim::LinkConfig link = sim_.network().default_link();
@@ -290,7 +344,8 @@ class Run {
       }
       const raft::Status s = m->raft().GetStatus();
       states.push_back(absl::StrCat(ToString(n), " ", Absl(raft::RoleName(s.role)), " term=", s.term,
-                                    " leader=", s.leader.value, " commit=", s.commit, " last=", s.last_index));
+                                    " leader=", s.leader.value, " commit=", s.commit, " last=", s.last_index, "/",
+                                    m->raft().log().last_term(), " config=[", ConfigString(m->raft().configuration()), "]"));
     }
     std::vector<std::string> names;
     for (NodeId n : core) names.push_back(ToString(n));
@@ -311,6 +366,7 @@ class Run {
   uint64_t next_value_ = 0;
   uint64_t acked_ = 0;
   uint64_t steps_ = 0;
+  uint64_t membership_changes_ = 0;
   bool in_safety_ = true;
 };
 
@@ -324,6 +380,78 @@ RunResult RunSeed(const RunConfig& config) {
 
 std::string ReproCommand(uint64_t seed) {
   return absl::StrCat("bazel run //tests/raft_sim:raft_sim -- --seed ", seed, " --verbose");
+}
+
+}  // namespace muster::raft_sim
+
+namespace muster::raft_sim {
+
+SimCluster::SimCluster(uint64_t seed, int servers, raft::RaftOptions options)
+    : sim_(std::make_unique<sim::Simulator>(seed)) {
+  raft::KvMachineOptions opts;
+  opts.raft = options;
+  for (int i = 1; i <= servers; ++i) {
+    raft::pb::Server* s = opts.bootstrap.add_servers();
+    s->set_id(i);
+    s->set_address(absl::StrCat("n", i));
+    s->set_voter(true);
+  }
+  sim_->set_step_observer([this](NodeId id, const Input& in, const Effects& fx) {
+    checker_.OnStep(id, in, fx, machine(id), sim_->now());
+  });
+  for (int i = 1; i <= servers; ++i) ids_.push_back(sim_->AddNode(raft::KvMachineFactory(opts)));
+}
+
+SimCluster::~SimCluster() = default;
+
+sim::Simulator& SimCluster::sim() { return *sim_; }
+
+raft::KvMachine* SimCluster::machine(NodeId id) { return dynamic_cast<raft::KvMachine*>(sim_->machine(id)); }
+
+NodeId SimCluster::Leader() {
+  NodeId best;
+  uint64_t term = 0;
+  for (NodeId n : ids_) {
+    raft::KvMachine* m = machine(n);
+    if (m != nullptr && m->raft().role() == raft::Role::kLeader && m->raft().term() >= term) {
+      best = n;
+      term = m->raft().term();
+    }
+  }
+  return best;
+}
+
+NodeId SimCluster::AwaitLeader(Duration budget) {
+  NodeId found;
+  sim_->RunUntil(
+      [&] {
+        found = Leader();
+        return found.valid() && machine(found)->raft().CommittedOwnTerm();
+      },
+      budget);
+  return found.valid() && machine(found)->raft().CommittedOwnTerm() ? found : NodeId{};
+}
+
+bool SimCluster::Put(NodeId node, const std::string& body, Duration budget) {
+  bool acked = false;
+  sim_->Request(node, "put", body, [&, body](const Response& r) {
+    if (r.status.ok()) {
+      checker_.OnAck(std::stoull(r.body), body, sim_->now());
+      acked = true;
+    }
+  });
+  sim_->RunUntil([&] { return acked; }, budget);
+  return acked;
+}
+
+void SimCluster::Crash(NodeId id) {
+  checker_.OnCrash(id);
+  sim_->Kill(id);
+}
+
+void SimCluster::Restart(NodeId id) {
+  sim_->Restart(id);
+  if (raft::KvMachine* m = machine(id)) checker_.OnRestart(id, m, sim_->now());
 }
 
 }  // namespace muster::raft_sim

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/raft/kv_machine.h"
+#include "sim/simulator.h"
 #include "tests/raft_sim/checker.h"
 
 namespace muster::raft_sim {
@@ -24,7 +25,7 @@ namespace muster::raft_sim {
 struct RunConfig {
   uint64_t seed = 1;
   int servers = 0;                  // 0: chosen by the seed (3, 5 or 7)
-  Duration safety = absl::Seconds(6);
+  Duration safety = absl::Seconds(20);
   Duration liveness_budget = absl::Seconds(30);
   bool faults = true;
   // Bug injection, to prove the checkers catch what the rules prevent.
@@ -45,5 +46,34 @@ RunResult RunSeed(const RunConfig& config);
 
 // The command that reproduces a seed's run.
 std::string ReproCommand(uint64_t seed);
+
+}  // namespace muster::raft_sim
+
+namespace muster::raft_sim {
+
+// A hand-driven cluster for named scenarios: the simulator, KvMachines bootstrapped as one
+// configuration, and the checkers hooked to every step.
+class SimCluster {
+ public:
+  SimCluster(uint64_t seed, int servers, raft::RaftOptions options = {});
+  ~SimCluster();
+  sim::Simulator& sim();
+  Checker& checker() { return checker_; }
+  const std::vector<NodeId>& ids() const { return ids_; }
+  raft::KvMachine* machine(NodeId id);
+  // The up node that is leader in the highest term, if any.
+  NodeId Leader();
+  // Runs until a leader exists (and has committed its no-op) or `budget` passes.
+  NodeId AwaitLeader(Duration budget);
+  // Puts through `node`; true once acknowledged within `budget`.
+  bool Put(NodeId node, const std::string& body, Duration budget);
+  void Crash(NodeId id);
+  void Restart(NodeId id);
+
+ private:
+  std::unique_ptr<sim::Simulator> sim_;
+  Checker checker_;
+  std::vector<NodeId> ids_;
+};
 
 }  // namespace muster::raft_sim
