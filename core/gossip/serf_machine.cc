@@ -10,7 +10,7 @@
 namespace muster::gossip {
 
 SerfMachine::SerfMachine(const MachineContext& ctx, SerfConfig config, std::vector<Address> seeds)
-    : seeds_(std::move(seeds)) {
+    : host_incarnation_(ctx.incarnation), seeds_(std::move(seeds)) {
   if (config.memberlist.name.empty()) config.memberlist.name = ctx.address;
   serf_ = std::make_unique<Serf>(std::move(config), ctx.address, ctx.seed,
                                  Logger(ctx.log, absl::StrCat("serf.", ctx.address)));

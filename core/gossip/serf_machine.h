@@ -24,6 +24,8 @@ class SerfMachine final : public Machine {
   void Step(const Input& input, Effects* out) override;
 
   Serf& serf() { return *serf_; }
+  // How many times the host had started this node before this machine (MachineContext).
+  uint64_t host_incarnation() const { return host_incarnation_; }
   const Serf& serf() const { return *serf_; }
 
   // A factory for the simulator: every node gets `make_config(ctx)` and joins `seeds`.
@@ -34,6 +36,7 @@ class SerfMachine final : public Machine {
   void HandleRequest(const RequestInput& r, Time now, Effects* out);
 
   std::unique_ptr<Serf> serf_;
+  uint64_t host_incarnation_ = 0;
   std::vector<Address> seeds_;
   bool started_ = false;
   struct PendingJoin {

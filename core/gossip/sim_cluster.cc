@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "core/base/check.h"
+
 namespace muster::gossip::testing {
 
 int SeedCount(int default_count) {
@@ -15,6 +17,7 @@ int SeedCount(int default_count) {
 SimCluster::SimCluster(uint64_t seed, const ClusterOptions& options) : sim_(seed) {
   sim_.network().SetDefaultLink(options.link);
   sim_.set_log_sink(options.log_sink);
+  sim_.set_step_observer([this](NodeId id, const Input&, const Effects& e) { CheckInvariants(id, e); });
   auto tweak = options.tweak;
   for (int i = 0; i < options.nodes; ++i) {
     std::vector<Address> seeds;
@@ -36,6 +39,29 @@ SimCluster::SimCluster(uint64_t seed, const ClusterOptions& options) : sim_(seed
       sim_.At(at, [this, id] { sim_.Request(id, "join", "n1", [](const Response&) {}); });
     }
   }
+}
+
+void SimCluster::CheckInvariants(NodeId id, const Effects& effects) {
+  for (const OutboundMessage& m : effects.messages) {
+    if (m.channel == Channel::kDatagram) {
+      MUSTER_CHECK_LE(m.payload.size(), kDatagramPayloadBytesMax, "oversized datagram from ", ToString(id));
+    }
+  }
+  SerfMachine* n = node(id);
+  if (n == nullptr) return;
+  const Serf& s = n->serf();
+  Watermarks& w = watermarks_[id.value];
+  if (w.life != n->host_incarnation()) w = Watermarks{n->host_incarnation()};  // a restart: a new life
+  const NodeState* self = s.memberlist().Node(s.config().memberlist.name);
+  uint64_t inc = self == nullptr ? 0 : self->incarnation;
+  MUSTER_CHECK_LE(w.incarnation, inc, "incarnation went back at ", ToString(id));
+  MUSTER_CHECK_LE(w.member_ltime, s.member_ltime(), "member clock went back at ", ToString(id));
+  MUSTER_CHECK_LE(w.event_ltime, s.event_ltime(), "event clock went back at ", ToString(id));
+  MUSTER_CHECK_LE(w.query_ltime, s.query_ltime(), "query clock went back at ", ToString(id));
+  w.incarnation = inc;
+  w.member_ltime = s.member_ltime();
+  w.event_ltime = s.event_ltime();
+  w.query_ltime = s.query_ltime();
 }
 
 SerfMachine* SimCluster::node(NodeId id) { return static_cast<SerfMachine*>(sim_.machine(id)); }

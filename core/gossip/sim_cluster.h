@@ -50,8 +50,18 @@ class SimCluster {
                                    Duration step = absl::Milliseconds(50));
 
  private:
+  // Invariants checked after every step of every node (a broken one aborts the run):
+  // datagrams fit the limit; within one life of a node its incarnation and its three
+  // Lamport clocks never go back.
+  struct Watermarks {
+    uint64_t life = UINT64_MAX;  // SerfMachine::host_incarnation
+    uint64_t incarnation = 0, member_ltime = 0, event_ltime = 0, query_ltime = 0;
+  };
+  void CheckInvariants(NodeId id, const Effects& effects);
+
   sim::Simulator sim_;
   std::vector<NodeId> ids_;
+  absl::btree_map<uint64_t, Watermarks> watermarks_;
   Time last_join_;
 };
 
