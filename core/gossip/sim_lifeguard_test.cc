@@ -45,13 +45,15 @@ TEST(LifeguardTest, FiftyTimesFewerFalseFailuresOfHealthyMembers) {
   EXPECT_GE(off.healthy_failed_events, 50 * on.healthy_failed_events);
   // The slow node's own suspicions are tempered too (its probes stretch).
   EXPECT_LT(on.false_suspicions * 2, off.false_suspicions);
-  // Even counting the slow node itself, Lifeguard is an order of magnitude better.
-  EXPECT_GE(off.false_declarations, 10 * on.false_declarations);
+  // Counting the slow node itself too (others declaring it failed), still >= 50x.
+  EXPECT_GE(off.false_declarations, 50 * on.false_declarations);
 }
 
 TEST(LifeguardTest, OneStallOfTwoToFiveProbeTimeoutsIsSurvivedByBoth) {
   // A single whole-process stall (Simulator::Pause) of 1-2.5 s is shorter than the 4 s
-  // minimum suspicion timeout: healthy members are never declared failed in either mode.
+  // minimum suspicion timeout: healthy members are never declared failed in either mode;
+  // the stalled node itself is, now and then, when a suspecter misses its refutation
+  // (classic SWIM has no buddy ping to catch that). 1,000 seeds: off 41, on 1.
   const int seeds = SeedCount(300);
   PauseScenario sc;
   PauseOutcome off = Sum(false, sc, seeds, 80'000);
