@@ -207,6 +207,29 @@ size_t TestCluster::Deliver(NodeId to, bool print) {
   return n;
 }
 
+bool TestCluster::DeliverOne(NodeId from, NodeId to) {
+  for (auto it = in_flight_.begin(); it != in_flight_.end(); ++it) {
+    if (it->from != from || it->to != to) continue;
+    InFlight m = std::move(*it);
+    in_flight_.erase(it);
+    auto node = nodes_.find(m.to);
+    if (node == nodes_.end() || !node->second->up) return true;
+    Node& n = *node->second;
+    Run(m.to, [&](Raft& r, Ready* out) { MUSTER_CHECK(r.Receive(n.now, m.payload, out).ok()); });
+    return true;
+  }
+  return false;
+}
+
+size_t TestCluster::Duplicate(NodeId from, NodeId to) {
+  std::vector<InFlight> copies;
+  for (const InFlight& m : in_flight_) {
+    if (m.from == from && m.to == to) copies.push_back(m);
+  }
+  for (InFlight& m : copies) in_flight_.push_back(std::move(m));
+  return copies.size();
+}
+
 size_t TestCluster::Drop(NodeId from, NodeId to) {
   size_t dropped = 0;
   std::deque<InFlight> keep;

@@ -65,6 +65,10 @@ class TestCluster {
   // Delivers messages in flight (to `to` if valid); returns how many.
   size_t Deliver(NodeId to, bool print = true);
   size_t Drop(NodeId from, NodeId to);  // invalid ids are wildcards
+  // Delivers the oldest message in flight from -> to; false if there is none.
+  bool DeliverOne(NodeId from, NodeId to);
+  // Duplicates every message in flight from -> to (the network may deliver twice).
+  size_t Duplicate(NodeId from, NodeId to);
   void Crash(NodeId id);
   void Restart(NodeId id);
   void Block(NodeId from, NodeId to) { blocked_.insert({from, to}); }

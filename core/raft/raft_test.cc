@@ -1,0 +1,404 @@
+// Unit tests of the raft core through the in-memory TestCluster host: each checks one rule
+// with assertions (the script tests show the traces; these pin the outcomes).
+#include "core/raft/raft.h"
+
+#include <algorithm>
+
+#include "core/raft/test_cluster.h"
+#include "gtest/gtest.h"
+
+namespace muster::raft {
+namespace {
+
+NodeId N(uint64_t v) { return NodeId{v}; }
+
+RaftOptions Opts(bool pre_vote = true, bool check_quorum = true) {
+  RaftOptions o;
+  o.pre_vote = pre_vote;
+  o.check_quorum = check_quorum;
+  return o;
+}
+
+NodeId ElectOne(TestCluster& c, NodeId who) {
+  c.Run(who, [&](Raft& r, Ready* out) { r.Campaign(c.now(who), out); });
+  EXPECT_TRUE(c.Stabilize());
+  EXPECT_EQ(c.raft(who).role(), Role::kLeader);
+  return who;
+}
+
+uint64_t Propose(TestCluster& c, NodeId leader, const std::string& data) {
+  absl::StatusOr<uint64_t> idx;
+  c.Run(leader, [&](Raft& r, Ready* out) { idx = r.Propose(c.now(leader), data, out); });
+  EXPECT_TRUE(idx.ok()) << idx.status();
+  return idx.ok() ? *idx : 0;
+}
+
+TEST(Raft, ElectsAndReplicates) {
+  TestCluster c(Opts(), nullptr);
+  c.AddNodes(3, true);
+  ElectOne(c, N(1));
+  const uint64_t idx = Propose(c, N(1), "a=1");
+  ASSERT_TRUE(c.Stabilize());
+  for (uint64_t i = 1; i <= 3; ++i) {
+    EXPECT_EQ(c.raft(N(i)).commit(), idx);
+    EXPECT_EQ(c.fsm(N(i)).kv().at("a"), "1");
+    EXPECT_EQ(c.raft(N(i)).leader(), N(1));
+  }
+}
+
+TEST(Raft, BootstrapOnlyOnEmptyNode) {
+  TestCluster c(Opts(), nullptr);
+  c.AddNodes(1, true);
+  pb::Configuration config;
+  absl::Status s;
+  c.Run(N(1), [&](Raft& r, Ready* out) { s = r.Bootstrap(c.now(N(1)), config, out); });
+  EXPECT_FALSE(s.ok());
+}
+
+TEST(Raft, VoteIsPersistedBeforeTheReply) {
+  // n1 and n3 campaign in term 2; n2 grants n1, crashes before its sync, restarts, and then
+  // receives a duplicate of n3's request. With the rule, n2's grant to n1 never left (it
+  // waited for the sync), so only n3 wins term 2. Without it, n1 and n3 both lead term 2.
+  for (bool unsafe : {false, true}) {
+    RaftOptions o = Opts(/*pre_vote=*/false, /*check_quorum=*/false);
+    o.unsafe_reply_before_persist = unsafe;
+    TestCluster c(o, nullptr);
+    c.AddNodes(3, true);
+    for (NodeId id : c.ids()) c.Persist(id);
+    c.Block(N(1), N(3));
+    c.Block(N(3), N(1));
+    c.Run(N(1), [&](Raft& r, Ready* out) { r.Campaign(c.now(N(1)), out); });
+    c.Run(N(3), [&](Raft& r, Ready* out) { r.Campaign(c.now(N(3)), out); });
+    c.Persist(N(1));
+    c.Persist(N(3));
+    ASSERT_EQ(c.Duplicate(N(3), N(2)), 1u);
+    ASSERT_TRUE(c.DeliverOne(N(1), N(2)));  // grants n1
+    ASSERT_TRUE(c.DeliverOne(N(3), N(2)));  // rejects n3: already voted
+    c.Drop(N(2), N(3));
+    c.Deliver(N(1));  // unsafe: the grant already left
+    c.Crash(N(2));
+    c.Restart(N(2));
+    ASSERT_TRUE(c.DeliverOne(N(3), N(2)));  // the duplicate: n2 has no record of its vote
+    c.Persist(N(2));
+    c.Deliver(N(3));
+    const bool n1_leads = c.raft(N(1)).role() == Role::kLeader && c.raft(N(1)).term() == 2;
+    const bool n3_leads = c.raft(N(3)).role() == Role::kLeader && c.raft(N(3)).term() == 2;
+    EXPECT_TRUE(n3_leads);
+    EXPECT_EQ(n1_leads, unsafe) << (unsafe ? "the scenario must show two leaders without the rule"
+                                           : "two leaders in term 2");
+  }
+}
+
+// Every pair of up nodes agrees on every entry both consider committed.
+::testing::AssertionResult CommittedPrefixesAgree(TestCluster& c) {
+  for (NodeId a : c.ids()) {
+    for (NodeId b : c.ids()) {
+      if (a >= b || !c.up(a) || !c.up(b)) continue;
+      const RaftLog& la = c.raft(a).log();
+      const RaftLog& lb = c.raft(b).log();
+      const uint64_t hi = std::min(c.raft(a).commit(), c.raft(b).commit());
+      for (uint64_t i = std::max(la.first_index(), lb.first_index()); i <= hi; ++i) {
+        if (la.At(i).term() != lb.At(i).term() || la.At(i).data() != lb.At(i).data()) {
+          return ::testing::AssertionFailure() << "n" << a.value << " and n" << b.value << " committed different entries at "
+                                               << i << ": term " << la.At(i).term() << " vs " << lb.At(i).term();
+        }
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(Raft, SingleServerChangeWaitsForOwnTermCommit) {
+  // The 2015 bug (Ongaro, raft-dev): C0={1,2,3,4}; leader n1 adds n5 but only n5 gets
+  // C1={1..5}; n1 crashes; n2 wins term 3 with C0 and at once removes n1 (C2={2,3,4}),
+  // committing with n3; n1 returns and wins term 4 with n4 and n5 under C1, then commits
+  // its own different entries at the same indexes. The rule: a leader changes membership
+  // only after committing an entry of its own term.
+  for (bool unsafe : {false, true}) {
+    RaftOptions o = Opts(false, false);
+    o.unsafe_config_change_before_noop = unsafe;
+    TestCluster c(o, nullptr);
+    c.AddNodes(4, true);
+    ElectOne(c, N(1));
+    for (uint64_t p : {2, 3, 4}) {
+      c.Block(N(1), N(p));
+      c.Block(N(p), N(1));
+    }
+    c.AddNodes(1, false);  // n5, empty
+    absl::Status s;
+    c.Run(N(1), [&](Raft& r, Ready* out) { s = r.ChangeMembership(c.now(N(1)), ConfChange::kAddVoter, N(5), "n5", out); });
+    ASSERT_TRUE(s.ok()) << s;
+    c.Tick(N(1), o.heartbeat_interval);
+    ASSERT_TRUE(c.Stabilize());
+    ASSERT_EQ(c.raft(N(5)).log().last_index(), 3u);
+    c.Crash(N(1));
+    c.Drop(N(1), NodeId{});
+    c.Heal();
+    c.Run(N(2), [&](Raft& r, Ready* out) { r.Campaign(c.now(N(2)), out); });
+    c.Persist(N(2));
+    c.Deliver(NodeId{});  // vote requests
+    c.Persist(N(3));
+    c.Persist(N(4));
+    c.Deliver(N(2));  // votes: n2 leads term 3, its no-op is not committed yet
+    ASSERT_EQ(c.raft(N(2)).role(), Role::kLeader);
+    c.Block(N(2), N(4));  // from here n2's entries reach n3 only
+    c.Block(N(2), N(5));
+    c.Run(N(2), [&](Raft& r, Ready* out) { s = r.ChangeMembership(c.now(N(2)), ConfChange::kRemove, N(1), "", out); });
+    EXPECT_EQ(s.ok(), unsafe) << s;
+    ASSERT_TRUE(c.Stabilize());
+    c.Crash(N(2));
+    c.Drop(N(2), NodeId{});
+    c.Heal();
+    c.Block(N(1), N(3));
+    c.Block(N(3), N(1));
+    c.Restart(N(1));
+    for (int round = 0; round < 3 && c.raft(N(1)).role() != Role::kLeader; ++round) {
+      c.Run(N(1), [&](Raft& r, Ready* out) { r.Campaign(c.now(N(1)), out); });
+      ASSERT_TRUE(c.Stabilize());
+    }
+    ASSERT_TRUE(c.Stabilize());
+    if (unsafe) {
+      EXPECT_FALSE(CommittedPrefixesAgree(c)) << "the scenario must lose a committed entry without the rule";
+    } else {
+      EXPECT_TRUE(CommittedPrefixesAgree(c));
+    }
+  }
+}
+
+TEST(Raft, MembershipAddNonVoterPromoteRemove) {
+  TestCluster c(Opts(), nullptr);
+  c.AddNodes(3, true);
+  ElectOne(c, N(1));
+  c.AddNodes(1, false);
+  absl::Status s;
+  auto change = [&](ConfChange ch, uint64_t id) {
+    c.Run(N(1), [&](Raft& r, Ready* out) { s = r.ChangeMembership(c.now(N(1)), ch, N(id), "n" + std::to_string(id), out); });
+    return s;
+  };
+  ASSERT_TRUE(change(ConfChange::kAddNonVoter, 4).ok());
+  // One change at a time: the next is refused until this one commits.
+  EXPECT_FALSE(change(ConfChange::kPromote, 4).ok());
+  ASSERT_TRUE(c.Stabilize());
+  EXPECT_EQ(c.raft(N(4)).log().last_index(), c.raft(N(1)).log().last_index());
+  EXPECT_FALSE(c.raft(N(4)).GetStatus().peers.empty());
+  ASSERT_TRUE(change(ConfChange::kPromote, 4).ok());
+  ASSERT_TRUE(c.Stabilize());
+  int voters = 0;
+  for (const auto& srv : c.raft(N(4)).configuration().servers()) voters += srv.voter() ? 1 : 0;
+  EXPECT_EQ(voters, 4);
+  // Remove the leader itself: it steps down once the change commits; the rest elect.
+  ASSERT_TRUE(change(ConfChange::kRemove, 1).ok());
+  ASSERT_TRUE(c.Stabilize());
+  EXPECT_NE(c.raft(N(1)).role(), Role::kLeader);
+  // n3 and n4 stop hearing a leader (clocks past the election timeout, not yet their own
+  // deadlines); n2 times out first.
+  c.Tick(N(3), Opts().election_timeout);
+  c.Tick(N(4), Opts().election_timeout);
+  c.Tick(N(2), 2 * Opts().election_timeout);
+  ASSERT_TRUE(c.Stabilize());
+  int leaders = 0;
+  for (uint64_t i = 2; i <= 4; ++i) leaders += c.raft(N(i)).role() == Role::kLeader ? 1 : 0;
+  EXPECT_EQ(leaders, 1);
+  // The removed server cannot disrupt: it does not campaign (not a voter in its config).
+  for (int i = 0; i < 3; ++i) c.Tick(N(1), 2 * Opts().election_timeout);
+  EXPECT_EQ(c.raft(N(1)).role(), Role::kFollower);
+  EXPECT_TRUE(CommittedPrefixesAgree(c));
+}
+
+TEST(Raft, RemovedServerThatMissedItsRemovalCannotDisrupt) {
+  TestCluster c(Opts(), nullptr);
+  c.AddNodes(3, true);
+  ElectOne(c, N(1));
+  c.Block(N(1), N(3));
+  absl::Status s;
+  c.Run(N(1), [&](Raft& r, Ready* out) { s = r.ChangeMembership(c.now(N(1)), ConfChange::kRemove, N(3), "", out); });
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(c.Stabilize());
+  const uint64_t term = c.raft(N(1)).term();
+  // n3 never learned; it times out and campaigns; pre-vote fails at n2, which hears n1.
+  c.Heal();
+  c.Block(N(1), N(3));
+  c.Block(N(3), N(1));
+  for (int i = 0; i < 5; ++i) {
+    c.Tick(N(1), Opts().heartbeat_interval);
+    c.Tick(N(3), Opts().election_timeout);
+    ASSERT_TRUE(c.Stabilize());
+  }
+  EXPECT_EQ(c.raft(N(1)).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(N(1)).term(), term);
+  EXPECT_EQ(c.raft(N(2)).term(), term);
+}
+
+TEST(Raft, SnapshotSentInChunksAndRestored) {
+  RaftOptions o = Opts();
+  o.snapshot_chunk_bytes = 16;
+  TestCluster c(o, nullptr);
+  c.AddNodes(3, true);
+  ElectOne(c, N(1));
+  c.Crash(N(3));
+  for (int i = 0; i < 20; ++i) Propose(c, N(1), "k" + std::to_string(i % 5) + "=v" + std::to_string(i));
+  ASSERT_TRUE(c.Stabilize());
+  Status before = c.raft(N(1)).GetStatus();
+  absl::Status s;
+  c.Run(N(1), [&](Raft& r, Ready* out) { s = r.Compact(c.now(N(1)), c.fsm(N(1)).applied(), c.fsm(N(1)).Snapshot(), out); });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(c.raft(N(1)).log().first_index(), before.applied + 1);
+  c.Restart(N(3));
+  Propose(c, N(1), "after=1");
+  for (int i = 0; i < 40 && c.raft(N(3)).commit() < c.raft(N(1)).commit(); ++i) {
+    c.Tick(N(1), o.heartbeat_interval);
+    ASSERT_TRUE(c.Stabilize());
+  }
+  EXPECT_EQ(c.raft(N(3)).commit(), c.raft(N(1)).commit());
+  EXPECT_EQ(c.fsm(N(3)).kv(), c.fsm(N(1)).kv());
+  EXPECT_EQ(c.fsm(N(3)).chain(), c.fsm(N(1)).chain());
+  EXPECT_GE(c.raft(N(3)).log().snapshot_index(), before.applied);
+  // The restored follower survives a restart from its own storage.
+  c.Crash(N(3));
+  c.Restart(N(3));
+  EXPECT_EQ(c.raft(N(3)).log().snapshot_index(), c.raft(N(1)).log().snapshot_index());
+  EXPECT_EQ(c.fsm(N(3)).kv().at("after"), "1");
+}
+
+TEST(Raft, LeadershipTransfer) {
+  TestCluster c(Opts(), nullptr);
+  c.AddNodes(3, true);
+  ElectOne(c, N(1));
+  Propose(c, N(1), "a=1");
+  absl::Status s;
+  c.Run(N(1), [&](Raft& r, Ready* out) { s = r.TransferLeadership(c.now(N(1)), N(3), out); });
+  ASSERT_TRUE(s.ok()) << s;
+  // Proposals are refused while the transfer runs, and the lease is void.
+  absl::StatusOr<uint64_t> idx;
+  c.Run(N(1), [&](Raft& r, Ready* out) { idx = r.Propose(c.now(N(1)), "b=2", out); });
+  EXPECT_FALSE(idx.ok());
+  EXPECT_FALSE(c.raft(N(1)).LeaseRead(c.now(N(1))).ok());
+  ASSERT_TRUE(c.Stabilize());
+  EXPECT_EQ(c.raft(N(3)).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(N(1)).role(), Role::kFollower);
+  EXPECT_EQ(c.raft(N(1)).leader(), N(3));
+  EXPECT_EQ(c.fsm(N(3)).kv().at("a"), "1");
+}
+
+TEST(Raft, ReadIndexAndLease) {
+  std::vector<std::string> trace;
+  TestCluster c(Opts(), &trace);
+  c.AddNodes(3, true);
+  ElectOne(c, N(1));
+  Propose(c, N(1), "a=1");
+  ASSERT_TRUE(c.Stabilize());
+  absl::Status s;
+  std::vector<ReadState> reads;
+  c.Run(N(1), [&](Raft& r, Ready* out) {
+    s = r.ReadIndex(c.now(N(1)), 42, out);
+    reads = out->reads;
+  });
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(reads.empty()) << "a read needs a quorum round first";
+  c.Deliver(N(2));
+  c.Persist(N(2));
+  trace.clear();
+  ASSERT_TRUE(c.DeliverOne(N(2), N(1)));  // n1 + n2 are a quorum of 3
+  const std::string want = "n1 read ready: ctx=42 index=" + std::to_string(c.raft(N(1)).commit());
+  EXPECT_NE(std::find(trace.begin(), trace.end(), want), trace.end()) << want;
+  // Lease: valid right after a quorum acknowledged a round, expired after lease_duration.
+  EXPECT_TRUE(c.raft(N(1)).LeaseRead(c.now(N(1))).ok());
+  EXPECT_EQ(*c.raft(N(1)).LeaseRead(c.now(N(1))), c.raft(N(1)).commit());
+  EXPECT_FALSE(c.raft(N(1)).LeaseRead(c.now(N(1)) + Opts().lease_duration).ok());
+  // Followers cannot serve either.
+  EXPECT_FALSE(c.raft(N(2)).LeaseRead(c.now(N(2))).ok());
+  c.Run(N(2), [&](Raft& r, Ready* out) { s = r.ReadIndex(c.now(N(2)), 1, out); });
+  EXPECT_FALSE(s.ok());
+}
+
+TEST(Raft, NewLeaderServesNoReadsBeforeItsNoopCommits) {
+  TestCluster c(Opts(), nullptr);
+  c.AddNodes(3, true);
+  c.Run(N(1), [&](Raft& r, Ready* out) { r.Campaign(c.now(N(1)), out); });
+  for (int i = 0; i < 6; ++i) {
+    c.Persist(N(1));
+    c.Persist(N(2));
+    c.Persist(N(3));
+    c.Deliver(NodeId{});
+    if (c.raft(N(1)).role() == Role::kLeader) break;
+  }
+  ASSERT_EQ(c.raft(N(1)).role(), Role::kLeader);
+  ASSERT_FALSE(c.raft(N(1)).CommittedOwnTerm());
+  absl::Status s;
+  c.Run(N(1), [&](Raft& r, Ready* out) { s = r.ReadIndex(c.now(N(1)), 1, out); });
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(c.raft(N(1)).LeaseRead(c.now(N(1))).ok());
+}
+
+TEST(Raft, CheckQuorumStepsDownAPartitionedLeader) {
+  TestCluster c(Opts(), nullptr);
+  c.AddNodes(3, true);
+  ElectOne(c, N(1));
+  c.Block(N(2), N(1));
+  c.Block(N(3), N(1));
+  for (int i = 0; i < 4; ++i) {
+    c.Tick(N(1), Opts().election_timeout);
+    c.Stabilize();
+  }
+  EXPECT_NE(c.raft(N(1)).role(), Role::kLeader);
+}
+
+TEST(Raft, FlowControlLimitsMessagesInFlight) {
+  RaftOptions o = Opts();
+  o.inflight_msgs_max = 2;
+  o.msg_bytes_max = 64;
+  TestCluster c(o, nullptr);
+  c.AddNodes(2, true);
+  ElectOne(c, N(1));
+  c.Drop(NodeId{}, NodeId{});
+  for (int i = 0; i < 20; ++i) Propose(c, N(1), std::string(60, 'x'));
+  size_t to_n2 = 0;
+  for (const InFlight& m : c.in_flight()) to_n2 += m.to == N(2) ? 1 : 0;
+  EXPECT_EQ(to_n2, 2u) << "replicate state must stop at inflight_msgs_max";
+  ASSERT_TRUE(c.Stabilize());
+  EXPECT_EQ(c.raft(N(2)).commit(), c.raft(N(1)).log().last_index());
+}
+
+TEST(RaftLog, RecoversAPrefixFromATornWrite) {
+  MemStorage storage;
+  RaftLog log;
+  StorageWrite w;
+  w.id = 1;
+  for (uint64_t i = 1; i <= 5; ++i) {
+    pb::Entry e;
+    e.set_index(i);
+    e.set_term(1);
+    e.set_data("d" + std::to_string(i));
+    log.Append(e, &w);
+  }
+  // A torn write keeps a prefix of the ops; drop entry 3's put: the log ends at 2.
+  StorageWrite torn;
+  torn.id = 1;
+  torn.ops = {w.ops[0], w.ops[1], w.ops[3], w.ops[4]};
+  storage.Apply(torn);
+  RaftLog recovered;
+  recovered.Recover(&storage);
+  EXPECT_EQ(recovered.last_index(), 2u);
+  EXPECT_EQ(recovered.At(2).data(), "d2");
+}
+
+TEST(Progress, ProbeReplicateAndStaleRejections) {
+  Progress pr(5, 2, 1 << 20);
+  EXPECT_FALSE(pr.Paused());
+  pr.probe_sent = true;
+  EXPECT_TRUE(pr.Paused());
+  EXPECT_FALSE(pr.MaybeDecrTo(7, 3)) << "a rejection of another probe is stale";
+  EXPECT_TRUE(pr.MaybeDecrTo(4, 2));
+  EXPECT_EQ(pr.next, 3u);
+  EXPECT_TRUE(pr.MaybeUpdate(3, Time()));
+  pr.BecomeReplicate(Time());
+  pr.inflights.Add(5, 10);
+  pr.inflights.Add(6, 10);
+  EXPECT_TRUE(pr.Paused());
+  pr.inflights.FreeLE(5);
+  EXPECT_FALSE(pr.Paused());
+  EXPECT_FALSE(pr.MaybeDecrTo(2, 0)) << "rejections at or below match are stale";
+}
+
+}  // namespace
+}  // namespace muster::raft
