@@ -118,7 +118,8 @@ void KvMachine::Carry(Time now, Ready& ready, Effects* out) {
     // Puts at or below the snapshot were either applied before or are lost to us.
     puts_.erase(puts_.begin(), puts_.upper_bound(ready.restore->index()));
   }
-  for (pb::Entry& e : ready.committed) {
+  for (const pb::Entry* entry : ready.committed) {
+    const pb::Entry& e = *entry;
     if (e.index() <= fsm_.applied()) continue;  // already in the restored snapshot
     fsm_.Apply(e);
     auto it = puts_.find(e.index());
@@ -131,7 +132,7 @@ void KvMachine::Carry(Time now, Ready& ready, Effects* out) {
       out->responses.push_back(std::move(resp));
       puts_.erase(it);
     }
-    applied_.entries.push_back(std::move(e));
+    applied_.entries.push_back(e);
   }
   // Entries proposed here but overwritten before commit never reach apply at this index
   // with our term: fail them once the applied index passes them.

@@ -5,7 +5,7 @@
 //
 // On-disk layout (keys sort bytewise):
 //   raft/hard                 HardState
-//   raft/log/<u64 big-endian> Entry
+//   raft/l/<u64 big-endian>   Entry
 //   raft/snap/meta            SnapshotMeta
 //   raft/snap/data/<u64 be>   snapshot bytes for that index
 // Ops inside one write are ordered so that any prefix of them (a torn write) still
@@ -26,7 +26,8 @@
 namespace muster::raft {
 
 inline constexpr std::string_view kHardStateKey = "raft/hard";
-inline constexpr std::string_view kLogPrefix = "raft/log/";
+// Short enough (with the 8-byte index) for std::string's inline buffer: no allocation per key.
+inline constexpr std::string_view kLogPrefix = "raft/l/";
 inline constexpr std::string_view kSnapMetaKey = "raft/snap/meta";
 inline constexpr std::string_view kSnapDataPrefix = "raft/snap/data/";
 

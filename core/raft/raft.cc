@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/base/check.h"
+#include "google/protobuf/io/coded_stream.h"
 
 namespace muster::raft {
 
@@ -98,11 +99,11 @@ absl::Status Raft::Receive(Time now, std::string_view payload, Ready* out) {
     return absl::InvalidArgumentError("malformed raft message");
   }
   if (m.to() != opts_.id.value) return absl::InvalidArgumentError("raft message for another node");
-  Step(now, m, out);
+  Step(now, std::move(m), out);
   return absl::OkStatus();
 }
 
-void Raft::Step(Time now, const pb::Message& m, Ready* out) {
+void Raft::Step(Time now, pb::Message m, Ready* out) {
   out_ = out;
   if (m.term() > term_) {
     if (IsVoteRequest(m.type()) && !m.transfer() && opts_.check_quorum &&
@@ -530,7 +531,7 @@ void Raft::HandleVoteRequest(Time now, const pb::Message& m) {
   Send(std::move(r), m.from_address(), /*needs_durable=*/!pre && !opts_.unsafe_reply_before_persist);
 }
 
-void Raft::StepFollower(Time now, const pb::Message& m) {
+void Raft::StepFollower(Time now, pb::Message& m) {
   switch (m.type()) {
     case pb::MSG_APP:
     case pb::MSG_HEARTBEAT:
@@ -553,7 +554,7 @@ void Raft::StepFollower(Time now, const pb::Message& m) {
   }
 }
 
-void Raft::StepCandidate(Time now, const pb::Message& m) {
+void Raft::StepCandidate(Time now, pb::Message& m) {
   switch (m.type()) {
     case pb::MSG_APP:
     case pb::MSG_HEARTBEAT:
@@ -612,7 +613,7 @@ void Raft::StepLeader(Time now, const pb::Message& m) {
   }
 }
 
-void Raft::HandleAppend(Time now, const pb::Message& m) {
+void Raft::HandleAppend(Time now, pb::Message& m) {
   pb::Message r;
   r.set_type(pb::MSG_APP_RESP);
   r.set_to(m.from());
@@ -634,24 +635,25 @@ void Raft::HandleAppend(Time now, const pb::Message& m) {
   }
   const uint64_t last_new = m.index() + m.entries_size();
   bool truncated = false;
-  for (const pb::Entry& e : m.entries()) {
-    if (e.index() <= log_.snapshot_index()) continue;  // covered by our snapshot: committed
-    if (e.index() <= log_.last_index()) {
-      if (log_.MatchTerm(e.index(), e.term())) continue;
-      MUSTER_CHECK(e.index() > commit_, "leader overwrites committed entry ", e.index());
-      log_.TruncateAfter(e.index() - 1, Write(true));
-      TruncateTracking(e.index() - 1);
-      config_entries_.erase(config_entries_.lower_bound(e.index()), config_entries_.end());
+  for (pb::Entry& e : *m.mutable_entries()) {
+    const uint64_t index = e.index();
+    if (index <= log_.snapshot_index()) continue;  // covered by our snapshot: committed
+    if (index <= log_.last_index()) {
+      if (log_.MatchTerm(index, e.term())) continue;
+      MUSTER_CHECK(index > commit_, "leader overwrites committed entry ", index);
+      log_.TruncateAfter(index - 1, Write(true));
+      TruncateTracking(index - 1);
+      config_entries_.erase(config_entries_.lower_bound(index), config_entries_.end());
       truncated = true;
     }
-    log_.Append(e, Write(true));
-    log_dirty_ = true;
     if (e.type() == pb::ENTRY_CONFIG) {
       pb::Configuration c;
       MUSTER_CHECK(c.ParseFromString(e.data()), "corrupt configuration entry");
-      config_entries_[e.index()] = std::move(c);
+      config_entries_[index] = std::move(c);
       truncated = true;
     }
+    log_.Append(std::move(e), Write(true));
+    log_dirty_ = true;
   }
   if (truncated) RecomputeConfiguration(now);
   commit_ = std::max(commit_, std::min(m.commit(), last_new));
@@ -822,10 +824,22 @@ bool Raft::SendAppend(Time now, NodeId to, Progress& pr, bool send_if_empty) {
   m.set_index(prev);
   m.set_log_term(*prev_term);
   m.set_commit(commit_);
+  m.set_from(opts_.id.value);
+  m.set_from_address(opts_.address);
+  m.set_term(term_);
+  // Entries are encoded straight from the log, not copied into the message: a repeated
+  // field's encoding is the concatenation of its elements' (tag, length, bytes).
+  std::string payload = m.SerializeAsString();
   uint64_t bytes = 0;
-  m.mutable_entries()->Reserve(static_cast<int>(entries.size()));
   for (const pb::Entry* e : entries) {
-    *m.add_entries() = *e;
+    const size_t size = e->ByteSizeLong();
+    uint8_t header[1 + 5];
+    header[0] = (pb::Message::kEntriesFieldNumber << 3) | 2;
+    uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), header + 1);
+    payload.append(reinterpret_cast<const char*>(header), end - header);
+    const size_t at = payload.size();
+    payload.resize(at + size);
+    e->SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(&payload[at]));
     bytes += e->data().size();
   }
   pr.commit_sent = std::max(pr.commit_sent, commit_);
@@ -837,7 +851,7 @@ bool Raft::SendAppend(Time now, NodeId to, Progress& pr, bool send_if_empty) {
   } else {
     pr.probe_sent = true;
   }
-  Send(std::move(m), FindServer(to)->address(), false);
+  SendPayload(std::move(payload), FindServer(to)->address(), false);
   return !entries.empty();
 }
 
@@ -1031,11 +1045,15 @@ void Raft::Send(pb::Message m, const Address& to, bool needs_durable) {
   m.set_from(opts_.id.value);
   m.set_from_address(opts_.address);
   if (m.term() == 0) m.set_term(term_);
+  SendPayload(m.SerializeAsString(), to, needs_durable);
+}
+
+void Raft::SendPayload(std::string payload, const Address& to, bool needs_durable) {
   OutboundMessage out;
   out.to = to;
   out.channel = opts_.channel;
   out.after_write_id = needs_durable ? Barrier() : 0;
-  out.payload = m.SerializeAsString();
+  out.payload = std::move(payload);
   out_->effects.messages.push_back(std::move(out));
 }
 
@@ -1084,7 +1102,7 @@ void Raft::Finish(Time now, Ready* out) {
     pending_restore_ = false;
   }
   const uint64_t hi = std::min(commit_, durable_index_);
-  for (uint64_t i = applied_ + 1; i <= hi; ++i) out->committed.push_back(log_.At(i));
+  for (uint64_t i = applied_ + 1; i <= hi; ++i) out->committed.push_back(&log_.At(i));
   applied_ = std::max(applied_, hi);
   if (role_ == Role::kLeader) {
     Time wake = std::min(heartbeat_due_, check_quorum_due_);

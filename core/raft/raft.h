@@ -9,7 +9,8 @@
 //    once durable (WriteDurable).
 //  - `restore` (if set) must be loaded into the state machine before `committed` is applied.
 //  - `committed` holds entries that are committed and durable on this node, in index order;
-//    the host applies them all (applied index = the last one handed out).
+//    the host applies them all (applied index = the last one handed out). They point into
+//    Raft's log and stay valid until the next call into Raft: apply (or copy) them first.
 //  - `reads` are ReadIndex results: serve the read once applied >= index.
 //
 // Never: read a clock, draw randomness other than from its own seeded Rng, or iterate a
@@ -74,7 +75,7 @@ struct ReadState {
 struct Ready {
   Effects effects;
   std::optional<pb::SnapshotMeta> restore;  // load raft.snapshot_data() into the state machine
-  std::vector<pb::Entry> committed;
+  std::vector<const pb::Entry*> committed;
   std::vector<ReadState> reads;
 };
 
@@ -109,7 +110,7 @@ class Raft {
 
   // --- inputs -------------------------------------------------------------------------
   void Tick(Time now, Ready* out);
-  void Step(Time now, const pb::Message& m, Ready* out);
+  void Step(Time now, pb::Message m, Ready* out);
   // Parses and steps; malformed payloads are dropped (an operating error, not a crash).
   absl::Status Receive(Time now, std::string_view payload, Ready* out);
   void WriteDurable(Time now, uint64_t write_id, Ready* out);
@@ -167,11 +168,11 @@ class Raft {
   void ResetElectionDeadline(Time now);
 
   // Step functions per role.
-  void StepFollower(Time now, const pb::Message& m);
-  void StepCandidate(Time now, const pb::Message& m);
+  void StepFollower(Time now, pb::Message& m);
+  void StepCandidate(Time now, pb::Message& m);
   void StepLeader(Time now, const pb::Message& m);
   void HandleVoteRequest(Time now, const pb::Message& m);
-  void HandleAppend(Time now, const pb::Message& m);
+  void HandleAppend(Time now, pb::Message& m);
   void HandleHeartbeat(Time now, const pb::Message& m);
   void HandleSnapshotChunk(Time now, const pb::Message& m);
   void HandleAppendResponse(Time now, const pb::Message& m, Progress& pr);
@@ -198,6 +199,7 @@ class Raft {
 
   // Output plumbing.
   void Send(pb::Message m, const Address& to, bool needs_durable);
+  void SendPayload(std::string payload, const Address& to, bool needs_durable);
   StorageWrite* Write(bool sync);
   uint64_t Barrier();
   void Flush(Time now);

@@ -143,7 +143,8 @@ void TestCluster::Carry(Node& n, Ready& ready) {
     if (trace_) trace_->push_back(absl::StrCat(ToString(n.id), " restored snapshot at ", ready.restore->index()));
   }
   std::vector<std::string> applied;
-  for (const pb::Entry& e : ready.committed) {
+  for (const pb::Entry* entry : ready.committed) {
+    const pb::Entry& e = *entry;
     if (n.fsm.applied() >= e.index()) continue;
     n.fsm.Apply(e);
     applied.push_back(absl::StrCat(e.term(), "/", e.index(),

@@ -105,8 +105,8 @@ class Host {
       MUSTER_CHECK(storage_->Apply(w).ok());
       if (w.sync) durable = w.id;
     }
-    for (const raft::pb::Entry& e : r.committed) {
-      if (on_commit && e.type() == raft::pb::ENTRY_NORMAL) on_commit(e);
+    for (const raft::pb::Entry* e : r.committed) {
+      if (on_commit && e->type() == raft::pb::ENTRY_NORMAL) on_commit(*e);
     }
     if (durable != 0) Do([&](raft::Ready* next) { raft_->WriteDurable(now_, durable, next); });
   }
@@ -190,7 +190,7 @@ TEST(RocksStorage, SigkillNeverLosesAnAcknowledgedEntry) {
     }
     // Intact: recovery reads every stored entry (no gap, no term going back).
     uint64_t stored = 0;
-    (*st)->Scan(raft::kLogPrefix, "raft/log0", [&](std::string_view, std::string_view) { return ++stored > 0; });
+    (*st)->Scan(raft::kLogPrefix, "raft/l0", [&](std::string_view, std::string_view) { return ++stored > 0; });
     EXPECT_EQ(stored, log.last_index() - log.snapshot_index()) << "entries beyond a gap or a term regression";
   }
   EXPECT_GT(acked.size(), 100u);
