@@ -111,6 +111,7 @@ void Checker::CheckState(NodeId id, raft::KvMachine* m, Time now) {
     } else if (e.index() == history_.size() + 1) {
       const uint64_t prev = history_.empty() ? 0 : history_.back().chain;
       history_.push_back({e.term(), h, raft::ChainHash(prev, e), r.term(), e.data()});
+      if (e.type() == raft::pb::ENTRY_NORMAL) index_of_.emplace(e.data(), e.index());
     } else {
       Fail(now, absl::StrCat(who, " applied index ", e.index(), " past the history's end ", history_.size()));
     }

@@ -39,6 +39,11 @@ class Checker {
   bool failed() const { return !failure_.empty(); }
   const std::string& failure() const { return failure_; }
   uint64_t applied_max() const { return history_.size(); }
+  // The index at which a command was applied (0 if never).
+  uint64_t IndexOf(const std::string& data) const {
+    auto it = index_of_.find(data);
+    return it == index_of_.end() ? 0 : it->second;
+  }
   size_t leaders_elected() const { return leaders_.size(); }
   uint64_t max_term() const { return leaders_.empty() ? 0 : leaders_.rbegin()->first; }
 
@@ -66,6 +71,7 @@ class Checker {
   absl::btree_map<uint64_t, uint64_t> leaders_;  // term -> node
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> grants_;  // (voter, term) -> candidate
   std::vector<Hist> history_;  // history_[i-1] is index i
+  std::map<std::string, uint64_t> index_of_;
   std::string failure_;
 };
 

@@ -138,7 +138,7 @@ class Run {
     result.fingerprint = sim_.fingerprint();
     result.acked = acked_;
     result.summary = absl::StrCat("seed=", config_.seed, " ", swarm_.Describe(), " events=", result.events,
-                                  " acked=", acked_, " conf_changes=", membership_changes_, " applied=", checker_.applied_max(),
+                                  " acked=", acked_, " reads=", reads_, " conf_changes=", membership_changes_, " applied=", checker_.applied_max(),
                                   " leaders=", checker_.leaders_elected(), " max_term=", checker_.max_term());
     return result;
   }
@@ -158,8 +158,31 @@ class Run {
   void ScheduleClient() {
     sim_.After(rng_.UniformDuration(absl::Milliseconds(5), absl::Milliseconds(60)), [this] {
       if (!in_safety_) return;
-      SendPut(absl::StrCat("k", rng_.Uniform(8), "=v", next_value_++), nullptr);
+      if (rng_.Bernoulli(0.25)) {
+        SendGet(absl::StrCat("k", rng_.Uniform(8)), rng_.Bernoulli(0.5) ? "get" : "lease-get");
+      } else {
+        SendPut(absl::StrCat("k", rng_.Uniform(8), "=v", next_value_++), nullptr);
+      }
       ScheduleClient();
+    });
+  }
+
+  // Linearizable reads (ReadIndex or lease): the value returned must be at least as new as
+  // every put of that key acknowledged before the read was issued.
+  void SendGet(const std::string& key, const std::string& method) {
+    NodeId target = target_.valid() ? target_ : ids_[rng_.Uniform(ids_.size())];
+    if (!sim_.IsUp(target)) return;
+    const uint64_t floor = acked_index_[key];
+    sim_.Request(target, method, key, [this, key, floor, method](const Response& r) {
+      if (!r.status.ok()) return;
+      ++reads_;
+      const uint64_t got = r.body.empty() ? 0 : checker_.IndexOf(absl::StrCat(key, "=", r.body));
+      if (!r.body.empty() && got == 0) {
+        checker_.Fail(sim_.now(), absl::StrCat(method, " of ", key, " returned '", r.body, "', never applied"));
+      } else if (got < floor) {
+        checker_.Fail(sim_.now(), absl::StrCat("stale ", method, " of ", key, ": value from index ", got,
+                                               " but a put at index ", floor, " was acknowledged before the read"));
+      }
     });
   }
 
@@ -169,7 +192,10 @@ class Run {
     sim_.Request(target, "put", body, [this, body, on_ack](const Response& r) {
       if (r.status.ok()) {
         ++acked_;
-        checker_.OnAck(std::stoull(r.body), body, sim_.now());
+        const uint64_t index = std::stoull(r.body);
+        checker_.OnAck(index, body, sim_.now());
+        uint64_t& floor = acked_index_[body.substr(0, body.find('='))];
+        floor = std::max(floor, index);
         if (on_ack) on_ack();
       } else if (r.body.rfind("leader=", 0) == 0) {
         target_ = sim_.NodeAt(r.body.substr(7));
@@ -367,6 +393,8 @@ class Run {
   uint64_t acked_ = 0;
   uint64_t steps_ = 0;
   uint64_t membership_changes_ = 0;
+  uint64_t reads_ = 0;
+  std::map<std::string, uint64_t> acked_index_;  // key -> highest acknowledged put index
   bool in_safety_ = true;
 };
 
