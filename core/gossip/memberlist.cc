@@ -491,7 +491,8 @@ void Memberlist::MaybeSyncWithStranger(const Address& from) {
   auto it = addr_names_.find(from);
   if (it != addr_names_.end()) {
     auto n = nodes_.find(it->second);
-    if (n != nodes_.end() && !DeadOrLeft(n->second) && n->second.addr == from) return;
+    // Alive, suspect or left (a goodbye is final until the member announces itself anew).
+    if (n != nodes_.end() && n->second.state != MemberState::kDead && n->second.addr == from) return;
   }
   auto last = unknown_synced_.find(from);
   if (last != unknown_synced_.end() && now_ - last->second < 2 * config_.probe_interval) return;
@@ -753,9 +754,12 @@ void Memberlist::SendDatagram(const Address& to, const pb::Message& m, const pb:
   size_t used = 0;
   for (const auto& s : msgs) used += PackedSize(s.size());
   MUSTER_CHECK_LE(used, config_.datagram_bytes_max, "a single gossip message exceeds the datagram limit");
-  // Piggyback: our own updates first, then the level above's.
+  // Piggyback: our own updates first, then the level above's (skipping a copy of what the
+  // packet already carries, such as the buddy system's suspect).
+  const size_t carried = msgs.size();
   for (std::string& b : broadcasts_.Take(kPackOverhead, config_.datagram_bytes_max - used,
                                          config_.retransmit_mult, EstNumNodes())) {
+    if (std::find(msgs.begin(), msgs.begin() + carried, b) != msgs.begin() + carried) continue;
     used += PackedSize(b.size());
     msgs.push_back(std::move(b));
   }
