@@ -1090,9 +1090,9 @@ void Raft::Finish(Time now, Ready* out) {
     // A single voter commits as soon as its own write is durable.
     if (MaybeCommit(now)) BroadcastAppend(now, false);
     if (config_index_ <= commit_ && !IsVoter(opts_.id)) {
-      // Our removal is committed (the others learned it from the appends just sent).
+      // Our removal is committed; the commit index already went out with the appends
+      // MaybeCommit triggered, so the others learn it.
       logger_.Info(now, "removed from the configuration; stepping down");
-      BroadcastAppend(now, true);
       BecomeFollower(now, term_, NodeId{});
     }
   }
