@@ -5,6 +5,7 @@
 //
 // Commands (node ids are numbers):
 //   add-nodes N [bootstrap=false] [prevote=false] [checkquorum=false] [chunk=BYTES]
+//             [inflight=N] [msgbytes=N] [unsafe=figure8]
 //   campaign I | tick-election I | tick-heartbeat I | tick I MS
 //   propose I DATA | propose-many I COUNT PREFIX
 //   persist [I] | deliver-msgs [I] | drop [FROM] [TO] (0 = any) | partition A,B/C | heal
@@ -94,6 +95,7 @@ class Interpreter {
         if (kv[0] == "chunk") o.snapshot_chunk_bytes = std::stoull(kv[1]);
         if (kv[0] == "inflight") o.inflight_msgs_max = std::stoull(kv[1]);
         if (kv[0] == "unsafe" && kv[1] == "figure8") o.unsafe_commit_previous_term = true;
+        if (kv[0] == "msgbytes") o.msg_bytes_max = std::stoull(kv[1]);
       }
       if (!cluster_) cluster_ = std::make_unique<TestCluster>(o, &trace_);
       cluster_->AddNodes(std::stoi(arg(1)), bootstrap);
