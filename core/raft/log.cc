@@ -7,7 +7,9 @@
 namespace muster::raft {
 namespace {
 void AppendBigEndian(std::string* s, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) s->push_back(static_cast<char>((v >> shift) & 0xff));
+  char buf[8];
+  for (int i = 7; i >= 0; --i, v >>= 8) buf[i] = static_cast<char>(v & 0xff);
+  s->append(buf, 8);
 }
 }  // namespace
 

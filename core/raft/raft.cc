@@ -217,6 +217,8 @@ absl::Status Raft::ProposeBatch(Time now, std::vector<std::string> data, Ready* 
   } else if (transfer_target_.valid()) {
     status = absl::UnavailableError("leadership transfer in progress");
   } else {
+    StorageWrite* w = Write(true);
+    w->ops.reserve(w->ops.size() + data.size() + 1);
     for (std::string& d : data) AppendAsLeader(now, pb::ENTRY_NORMAL, std::move(d));
   }
   Finish(now, out);
@@ -635,6 +637,10 @@ void Raft::HandleAppend(Time now, pb::Message& m) {
   }
   const uint64_t last_new = m.index() + m.entries_size();
   bool truncated = false;
+  if (m.entries_size() > 0) {
+    StorageWrite* w = Write(true);
+    w->ops.reserve(w->ops.size() + m.entries_size() + 2);
+  }
   for (pb::Entry& e : *m.mutable_entries()) {
     const uint64_t index = e.index();
     if (index <= log_.snapshot_index()) continue;  // covered by our snapshot: committed
