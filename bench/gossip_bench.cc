@@ -3,6 +3,9 @@
 // and a user event reach everyone; the failure-detection time distribution; and the
 // Lifeguard table. Prints tables; sections can be picked by name:
 //   gossip_bench [convergence] [join] [detection] [lifeguard] [--seeds=K] [--big-seeds=K]
+//                [--lifeguard-seeds=K] [--sizes=50,500,2000] [--settle=S]
+// --settle: seconds after convergence before the 30 s bandwidth window (the join's
+// broadcasts take a while to drain at large N).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -32,11 +35,11 @@ struct Dist {
   }
 };
 
-void Convergence(int big_seeds) {
+void Convergence(int big_seeds, const std::vector<int>& sizes, int settle_s) {
   std::printf("\n## Convergence and bandwidth (LAN profile, joins spread over N x 10 ms through n1)\n");
-  std::printf("| N | seeds | converge after last join p50 / max (s) | = probe periods | bytes/s per node sent (steady, 30 s) | recv |\n");
+  std::printf("| N | seeds | converge after last join p50 / max (s) | = probe periods | bytes/s per node sent (30 s from %d s after convergence) | recv |\n", settle_s);
   std::printf("|---|---|---|---|---|---|\n");
-  for (int n : {50, 500, 2000}) {
+  for (int n : sizes) {
     const int seeds = n >= 2000 ? 1 : big_seeds;
     Dist conv, sent, recv;
     for (int i = 0; i < seeds; ++i) {
@@ -52,7 +55,7 @@ void Convergence(int big_seeds) {
         continue;
       }
       conv.Add(absl::ToDoubleSeconds(*took));
-      c.sim().RunFor(absl::Seconds(5));
+      c.sim().RunFor(absl::Seconds(settle_s));
       std::vector<uint64_t> s0, r0;
       for (NodeId id : c.ids()) {
         s0.push_back(c.sim().stats(id).bytes_sent);
@@ -200,13 +203,23 @@ void Lifeguard(int seeds) {
 
 int main(int argc, char** argv) {
   using namespace muster::gossip::testing;
-  int seeds = 200, big_seeds = 3, lifeguard_seeds = 1000;
+  int seeds = 200, big_seeds = 3, lifeguard_seeds = 1000, settle_s = 5;
+  std::vector<int> sizes = {50, 500, 2000};
   std::set<std::string> sections;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--seeds=", 8) == 0) {
       seeds = std::atoi(argv[i] + 8);
     } else if (std::strncmp(argv[i], "--big-seeds=", 12) == 0) {
       big_seeds = std::atoi(argv[i] + 12);
+    } else if (std::strncmp(argv[i], "--settle=", 9) == 0) {
+      settle_s = std::atoi(argv[i] + 9);
+    } else if (std::strncmp(argv[i], "--sizes=", 8) == 0) {
+      sizes.clear();
+      for (const char* p = argv[i] + 8; *p != 0;) {
+        sizes.push_back(std::atoi(p));
+        while (*p != 0 && *p != ',') ++p;
+        if (*p == ',') ++p;
+      }
     } else if (std::strncmp(argv[i], "--lifeguard-seeds=", 18) == 0) {
       lifeguard_seeds = std::atoi(argv[i] + 18);
     } else {
@@ -217,6 +230,6 @@ int main(int argc, char** argv) {
   if (want("join")) Join(seeds);
   if (want("detection")) Detection(seeds);
   if (want("lifeguard")) Lifeguard(lifeguard_seeds);
-  if (want("convergence")) Convergence(big_seeds);
+  if (want("convergence")) Convergence(big_seeds, sizes, settle_s);
   return 0;
 }
