@@ -112,7 +112,8 @@ void Raft::Step(Time now, pb::Message m, Ready* out) {
       // (say from a partitioned or removed server) must not depose it. The leader lease
       // rests on this rule.
       logger_.Info(now, "ignoring ", m.type() == pb::MSG_PRE_VOTE ? "pre-vote" : "vote", " request from ",
-                   ToString(From(m)), " for term ", m.term(), ": a leader was heard from within the election timeout");
+                   ToString(From(m)), " for term ", m.term(),
+                   role_ == Role::kLeader ? ": this node leads" : ": a leader was heard from within the election timeout");
       Finish(now, out);
       return;
     }
