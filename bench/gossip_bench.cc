@@ -3,7 +3,7 @@
 // and a user event reach everyone; the failure-detection time distribution; and the
 // Lifeguard table. Prints tables; sections can be picked by name:
 //   gossip_bench [convergence] [join] [detection] [lifeguard] [--seeds=K] [--big-seeds=K]
-//                [--lifeguard-seeds=K] [--sizes=50,500,2000] [--settle=S]
+//                [--lifeguard-seeds=K] [--sizes=50,500,2000] [--settle=S] [--window=S]
 // --settle: seconds after convergence before the 30 s bandwidth window (the join's
 // broadcasts take a while to drain at large N).
 #include <algorithm>
@@ -35,13 +35,16 @@ struct Dist {
   }
 };
 
-void Convergence(int big_seeds, const std::vector<int>& sizes, int settle_s) {
+void Convergence(int big_seeds, const std::vector<int>& sizes, int settle_s, int window_s) {
   std::printf("\n## Convergence and bandwidth (LAN profile, joins spread over N x 10 ms through n1)\n");
-  std::printf("| N | seeds | converge after last join p50 / max (s) | = probe periods | bytes/s per node sent (30 s from %d s after convergence) | recv |\n", settle_s);
-  std::printf("|---|---|---|---|---|---|\n");
+  std::printf("Bandwidth: payload bytes (no UDP/TCP/IP headers) per node per second over %d s, starting %d s after "
+              "convergence; the window spans a push-pull period (30 s, x (ceil(log2 N - 5) + 1) beyond 32 nodes).\n",
+              window_s, settle_s);
+  std::printf("| N | seeds | converge after last join p50 / max (s) | = probe periods | sent B/s per node: mean (max) | of which datagrams | of which push-pull streams |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
   for (int n : sizes) {
     const int seeds = n >= 2000 ? 1 : big_seeds;
-    Dist conv, sent, recv;
+    Dist conv, sent, recv, streams;  // recv: datagram bytes (all nodes) / node
     for (int i = 0; i < seeds; ++i) {
       ClusterOptions o;
       o.nodes = n;
@@ -56,19 +59,21 @@ void Convergence(int big_seeds, const std::vector<int>& sizes, int settle_s) {
       }
       conv.Add(absl::ToDoubleSeconds(*took));
       c.sim().RunFor(absl::Seconds(settle_s));
-      std::vector<uint64_t> s0, r0;
-      for (NodeId id : c.ids()) {
-        s0.push_back(c.sim().stats(id).bytes_sent);
-        r0.push_back(c.sim().stats(id).bytes_received);
-      }
-      c.sim().RunFor(absl::Seconds(30));
+      std::vector<uint64_t> s0;
+      for (NodeId id : c.ids()) s0.push_back(c.sim().stats(id).bytes_sent);
+      uint64_t dgram = 0, stream = 0;
+      c.sim().set_step_observer([&](NodeId, const Input&, const Effects& e) {
+        for (const OutboundMessage& m : e.messages) (m.channel == Channel::kStream ? stream : dgram) += m.payload.size();
+      });
+      c.sim().RunFor(absl::Seconds(window_s));
       for (size_t k = 0; k < c.ids().size(); ++k) {
-        sent.Add((c.sim().stats(c.ids()[k]).bytes_sent - s0[k]) / 30.0);
-        recv.Add((c.sim().stats(c.ids()[k]).bytes_received - r0[k]) / 30.0);
+        sent.Add(static_cast<double>(c.sim().stats(c.ids()[k]).bytes_sent - s0[k]) / window_s);
       }
+      recv.Add(static_cast<double>(dgram) / window_s / n);
+      streams.Add(static_cast<double>(stream) / window_s / n);
     }
-    std::printf("| %d | %d | %.2f / %.2f | %.1f | %.0f (max %.0f) | %.0f |\n", n, seeds, conv.P(0.5), conv.P(1.0),
-                conv.P(0.5) / 1.0, sent.Mean(), sent.P(1.0), recv.Mean());
+    std::printf("| %d | %d | %.2f / %.2f | %.1f | %.0f (%.0f) | %.0f | %.0f |\n", n, seeds, conv.P(0.5), conv.P(1.0),
+                conv.P(0.5) / 1.0, sent.Mean(), sent.P(1.0), recv.Mean(), streams.Mean());
     std::fflush(stdout);
   }
 }
@@ -203,7 +208,7 @@ void Lifeguard(int seeds) {
 
 int main(int argc, char** argv) {
   using namespace muster::gossip::testing;
-  int seeds = 200, big_seeds = 3, lifeguard_seeds = 1000, settle_s = 5;
+  int seeds = 200, big_seeds = 3, lifeguard_seeds = 1000, settle_s = 150, window_s = 240;
   std::vector<int> sizes = {50, 500, 2000};
   std::set<std::string> sections;
   for (int i = 1; i < argc; ++i) {
@@ -211,6 +216,8 @@ int main(int argc, char** argv) {
       seeds = std::atoi(argv[i] + 8);
     } else if (std::strncmp(argv[i], "--big-seeds=", 12) == 0) {
       big_seeds = std::atoi(argv[i] + 12);
+    } else if (std::strncmp(argv[i], "--window=", 9) == 0) {
+      window_s = std::atoi(argv[i] + 9);
     } else if (std::strncmp(argv[i], "--settle=", 9) == 0) {
       settle_s = std::atoi(argv[i] + 9);
     } else if (std::strncmp(argv[i], "--sizes=", 8) == 0) {
@@ -230,6 +237,6 @@ int main(int argc, char** argv) {
   if (want("join")) Join(seeds);
   if (want("detection")) Detection(seeds);
   if (want("lifeguard")) Lifeguard(lifeguard_seeds);
-  if (want("convergence")) Convergence(big_seeds, sizes, settle_s);
+  if (want("convergence")) Convergence(big_seeds, sizes, settle_s, window_s);
   return 0;
 }
