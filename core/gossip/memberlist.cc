@@ -381,7 +381,8 @@ void Memberlist::PushPullTick() {
   Duration interval = config_.push_pull_interval;
   int n = EstNumNodes();
   if (n > 32) interval *= static_cast<int>(std::ceil(std::log2(n) - std::log2(32))) + 1;
-  SchedulePushPull(now_ + interval);
+  // +-25% jitter: nodes started together would otherwise push-pull in step, in bursts.
+  SchedulePushPull(now_ + interval * (0.75 + 0.5 * rng_.UniformDouble()));
   auto peers = RandomNodes(1, [&](const NodeState& s) {
     return s.name != config_.name && s.state == MemberState::kAlive;
   });
