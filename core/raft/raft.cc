@@ -82,7 +82,11 @@ void Raft::Tick(Time now, Ready* out) {
       logger_.Warn(now, "leadership transfer to ", ToString(transfer_target_), " timed out");
       transfer_target_ = NodeId{};
     }
-  } else if (now >= election_deadline_) {
+  } else if (now < election_deadline_) {
+    if ((role_ == Role::kCandidate || role_ == Role::kPreCandidate) && now >= vote_resend_due_) {
+      SendVoteRequests(now);
+    }
+  } else {
     if (IsVoter(opts_.id)) {
       logger_.Warn(now, "heartbeat timeout reached, starting election: last-leader=", ToString(leader_));
       StartElection(now, opts_.pre_vote, /*transfer=*/false);
@@ -422,20 +426,9 @@ void Raft::StartElection(Time now, bool pre_vote, bool transfer) {
   } else {
     BecomeCandidate(now);
   }
-  pb::Message m;
-  m.set_type(role_ == Role::kPreCandidate ? pb::MSG_PRE_VOTE : pb::MSG_VOTE);
-  m.set_term(role_ == Role::kPreCandidate ? term_ + 1 : term_);
-  m.set_index(log_.last_index());
-  m.set_log_term(log_.last_term());
-  m.set_transfer(transfer);
+  election_transfer_ = transfer;
   Count(opts_.id, true);
-  for (const pb::Server& s : config_.servers()) {
-    if (!s.voter() || s.id() == opts_.id.value) continue;
-    pb::Message r = m;
-    r.set_to(s.id());
-    // A vote request carries our new term and self-vote: both must be durable first.
-    Send(std::move(r), s.address(), role_ == Role::kCandidate);
-  }
+  SendVoteRequests(now);
   if (Granted() >= Quorum()) {
     if (role_ == Role::kPreCandidate) {
       StartElection(now, false, false);  // pre-vote won (single voter): the real election
@@ -443,6 +436,26 @@ void Raft::StartElection(Time now, bool pre_vote, bool transfer) {
       BecomeLeader(now);
     }
   }
+}
+
+// To every voter that has not answered yet: at the start of an election, and again every
+// heartbeat interval while it lasts (requests and answers may be lost; a voter that already
+// granted us this term grants again).
+void Raft::SendVoteRequests(Time now) {
+  pb::Message m;
+  m.set_type(role_ == Role::kPreCandidate ? pb::MSG_PRE_VOTE : pb::MSG_VOTE);
+  m.set_term(role_ == Role::kPreCandidate ? term_ + 1 : term_);
+  m.set_index(log_.last_index());
+  m.set_log_term(log_.last_term());
+  m.set_transfer(election_transfer_);
+  for (const pb::Server& s : config_.servers()) {
+    if (!s.voter() || s.id() == opts_.id.value || votes_.count(NodeId{s.id()}) > 0) continue;
+    pb::Message r = m;
+    r.set_to(s.id());
+    // A vote request carries our new term and self-vote: both must be durable first.
+    Send(std::move(r), s.address(), role_ == Role::kCandidate);
+  }
+  vote_resend_due_ = now + opts_.heartbeat_interval;
 }
 
 void Raft::BecomePreCandidate(Time now) {
@@ -1117,6 +1130,7 @@ void Raft::Finish(Time now, Ready* out) {
     out->effects.WakeAt(wake);
   } else {
     out->effects.WakeAt(election_deadline_);
+    if (role_ == Role::kCandidate || role_ == Role::kPreCandidate) out->effects.WakeAt(vote_resend_due_);
   }
   out_ = nullptr;
 }

@@ -165,6 +165,7 @@ class Raft {
   void BecomeCandidate(Time now);
   void BecomeLeader(Time now);
   void StartElection(Time now, bool pre_vote, bool transfer);
+  void SendVoteRequests(Time now);
   void ResetElectionDeadline(Time now);
 
   // Step functions per role.
@@ -237,6 +238,8 @@ class Raft {
 
   // Candidate.
   absl::btree_map<NodeId, bool> votes_;
+  bool election_transfer_ = false;
+  Time vote_resend_due_;
 
   // Leader.
   absl::btree_map<NodeId, Progress> progress_;  // every server but this one

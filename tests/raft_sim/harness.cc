@@ -41,12 +41,14 @@ struct Swarm {
   Duration sync_latency_max;
   double target_leader;
   bool membership;
+  double crash_after_vote;  // probability a voter is killed right after granting a vote
   std::string Describe() const {
     return absl::StrCat("servers=", servers, " loss=", loss, " dup=", duplicate, datagram ? " datagram" : " stream",
                         " jitter=", absl::FormatDuration(jitter), " crash=", crash_weight, " partition=", partition_weight,
                         " pause=", pause_weight, torn ? " torn" : "", pre_vote ? " prevote" : "",
                         check_quorum ? " checkquorum" : "", " snapshot_every=", snapshot_every, " sync_max=", absl::FormatDuration(sync_latency_max),
-                        " target_leader=", target_leader, " fault_every=", absl::FormatDuration(fault_interval), membership ? " membership" : "");
+                        " target_leader=", target_leader, " fault_every=", absl::FormatDuration(fault_interval), membership ? " membership" : "",
+                        " crash_after_vote=", crash_after_vote);
   }
 };
 
@@ -72,6 +74,7 @@ Swarm Choose(Rng& rng, const RunConfig& c) {
   s.sync_latency_max = syncs[rng.Uniform(3)];
   s.target_leader = rng.UniformDouble();
   s.membership = s.servers >= 3 && rng.Bernoulli(0.35);
+  s.crash_after_vote = c.faults && rng.Bernoulli(0.5) ? 0.3 : 0;
   return s;
 }
 
@@ -113,6 +116,7 @@ class Run {
     sim_.set_step_observer([this](NodeId id, const Input& in, const Effects& fx) {
       checker_.OnStep(id, in, fx, Machine(id), sim_.now());
       if (++steps_ % 512 == 0) CheckLogs();
+      if (in_safety_ && swarm_.crash_after_vote > 0) MaybeCrashAfterVote(id, fx);
       if (steps_ == kStepsMax) {
         checker_.Fail(sim_.now(), absl::StrCat("more than ", kStepsMax, " steps: a message storm?"));
       }
@@ -203,6 +207,27 @@ class Run {
         target_ = NodeId{};
       }
     });
+  }
+
+  // The worst moment to crash a voter: its grant is (or should be) waiting for the sync.
+  void MaybeCrashAfterVote(NodeId id, const Effects& fx) {
+    for (const OutboundMessage& m : fx.messages) {
+      if (m.payload.size() > 256) continue;
+      raft::pb::Message pm;
+      if (!pm.ParseFromString(m.payload) || pm.type() != raft::pb::MSG_VOTE_RESP || pm.reject()) continue;
+      if (!rng_.Bernoulli(swarm_.crash_after_vote)) return;
+      sim_.After(rng_.UniformDuration(absl::ZeroDuration(), absl::Milliseconds(2)), [this, id] {
+        if (!sim_.IsUp(id) || !in_safety_) return;
+        checker_.OnCrash(id);
+        sim_.Kill(id, swarm_.torn && rng_.Bernoulli(0.5));
+        sim_.After(rng_.UniformDuration(absl::Milliseconds(5), absl::Milliseconds(300)), [this, id] {
+          if (sim_.IsUp(id)) return;
+          sim_.Restart(id);
+          if (raft::KvMachine* m = Machine(id)) checker_.OnRestart(id, m, sim_.now());
+        });
+      });
+      return;
+    }
   }
 
   // Membership churn, one server at a time, through whoever leads: remove a server (maybe

@@ -58,6 +58,26 @@ TEST(RaftSimRegression, SingleNodeLosesAcknowledgedWriteOnCrash) {
   EXPECT_GT(unsafe_failures, 0) << "the checkers never noticed acknowledged writes being lost";
 }
 
+// A vote must be durable before the reply leaves. With the rule off, the swarm's "crash a
+// voter right after it grants" fault makes a voter grant twice in one term (or two leaders
+// appear) within the first hundred seeds; with it on, those seeds pass.
+TEST(RaftSimRegression, VoteNotPersistedBeforeReplyIsCaught) {
+  int unsafe_failures = 0;
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    RunConfig c;
+    c.seed = seed;
+    c.unsafe.unsafe_reply_before_persist = true;
+    RunResult r = RunSeed(c);
+    if (!r.ok) {
+      ++unsafe_failures;
+      EXPECT_TRUE(r.failure.find("voted for both") != std::string::npos ||
+                  r.failure.find("two leaders") != std::string::npos)
+          << r.failure;
+    }
+  }
+  EXPECT_GT(unsafe_failures, 0) << "the checkers never noticed a vote given twice";
+}
+
 // A follower isolated for a while campaigns in vain (pre-vote: no term inflation); when it
 // rejoins, the healthy leader stays leader in the same term and the follower catches up.
 TEST(RaftSimRegression, PartitionedNodeRejoinsWithoutDeposingLeader) {
