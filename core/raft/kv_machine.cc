@@ -71,6 +71,11 @@ void KvMachine::HandleRequest(Time now, const RequestInput& r, Ready* ready, Eff
       out->responses.push_back(Unavailable(r.request_id, index.status()));
       return;
     }
+    if (auto old = puts_.find(*index); old != puts_.end()) {
+      // Our earlier entry at this index was overwritten while we were not leading.
+      out->responses.push_back({old->second.request_id,
+                                absl::UnavailableError("entry was overwritten by another leader"), "", 0});
+    }
     puts_[*index] = {r.request_id, raft_->term()};
   } else if (r.method == "get") {
     absl::Status s = raft_->ReadIndex(now, r.request_id, ready);
