@@ -2,6 +2,7 @@
 // that reproduces it.
 //   bazel run //tests/raft_sim:raft_sim -- --seeds 10000 [--first 1]
 //   bazel run //tests/raft_sim:raft_sim -- --seed 1234 --verbose
+//   options: --servers 3|5|7  --safety_s SECONDS  --unsafe vote|figure8|ack|config
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   bool single = false, verbose = false;
   std::string unsafe;
   int servers = 0;
+  int safety_s = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--seeds" && i + 1 < argc) seeds = std::strtoull(argv[++i], nullptr, 10);
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
       single = true;
     } else if (a == "--verbose") verbose = true;
     else if (a == "--servers" && i + 1 < argc) servers = std::atoi(argv[++i]);
+    else if (a == "--safety_s" && i + 1 < argc) safety_s = std::atoi(argv[++i]);
     else if (a == "--unsafe" && i + 1 < argc) unsafe = argv[++i];  // vote|figure8|ack|config
     else {
       std::fprintf(stderr, "usage: raft_sim [--seeds N] [--first S] | --seed S [--verbose]\n");
@@ -36,6 +39,7 @@ int main(int argc, char** argv) {
     c.seed = seed;
     c.verbose = verbose;
     c.servers = servers;
+    if (safety_s > 0) c.safety = absl::Seconds(safety_s);
     c.unsafe.unsafe_reply_before_persist = unsafe == "vote";
     c.unsafe.unsafe_commit_previous_term = unsafe == "figure8";
     c.unsafe.unsafe_ack_before_durable = unsafe == "ack";
