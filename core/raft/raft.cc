@@ -127,9 +127,13 @@ void Raft::Step(Time now, pb::Message m, Ready* out) {
       BecomeFollower(now, m.term(), FromLeader(m.type()) ? From(m) : NodeId{});
     }
   } else if (m.term() < term_) {
-    if ((opts_.check_quorum || opts_.pre_vote) && (m.type() == pb::MSG_APP || m.type() == pb::MSG_HEARTBEAT)) {
+    if (m.type() == pb::MSG_APP || m.type() == pb::MSG_HEARTBEAT) {
       // A stale leader: tell it our term so it steps down (it may have been partitioned
-      // while we moved on without it).
+      // while we moved on without it). Always, as in the paper: etcd answers only with
+      // check-quorum or pre-vote and otherwise counts on vote requests reaching the stale
+      // leader, but a candidate sends those only to the voters of *its* configuration,
+      // which may not include the stale leader (sim seed 20152: a leader stuck forever in
+      // term 13 while the others were at 54).
       pb::Message r;
       r.set_type(pb::MSG_APP_RESP);
       r.set_to(m.from());
