@@ -429,6 +429,79 @@ TEST(Raft, FlowControlLimitsMessagesInFlight) {
   EXPECT_EQ(c.raft(N(2)).commit(), c.raft(N(1)).log().last_index());
 }
 
+TEST(Raft, LostSnapshotChunkIsResent) {
+  RaftOptions o = Opts();
+  o.snapshot_chunk_bytes = 8;
+  TestCluster c(o, nullptr);
+  c.AddNodes(3, true);
+  ElectOne(c, N(1));
+  c.Crash(N(3));
+  for (int i = 0; i < 10; ++i) Propose(c, N(1), "k" + std::to_string(i) + "=v");
+  ASSERT_TRUE(c.Stabilize());
+  absl::Status s;
+  c.Run(N(1), [&](Raft& r, Ready* out) { s = r.Compact(c.now(N(1)), c.fsm(N(1)).applied(), c.fsm(N(1)).Snapshot(), out); });
+  ASSERT_TRUE(s.ok());
+  c.Restart(N(3));
+  c.Tick(N(1), o.heartbeat_interval);
+  // Drop every chunk for a while: the leader resends from the follower's offset on heartbeats.
+  int dropped = 0;
+  for (int i = 0; i < 6; ++i) {
+    c.Deliver(N(3));
+    c.Persist(N(3));
+    c.Deliver(N(1));
+    dropped += c.Drop(N(1), N(3));
+    c.Tick(N(1), o.heartbeat_interval);
+  }
+  EXPECT_GT(dropped, 0);
+  for (int i = 0; i < 200 && c.raft(N(3)).commit() < c.raft(N(1)).commit(); ++i) {
+    c.Tick(N(1), o.heartbeat_interval);
+    ASSERT_TRUE(c.Stabilize());
+  }
+  EXPECT_EQ(c.raft(N(3)).commit(), c.raft(N(1)).commit());
+  EXPECT_EQ(c.fsm(N(3)).chain(), c.fsm(N(1)).chain());
+}
+
+TEST(Raft, LeadershipTransferTimesOut) {
+  TestCluster c(Opts(), nullptr);
+  c.AddNodes(3, true);
+  ElectOne(c, N(1));
+  c.Block(N(1), N(3));  // the target never hears
+  absl::Status s;
+  c.Run(N(1), [&](Raft& r, Ready* out) { s = r.TransferLeadership(c.now(N(1)), N(3), out); });
+  ASSERT_TRUE(s.ok());
+  c.Stabilize();
+  c.Tick(N(1), Opts().election_timeout);
+  c.Stabilize();
+  EXPECT_EQ(c.raft(N(1)).role(), Role::kLeader);
+  absl::StatusOr<uint64_t> idx;
+  c.Run(N(1), [&](Raft& r, Ready* out) { idx = r.Propose(c.now(N(1)), "again=1", out); });
+  EXPECT_TRUE(idx.ok()) << "proposals resume once the transfer is abandoned";
+  EXPECT_FALSE(c.raft(N(1)).LeaseRead(c.now(N(1))).ok()) << "the lease stays void for the term";
+}
+
+TEST(Raft, FlowControlLimitsBytesInFlight) {
+  RaftOptions o = Opts();
+  o.inflight_msgs_max = 100;
+  o.inflight_bytes_max = 1000;
+  o.msg_bytes_max = 100;
+  TestCluster c(o, nullptr);
+  c.AddNodes(2, true);
+  ElectOne(c, N(1));
+  for (int i = 0; i < 50; ++i) Propose(c, N(1), std::string(90, 'x'));
+  size_t bytes = 0, msgs = 0;
+  for (const InFlight& m : c.in_flight()) {
+    if (m.to == N(2)) {
+      bytes += m.payload.size();
+      ++msgs;
+    }
+  }
+  EXPECT_LE(msgs, 12u) << "about inflight_bytes_max / entry size messages";
+  EXPECT_GE(msgs, 10u);
+  EXPECT_LT(bytes, 1000u + 2 * 200u);
+  ASSERT_TRUE(c.Stabilize());
+  EXPECT_EQ(c.raft(N(2)).commit(), c.raft(N(1)).log().last_index());
+}
+
 TEST(RaftLog, RecoversAPrefixFromATornWrite) {
   MemStorage storage;
   RaftLog log;
