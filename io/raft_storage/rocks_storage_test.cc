@@ -136,6 +136,7 @@ TEST(RocksStorage, SigkillNeverLosesAnAcknowledgedEntry) {
   std::map<uint64_t, std::string> acked;
   Rng rng(20261126);
   const int kills = 12;
+  int rounds_with_acks = 0;
   for (int round = 0; round < kills; ++round) {
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
@@ -147,6 +148,7 @@ TEST(RocksStorage, SigkillNeverLosesAnAcknowledgedEntry) {
       FILE* out = fdopen(fds[1], "w");
       setvbuf(out, nullptr, _IONBF, 0);
       Host h(dir, child_seed);
+      std::fprintf(out, "ready\n");  // recovered and leading: the kill clock starts now
       h.on_commit = [&](const raft::pb::Entry& e) {
         std::fprintf(out, "%llu %s\n", static_cast<unsigned long long>(e.index()), e.data().c_str());
       };
@@ -159,14 +161,16 @@ TEST(RocksStorage, SigkillNeverLosesAnAcknowledgedEntry) {
       }
     }
     close(fds[1]);
+    FILE* in = fdopen(fds[0], "r");
+    char line[512];
+    ASSERT_NE(std::fgets(line, sizeof line, in), nullptr) << "child died before it was ready";
+    ASSERT_EQ(std::string(line), "ready\n");
     usleep(static_cast<useconds_t>(rng.UniformInRange(20'000, 250'000)));
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
     ASSERT_TRUE(WIFSIGNALED(status)) << "child ended on its own: status " << status;
     // Acknowledgements written before the kill are still in the pipe.
-    FILE* in = fdopen(fds[0], "r");
-    char line[512];
     size_t this_round = 0;
     while (std::fgets(line, sizeof line, in) != nullptr) {
       std::string s(line);
@@ -177,7 +181,7 @@ TEST(RocksStorage, SigkillNeverLosesAnAcknowledgedEntry) {
       ++this_round;
     }
     fclose(in);
-    EXPECT_GT(this_round, 0u) << "round " << round << " acknowledged nothing";
+    rounds_with_acks += this_round > 0 ? 1 : 0;
 
     auto st = RocksStorage::Open(dir);
     ASSERT_TRUE(st.ok()) << st.status();
@@ -194,6 +198,9 @@ TEST(RocksStorage, SigkillNeverLosesAnAcknowledgedEntry) {
     EXPECT_EQ(stored, log.last_index() - log.snapshot_index()) << "entries beyond a gap or a term regression";
   }
   EXPECT_GT(acked.size(), 100u);
+  // A slow machine (sanitizers, load) may kill a child before its first sync; most rounds
+  // must still acknowledge something, or the test would prove nothing.
+  EXPECT_GE(rounds_with_acks, kills / 2);
 }
 
 }  // namespace
