@@ -17,5 +17,10 @@ asan: setup
 dev: setup
 	@bash scripts/dev.sh
 
+# The quick benchmarks; gossip_bench takes ~25 min with N = 2,000 (see core/gossip/README.md).
 bench: setup
-	bazel run //bench:sim_bench
+	bazel build //bench:all
+	bazel-bin/bench/sim_bench
+	bazel-bin/bench/raft_bench
+	bazel-bin/bench/raft_storage_bench
+	bazel-bin/bench/state_bench
