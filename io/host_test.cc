@@ -16,8 +16,15 @@ class HostTest : public ::testing::Test {
 
   // Runs the loop until `done` or the wall-clock budget runs out.
   bool RunUntil(const std::function<bool()>& done, absl::Duration budget) {
+    // A repeating timer bounds how long one uv_run(ONCE) can block, so `done` is re-checked
+    // at least every millisecond without spinning.
+    uv_timer_t tick;
+    uv_timer_init(&loop_, &tick);
+    uv_timer_start(&tick, [](uv_timer_t*) {}, 1, 1);
     const absl::Time deadline = absl::Now() + budget;
-    while (!done() && absl::Now() < deadline) uv_run(&loop_, UV_RUN_NOWAIT), usleep(200);
+    while (!done() && absl::Now() < deadline) uv_run(&loop_, UV_RUN_ONCE);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
+    uv_run(&loop_, UV_RUN_NOWAIT);  // let the close finish before `tick` leaves scope
     return done();
   }
 

@@ -1,24 +1,11 @@
 #include "io/memory_store.h"
 
+#include "core/seam/apply_storage_op.h"
+
 namespace muster::io {
 
 absl::Status MemoryStore::Apply(const StorageWrite& write) {
-  for (const StorageOp& op : write.ops) {
-    switch (op.kind) {
-      case StorageOp::Kind::kPut:
-        kv_.insert_or_assign(op.key, op.value);
-        break;
-      case StorageOp::Kind::kDelete:
-        kv_.erase(op.key);
-        break;
-      case StorageOp::Kind::kDeleteRange: {
-        auto first = kv_.lower_bound(op.key);
-        auto last = op.value.empty() ? kv_.end() : kv_.lower_bound(op.value);
-        if (first != kv_.end() && (last == kv_.end() || first->first < last->first)) kv_.erase(first, last);
-        break;
-      }
-    }
-  }
+  for (const StorageOp& op : write.ops) ApplyStorageOp(kv_, op);
   ++writes_applied_;
   return absl::OkStatus();
 }

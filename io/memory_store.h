@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "core/seam/apply_storage_op.h"
 #include "io/durable_store.h"
 
 namespace muster::io {
@@ -18,7 +19,7 @@ class MemoryStore final : public DurableStore {
   uint64_t writes_applied() const { return writes_applied_; }
 
  private:
-  std::map<std::string, std::string, std::less<>> kv_;
+  OrderedKv kv_;
   uint64_t writes_applied_ = 0;
 };
 

@@ -1,6 +1,7 @@
 #include "sim/disk.h"
 
 #include "core/base/check.h"
+#include "core/seam/apply_storage_op.h"
 
 namespace muster::sim {
 
@@ -18,32 +19,15 @@ void Disk::Scan(std::string_view begin, std::string_view end,
   }
 }
 
-void Disk::ApplyTo(std::map<std::string, std::string, std::less<>>& kv, const StorageOp& op) {
-  switch (op.kind) {
-    case StorageOp::Kind::kPut:
-      kv.insert_or_assign(op.key, op.value);
-      return;
-    case StorageOp::Kind::kDelete:
-      kv.erase(op.key);
-      return;
-    case StorageOp::Kind::kDeleteRange: {
-      auto first = kv.lower_bound(op.key);
-      auto last = op.value.empty() ? kv.end() : kv.lower_bound(op.value);
-      if (first != kv.end() && (last == kv.end() || first->first < last->first)) kv.erase(first, last);
-      return;
-    }
-  }
-}
-
 void Disk::Apply(const StorageWrite& write) {
   MUSTER_CHECK(pending_.empty() || pending_.back().id < write.id, "write ids must increase");
-  for (const StorageOp& op : write.ops) ApplyTo(visible_, op);
+  for (const StorageOp& op : write.ops) ApplyStorageOp(visible_, op);
   pending_.push_back(write);
 }
 
 void Disk::SyncThrough(uint64_t write_id) {
   while (!pending_.empty() && pending_.front().id <= write_id) {
-    for (const StorageOp& op : pending_.front().ops) ApplyTo(durable_, op);
+    for (const StorageOp& op : pending_.front().ops) ApplyStorageOp(durable_, op);
     pending_.pop_front();
   }
 }
@@ -52,7 +36,7 @@ void Disk::Crash(Rng& rng, bool torn) {
   if (torn && !pending_.empty()) {
     const StorageWrite& first = pending_.front();
     const uint64_t keep = rng.Uniform(first.ops.size() + 1);
-    for (uint64_t i = 0; i < keep; ++i) ApplyTo(durable_, first.ops[i]);
+    for (uint64_t i = 0; i < keep; ++i) ApplyStorageOp(durable_, first.ops[i]);
   }
   pending_.clear();
   visible_ = durable_;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/base/rng.h"
+#include "core/seam/apply_storage_op.h"
 #include "core/seam/effects.h"
 #include "core/seam/storage_view.h"
 
@@ -35,10 +36,8 @@ class Disk final : public StorageView {
   size_t bytes() const;
 
  private:
-  static void ApplyTo(std::map<std::string, std::string, std::less<>>& kv, const StorageOp& op);
-
-  std::map<std::string, std::string, std::less<>> durable_;
-  std::map<std::string, std::string, std::less<>> visible_;
+  OrderedKv durable_;
+  OrderedKv visible_;
   std::deque<StorageWrite> pending_;
 };
 
