@@ -1,6 +1,8 @@
 #include "core/gossip/broadcast_queue.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "core/base/check.h"
 
@@ -17,6 +19,7 @@ void BroadcastQueue::Queue(std::string key, std::string message) {
     if (it != by_key_.end()) Remove(it->second);
   }
   OrderKey k{0, next_id_++};
+  smallest_message_bytes_ = std::min(smallest_message_bytes_, message.size());
   if (!key.empty()) by_key_[key] = k;
   order_.emplace(k, Item{std::move(key), std::move(message), 0, k.id});
   while (order_.size() > max_queued_) Remove(std::prev(order_.end())->first);
@@ -46,6 +49,9 @@ std::vector<std::string> BroadcastQueue::Take(size_t overhead_per_message, size_
   size_t used = 0;
   std::vector<Item> taken;
   for (auto it = order_.begin(); it != order_.end();) {
+    // Nothing queued can fit into what is left: stop scanning (a long queue would
+    // otherwise be walked in full on every send).
+    if (bytes_max - used < overhead_per_message + smallest_message_bytes_) break;
     size_t cost = overhead_per_message + it->second.message.size();
     if (used + cost > bytes_max) {
       ++it;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <set>
 #include <string>
 #include <vector>
@@ -52,6 +53,8 @@ class BroadcastQueue {
 
   size_t max_queued_;
   uint64_t next_id_ = 1;
+  // No message ever queued was smaller (a lower bound on what is queued now).
+  size_t smallest_message_bytes_ = SIZE_MAX;
   absl::btree_map<OrderKey, Item> order_;
   absl::btree_map<std::string, OrderKey> by_key_;
 };

@@ -175,6 +175,7 @@ void Memberlist::Forget(const std::string& name) {
   if (it != nodes_.end()) {
     auto a = addr_names_.find(it->second.addr);
     if (a != addr_names_.end() && a->second == name) addr_names_.erase(a);
+    if (!DeadOrLeft(it->second)) --num_alive_;
     nodes_.erase(it);
   }
   broadcasts_.Forget(name);
@@ -192,10 +193,17 @@ std::vector<const NodeState*> Memberlist::Nodes() const {
   return v;
 }
 
-int Memberlist::NumAlive() const {
+int Memberlist::CountAlive() const {
   int n = 0;
   for (const auto& [name, s] : nodes_) n += !DeadOrLeft(s);
   return n;
+}
+
+void Memberlist::SetState(NodeState& node, MemberState state) {
+  const bool was_alive = !DeadOrLeft(node);
+  node.state = state;
+  num_alive_ += static_cast<int>(!DeadOrLeft(node)) - static_cast<int>(was_alive);
+  MUSTER_CHECK_LE(0, num_alive_);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -608,7 +616,7 @@ void Memberlist::AliveNode(const pb::Alive& a, bool bootstrap) {
   addr_names_[a.addr()] = a.node();
   if (is_local) incarnation_ = std::max(incarnation_, a.incarnation());
   if (state.state != MemberState::kAlive) {
-    state.state = MemberState::kAlive;
+    SetState(state, MemberState::kAlive);
     state.state_change = now_;
   }
   if (old_state == MemberState::kDead || old_state == MemberState::kLeft) {
@@ -629,7 +637,7 @@ void Memberlist::SuspectNode(const pb::Suspect& s) {
     // its new incarnation implies) and is suspected again: a fresh suspicion, not a
     // confirmation of the refuted one.
     CancelSuspicion(s.node());
-    state.state = MemberState::kAlive;
+    SetState(state, MemberState::kAlive);
     sit = suspicions_.end();
   }
   if (sit != suspicions_.end()) {
@@ -655,7 +663,7 @@ void Memberlist::SuspectNode(const pb::Suspect& s) {
   *m.mutable_suspect() = s;
   Broadcast(s.node(), m);
   state.incarnation = s.incarnation();
-  state.state = MemberState::kSuspect;
+  SetState(state, MemberState::kSuspect);
   state.state_change = now_;
 
   const int n = EstNumNodes();
@@ -703,7 +711,7 @@ void Memberlist::DeadNode(const pb::Dead& d) {
   if (DeadOrLeft(state)) {
     // A failed member's own goodbye upgrades it to left (it did not crash after all).
     if (graceful && state.state == MemberState::kDead && d.node() != config_.name) {
-      state.state = MemberState::kLeft;
+      SetState(state, MemberState::kLeft);
       state.incarnation = d.incarnation();
       pb::Message m;
       *m.mutable_dead() = d;
@@ -721,7 +729,7 @@ void Memberlist::DeadNode(const pb::Dead& d) {
   *m.mutable_dead() = d;
   Broadcast(d.node(), m);
   state.incarnation = d.incarnation();
-  state.state = graceful ? MemberState::kLeft : MemberState::kDead;
+  SetState(state, graceful ? MemberState::kLeft : MemberState::kDead);
   state.state_change = now_;
   delegate_->NotifyLeave(state);
 }

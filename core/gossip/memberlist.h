@@ -99,7 +99,8 @@ class Memberlist {
   const MemberlistConfig& config() const { return config_; }
   const NodeState* Node(const std::string& name) const;
   std::vector<const NodeState*> Nodes() const;  // sorted by name
-  int NumAlive() const;                          // alive or suspect, self included
+  int NumAlive() const { return num_alive_; }    // alive or suspect, self included
+  int CountAlive() const;                        // the same, counted afresh (for checkers)
   int EstNumNodes() const { return std::max(1, NumAlive()); }
   int health_score() const { return awareness_.score(); }
   const MemberlistStats& stats() const { return stats_; }
@@ -164,6 +165,8 @@ class Memberlist {
   void Refute(NodeState& self, uint64_t accused_incarnation);
   void OnSuspicionTimeout(const std::string& name);
   void CancelSuspicion(const std::string& name);
+  // Every change of a member's state goes through here, so num_alive_ stays exact.
+  void SetState(NodeState& node, MemberState state);
   // Output.
   void Broadcast(const std::string& key, const proto::gossip::Message& m);
   void SendDatagram(const Address& to, const proto::gossip::Message& m,
@@ -199,6 +202,7 @@ class Memberlist {
   absl::btree_map<Address, Time> refuted_to_;
   uint32_t next_seq_ = 1;
   uint64_t incarnation_ = 0;
+  int num_alive_ = 0;  // members alive or suspect; the estimate of N every timeout scales with
   bool leaving_ = false;
   bool shutdown_ = false;
   uint64_t join_replies_ = 0;
