@@ -476,11 +476,26 @@ void Memberlist::AnswerStaleAccusation(uint64_t incarnation, const Address& from
   // An accusation older than our current incarnation: we refuted it already, but the
   // sender has not heard (the refutation's epidemic can miss a node, which would then let
   // its suspicion run out). Tell the sender directly.
-  if (leaving_ || from == self_addr_ || incarnation >= incarnation_) return;
-  auto last = refuted_to_.find(from);
+  if (incarnation >= incarnation_) return;
+  SendOwnAlive(from);
+}
+
+void Memberlist::TellAccuser(const std::string& accuser) {
+  // The accuser holds the suspicion whose timer would declare us dead. The refutation's
+  // epidemic reaches it with high probability, not certainty (each update goes out only
+  // ~retransmit_mult * log N times, and in a small pool all of them can go elsewhere:
+  // seen in simulation after a 2.4 s stall). One direct datagram closes that gap.
+  auto it = nodes_.find(accuser);
+  if (it == nodes_.end() || DeadOrLeft(it->second)) return;
+  SendOwnAlive(it->second.addr);
+}
+
+void Memberlist::SendOwnAlive(const Address& to) {
+  if (leaving_ || to == self_addr_) return;
+  auto last = refuted_to_.find(to);
   if (last != refuted_to_.end() && now_ - last->second < config_.probe_interval) return;
   if (refuted_to_.size() >= 1024) refuted_to_.clear();
-  refuted_to_[from] = now_;
+  refuted_to_[to] = now_;
   const NodeState& self = nodes_.at(config_.name);
   pb::Message m;
   pb::Alive* a = m.mutable_alive();
@@ -488,7 +503,9 @@ void Memberlist::AnswerStaleAccusation(uint64_t incarnation, const Address& from
   a->set_node(config_.name);
   a->set_addr(self_addr_);
   a->set_meta(self.meta);
-  SendDatagram(from, m);
+  // Alone, without piggybacked gossip: piggybacking would spend one of the queued copy's
+  // few transmissions on a member that gets it here anyway.
+  Emit(to, Channel::kDatagram, PackMessages({m.SerializeAsString()}));
 }
 
 void Memberlist::MaybeSyncWithStranger(const Address& from) {
@@ -657,6 +674,7 @@ void Memberlist::SuspectNode(const pb::Suspect& s) {
   if (s.node() == config_.name) {
     Refute(state, s.incarnation());
     log_.Warn(now_, "refuting a suspect message from ", s.from());
+    TellAccuser(s.from());
     return;
   }
   pb::Message m;
@@ -723,6 +741,7 @@ void Memberlist::DeadNode(const pb::Dead& d) {
   if (d.node() == config_.name && !leaving_) {
     Refute(state, d.incarnation());
     log_.Warn(now_, "refuting a dead message from ", d.from());
+    TellAccuser(d.from());
     return;
   }
   pb::Message m;

@@ -157,6 +157,9 @@ class Memberlist {
   void HandlePing(const proto::gossip::Ping& ping, const Address& from, Channel channel);
   void MaybeSyncWithStranger(const Address& from);
   void AnswerStaleAccusation(uint64_t incarnation, const Address& from);
+  void TellAccuser(const std::string& accuser);
+  // Our current alive, straight to `to` (at most once per probe interval per address).
+  void SendOwnAlive(const Address& to);
   void HandleIndirectPing(const proto::gossip::IndirectPing& req, const Address& from);
   // State transitions (memberlist's aliveNode / suspectNode / deadNode).
   void AliveNode(const proto::gossip::Alive& a, bool bootstrap);

@@ -173,6 +173,29 @@ TEST_F(MemberlistTest, RefutesASuspicionAboutItselfWithAHigherIncarnation) {
   EXPECT_TRUE(refuted);
 }
 
+TEST_F(MemberlistTest, TheRefutationAlsoGoesStraightToTheAccuser) {
+  // The suspicion that would declare us dead is the accuser's; its timer must not depend
+  // on the epidemic finding it. c relays b's accusation: both c's packet and b's name count.
+  AddMembers({"b", "c"});
+  Deliver("addr-c", {Suspect("a", 1, "b")});
+  bool told_b = false;
+  for (const Sent& s : TakeSent()) {
+    told_b |= s.to == "addr-b" && s.message.has_alive() && s.message.alive().node() == "a" &&
+              s.message.alive().incarnation() == 2;
+  }
+  EXPECT_TRUE(told_b);
+  // The same for a death notice (refuted past its incarnation), once the per-address
+  // limit (one probe interval) has passed.
+  Advance(absl::Seconds(1));
+  TakeSent();
+  Deliver("addr-c", {Dead("a", 5, "b")});
+  bool told_dead = false;
+  for (const Sent& s : TakeSent()) {
+    told_dead |= s.to == "addr-b" && s.message.has_alive() && s.message.alive().incarnation() == 6;
+  }
+  EXPECT_TRUE(told_dead);
+}
+
 TEST_F(MemberlistTest, AStaleAccusationIsAnsweredDirectlyWithTheCurrentIncarnation) {
   AddMembers({"b", "c"});
   Deliver("addr-b", {Suspect("a", 1, "b")});  // refuted: incarnation 2
@@ -433,8 +456,18 @@ TEST_F(MemberlistTest, PushPullMergesAndReplies) {
   EXPECT_EQ(ml_->Node("a")->incarnation, 5u) << "a remote 'you are dead' is refuted";
   EXPECT_EQ(delegate_.merged, std::vector<std::string>{"remote"});
   auto sent = TakeSent();
-  ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].channel, Channel::kStream);
+  // The reply on the stream, and (as for any accusation) our refutation straight to the
+  // accuser in a datagram, with the gossip it piggybacks.
+  std::vector<Sent> replies;
+  bool told_accuser = false;
+  for (const Sent& s : sent) {
+    if (s.channel == Channel::kStream) replies.push_back(s);
+    told_accuser |= s.channel == Channel::kDatagram && s.to == "addr-b" && s.message.has_alive() &&
+                    s.message.alive().node() == "a" && s.message.alive().incarnation() == 5;
+  }
+  EXPECT_TRUE(told_accuser);
+  ASSERT_EQ(replies.size(), 1u);
+  sent = replies;
   EXPECT_TRUE(sent[0].message.push_pull().reply());
   EXPECT_EQ(sent[0].message.push_pull().user_state(), "state");
   EXPECT_EQ(sent[0].message.push_pull().nodes_size(), 2) << "a and b; c was never known";
