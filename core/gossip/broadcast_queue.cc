@@ -58,17 +58,26 @@ std::vector<std::string> BroadcastQueue::Take(size_t overhead_per_message, size_
       continue;
     }
     used += cost;
-    out.push_back(it->second.message);
     Item item = std::move(it->second);
-    if (!item.key.empty()) by_key_.erase(item.key);
     it = order_.erase(it);
     item.transmits++;
-    if (item.transmits < limit) taken.push_back(std::move(item));
+    if (item.transmits < limit) {
+      out.push_back(item.message);
+      taken.push_back(std::move(item));
+    } else {
+      if (!item.key.empty()) by_key_.erase(item.key);
+      out.push_back(std::move(item.message));
+    }
   }
-  // Re-insert with the new transmit counts (ids keep their age).
+  // Re-insert with the new transmit counts (ids keep their age); the by-key index is
+  // updated in place.
   for (Item& item : taken) {
     OrderKey k{item.transmits, item.id};
-    if (!item.key.empty()) by_key_[item.key] = k;
+    if (!item.key.empty()) {
+      auto kit = by_key_.find(item.key);
+      MUSTER_CHECK(kit != by_key_.end() && kit->second.id == item.id);
+      kit->second = k;
+    }
     order_.emplace(k, std::move(item));
   }
   MUSTER_CHECK_LE(used, bytes_max);
