@@ -33,6 +33,11 @@ struct MemberlistConfig {
   int suspicion_confirmations = -1;
   // Anti-entropy.
   Duration push_pull_interval = absl::Seconds(30);
+  // Pings and acks say how many members their sender knows alive; a node that knows fewer,
+  // and whose own count has not changed for two probe intervals, pushes-pulls with that
+  // sender at most once per this interval (catches a member the epidemic missed in seconds, not at
+  // the next periodic push-pull, which is minutes apart in large pools).
+  Duration count_sync_interval = absl::Seconds(5);
   // Lifeguard: local health awareness (probe stretching, nacks), shrinking suspicion
   // timeouts, and the buddy system. Off gives classic SWIM with a fixed suspicion timeout.
   bool lifeguard = true;
@@ -56,6 +61,7 @@ struct MemberlistConfig {
     c.gossip_nodes = 4;
     c.suspicion_mult = 6;
     c.push_pull_interval = absl::Seconds(60);
+    c.count_sync_interval = absl::Seconds(25);
     c.gossip_to_the_dead_time = absl::Seconds(60);
     return c;
   }

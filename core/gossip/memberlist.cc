@@ -202,7 +202,9 @@ int Memberlist::CountAlive() const {
 void Memberlist::SetState(NodeState& node, MemberState state) {
   const bool was_alive = !DeadOrLeft(node);
   node.state = state;
-  num_alive_ += static_cast<int>(!DeadOrLeft(node)) - static_cast<int>(was_alive);
+  const int delta = static_cast<int>(!DeadOrLeft(node)) - static_cast<int>(was_alive);
+  num_alive_ += delta;
+  if (delta != 0) last_view_change_ = now_;
   MUSTER_CHECK_LE(0, num_alive_);
 }
 
@@ -250,6 +252,7 @@ void Memberlist::StartProbe() {
   ping.mutable_ping()->set_seq(p.seq);
   ping.mutable_ping()->set_target(target->name);
   ping.mutable_ping()->set_source(config_.name);
+  ping.mutable_ping()->set_members(NumAlive());
   // Lifeguard's buddy system: tell a suspect member directly, so it can refute at once.
   pb::Message suspect;
   if (config_.lifeguard && target->state == MemberState::kSuspect) {
@@ -291,6 +294,7 @@ void Memberlist::OnProbeStage() {
     ping.mutable_ping()->set_seq(probe_->seq);
     ping.mutable_ping()->set_target(target.name);
     ping.mutable_ping()->set_source(config_.name);
+    ping.mutable_ping()->set_members(NumAlive());
     SendStream(target.addr, ping);
   }
 }
@@ -337,6 +341,7 @@ void Memberlist::OnAck(uint32_t seq) {
   timers_.Cancel(relay.timer);
   pb::Message ack;
   ack.mutable_ack()->set_seq(relay.source_seq);
+  ack.mutable_ack()->set_members(NumAlive());
   SendDatagram(relay.source, ack);
 }
 
@@ -527,11 +532,33 @@ void Memberlist::MaybeSyncWithStranger(const Address& from) {
   SendPushPull(from, /*join=*/false, /*reply=*/false);
 }
 
+void Memberlist::MaybeSyncOnMemberCount(uint32_t peer_members, const Address& from) {
+  // The epidemic misses a node now and then: at N = 500 about one (node, newcomer) pair per
+  // run, which otherwise waits for a periodic push-pull (150 s apart at that size). A peer
+  // that knows more members than we do, once our own view has settled, is worth one
+  // push-pull (also when the peer is the one behind, on a death: it learns from our state).
+  if (peer_members == 0 || leaving_ || shutdown_ || from == self_addr_) return;
+  if (static_cast<int64_t>(peer_members) <= NumAlive()) return;
+  // Only once our own view has settled: right after we learned of a join or a death the
+  // counts differ for a second or two anyway, until the epidemic has reached everyone.
+  if (now_ - last_view_change_ < 2 * config_.probe_interval) return;
+  if (now_ - last_count_sync_ < config_.count_sync_interval) return;
+  last_count_sync_ = now_;
+  stats_.count_syncs++;
+  SendPushPull(from, /*join=*/false, /*reply=*/false);
+}
+
 void Memberlist::HandleOne(const pb::Message& m, const Address& from, Channel channel) {
   switch (m.body_case()) {
-    case pb::Message::kPing: HandlePing(m.ping(), from, channel); break;
+    case pb::Message::kPing:
+      MaybeSyncOnMemberCount(m.ping().members(), from);
+      HandlePing(m.ping(), from, channel);
+      break;
     case pb::Message::kIndirectPing: HandleIndirectPing(m.indirect_ping(), from); break;
-    case pb::Message::kAck: OnAck(m.ack().seq()); break;
+    case pb::Message::kAck:
+      MaybeSyncOnMemberCount(m.ack().members(), from);
+      OnAck(m.ack().seq());
+      break;
     case pb::Message::kNack: OnNack(m.nack().seq()); break;
     case pb::Message::kAlive: AliveNode(m.alive(), false); break;
     case pb::Message::kSuspect:
@@ -552,6 +579,7 @@ void Memberlist::HandlePing(const pb::Ping& ping, const Address& from, Channel c
   if (!ping.target().empty() && ping.target() != config_.name) return;  // meant for someone else
   pb::Message ack;
   ack.mutable_ack()->set_seq(ping.seq());
+  ack.mutable_ack()->set_members(NumAlive());
   if (channel == Channel::kStream) {
     SendStream(from, ack);
   } else {
@@ -583,6 +611,7 @@ void Memberlist::HandleIndirectPing(const pb::IndirectPing& req, const Address& 
   ping.mutable_ping()->set_seq(seq);
   ping.mutable_ping()->set_target(req.target());
   ping.mutable_ping()->set_source(config_.name);
+  ping.mutable_ping()->set_members(NumAlive());
   SendDatagram(req.target_addr(), ping);
 }
 

@@ -65,6 +65,7 @@ struct MemberlistStats {
   uint64_t probes = 0;
   uint64_t probes_failed = 0;
   uint64_t refutations = 0;
+  uint64_t count_syncs = 0;  // push-pulls started because a peer knew more members
   uint64_t messages_sent = 0;
   uint64_t bytes_sent = 0;
   // Suspicions this node raised from its own failed probes, per target.
@@ -156,6 +157,7 @@ class Memberlist {
   void HandleOne(const proto::gossip::Message& m, const Address& from, Channel channel);
   void HandlePing(const proto::gossip::Ping& ping, const Address& from, Channel channel);
   void MaybeSyncWithStranger(const Address& from);
+  void MaybeSyncOnMemberCount(uint32_t peer_members, const Address& from);
   void AnswerStaleAccusation(uint64_t incarnation, const Address& from);
   void TellAccuser(const std::string& accuser);
   // Our current alive, straight to `to` (at most once per probe interval per address).
@@ -203,6 +205,10 @@ class Memberlist {
   absl::btree_map<Address, Time> unknown_synced_;
   // Where we last re-sent our refutation to a sender of stale news about us (rate limit).
   absl::btree_map<Address, Time> refuted_to_;
+  // When our count of live members last changed, and when we last pushed-pulled because a
+  // peer knew more members than we do.
+  Time last_view_change_ = absl::InfinitePast();
+  Time last_count_sync_ = absl::InfinitePast();
   uint32_t next_seq_ = 1;
   uint64_t incarnation_ = 0;
   int num_alive_ = 0;  // members alive or suspect; the estimate of N every timeout scales with

@@ -409,6 +409,63 @@ TEST_F(MemberlistTest, APacketFromAStrangerTriggersARateLimitedPushPull) {
   EXPECT_EQ(count_push_pulls(), 0) << "known and alive now";
 }
 
+TEST_F(MemberlistTest, APeerThatKnowsMoreMembersTriggersARateLimitedPushPull) {
+  auto_ack_ = true;        // b and c stay alive
+  AddMembers({"b", "c"});  // we know 3 alive, ourselves included
+  auto ping_from_b = [](uint32_t members) {
+    pb::Message m;
+    m.mutable_ping()->set_seq(9);
+    m.mutable_ping()->set_target("a");
+    m.mutable_ping()->set_source("b");
+    m.mutable_ping()->set_members(members);
+    return m;
+  };
+  auto push_pulls_to_b = [&] {
+    int n = 0;
+    for (const Sent& s : TakeSent()) {
+      n += s.to == "addr-b" && s.message.has_push_pull() && !s.message.push_pull().reply();
+    }
+    return n;
+  };
+  // Our view is still growing (b and c just arrived): no sync yet.
+  Deliver("addr-b", {ping_from_b(4)});
+  EXPECT_EQ(push_pulls_to_b(), 0);
+  Advance(absl::Seconds(2));
+  TakeSent();
+  // Quiet for two probe intervals, and b knows one more: one push-pull, then a pause.
+  Deliver("addr-b", {ping_from_b(4)});
+  EXPECT_EQ(push_pulls_to_b(), 1);
+  EXPECT_EQ(ml_->stats().count_syncs, 1u);
+  Deliver("addr-b", {ping_from_b(4)});
+  EXPECT_EQ(push_pulls_to_b(), 0) << "at most once per count_sync_interval";
+  Advance(absl::Seconds(5));
+  TakeSent();
+  Deliver("addr-b", {ping_from_b(3)});  // the same count: nothing to learn
+  Deliver("addr-b", {ping_from_b(0)});  // a peer that does not say
+  EXPECT_EQ(push_pulls_to_b(), 0);
+  pb::Message ack;
+  ack.mutable_ack()->set_seq(12345);
+  ack.mutable_ack()->set_members(9);  // acks carry the count too
+  Deliver("addr-b", {ack});
+  EXPECT_EQ(push_pulls_to_b(), 1);
+  // What we send says how many we know.
+  Advance(absl::Seconds(1));
+  bool said = false;
+  for (const Sent& s : TakeSent()) said |= s.message.has_ping() && s.message.ping().members() == 3;
+  EXPECT_TRUE(said);
+  // Right after we learn of a death, a peer that has not heard yet says more: no sync
+  // while our own view is fresh (the epidemic is still on its way to that peer).
+  Advance(absl::Seconds(5));
+  TakeSent();
+  Deliver("addr-c", {Dead("c", 1, "c")});
+  Deliver("addr-b", {ping_from_b(3)});
+  EXPECT_EQ(push_pulls_to_b(), 0);
+  Advance(absl::Seconds(2));
+  TakeSent();
+  Deliver("addr-b", {ping_from_b(3)});  // still more, two probe intervals later
+  EXPECT_EQ(push_pulls_to_b(), 1);
+}
+
 TEST_F(MemberlistTest, CompoundPacketsStayUnderTheDatagramLimit) {
   // 200 members with fat meta: far more news than one datagram holds.
   for (int i = 0; i < 200; ++i) Deliver("x", {Alive("m" + std::to_string(i), 1, std::string(100, 'x'))});

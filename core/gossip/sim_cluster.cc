@@ -14,6 +14,11 @@ int SeedCount(int default_count) {
   return default_count;
 }
 
+uint64_t FirstSeed(uint64_t first) {
+  if (const char* env = std::getenv("GOSSIP_SEED_OFFSET")) return first + std::strtoull(env, nullptr, 10);
+  return first;
+}
+
 SimCluster::SimCluster(uint64_t seed, const ClusterOptions& options) : sim_(seed) {
   sim_.network().SetDefaultLink(options.link);
   sim_.set_log_sink(options.log_sink);

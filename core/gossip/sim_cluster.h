@@ -16,6 +16,9 @@ namespace muster::gossip::testing {
 
 // How many seeds a scenario runs: the default, or GOSSIP_SEEDS from the environment.
 int SeedCount(int default_count);
+// Where a scenario's seeds start: `first`, moved on by GOSSIP_SEED_OFFSET (to split a long
+// run over several processes: GOSSIP_SEEDS=100 and offsets 0 and 100).
+uint64_t FirstSeed(uint64_t first);
 
 struct ClusterOptions {
   int nodes = 5;

@@ -35,6 +35,7 @@ Summary Converge(int n, int seeds, uint64_t first_seed, Duration budget) {
     EXPECT_TRUE(took.has_value()) << "N=" << n << " seed " << seed << " did not converge in " << budget;
     if (!took) continue;
     double secs = absl::ToDoubleSeconds(*took);
+    if (secs > 2.5) std::printf("  N=%d seed %llu: %.2fs (a member the epidemic missed)\n", n, (unsigned long long)seed, secs);
     total += secs;
     times.push_back(secs);
     s.max_s = std::max(s.max_s, secs);
@@ -56,19 +57,21 @@ Summary Converge(int n, int seeds, uint64_t first_seed, Duration budget) {
 }
 
 TEST(ConvergenceTest, FiveNodes) {
-  Summary s = Converge(5, SeedCount(200), 1000, absl::Seconds(30));
+  Summary s = Converge(5, SeedCount(200), FirstSeed(1000), absl::Seconds(30));
   EXPECT_LT(s.p50_s, 0.4) << "two gossip intervals";
   EXPECT_LT(s.max_s, 5.0);
 }
 
 TEST(ConvergenceTest, FiftyNodes) {
-  Summary s = Converge(50, SeedCount(200), 2000, absl::Seconds(60));
+  Summary s = Converge(50, SeedCount(200), FirstSeed(2000), absl::Seconds(60));
   EXPECT_LT(s.p50_s, 1.0);
   EXPECT_LT(s.p90_s, 1.5);
   // Each update is sent ~retransmit_mult * ceil(log10(N + 1)) times (memberlist's rule), so
-  // now and then one node misses one newcomer; it learns when the newcomer first contacts
-  // it (a packet from a stranger triggers a push-pull) or at its next periodic push-pull.
-  EXPECT_LT(s.max_s, 35.0);
+  // now and then one node misses one newcomer. It learns it from a peer that says it knows
+  // more members (pings and acks carry the count), once its own view has been quiet for two
+  // probe intervals: seconds, where the periodic push-pull would take up to a minute
+  // (before that rule: p99 8.7 s, max 9.6 s over these seeds).
+  EXPECT_LT(s.max_s, 6.0);
 }
 
 }  // namespace
@@ -80,7 +83,7 @@ namespace {
 // N = 500 is ~100x the work of N = 50 per seed; it runs 3 seeds by default (GOSSIP_SEEDS
 // raises it; each seed costs about 10 s of CPU).
 TEST(ConvergenceTest, FiveHundredNodes) {
-  Summary s = Converge(500, std::min(SeedCount(3), 200), 3000, absl::Seconds(120));
+  Summary s = Converge(500, std::min(SeedCount(3), 200), FirstSeed(3000), absl::Seconds(120));
   EXPECT_LT(s.p50_s, 3.0);
   EXPECT_LT(s.max_s, 60.0);
 }
