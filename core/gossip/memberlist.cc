@@ -248,11 +248,7 @@ void Memberlist::StartProbe() {
   p.seq = next_seq_++;
   p.target = target->name;
   stats_.probes++;
-  pb::Message ping;
-  ping.mutable_ping()->set_seq(p.seq);
-  ping.mutable_ping()->set_target(target->name);
-  ping.mutable_ping()->set_source(config_.name);
-  ping.mutable_ping()->set_members(NumAlive());
+  const pb::Message ping = PingMessage(p.seq, target->name);
   // Lifeguard's buddy system: tell a suspect member directly, so it can refute at once.
   pb::Message suspect;
   if (config_.lifeguard && target->state == MemberState::kSuspect) {
@@ -290,12 +286,7 @@ void Memberlist::OnProbeStage() {
     SendDatagram(peer->addr, m);
   }
   if (config_.stream_fallback_ping) {
-    pb::Message ping;
-    ping.mutable_ping()->set_seq(probe_->seq);
-    ping.mutable_ping()->set_target(target.name);
-    ping.mutable_ping()->set_source(config_.name);
-    ping.mutable_ping()->set_members(NumAlive());
-    SendStream(target.addr, ping);
+    SendStream(target.addr, PingMessage(probe_->seq, target.name));
   }
 }
 
@@ -339,10 +330,7 @@ void Memberlist::OnAck(uint32_t seq) {
   Relay relay = std::move(it->second);
   relays_.erase(it);
   timers_.Cancel(relay.timer);
-  pb::Message ack;
-  ack.mutable_ack()->set_seq(relay.source_seq);
-  ack.mutable_ack()->set_members(NumAlive());
-  SendDatagram(relay.source, ack);
+  SendDatagram(relay.source, AckMessage(relay.source_seq));
 }
 
 void Memberlist::OnNack(uint32_t seq) {
@@ -548,6 +536,22 @@ void Memberlist::MaybeSyncOnMemberCount(uint32_t peer_members, const Address& fr
   SendPushPull(from, /*join=*/false, /*reply=*/false);
 }
 
+pb::Message Memberlist::PingMessage(uint32_t seq, const std::string& target) const {
+  pb::Message m;
+  m.mutable_ping()->set_seq(seq);
+  m.mutable_ping()->set_target(target);
+  m.mutable_ping()->set_source(config_.name);
+  m.mutable_ping()->set_members(NumAlive());
+  return m;
+}
+
+pb::Message Memberlist::AckMessage(uint32_t seq) const {
+  pb::Message m;
+  m.mutable_ack()->set_seq(seq);
+  m.mutable_ack()->set_members(NumAlive());
+  return m;
+}
+
 void Memberlist::HandleOne(const pb::Message& m, const Address& from, Channel channel) {
   switch (m.body_case()) {
     case pb::Message::kPing:
@@ -577,9 +581,7 @@ void Memberlist::HandleOne(const pb::Message& m, const Address& from, Channel ch
 
 void Memberlist::HandlePing(const pb::Ping& ping, const Address& from, Channel channel) {
   if (!ping.target().empty() && ping.target() != config_.name) return;  // meant for someone else
-  pb::Message ack;
-  ack.mutable_ack()->set_seq(ping.seq());
-  ack.mutable_ack()->set_members(NumAlive());
+  const pb::Message ack = AckMessage(ping.seq());
   if (channel == Channel::kStream) {
     SendStream(from, ack);
   } else {
@@ -607,12 +609,7 @@ void Memberlist::HandleIndirectPing(const pb::IndirectPing& req, const Address& 
     }
   });
   relays_.emplace(seq, std::move(relay));
-  pb::Message ping;
-  ping.mutable_ping()->set_seq(seq);
-  ping.mutable_ping()->set_target(req.target());
-  ping.mutable_ping()->set_source(config_.name);
-  ping.mutable_ping()->set_members(NumAlive());
-  SendDatagram(req.target_addr(), ping);
+  SendDatagram(req.target_addr(), PingMessage(seq, req.target()));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -178,6 +178,10 @@ class Memberlist {
                     const proto::gossip::Message* extra = nullptr);
   void SendStream(const Address& to, const proto::gossip::Message& m);
   void Emit(const Address& to, Channel channel, std::string payload);
+  // Every ping and ack we send, built in one place: each says how many members we know
+  // (MaybeSyncOnMemberCount at the receiver).
+  proto::gossip::Message PingMessage(uint32_t seq, const std::string& target) const;
+  proto::gossip::Message AckMessage(uint32_t seq) const;
   std::vector<const NodeState*> RandomNodes(int k, const std::function<bool(const NodeState&)>& ok);
 
   MemberlistConfig config_;
