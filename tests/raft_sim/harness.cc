@@ -218,13 +218,7 @@ class Run {
       if (!rng_.Bernoulli(swarm_.crash_after_vote)) return;
       sim_.After(rng_.UniformDuration(absl::ZeroDuration(), absl::Milliseconds(2)), [this, id] {
         if (!sim_.IsUp(id) || !in_safety_) return;
-        checker_.OnCrash(id);
-        sim_.Kill(id, swarm_.torn && rng_.Bernoulli(0.5));
-        sim_.After(rng_.UniformDuration(absl::Milliseconds(5), absl::Milliseconds(300)), [this, id] {
-          if (sim_.IsUp(id)) return;
-          sim_.Restart(id);
-          if (raft::KvMachine* m = Machine(id)) checker_.OnRestart(id, m, sim_.now());
-        });
+        CrashAndRestartAfter(id, absl::Milliseconds(5), absl::Milliseconds(300));
       });
       return;
     }
@@ -285,6 +279,18 @@ class Run {
     return v;
   }
 
+  // Kills `id` (a torn last write half the time, when the swarm allows it) and restarts it
+  // after a uniform delay in [restart_min, restart_max], telling the checker both.
+  void CrashAndRestartAfter(NodeId id, Duration restart_min, Duration restart_max) {
+    checker_.OnCrash(id);
+    sim_.Kill(id, swarm_.torn && rng_.Bernoulli(0.5));
+    sim_.After(rng_.UniformDuration(restart_min, restart_max), [this, id] {
+      if (sim_.IsUp(id)) return;
+      sim_.Restart(id);
+      if (raft::KvMachine* m = Machine(id)) checker_.OnRestart(id, m, sim_.now());
+    });
+  }
+
   // A fault's victim: often the current leader, where faults hurt most.
   NodeId Victim() {
     if (rng_.Bernoulli(swarm_.target_leader)) {
@@ -302,13 +308,7 @@ class Run {
     if ((x -= swarm_.crash_weight) < 0) {
       NodeId n = Victim();
       if (!sim_.IsUp(n)) return;
-      checker_.OnCrash(n);
-      sim_.Kill(n, swarm_.torn && rng_.Bernoulli(0.5));
-      sim_.After(rng_.UniformDuration(absl::Milliseconds(20), absl::Milliseconds(1500)), [this, n] {
-        if (sim_.IsUp(n)) return;
-        sim_.Restart(n);
-        if (raft::KvMachine* m = Machine(n)) checker_.OnRestart(n, m, sim_.now());
-      });
+      CrashAndRestartAfter(n, absl::Milliseconds(20), absl::Milliseconds(1500));
       return;
     }
     if ((x -= swarm_.partition_weight) < 0) {
