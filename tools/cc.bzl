@@ -8,6 +8,9 @@ MUSTER_COPTS = [
     "-Wno-sign-compare",
     "-Wno-unused-parameter",
     "-Wno-missing-field-initializers",
+    # No fused multiply-add behind our backs: a*b+c rounded once on a machine with FMA and twice
+    # elsewhere would make the core's arithmetic, and so a simulator seed, machine-dependent.
+    "-ffp-contract=off",
 ]
 
 def muster_cc_library(name, copts = [], **kwargs):

@@ -1,8 +1,8 @@
 #include "core/base/rng.h"
 
-#include <cmath>
 
 #include "core/base/check.h"
+#include "core/base/portable_math.h"
 
 namespace muster {
 namespace {
@@ -65,7 +65,7 @@ bool Rng::Bernoulli(double p) {
 double Rng::Exponential(double mean) {
   MUSTER_CHECK(mean > 0);
   // 1 - U is in (0, 1], so the log is finite.
-  return -mean * std::log(1.0 - UniformDouble());
+  return -mean * PortableLog(1.0 - UniformDouble());
 }
 
 Duration Rng::UniformDuration(Duration lo, Duration hi) {

@@ -1,15 +1,16 @@
 #include "core/gossip/broadcast_queue.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 
 #include "core/base/check.h"
+#include "core/base/portable_math.h"
 
 namespace muster::gossip {
 
 int RetransmitLimit(int retransmit_mult, int num_nodes) {
-  int scale = static_cast<int>(std::ceil(std::log10(num_nodes + 1.0)));
+  // ceil(log10(num_nodes + 1)), memberlist's retransmitLimit, in integers.
+  int scale = DecimalDigits(static_cast<uint64_t>(std::max(0, num_nodes)));
   return retransmit_mult * scale;
 }
 
