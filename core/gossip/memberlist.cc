@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/base/check.h"
+#include "core/base/portable_math.h"
 
 namespace muster::gossip {
 
@@ -381,7 +382,7 @@ void Memberlist::PushPullTick() {
   // memberlist's pushPullScale: beyond 32 members, back off logarithmically.
   Duration interval = config_.push_pull_interval;
   int n = EstNumNodes();
-  if (n > 32) interval *= static_cast<int>(std::ceil(std::log2(n) - std::log2(32))) + 1;
+  if (n > 32) interval *= CeilLog2(static_cast<uint64_t>(n)) - 5 + 1;  // ceil(log2(n) - log2(32)) + 1
   // +-25% jitter: nodes started together would otherwise push-pull in step, in bursts.
   SchedulePushPull(now_ + interval * (0.75 + 0.5 * rng_.UniformDouble()));
   auto peers = RandomNodes(1, [&](const NodeState& s) {

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
+#include "core/base/portable_math.h"
 
 namespace muster::gossip {
 
@@ -139,7 +140,8 @@ absl::Status Serf::UserEvent(std::string name, std::string payload, bool coalesc
 }
 
 Duration Serf::DefaultQueryTimeout() const {
-  int scale = static_cast<int>(std::ceil(std::log10(memberlist_.EstNumNodes() + 1.0)));
+  // ceil(log10(N + 1)), serf's DefaultQueryTimeout scale, in integers.
+  int scale = DecimalDigits(static_cast<uint64_t>(std::max(0, memberlist_.EstNumNodes())));
   return config_.memberlist.gossip_interval * config_.query_timeout_mult * std::max(1, scale);
 }
 
