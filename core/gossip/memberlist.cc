@@ -754,13 +754,16 @@ void Memberlist::DeadNode(const pb::Dead& d) {
   if (d.incarnation() < state.incarnation) return;
   const bool graceful = d.from() == d.node();
   if (DeadOrLeft(state)) {
-    // A failed member's own goodbye upgrades it to left (it did not crash after all).
+    // A failed member's own goodbye upgrades it to left (it did not crash after all), and
+    // the level above hears of it: otherwise Serf keeps it failed, reconnects to it and
+    // reaps it on the reconnect timeout instead of the tombstone (issue 10 item 13).
     if (graceful && state.state == MemberState::kDead && d.node() != config_.name) {
       SetState(state, MemberState::kLeft);
       state.incarnation = d.incarnation();
       pb::Message m;
       *m.mutable_dead() = d;
       Broadcast(d.node(), m);
+      delegate_->NotifyLeave(state);
     }
     return;
   }

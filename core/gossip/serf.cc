@@ -353,7 +353,11 @@ void Serf::NotifyLeave(const NodeState& node) {
   auto it = members_.find(node.name);
   if (it == members_.end()) return;
   Member& m = it->second;
-  m.leave_time = now_;
+  // Already left (its leave intent came first): the goodbye adds nothing.
+  if (m.status == MemberStatus::kLeft) return;
+  // A failed member learned left keeps its failure time, as Serf's forced leave does: the
+  // tombstone counts from when it went away.
+  if (m.status != MemberStatus::kFailed) m.leave_time = now_;
   if (node.state == MemberState::kLeft || m.status == MemberStatus::kLeaving) {
     m.status = MemberStatus::kLeft;
     PublishMember("member-leave", m);

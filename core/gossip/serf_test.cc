@@ -163,6 +163,36 @@ TEST_F(SerfTest, ALateLeaveIntentTurnsAFailedMemberIntoALeftOne) {
   EXPECT_EQ(serf_->stats().events.at("member-leave"), 1u);
 }
 
+// Issue 10 item 13. A member declared failed (a stall, a lost probe round) whose own goodbye
+// then reaches memberlist (its dead message with from == node, or a push-pull listing it
+// left) is left at the Serf level too: one member-leave, no more reconnects, and reaped on
+// the tombstone timeout rather than the (much longer) reconnect timeout.
+TEST_F(SerfTest, AFailedMemberThatMemberlistLearnsLeftIsLeftNotReconnectedAndReapedAsATombstone) {
+  SerfConfig c = Config();
+  c.reconnect_interval = absl::Seconds(10);
+  c.reconnect_timeout = absl::Hours(24);
+  c.tombstone_timeout = absl::Minutes(2);
+  Make(c);
+  DeliverMember("b", 1);
+  DeliverDead("b", 1, "c");
+  ASSERT_EQ(serf_->member("b")->status, MemberStatus::kFailed);
+  DeliverDead("b", 1, "b");  // its goodbye, late
+  EXPECT_EQ(serf_->member("b")->status, MemberStatus::kLeft);
+  EXPECT_EQ(serf_->stats().events.count("member-leave"), 1u);
+  // The same goodbye again (gossip repeats itself) is no second event.
+  DeliverDead("b", 1, "b");
+  EXPECT_EQ(serf_->stats().events.at("member-leave"), 1u);
+  out_.messages.clear();
+  // Reconnect runs every 10 s and, with one failed member of one alive, always tries.
+  AdvanceTo(now_ + absl::Seconds(100));
+  int reconnects = 0;
+  for (const auto& m : out_.messages) reconnects += m.to == "addr-b" && m.channel == Channel::kStream;
+  EXPECT_EQ(reconnects, 0) << "a left member is not reconnected to";
+  ASSERT_NE(serf_->member("b"), nullptr) << "not reaped before the tombstone timeout";
+  AdvanceTo(now_ + absl::Seconds(40));  // 140 s: past 2 min plus a 15 s reap interval
+  EXPECT_EQ(serf_->member("b"), nullptr) << "reaped on the tombstone timeout";
+}
+
 TEST_F(SerfTest, IntentsForUnknownMembersWaitForTheirJoin) {
   Make(Config());
   pb::SerfMessage leave;
