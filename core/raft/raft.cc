@@ -804,6 +804,7 @@ void Raft::HandleHeartbeatResponse(Time now, const pb::Message& m, Progress& pr)
   const NodeId peer = From(m);
   pr.acked_round = std::max(pr.acked_round, m.context());
   ReleaseReads();
+  PruneRounds();
   if (pr.state == Progress::State::kSnapshot) {
     if (now - pr.last_progress >= opts_.heartbeat_interval) {
       pr.last_progress = now;
@@ -915,12 +916,7 @@ void Raft::BroadcastHeartbeat(Time now) {
     m.set_context(round_);
     Send(std::move(m), FindServer(id)->address(), false);
   }
-  // Rounds before the oldest one a voter still waits on are no longer needed.
-  uint64_t oldest = round_;
-  for (const auto& [id, pr] : progress_) {
-    if (pr.voter) oldest = std::min(oldest, pr.acked_round);
-  }
-  round_sent_.erase(round_sent_.begin(), round_sent_.lower_bound(oldest));
+  PruneRounds();
 }
 
 // The highest heartbeat round acknowledged by a quorum of voters (this node acks all).
@@ -944,11 +940,27 @@ void Raft::ReleaseReads() {
   }
 }
 
+// Only the quorum-confirmed round and later ones are read (LeaseStart, ReleaseReads).
+// Pruning below the lowest round acknowledged by *every* voter let one voter that was down
+// pin the record forever (issue 10 item 1: 144,000 rounds after an hour of heartbeats and
+// reads with one voter of three down).
+void Raft::PruneRounds() {
+  const uint64_t confirmed = QuorumRound(progress_, IsVoter(opts_.id), round_, Quorum());
+  // Keep the newest round at or below the confirmed one: the lease starts at its time.
+  auto floor = round_sent_.upper_bound(confirmed);
+  if (floor != round_sent_.begin()) round_sent_.erase(round_sent_.begin(), std::prev(floor));
+  // No quorum answers: forget the oldest unconfirmed rounds (see kHeartbeatRoundsKeptMax).
+  while (round_sent_.size() > kHeartbeatRoundsKeptMax) round_sent_.erase(std::next(round_sent_.begin()));
+  MUSTER_CHECK_LE(round_sent_.size(), kHeartbeatRoundsKeptMax, "heartbeat rounds kept");
+}
+
+// The send time of the quorum-confirmed round, or of the newest kept round before it when
+// its own was forgotten (an earlier time: a shorter lease, so still safe).
 Time Raft::LeaseStart() const {
   const uint64_t confirmed = QuorumRound(progress_, IsVoter(opts_.id), round_, Quorum());
-  auto it = round_sent_.find(confirmed);
-  if (confirmed == 0 || it == round_sent_.end()) return absl::InfinitePast();
-  return it->second;
+  auto it = round_sent_.upper_bound(confirmed);
+  if (confirmed == 0 || it == round_sent_.begin()) return absl::InfinitePast();
+  return std::prev(it)->second;
 }
 
 bool Raft::MaybeCommit(Time now) {
@@ -1153,6 +1165,7 @@ Status Raft::GetStatus() const {
   s.applied = applied_;
   s.first_index = log_.first_index();
   s.last_index = log_.last_index();
+  s.heartbeat_rounds_kept = round_sent_.size();
   for (const pb::Server& srv : config_.servers()) {
     PeerStatus p;
     p.id = NodeId{srv.id()};

@@ -41,6 +41,14 @@
 namespace muster::raft {
 
 enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
+
+// The most heartbeat rounds whose send time a leader keeps. Only the quorum-confirmed round
+// and the ones after it can still matter (LeaseStart reads the confirmed one's time); the
+// unconfirmed tail grows only while no quorum answers (one round per heartbeat and per
+// ReadIndex). Past the limit the oldest unconfirmed times are forgotten, and a round whose
+// time is gone leases from the newest kept round before it: an earlier start, a shorter
+// lease, never a longer one.
+inline constexpr size_t kHeartbeatRoundsKeptMax = 64;
 std::string_view RoleName(Role role);
 
 struct RaftOptions {
@@ -98,6 +106,9 @@ struct Status {
   uint64_t applied = 0;
   uint64_t first_index = 0;
   uint64_t last_index = 0;
+  // Leader: heartbeat rounds whose send time is still kept (for the lease and ReadIndex);
+  // at most kHeartbeatRoundsKeptMax.
+  size_t heartbeat_rounds_kept = 0;
   std::vector<PeerStatus> peers;  // leader only, by id
 };
 
@@ -186,6 +197,7 @@ class Raft {
   void BroadcastHeartbeat(Time now);
   bool MaybeCommit(Time now);
   void ReleaseReads();
+  void PruneRounds();
   void AppendAsLeader(Time now, pb::EntryType type, std::string data);
   void CheckQuorum(Time now);
   Time LeaseStart() const;

@@ -502,6 +502,56 @@ TEST(Raft, FlowControlLimitsBytesInFlight) {
   EXPECT_EQ(c.raft(N(2)).commit(), c.raft(N(1)).log().last_index());
 }
 
+// Issue 10 item 1: the leader keeps the send time of heartbeat rounds for the lease and
+// ReadIndex. It used to prune only below the lowest round acknowledged by *every* voter, so
+// one voter down pinned the record and each heartbeat and each ReadIndex added a round:
+// 72,000 heartbeats an hour. One voter of three down, a ReadIndex every heartbeat interval,
+// one hour of leader time: the record must stay flat.
+TEST(Raft, HeartbeatRoundRecordStaysFlatWithAVoterDown) {
+  std::vector<std::string> trace;
+  TestCluster c(Opts(), &trace);
+  c.AddNodes(3, true);
+  ElectOne(c, N(1));
+  c.Crash(N(3));
+  const Duration hour = absl::Hours(1);
+  const int steps = static_cast<int>(hour / Opts().heartbeat_interval);
+  size_t kept_max = 0;
+  uint64_t reads_served = 0;
+  for (int i = 0; i < steps; ++i) {
+    c.Tick(N(1), Opts().heartbeat_interval);
+    c.Tick(N(2), Opts().heartbeat_interval);
+    trace.clear();
+    c.Run(N(1), [&](Raft& r, Ready* out) { ASSERT_TRUE(r.ReadIndex(c.now(N(1)), i, out).ok()); });
+    c.Stabilize();
+    for (const std::string& line : trace) reads_served += line.rfind("n1 read ready", 0) == 0 ? 1 : 0;
+    ASSERT_EQ(c.raft(N(1)).role(), Role::kLeader) << "step " << i;
+    kept_max = std::max(kept_max, c.raft(N(1)).GetStatus().heartbeat_rounds_kept);
+  }
+  // Two rounds per step (the heartbeat and the read's), each confirmed by n2 within the
+  // step: the unconfirmed tail is at most those two plus the confirmed round itself.
+  EXPECT_LE(kept_max, 3u) << "heartbeat rounds kept while n3 is down";
+  EXPECT_EQ(c.raft(N(1)).GetStatus().heartbeat_rounds_kept, 1u);
+  EXPECT_EQ(reads_served, static_cast<uint64_t>(steps)) << "every read confirmed by n1 + n2";
+}
+
+// With no quorum answering (and check-quorum off, so the leader never steps down) the
+// unconfirmed tail is capped; once a quorum answers again the lease works from the round it
+// confirmed.
+TEST(Raft, HeartbeatRoundRecordIsCappedWithoutAQuorum) {
+  TestCluster c(Opts(/*pre_vote=*/true, /*check_quorum=*/false), nullptr);
+  c.AddNodes(3, true);
+  ElectOne(c, N(1));
+  c.Crash(N(2));
+  c.Crash(N(3));
+  for (int i = 0; i < 1000; ++i) {
+    c.Tick(N(1), Opts().heartbeat_interval);
+    c.Drop(NodeId{}, NodeId{});
+  }
+  ASSERT_EQ(c.raft(N(1)).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(N(1)).GetStatus().heartbeat_rounds_kept, kHeartbeatRoundsKeptMax);
+  EXPECT_FALSE(c.raft(N(1)).LeaseRead(c.now(N(1))).ok());
+}
+
 TEST(RaftLog, RecoversAPrefixFromATornWrite) {
   MemStorage storage;
   RaftLog log;
