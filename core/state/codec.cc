@@ -3,14 +3,23 @@
 namespace muster::state {
 namespace {
 
-template <typename PMap>
-std::map<std::string, std::string> ToStdMap(const PMap& m) {
-  return std::map<std::string, std::string>(m.begin(), m.end());
+// Pairs are written in key order (std::map's), so equal records encode to equal bytes. On
+// reading, a repeated key keeps the last value, as protobuf's own map parsing does.
+std::map<std::string, std::string> ToStdMap(
+    const google::protobuf::RepeatedPtrField<pb::StringPair>& pairs) {
+  std::map<std::string, std::string> m;
+  for (const pb::StringPair& p : pairs) m[p.key()] = p.value();
+  return m;
 }
 
-template <typename PMap>
-void FillMap(PMap* out, const std::map<std::string, std::string>& m) {
-  for (const auto& [k, v] : m) (*out)[k] = v;
+void FillMap(google::protobuf::RepeatedPtrField<pb::StringPair>* out,
+             const std::map<std::string, std::string>& m) {
+  out->Reserve(static_cast<int>(m.size()));
+  for (const auto& [k, v] : m) {
+    pb::StringPair* p = out->Add();
+    p->set_key(k);
+    p->set_value(v);
+  }
 }
 
 }  // namespace
@@ -56,9 +65,10 @@ pb::Service ToProto(const Service& s) {
   p.set_weight_warning(s.weights.warning);
   p.set_enable_tag_override(s.enable_tag_override);
   for (const auto& [k, a] : s.tagged_addresses) {
-    pb::ServiceAddress& pa = (*p.mutable_tagged_addresses())[k];
-    pa.set_address(a.address);
-    pa.set_port(a.port);
+    pb::TaggedServiceAddress* pa = p.add_tagged_addresses();
+    pa->set_key(k);
+    pa->mutable_value()->set_address(a.address);
+    pa->mutable_value()->set_port(a.port);
   }
   p.set_create_index(s.create_index);
   p.set_modify_index(s.modify_index);
@@ -76,7 +86,9 @@ Service FromProto(const pb::Service& p) {
   s.weights.passing = p.weight_passing();
   s.weights.warning = p.weight_warning();
   s.enable_tag_override = p.enable_tag_override();
-  for (const auto& [k, a] : p.tagged_addresses()) s.tagged_addresses[k] = {a.address(), a.port()};
+  for (const pb::TaggedServiceAddress& a : p.tagged_addresses()) {
+    s.tagged_addresses[a.key()] = {a.value().address(), a.value().port()};
+  }
   s.create_index = p.create_index();
   s.modify_index = p.modify_index();
   return s;
