@@ -173,13 +173,35 @@ void Memberlist::Forget(const std::string& name) {
   if (name == config_.name) return;
   CancelSuspicion(name);
   auto it = nodes_.find(name);
-  if (it != nodes_.end()) {
-    auto a = addr_names_.find(it->second.addr);
-    if (a != addr_names_.end() && a->second == name) addr_names_.erase(a);
-    if (!DeadOrLeft(it->second)) --num_alive_;
-    nodes_.erase(it);
-  }
+  if (it != nodes_.end()) EraseNode(it);
   broadcasts_.Forget(name);
+}
+
+void Memberlist::EraseNode(absl::btree_map<std::string, NodeState>::iterator it) {
+  MUSTER_CHECK(it->first != config_.name, "never forget ourselves");
+  auto a = addr_names_.find(it->second.addr);
+  if (a != addr_names_.end() && a->second == it->first) addr_names_.erase(a);
+  if (!DeadOrLeft(it->second)) --num_alive_;
+  // Out of the probe order too, so a member that comes back is inserted once, not twice.
+  auto pos = std::find(probe_order_.begin(), probe_order_.end(), it->first);
+  if (pos != probe_order_.end()) {
+    if (static_cast<size_t>(pos - probe_order_.begin()) < probe_index_) probe_index_--;
+    probe_order_.erase(pos);
+  }
+  nodes_.erase(it);
+}
+
+void Memberlist::ScheduleDeadRemoval(const std::string& name) {
+  timers_.Add(now_ + config_.gossip_to_the_dead_time, [this, name] {
+    auto it = nodes_.find(name);
+    if (it == nodes_.end() || !DeadOrLeft(it->second) || it->first == config_.name) return;
+    // It came back and went again since: the later death's own timer removes it.
+    if (now_ - it->second.state_change < config_.gossip_to_the_dead_time) return;
+    // Its dead message may still be queued; it finishes its transmissions (news about a
+    // member we no longer list is harmless to the receivers, who drop or apply it).
+    CancelSuspicion(name);
+    EraseNode(it);
+  });
 }
 
 const NodeState* Memberlist::Node(const std::string& name) const {
@@ -780,6 +802,9 @@ void Memberlist::DeadNode(const pb::Dead& d) {
   state.incarnation = d.incarnation();
   SetState(state, graceful ? MemberState::kLeft : MemberState::kDead);
   state.state_change = now_;
+  // memberlist's GossipToTheDeadTime: we gossip to it for that long (so it can refute),
+  // then drop it from our list and from every push-pull. Serf keeps its own record.
+  if (d.node() != config_.name) ScheduleDeadRemoval(d.node());
   delegate_->NotifyLeave(state);
 }
 

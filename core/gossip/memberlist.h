@@ -91,7 +91,8 @@ class Memberlist {
   void UpdateMeta(Time now, Effects* out);
   // Sends a Serf-level message straight to one address.
   void SendUser(const Address& to, std::string payload, Time now, Effects* out);
-  // Drops a dead or left member entirely (Serf's reap).
+  // Drops a dead or left member entirely (Serf's reap). Memberlist itself drops them
+  // gossip_to_the_dead_time after they died or left (memberlist's GossipToTheDeadTime).
   void Forget(const std::string& name);
 
   std::optional<Time> next_wake() const { return timers_.Next(); }
@@ -172,6 +173,10 @@ class Memberlist {
   void CancelSuspicion(const std::string& name);
   // Every change of a member's state goes through here, so num_alive_ stays exact.
   void SetState(NodeState& node, MemberState state);
+  // Removes a member from every index (not from the broadcast queue).
+  void EraseNode(absl::btree_map<std::string, NodeState>::iterator it);
+  // After gossip_to_the_dead_time, erases `name` if it is still dead or left since then.
+  void ScheduleDeadRemoval(const std::string& name);
   // Output.
   void Broadcast(const std::string& key, const proto::gossip::Message& m);
   void SendDatagram(const Address& to, const proto::gossip::Message& m,

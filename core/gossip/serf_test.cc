@@ -163,6 +163,27 @@ TEST_F(SerfTest, ALateLeaveIntentTurnsAFailedMemberIntoALeftOne) {
   EXPECT_EQ(serf_->stats().events.at("member-leave"), 1u);
 }
 
+// Issue 10 item 10, the Serf half: memberlist drops a failed member after
+// GossipToTheDeadTime (memberlist_test), but Serf keeps it as failed, reconnects to it, and
+// its push-pull state still names it, until the reconnect timeout reaps it.
+TEST_F(SerfTest, AFailedMemberStaysFailedInSerfAfterMemberlistDropsIt) {
+  SerfConfig c = Config();
+  c.reconnect_interval = absl::Seconds(10);
+  Make(c);
+  DeliverMember("b", 1);
+  DeliverDead("b", 1, "c");
+  AdvanceTo(now_ + c.memberlist.gossip_to_the_dead_time + absl::Seconds(1));
+  EXPECT_EQ(serf_->memberlist().Node("b"), nullptr) << "gone from memberlist's list";
+  ASSERT_NE(serf_->member("b"), nullptr);
+  EXPECT_EQ(serf_->member("b")->status, MemberStatus::kFailed);
+  out_.messages.clear();
+  AdvanceTo(now_ + absl::Seconds(30));
+  int reconnects = 0;
+  for (const auto& m : out_.messages) reconnects += m.to == "addr-b" && m.channel == Channel::kStream;
+  EXPECT_GE(reconnects, 2) << "reconnect tries it every 10 s";
+  EXPECT_EQ(serf_->stats().events.count("member-reap"), 0u);
+}
+
 // Issue 10 item 13. A member declared failed (a stall, a lost probe round) whose own goodbye
 // then reaches memberlist (its dead message with from == node, or a push-pull listing it
 // left) is left at the Serf level too: one member-leave, no more reconnects, and reaped on
