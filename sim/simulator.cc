@@ -37,6 +37,8 @@ struct Simulator::Node {
 
   // Streams are ordered per connection: no message overtakes an earlier one.
   absl::flat_hash_map<NodeId, Time> last_stream_arrival;
+  // Datagrams may overtake: the latest arrival scheduled per destination, to count them.
+  absl::flat_hash_map<NodeId, Time> last_datagram_arrival;
 };
 
 Simulator::Simulator(uint64_t seed) : seed_(seed), rng_(seed), now_(SimEpoch()) {
@@ -102,6 +104,7 @@ void Simulator::Kill(NodeId id, bool torn_write) {
   node.paused_inputs.clear();
   node.wake_at.reset();
   node.last_stream_arrival.clear();
+  node.last_datagram_arrival.clear();
   for (auto it = pending_requests_.begin(); it != pending_requests_.end();) {
     it = it->second.node == id ? pending_requests_.erase(it) : std::next(it);
   }
@@ -271,6 +274,9 @@ void Simulator::SendNow(Node& from, OutboundMessage message) {
   if (!to.valid()) return;  // nobody there: the packet vanishes, as on a real network
   const bool is_stream = message.channel == Channel::kStream;
   const Network::Fate fate = network_.Decide(from.id, to, is_stream, rng_);
+  network_stats_.sent++;
+  if (fate.copies == 0) (network_.Blocked(from.id, to) ? network_stats_.blocked : network_stats_.lost)++;
+  if (fate.copies == 2) network_stats_.duplicated++;
   Node& target = *nodes_.at(to.value - 1);
   const uint64_t target_generation = target.generation;
   for (int copy = 0; copy < fate.copies; ++copy) {
@@ -279,6 +285,10 @@ void Simulator::SendNow(Node& from, OutboundMessage message) {
       Time& last = from.last_stream_arrival[to];
       arrival = std::max(arrival, last);
       last = arrival;
+    } else if (copy == 0) {
+      Time& last = from.last_datagram_arrival[to];
+      if (arrival < last) network_stats_.reordered++;
+      last = std::max(last, arrival);
     }
     MessageInput input{from.address, message.channel, copy + 1 < fate.copies ? message.payload : std::move(message.payload)};
     Schedule(arrival, [this, to, target_generation, input = std::move(input)]() mutable {

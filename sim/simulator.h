@@ -37,6 +37,16 @@ struct NodeStats {
   uint64_t bytes_received = 0;
 };
 
+// What the network did to the messages sent, so a swarm can show each fault really
+// happened (not only that its probability was set).
+struct NetworkStats {
+  uint64_t sent = 0;
+  uint64_t lost = 0;         // dropped by LinkConfig::loss
+  uint64_t blocked = 0;      // dropped by a partition
+  uint64_t duplicated = 0;   // delivered twice
+  uint64_t reordered = 0;    // a datagram due to arrive before one sent earlier on its link
+};
+
 class Simulator {
  public:
   explicit Simulator(uint64_t seed);
@@ -65,6 +75,7 @@ class Simulator {
   Machine* machine(NodeId node);  // null while down
   Disk& disk(NodeId node);
   const NodeStats& stats(NodeId node) const;
+  const NetworkStats& network_stats() const { return network_stats_; }
   std::vector<NodeId> nodes() const;  // ascending
   NodeId NodeAt(const Address& address) const;  // invalid NodeId if unknown
   const Address& AddressOf(NodeId node) const;
@@ -147,6 +158,7 @@ class Simulator {
   uint64_t next_request_id_ = 1;
   uint64_t fingerprint_ = 0;
   uint64_t events_processed_ = 0;
+  NetworkStats network_stats_;
 };
 
 }  // namespace muster::sim

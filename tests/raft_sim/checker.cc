@@ -45,7 +45,9 @@ void Checker::OnStep(NodeId id, const Input& input, const Effects& effects, raft
       }
     }
   }
+  step_is_message_ = std::holds_alternative<MessageInput>(input.what);
   if (m != nullptr) CheckState(id, m, now);
+  step_is_message_ = false;
 }
 
 void Checker::CheckState(NodeId id, raft::KvMachine* m, Time now) {
@@ -94,6 +96,9 @@ void Checker::CheckState(NodeId id, raft::KvMachine* m, Time now) {
   raft::KvMachine::Applied applied = m->TakeApplied();
   if (applied.restored.has_value()) {
     const uint64_t s = applied.restored->index();
+    // A restore inside a life, on a message, is a snapshot sent by a leader (a restart's
+    // restore happens on the first tick).
+    if (step_is_message_) snapshots_installed_++;
     if (s > history_.size()) {
       Fail(now, absl::StrCat(who, " restored a snapshot at ", s, " beyond the applied history ", history_.size()));
     } else if (s > 0 && history_[s - 1].chain != m->fsm().chain() && applied.entries.empty()) {

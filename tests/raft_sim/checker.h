@@ -46,6 +46,8 @@ class Checker {
   }
   size_t leaders_elected() const { return leaders_.size(); }
   uint64_t max_term() const { return leaders_.empty() ? 0 : leaders_.rbegin()->first; }
+  // Snapshots a follower received from a leader and restored.
+  uint64_t snapshots_installed() const { return snapshots_installed_; }
 
  private:
   struct Hist {
@@ -73,6 +75,8 @@ class Checker {
   std::vector<Hist> history_;  // history_[i-1] is index i
   std::map<std::string, uint64_t> index_of_;
   std::string failure_;
+  uint64_t snapshots_installed_ = 0;
+  bool step_is_message_ = false;  // the step being checked handled a message
 };
 
 }  // namespace muster::raft_sim

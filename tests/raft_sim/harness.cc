@@ -141,6 +141,13 @@ class Run {
     result.events = sim_.events_processed();
     result.fingerprint = sim_.fingerprint();
     result.acked = acked_;
+    result.servers = swarm_.servers;
+    faults_.lost = sim_.network_stats().lost;
+    faults_.duplicated = sim_.network_stats().duplicated;
+    faults_.reordered = sim_.network_stats().reordered;
+    faults_.blocked = sim_.network_stats().blocked;
+    faults_.snapshots_installed = checker_.snapshots_installed();
+    result.faults = faults_;
     result.summary = absl::StrCat("seed=", config_.seed, " ", swarm_.Describe(), " events=", result.events,
                                   " acked=", acked_, " reads=", reads_, " conf_changes=", membership_changes_, " applied=", checker_.applied_max(),
                                   " leaders=", checker_.leaders_elected(), " max_term=", checker_.max_term());
@@ -261,7 +268,9 @@ class Run {
       method = "remove";
       body = absl::StrCat(victim.value);
     }
-    sim_.Request(leader, method, body, [](const Response&) {});
+    sim_.Request(leader, method, body, [this](const Response& r) {
+      if (r.status.ok()) faults_.membership_changes++;
+    });
     membership_changes_++;
   }
 
@@ -283,7 +292,10 @@ class Run {
   // after a uniform delay in [restart_min, restart_max], telling the checker both.
   void CrashAndRestartAfter(NodeId id, Duration restart_min, Duration restart_max) {
     checker_.OnCrash(id);
-    sim_.Kill(id, swarm_.torn && rng_.Bernoulli(0.5));
+    const bool torn = swarm_.torn && rng_.Bernoulli(0.5);
+    faults_.crashes++;
+    if (torn && sim_.disk(id).unsynced_writes() > 0) faults_.torn_crashes++;
+    sim_.Kill(id, torn);
     sim_.After(rng_.UniformDuration(restart_min, restart_max), [this, id] {
       if (sim_.IsUp(id)) return;
       sim_.Restart(id);
@@ -318,14 +330,24 @@ class Run {
       const size_t cut = 1 + rng_.Uniform(v.size() - 1);
       std::vector<NodeId> a(v.begin(), v.begin() + cut), b(v.begin() + cut, v.end());
       switch (rng_.Uniform(4)) {
-        case 0: sim_.network().Partition(a, b); break;
-        case 1: sim_.network().PartitionOneWay(a, b); break;
-        case 2: sim_.network().Isolate(Victim(), ids_); break;
+        case 0:
+          sim_.network().Partition(a, b);
+          faults_.partitions_symmetric++;
+          break;
+        case 1:
+          sim_.network().PartitionOneWay(a, b);
+          faults_.partitions_one_way++;
+          break;
+        case 2:
+          sim_.network().Isolate(Victim(), ids_);
+          faults_.isolations++;
+          break;
         case 3: {
           if (v.size() < 3) break;
           std::vector<NodeId> left(v.begin() + 1, v.begin() + 1 + (v.size() - 1) / 2);
           std::vector<NodeId> right(v.begin() + 1 + (v.size() - 1) / 2, v.end());
           sim_.network().Bridge(left, v[0], right);
+          faults_.bridges++;
           break;
         }
       }
@@ -333,7 +355,10 @@ class Run {
     }
     if ((x -= swarm_.pause_weight) < 0) {
       NodeId n = Victim();
-      if (sim_.IsUp(n)) sim_.Pause(n, rng_.UniformDuration(absl::Milliseconds(50), absl::Milliseconds(1500)));
+      if (sim_.IsUp(n)) {
+        sim_.Pause(n, rng_.UniformDuration(absl::Milliseconds(50), absl::Milliseconds(1500)));
+        faults_.pauses++;
+      }
       return;
     }
     sim_.network().Heal();
@@ -419,6 +444,7 @@ class Run {
   uint64_t steps_ = 0;
   uint64_t membership_changes_ = 0;
   uint64_t reads_ = 0;
+  FaultCounts faults_;
   std::map<std::string, uint64_t> acked_index_;  // key -> highest acknowledged put index
   bool in_safety_ = true;
 };

@@ -33,6 +33,24 @@ struct RunConfig {
   bool verbose = false;      // print the raft log to stderr
 };
 
+// What a run really did: each fault counted where it was injected (or, for the network's,
+// where a message met it), so a test can prove the swarm exercises what it claims.
+struct FaultCounts {
+  uint64_t lost = 0;        // messages dropped by link loss
+  uint64_t duplicated = 0;  // messages delivered twice
+  uint64_t reordered = 0;   // datagrams overtaking an earlier one on their link
+  uint64_t blocked = 0;     // messages dropped by a partition
+  uint64_t partitions_symmetric = 0;
+  uint64_t partitions_one_way = 0;
+  uint64_t isolations = 0;
+  uint64_t bridges = 0;
+  uint64_t crashes = 0;
+  uint64_t torn_crashes = 0;  // crashes with an unsynced write left to tear
+  uint64_t pauses = 0;
+  uint64_t membership_changes = 0;   // accepted by a leader
+  uint64_t snapshots_installed = 0;  // sent by a leader and restored by a follower
+};
+
 struct RunResult {
   bool ok = true;
   std::string failure;
@@ -40,6 +58,8 @@ struct RunResult {
   uint64_t events = 0;
   uint64_t fingerprint = 0;
   uint64_t acked = 0;
+  int servers = 0;  // the cluster size the seed ran
+  FaultCounts faults;
 };
 
 RunResult RunSeed(const RunConfig& config);
