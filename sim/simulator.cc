@@ -31,6 +31,10 @@ struct Simulator::Node {
   std::optional<Time> wake_at;
   uint64_t wake_token = 0;
 
+  // Clock skew (SetClockOffset): local time = virtual time + clock_offset.
+  Duration clock_offset;
+  Duration next_clock_offset;  // applied at the next start when smaller than the current one
+
   // Pause: inputs that arrive while paused run, in order, when it ends.
   Time paused_until;
   std::deque<Input> paused_inputs;
@@ -77,7 +81,8 @@ void Simulator::StartMachine(Node& node) {
   ctx.id = node.id;
   ctx.address = node.address;
   ctx.seed = rng_.Next();
-  ctx.now = now_;
+  node.clock_offset = node.next_clock_offset;
+  ctx.now = now_ + node.clock_offset;
   ctx.log = log_sink_;
   ctx.storage = &node.disk;
   ctx.incarnation = node.incarnation++;
@@ -89,7 +94,7 @@ void Simulator::StartMachine(Node& node) {
   node.paused_until = now_;
   node.wake_at.reset();
   // The first input of every life: let the machine arm its timers.
-  RunStep(node, Input{now_, TickInput{}});
+  RunStep(node, Input{now_ + node.clock_offset, TickInput{}});
 }
 
 void Simulator::Kill(NodeId id, bool torn_write) {
@@ -139,10 +144,18 @@ void Simulator::Resume(NodeId id, uint64_t generation) {
   while (!node.paused_inputs.empty() && node.up && node.generation == generation) {
     Input input = std::move(node.paused_inputs.front());
     node.paused_inputs.pop_front();
-    input.now = now_;  // a stalled process sees the late time when it finally runs
+    input.now = now_ + node.clock_offset;  // a stalled process sees the late time when it finally runs
     RunStep(node, input);
   }
 }
+
+void Simulator::SetClockOffset(NodeId id, Duration offset) {
+  Node& node = *nodes_.at(id.value - 1);
+  node.next_clock_offset = offset;
+  if (offset > node.clock_offset) node.clock_offset = offset;  // a forward step, now
+}
+
+Duration Simulator::ClockOffset(NodeId id) const { return nodes_.at(id.value - 1)->clock_offset; }
 
 bool Simulator::IsUp(NodeId id) const { return nodes_.at(id.value - 1)->up; }
 Machine* Simulator::machine(NodeId id) { return nodes_.at(id.value - 1)->machine.get(); }
@@ -174,7 +187,7 @@ uint64_t Simulator::Request(NodeId id, std::string method, std::string body, Res
 void Simulator::Deliver(NodeId id, uint64_t generation, Input input) {
   Node& node = *nodes_.at(id.value - 1);
   if (!node.up || node.generation != generation) return;
-  input.now = now_;
+  input.now = now_ + node.clock_offset;
   if (now_ < node.paused_until) {
     node.paused_inputs.push_back(std::move(input));
     return;
@@ -222,6 +235,11 @@ void Simulator::Execute(Node& node, Effects effects) {
     Schedule(done, [this, id, generation, write_id] { OnSynced(id, generation, write_id); });
   }
   for (OutboundMessage& message : effects.messages) {
+    // The seam's datagram limit holds for every machine (io/ cannot send more over UDP):
+    // a machine that breaks it is broken, whatever harness hosts it.
+    MUSTER_CHECK(message.channel != Channel::kDatagram || message.payload.size() <= kDatagramPayloadBytesMax,
+                 "oversized datagram from ", ToString(id), ": ", message.payload.size(), " bytes > ",
+                 kDatagramPayloadBytesMax, " (core/seam/channel.h)");
     if (message.after_write_id > node.durable_through || !node.gated_messages.empty()) {
       node.gated_messages.push_back(std::move(message));
     } else {
@@ -307,7 +325,7 @@ void Simulator::Respond(Node& node, Response response) {
 }
 
 void Simulator::ArmWake(Node& node, Time when) {
-  when = std::max(when, now_);
+  when = std::max(when - node.clock_offset, now_);  // the machine asked in its own clock
   if (node.wake_at.has_value() && *node.wake_at == when) return;
   node.wake_at = when;
   const uint64_t token = ++node.wake_token;

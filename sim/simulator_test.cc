@@ -178,5 +178,40 @@ TEST(SimulatorTest, RunUntilConditionStopsEarlyOrAtBudget) {
   EXPECT_EQ(sim.now(), start + absl::Seconds(2));
 }
 
+// Sends one message of `bytes` to n1 on its first input, over `channel`.
+class OneShot final : public Machine {
+ public:
+  OneShot(size_t bytes, Channel channel) : bytes_(bytes), channel_(channel) {}
+  void Step(const Input&, Effects* out) override {
+    if (sent_) return;
+    sent_ = true;
+    out->messages.push_back({"n1", channel_, std::string(bytes_, 'x'), 0});
+  }
+
+ private:
+  size_t bytes_;
+  Channel channel_;
+  bool sent_ = false;
+};
+
+MachineFactory OneShotFactory(size_t bytes, Channel channel) {
+  return [=](const MachineContext&) { return std::make_unique<OneShot>(bytes, channel); };
+}
+
+// Issue 10 item 6: the datagram limit (core/seam/channel.h) is checked for every machine the
+// simulator hosts, not only by the gossip harness; the failure names the node.
+TEST(SimulatorDeathTest, OversizedDatagramFromAnyMachineFails) {
+  auto run = [](size_t bytes, Channel channel) {
+    Simulator sim(1);
+    sim.AddNode(OneShotFactory(0, Channel::kDatagram));
+    sim.AddNode(OneShotFactory(bytes, channel));
+    sim.RunFor(absl::Milliseconds(10));
+    return sim.stats(NodeId{2}).messages_sent;
+  };
+  EXPECT_EQ(run(kDatagramPayloadBytesMax, Channel::kDatagram), 1u);
+  EXPECT_EQ(run(64 << 10, Channel::kStream), 1u) << "streams have no datagram limit";
+  EXPECT_DEATH(run(kDatagramPayloadBytesMax + 1, Channel::kDatagram), "oversized datagram from n2: 1401 bytes");
+}
+
 }  // namespace
 }  // namespace muster::sim

@@ -855,6 +855,18 @@ bool Raft::SendAppend(Time now, NodeId to, Progress& pr, bool send_if_empty) {
   // Entries are encoded straight from the log, not copied into the message: a repeated
   // field's encoding is the concatenation of its elements' (tag, length, bytes).
   std::string payload = m.SerializeAsString();
+  if (opts_.channel == Channel::kDatagram) {
+    // Only as many entries as fit in one datagram (at least one: a single entry too big
+    // for a datagram goes over the stream, see SendPayload).
+    size_t total = payload.size(), fit = 0;
+    for (const pb::Entry* e : entries) {
+      const size_t size = e->ByteSizeLong();
+      total += 1 + google::protobuf::io::CodedOutputStream::VarintSize32(static_cast<uint32_t>(size)) + size;
+      if (fit > 0 && total > kDatagramPayloadBytesMax) break;
+      ++fit;
+    }
+    entries.resize(fit);
+  }
   uint64_t bytes = 0;
   for (const pb::Entry* e : entries) {
     const size_t size = e->ByteSizeLong();
@@ -887,12 +899,23 @@ void Raft::SendSnapshotChunk(Time now, NodeId to, Progress& pr) {
   }
   const std::string& data = log_.snapshot_data();
   const uint64_t offset = std::min<uint64_t>(pr.snap_offset, data.size());
-  const uint64_t len = std::min<uint64_t>(opts_.snapshot_chunk_bytes, data.size() - offset);
   pb::Message m;
   m.set_type(pb::MSG_SNAP);
   m.set_to(to.value);
+  m.set_from(opts_.id.value);
+  m.set_from_address(opts_.address);
+  m.set_term(term_);
   *m.mutable_snapshot() = log_.snapshot_meta();
   m.set_chunk_offset(offset);
+  uint64_t chunk_bytes_max = opts_.snapshot_chunk_bytes;
+  if (opts_.channel == Channel::kDatagram) {
+    // What is left of a datagram after the rest of the message: `chunk` costs a 2-byte tag
+    // and a length of at most 3 bytes, `chunk_last` 3 bytes. If the snapshot's metadata
+    // alone leaves no room, the chunk goes over the stream (SendPayload).
+    const uint64_t rest = m.ByteSizeLong() + 2 + 3 + 3;
+    if (rest < kDatagramPayloadBytesMax) chunk_bytes_max = std::min(chunk_bytes_max, kDatagramPayloadBytesMax - rest);
+  }
+  const uint64_t len = std::min<uint64_t>(chunk_bytes_max, data.size() - offset);
   m.set_chunk(data.substr(offset, len));
   m.set_chunk_last(offset + len == data.size());
   Send(std::move(m), FindServer(to)->address(), false);
@@ -1084,10 +1107,14 @@ void Raft::Send(pb::Message m, const Address& to, bool needs_durable) {
   SendPayload(m.SerializeAsString(), to, needs_durable);
 }
 
+// Over the datagram channel every message must fit in kDatagramPayloadBytesMax (io/ cannot
+// send more, and the simulator fails any machine that tries). Appends and snapshot chunks
+// are cut to fit; what still cannot fit (one entry or a snapshot's metadata larger than a
+// datagram) goes over the stream instead, as memberlist sends its large push-pull over TCP.
 void Raft::SendPayload(std::string payload, const Address& to, bool needs_durable) {
   OutboundMessage out;
   out.to = to;
-  out.channel = opts_.channel;
+  out.channel = payload.size() <= kDatagramPayloadBytesMax ? opts_.channel : Channel::kStream;
   out.after_write_id = needs_durable ? Barrier() : 0;
   out.payload = std::move(payload);
   out_->effects.messages.push_back(std::move(out));

@@ -65,6 +65,8 @@ struct RaftOptions {
   uint64_t inflight_bytes_max = 32 << 20;
   uint64_t msg_bytes_max = 1 << 20;
   uint64_t snapshot_chunk_bytes = 64 << 10;
+  // kDatagram: appends and snapshot chunks are also cut to kDatagramPayloadBytesMax, and a
+  // message that still does not fit goes over the stream (see Raft::SendPayload).
   Channel channel = Channel::kStream;
 
   // Bug injection for the simulator's regression scenarios: each switches off one rule,

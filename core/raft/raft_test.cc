@@ -552,6 +552,56 @@ TEST(Raft, HeartbeatRoundRecordIsCappedWithoutAQuorum) {
   EXPECT_FALSE(c.raft(N(1)).LeaseRead(c.now(N(1))).ok());
 }
 
+// Issue 10 item 6: over the datagram channel raft sent appends up to msg_bytes_max (1 MiB)
+// and snapshot chunks of snapshot_chunk_bytes (64 KiB). Every datagram now fits in
+// kDatagramPayloadBytesMax: appends and chunks are cut to fit, and only an entry too big
+// for any datagram travels over the stream.
+TEST(Raft, DatagramsFitTheDatagramLimit) {
+  RaftOptions o = Opts();
+  o.channel = Channel::kDatagram;
+  o.inflight_msgs_max = 4;  // proposals pile up behind a full pipeline: batched appends
+  TestCluster c(o, nullptr);
+  c.AddNodes(3, true);
+  ElectOne(c, N(1));
+  c.Crash(N(3));
+  size_t datagrams = 0, streams = 0, oversized = 0;
+  auto count = [&] {
+    for (const InFlight& m : c.in_flight()) {
+      (m.channel == Channel::kDatagram ? datagrams : streams)++;
+      if (m.channel == Channel::kDatagram && m.payload.size() > kDatagramPayloadBytesMax) ++oversized;
+    }
+  };
+  // 200 entries of 100 bytes while n2 does not answer: one append would carry them all.
+  c.Block(N(2), N(1));
+  for (int i = 0; i < 200; ++i) Propose(c, N(1), "k" + std::to_string(i % 50) + "=" + std::string(100, 'a' + i % 26));
+  Propose(c, N(1), "big=" + std::string(4000, 'z'));  // no datagram can carry this entry
+  c.Heal();
+  // Every message passes through here once: Deliver hands over all in flight.
+  auto round = [&] {
+    c.Tick(N(1), o.heartbeat_interval);
+    for (int j = 0; j < 20; ++j) {
+      for (NodeId id : c.ids()) c.Persist(id);
+      count();
+      c.Deliver(NodeId{}, false);
+    }
+  };
+  for (int i = 0; i < 100 && c.raft(N(2)).commit() < c.raft(N(1)).log().last_index(); ++i) round();
+  EXPECT_EQ(c.raft(N(2)).commit(), c.raft(N(1)).log().last_index());
+  // A snapshot of ~9 KB (50 keys of 100 bytes, one of 4,000) to n3, with 64 KiB chunks by
+  // default: in chunks that fit.
+  absl::Status s;
+  c.Run(N(1), [&](Raft& r, Ready* out) { s = r.Compact(c.now(N(1)), c.fsm(N(1)).applied(), c.fsm(N(1)).Snapshot(), out); });
+  ASSERT_TRUE(s.ok()) << s;
+  c.Restart(N(3));
+  for (int i = 0; i < 400 && c.raft(N(3)).commit() < c.raft(N(1)).commit(); ++i) round();
+  EXPECT_EQ(c.raft(N(3)).commit(), c.raft(N(1)).commit());
+  EXPECT_EQ(c.fsm(N(3)).chain(), c.fsm(N(1)).chain());
+  EXPECT_EQ(oversized, 0u) << "datagrams over " << kDatagramPayloadBytesMax << " bytes";
+  EXPECT_GT(datagrams, 20u);
+  EXPECT_GE(streams, 1u) << "the 4,000-byte entry goes over the stream";
+  EXPECT_LE(streams, 3u) << "only messages carrying the 4,000-byte entry";
+}
+
 TEST(RaftLog, RecoversAPrefixFromATornWrite) {
   MemStorage storage;
   RaftLog log;

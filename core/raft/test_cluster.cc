@@ -167,7 +167,7 @@ void TestCluster::Carry(Node& n, Ready& ready) {
 }
 
 void TestCluster::Send(Node& n, OutboundMessage m) {
-  in_flight_.push_back({n.id, IdOf(m.to), std::move(m.payload)});
+  in_flight_.push_back({n.id, IdOf(m.to), std::move(m.payload), m.channel});
 }
 
 void TestCluster::Persist(NodeId id) {

@@ -40,6 +40,7 @@ struct InFlight {
   NodeId from;
   NodeId to;
   std::string payload;
+  Channel channel = Channel::kStream;
 };
 
 class TestCluster {
