@@ -9,7 +9,7 @@ PACKAGES=(
   bazel-bootstrap bazel-platforms g++ make
   protobuf-compiler libprotobuf-dev libabsl-dev libuv1-dev librocksdb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libhttp-parser-dev libldns-dev
+  nlohmann-json3-dev libhttp-parser-dev libldns-dev libre2-dev
   python3 python3-consul dnsutils
 )
 

@@ -5,6 +5,7 @@
 
 #include "core/base/check.h"
 #include "core/base/portable_math.h"
+#include "core/gossip/limits.h"
 
 namespace muster::gossip {
 
@@ -79,6 +80,11 @@ Memberlist::Memberlist(MemberlistConfig config, Address self_addr, uint64_t seed
   MUSTER_CHECK(!config_.name.empty(), "memberlist needs a node name");
   MUSTER_CHECK(config_.probe_timeout <= config_.probe_interval, "probe timeout beyond the interval");
   MUSTER_CHECK(delegate_ != nullptr);
+  // Our own name and address go into every message we send, under the same bounds as
+  // everyone else's (limits.h).
+  MUSTER_CHECK_LE(config_.name.size(), kNodeNameBytesMax, "node name too long");
+  MUSTER_CHECK_LE(self_addr_.size(), kAddressBytesMax, "address too long");
+  MUSTER_CHECK_LE(config_.datagram_bytes_max, kDatagramPayloadBytesMax);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -104,6 +110,10 @@ void Memberlist::Join(const std::vector<Address>& seeds, Time now, Effects* out)
   if (shutdown_) return;
   for (const Address& seed : seeds) {
     if (seed == self_addr_) continue;
+    if (seed.size() > kAddressBytesMax) {
+      log_.Warn(now_, "not joining through an address of ", seed.size(), " bytes (at most ", kAddressBytesMax, ")");
+      continue;
+    }
     SendPushPull(seed, /*join=*/true, /*reply=*/false);
   }
 }
@@ -576,6 +586,14 @@ pb::Message Memberlist::AckMessage(uint32_t seq) const {
 }
 
 void Memberlist::HandleOne(const pb::Message& m, const Address& from, Channel channel) {
+  // Names, addresses and meta end up in our own datagrams (every ping, suspect and
+  // indirect ping about a member): bounded here, or one crafted alive would make every
+  // member build a datagram over the limit (issue 10 item 2).
+  if (absl::Status s = CheckMessage(m, config_.meta_bytes_max); !s.ok()) {
+    stats_.messages_rejected++;
+    log_.Warn(now_, "dropping a message from ", from, ": ", s.message());
+    return;
+  }
   switch (m.body_case()) {
     case pb::Message::kPing:
       MaybeSyncOnMemberCount(m.ping().members(), from);
@@ -836,7 +854,14 @@ void Memberlist::SendDatagram(const Address& to, const pb::Message& m, const pb:
   if (extra != nullptr) msgs.push_back(extra->SerializeAsString());
   size_t used = 0;
   for (const auto& s : msgs) used += PackedSize(s.size());
-  MUSTER_CHECK_LE(used, config_.datagram_bytes_max, "a single gossip message exceeds the datagram limit");
+  if (used > config_.datagram_bytes_max) {
+    // An operating error, not an invariant: with the inbound bounds (limits.h) and the
+    // default datagram_bytes_max every message fits, but a smaller configured limit may not.
+    stats_.datagrams_dropped_oversize++;
+    log_.Warn(now_, "dropping a datagram to ", to, ": ", used, " bytes exceed the ", config_.datagram_bytes_max,
+              "-byte limit");
+    return;
+  }
   // Piggyback: our own updates first, then the level above's (skipping a copy of what the
   // packet already carries, such as the buddy system's suspect).
   const size_t carried = msgs.size();
@@ -862,7 +887,12 @@ void Memberlist::SendStream(const Address& to, const pb::Message& m) {
 }
 
 void Memberlist::Emit(const Address& to, Channel channel, std::string payload) {
-  MUSTER_CHECK(channel == Channel::kStream || payload.size() <= kDatagramPayloadBytesMax);
+  if (channel == Channel::kDatagram && payload.size() > config_.datagram_bytes_max) {
+    stats_.datagrams_dropped_oversize++;
+    log_.Warn(now_, "dropping a datagram to ", to, ": ", payload.size(), " bytes exceed the ",
+              config_.datagram_bytes_max, "-byte limit");
+    return;
+  }
   stats_.messages_sent++;
   stats_.bytes_sent += payload.size();
   out_->messages.push_back(OutboundMessage{to, channel, std::move(payload), 0});

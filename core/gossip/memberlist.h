@@ -68,6 +68,11 @@ struct MemberlistStats {
   uint64_t count_syncs = 0;  // push-pulls started because a peer knew more members
   uint64_t messages_sent = 0;
   uint64_t bytes_sent = 0;
+  // Messages from the network over a bound of limits.h, dropped (issue 10 item 2).
+  uint64_t messages_rejected = 0;
+  // Datagrams of ours over datagram_bytes_max, dropped instead of sent (an operating error,
+  // logged; never reached with the inbound bounds and the default configuration).
+  uint64_t datagrams_dropped_oversize = 0;
   // Suspicions this node raised from its own failed probes, per target.
   absl::btree_map<std::string, uint64_t> suspected;
   // Dead declarations this node made when its suspicion timer ran out, per target.

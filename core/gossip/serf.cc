@@ -2,15 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-// GCC 12 reports a false maybe-uninitialized inside libstdc++'s <regex> at -O1 with
-// sanitizers (the asan config); silence it for that header only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <regex>
-#pragma GCC diagnostic pop
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
+#include "core/gossip/limits.h"
+#include "core/gossip/query_filter.h"
 #include "core/base/portable_math.h"
 
 namespace muster::gossip {
@@ -31,17 +28,11 @@ namespace {
 
 EventMember ToEventMember(const Member& m) { return EventMember{m.name, m.addr, m.tags}; }
 
-bool TagsMatch(const TagMap& tags, const pb::Query& q) {
-  for (const pb::Tag& f : q.filter_tags()) {
-    auto it = tags.find(f.key());
-    if (it == tags.end()) return false;
-    try {
-      if (!std::regex_match(it->second, std::regex(f.value()))) return false;
-    } catch (const std::regex_error&) {
-      return false;  // a malformed filter matches nothing
-    }
-  }
-  return true;
+// RE2, linear time (query_filter.h); a malformed or oversized filter matches nothing.
+bool TagsMatch(const TagMap& tags, const pb::Query& q) { return TagFiltersMatch(tags, q); }
+
+SerfLimits LimitsOf(const SerfConfig& c) {
+  return SerfLimits{c.user_event_size_limit, c.query_size_limit, c.query_response_size_limit};
 }
 
 }  // namespace
@@ -52,6 +43,14 @@ Serf::Serf(SerfConfig config, Address self_addr, uint64_t seed, Logger log)
       log_(log),
       memberlist_(config_.memberlist, std::move(self_addr), seed, this, log.Child("memberlist")) {
   MUSTER_CHECK(config_.event_buffer > 0 && config_.query_buffer > 0);
+  // Whatever the size limits let through must fit one datagram with its wrapping: the
+  // Serf message's other fields (Lamport time, id, flags; a response's sender name) and the
+  // User, Message and Packet framing, under kSerfFramingBytesMax in all.
+  constexpr size_t kSerfFramingBytesMax = 48;
+  const size_t datagram = config_.memberlist.datagram_bytes_max;
+  MUSTER_CHECK_LE(config_.query_size_limit + kSerfFramingBytesMax, datagram);
+  MUSTER_CHECK_LE(config_.user_event_size_limit + kSerfFramingBytesMax, datagram);
+  MUSTER_CHECK_LE(config_.query_response_size_limit + kNodeNameBytesMax + kSerfFramingBytesMax, datagram);
   event_buffer_.resize(config_.event_buffer);
   query_buffer_.resize(config_.query_buffer);
   for (const EventHandlerSpec& h : config_.handlers) {
@@ -154,9 +153,6 @@ absl::StatusOr<uint32_t> Serf::Query(std::string name, std::string payload, cons
   if (leaving_) return absl::FailedPreconditionError("leaving");
   pb::SerfMessage m;
   pb::Query* q = m.mutable_query();
-  q->set_ltime(query_clock_.Time());
-  query_clock_.Increment();
-  q->set_id(static_cast<uint32_t>(memberlist_.rng().Next()));
   q->set_origin(config_.memberlist.name);
   q->set_origin_addr(self_addr_);
   for (const std::string& n : params.filter_nodes) q->add_filter_nodes(n);
@@ -170,6 +166,15 @@ absl::StatusOr<uint32_t> Serf::Query(std::string name, std::string payload, cons
   q->set_timeout_ms(absl::ToInt64Milliseconds(timeout));
   q->set_name(std::move(name));
   q->set_payload(std::move(payload));
+  // Filters and the encoded size are checked before anything is spent (a Lamport time, a
+  // random id), with the Lamport time the query will carry and the longest id: a query over
+  // the bounds would abort no one now, but it would never fit a datagram (issue 10 item 2).
+  q->set_ltime(query_clock_.Time());
+  q->set_id(UINT32_MAX);
+  if (absl::Status s = CheckQuery(*q, LimitsOf(config_)); !s.ok()) return s;
+  if (absl::StatusOr<TagFilters> filters = TagFilters::Compile(*q); !filters.ok()) return filters.status();
+  query_clock_.Increment();
+  q->set_id(static_cast<uint32_t>(memberlist_.rng().Next()));
   auto key = std::make_pair(q->ltime(), q->id());
   PendingQuery pending;
   pending.result.ltime = q->ltime();
@@ -253,6 +258,12 @@ void Serf::NotifyMsg(std::string_view payload, const Address& from) {
     log_.Warn(now_, "dropping unparsable serf message from ", from);
     return;
   }
+  // Bounded as a local request would be: what we accept we also pass on (limits.h).
+  if (absl::Status s = CheckSerfMessage(m, LimitsOf(config_)); !s.ok()) {
+    stats_.messages_rejected++;
+    log_.Warn(now_, "dropping a serf message from ", from, ": ", s.message());
+    return;
+  }
   bool rebroadcast = false;
   std::string key;
   switch (m.body_case()) {
@@ -306,6 +317,11 @@ std::string Serf::LocalState(bool join) {
 void Serf::MergeRemoteState(std::string_view state, bool join) {
   pb::SerfState s;
   if (!s.ParseFromArray(state.data(), static_cast<int>(state.size()))) return;
+  if (absl::Status st = CheckSerfState(s, LimitsOf(config_)); !st.ok()) {
+    stats_.messages_rejected++;
+    log_.Warn(now_, "dropping a push-pull's serf state: ", st.message());
+    return;
+  }
   if (s.ltime() > 0) clock_.Witness(s.ltime() - 1);
   absl::btree_set<std::string> left(s.left_members().begin(), s.left_members().end());
   for (const pb::MemberLTime& ml : s.status_ltimes()) {

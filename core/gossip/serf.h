@@ -90,6 +90,7 @@ struct SerfStats {
   absl::btree_map<std::string, uint64_t> failed_seen;  // member-failed events, by member
   absl::btree_map<std::string, uint64_t> user_delivered;  // "name@ltime" -> deliveries
   uint64_t user_duplicates_dropped = 0;
+  uint64_t messages_rejected = 0;  // Serf messages from the network over a bound of limits.h
 };
 
 class Serf final : private MemberlistDelegate {

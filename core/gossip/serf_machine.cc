@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/base/strings.h"
+#include "core/gossip/limits.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 
@@ -66,6 +67,12 @@ void SerfMachine::HandleRequest(const RequestInput& r, Time now, Effects* out) {
     std::vector<Address> seeds;
     for (absl::string_view s : absl::StrSplit(r.body, ',', absl::SkipWhitespace())) seeds.emplace_back(s);
     if (seeds.empty()) return respond(absl::InvalidArgumentError("no seed addresses"));
+    for (const Address& seed : seeds) {
+      if (seed.size() > kAddressBytesMax) {
+        return respond(absl::InvalidArgumentError(
+            absl::StrCat("seed address of ", seed.size(), " bytes exceeds ", kAddressBytesMax)));
+      }
+    }
     pending_joins_.push_back({r.request_id, serf_->memberlist().join_replies(), now + absl::Seconds(10)});
     serf_->memberlist().timers().Add(now + absl::Seconds(10), [] {});
     serf_->Join(seeds, now, out);
