@@ -22,6 +22,11 @@ struct MemberlistConfig {
   Duration gossip_interval = absl::Milliseconds(200);
   int gossip_nodes = 3;
   Duration gossip_to_the_dead_time = absl::Seconds(30);
+  // memberlist's DeadNodeReclaimTime: how long after a member died before an alive from
+  // another address may take its name over (a left member's name may move at once). Zero
+  // means never while the dead member is listed, memberlist's default; 30 s is what Consul
+  // sets for its LAN and WAN pools ("allow dead nodes to be replaced after 30 seconds").
+  Duration dead_node_reclaim_time = absl::Seconds(30);
   int retransmit_mult = 4;
   // Suspicion: timeout_min = suspicion_mult * max(1, log10(N)) * probe_interval, and with
   // Lifeguard it starts at suspicion_max_timeout_mult * timeout_min and shrinks towards

@@ -674,8 +674,9 @@ void Memberlist::AliveNode(const pb::Alive& a, bool bootstrap) {
     size_t pos = rng_.Uniform(probe_order_.size() + 1);
     probe_order_.insert(probe_order_.begin() + pos, a.node());
     if (pos < probe_index_) probe_index_++;
-  } else if (it->second.addr != a.addr() && !DeadOrLeft(it->second)) {
-    log_.Warn(now_, "conflicting address for ", a.node(), ": ", it->second.addr, " vs ", a.addr());
+  } else if (it->second.addr != a.addr() && !MayMoveAddress(it->second)) {
+    log_.Warn(now_, "conflicting address for ", a.node(), ": ", it->second.addr, " vs ", a.addr(), " (",
+              Absl(MemberStateName(it->second.state)), ")");
     return;
   }
   NodeState& state = it->second;
@@ -708,6 +709,16 @@ void Memberlist::AliveNode(const pb::Alive& a, bool bootstrap) {
   } else if (old_meta != state.meta) {
     delegate_->NotifyUpdate(state);
   }
+}
+
+bool Memberlist::MayMoveAddress(const NodeState& node) const {
+  // memberlist's aliveNode: a left member's name may move at once; a dead one's only after
+  // DeadNodeReclaimTime (zero: never), so that a crashed member's name is not taken over by
+  // another node right away while the cluster still gossips its death.
+  if (node.state == MemberState::kLeft) return true;
+  if (node.state != MemberState::kDead) return false;
+  return config_.dead_node_reclaim_time > absl::ZeroDuration() &&
+         now_ - node.state_change > config_.dead_node_reclaim_time;
 }
 
 void Memberlist::SuspectNode(const pb::Suspect& s) {

@@ -172,6 +172,8 @@ class Memberlist {
   // State transitions (memberlist's aliveNode / suspectNode / deadNode).
   void AliveNode(const proto::gossip::Alive& a, bool bootstrap);
   void SuspectNode(const proto::gossip::Suspect& s);
+  // Whether an alive from another address may take `node`'s name over (dead_node_reclaim_time).
+  bool MayMoveAddress(const NodeState& node) const;
   void DeadNode(const proto::gossip::Dead& d);
   void Refute(NodeState& self, uint64_t accused_incarnation);
   void OnSuspicionTimeout(const std::string& name);

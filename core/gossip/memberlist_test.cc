@@ -599,5 +599,35 @@ TEST_F(MemberlistTest, LeaveMarksItselfLeftAndTellsEveryone) {
   EXPECT_EQ(delegate_.leaves.back(), "b:left");
 }
 
+// Issue 10 item 12. memberlist lets a dead member's name move to another address only once
+// DeadNodeReclaimTime has passed since it died (state.go aliveNode, canReclaim), and a left
+// member's at once. Before, any alive naming a dead member took its entry over from any
+// address at once.
+TEST_F(MemberlistTest, ADeadMembersNameMovesToAnotherAddressOnlyAfterDeadNodeReclaimTime) {
+  AddMembers({"b", "c"});
+  Deliver("addr-c", {Dead("b", 1, "c")});
+  ASSERT_EQ(StateOf("b"), MemberState::kDead);
+  const Time died = now_;
+  pb::Message moved = Alive("b", 2);
+  moved.mutable_alive()->set_addr("addr-elsewhere");
+  now_ = died + ml_->config().dead_node_reclaim_time - absl::Seconds(1);
+  Deliver("addr-elsewhere", {moved});
+  EXPECT_EQ(StateOf("b"), MemberState::kDead) << "within dead_node_reclaim_time: a conflict";
+  EXPECT_EQ(ml_->Node("b")->addr, "addr-b");
+  // (Timers are not run, so the dead member is still listed past gossip_to_the_dead_time.)
+  now_ = died + ml_->config().dead_node_reclaim_time + absl::Seconds(1);
+  Deliver("addr-elsewhere", {moved});
+  EXPECT_EQ(StateOf("b"), MemberState::kAlive) << "reclaimed after dead_node_reclaim_time";
+  EXPECT_EQ(ml_->Node("b")->addr, "addr-elsewhere");
+  // A left member's name may move at once.
+  Deliver("addr-c", {Dead("c", 1, "c")});
+  ASSERT_EQ(StateOf("c"), MemberState::kLeft);
+  pb::Message c_moved = Alive("c", 2);
+  c_moved.mutable_alive()->set_addr("addr-c2");
+  Deliver("addr-c2", {c_moved});
+  EXPECT_EQ(StateOf("c"), MemberState::kAlive);
+  EXPECT_EQ(ml_->Node("c")->addr, "addr-c2");
+}
+
 }  // namespace
 }  // namespace muster::gossip
