@@ -71,6 +71,12 @@ class Simulator {
   void RestartWiped(NodeId node);
   // The node handles no inputs for `how_long`; what arrives meanwhile waits, then runs.
   void Pause(NodeId node, Duration how_long);
+  // Clock skew: the node's clock reads virtual time + `offset` (inputs' `now`, its start time)
+  // and its wake-ups are asked in that clock. Within one life the clock never runs backwards
+  // (the fault model excludes it), so a smaller offset takes effect at the next restart; a
+  // larger one is a forward step at once.
+  void SetClockOffset(NodeId node, Duration offset);
+  Duration ClockOffset(NodeId node) const;
   bool IsUp(NodeId node) const;
   Machine* machine(NodeId node);  // null while down
   Disk& disk(NodeId node);

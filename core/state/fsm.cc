@@ -24,7 +24,8 @@ ApplyResult Fsm::Apply(uint64_t index, const proto::state::Command& c) {
   MUSTER_CHECK_LT(store_.last_index(), index, "FSM applied out of order");
   ApplyResult r;
   r.index = index;
-  Dispatch(index, NanosToTime(c.time_unix_ns()), c, r);
+  // The entry's stamp, never earlier than one applied before (Store::AdvanceTime).
+  Dispatch(index, store_.AdvanceTime(NanosToTime(c.time_unix_ns())), c, r);
   store_.SetLastIndex(index);
   ChangeSet changes = store_.TakeChanges();
   MUSTER_CHECK(r.status.ok() || changes.empty(), "a rejected command changed state");

@@ -31,6 +31,8 @@ std::string Store::Snapshot() const {
   pb::Snapshot snap;
   snap.set_version(kSnapshotVersion);
   snap.set_last_index(last_index_);
+  snap.set_last_time_unix_ns(TimeToNanos(last_time_));
+  snap.set_last_stamp_unix_ns(TimeToNanos(last_stamp_));
   for (const auto& [name, n] : nodes_) *snap.add_nodes() = ToProto(n);
   for (const auto& [key, s] : services_) {
     pb::StoredService* ss = snap.add_services();
@@ -92,6 +94,8 @@ absl::Status Store::Restore(std::string_view bytes) {
 
   Clear();
   last_index_ = snap.last_index();
+  last_time_ = NanosToTime(snap.last_time_unix_ns());
+  last_stamp_ = NanosToTime(snap.last_stamp_unix_ns());
   for (const pb::Node& p : snap.nodes()) {
     Node n = FromProto(p);
     if (!n.id.empty()) node_ids_[n.id] = n.name;

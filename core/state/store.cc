@@ -34,6 +34,12 @@ std::string Quote(std::string_view s) { return absl::StrCat("\"", Absl(s), "\"")
 
 }  // namespace
 
+Time Store::AdvanceTime(Time t) {
+  last_stamp_ = t;
+  last_time_ = std::max(last_time_, t);
+  return last_time_;
+}
+
 void Store::SetLastIndex(uint64_t index) {
   MUSTER_CHECK(index >= last_index_, "applied index went back: ", index, " < ", last_index_);
   last_index_ = index;

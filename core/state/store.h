@@ -91,6 +91,15 @@ class Store {
   uint64_t last_index() const { return last_index_; }
   // Records that the entry at `index` was applied (even one that changed nothing).
   void SetLastIndex(uint64_t index);
+  // The replicated clock: the latest command time applied. Commands are stamped by whichever
+  // server proposed them, so after a leader change a stamp may be older than one already
+  // applied; the store never lets its time go back (a lock delay or TTL deadline decided at
+  // the later time stays decided). Returns the time to apply the command at: max(t, last).
+  Time AdvanceTime(Time t);
+  Time last_time() const { return last_time_; }
+  // The stamp of the last command applied, as its proposer wrote it (ReplicatedClock anchors
+  // a new leader's timeline on it).
+  Time last_stamp() const { return last_stamp_; }
 
   // ---- catalog mutations (docs: api/catalog "Register Entity", "Deregister Entity")
   absl::Status Register(uint64_t idx, Time now, RegisterRequest req);
@@ -239,6 +248,8 @@ class Store {
 
   StoreConfig config_;
   uint64_t last_index_ = 0;
+  Time last_time_ = absl::UnixEpoch();   // see AdvanceTime; in snapshots
+  Time last_stamp_ = absl::UnixEpoch();  // see last_stamp; in snapshots
 
   absl::btree_map<std::string, Node> nodes_;           // by name
   absl::btree_map<std::string, std::string> node_ids_;  // node ID -> name
