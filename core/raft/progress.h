@@ -65,7 +65,9 @@ struct Progress {
   uint64_t commit_sent = 0;      // highest commit index sent to this peer
   Time last_progress;            // when `match` last advanced (or the state last changed)
   uint64_t snap_index = 0;       // kSnapshot: which snapshot is being sent
-  uint64_t snap_offset = 0;      // kSnapshot: next byte to send
+  uint64_t snap_offset = 0;      // kSnapshot: offset of the chunk in flight
+  uint64_t snap_seq = 0;         // kSnapshot: sequence number of the chunk in flight
+  Time snap_sent;                // kSnapshot: when the chunk in flight was last sent
 
   bool Paused() const {
     switch (state) {

@@ -194,7 +194,9 @@ class Raft {
 
   // Leader machinery.
   bool SendAppend(Time now, NodeId to, Progress& pr, bool send_if_empty);
-  void SendSnapshotChunk(Time now, NodeId to, Progress& pr);
+  // Sends the chunk at pr.snap_offset: a new one (a new sequence number), or the one in
+  // flight again (`resend`, same number, so only one of the answers moves the stream).
+  void SendSnapshotChunk(Time now, NodeId to, Progress& pr, bool resend = false);
   void BroadcastAppend(Time now, bool send_if_empty);
   void BroadcastHeartbeat(Time now);
   bool MaybeCommit(Time now);
@@ -260,6 +262,7 @@ class Raft {
   NodeId transfer_target_;
   Time transfer_deadline_;
   bool lease_void_ = false;  // set once a transfer may have let another leader in
+  uint64_t snap_seq_ = 0;    // last snapshot chunk sequence number, across followers
   uint64_t round_ = 0;       // heartbeat round
   absl::btree_map<uint64_t, Time> round_sent_;
   std::deque<PendingRead> reads_;

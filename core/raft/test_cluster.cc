@@ -231,6 +231,15 @@ size_t TestCluster::Duplicate(NodeId from, NodeId to) {
   return copies.size();
 }
 
+size_t TestCluster::DuplicateIf(const std::function<bool(const InFlight&)>& pick) {
+  std::vector<InFlight> copies;
+  for (const InFlight& m : in_flight_) {
+    if (pick(m)) copies.push_back(m);
+  }
+  for (InFlight& m : copies) in_flight_.push_back(std::move(m));
+  return copies.size();
+}
+
 size_t TestCluster::Drop(NodeId from, NodeId to) {
   size_t dropped = 0;
   std::deque<InFlight> keep;

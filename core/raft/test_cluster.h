@@ -70,6 +70,8 @@ class TestCluster {
   bool DeliverOne(NodeId from, NodeId to);
   // Duplicates every message in flight from -> to (the network may deliver twice).
   size_t Duplicate(NodeId from, NodeId to);
+  // Duplicates each message in flight for which `pick` says so; returns how many.
+  size_t DuplicateIf(const std::function<bool(const InFlight&)>& pick);
   void Crash(NodeId id);
   void Restart(NodeId id);
   void Block(NodeId from, NodeId to) { blocked_.insert({from, to}); }
