@@ -300,7 +300,6 @@ void Memberlist::StartProbe() {
 
 void Memberlist::OnProbeStage() {
   MUSTER_CHECK(probe_.has_value());
-  probe_->indirect_started = true;
   auto it = nodes_.find(probe_->target);
   if (it == nodes_.end()) return;
   const NodeState& target = it->second;
@@ -353,7 +352,10 @@ void Memberlist::FinishProbe() {
 
 void Memberlist::OnAck(uint32_t seq) {
   if (probe_.has_value() && probe_->seq == seq) {
-    if (!probe_->indirect_started) awareness_.ApplyDelta(-1);
+    // Any ack, direct, relayed by an indirect probe or over the stream fallback, is a
+    // successful probe and improves local health (memberlist's probeNode sets
+    // awarenessDelta = -1 once the ping is out; only its failure path raises it).
+    awareness_.ApplyDelta(-1);
     FinishProbe();
     if (probe_due_) StartProbe();
     return;

@@ -120,7 +120,6 @@ class Memberlist {
   struct Probe {
     uint32_t seq = 0;
     std::string target;
-    bool indirect_started = false;
     int expected_nacks = 0;
     int nacks = 0;
     uint64_t stage_timer = 0;

@@ -629,5 +629,51 @@ TEST_F(MemberlistTest, ADeadMembersNameMovesToAnotherAddressOnlyAfterDeadNodeRec
   EXPECT_EQ(ml_->Node("c")->addr, "addr-c2");
 }
 
+// Issue 10 item 11. memberlist's probeNode sets awarenessDelta = -1 once the ping is out, so
+// any successful return improves local health (state.go: "any return statement means the
+// probe succeeded"), whether the ack came directly, relayed by an indirect probe, or over
+// the stream fallback. Only the failure path at its end raises it. Before, an ack that came
+// after the indirect stage left the score where it was.
+TEST_F(MemberlistTest, AProbeAnsweredOnlyIndirectlyOrOverTheStreamImprovesHealth) {
+  AddMembers({"b", "c", "d"});
+  Deliver("addr-b", {Suspect("a", 1, "b")});
+  Deliver("addr-b", {Suspect("a", 2, "b")});
+  ASSERT_EQ(ml_->health_score(), 2) << "two refutations";
+  TakeSent();
+  // Runs until a direct ping goes out, stays silent past the probe timeout, and returns the
+  // ping's seq, target, and the first relay asked to probe it.
+  auto silent_probe = [&](uint32_t& seq, std::string& target, Address& relay) {
+    seq = 0;
+    for (int i = 0; i < 80 && seq == 0; ++i) {
+      Advance(absl::Milliseconds(50));
+      for (const Sent& s : TakeSent()) {
+        if (s.message.has_ping() && s.channel == Channel::kDatagram) {
+          seq = s.message.ping().seq();
+          target = s.message.ping().target();
+        }
+      }
+    }
+    ASSERT_NE(seq, 0u);
+    Advance(ml_->config().probe_timeout + absl::Milliseconds(10));
+    for (const Sent& s : TakeSent()) {
+      if (s.message.has_indirect_ping() && relay.empty()) relay = s.to;
+    }
+    ASSERT_FALSE(relay.empty()) << "the indirect stage started";
+  };
+  uint32_t seq = 0;
+  std::string target;
+  Address relay;
+  silent_probe(seq, target, relay);
+  pb::Message ack;
+  ack.mutable_ack()->set_seq(seq);
+  Deliver(relay, {ack});  // the relay's forwarded ack
+  EXPECT_EQ(ml_->health_score(), 1) << "an indirect ack is a successful probe";
+  silent_probe(seq, target, relay);
+  ack.mutable_ack()->set_seq(seq);
+  Deliver("addr-" + target, {ack}, Channel::kStream);  // the stream fallback's ack
+  EXPECT_EQ(ml_->health_score(), 0) << "a stream ack is a successful probe";
+  EXPECT_EQ(ml_->stats().probes_failed, 0u);
+}
+
 }  // namespace
 }  // namespace muster::gossip
