@@ -43,10 +43,10 @@ void BroadcastQueue::Forget(const std::string& key) {
 }
 
 std::vector<std::string> BroadcastQueue::Take(size_t overhead_per_message, size_t bytes_max,
-                                              int retransmit_mult, int num_nodes) {
+                                              int retransmit_mult, int num_nodes, int transmits_min) {
   std::vector<std::string> out;
   if (order_.empty()) return out;
-  const int limit = std::max(1, RetransmitLimit(retransmit_mult, num_nodes));
+  const int limit = std::max({1, transmits_min, RetransmitLimit(retransmit_mult, num_nodes)});
   size_t used = 0;
   std::vector<Item> taken;
   for (auto it = order_.begin(); it != order_.end();) {

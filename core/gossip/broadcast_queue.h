@@ -25,9 +25,10 @@ class BroadcastQueue {
   // `key` empty: never replaced (user events are each their own news).
   void Queue(std::string key, std::string message);
   // Takes messages while `overhead_per_message + size` fits into the remaining `bytes_max`,
-  // counting one transmission each; drops those that reached the limit for `num_nodes`.
+  // counting one transmission each; drops those that reached the limit for `num_nodes`
+  // (RetransmitLimit, but never fewer than `transmits_min`).
   std::vector<std::string> Take(size_t overhead_per_message, size_t bytes_max, int retransmit_mult,
-                                int num_nodes);
+                                int num_nodes, int transmits_min = 1);
   size_t size() const { return order_.size(); }
   bool empty() const { return order_.empty(); }
   // Drops everything about `key` (e.g., a member that was forgotten).

@@ -26,6 +26,19 @@ TEST(BroadcastQueueTest, EachMessageIsSentExactlyLimitTimes) {
   EXPECT_TRUE(q.empty());
 }
 
+TEST(BroadcastQueueTest, AFloorRaisesTheLimitInSmallPoolsOnly) {
+  auto sends = [](int num_nodes, int transmits_min) {
+    BroadcastQueue q;
+    q.Queue("", "query");
+    int sent = 0;
+    for (int i = 0; i < 50; ++i) sent += static_cast<int>(q.Take(3, 1400, 4, num_nodes, transmits_min).size());
+    return sent;
+  };
+  EXPECT_EQ(sends(5, 12), 12) << "4 * ceil(log10(6)) = 4, raised to the floor";
+  EXPECT_EQ(sends(50, 12), 12) << "8, raised";
+  EXPECT_EQ(sends(5000, 12), 16) << "above the floor the limit is memberlist's";
+}
+
 TEST(BroadcastQueueTest, NewsAboutTheSameKeyReplacesOlder) {
   BroadcastQueue q;
   q.Queue("n1", "suspect n1");

@@ -128,14 +128,11 @@ void Memberlist::Leave(Time now, Effects* out) {
   d.set_incarnation(it->second.incarnation);
   d.set_node(config_.name);
   d.set_from(config_.name);
+  // By gossip only, as memberlist: the goodbye goes out RetransmitLimit times from here and
+  // from every member that hears it (a unicast to every member cost N - 1 datagrams from
+  // this node; issue 10 item 14). A member this epidemic misses has Serf's leave intent
+  // (spread with a floor on its transmissions) and so takes our death for a leave.
   DeadNode(d);
-  // Besides the gossip, tell every live member directly: a goodbye that an epidemic misses
-  // would turn into a false "failed" there. Leaving is rare, so N datagrams are cheap.
-  pb::Message m;
-  *m.mutable_dead() = d;
-  for (const auto& [name, n] : nodes_) {
-    if (name != config_.name && !DeadOrLeft(n)) SendDatagram(n.addr, m);
-  }
 }
 
 void Memberlist::Shutdown() {

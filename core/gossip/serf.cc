@@ -28,6 +28,11 @@ namespace {
 
 EventMember ToEventMember(const Member& m) { return EventMember{m.name, m.addr, m.tags}; }
 
+// A remote query's relay factor, bounded (it multiplies what we send for it).
+int RelayFactorOf(const pb::Query& q) {
+  return static_cast<int>(std::min<uint32_t>(q.relay_factor(), kQueryRelayFactorMax));
+}
+
 // RE2, linear time (query_filter.h); a malformed or oversized filter matches nothing.
 bool TagsMatch(const TagMap& tags, const pb::Query& q) { return TagFiltersMatch(tags, q); }
 
@@ -162,6 +167,10 @@ absl::StatusOr<uint32_t> Serf::Query(std::string name, std::string payload, cons
     t->set_value(v);
   }
   q->set_request_ack(params.request_ack);
+  if (params.relay_factor < 0 || params.relay_factor > kQueryRelayFactorMax) {
+    return absl::InvalidArgumentError(absl::StrCat("relay factor beyond 0..", kQueryRelayFactorMax));
+  }
+  q->set_relay_factor(static_cast<uint32_t>(params.relay_factor));
   Duration timeout = params.timeout > absl::ZeroDuration() ? params.timeout : DefaultQueryTimeout();
   q->set_timeout_ms(absl::ToInt64Milliseconds(timeout));
   q->set_name(std::move(name));
@@ -189,18 +198,10 @@ absl::StatusOr<uint32_t> Serf::Query(std::string name, std::string payload, cons
     if (p.done) p.done(p.result);
   });
   HandleQuery(*q);
+  // By gossip only, as Serf: the query broadcast queue sends it RetransmitLimit times from
+  // here and from every member that receives it. A unicast to every member cost this node
+  // N - 1 datagrams (N = 500: 511 copies, 18.9 KB from the origin; issue 10 item 14).
   QueueSerf("", m);
-  // Beyond the gossip (which reaches each member with high probability, not certainty),
-  // send it straight to every alive member the filters select, as far as we know their tags.
-  for (const auto& [name, member] : members_) {
-    if (name == config_.memberlist.name || member.status != MemberStatus::kAlive) continue;
-    if (q->filter_nodes_size() > 0 &&
-        std::find(q->filter_nodes().begin(), q->filter_nodes().end(), name) == q->filter_nodes().end()) {
-      continue;
-    }
-    if (!TagsMatch(member.tags, *q)) continue;
-    SendSerf(member.addr, m);
-  }
   return key.second;
 }
 
@@ -217,7 +218,7 @@ void Serf::HandleProcessExit(const ProcessExitedInput& exit, Time now, Effects* 
   r->set_id(h.query_id);
   r->set_from(config_.memberlist.name);
   r->set_payload(exit.output.substr(0, config_.query_response_size_limit));
-  SendSerf(h.origin_addr, m);
+  SendQueryResponse(h.origin_addr, h.relay_factor, m);
 }
 
 const Member* Serf::member(const std::string& name) const {
@@ -277,14 +278,28 @@ void Serf::NotifyMsg(std::string_view payload, const Address& from) {
       break;
     case pb::SerfMessage::kUserEvent: rebroadcast = HandleUserEvent(m.user_event()); break;
     case pb::SerfMessage::kQuery: rebroadcast = HandleQuery(m.query()); break;
-    case pb::SerfMessage::kQueryResponse: HandleQueryResponse(m.query_response()); break;
+    case pb::SerfMessage::kQueryResponse:
+      if (m.query_response().relay_to().empty()) {
+        HandleQueryResponse(m.query_response());
+      } else {
+        ForwardRelayed(m.query_response());
+      }
+      break;
     case pb::SerfMessage::BODY_NOT_SET: break;
   }
   if (rebroadcast) QueueSerf(key, m);
 }
 
 std::vector<std::string> Serf::GetBroadcasts(size_t overhead, size_t bytes_max) {
-  return broadcasts_.Take(overhead, bytes_max, config_.memberlist.retransmit_mult, memberlist_.EstNumNodes());
+  const int n = memberlist_.EstNumNodes();
+  const int mult = config_.memberlist.retransmit_mult;
+  std::vector<std::string> out =
+      query_leave_broadcasts_.Take(overhead, bytes_max, mult, n, config_.query_leave_transmits_min);
+  size_t used = 0;
+  for (const std::string& m : out) used += overhead + m.size();
+  MUSTER_CHECK_LE(used, bytes_max);
+  for (std::string& m : broadcasts_.Take(overhead, bytes_max - used, mult, n)) out.push_back(std::move(m));
+  return out;
 }
 
 std::string Serf::LocalState(bool join) {
@@ -549,7 +564,7 @@ bool Serf::HandleQuery(const pb::Query& q) {
     r->set_id(q.id());
     r->set_from(config_.memberlist.name);
     r->set_ack(true);
-    SendSerf(q.origin_addr(), ack);
+    SendQueryResponse(q.origin_addr(), RelayFactorOf(q), ack);
   }
   SerfEvent ev;
   ev.type = "query";
@@ -557,9 +572,46 @@ bool Serf::HandleQuery(const pb::Query& q) {
   ev.payload = q.payload();
   ev.ltime = q.ltime();
   ev.query_id = q.id();
-  RunningHandler h{q.ltime(), q.id(), q.origin_addr()};
+  RunningHandler h{q.ltime(), q.id(), q.origin_addr(), RelayFactorOf(q)};
   Publish(std::move(ev), &h);
   return true;
+}
+
+void Serf::SendQueryResponse(const Address& to, int relay_factor, const pb::SerfMessage& m) {
+  SendSerf(to, m);
+  if (relay_factor <= 0 || to == self_addr_) return;
+  // Relays: alive members other than us and the asker, a uniform sample (members_ is
+  // ordered, the draw is our Rng's: deterministic).
+  std::vector<const Member*> candidates;
+  for (const auto& [name, member] : members_) {
+    if (member.status != MemberStatus::kAlive || name == config_.memberlist.name || member.addr == to) continue;
+    candidates.push_back(&member);
+  }
+  const size_t take = std::min<size_t>(relay_factor, candidates.size());
+  Rng& rng = memberlist_.rng();
+  for (size_t i = 0; i < take; ++i) {
+    std::swap(candidates[i], candidates[i + rng.Uniform(candidates.size() - i)]);
+    pb::SerfMessage relayed = m;
+    relayed.mutable_query_response()->set_relay_to(to);
+    memberlist_.SendUser(candidates[i]->addr, relayed.SerializeAsString(), now_, out_);
+  }
+}
+
+void Serf::ForwardRelayed(const pb::QueryResponse& r) {
+  // Only to a member we know alive: a relay that forwarded anywhere would let one spoofed
+  // datagram aim our traffic at any address.
+  const Address& to = r.relay_to();
+  const bool known = std::any_of(members_.begin(), members_.end(), [&](const auto& kv) {
+    return kv.second.status == MemberStatus::kAlive && kv.second.addr == to;
+  });
+  if (!known) {
+    log_.Debug(now_, "dropping a relayed query response for ", to.substr(0, 64), ", not a member");
+    return;
+  }
+  pb::SerfMessage forward;
+  *forward.mutable_query_response() = r;
+  forward.mutable_query_response()->clear_relay_to();
+  SendSerf(to, forward);
 }
 
 void Serf::HandleQueryResponse(const pb::QueryResponse& r) {
@@ -601,7 +653,11 @@ void Serf::Publish(SerfEvent event, const RunningHandler* query) {
 void Serf::QueueSerf(std::string key, const pb::SerfMessage& m) {
   pb::Message wrapped;
   wrapped.mutable_user()->set_payload(m.SerializeAsString());
-  broadcasts_.Queue(std::move(key), wrapped.SerializeAsString());
+  // Queries and leaves have their own queue, with a floor on their transmissions
+  // (query_leave_transmits_min); an intent replaces older news about its node in either.
+  const bool rare = m.has_query() || m.has_leave();
+  if (!key.empty()) (rare ? broadcasts_ : query_leave_broadcasts_).Forget(key);
+  (rare ? query_leave_broadcasts_ : broadcasts_).Queue(std::move(key), wrapped.SerializeAsString());
 }
 
 void Serf::SendSerf(const Address& to, const pb::SerfMessage& m) {

@@ -105,6 +105,10 @@ void SerfMachine::HandleRequest(const RequestInput& r, Time now, Effects* out) {
           return respond(absl::InvalidArgumentError("bad timeout_ms"));
         }
         params.timeout = absl::Milliseconds(ms);
+      } else if (absl::StartsWith(opt, "relay=")) {
+        if (!absl::SimpleAtoi(opt.substr(6), &params.relay_factor)) {
+          return respond(absl::InvalidArgumentError("bad relay"));
+        }
       } else {
         return respond(absl::InvalidArgumentError(absl::StrCat("unknown query option: ", opt)));
       }

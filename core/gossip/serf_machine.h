@@ -4,7 +4,8 @@
 //   "leave"        -                                     -> OK after the goodbye spread
 //   "user-event"   "NAME\nPAYLOAD" (coalesce: method "user-event-coalesce")
 //   "query"        "NAME\nPAYLOAD"; header options after NAME, tab-separated:
-//                  node=N (repeatable), tag=K=REGEX (repeatable), ack, timeout_ms=T
+//                  node=N (repeatable), tag=K=REGEX (repeatable), ack, timeout_ms=T,
+//                  relay=K (each answer also through K other members, 0..5)
 //                  -> after the timeout: "ack\tNODE" and "response\tNODE\tPAYLOAD" lines
 //   "members"      -                                     -> "name\taddr\tstatus\ttags" lines
 //   "tags"         "k=v,k=v"                             -> OK; member-update spreads

@@ -2,7 +2,9 @@
 // deduplication and coalescing, size limits, handler filters and their SERF_* contract.
 #include "core/gossip/serf.h"
 
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -321,6 +323,86 @@ TEST_F(SerfTest, QueriesAreFilteredAckedAndAnsweredFromTheHandlerOutput) {
   query->add_filter_nodes("zz");
   DeliverSerf(q);
   EXPECT_TRUE(out_.processes.empty());
+}
+
+// Issue 10 item 14: with the query spread by gossip only, an answer may take other roads
+// too. Serf's RelayFactor: each ack and response goes to the asker directly and through K
+// random other members, which forward it only to an asker they know alive.
+TEST_F(SerfTest, QueryAnswersAlsoTravelThroughRelayFactorRelays) {
+  SerfConfig c = Config();
+  c.handlers = {{"query:load", "load.sh"}};
+  Make(c);
+  for (const char* n : {"b", "c", "d", "e"}) DeliverMember(n, 1);
+  out_.processes.clear();
+  out_.messages.clear();
+  pb::SerfMessage q;
+  pb::Query* query = q.mutable_query();
+  query->set_ltime(3);
+  query->set_id(42);
+  query->set_origin("b");
+  query->set_origin_addr("addr-b");
+  query->set_name("load");
+  query->set_request_ack(true);
+  query->set_relay_factor(2);
+  DeliverSerf(q);
+  ASSERT_EQ(out_.processes.size(), 1u);
+  serf_->HandleProcessExit(ProcessExitedInput{out_.processes[0].id, 0, false, "0.5"}, now_, &out_);
+  // (to, ack, relay_to) of every query response we sent.
+  auto responses = [&] {
+    std::vector<std::tuple<Address, bool, std::string>> v;
+    for (const auto& m : out_.messages) {
+      pb::Packet p;
+      EXPECT_TRUE(p.ParseFromString(m.payload));
+      for (const auto& msg : p.messages()) {
+        pb::SerfMessage sm;
+        if (!msg.has_user() || !sm.ParseFromString(msg.user().payload()) || !sm.has_query_response()) continue;
+        v.emplace_back(m.to, sm.query_response().ack(), sm.query_response().relay_to());
+      }
+    }
+    out_.messages.clear();
+    return v;
+  };
+  int direct = 0;
+  std::set<Address> ack_relays, response_relays;
+  for (const auto& [to, ack, relay_to] : responses()) {
+    if (to == "addr-b") {
+      direct++;
+      EXPECT_TRUE(relay_to.empty());
+    } else {
+      EXPECT_EQ(relay_to, "addr-b");
+      EXPECT_NE(to, "addr-a");
+      EXPECT_TRUE((ack ? ack_relays : response_relays).insert(to).second) << "a relay drawn twice";
+    }
+  }
+  EXPECT_EQ(direct, 2) << "the ack and the response";
+  EXPECT_EQ(ack_relays.size(), 2u) << "the ack also through 2 other members";
+  EXPECT_EQ(response_relays.size(), 2u) << "the response also through 2 other members";
+  // As a relay: forwarded to the asker, a member; never to an address we do not know.
+  pb::SerfMessage copy;
+  copy.mutable_query_response()->set_ltime(5);
+  copy.mutable_query_response()->set_id(7);
+  copy.mutable_query_response()->set_from("c");
+  copy.mutable_query_response()->set_payload("x");
+  copy.mutable_query_response()->set_relay_to("addr-d");
+  DeliverSerf(copy, "addr-c");
+  auto sent = responses();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(std::get<0>(sent[0]), "addr-d");
+  EXPECT_TRUE(std::get<2>(sent[0]).empty()) << "forwarded as a plain response";
+  copy.mutable_query_response()->set_relay_to("addr-elsewhere");
+  DeliverSerf(copy, "addr-c");
+  EXPECT_TRUE(responses().empty()) << "not a member: dropped";
+  // A remote relay factor is bounded.
+  query->set_id(43);
+  query->set_relay_factor(1000);
+  query->set_request_ack(true);
+  DeliverSerf(q);
+  EXPECT_LE(responses().size(), 1u + kQueryRelayFactorMax);
+  // And a local one is refused beyond the bound.
+  QueryParams params;
+  params.relay_factor = kQueryRelayFactorMax + 1;
+  EXPECT_EQ(serf_->Query("load", "", params, now_, &out_, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(EventFilterTest, ParsesAndMatches) {

@@ -19,7 +19,7 @@ uint64_t FirstSeed(uint64_t first) {
   return first;
 }
 
-SimCluster::SimCluster(uint64_t seed, const ClusterOptions& options) : sim_(seed) {
+SimCluster::SimCluster(uint64_t seed, const ClusterOptions& options) : sim_(seed), on_send_(options.on_send) {
   sim_.network().SetDefaultLink(options.link);
   sim_.set_log_sink(options.log_sink);
   sim_.set_step_observer([this](NodeId id, const Input&, const Effects& e) { CheckInvariants(id, e); });
@@ -48,6 +48,7 @@ SimCluster::SimCluster(uint64_t seed, const ClusterOptions& options) : sim_(seed
 
 void SimCluster::CheckInvariants(NodeId id, const Effects& effects) {
   for (const OutboundMessage& m : effects.messages) {
+    if (on_send_) on_send_(id, m);
     if (m.channel == Channel::kDatagram) {
       MUSTER_CHECK_LE(m.payload.size(), kDatagramPayloadBytesMax, "oversized datagram from ", ToString(id));
     }

@@ -29,6 +29,8 @@ struct ClusterOptions {
   // time in [0, join_spread] (as agents started one by one would).
   Duration join_spread = absl::ZeroDuration();
   LogSink* log_sink = nullptr;
+  // Sees every message a node sends, as it leaves the node (to count what gossip costs).
+  std::function<void(NodeId, const OutboundMessage&)> on_send;
 };
 
 class SimCluster {
@@ -65,6 +67,7 @@ class SimCluster {
   sim::Simulator sim_;
   std::vector<NodeId> ids_;
   absl::btree_map<uint64_t, Watermarks> watermarks_;
+  std::function<void(NodeId, const OutboundMessage&)> on_send_;
   Time last_join_;
 };
 

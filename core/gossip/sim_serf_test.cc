@@ -2,7 +2,9 @@
 // responses from handler processes and a timeout; tag updates; the members listing; a
 // node restarted under the same name rejoins; the WAN profile; and determinism (a seed
 // reproduces the run's fingerprint).
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -125,6 +127,153 @@ TEST(SerfSimTest, WanProfileDetectsFailuresOnItsSlowerClock) {
   EXPECT_GE(*took, absl::Seconds(30));
   EXPECT_LE(*took, absl::Seconds(2 * 4 * 5 + 30 + 5));
   std::printf("WAN profile, N=5: killed node failed everywhere after %.1f s\n", absl::ToDoubleSeconds(*took));
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 10 item 14: what one query and one leave cost. Serf spreads both by gossip (the
+// query broadcast queue; the leave intent and memberlist's goodbye through their queues),
+// so the origin sends each at most RetransmitLimit(retransmit_mult, N) times
+// (4 * ceil(log10(N + 1))), riding on packets it sends anyway; a unicast to every member
+// made that N - 1 more datagrams from one node.
+
+struct Copies {
+  uint64_t copies = 0;  // messages carrying it
+  uint64_t bytes = 0;   // their bytes inside the packets (packing overhead included)
+};
+struct DisseminationCost {
+  int n = 0;
+  Copies query_origin, query_all, leave_origin, leave_all, responses_all;
+  uint64_t origin_datagrams_after_query = 0;  // every datagram of the origin's next second
+  uint64_t origin_datagrams_before_query = 0;  // the same, the second before (baseline)
+};
+
+DisseminationCost MeasureDissemination(int n, uint64_t seed) {
+  DisseminationCost cost;
+  cost.n = n;
+  std::string origin, leaver;
+  Time query_at = absl::InfiniteFuture();
+  bool counting = false;
+  ClusterOptions o;
+  o.nodes = n;
+  o.join_spread = absl::Milliseconds(10) * n;
+  o.tweak = [](SerfConfig& c) { c.handlers = {{"query:ping", "pong.sh"}}; };
+  SimCluster* cluster = nullptr;
+  o.on_send = [&](NodeId from, const OutboundMessage& out) {
+    if (!counting) return;
+    const std::string name = SimCluster::Name(from);
+    const Time now = cluster->sim().now();
+    if (name == origin && out.channel == Channel::kDatagram) {
+      if (now >= query_at - absl::Seconds(1) && now < query_at) cost.origin_datagrams_before_query++;
+      if (now >= query_at && now < query_at + absl::Seconds(1)) cost.origin_datagrams_after_query++;
+    }
+    proto::gossip::Packet p;
+    if (!p.ParseFromString(out.payload)) return;
+    for (const proto::gossip::Message& m : p.messages()) {
+      const uint64_t bytes = PackedSize(m.ByteSizeLong());
+      Copies* origin_side = nullptr;
+      Copies* all_side = nullptr;
+      if (m.has_dead() && m.dead().node() == leaver && m.dead().from() == leaver) {
+        origin_side = &cost.leave_origin;
+        all_side = &cost.leave_all;
+      } else if (m.has_user()) {
+        proto::gossip::SerfMessage sm;
+        if (!sm.ParseFromString(m.user().payload())) continue;
+        if (sm.has_query()) {
+          origin_side = &cost.query_origin;
+          all_side = &cost.query_all;
+        } else if (sm.has_leave() && sm.leave().node() == leaver) {
+          origin_side = &cost.leave_origin;
+          all_side = &cost.leave_all;
+        } else if (sm.has_query_response()) {
+          all_side = &cost.responses_all;
+        }
+      }
+      if (all_side == nullptr) continue;
+      all_side->copies++;
+      all_side->bytes += bytes;
+      const std::string& from_name = origin_side == &cost.leave_origin ? leaver : origin;
+      if (origin_side != nullptr && name == from_name) {
+        origin_side->copies++;
+        origin_side->bytes += bytes;
+      }
+    }
+  };
+  SimCluster c(seed, o);
+  cluster = &c;
+  c.sim().set_process_runner([](NodeId, const ProcessStart& p) {
+    ProcessExitedInput r;
+    r.process_id = p.id;
+    r.output = "pong";
+    return r;
+  });
+  const auto everyone = c.LiveNames();
+  c.sim().RunUntil(c.last_join());
+  EXPECT_TRUE(c.RunUntil([&] { return c.AllSeeAlive(everyone); }, absl::Seconds(60), absl::Milliseconds(250)))
+      << "N=" << n << " seed " << seed;
+  c.sim().RunFor(absl::Seconds(5));
+  // One query, with acks, from a node other than the seed; everyone must ack it.
+  const NodeId asker = c.ids()[n / 2];
+  origin = SimCluster::Name(asker);
+  counting = true;
+  query_at = c.sim().now() + absl::Seconds(1);
+  c.sim().RunUntil(query_at);
+  std::string body;
+  c.sim().Request(asker, "query", "ping\tack\ttimeout_ms=3000\n", [&](const Response& r) { body = r.body; });
+  c.sim().RunFor(absl::Seconds(3.5));
+  std::string want_acks;
+  for (const std::string& name : everyone) absl::StrAppend(&want_acks, "ack\t", name, "\n");
+  EXPECT_TRUE(absl::StartsWith(body, want_acks)) << "N=" << n << " seed " << seed << ": not every member acked";
+  EXPECT_EQ(std::count(body.begin(), body.end(), '\n'), 2 * n) << "N=" << n << " seed " << seed;
+  // One leave, from yet another node: left everywhere, failed nowhere.
+  const NodeId leaving = c.ids()[n / 2 + 1];
+  leaver = SimCluster::Name(leaving);
+  c.sim().Request(leaving, "leave", "", [](const Response&) {});
+  EXPECT_TRUE(c.RunUntil([&] { return c.AllSeeStatus(leaver, MemberStatus::kLeft); }, absl::Seconds(20)))
+      << "N=" << n << " seed " << seed << ": leave not seen everywhere";
+  c.sim().RunFor(absl::Seconds(1.1));
+  c.sim().Kill(leaving);
+  c.sim().RunFor(absl::Seconds(30));  // past any suspicion a missed goodbye would cause
+  for (NodeId id : c.Live()) {
+    EXPECT_EQ(c.node(id)->serf().stats().failed_seen.count(leaver), 0u)
+        << "N=" << n << " seed " << seed << ": " << SimCluster::Name(id) << " saw the leave as a failure";
+  }
+  return cost;
+}
+
+TEST(DisseminationTest, AQueryAndALeaveCostTheOriginAFanOutNotAUnicastToEveryMember) {
+  // N = 50 here (~2 s a seed); GOSSIP_DISSEMINATION_BIG=1 adds N = 500 (the README figures).
+  std::vector<int> sizes = {50};
+  if (std::getenv("GOSSIP_DISSEMINATION_BIG") != nullptr) sizes.push_back(500);
+  for (int n : sizes) {
+    const int seeds = n >= 500 ? 1 : SeedCount(5);
+    for (int i = 0; i < seeds; ++i) {
+      const uint64_t seed = FirstSeed(94'000) + i;
+      DisseminationCost k = MeasureDissemination(n, seed);
+      std::printf("N=%d seed %llu: query: origin %llu copies / %llu B, all nodes %llu / %llu B "
+                  "(responses and acks %llu / %llu B); origin datagrams in the second after %llu, before %llu; "
+                  "leave: origin %llu / %llu B, all nodes %llu / %llu B\n",
+                  n, (unsigned long long)seed, (unsigned long long)k.query_origin.copies,
+                  (unsigned long long)k.query_origin.bytes, (unsigned long long)k.query_all.copies,
+                  (unsigned long long)k.query_all.bytes, (unsigned long long)k.responses_all.copies,
+                  (unsigned long long)k.responses_all.bytes, (unsigned long long)k.origin_datagrams_after_query,
+                  (unsigned long long)k.origin_datagrams_before_query, (unsigned long long)k.leave_origin.copies,
+                  (unsigned long long)k.leave_origin.bytes, (unsigned long long)k.leave_all.copies,
+                  (unsigned long long)k.leave_all.bytes);
+      // The limit is the broadcast queue's, exactly: each Take of a queued message counts one
+      // transmission, and the origin does not requeue its own message when it comes back.
+      // Queries and leave intents have a floor (SerfConfig::query_leave_transmits_min).
+      const SerfConfig config = SerfConfig::Lan("x");
+      const uint64_t limit = RetransmitLimit(config.memberlist.retransmit_mult, n);
+      const uint64_t serf_limit = std::max<uint64_t>(limit, config.query_leave_transmits_min);
+      EXPECT_LE(k.query_origin.copies, serf_limit) << "N=" << n << " seed " << seed;
+      // The leave is two messages: Serf's intent and memberlist's goodbye (memberlist's limit).
+      EXPECT_LE(k.leave_origin.copies, serf_limit + limit) << "N=" << n << " seed " << seed;
+      // Not a datagram of its own to every member: the origin's next second is what a second
+      // of gossip with news to send costs, 5 ticks x 3 targets plus probes and acks (measured
+      // 12 at N = 50 and 500; the unicast to everyone made it 50 and 501). Bound: 20.
+      EXPECT_LE(k.origin_datagrams_after_query, 20u) << "N=" << n << " seed " << seed;
+    }
+  }
 }
 
 uint64_t Fingerprint(uint64_t seed) {
