@@ -279,7 +279,11 @@ TEST_F(HostileSerfTest, OversizedRemoteSerfMessagesAreDropped) {
   pb::SerfMessage q = RemoteQuery(9, "role", ".*");
   for (int i = 0; i < 40; ++i) q.mutable_query()->add_filter_nodes(std::string(100, 'f'));
   DeliverSerf(q, Channel::kStream);
-  EXPECT_EQ(serf_->stats().messages_rejected - before, 3u);
+  pb::SerfMessage relayed;
+  relayed.mutable_query_response()->set_from("b");
+  relayed.mutable_query_response()->set_relay_to(std::string(2000, 'r'));
+  DeliverSerf(relayed);
+  EXPECT_EQ(serf_->stats().messages_rejected - before, 4u);
   out_.messages.clear();
   for (int i = 0; i < 30; ++i) {
     now_ += absl::Milliseconds(200);

@@ -108,6 +108,7 @@ absl::Status CheckSerfMessage(const pb::SerfMessage& m, const SerfLimits& limits
     case pb::SerfMessage::kQuery: return CheckQuery(m.query(), limits);
     case pb::SerfMessage::kQueryResponse: {
       absl::Status s = CheckName("query response from", m.query_response().from());
+      s.Update(CheckAddr("query response relay_to", m.query_response().relay_to()));
       s.Update(CheckBytes("query response payload", m.query_response().payload(), limits.query_response_size_limit));
       return s;
     }
