@@ -56,22 +56,30 @@ Summary Converge(int n, int seeds, uint64_t first_seed, Duration budget) {
   return s;
 }
 
+// Bounds sit near the README's figures for the default seeds (issue 10 item 15: they were
+// 4-5x above them): the percentiles one to three check steps (50 ms) above what was
+// measured, the maximum about 1.5x. More seeds (GOSSIP_SEEDS) may find a longer tail.
 TEST(ConvergenceTest, FiveNodes) {
   Summary s = Converge(5, SeedCount(200), FirstSeed(1000), absl::Seconds(30));
-  EXPECT_LT(s.p50_s, 0.4) << "two gossip intervals";
-  EXPECT_LT(s.max_s, 5.0);
+  // Seeds 1000-1199: p50 0.10 s, p90 0.20 s, p99 0.35 s, max 0.95 s.
+  EXPECT_LE(s.p50_s, 0.15) << "within one gossip interval";
+  EXPECT_LE(s.p90_s, 0.30);
+  EXPECT_LE(s.p99_s, 0.50);
+  EXPECT_LE(s.max_s, 1.50);
 }
 
 TEST(ConvergenceTest, FiftyNodes) {
   Summary s = Converge(50, SeedCount(200), FirstSeed(2000), absl::Seconds(60));
-  EXPECT_LT(s.p50_s, 1.0);
-  EXPECT_LT(s.p90_s, 1.5);
+  // Seeds 2000-2199: p50 0.45 s, p90 0.65 s, p99 2.60 s, max 2.75 s.
+  EXPECT_LE(s.p50_s, 0.55);
+  EXPECT_LE(s.p90_s, 0.80);
   // Each update is sent ~retransmit_mult * ceil(log10(N + 1)) times (memberlist's rule), so
   // now and then one node misses one newcomer. It learns it from a peer that says it knows
   // more members (pings and acks carry the count), once its own view has been quiet for two
   // probe intervals: seconds, where the periodic push-pull would take up to a minute
   // (before that rule: p99 8.7 s, max 9.6 s over these seeds).
-  EXPECT_LT(s.max_s, 6.0);
+  EXPECT_LE(s.p99_s, 3.00);
+  EXPECT_LE(s.max_s, 4.00);
 }
 
 }  // namespace
@@ -86,8 +94,10 @@ namespace {
 // max 2.75 s (before the member-count sync: p99 15 s, max 20.5 s).
 TEST(ConvergenceTest, FiveHundredNodes) {
   Summary s = Converge(500, std::min(SeedCount(3), 200), FirstSeed(3000), absl::Seconds(120));
-  EXPECT_LT(s.p50_s, 2.0);
-  EXPECT_LT(s.max_s, 10.0);
+  // Seeds 3000-3002: p50 1.00 s, max 1.25 s (checked every 250 ms). Bounds: p50 two checks
+  // above; max 4 s, about 1.5x the 2.75 s of 200 seeds, so it holds for GOSSIP_SEEDS=200 too.
+  EXPECT_LE(s.p50_s, 1.50);
+  EXPECT_LE(s.max_s, 4.00);
 }
 
 }  // namespace

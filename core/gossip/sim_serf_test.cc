@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -92,6 +93,7 @@ TEST(SerfSimTest, ARestartedNodeRejoinsUnderItsNameAfterBeingDeclaredFailed) {
   // node, by the next push-pull.
   const int seeds = SeedCount(50);
   int fast = 0;
+  std::vector<double> times;
   for (int i = 0; i < seeds; ++i) {
     const uint64_t seed = 92'000 + i;
     ClusterOptions o;
@@ -103,12 +105,24 @@ TEST(SerfSimTest, ARestartedNodeRejoinsUnderItsNameAfterBeingDeclaredFailed) {
     c.sim().Kill(n);
     ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeStatus("n5", MemberStatus::kFailed); }, absl::Seconds(30)));
     c.sim().Restart(n);  // starts with incarnation 1 and no members; the factory joins n1
+    // The budget (a push-pull interval, the last fallback) is far above the bound below, so
+    // the bound is what can fail; it asserted a duration at most its own budget before
+    // (issue 10 item 15).
     auto took = c.RunUntil([&] { return c.AllSeeAlive(everyone); }, absl::Seconds(30));
     ASSERT_TRUE(took.has_value()) << "seed " << seed;
-    EXPECT_LE(*took, absl::Seconds(30)) << "seed " << seed << ": more than a push-pull interval";
-    fast += *took <= absl::Seconds(3);
+    // Seeds 92000-92499: max 2.60 s (a node the refutation's epidemic missed, caught by the
+    // member-count sync). Bound: 5 s, about twice that.
+    EXPECT_LE(*took, absl::Seconds(5)) << "seed " << seed;
+    times.push_back(absl::ToDoubleSeconds(*took));
+    fast += *took <= absl::Seconds(1);
   }
-  EXPECT_GE(fast * 10, seeds * 9) << "rejoins within 3 s: " << fast << " of " << seeds;
+  std::sort(times.begin(), times.end());
+  std::printf("rejoin after restart, N=6, %d seeds: p50=%.2fs p90=%.2fs max=%.2fs, within 1 s: %d\n", seeds,
+              times[times.size() / 2], times[times.size() * 9 / 10], times.back(), fast);
+  // Measured: seeds 92000-92049 p50 0.15 s, p90 0.20 s, max 1.25 s, 49 of 50 within 1 s;
+  // 92000-92499 p50 0.15 s, p90 0.25 s, 494 of 500 (98.8%). Bound: 95% within 1 s (one
+  // more slow seed in 50 still passes, two more fail).
+  EXPECT_GE(fast * 100, seeds * 95) << "rejoins within 1 s: " << fast << " of " << seeds;
 }
 
 TEST(SerfSimTest, WanProfileDetectsFailuresOnItsSlowerClock) {
