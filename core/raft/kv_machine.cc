@@ -83,14 +83,14 @@ void KvMachine::HandleRequest(Time now, const RequestInput& r, Ready* ready, Eff
       out->responses.push_back(Unavailable(r.request_id, s));
       return;
     }
-    gets_[r.request_id] = {r.request_id, r.body, 0};
+    gets_[r.request_id] = {r.request_id, r.body, 0, raft_->term()};
   } else if (r.method == "lease-get") {
     absl::StatusOr<uint64_t> index = raft_->LeaseRead(now);
     if (!index.ok()) {
       out->responses.push_back(Unavailable(r.request_id, index.status()));
       return;
     }
-    gets_[r.request_id] = {r.request_id, r.body, std::max<uint64_t>(*index, 1)};
+    gets_[r.request_id] = {r.request_id, r.body, std::max<uint64_t>(*index, 1), raft_->term()};
   } else if (r.method == "add-voter" || r.method == "add-nonvoter" || r.method == "promote" ||
              r.method == "remove" || r.method == "transfer") {
     std::vector<std::string> parts = absl::StrSplit(r.body, ' ');
@@ -120,8 +120,17 @@ void KvMachine::Carry(Time now, Ready& ready, Effects* out) {
     MUSTER_CHECK_EQ(fsm_.applied(), ready.restore->index(), "snapshot data and meta disagree");
     applied_.entries.clear();
     applied_.restored = *ready.restore;
-    // Puts at or below the snapshot were either applied before or are lost to us.
-    puts_.erase(puts_.begin(), puts_.upper_bound(ready.restore->index()));
+    // Puts at or below the snapshot: whether our entry is in it (committed) or was
+    // overwritten, the snapshot cannot tell. Erasing them left the clients waiting forever
+    // (issue 10 item 4). Since puts are answered when leadership is lost (below) and only
+    // a follower installs a snapshot, none should be left here; if one is, it still gets
+    // its one answer.
+    const auto covered_end = puts_.upper_bound(ready.restore->index());
+    for (auto it = puts_.begin(); it != covered_end; ++it) {
+      out->responses.push_back({it->second.request_id,
+                                absl::UnavailableError("outcome unknown: the entry is covered by a snapshot"), "", 0});
+    }
+    puts_.erase(puts_.begin(), covered_end);
   }
   for (const pb::Entry* entry : ready.committed) {
     const pb::Entry& e = *entry;
@@ -149,6 +158,31 @@ void KvMachine::Carry(Time now, Ready& ready, Effects* out) {
   for (const ReadState& rs : ready.reads) {
     auto it = gets_.find(rs.context);
     if (it != gets_.end()) it->second.index = std::max<uint64_t>(rs.index, 1);
+  }
+  // Losing leadership ends what this node can promise. Its uncommitted entries may still
+  // commit under the next leader, or be overwritten, maybe only by a write that never comes
+  // (sim seed 42: a deposed leader's entry past the new leader's log end); the host cannot
+  // wait for that. So the puts of a term we no longer lead get UNAVAILABLE "leadership
+  // lost", as hashicorp/raft fails in-flight applies with ErrLeadershipLost (Consul's
+  // clients retry them). Raft also drops its pending ReadIndex rounds then (BecomeFollower,
+  // BecomeLeader): those reads would wait forever.
+  const bool leads = raft_->role() == Role::kLeader;
+  for (auto it = puts_.begin(); it != puts_.end();) {
+    if (!leads || raft_->term() != it->second.term) {
+      out->responses.push_back(
+          Unavailable(it->second.request_id, absl::UnavailableError("leadership lost: outcome unknown")));
+      it = puts_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = gets_.begin(); it != gets_.end();) {
+    if (it->second.index == 0 && (!leads || raft_->term() != it->second.term)) {
+      out->responses.push_back(Unavailable(it->second.request_id, absl::UnavailableError("leadership lost")));
+      it = gets_.erase(it);
+    } else {
+      ++it;
+    }
   }
   for (auto it = gets_.begin(); it != gets_.end();) {
     if (it->second.index != 0 && it->second.index <= fsm_.applied()) {

@@ -6,6 +6,13 @@
 //   "add-voter" / "add-nonvoter" / "promote" / "remove"  body "<id> <address>"
 //   "transfer" body "<id>"
 // Errors: UNAVAILABLE with "leader=<address>" in the body when this node cannot serve.
+//
+// Every request gets exactly one response (core/seam/effects.h rule 5), retryable when the
+// outcome is not success: a "put" is answered when its index is applied (OK if our entry is
+// there, UNAVAILABLE if another leader's is), or with UNAVAILABLE "leadership lost: outcome
+// unknown" as soon as this node no longer leads the term it was proposed in (its entry may
+// still commit: retry only what is idempotent); a "get" whose ReadIndex round Raft dropped
+// on losing leadership gets UNAVAILABLE "leadership lost".
 #pragma once
 
 #include <cstdint>
@@ -59,6 +66,7 @@ class KvMachine final : public Machine {
     uint64_t request_id;
     std::string key;
     uint64_t index = 0;  // 0 until the ReadIndex round completes
+    uint64_t term = 0;   // the term whose leader runs the ReadIndex round
   };
   std::map<uint64_t, PendingGet> gets_;  // by request id
   Applied applied_;

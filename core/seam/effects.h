@@ -12,6 +12,12 @@
 //     page cache does); a crash loses the writes not yet durable.
 //  4. `wake_at` is the earliest time the machine wants a TickInput; the host may tick it
 //     later, never earlier. A later Effects' wake_at replaces an earlier one.
+//  5. Every RequestInput gets exactly one Response with its request_id, now or in a later
+//     batch: success, or an error the client can retry on (UNAVAILABLE, e.g. "leadership
+//     lost") when the machine cannot finish it. Never two, and never none while the machine
+//     lives: anything it parks (a read awaiting a quorum, a write awaiting commit) it answers
+//     when the wait can no longer end. Only a crash ends a request unanswered (the host drops
+//     it with the machine). The simulator checks this for raft (tests/raft_sim checker).
 #pragma once
 
 #include <cstdint>

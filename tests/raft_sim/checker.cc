@@ -1,5 +1,7 @@
 #include "tests/raft_sim/checker.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/base/hash.h"
@@ -43,6 +45,24 @@ void Checker::OnStep(NodeId id, const Input& input, const Effects& effects, raft
         Fail(now, absl::StrCat("n", pm.from(), " voted for both n", it->second, " and n", pm.to(), " in term ",
                                pm.term()));
       }
+    }
+  }
+  // The seam's rule 5: every request gets exactly one response.
+  if (const auto* req = std::get_if<RequestInput>(&input.what)) {
+    if (!requests_.try_emplace(req->request_id, Request{id.value, now, req->method}).second) {
+      Fail(now, absl::StrCat("request ", req->request_id, " delivered twice"));
+    }
+  }
+  for (const Response& r : effects.responses) {
+    auto it = requests_.find(r.request_id);
+    if (it == requests_.end()) {
+      Fail(now, absl::StrCat(ToString(id), " answered request ", r.request_id,
+                             answered_.count(r.request_id) > 0 ? " twice" : " that it never received"));
+    } else if (it->second.node != id.value) {
+      Fail(now, absl::StrCat(ToString(id), " answered request ", r.request_id, " sent to n", it->second.node));
+    } else {
+      requests_.erase(it);
+      answered_.insert(r.request_id);
     }
   }
   step_is_message_ = std::holds_alternative<MessageInput>(input.what);
@@ -127,7 +147,21 @@ void Checker::CheckState(NodeId id, raft::KvMachine* m, Time now) {
   }
 }
 
+void Checker::CheckRequestsAnswered(const std::vector<NodeId>& nodes, Duration age_max, Time now) {
+  for (const auto& [request_id, req] : requests_) {
+    if (std::find(nodes.begin(), nodes.end(), NodeId{req.node}) == nodes.end()) continue;
+    if (now - req.at <= age_max) continue;
+    Fail(now, absl::StrCat("request ", request_id, " (", req.method, ") to n", req.node, " unanswered since t=",
+                           absl::FormatDuration(req.at - SimEpoch())));
+    return;
+  }
+}
+
 void Checker::OnCrash(NodeId id) {
+  // A crashed node answers nothing it was asked before (the host drops those requests).
+  for (auto it = requests_.begin(); it != requests_.end();) {
+    it = it->second.node == id.value ? requests_.erase(it) : std::next(it);
+  }
   NodeRec& rec = nodes_[id.value];
   rec.pending_hard.clear();  // unsynced: lost
   rec.seen = false;          // the next life is compared with what was durable (OnRestart)

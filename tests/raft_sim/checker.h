@@ -9,11 +9,14 @@
 //    a restored snapshot's hash chain equals the history's at its index;
 //  - leader completeness: a new leader holds every entry applied anywhere so far;
 //  - log matching (periodic, all pairs): same index and term => same prefix;
-//  - every acknowledged put is in the history at its index, with its data.
+//  - every acknowledged put is in the history at its index, with its data;
+//  - every request gets exactly one response (core/seam/effects.h rule 5): never two, and
+//    none left unanswered past a bound (CheckRequestsAnswered, after liveness).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,11 @@ class Checker {
   void OnAck(uint64_t index, const std::string& data, Time now);
   // All-pairs log matching over the machines given (null entries are skipped).
   void CheckLogMatching(const std::vector<std::pair<NodeId, const raft::KvMachine*>>& machines, Time now);
+
+  // Fails if a request to one of `nodes` (up, and not crashed since it was asked) has been
+  // waiting for its response longer than `age_max`.
+  void CheckRequestsAnswered(const std::vector<NodeId>& nodes, Duration age_max, Time now);
+  size_t requests_outstanding() const { return requests_.size(); }
 
   void Fail(Time now, const std::string& what);
   bool failed() const { return !failure_.empty(); }
@@ -75,6 +83,13 @@ class Checker {
   std::vector<Hist> history_;  // history_[i-1] is index i
   std::map<std::string, uint64_t> index_of_;
   std::string failure_;
+  struct Request {
+    uint64_t node;
+    Time at;
+    std::string method;
+  };
+  std::map<uint64_t, Request> requests_;  // by request id, until answered
+  std::set<uint64_t> answered_;
   uint64_t snapshots_installed_ = 0;
   bool step_is_message_ = false;  // the step being checked handled a message
 };

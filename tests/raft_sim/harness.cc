@@ -133,6 +133,7 @@ class Run {
     CheckLogs();
     in_safety_ = false;
     if (!checker_.failed()) Liveness();
+    if (!checker_.failed()) SettleRequests();
     CheckLogs();
 
     RunResult result;
@@ -364,6 +365,20 @@ class Run {
     sim_.network().Heal();
   }
 
+  // Every request to a core server is answered (seam rule 5) once the core has a leader
+  // that commits: puts when their entry is applied (or known overwritten), reads after one
+  // heartbeat round or when leadership is lost. A pause from the fault phase may still hold
+  // a server for up to 1.5 s, so: run kSettle more, then nothing older may be unanswered.
+  static constexpr Duration kSettle = absl::Seconds(2);
+  void SettleRequests() {
+    sim_.RunFor(kSettle);
+    std::vector<NodeId> up;
+    for (NodeId n : core_) {
+      if (sim_.IsUp(n)) up.push_back(n);
+    }
+    checker_.CheckRequestsAnswered(up, kSettle, sim_.now());
+  }
+
   void Liveness() {
     // Heal a majority core: everyone else stays cut off (or down).
     std::vector<NodeId> v = Shuffled();
@@ -373,6 +388,7 @@ class Run {
     const size_t core_size = swarm_.membership ? ids_.size() : majority;
     std::vector<NodeId> core(v.begin(), v.begin() + core_size), rest(v.begin() + core_size, v.end());
     std::sort(core.begin(), core.end());
+    core_ = core;
     sim_.network().Heal();
     sim::LinkConfig link = sim_.network().default_link();
     link.loss = 0;
@@ -438,6 +454,7 @@ class Run {
   StderrSink sink_;
   Checker checker_;
   std::vector<NodeId> ids_;
+  std::vector<NodeId> core_;  // the servers healed for the liveness phase
   NodeId target_;
   uint64_t next_value_ = 0;
   uint64_t acked_ = 0;
@@ -465,10 +482,11 @@ std::string ReproCommand(uint64_t seed) {
 
 namespace muster::raft_sim {
 
-SimCluster::SimCluster(uint64_t seed, int servers, raft::RaftOptions options)
+SimCluster::SimCluster(uint64_t seed, int servers, raft::RaftOptions options, uint64_t snapshot_every)
     : sim_(std::make_unique<sim::Simulator>(seed)) {
   raft::KvMachineOptions opts;
   opts.raft = options;
+  opts.snapshot_every = snapshot_every;
   for (int i = 1; i <= servers; ++i) {
     raft::pb::Server* s = opts.bootstrap.add_servers();
     s->set_id(i);

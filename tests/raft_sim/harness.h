@@ -75,7 +75,7 @@ namespace muster::raft_sim {
 // configuration, and the checkers hooked to every step.
 class SimCluster {
  public:
-  SimCluster(uint64_t seed, int servers, raft::RaftOptions options = {});
+  SimCluster(uint64_t seed, int servers, raft::RaftOptions options = {}, uint64_t snapshot_every = 0);
   ~SimCluster();
   sim::Simulator& sim();
   Checker& checker() { return checker_; }

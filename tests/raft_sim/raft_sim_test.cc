@@ -94,6 +94,75 @@ TEST(RaftSim, EverySizeAndFaultKindIsExercised) {
   EXPECT_GT(sum.snapshots_installed, 0u);
 }
 
+// Issue 10 item 4, first half: a leader that loses its quorum drops its pending ReadIndex
+// rounds when it steps down (check-quorum); KvMachine kept the reads parked forever. Every
+// request gets exactly one answer: the read and the uncommitted put a retryable UNAVAILABLE
+// ("leadership lost") at the step-down, and nothing more after the heal.
+TEST(KvMachine, StepDownAnswersParkedReads) {
+  SimCluster c(31, 3);
+  NodeId leader = c.AwaitLeader(absl::Seconds(10));
+  ASSERT_TRUE(leader.valid());
+  c.sim().network().Isolate(leader, c.ids());
+  std::vector<Response> get_answers, put_answers;
+  c.sim().Request(leader, "get", "k", [&](const Response& r) { get_answers.push_back(r); });
+  c.sim().Request(leader, "put", "k=lost", [&](const Response& r) { put_answers.push_back(r); });
+  c.sim().RunFor(absl::Seconds(3));  // check-quorum steps the leader down within 2 timeouts
+  ASSERT_NE(c.machine(leader)->raft().role(), raft::Role::kLeader);
+  ASSERT_EQ(get_answers.size(), 1u) << "the parked read was never answered";
+  EXPECT_TRUE(absl::IsUnavailable(get_answers[0].status)) << get_answers[0].status;
+  ASSERT_EQ(put_answers.size(), 1u) << "the put was not answered at the step-down";
+  c.sim().network().Heal();
+  NodeId now_leader = c.AwaitLeader(absl::Seconds(5));
+  ASSERT_TRUE(now_leader.valid());
+  ASSERT_TRUE(c.Put(now_leader, "k=after", absl::Seconds(3)));
+  c.sim().RunFor(absl::Seconds(1));
+  EXPECT_TRUE(absl::IsUnavailable(put_answers[0].status)) << put_answers[0].status;
+  EXPECT_EQ(c.checker().IndexOf("k=lost"), 0u) << "the isolated leader's entry cannot have committed";
+  EXPECT_FALSE(c.checker().failed()) << c.checker().failure();
+  EXPECT_EQ(c.checker().requests_outstanding(), 0u);
+}
+
+// Issue 10 item 4, second half: a put pending on a leader that is cut off (check-quorum off,
+// so it keeps leading) while the others elect a new leader and compact past its entry. When
+// it rejoins it installs their snapshot, which covers the put's index: KvMachine erased the
+// put without an answer. It must answer exactly once (now at the step-down that precedes the
+// snapshot: only followers install one).
+TEST(KvMachine, SnapshotRestoreAnswersCoveredPuts) {
+  raft::RaftOptions o;
+  o.check_quorum = false;
+  SimCluster c(32, 3, o, /*snapshot_every=*/5);
+  NodeId leader = c.AwaitLeader(absl::Seconds(10));
+  ASSERT_TRUE(leader.valid());
+  c.sim().network().Isolate(leader, c.ids());
+  std::vector<Response> answers;
+  c.sim().Request(leader, "put", "k=cut-off", [&](const Response& r) { answers.push_back(r); });
+  NodeId other;
+  c.sim().RunUntil(
+      [&] {
+        for (NodeId n : c.ids()) {
+          if (n != leader && c.machine(n)->raft().role() == raft::Role::kLeader &&
+              c.machine(n)->raft().CommittedOwnTerm()) {
+            other = n;
+          }
+        }
+        return other.valid();
+      },
+      absl::Seconds(10));
+  ASSERT_TRUE(other.valid()) << "no new leader among the others";
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.Put(other, "k" + std::to_string(i) + "=v", absl::Seconds(2)));
+  ASSERT_GT(c.machine(other)->raft().log().snapshot_index(), c.machine(leader)->raft().log().last_index())
+      << "the others compacted past the old leader's entries";
+  ASSERT_TRUE(answers.empty()) << "a cut-off leader cannot know the outcome yet";
+  c.sim().network().Heal();
+  c.sim().RunFor(absl::Seconds(3));
+  EXPECT_EQ(c.machine(leader)->raft().log().snapshot_index(), c.machine(other)->raft().log().snapshot_index())
+      << "the old leader caught up by a snapshot";
+  ASSERT_EQ(answers.size(), 1u) << "the covered put was never answered";
+  EXPECT_TRUE(absl::IsUnavailable(answers[0].status)) << answers[0].status;
+  EXPECT_FALSE(c.checker().failed()) << c.checker().failure();
+  EXPECT_EQ(c.checker().requests_outstanding(), 0u);
+}
+
 // A single-server cluster must not acknowledge a write before it is durable: a crash right
 // after the ack would lose it. With the rule off, some seed shows the loss.
 TEST(RaftSimRegression, SingleNodeLosesAcknowledgedWriteOnCrash) {
