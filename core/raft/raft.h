@@ -186,6 +186,7 @@ class Raft {
   void StepCandidate(Time now, pb::Message& m);
   void StepLeader(Time now, const pb::Message& m);
   void HandleVoteRequest(Time now, const pb::Message& m);
+  absl::Status ValidateAppend(const pb::Message& m) const;
   void HandleAppend(Time now, pb::Message& m);
   void HandleHeartbeat(Time now, const pb::Message& m);
   void HandleSnapshotChunk(Time now, const pb::Message& m);

@@ -1,0 +1,100 @@
+// Raft messages are bytes from the network until authenticated: an append that no correct
+// leader sends (found by tests/fuzz) must be dropped, never trip the log's invariant checks.
+#include <string>
+
+#include "core/raft/raft.h"
+#include "gtest/gtest.h"
+
+namespace muster::raft {
+namespace {
+
+class HostileAppendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RaftOptions o;
+    o.id = NodeId{1};
+    o.address = "n1";
+    raft_ = std::make_unique<Raft>(o, nullptr, 1, now_, Logger(nullptr, "raft"));
+    pb::Configuration config;
+    for (uint64_t i = 1; i <= 3; ++i) {
+      pb::Server* s = config.add_servers();
+      s->set_id(i);
+      s->set_address("n" + std::to_string(i));
+      s->set_voter(true);
+    }
+    Ready r;
+    ASSERT_TRUE(raft_->Bootstrap(now_, config, &r).ok());
+    // A real leader in term 2 replicates two entries, committed.
+    pb::Message m = Append(2, 1, 1, {{2, 2}, {3, 2}});
+    m.set_commit(3);
+    Deliver(m);
+    ASSERT_EQ(raft_->log().last_index(), 3u);
+    ASSERT_EQ(raft_->commit(), 3u);
+  }
+
+  static pb::Message Append(uint64_t term, uint64_t index, uint64_t log_term,
+                            std::vector<std::pair<uint64_t, uint64_t>> entries) {
+    pb::Message m;
+    m.set_type(pb::MSG_APP);
+    m.set_from(2);
+    m.set_from_address("n2");
+    m.set_to(1);
+    m.set_term(term);
+    m.set_index(index);
+    m.set_log_term(log_term);
+    for (auto [i, t] : entries) {
+      pb::Entry* e = m.add_entries();
+      e->set_index(i);
+      e->set_term(t);
+      e->set_data("x=1");
+    }
+    return m;
+  }
+
+  Ready Deliver(const pb::Message& m) {
+    now_ += absl::Milliseconds(1);
+    Ready r;
+    raft_->Receive(now_, m.SerializeAsString(), &r).IgnoreError();
+    return r;
+  }
+
+  void ExpectDroppedAndLogUnchanged(const pb::Message& m) {
+    Ready r = Deliver(m);
+    EXPECT_TRUE(r.effects.messages.empty()) << "a dropped append gets no answer: " << m.ShortDebugString();
+    EXPECT_EQ(raft_->log().last_index(), 3u);
+    EXPECT_EQ(raft_->commit(), 3u);
+  }
+
+  Time now_ = SimEpoch();
+  std::unique_ptr<Raft> raft_;
+};
+
+TEST_F(HostileAppendTest, EntriesThatSkipAnIndexAreDropped) {
+  ExpectDroppedAndLogUnchanged(Append(2, 3, 2, {{177, 2}}));  // the fuzzer's input, in short
+  ExpectDroppedAndLogUnchanged(Append(2, 3, 2, {{4, 2}, {6, 2}}));
+}
+
+TEST_F(HostileAppendTest, EntriesWhoseTermsGoBackOrPassTheMessagesAreDropped) {
+  ExpectDroppedAndLogUnchanged(Append(2, 3, 2, {{4, 1}}));
+  ExpectDroppedAndLogUnchanged(Append(3, 3, 2, {{4, 3}, {5, 2}}));
+  ExpectDroppedAndLogUnchanged(Append(3, 3, 2, {{4, 9}}));  // (term 3: the last case moved us to it)
+}
+
+TEST_F(HostileAppendTest, AnAppendThatWouldOverwriteACommittedEntryIsDropped) {
+  ExpectDroppedAndLogUnchanged(Append(3, 1, 1, {{2, 3}}));
+}
+
+TEST_F(HostileAppendTest, AConfigurationEntryThatDoesNotParseIsDropped) {
+  pb::Message m = Append(2, 3, 2, {{4, 2}});
+  m.mutable_entries(0)->set_type(pb::ENTRY_CONFIG);
+  m.mutable_entries(0)->set_data("\xff\xff\xff");
+  ExpectDroppedAndLogUnchanged(m);
+}
+
+TEST_F(HostileAppendTest, AValidAppendStillWorks) {
+  Ready r = Deliver(Append(2, 3, 2, {{4, 2}, {5, 2}}));
+  EXPECT_EQ(raft_->log().last_index(), 5u);
+}
+
+}  // namespace
+}  // namespace muster::raft
