@@ -4,6 +4,7 @@
 // spread; with Lifeguard on, its missing nacks raise its health score (longer probes) and
 // its lone suspicions start at the maximum timeout, so refutations arrive in time.
 // The full 1,000-seed table is bench/gossip_lifeguard; this runs GOSSIP_SEEDS or 300.
+#include <algorithm>
 #include <cstdio>
 
 #include "core/gossip/lifeguard_scenario.h"
@@ -35,8 +36,8 @@ TEST(LifeguardTest, SlowInboxNoHealthyMemberIsDeclaredFailedWithLifeguardAndMany
   const int seeds = SeedCount(300);
   PauseScenario sc;
   sc.mode = PauseScenario::Mode::kSlowInbox;
-  PauseOutcome off = Sum(false, sc, seeds, 70'000);
-  PauseOutcome on = Sum(true, sc, seeds, 70'000);
+  PauseOutcome off = Sum(false, sc, seeds, FirstSeed(70'000));
+  PauseOutcome on = Sum(true, sc, seeds, FirstSeed(70'000));
   std::printf("slow inbox, %d seeds: healthy members declared failed: off=%llu on=%llu; "
               "member-failed events about healthy members: off=%llu on=%llu; "
               "all declarations (incl. the slow node itself): off=%llu on=%llu; false suspicions: off=%llu on=%llu\n",
@@ -71,18 +72,20 @@ TEST(LifeguardTest, OneStallOfTwoToFiveProbeTimeoutsIsSurvivedByBoth) {
   // directly (both modes). 1,000 seeds (bench/gossip_bench): off 24, on 0.
   const int seeds = SeedCount(300);
   PauseScenario sc;
-  PauseOutcome off = Sum(false, sc, seeds, 80'000);
-  PauseOutcome on = Sum(true, sc, seeds, 80'000);
+  PauseOutcome off = Sum(false, sc, seeds, FirstSeed(80'000));
+  PauseOutcome on = Sum(true, sc, seeds, FirstSeed(80'000));
   std::printf("one stall, %d seeds: declarations off=%llu on=%llu (about healthy members: off=%llu on=%llu)\n", seeds,
               (unsigned long long)off.false_declarations, (unsigned long long)on.false_declarations,
               (unsigned long long)off.healthy_declarations, (unsigned long long)on.healthy_declarations);
   EXPECT_EQ(off.healthy_declarations, 0u);
   EXPECT_EQ(on.healthy_declarations, 0u);
-  EXPECT_EQ(on.false_declarations, 0u);
-  // (An "on <= off" check here was implied by on == 0.) Without Lifeguard the stalled node
-  // itself is declared now and then: 3 in seeds 80000-80299, 24 in 1,000. Bound: 1 per 20
-  // seeds, twice the 1,000-seed rate.
+  // The stalled node itself. Seeds 80000-80999: off 21, on 1 (seed 80916, also before issue
+  // 10's gossip changes); the default 300: off 3, on 0. (An "on <= off" check here was
+  // implied by the "on == 0" beside it, which held for the default seeds only.) Bounds:
+  // off 1 per 20 seeds, about twice its rate; on 1 per 300 seeds (1 per 1,000 measured), so
+  // at most 1 in the default run and 3 in 1,000.
   EXPECT_LE(off.false_declarations * 20, static_cast<uint64_t>(seeds));
+  EXPECT_LE(on.false_declarations * 300, static_cast<uint64_t>(std::max(seeds, 300)));
 }
 
 }  // namespace
