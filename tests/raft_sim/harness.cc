@@ -401,7 +401,7 @@ class Run {
         if (raft::KvMachine* m = Machine(n)) checker_.OnRestart(n, m, sim_.now());
       }
     }
-    bool committed = false;
+    bool& committed = liveness_committed_;  // a member: answers may arrive after we return
     bool outstanding = false;
     const Time deadline = sim_.now() + config_.liveness_budget;
     uint64_t attempt = 0;
@@ -414,10 +414,10 @@ class Run {
           if (m != nullptr && m->raft().role() == raft::Role::kLeader && m->raft().CommittedOwnTerm()) {
             const std::string body = absl::StrCat("live=", config_.seed, "-", attempt++);
             outstanding = true;
-            sim_.Request(n, "put", body, [this, body, &committed](const Response& r) {
+            sim_.Request(n, "put", body, [this, body](const Response& r) {
               if (r.status.ok()) {
                 checker_.OnAck(std::stoull(r.body), body, sim_.now());
-                committed = true;
+                liveness_committed_ = true;
               }
             });
             break;
@@ -455,6 +455,7 @@ class Run {
   Checker checker_;
   std::vector<NodeId> ids_;
   std::vector<NodeId> core_;  // the servers healed for the liveness phase
+  bool liveness_committed_ = false;  // a liveness put was acknowledged
   NodeId target_;
   uint64_t next_value_ = 0;
   uint64_t acked_ = 0;
@@ -530,15 +531,16 @@ NodeId SimCluster::AwaitLeader(Duration budget) {
 }
 
 bool SimCluster::Put(NodeId node, const std::string& body, Duration budget) {
-  bool acked = false;
-  sim_->Request(node, "put", body, [&, body](const Response& r) {
+  // Shared: the answer may come after the budget, when this call has returned.
+  auto acked = std::make_shared<bool>(false);
+  sim_->Request(node, "put", body, [this, body, acked](const Response& r) {
     if (r.status.ok()) {
       checker_.OnAck(std::stoull(r.body), body, sim_->now());
-      acked = true;
+      *acked = true;
     }
   });
-  sim_->RunUntil([&] { return acked; }, budget);
-  return acked;
+  sim_->RunUntil([&] { return *acked; }, budget);
+  return *acked;
 }
 
 void SimCluster::Crash(NodeId id) {
