@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/strings/numbers.h"
 #include "core/base/check.h"
 #include "core/base/hash.h"
 #include "proto/raft.pb.h"
@@ -35,23 +36,42 @@ class KvFsm {
     for (const auto& [k, v] : kv_) out += k + "=" + v + "\n";
     return out;
   }
-  void Restore(std::string_view data) {
-    kv_.clear();
+  // Loads a Snapshot(); false (and unchanged) if `data` is not one.
+  bool Restore(std::string_view data) {
+    KvFsm parsed;
+    if (!Parse(data, parsed)) return false;
+    *this = std::move(parsed);
+    return true;
+  }
+  // Whether `data` is a snapshot of this machine taken at `index` (raft's validate_snapshot).
+  static bool IsSnapshotAt(std::string_view data, uint64_t index) {
+    KvFsm parsed;
+    return Parse(data, parsed) && parsed.applied_ == index;
+  }
+  uint64_t applied() const { return applied_; }
+
+ private:
+  static bool Parse(std::string_view data, KvFsm& out) {
     size_t line = 0;
     while (!data.empty()) {
       const size_t nl = data.find('\n');
       std::string_view l = data.substr(0, nl);
-      if (line == 0) applied_ = std::stoull(std::string(l));
-      else if (line == 1) chain_ = std::stoull(std::string(l));
-      else {
+      if (line == 0) {
+        if (!absl::SimpleAtoi(absl::string_view(l.data(), l.size()), &out.applied_)) return false;
+      } else if (line == 1) {
+        if (!absl::SimpleAtoi(absl::string_view(l.data(), l.size()), &out.chain_)) return false;
+      } else {
         const size_t eq = l.find('=');
-        kv_[std::string(l.substr(0, eq))] = std::string(l.substr(eq + 1));
+        if (eq == std::string_view::npos) return false;
+        out.kv_[std::string(l.substr(0, eq))] = std::string(l.substr(eq + 1));
       }
       ++line;
       data = nl == std::string_view::npos ? std::string_view() : data.substr(nl + 1);
     }
+    return line >= 2;
   }
-  uint64_t applied() const { return applied_; }
+
+ public:
   uint64_t chain() const { return chain_; }
   const std::map<std::string, std::string>& kv() const { return kv_; }
 

@@ -10,6 +10,13 @@ namespace muster::raft {
 KvMachine::KvMachine(const MachineContext& ctx, KvMachineOptions options) : options_(std::move(options)) {
   options_.raft.id = ctx.id;
   options_.raft.address = ctx.address;
+  if (!options_.raft.validate_snapshot) {
+    options_.raft.validate_snapshot = [](const pb::SnapshotMeta& meta, std::string_view data) {
+      return KvFsm::IsSnapshotAt(data, meta.index())
+                 ? absl::OkStatus()
+                 : absl::InvalidArgumentError("not a KvFsm snapshot at the meta's index");
+    };
+  }
   fresh_ = ctx.storage == nullptr || !ctx.storage->Get(kHardStateKey).has_value();
   raft_ = std::make_unique<Raft>(options_.raft, ctx.storage, ctx.seed, ctx.now,
                                  Logger(ctx.log, absl::StrCat(ToString(ctx.id), ".raft")));
@@ -116,7 +123,8 @@ void KvMachine::HandleRequest(Time now, const RequestInput& r, Ready* ready, Eff
 
 void KvMachine::Carry(Time now, Ready& ready, Effects* out) {
   if (ready.restore.has_value()) {
-    fsm_.Restore(raft_->log().snapshot_data());
+    // Received snapshots passed validate_snapshot; our own disk's we trust as the log.
+    MUSTER_CHECK(fsm_.Restore(raft_->log().snapshot_data()), "snapshot data does not parse");
     MUSTER_CHECK_EQ(fsm_.applied(), ready.restore->index(), "snapshot data and meta disagree");
     applied_.entries.clear();
     applied_.restored = *ready.restore;

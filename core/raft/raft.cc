@@ -757,6 +757,12 @@ void Raft::HandleSnapshotChunk(Time now, const pb::Message& m) {
     Send(std::move(r), m.from_address(), false);
     return;
   }
+  if (recv_data_.size() + m.chunk().size() > opts_.snapshot_bytes_max) {
+    logger_.Warn(now, "dropped a snapshot from ", m.from(), " past snapshot_bytes_max (", opts_.snapshot_bytes_max, ")");
+    recv_data_.clear();
+    recv_snap_.Clear();
+    return;
+  }
   recv_data_.append(m.chunk());
   if (!m.chunk_last()) {
     r.set_type(pb::MSG_SNAP_RESP);
@@ -769,6 +775,12 @@ void Raft::HandleSnapshotChunk(Time now, const pb::Message& m) {
     // We hold the snapshot's last entry: just learn that it is committed.
     commit_ = meta.index();
     logger_.Info(now, "fast-forwarded commit to snapshot index ", meta.index());
+  } else if (absl::Status valid = opts_.validate_snapshot ? opts_.validate_snapshot(meta, recv_data_) : absl::OkStatus();
+             !valid.ok()) {
+    logger_.Warn(now, "dropped a snapshot from ", m.from(), " at index ", meta.index(), ": ", valid.message());
+    recv_data_.clear();
+    recv_snap_.Clear();
+    return;
   } else {
     logger_.Info(now, "installing snapshot: index=", meta.index(), " term=", meta.term(), " bytes=", recv_data_.size());
     TruncateTracking(meta.index() > 0 ? meta.index() - 1 : 0);

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,13 @@ struct RaftOptions {
   uint64_t inflight_bytes_max = 32 << 20;
   uint64_t msg_bytes_max = 1 << 20;
   uint64_t snapshot_chunk_bytes = 64 << 10;
+  // A snapshot being received may grow to this many bytes; chunks past it are dropped and
+  // the transfer starts over (a forged stream must not fill memory).
+  uint64_t snapshot_bytes_max = uint64_t{1} << 30;
+  // Asked before a received snapshot replaces the log: the host checks that the data is a
+  // state its machine can load at meta.index(). An error drops the snapshot (the leader sends
+  // it again). Empty: every snapshot is accepted.
+  std::function<absl::Status(const pb::SnapshotMeta& meta, std::string_view data)> validate_snapshot;
   // kDatagram: appends and snapshot chunks are also cut to kDatagramPayloadBytesMax, and a
   // message that still does not fit goes over the stream (see Raft::SendPayload).
   Channel channel = Channel::kStream;

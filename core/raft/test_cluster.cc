@@ -138,7 +138,7 @@ void TestCluster::Tick(NodeId id, Duration advance) {
 void TestCluster::Carry(Node& n, Ready& ready) {
   for (const StorageWrite& w : ready.effects.writes) n.storage.Apply(w);
   if (ready.restore.has_value()) {
-    n.fsm.Restore(n.raft->log().snapshot_data());
+    MUSTER_CHECK(n.fsm.Restore(n.raft->log().snapshot_data()), "snapshot data does not parse");
     MUSTER_CHECK_EQ(n.fsm.applied(), ready.restore->index());
     if (trace_) trace_->push_back(absl::StrCat(ToString(n.id), " restored snapshot at ", ready.restore->index()));
   }

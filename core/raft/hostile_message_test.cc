@@ -98,3 +98,68 @@ TEST_F(HostileAppendTest, AValidAppendStillWorks) {
 
 }  // namespace
 }  // namespace muster::raft
+
+namespace muster::raft {
+namespace {
+
+// A snapshot is the whole state: one whose data the host cannot load at the meta's index is
+// dropped before it replaces the log (the fuzzer's forged snapshot aborted KvMachine with
+// "snapshot data and meta disagree").
+class HostileSnapshotTest : public ::testing::Test {
+ protected:
+  void Make(uint64_t bytes_max) {
+    RaftOptions o;
+    o.id = NodeId{1};
+    o.address = "n1";
+    o.snapshot_bytes_max = bytes_max;
+    o.validate_snapshot = [](const pb::SnapshotMeta&, std::string_view data) {
+      return data == "good" ? absl::OkStatus() : absl::InvalidArgumentError("bad");
+    };
+    raft_ = std::make_unique<Raft>(o, nullptr, 1, now_, Logger(nullptr, "raft"));
+  }
+  Ready Chunk(std::string data, uint64_t offset, bool last) {
+    pb::Message m;
+    m.set_type(pb::MSG_SNAP);
+    m.set_from(2);
+    m.set_from_address("n2");
+    m.set_to(1);
+    m.set_term(2);
+    m.mutable_snapshot()->set_index(50);
+    m.mutable_snapshot()->set_term(2);
+    pb::Server* s = m.mutable_snapshot()->mutable_configuration()->add_servers();
+    s->set_id(2);
+    s->set_address("n2");
+    s->set_voter(true);
+    m.set_chunk_offset(offset);
+    m.set_chunk(std::move(data));
+    m.set_chunk_last(last);
+    now_ += absl::Milliseconds(1);
+    Ready r;
+    raft_->Receive(now_, m.SerializeAsString(), &r).IgnoreError();
+    return r;
+  }
+  Time now_ = SimEpoch();
+  std::unique_ptr<Raft> raft_;
+};
+
+TEST_F(HostileSnapshotTest, ASnapshotTheHostRejectsIsNotInstalled) {
+  Make(1 << 20);
+  Ready r = Chunk("evil", 0, true);
+  EXPECT_FALSE(r.restore.has_value());
+  EXPECT_EQ(raft_->log().snapshot_index(), 0u);
+  EXPECT_EQ(raft_->commit(), 0u);
+  r = Chunk("good", 0, true);
+  ASSERT_TRUE(r.restore.has_value());
+  EXPECT_EQ(raft_->log().snapshot_index(), 50u);
+}
+
+TEST_F(HostileSnapshotTest, ChunksPastTheSizeLimitAreDropped) {
+  Make(8);
+  Chunk("12345", 0, false);
+  Ready r = Chunk("6789", 5, true);  // 9 bytes > 8
+  EXPECT_FALSE(r.restore.has_value());
+  EXPECT_EQ(raft_->log().snapshot_index(), 0u);
+}
+
+}  // namespace
+}  // namespace muster::raft
