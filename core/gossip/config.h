@@ -51,6 +51,11 @@ struct MemberlistConfig {
   // framing stays under kDatagramPayloadBytesMax.
   uint32_t datagram_bytes_max = kDatagramPayloadBytesMax - 32;
   uint32_t meta_bytes_max = 512;
+  // The most members this node keeps (alive, suspect, dead and left together). An alive
+  // naming a new member past it is dropped and counted: a forged push-pull (a stream frame
+  // may carry 64 MiB) or a flood of alives must not grow the table without bound. memberlist
+  // has no such limit; Consul's largest LAN pools are a few tens of thousands of agents.
+  int members_max = 65536;
 
   static MemberlistConfig Lan(std::string name) {
     MemberlistConfig c;

@@ -116,6 +116,28 @@ TEST_F(HostileMemberlistTest, APushPullWithA2000ByteNameIsDroppedAndProbingGoesO
   EXPECT_GE(ml_->stats().probes, 5u);
 }
 
+// One push-pull (a stream frame may carry 64 MiB) naming more new members than members_max:
+// the table stops at the bound. Before, all 300 were taken in.
+TEST_F(HostileMemberlistTest, APushPullCannotGrowTheMemberTablePastMembersMax) {
+  MemberlistConfig c = MemberlistConfig::Lan("a");
+  c.members_max = 100;
+  Make(c);
+  pb::Message pp;
+  pp.mutable_push_pull()->set_from("b");
+  for (int i = 0; i < 300; ++i) {
+    pb::PushNode* n = pp.mutable_push_pull()->add_nodes();
+    n->set_name("forged-" + std::to_string(i));
+    n->set_addr("addr-f" + std::to_string(i));
+    n->set_incarnation(1);
+    n->set_state(pb::STATE_ALIVE);
+  }
+  Deliver("addr-b", {pp}, Channel::kStream);
+  EXPECT_EQ(ml_->NumAlive(), 100);
+  EXPECT_EQ(ml_->stats().members_refused_full, 201u);  // 300 + ourselves - 100
+  Run(absl::Seconds(5));  // and probing works on the members it kept
+  EXPECT_GE(ml_->stats().probes, 3u);
+}
+
 // Each field a later datagram of ours repeats is bounded: the longest valid name is taken,
 // one byte more is not.
 TEST_F(HostileMemberlistTest, NamesAddressesAndMetaAreBoundedAtTheLimits) {
@@ -200,6 +222,27 @@ class HostileSerfTest : public ::testing::Test {
   Effects out_;
   std::unique_ptr<Serf> serf_;
 };
+
+// Distinct events at one Lamport time are remembered for deduplication; a forged burst at one
+// time would grow that slot (and each arrival's check) without bound. Before: all 300 delivered.
+TEST_F(HostileSerfTest, ABurstOfEventsAtOneLamportTimeIsBounded) {
+  SerfConfig c = SerfConfig::Lan("a");
+  Make(c);
+  DeliverMember("b");
+  const uint64_t before = serf_->stats().messages_rejected;
+  size_t delivered = 0;
+  for (int i = 0; i < 300; ++i) {
+    pb::SerfMessage ev;
+    ev.mutable_user_event()->set_ltime(7);
+    ev.mutable_user_event()->set_name("e" + std::to_string(i));
+    DeliverSerf(ev);
+  }
+  for (const auto& [key, n] : serf_->stats().user_delivered) delivered += n;
+  EXPECT_EQ(delivered, static_cast<size_t>(c.events_per_ltime_max));
+  EXPECT_EQ(serf_->stats().messages_rejected - before, 300u - c.events_per_ltime_max);
+  for (int i = 0; i < 300; ++i) DeliverSerf(RemoteQuery(1000 + i, "role", ".*"));
+  EXPECT_EQ(serf_->stats().messages_rejected - before, 600u - c.events_per_ltime_max - c.queries_per_ltime_max);
+}
 
 // Before the fix the query was accepted, and sending it straight to "b" aborted:
 //   CHECK failed: used <= config_.datagram_bytes_max: a single gossip message exceeds the

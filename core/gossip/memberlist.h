@@ -73,6 +73,8 @@ struct MemberlistStats {
   // Datagrams of ours over datagram_bytes_max, dropped instead of sent (an operating error,
   // logged; never reached with the inbound bounds and the default configuration).
   uint64_t datagrams_dropped_oversize = 0;
+  // Alives naming a new member while the table held members_max.
+  uint64_t members_refused_full = 0;
   // Suspicions this node raised from its own failed probes, per target.
   absl::btree_map<std::string, uint64_t> suspected;
   // Dead declarations this node made when its suspicion timer ran out, per target.

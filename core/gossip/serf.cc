@@ -491,6 +491,10 @@ bool Serf::HandleUserEvent(const pb::UserEvent& e) {
     seen.ltime = e.ltime();
     seen.events.clear();
   }
+  if (static_cast<int>(seen.events.size()) >= config_.events_per_ltime_max) {
+    stats_.messages_rejected++;
+    return false;
+  }
   seen.events.emplace_back(e.name(), e.payload());
   if (e.coalesce() && config_.user_coalesce_period > absl::ZeroDuration()) {
     auto it = coalesced_.find(e.name());
@@ -548,6 +552,10 @@ bool Serf::HandleQuery(const pb::Query& q) {
   if (!slot.empty() && slot.front().first != q.ltime()) slot.clear();
   for (const auto& seen : slot) {
     if (seen.second == q.id()) return false;
+  }
+  if (static_cast<int>(slot.size()) >= config_.queries_per_ltime_max) {
+    stats_.messages_rejected++;
+    return false;
   }
   slot.emplace_back(q.ltime(), q.id());
   // Filters decide whether we answer, not whether we pass it on.

@@ -35,6 +35,11 @@ struct SerfConfig {
   Duration leave_propagate_delay = absl::Seconds(1);
   int event_buffer = 512;  // user events remembered for deduplication (by Lamport time)
   int query_buffer = 512;
+  // Distinct events (queries) remembered per Lamport time. Serf keeps any number, and
+  // checks each arrival against all of them: a forged burst at one Lamport time grew the slot
+  // and made each arrival slower. Past the bound a new one is dropped and counted.
+  int events_per_ltime_max = 64;
+  int queries_per_ltime_max = 64;
   size_t user_event_size_limit = 512;  // name + payload
   size_t query_size_limit = 1024;
   size_t query_response_size_limit = 1024;
