@@ -619,7 +619,7 @@ void Raft::StepLeader(Time now, const pb::Message& m) {
       // One stream per follower: only the answer to the chunk in flight (its sequence
       // number echoed in `context`) moves it. Answering every response let each duplicate
       // start one more parallel stream of the same snapshot (issue 10 item 5: 357 KB sent
-      // for a 4 KB snapshot under 50% duplication, and growing).
+      // for a 3.6 KB snapshot under 50% duplication, and growing).
       if (pr.state == Progress::State::kSnapshot && m.index() == pr.snap_index &&
           m.index() == log_.snapshot_index() && m.context() == pr.snap_seq) {
         pr.snap_offset = m.chunk_offset();
