@@ -6,6 +6,7 @@
 
 #include "core/gossip/limits.h"
 #include "core/gossip/memberlist.h"
+#include "core/gossip/null_delegate.h"
 #include "core/gossip/serf.h"
 #include "gtest/gtest.h"
 
@@ -14,17 +15,7 @@ namespace {
 
 namespace pb = ::muster::proto::gossip;
 
-class NullDelegate : public MemberlistDelegate {
- public:
-  std::string NodeMeta() override { return ""; }
-  void NotifyMsg(std::string_view, const Address&) override {}
-  std::vector<std::string> GetBroadcasts(size_t, size_t) override { return {}; }
-  std::string LocalState(bool) override { return ""; }
-  void MergeRemoteState(std::string_view, bool) override {}
-  void NotifyJoin(const NodeState&) override {}
-  void NotifyLeave(const NodeState&) override {}
-  void NotifyUpdate(const NodeState&) override {}
-};
+using testing::NullDelegate;
 
 pb::Message AliveMsg(const std::string& node, const Address& addr, uint64_t inc) {
   pb::Message m;

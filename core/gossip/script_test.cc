@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "core/base/strings.h"
 #include "core/gossip/memberlist.h"
+#include "core/gossip/null_delegate.h"
 #include "gtest/gtest.h"
 
 namespace muster::gossip {
@@ -35,17 +36,7 @@ namespace {
 
 namespace pb = ::muster::proto::gossip;
 
-class NullDelegate : public MemberlistDelegate {
- public:
-  std::string NodeMeta() override { return ""; }
-  void NotifyMsg(std::string_view, const Address&) override {}
-  std::vector<std::string> GetBroadcasts(size_t, size_t) override { return {}; }
-  std::string LocalState(bool) override { return ""; }
-  void MergeRemoteState(std::string_view, bool) override {}
-  void NotifyJoin(const NodeState&) override {}
-  void NotifyLeave(const NodeState&) override {}
-  void NotifyUpdate(const NodeState&) override {}
-};
+using testing::NullDelegate;
 
 std::string Describe(const pb::Message& m) {
   switch (m.body_case()) {

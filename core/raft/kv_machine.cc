@@ -43,14 +43,8 @@ void KvMachine::Step(const Input& input, Effects* out) {
       ready = Ready();
     }
   }
-  if (std::holds_alternative<TickInput>(input.what)) {
-    raft_->Tick(now, &ready);
-  } else if (const auto* m = std::get_if<MessageInput>(&input.what)) {
-    raft_->Receive(now, m->payload, &ready).IgnoreError();  // malformed: dropped
-  } else if (const auto* w = std::get_if<WriteDurableInput>(&input.what)) {
-    raft_->WriteDurable(now, w->write_id, &ready);
-  } else if (const auto* r = std::get_if<RequestInput>(&input.what)) {
-    HandleRequest(now, *r, &ready, out);
+  if (!raft_->HandleInput(input, &ready)) {
+    if (const auto* r = std::get_if<RequestInput>(&input.what)) HandleRequest(now, *r, &ready, out);
   }
   Carry(now, ready, out);
   if (options_.snapshot_every > 0 && fsm_.applied() >= raft_->log().snapshot_index() + options_.snapshot_every) {

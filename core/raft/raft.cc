@@ -667,6 +667,19 @@ absl::Status Raft::ValidateAppend(const pb::Message& m) const {
   return absl::OkStatus();
 }
 
+bool Raft::HandleInput(const Input& input, Ready* out) {
+  if (std::holds_alternative<TickInput>(input.what)) {
+    Tick(input.now, out);
+  } else if (const auto* m = std::get_if<MessageInput>(&input.what)) {
+    Receive(input.now, m->payload, out).IgnoreError();  // malformed: dropped (and logged)
+  } else if (const auto* w = std::get_if<WriteDurableInput>(&input.what)) {
+    WriteDurable(input.now, w->write_id, out);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 void Raft::HandleAppend(Time now, pb::Message& m) {
   if (absl::Status s = ValidateAppend(m); !s.ok()) {
     logger_.Warn(now, "dropped an append from ", m.from(), ": ", s.message());

@@ -36,6 +36,7 @@
 #include "core/raft/progress.h"
 #include "core/seam/channel.h"
 #include "core/seam/effects.h"
+#include "core/seam/input.h"
 #include "core/seam/storage_view.h"
 #include "proto/raft.pb.h"
 
@@ -135,6 +136,10 @@ class Raft {
   // Parses and steps; malformed payloads are dropped (an operating error, not a crash).
   absl::Status Receive(Time now, std::string_view payload, Ready* out);
   void WriteDurable(Time now, uint64_t write_id, Ready* out);
+  // The seam's inputs that are raft's own (a tick, a message, a durable write), dispatched to
+  // the three doors above; false for the others (requests, process exits), which the machine
+  // hosting raft handles itself.
+  bool HandleInput(const Input& input, Ready* out);
 
   // Writes the initial configuration as entry 1 (term 1). Only on an empty node.
   absl::Status Bootstrap(Time now, const pb::Configuration& configuration, Ready* out);

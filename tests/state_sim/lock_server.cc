@@ -38,14 +38,8 @@ void LockServer::Step(const Input& input, Effects* out) {
   }
   const uint64_t term_before = raft_->term();
   const bool led_before = raft_->role() == raft::Role::kLeader;
-  if (std::holds_alternative<TickInput>(input.what)) {
-    raft_->Tick(now, &ready);
-  } else if (const auto* m = std::get_if<MessageInput>(&input.what)) {
-    raft_->Receive(now, m->payload, &ready).IgnoreError();  // malformed: dropped
-  } else if (const auto* w = std::get_if<WriteDurableInput>(&input.what)) {
-    raft_->WriteDurable(now, w->write_id, &ready);
-  } else if (const auto* r = std::get_if<RequestInput>(&input.what)) {
-    HandleRequest(now, *r, &ready, out);
+  if (!raft_->HandleInput(input, &ready)) {
+    if (const auto* r = std::get_if<RequestInput>(&input.what)) HandleRequest(now, *r, &ready, out);
   }
   Carry(now, ready, out);
   // A leader that lost its term will not apply its own pending entries with its term; the
