@@ -8,6 +8,15 @@
 namespace muster::fuzz {
 namespace {
 
+// Peak resident memory of the whole test process (measured: 10-15 MiB). Under AddressSanitizer
+// freed memory sits in its quarantine (256 MiB) beside the shadow, so the process measures
+// 560-610 MiB there whatever the victims do; the bound leaves room for that.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr size_t kResidentBytesMax = size_t{1} << 30;
+#else
+constexpr size_t kResidentBytesMax = size_t{256} << 20;
+#endif
+
 class Smoke : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Smoke, MutatedAndRandomInputsNeitherCrashNorGrow) {
@@ -21,7 +30,7 @@ TEST_P(Smoke, MutatedAndRandomInputsNeitherCrashNorGrow) {
   LoopResult r = RunLoop(*target, o);
   EXPECT_EQ(r.inputs, o.inputs_max);
   EXPECT_EQ(r.bound_violation, "");
-  EXPECT_LT(r.resident_bytes_max, size_t{512} << 20);
+  EXPECT_LT(r.resident_bytes_max, kResidentBytesMax);
 }
 
 INSTANTIATE_TEST_SUITE_P(Decoders, Smoke, ::testing::ValuesIn(TargetNames()),
