@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/rng.h"
 #include "core/gossip/serf_machine.h"
-#include "core/gossip/sim_cluster.h"
+#include "tests/gossip_sim/sim_cluster.h"
 #include "core/raft/kv_machine.h"
 #include "core/state/fsm.h"
 #include "io/frame.h"

@@ -1,6 +1,6 @@
-#include "core/gossip/lifeguard_scenario.h"
+#include "tests/gossip_sim/lifeguard_scenario.h"
 
-#include "core/gossip/sim_cluster.h"
+#include "tests/gossip_sim/sim_cluster.h"
 
 namespace muster::gossip::testing {
 

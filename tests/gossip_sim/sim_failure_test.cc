@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "core/gossip/sim_cluster.h"
+#include "tests/gossip_sim/sim_cluster.h"
 #include "gtest/gtest.h"
 
 namespace muster::gossip::testing {

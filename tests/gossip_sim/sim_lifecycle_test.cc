@@ -3,7 +3,7 @@
 // timeout); a user event under 20% loss and duplication reaches every node exactly once.
 #include <cstdio>
 
-#include "core/gossip/sim_cluster.h"
+#include "tests/gossip_sim/sim_cluster.h"
 #include "gtest/gtest.h"
 
 namespace muster::gossip::testing {

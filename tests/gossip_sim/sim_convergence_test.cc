@@ -6,7 +6,7 @@
 #include <vector>
 #include <cstdio>
 
-#include "core/gossip/sim_cluster.h"
+#include "tests/gossip_sim/sim_cluster.h"
 #include "gtest/gtest.h"
 
 namespace muster::gossip::testing {

@@ -1,4 +1,4 @@
-#include "core/gossip/sim_cluster.h"
+#include "tests/gossip_sim/sim_cluster.h"
 
 #include <cstdlib>
 

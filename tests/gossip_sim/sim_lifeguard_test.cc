@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "core/gossip/lifeguard_scenario.h"
-#include "core/gossip/sim_cluster.h"
+#include "tests/gossip_sim/lifeguard_scenario.h"
+#include "tests/gossip_sim/sim_cluster.h"
 #include "gtest/gtest.h"
 
 namespace muster::gossip::testing {
