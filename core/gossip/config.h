@@ -11,6 +11,10 @@
 
 namespace muster::gossip {
 
+// Names: ours put units and qualifiers last (members_max, datagram_bytes_max); those that
+// mirror a Go memberlist option keep its name, on purpose, so its docs read across
+// (SuspicionMaxTimeoutMult -> suspicion_max_timeout_mult, AwarenessMaxMultiplier ->
+// awareness_max_multiplier, GossipToTheDeadTime, DeadNodeReclaimTime, RetransmitMult).
 struct MemberlistConfig {
   std::string name;  // this node's unique name
   // Probing (SWIM failure detection).

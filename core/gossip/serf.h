@@ -40,6 +40,8 @@ struct SerfConfig {
   // and made each arrival slower. Past the bound a new one is dropped and counted.
   int events_per_ltime_max = 64;
   int queries_per_ltime_max = 64;
+  // These three and query_timeout_mult keep Serf's names on purpose (UserEventSizeLimit,
+  // QuerySizeLimit, QueryResponseSizeLimit, QueryTimeoutMult), as memberlist's do in config.h.
   size_t user_event_size_limit = 512;  // name + payload
   size_t query_size_limit = 1024;
   size_t query_response_size_limit = 1024;

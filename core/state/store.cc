@@ -432,10 +432,10 @@ Check ServiceMaintenanceCheck(std::string node, const Service& service, std::str
 
 absl::Status Store::ValidateKVWrite(const KVEntry& entry) const {
   if (entry.key.empty()) return absl::InvalidArgumentError("Missing key name");
-  if (entry.value.size() > config_.kv_value_max_bytes) {
+  if (entry.value.size() > config_.kv_value_bytes_max) {
     return absl::ResourceExhaustedError(absl::StrCat("Request body(", entry.value.size(),
                                                      " bytes) too large, max size: ",
-                                                     config_.kv_value_max_bytes, " bytes"));
+                                                     config_.kv_value_bytes_max, " bytes"));
   }
   return absl::OkStatus();
 }

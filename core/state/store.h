@@ -26,12 +26,12 @@
 namespace muster::state {
 
 struct StoreConfig {
-  size_t kv_value_max_bytes = 512 * 1024;  // Consul's kv_max_value_size default
+  size_t kv_value_bytes_max = 512 * 1024;  // Consul's kv_max_value_size default
   Duration session_ttl_min = absl::Seconds(10);
   Duration session_ttl_max = absl::Hours(24);
   int session_ttl_multiplier = 2;  // Consul waits up to 2x the TTL before invalidating
   Duration lock_delay_max = absl::Seconds(60);
-  size_t txn_max_ops = 64;
+  size_t txn_ops_max = 64;
 };
 
 // A query result with the index a blocking client waits on (X-Consul-Index); never 0.
@@ -139,7 +139,7 @@ class Store {
   std::vector<std::string> SessionsExpiredAt(Time now) const;
   std::optional<Time> NextSessionExpiry() const;
 
-  // ---- transactions (docs: api/txn): all or none. More than txn_max_ops operations is
+  // ---- transactions (docs: api/txn): all or none. More than txn_ops_max operations is
   // an error status (HTTP 413); a failing op gives a response with errors (HTTP 409).
   absl::StatusOr<TxnResponse> Txn(uint64_t idx, Time now, const std::vector<TxnOp>& ops);
   // A transaction of reads only (get, get-tree, check-*), served without the log, as

@@ -106,9 +106,9 @@ absl::Status Store::TxnReadOne(const TxnOp& op, std::vector<KVEntry>& results) c
 }
 
 absl::StatusOr<TxnResponse> Store::TxnRead(const std::vector<TxnOp>& ops) const {
-  if (ops.size() > config_.txn_max_ops) {
+  if (ops.size() > config_.txn_ops_max) {
     return absl::ResourceExhaustedError(absl::StrCat("Transaction contains too many operations (",
-                                                     ops.size(), " > ", config_.txn_max_ops, ")"));
+                                                     ops.size(), " > ", config_.txn_ops_max, ")"));
   }
   for (const TxnOp& op : ops) {
     if (!IsReadVerb(op.verb)) {
@@ -190,9 +190,9 @@ absl::Status Store::TxnOne(uint64_t idx, Time now, const TxnOp& op, std::vector<
 }
 
 absl::StatusOr<TxnResponse> Store::Txn(uint64_t idx, Time now, const std::vector<TxnOp>& ops) {
-  if (ops.size() > config_.txn_max_ops) {
+  if (ops.size() > config_.txn_ops_max) {
     return absl::ResourceExhaustedError(absl::StrCat("Transaction contains too many operations (",
-                                                     ops.size(), " > ", config_.txn_max_ops, ")"));
+                                                     ops.size(), " > ", config_.txn_ops_max, ")"));
   }
   MUSTER_CHECK(!undo_active_, "nested transaction");
   const uint64_t kv_index_before = TableIndex(kTableKVs);
