@@ -209,6 +209,8 @@ absl::StatusOr<uint64_t> Raft::Propose(Time now, std::string data, Ready* out) {
     status = absl::UnavailableError(absl::StrCat("not the leader; leader is ", ToString(leader_)));
   } else if (transfer_target_.valid()) {
     status = absl::UnavailableError("leadership transfer in progress");
+  } else if (pending_appends_.size() >= kLogWritesInFlightMax) {
+    status = absl::UnavailableError("too many log writes waiting for the disk");
   } else {
     AppendAsLeader(now, pb::ENTRY_NORMAL, std::move(data));
   }
@@ -225,6 +227,8 @@ absl::Status Raft::ProposeBatch(Time now, std::vector<std::string> data, Ready* 
     status = absl::UnavailableError("not the leader");
   } else if (transfer_target_.valid()) {
     status = absl::UnavailableError("leadership transfer in progress");
+  } else if (pending_appends_.size() >= kLogWritesInFlightMax) {
+    status = absl::UnavailableError("too many log writes waiting for the disk");
   } else {
     StorageWrite* w = Write(true);
     w->ops.reserve(w->ops.size() + data.size() + 1);
@@ -249,6 +253,9 @@ absl::Status Raft::ChangeMembership(Time now, ConfChange change, NodeId server, 
   }
   if (config_index_ > commit_) return fail(absl::UnavailableError("a configuration change is in progress"));
   if (transfer_target_.valid()) return fail(absl::UnavailableError("leadership transfer in progress"));
+  if (pending_appends_.size() >= kLogWritesInFlightMax) {
+    return fail(absl::UnavailableError("too many log writes waiting for the disk"));
+  }
   pb::Configuration next = config_;
   pb::Server* found = nullptr;
   for (pb::Server& s : *next.mutable_servers()) {
@@ -332,8 +339,11 @@ absl::Status Raft::ReadIndex(Time now, uint64_t context, Ready* out) {
     status = absl::UnavailableError("leader has not committed an entry of its term yet");
   } else if (VoterCount() == 1 && IsVoter(opts_.id)) {
     out->reads.push_back({context, commit_});
+  } else if (reads_.size() >= kPendingReadsMax) {
+    status = absl::UnavailableError("too many reads waiting for a quorum");
   } else {
     reads_.push_back({context, commit_, round_ + 1});
+    MUSTER_CHECK_LE(reads_.size(), kPendingReadsMax);
     BroadcastHeartbeat(now);
   }
   Finish(now, out);
@@ -685,6 +695,10 @@ void Raft::HandleAppend(Time now, pb::Message& m) {
     logger_.Warn(now, "dropped an append from ", m.from(), ": ", s.message());
     return;
   }
+  if (m.entries_size() > 0 && pending_appends_.size() >= kLogWritesInFlightMax) {
+    logger_.Debug(now, "dropped an append: ", pending_appends_.size(), " log writes wait for the disk");
+    return;  // the leader resends once we answer again
+  }
   pb::Message r;
   r.set_type(pb::MSG_APP_RESP);
   r.set_to(m.from());
@@ -770,6 +784,7 @@ void Raft::HandleSnapshotChunk(Time now, const pb::Message& m) {
     Send(std::move(r), m.from_address(), false);
     return;
   }
+  if (pending_appends_.size() >= kLogWritesInFlightMax) return;  // the leader resends
   if (recv_data_.size() + m.chunk().size() > opts_.snapshot_bytes_max) {
     logger_.Warn(now, "dropped a snapshot from ", m.from(), " past snapshot_bytes_max (", opts_.snapshot_bytes_max, ")");
     recv_data_.clear();
@@ -1204,6 +1219,9 @@ void Raft::Flush(Time now) {
   if (log_dirty_) {
     MUSTER_CHECK(w->sync, "log writes are synced");
     pending_appends_.push_back({w->id, log_.last_index()});
+    // Proposals, appends, snapshots and configuration changes stop at kLogWritesInFlightMax;
+    // only a new leader's no-op (one per won election) and a bootstrap can pass it.
+    MUSTER_CHECK_LE(pending_appends_.size(), kLogWritesInFlightMax + 64, "log writes in flight");
     if (opts_.unsafe_ack_before_durable) durable_index_ = log_.last_index();
   }
   if (w->sync) last_sync_issued_ = w->id;

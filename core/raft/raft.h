@@ -51,6 +51,13 @@ enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
 // time is gone leases from the newest kept round before it: an earlier start, a shorter
 // lease, never a longer one.
 inline constexpr size_t kHeartbeatRoundsKeptMax = 64;
+// ReadIndex requests waiting for a quorum's heartbeat answer. Bounded for a leader that keeps
+// leading without a quorum (check-quorum off): past it, ReadIndex is refused as UNAVAILABLE.
+inline constexpr size_t kPendingReadsMax = 4096;
+// Log writes issued but not yet durable (the host's fsyncs lag). Past it a leader refuses
+// proposals (UNAVAILABLE, retry later) and a follower drops appends (the leader resends), so
+// a stalled disk holds memory flat instead of queueing without end.
+inline constexpr size_t kLogWritesInFlightMax = 4096;
 std::string_view RoleName(Role role);
 
 struct RaftOptions {
