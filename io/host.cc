@@ -60,6 +60,10 @@ uint64_t Host::Request(std::string method, std::string body, ResponseHandler on_
     on_response(Response{id, absl::UnavailableError("agent is shutting down"), "", 0});
     return id;
   }
+  if (inbox_.full()) {
+    on_response(Response{id, absl::UnavailableError("agent is overloaded; retry"), "", 0});
+    return id;
+  }
   pending_requests_[id] = std::move(on_response);
   Enqueue(RequestInput{id, std::move(method), std::move(body)});
   return id;
@@ -67,7 +71,7 @@ uint64_t Host::Request(std::string method, std::string body, ResponseHandler on_
 
 void Host::Enqueue(InputEvent event) {
   if (stopping_) return;
-  inbox_.push_back(std::move(event));
+  if (!inbox_.Push(std::move(event))) return;  // a message past kInboxMessagesMax: dropped
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&pump_))) {
     uv_idle_start(&pump_, [](uv_idle_t* idle) { static_cast<Host*>(idle->data)->Pump(); });
   }
@@ -77,8 +81,7 @@ void Host::Pump() {
   MUSTER_CHECK(!pumping_, "Pump is not re-entrant");
   pumping_ = true;
   for (int i = 0; i < kInputsPerTurnMax && !inbox_.empty() && !stopping_; ++i) {
-    Input input{Now(), std::move(inbox_.front())};
-    inbox_.pop_front();
+    Input input{Now(), inbox_.Pop()};
     Effects effects;
     machine_->Step(input, &effects);
     Execute(std::move(effects));
@@ -101,7 +104,7 @@ void Host::Execute(Effects effects) {
       stopping_ = true;
       return;
     }
-    if (write.sync) inbox_.push_back(WriteDurableInput{write.id});
+    if (write.sync) inbox_.Push(WriteDurableInput{write.id});
   }
   for (const OutboundMessage& message : effects.messages) {
     if (transport_ != nullptr) transport_->Send(message);

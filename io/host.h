@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "core/seam/machine.h"
 #include "io/durable_store.h"
+#include "io/inbox.h"
 #include "io/process_runner.h"
 #include "io/transport.h"
 
@@ -53,6 +54,8 @@ class Host {
   const Transport* transport() const { return transport_.get(); }
   const Address& address() const { return advertise_; }
   absl::Status last_storage_error() const { return storage_error_; }
+  // Messages dropped because the inbox held kInboxMessagesMax of them (the machine fell behind).
+  uint64_t messages_dropped() const { return inbox_.messages_dropped(); }
 
  private:
   void Enqueue(InputEvent event);
@@ -71,7 +74,7 @@ class Host {
   ProcessRunner processes_;
   uv_timer_t timer_;
   uv_idle_t pump_;  // runs queued inputs on the next loop turn
-  std::deque<InputEvent> inbox_;
+  Inbox inbox_;
   std::function<void()> on_stopped_;
   bool transport_closed_ = true;
   bool pumping_ = false;

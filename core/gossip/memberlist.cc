@@ -519,8 +519,11 @@ void Memberlist::SendOwnAlive(const Address& to) {
   if (leaving_ || to == self_addr_) return;
   auto last = refuted_to_.find(to);
   if (last != refuted_to_.end() && now_ - last->second < config_.probe_interval) return;
-  if (refuted_to_.size() >= 1024) refuted_to_.clear();
+  // The rate limit's memory: one entry per address that sent stale news about us. Forgetting
+  // them all at the bound at worst lets one extra refutation go to each.
+  if (refuted_to_.size() >= kRefutedToMax) refuted_to_.clear();
   refuted_to_[to] = now_;
+  MUSTER_CHECK_LE(refuted_to_.size(), kRefutedToMax);
   const NodeState& self = nodes_.at(config_.name);
   pb::Message m;
   pb::Alive* a = m.mutable_alive();

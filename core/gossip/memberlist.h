@@ -221,6 +221,7 @@ class Memberlist {
   // them (rate limit; bounded).
   absl::btree_map<Address, Time> unknown_synced_;
   // Where we last re-sent our refutation to a sender of stale news about us (rate limit).
+  static constexpr size_t kRefutedToMax = 1024;
   absl::btree_map<Address, Time> refuted_to_;
   // When our count of live members last changed, and when we last pushed-pulled because a
   // peer knew more members than we do.
