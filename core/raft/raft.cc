@@ -43,6 +43,15 @@ Raft::Raft(RaftOptions options, const StorageView* storage, uint64_t seed, Time 
   }
   // The log may end before a commit index persisted lazily alongside a torn write.
   commit_ = std::clamp(commit_, log_.snapshot_index(), log_.last_index());
+  // A torn write can keep a new leader's entries without the hard state of its term, which the
+  // write puts last (raft_sim seeds 2905 and 5899: log's last term 12 over current term 11,
+  // caught by CheckInvariants). Holding an entry of term T means we heard from T's leader, so
+  // we are in term T; the vote is empty, which is safe, because a vote in T leaves only after
+  // the hard state naming T is durable, so none was sent.
+  if (log_.last_term() > term_) {
+    term_ = log_.last_term();
+    vote_ = NodeId{};
+  }
   persisted_commit_ = commit_;
   applied_ = log_.snapshot_index();
   durable_index_ = log_.last_index();
@@ -829,6 +838,13 @@ void Raft::HandleSnapshotChunk(Time now, const pb::Message& m) {
 
 void Raft::HandleAppendResponse(Time now, const pb::Message& m, Progress& pr) {
   const NodeId peer = From(m);
+  // A correct follower never acknowledges past what we sent; a forged answer that did would
+  // move its match (and our commit arithmetic) beyond our log.
+  if (m.index() > log_.last_index()) {
+    logger_.Warn(now, "dropped an append response from ", ToString(peer), " for index ", m.index(),
+                 " past our last ", log_.last_index());
+    return;
+  }
   if (m.reject()) {
     uint64_t next_probe = m.reject_hint();
     if (m.hint_term() > 0) next_probe = log_.FindConflictByTerm(m.reject_hint(), m.hint_term());
@@ -1265,6 +1281,52 @@ void Raft::Finish(Time now, Ready* out) {
 
 // ---------------------------------------------------------------------------------------
 // Observation.
+
+absl::Status Raft::CheckInvariants() const {
+  auto fail = [&](auto... what) { return absl::InternalError(absl::StrCat(ToString(opts_.id), ": ", what...)); };
+  const uint64_t last = log_.last_index();
+  if (log_.snapshot_index() > commit_) return fail("snapshot index ", log_.snapshot_index(), " > commit ", commit_);
+  if (commit_ > last) return fail("commit ", commit_, " > last log index ", last);
+  if (applied_ > commit_) return fail("applied ", applied_, " > commit ", commit_);
+  if (log_.last_term() > term_) return fail("log's last term ", log_.last_term(), " > current term ", term_);
+  if (vote_.valid() && term_ == 0) return fail("a vote in term 0");
+  if (role_ == Role::kLeader && leader_ != opts_.id) return fail("leader that does not know itself as leader");
+  if (role_ == Role::kCandidate && vote_ != opts_.id) return fail("candidate that did not vote for itself");
+  if (round_sent_.size() > kHeartbeatRoundsKeptMax) return fail(round_sent_.size(), " heartbeat rounds kept");
+  if (reads_.size() > kPendingReadsMax) return fail(reads_.size(), " reads pending");
+  if (role_ == Role::kLeader) {
+    for (const auto& [peer, pr] : progress_) {
+      if (pr.match > last) return fail("peer ", ToString(peer), " matched ", pr.match, " past our last ", last);
+      if (pr.next == 0 || pr.next > last + 1) return fail("peer ", ToString(peer), " next ", pr.next, " (last ", last, ")");
+    }
+  }
+  return absl::OkStatus();
+}
+
+RaftInvariantState Raft::InvariantState() const {
+  return RaftInvariantState{term_, vote_, leader_, commit_, applied_, log_.snapshot_index()};
+}
+
+absl::Status Raft::CheckTransition(const RaftInvariantState& before, const RaftInvariantState& after) {
+  auto fail = [](auto... what) { return absl::InternalError(absl::StrCat(what...)); };
+  if (after.term < before.term) return fail("term went back from ", before.term, " to ", after.term);
+  if (after.term == before.term) {
+    if (before.vote.valid() && after.vote != before.vote) {
+      return fail("vote changed within term ", after.term, " from ", ToString(before.vote), " to ", ToString(after.vote));
+    }
+    // (Stepping down within a term may forget the leader; it may never name another.)
+    if (before.leader.valid() && after.leader.valid() && after.leader != before.leader) {
+      return fail("leader changed within term ", after.term, " from ", ToString(before.leader), " to ",
+                  ToString(after.leader));
+    }
+  }
+  if (after.commit < before.commit) return fail("commit went back from ", before.commit, " to ", after.commit);
+  if (after.applied < before.applied) return fail("applied went back from ", before.applied, " to ", after.applied);
+  if (after.snapshot_index < before.snapshot_index) {
+    return fail("snapshot index went back from ", before.snapshot_index, " to ", after.snapshot_index);
+  }
+  return absl::OkStatus();
+}
 
 Status Raft::GetStatus() const {
   Status s;

@@ -132,6 +132,16 @@ struct Status {
 
 enum class ConfChange { kAddVoter, kAddNonVoter, kPromote, kRemove };
 
+// What CheckInvariants compares between two consecutive steps of one Raft object (one life).
+struct RaftInvariantState {
+  uint64_t term = 0;
+  NodeId vote;
+  NodeId leader;
+  uint64_t commit = 0;
+  uint64_t applied = 0;
+  uint64_t snapshot_index = 0;
+};
+
 class Raft {
  public:
   // Recovers term, vote, commit, snapshot and log from `storage` (may be null for a new node).
@@ -167,6 +177,15 @@ class Raft {
 
   // --- observation --------------------------------------------------------------------
   Status GetStatus() const;
+
+  // Per-node invariants, as LogCabin's RaftConsensusInvariants: CheckInvariants() of one
+  // state, CheckTransition() of the change since `before` (the same object's previous step):
+  // the term never goes back; within a term the vote and the known leader are set at most
+  // once; commit, applied and the snapshot index never go back. An error names the broken
+  // rule; simulations run both after every step and fail the seed with it.
+  absl::Status CheckInvariants() const;
+  RaftInvariantState InvariantState() const;
+  static absl::Status CheckTransition(const RaftInvariantState& before, const RaftInvariantState& after);
   Role role() const { return role_; }
   uint64_t term() const { return term_; }
   NodeId vote() const { return vote_; }

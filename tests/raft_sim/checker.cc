@@ -20,6 +20,19 @@ void Checker::Fail(Time now, const std::string& what) {
 
 void Checker::OnStep(NodeId id, const Input& input, const Effects& effects, raft::KvMachine* m, Time now) {
   NodeRec& rec = nodes_[id.value];
+  // Per-node invariants of the Raft object itself, after every step.
+  if (m != nullptr) {
+    const raft::Raft& r = m->raft();
+    const raft::RaftInvariantState state = r.InvariantState();
+    if (absl::Status s = r.CheckInvariants(); !s.ok()) Fail(now, std::string(s.message()));
+    if (rec.life == &r) {
+      if (absl::Status s = raft::Raft::CheckTransition(rec.last_state, state); !s.ok()) {
+        Fail(now, absl::StrCat("n", id.value, ": ", s.message()));
+      }
+    }
+    rec.life = &r;
+    rec.last_state = state;
+  }
   // Durable hard state: what the node wrote, once a sync covering it completed.
   if (const auto* w = std::get_if<WriteDurableInput>(&input.what)) {
     auto& p = rec.pending_hard;
@@ -165,6 +178,7 @@ void Checker::OnCrash(NodeId id) {
   NodeRec& rec = nodes_[id.value];
   rec.pending_hard.clear();  // unsynced: lost
   rec.seen = false;          // the next life is compared with what was durable (OnRestart)
+  rec.life = nullptr;        // a new Raft object may reuse the old one's address
   rec.was_leader = false;
 }
 

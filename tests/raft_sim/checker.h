@@ -74,6 +74,9 @@ class Checker {
     uint64_t leader_term = 0;
     std::vector<std::pair<uint64_t, raft::pb::HardState>> pending_hard;  // by write id
     raft::pb::HardState durable;
+    // Raft::CheckTransition compares consecutive steps of one Raft object (one life).
+    const raft::Raft* life = nullptr;
+    raft::RaftInvariantState last_state;
   };
   void CheckState(NodeId id, raft::KvMachine* m, Time now);
 
