@@ -129,6 +129,23 @@ TEST_F(HostileMemberlistTest, APushPullCannotGrowTheMemberTablePastMembersMax) {
   EXPECT_GE(ml_->stats().probes, 3u);
 }
 
+// A left member's name may move to another address at once (memberlist's rule); each move
+// left its old address in the address map, so forged leave-and-return cycles grew it without
+// bound. Found by the decoder fuzzer through Memberlist::CheckInvariants.
+TEST_F(HostileMemberlistTest, AMemberThatMovesForgetsItsOldAddress) {
+  Make(MemberlistConfig::Lan("a"));
+  for (int i = 0; i < 20; ++i) {
+    Deliver("addr-" + std::to_string(i), {AliveMsg("b", "addr-" + std::to_string(i), 2 * i + 1)});
+    pb::Message goodbye;
+    goodbye.mutable_dead()->set_node("b");
+    goodbye.mutable_dead()->set_from("b");
+    goodbye.mutable_dead()->set_incarnation(2 * i + 2);
+    Deliver("addr-" + std::to_string(i), {goodbye});
+    ASSERT_TRUE(ml_->CheckInvariants().ok()) << "move " << i << ": " << ml_->CheckInvariants();
+  }
+  EXPECT_EQ(ml_->Node("b")->addr, "addr-19");
+}
+
 // Each field a later datagram of ours repeats is bounded: the longest valid name is taken,
 // one byte more is not.
 TEST_F(HostileMemberlistTest, NamesAddressesAndMetaAreBoundedAtTheLimits) {

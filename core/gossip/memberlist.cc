@@ -1,7 +1,7 @@
 #include "core/gossip/memberlist.h"
 
 #include <algorithm>
-#include <cmath>
+#include "absl/strings/str_cat.h"
 
 #include "core/base/check.h"
 #include "core/base/portable_math.h"
@@ -221,6 +221,24 @@ std::vector<const NodeState*> Memberlist::Nodes() const {
   v.reserve(nodes_.size());
   for (const auto& [name, n] : nodes_) v.push_back(&n);
   return v;
+}
+
+absl::Status Memberlist::CheckInvariants() const {
+  auto fail = [&](auto... what) { return absl::InternalError(absl::StrCat(config_.name, ": ", what...)); };
+  if (probe_order_.size() != nodes_.size()) {
+    return fail(probe_order_.size(), " in the probe order for ", nodes_.size(), " members");
+  }
+  if (probe_index_ > probe_order_.size()) return fail("probe cursor ", probe_index_, " past ", probe_order_.size());
+  if (static_cast<int>(nodes_.size()) > config_.members_max) return fail(nodes_.size(), " members over members_max");
+  if (!nodes_.empty() && !nodes_.contains(config_.name)) return fail("we are not among our members");
+  if (suspicions_.size() > nodes_.size()) return fail(suspicions_.size(), " suspicions for ", nodes_.size(), " members");
+  if (addr_names_.size() > nodes_.size()) return fail(addr_names_.size(), " addresses for ", nodes_.size(), " members");
+  if (refuted_to_.size() > kRefutedToMax || unknown_synced_.size() > 1024) return fail("a rate-limit memory over its bound");
+  if (num_alive_ < 0 || num_alive_ > static_cast<int>(nodes_.size())) return fail("alive count ", num_alive_);
+  if (nodes_.size() <= 64 && num_alive_ != CountAlive()) {
+    return fail("cached alive count ", num_alive_, " vs ", CountAlive(), " counted");
+  }
+  return absl::OkStatus();
 }
 
 int Memberlist::CountAlive() const {
@@ -706,6 +724,13 @@ void Memberlist::AliveNode(const pb::Alive& a, bool bootstrap) {
   Broadcast(a.node(), m);
   state.incarnation = a.incarnation();
   state.meta = a.meta();
+  if (state.addr != a.addr()) {
+    // A member that moved forgets its old address: otherwise every move left one entry
+    // behind, and forged moves grew the map without bound (the fuzzer's CheckInvariants:
+    // '7 addresses for 6 members').
+    auto old = addr_names_.find(state.addr);
+    if (old != addr_names_.end() && old->second == a.node()) addr_names_.erase(old);
+  }
   state.addr = a.addr();
   addr_names_[a.addr()] = a.node();
   if (is_local) incarnation_ = std::max(incarnation_, a.incarnation());

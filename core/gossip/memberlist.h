@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
+
 #include "absl/container/btree_map.h"
 #include "core/base/log.h"
 #include "core/base/node_id.h"
@@ -110,6 +112,11 @@ class Memberlist {
   std::vector<const NodeState*> Nodes() const;  // sorted by name
   int NumAlive() const { return num_alive_; }    // alive or suspect, self included
   int CountAlive() const;                        // the same, counted afresh (for checkers)
+  // Per-node invariants of one state (issue 9): every member once in the probe order, the
+  // probe cursor inside it, the table and the rate-limit memories within their bounds, the
+  // member we are present; and, for pools up to 64 members (it is O(N)), the cached alive
+  // count equal to a fresh count. Simulations and the decoder fuzzer run it after every step.
+  absl::Status CheckInvariants() const;
   int EstNumNodes() const { return std::max(1, NumAlive()); }
   int health_score() const { return awareness_.score(); }
   const MemberlistStats& stats() const { return stats_; }

@@ -575,6 +575,14 @@ void Raft::StepFollower(Time now, pb::Message& m) {
     case pb::MSG_APP:
     case pb::MSG_HEARTBEAT:
     case pb::MSG_SNAP:
+      // One leader per term (Raft's election safety): a second sender claiming leadership of
+      // the term we follow is not a leader but forged or broken input, dropped (the decoder
+      // fuzzer's 'leader changed within term 3 from n3 to n464').
+      if (leader_.valid() && From(m) != leader_) {
+        logger_.Warn(now, "dropped a ", pb::MessageType_Name(m.type()), " from ", ToString(From(m)),
+                     ": this node follows ", ToString(leader_), " in term ", term_);
+        break;
+      }
       leader_ = From(m);
       leader_contact_ = now;
       ResetElectionDeadline(now);

@@ -13,8 +13,9 @@ constexpr uint64_t kEffectBytesPerInputMax = 8 << 20;
 
 }  // namespace
 
-MachineVictim::MachineVictim(MachineFactory factory, Address address, uint64_t seed)
-    : now_(SimEpoch()) {
+MachineVictim::MachineVictim(MachineFactory factory, Address address, uint64_t seed,
+                             std::function<void(Machine&)> after_step)
+    : after_step_(std::move(after_step)), now_(SimEpoch()) {
   MachineContext ctx;
   ctx.id = NodeId{1};
   ctx.address = std::move(address);
@@ -34,6 +35,7 @@ void MachineVictim::Deliver(const Address& from, Channel channel, std::string pa
   }
   Effects fx;
   machine_->Step(Input{now_, MessageInput{from, channel, std::move(payload)}}, &fx);
+  if (after_step_) after_step_(*machine_);
   if (!fx.messages.empty()) ++inputs_answered_;
   Carry(fx, 0);
 }
@@ -41,6 +43,7 @@ void MachineVictim::Deliver(const Address& from, Channel channel, std::string pa
 void MachineVictim::Run(InputEvent what) {
   Effects fx;
   machine_->Step(Input{now_, std::move(what)}, &fx);
+  if (after_step_) after_step_(*machine_);
   Carry(fx, 0);
 }
 
@@ -65,6 +68,7 @@ void MachineVictim::Carry(Effects& fx, int depth) {
   if (last_sync != 0 && depth < 4) {
     Effects more;
     machine_->Step(Input{now_, WriteDurableInput{last_sync}}, &more);
+    if (after_step_) after_step_(*machine_);
     Carry(more, depth + 1);
   }
 }

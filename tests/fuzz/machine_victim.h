@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -14,7 +15,10 @@ namespace muster::fuzz {
 
 class MachineVictim {
  public:
-  MachineVictim(MachineFactory factory, Address address, uint64_t seed);
+  // `after_step` (may be empty) runs after every step of the machine: where per-node
+  // invariants are checked, one step at a time.
+  MachineVictim(MachineFactory factory, Address address, uint64_t seed,
+                std::function<void(Machine&)> after_step = {});
   // Delivers a message from `from`, then whatever the machine's effects ask for.
   void Deliver(const Address& from, Channel channel, std::string payload);
   Machine& machine() { return *machine_; }
@@ -26,6 +30,7 @@ class MachineVictim {
   void Run(InputEvent what);
   void Carry(Effects& fx, int depth);
 
+  std::function<void(Machine&)> after_step_;
   io::MemoryStore store_;
   std::unique_ptr<Machine> machine_;
   Time now_;

@@ -43,9 +43,7 @@ void Keep(std::vector<std::string>& corpus, Rng& rng, std::string entry) {
 class MachineTarget : public FuzzTarget {
  public:
   MachineTarget(std::string name, MachineFactory factory, std::vector<std::string> corpus, uint64_t seed)
-      : name_(std::move(name)), factory_(std::move(factory)), corpus_(std::move(corpus)), seed_(seed) {
-    Reset();
-  }
+      : name_(std::move(name)), factory_(std::move(factory)), corpus_(std::move(corpus)), seed_(seed) {}
   std::string name() const override { return name_; }
   const std::vector<std::string>& corpus() const override { return corpus_; }
   void RunOne(std::string_view input) override {
@@ -57,11 +55,17 @@ class MachineTarget : public FuzzTarget {
   }
   void Reset() override {
     if (victim_ != nullptr) answered_ += victim_->inputs_answered();
-    victim_ = std::make_unique<MachineVictim>(factory_, "n1", seed_++);
+    victim_.reset();
+    NewLife();
+    victim_ = std::make_unique<MachineVictim>(factory_, "n1", seed_++, [this](Machine& m) { AfterStep(m); });
   }
   uint64_t inputs_answered() const override { return answered_ + victim_->inputs_answered(); }
 
  protected:
+  // Per-node invariants after every step of the victim; a broken one aborts (that is the bug).
+  virtual void AfterStep(Machine& m) = 0;
+  virtual void NewLife() {}
+
   std::string name_;
   MachineFactory factory_;
   std::vector<std::string> corpus_;
@@ -72,7 +76,14 @@ class MachineTarget : public FuzzTarget {
 
 class GossipTarget final : public MachineTarget {
  public:
-  using MachineTarget::MachineTarget;
+  GossipTarget(std::string name, MachineFactory factory, std::vector<std::string> corpus, uint64_t seed)
+      : MachineTarget(std::move(name), std::move(factory), std::move(corpus), seed) {
+    Reset();
+  }
+  void AfterStep(Machine& m) override {
+    absl::Status s = static_cast<gossip::SerfMachine&>(m).serf().memberlist().CheckInvariants();
+    MUSTER_CHECK(s.ok(), s.message());
+  }
   std::string CheckBounds() const override {
     auto& serf = static_cast<gossip::SerfMachine&>(victim_->machine()).serf();
     // Forged alive messages may add members, each bounded in size; a pool of this size from
@@ -89,7 +100,23 @@ class GossipTarget final : public MachineTarget {
 
 class RaftTarget final : public MachineTarget {
  public:
-  using MachineTarget::MachineTarget;
+  RaftTarget(std::string name, MachineFactory factory, std::vector<std::string> corpus, uint64_t seed)
+      : MachineTarget(std::move(name), std::move(factory), std::move(corpus), seed) {
+    Reset();
+  }
+  void AfterStep(Machine& m) override {
+    const raft::Raft& r = static_cast<raft::KvMachine&>(m).raft();
+    absl::Status s = r.CheckInvariants();
+    MUSTER_CHECK(s.ok(), s.message());
+    const raft::RaftInvariantState state = r.InvariantState();
+    if (stepped_) {
+      s = raft::Raft::CheckTransition(last_, state);
+      MUSTER_CHECK(s.ok(), s.message());
+    }
+    stepped_ = true;
+    last_ = state;
+  }
+  void NewLife() override { stepped_ = false; }
   std::string CheckBounds() const override {
     const auto& kv = static_cast<raft::KvMachine&>(victim_->machine());
     raft::Status s = kv.raft().GetStatus();
@@ -101,6 +128,10 @@ class RaftTarget final : public MachineTarget {
     raft::Status s = kv.raft().GetStatus();
     return absl::StrCat("term ", s.term, ", log ", s.first_index, "..", s.last_index, ", commit ", s.commit);
   }
+
+ private:
+  bool stepped_ = false;  // of the current victim
+  raft::RaftInvariantState last_;
 };
 
 std::vector<std::string> CaptureGossipTraffic(uint64_t seed) {
