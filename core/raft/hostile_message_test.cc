@@ -91,6 +91,16 @@ TEST_F(HostileAppendTest, AConfigurationEntryThatDoesNotParseIsDropped) {
   ExpectDroppedAndLogUnchanged(m);
 }
 
+// One leader per term: once we follow n2 in term 2, "n3" claiming term 2 is forged or broken.
+// Before, the follower switched to it (the fuzzer's 'leader changed within term 3').
+TEST_F(HostileAppendTest, ASecondLeaderOfTheSameTermIsIgnored) {
+  pb::Message m = Append(2, 3, 2, {{4, 2}});
+  m.set_from(3);
+  m.set_from_address("n3");
+  ExpectDroppedAndLogUnchanged(m);
+  EXPECT_EQ(raft_->leader(), NodeId{2});
+}
+
 TEST_F(HostileAppendTest, AValidAppendStillWorks) {
   Ready r = Deliver(Append(2, 3, 2, {{4, 2}, {5, 2}}));
   EXPECT_EQ(raft_->log().last_index(), 5u);
