@@ -7,6 +7,7 @@
 // (unsafe_stamp_with_local_clock, the old rule), a leader ahead of its predecessor grants early.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@ struct RunResult {
   int violations = 0;
   int leader_faults = 0;
   std::string first_violation;
+  std::string invariant_failure;  // the first broken raft invariant, if any
 };
 
 std::string Repro(uint64_t seed, bool unsafe) {
@@ -51,6 +53,18 @@ class LockRun {
       s->set_address(absl::StrCat("n", i));
       s->set_voter(true);
     }
+    // Raft's per-node invariants after every step (Raft::CheckInvariants / CheckTransition).
+    sim_.set_step_observer([this](NodeId id, const Input&, const Effects&) {
+      auto* m = static_cast<LockServer*>(sim_.machine(id));
+      if (m == nullptr) return;
+      const raft::Raft& r = m->raft();
+      absl::Status s = r.CheckInvariants();
+      Life& life = lives_[id.value];
+      if (s.ok() && life.raft == &r) s = raft::Raft::CheckTransition(life.state, r.InvariantState());
+      if (!s.ok() && result_.invariant_failure.empty()) result_.invariant_failure = std::string(s.message());
+      life.raft = &r;
+      life.state = r.InvariantState();
+    });
     for (int i = 0; i < kServers; ++i) {
       NodeId id = sim_.AddNode(LockServerFactory(opts));
       ids_.push_back(id);
@@ -93,6 +107,7 @@ class LockRun {
         ++result_.leader_faults;
         const Duration outage = sim_.rng().UniformDuration(absl::Milliseconds(500), absl::Seconds(3));
         if (sim_.rng().Bernoulli(0.5)) {
+          lives_[leader.value].raft = nullptr;  // the next Raft may reuse the address
           sim_.Kill(leader);
           sim_.After(outage, [this, leader] {
             sim_.SetClockOffset(leader, RandomSkew());
@@ -157,6 +172,11 @@ class LockRun {
     });
   }
 
+  struct Life {
+    const raft::Raft* raft = nullptr;
+    raft::RaftInvariantState state;
+  };
+  std::map<uint64_t, Life> lives_;
   uint64_t seed_;
   bool unsafe_;
   sim::Simulator sim_;
@@ -178,6 +198,7 @@ TEST(LockDelaySim, NoLockIsGrantedInsideItsLockDelayUnderClockSkew) {
   for (uint64_t seed = first; seed < first + count; ++seed) {
     RunResult r = LockRun(seed, /*unsafe=*/false).Go();
     EXPECT_EQ(r.violations, 0) << "seed " << seed << ": " << r.first_violation << "\n  reproduce: " << Repro(seed, false);
+    EXPECT_EQ(r.invariant_failure, "") << "seed " << seed << "\n  reproduce: " << Repro(seed, false);
     checked += r.grants_checked;
     faults += r.leader_faults;
   }
