@@ -11,7 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "core/base/check.h"
 #include "core/base/hash.h"
-#include "proto/raft.pb.h"
+#include "proto/raft_pb.h"
 
 namespace muster::raft {
 

@@ -21,7 +21,7 @@
 
 #include "core/seam/effects.h"
 #include "core/seam/storage_view.h"
-#include "proto/raft.pb.h"
+#include "proto/raft_pb.h"
 
 namespace muster::raft {
 

@@ -24,7 +24,7 @@
 #include "core/raft/kv_machine.h"
 #include "core/seam/effects.h"
 #include "core/seam/input.h"
-#include "proto/raft.pb.h"
+#include "proto/raft_pb.h"
 
 namespace muster::raft_sim {
 
