@@ -163,6 +163,25 @@ TEST_F(HostileSnapshotTest, ASnapshotTheHostRejectsIsNotInstalled) {
   EXPECT_EQ(raft_->log().snapshot_index(), 50u);
 }
 
+TEST_F(HostileSnapshotTest, ASnapshotOfALaterTermThanItsMessageIsDropped) {
+  Make(1 << 20);
+  pb::Message m;
+  m.set_type(pb::MSG_SNAP);
+  m.set_from(2);
+  m.set_from_address("n2");
+  m.set_to(1);
+  m.set_term(2);
+  m.mutable_snapshot()->set_index(50);
+  m.mutable_snapshot()->set_term(65);  // the fuzzer's: later than the message's term
+  m.set_chunk("good");
+  m.set_chunk_last(true);
+  Ready r;
+  raft_->Receive(now_, m.SerializeAsString(), &r).IgnoreError();
+  EXPECT_FALSE(r.restore.has_value());
+  EXPECT_EQ(raft_->log().snapshot_index(), 0u);
+  EXPECT_TRUE(raft_->CheckInvariants().ok()) << raft_->CheckInvariants();
+}
+
 TEST_F(HostileSnapshotTest, ChunksPastTheSizeLimitAreDropped) {
   Make(8);
   Chunk("12345", 0, false);

@@ -779,6 +779,13 @@ void Raft::HandleHeartbeat(Time now, const pb::Message& m) {
 
 void Raft::HandleSnapshotChunk(Time now, const pb::Message& m) {
   const pb::SnapshotMeta& meta = m.snapshot();
+  // A leader's snapshot holds entries of its term or earlier; one claiming a later term is
+  // forged, and would leave our log ahead of our term (the fuzzer, through CheckInvariants:
+  // "log's last term 65 > current term 3").
+  if (meta.term() > m.term()) {
+    logger_.Warn(now, "dropped a snapshot from ", ToString(From(m)), " of term ", meta.term(), " in term ", m.term());
+    return;
+  }
   pb::Message r;
   r.set_to(m.from());
   if (meta.index() <= commit_) {
