@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/raft/raft.h"
+#include "core/raft/test_cluster.h"
 #include "gtest/gtest.h"
 
 namespace muster::raft {
@@ -15,15 +16,8 @@ class HostileAppendTest : public ::testing::Test {
     o.id = NodeId{1};
     o.address = "n1";
     raft_ = std::make_unique<Raft>(o, nullptr, 1, now_, Logger(nullptr, "raft"));
-    pb::Configuration config;
-    for (uint64_t i = 1; i <= 3; ++i) {
-      pb::Server* s = config.add_servers();
-      s->set_id(i);
-      s->set_address("n" + std::to_string(i));
-      s->set_voter(true);
-    }
     Ready r;
-    ASSERT_TRUE(raft_->Bootstrap(now_, config, &r).ok());
+    ASSERT_TRUE(raft_->Bootstrap(now_, VotersConfiguration(3), &r).ok());
     // A real leader in term 2 replicates two entries, committed.
     pb::Message m = Append(2, 1, 1, {{2, 2}, {3, 2}});
     m.set_commit(3);
@@ -127,7 +121,7 @@ class HostileSnapshotTest : public ::testing::Test {
     };
     raft_ = std::make_unique<Raft>(o, nullptr, 1, now_, Logger(nullptr, "raft"));
   }
-  Ready Chunk(std::string data, uint64_t offset, bool last) {
+  Ready Chunk(std::string data, uint64_t offset, bool last, uint64_t snapshot_term = 2) {
     pb::Message m;
     m.set_type(pb::MSG_SNAP);
     m.set_from(2);
@@ -135,7 +129,7 @@ class HostileSnapshotTest : public ::testing::Test {
     m.set_to(1);
     m.set_term(2);
     m.mutable_snapshot()->set_index(50);
-    m.mutable_snapshot()->set_term(2);
+    m.mutable_snapshot()->set_term(snapshot_term);
     pb::Server* s = m.mutable_snapshot()->mutable_configuration()->add_servers();
     s->set_id(2);
     s->set_address("n2");
@@ -165,18 +159,7 @@ TEST_F(HostileSnapshotTest, ASnapshotTheHostRejectsIsNotInstalled) {
 
 TEST_F(HostileSnapshotTest, ASnapshotOfALaterTermThanItsMessageIsDropped) {
   Make(1 << 20);
-  pb::Message m;
-  m.set_type(pb::MSG_SNAP);
-  m.set_from(2);
-  m.set_from_address("n2");
-  m.set_to(1);
-  m.set_term(2);
-  m.mutable_snapshot()->set_index(50);
-  m.mutable_snapshot()->set_term(65);  // the fuzzer's: later than the message's term
-  m.set_chunk("good");
-  m.set_chunk_last(true);
-  Ready r;
-  raft_->Receive(now_, m.SerializeAsString(), &r).IgnoreError();
+  Ready r = Chunk("good", 0, true, /*snapshot_term=*/65);  // the fuzzer's: later than the message's term
   EXPECT_FALSE(r.restore.has_value());
   EXPECT_EQ(raft_->log().snapshot_index(), 0u);
   EXPECT_TRUE(raft_->CheckInvariants().ok()) << raft_->CheckInvariants();

@@ -38,13 +38,8 @@ TEST(QueueBounds, LogWritesWaitingForTheDiskAreBounded) {
   o.address = "n1";
   Raft r(o, nullptr, 1, SimEpoch(), Logger(nullptr, "raft"));
   Time now = SimEpoch();
-  pb::Configuration config;
-  pb::Server* s = config.add_servers();
-  s->set_id(1);
-  s->set_address("n1");
-  s->set_voter(true);
   Ready ready;
-  ASSERT_TRUE(r.Bootstrap(now, config, &ready).ok());
+  ASSERT_TRUE(r.Bootstrap(now, VotersConfiguration(1), &ready).ok());
   r.Campaign(now, &ready);
   ASSERT_EQ(r.role(), Role::kLeader);
   size_t accepted = 0;

@@ -18,15 +18,8 @@ TEST(Recovery, ATornWriteThatKeptEntriesButNotTheTermRecoversInTheEntriesTerm) {
   Time now = SimEpoch();
   {
     Raft r(o, &disk, 1, now, Logger(nullptr, "raft"));
-    pb::Configuration config;
-    for (uint64_t i = 1; i <= 3; ++i) {
-      pb::Server* s = config.add_servers();
-      s->set_id(i);
-      s->set_address("n" + std::to_string(i));
-      s->set_voter(true);
-    }
     Ready boot;
-    ASSERT_TRUE(r.Bootstrap(now, config, &boot).ok());
+    ASSERT_TRUE(r.Bootstrap(now, VotersConfiguration(3), &boot).ok());
     for (const StorageWrite& w : boot.effects.writes) disk.Apply(w);
     disk.SyncAll();
 

@@ -6,6 +6,17 @@
 
 namespace muster::raft {
 
+pb::Configuration VotersConfiguration(int n) {
+  pb::Configuration config;
+  for (int i = 1; i <= n; ++i) {
+    pb::Server* s = config.add_servers();
+    s->set_id(i);
+    s->set_address("n" + std::to_string(i));
+    s->set_voter(true);
+  }
+  return config;
+}
+
 // --- MemStorage ------------------------------------------------------------------------
 
 std::optional<std::string> MemStorage::Get(std::string_view key) const {

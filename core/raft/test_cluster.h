@@ -43,6 +43,9 @@ struct InFlight {
   Channel channel = Channel::kStream;
 };
 
+// A configuration of voters 1..n at addresses "n1".."nN", for tests that build a Raft by hand.
+pb::Configuration VotersConfiguration(int n);
+
 class TestCluster {
  public:
   // Lines of output (logs, deliveries, applied entries) go to `trace`.
