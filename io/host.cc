@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
 
@@ -26,6 +27,22 @@ Host::~Host() {
 Time Host::Now() { return absl::Now(); }  // io/ is the one place a clock is read
 
 absl::Status Host::Start() {
+  MUSTER_CHECK(options_.store != nullptr, "a Host needs a store");
+  // MachineContext::incarnation: how many times this node was started before, counted in the
+  // store under a key of the host's own (as the simulator counts restarts), so a machine can
+  // tell one life from the next. Synced before the machine starts: a crash right after still
+  // counts the start.
+  uint64_t incarnation = 0;
+  if (std::optional<std::string> v = options_.store->Get(kIncarnationKey)) {
+    if (!absl::SimpleAtoi(*v, &incarnation)) {
+      return absl::DataLossError(absl::StrCat("host: unreadable ", std::string(kIncarnationKey), " in the data dir: '", *v, "'"));
+    }
+  }
+  StorageWrite count;
+  count.sync = true;
+  count.Put(std::string(kIncarnationKey), absl::StrCat(incarnation + 1));
+  if (absl::Status s = options_.store->Apply(count); !s.ok()) return s;
+
   if (!options_.bind.empty()) {
     Transport::Options topts;
     topts.bind = options_.bind;
@@ -43,6 +60,7 @@ absl::Status Host::Start() {
 
   MachineContext ctx;
   ctx.id = options_.id;
+  ctx.incarnation = incarnation;
   ctx.address = advertise_;
   ctx.seed = options_.seed != 0 ? options_.seed : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   ctx.now = Now();

@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <string_view>
 
 #include "absl/container/btree_map.h"
 #include "absl/status/status.h"
@@ -23,6 +24,9 @@
 #include "io/transport.h"
 
 namespace muster::io {
+
+// The host's own key in the store (machines keep to their prefixes: raft/, ...).
+inline constexpr std::string_view kIncarnationKey = "host/incarnation";
 
 class Host {
  public:

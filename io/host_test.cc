@@ -93,6 +93,32 @@ TEST_F(HostTest, RequestsAndProcessesRoundTrip) {
   StopAll({&host});
 }
 
+// MachineContext::incarnation counts the starts of a node over one store, as the simulator
+// counts restarts (before, io left it 0 on every start).
+TEST_F(HostTest, EachStartOfANodeIsAnotherIncarnation) {
+  sim::ChatterConfig config;
+  MemoryStore store;
+  std::vector<uint64_t> seen;
+  MachineFactory chatter = sim::ChatterMachine::Factory(config);
+  auto recording = [&](const MachineContext& ctx) {
+    seen.push_back(ctx.incarnation);
+    return chatter(ctx);
+  };
+  for (int start = 0; start < 3; ++start) {
+    Host h(&loop_, {NodeId{1}, "", "", 9, nullptr, &store}, recording);
+    ASSERT_TRUE(h.Start().ok());
+    StopAll({&h});
+  }
+  EXPECT_EQ(seen, (std::vector<uint64_t>{0, 1, 2}));
+  EXPECT_EQ(store.Get(kIncarnationKey), "3");
+  // A value the host cannot read is a clear error, not a guess.
+  StorageWrite w;
+  w.Put(std::string(kIncarnationKey), "garbage");
+  ASSERT_TRUE(store.Apply(w).ok());
+  Host h(&loop_, {NodeId{1}, "", "", 9, nullptr, &store}, recording);
+  EXPECT_EQ(h.Start().code(), absl::StatusCode::kDataLoss);
+}
+
 TEST_F(HostTest, PortInUseIsAClearErrorNotACrash) {
   sim::ChatterConfig config;
   MemoryStore s1, s2;
