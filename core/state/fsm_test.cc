@@ -237,5 +237,21 @@ TEST(FsmTest, EmptyStoreRoundTrips) {
   EXPECT_EQ(b.store().KVGet("x").index, 1u);
 }
 
+// A snapshot comes from the network: one whose tables or records carry indexes past its own
+// last index is refused, not loaded (the fuzzer's: table index 23 at last_index 16 restored,
+// and the next command aborted on "table services index went back").
+TEST(FsmTest, ASnapshotWithIndexesPastItsOwnIsRefused) {
+  Fsm a;
+  ASSERT_TRUE(a.Apply(5, commands::Register(T(1), ServiceReq("n1", "web-1", "web"))).status.ok());
+  proto::state::Snapshot snap;
+  ASSERT_TRUE(snap.ParseFromString(a.Snapshot()));
+  snap.set_last_index(3);
+  Fsm b;
+  absl::StatusOr<std::vector<uint64_t>> r = b.Restore(snap.SerializeAsString());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_TRUE(b.Restore(a.Snapshot()).ok());  // the honest one still loads
+  EXPECT_TRUE(b.Apply(6, commands::Register(T(2), ServiceReq("n1", "web-2", "web"))).status.ok());
+}
+
 }  // namespace
 }  // namespace muster::state

@@ -26,17 +26,25 @@ std::string Tagged(Channel channel, std::string_view payload) {
 
 constexpr size_t kCorpusMax = 3000;
 
-void Keep(std::vector<std::string>& corpus, Rng& rng, std::string entry) {
-  // Reservoir sampling: a fair sample of the whole run's traffic, not only its start.
-  static thread_local uint64_t seen = 0;
-  if (corpus.empty()) seen = 0;
-  ++seen;
-  if (corpus.size() < kCorpusMax) {
-    corpus.push_back(std::move(entry));
-  } else if (uint64_t j = rng.Uniform(seen); j < kCorpusMax) {
-    corpus[j] = std::move(entry);
+// Reservoir sampling: a fair sample of a whole run's traffic, not only its start.
+class Reservoir {
+ public:
+  explicit Reservoir(uint64_t seed) : rng_(seed) {}
+  void Keep(std::string entry) {
+    ++seen_;
+    if (corpus_.size() < kCorpusMax) {
+      corpus_.push_back(std::move(entry));
+    } else if (uint64_t j = rng_.Uniform(seen_); j < kCorpusMax) {
+      corpus_[j] = std::move(entry);
+    }
   }
-}
+  std::vector<std::string> Take() { return std::move(corpus_); }
+
+ private:
+  Rng rng_;
+  uint64_t seen_ = 0;
+  std::vector<std::string> corpus_;
+};
 
 // ---------------------------------------------------------------- machine targets
 
@@ -135,12 +143,11 @@ class RaftTarget final : public MachineTarget {
 };
 
 std::vector<std::string> CaptureGossipTraffic(uint64_t seed) {
-  std::vector<std::string> corpus;
-  Rng keep(seed);
+  Reservoir corpus(seed);
   gossip::testing::ClusterOptions o;
   o.nodes = 6;
   o.link.loss = 0.05;
-  o.on_send = [&](NodeId, const OutboundMessage& m) { Keep(corpus, keep, Tagged(m.channel, m.payload)); };
+  o.on_send = [&](NodeId, const OutboundMessage& m) { corpus.Keep(Tagged(m.channel, m.payload)); };
   gossip::testing::SimCluster c(seed, o);
   c.sim().RunFor(absl::Seconds(5));
   c.sim().Request(c.ids()[1], "tags", "role=server,dc=dc1", [](const Response&) {});
@@ -151,12 +158,11 @@ std::vector<std::string> CaptureGossipTraffic(uint64_t seed) {
   c.sim().Kill(c.ids()[4]);
   c.sim().Request(c.ids()[5], "leave", "", [](const Response&) {});
   c.sim().RunFor(absl::Seconds(15));
-  return corpus;
+  return corpus.Take();
 }
 
 std::vector<std::string> CaptureRaftTraffic(uint64_t seed) {
-  std::vector<std::string> corpus;
-  Rng keep(seed);
+  Reservoir corpus(seed);
   sim::Simulator sim(seed);
   raft::KvMachineOptions opts;
   opts.snapshot_every = 20;  // snapshot chunks in the corpus too
@@ -170,7 +176,7 @@ std::vector<std::string> CaptureRaftTraffic(uint64_t seed) {
   std::vector<NodeId> ids;
   for (int i = 0; i < 3; ++i) ids.push_back(sim.AddNode(raft::KvMachineFactory(opts)));
   sim.set_step_observer([&](NodeId, const Input&, const Effects& fx) {
-    for (const OutboundMessage& m : fx.messages) Keep(corpus, keep, Tagged(m.channel, m.payload));
+    for (const OutboundMessage& m : fx.messages) corpus.Keep(Tagged(m.channel, m.payload));
   });
   int puts = 0;
   std::function<void()> put = [&] {
@@ -185,7 +191,7 @@ std::vector<std::string> CaptureRaftTraffic(uint64_t seed) {
   sim.After(absl::Seconds(6), [&] { sim.Kill(ids[0]); });  // an election, a lagging follower
   sim.After(absl::Seconds(9), [&] { sim.Restart(ids[0]); });
   sim.RunFor(absl::Seconds(20));
-  return corpus;
+  return corpus.Take();
 }
 
 // ---------------------------------------------------------------- state targets
@@ -283,10 +289,12 @@ class SnapshotTarget final : public FuzzTarget {
     (void)seed;
     state::Fsm fsm;
     uint64_t index = 0;
-    for (const std::string& c : StateCommands()) {
+    const std::vector<std::string> commands = StateCommands();
+    for (const std::string& c : commands) {
       fsm.Apply(++index, c);
       if (index % 25 == 0) corpus_.push_back(fsm.Snapshot());
     }
+    next_command_ = commands.front();  // a registration, applied on top of what restored
   }
   std::string name() const override { return "snapshot"; }
   const std::vector<std::string>& corpus() const override { return corpus_; }
@@ -295,7 +303,7 @@ class SnapshotTarget final : public FuzzTarget {
     if (fsm.Restore(input).ok()) {
       // Whatever restored must be a state the store can keep working from.
       MUSTER_CHECK(state::Fsm().Restore(fsm.Snapshot()).ok());
-      fsm.Apply(fsm.store().last_index() + 1, corpus_[0].substr(0, 0));
+      fsm.Apply(fsm.store().last_index() + 1, next_command_);
     }
   }
   std::string CheckBounds() const override { return ""; }
@@ -303,6 +311,7 @@ class SnapshotTarget final : public FuzzTarget {
 
  private:
   std::vector<std::string> corpus_;
+  std::string next_command_;
 };
 
 // ---------------------------------------------------------------- framing
