@@ -233,7 +233,7 @@ absl::Status Memberlist::CheckInvariants() const {
   if (!nodes_.empty() && !nodes_.contains(config_.name)) return fail("we are not among our members");
   if (suspicions_.size() > nodes_.size()) return fail(suspicions_.size(), " suspicions for ", nodes_.size(), " members");
   if (addr_names_.size() > nodes_.size()) return fail(addr_names_.size(), " addresses for ", nodes_.size(), " members");
-  if (refuted_to_.size() > kRefutedToMax || unknown_synced_.size() > 1024) return fail("a rate-limit memory over its bound");
+  if (refuted_to_.size() > kRefutedToMax || unknown_synced_.size() > kUnknownSyncedMax) return fail("a rate-limit memory over its bound");
   if (num_alive_ < 0 || num_alive_ > static_cast<int>(nodes_.size())) return fail("alive count ", num_alive_);
   if (nodes_.size() <= 64 && num_alive_ != CountAlive()) {
     return fail("cached alive count ", num_alive_, " vs ", CountAlive(), " counted");
@@ -568,7 +568,7 @@ void Memberlist::MaybeSyncWithStranger(const Address& from) {
   }
   auto last = unknown_synced_.find(from);
   if (last != unknown_synced_.end() && now_ - last->second < 2 * config_.probe_interval) return;
-  if (unknown_synced_.size() >= 1024) unknown_synced_.clear();
+  if (unknown_synced_.size() >= kUnknownSyncedMax) unknown_synced_.clear();
   unknown_synced_[from] = now_;
   SendPushPull(from, /*join=*/false, /*reply=*/false);
 }

@@ -226,6 +226,7 @@ class Memberlist {
   absl::btree_map<Address, std::string> addr_names_;
   // Senders we heard from while not knowing them alive, and when we last synced with
   // them (rate limit; bounded).
+  static constexpr size_t kUnknownSyncedMax = 1024;
   absl::btree_map<Address, Time> unknown_synced_;
   // Where we last re-sent our refutation to a sender of stale news about us (rate limit).
   static constexpr size_t kRefutedToMax = 1024;

@@ -30,6 +30,18 @@ class SerfTest : public ::testing::Test {
     m.mutable_user()->set_payload(sm.SerializeAsString());
     serf_->HandleMessage(MessageInput{from, Channel::kDatagram, PackMessages({m.SerializeAsString()})}, now_, &out_);
   }
+  // Query "load" (ltime 3, id 42, an ack asked) from member b, as it arrives from the network.
+  static pb::SerfMessage LoadQueryFromB() {
+    pb::SerfMessage q;
+    pb::Query* query = q.mutable_query();
+    query->set_ltime(3);
+    query->set_id(42);
+    query->set_origin("b");
+    query->set_origin_addr("addr-b");
+    query->set_name("load");
+    query->set_request_ack(true);
+    return q;
+  }
   void DeliverMember(const std::string& name, uint64_t inc, TagMap tags = {}) {
     pb::Tags t;
     for (const auto& [k, v] : tags) {
@@ -280,14 +292,8 @@ TEST_F(SerfTest, QueriesAreFilteredAckedAndAnsweredFromTheHandlerOutput) {
   DeliverMember("b", 1);
   out_.processes.clear();
   out_.messages.clear();
-  pb::SerfMessage q;
+  pb::SerfMessage q = LoadQueryFromB();
   pb::Query* query = q.mutable_query();
-  query->set_ltime(3);
-  query->set_id(42);
-  query->set_origin("b");
-  query->set_origin_addr("addr-b");
-  query->set_name("load");
-  query->set_request_ack(true);
   auto* tag = query->add_filter_tags();
   tag->set_key("role");
   tag->set_value("serv.*");
@@ -335,14 +341,8 @@ TEST_F(SerfTest, QueryAnswersAlsoTravelThroughRelayFactorRelays) {
   for (const char* n : {"b", "c", "d", "e"}) DeliverMember(n, 1);
   out_.processes.clear();
   out_.messages.clear();
-  pb::SerfMessage q;
+  pb::SerfMessage q = LoadQueryFromB();
   pb::Query* query = q.mutable_query();
-  query->set_ltime(3);
-  query->set_id(42);
-  query->set_origin("b");
-  query->set_origin_addr("addr-b");
-  query->set_name("load");
-  query->set_request_ack(true);
   query->set_relay_factor(2);
   DeliverSerf(q);
   ASSERT_EQ(out_.processes.size(), 1u);
