@@ -28,7 +28,7 @@
 #include "core/gossip/broadcast_queue.h"
 #include "core/gossip/config.h"
 #include "core/gossip/suspicion.h"
-#include "core/gossip/timer_queue.h"
+#include "core/base/timer_queue.h"
 #include "core/seam/effects.h"
 #include "core/seam/input.h"
 #include "proto/gossip.pb.h"

@@ -1,6 +1,8 @@
-// Timers of a pure state machine: callbacks keyed by (due time, insertion order), run when
-// the host ticks the machine at or after their time. The earliest due time becomes the
-// machine's wake_at. Deterministic: equal times run in the order they were added.
+// The one timer mechanism of every core component (raft, gossip, the agent's duties):
+// callbacks keyed by (due time, insertion order), run when the host ticks the machine at or
+// after their time. The earliest due time is the component's wake-up, which it requests
+// through its batch (core/seam/effects.h rule 4). Deterministic: equal times run in the order
+// they were added. Never reads a clock: `now` comes from the input being handled.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +13,7 @@
 #include "core/base/check.h"
 #include "core/base/time.h"
 
-namespace muster::gossip {
+namespace muster {
 
 class TimerQueue {
  public:
@@ -46,6 +48,13 @@ class TimerQueue {
       fn();
     }
   }
+  // Moves a timer: cancels `*id` (if still pending) and adds `fn` at `at`, storing the new id.
+  // For deadlines that are pushed back often (an election timeout reset by each heartbeat).
+  void Reset(uint64_t* id, Time at, Fn fn) {
+    Cancel(*id);
+    *id = Add(at, std::move(fn));
+  }
+  bool pending(uint64_t id) const { return due_.contains(id); }
   void Clear() {
     timers_.clear();
     due_.clear();
@@ -59,4 +68,4 @@ class TimerQueue {
   absl::btree_map<uint64_t, Time> due_;
 };
 
-}  // namespace muster::gossip
+}  // namespace muster
