@@ -10,7 +10,10 @@
 //  - `restore` (if set) must be loaded into the state machine before `committed` is applied.
 //  - `committed` holds entries that are committed and durable on this node, in index order;
 //    the host applies them all (applied index = the last one handed out). They point into
-//    Raft's log and stay valid until the next call into Raft: apply (or copy) them first.
+//    Raft's log (no copy per entry) and stay valid while the host applies them, also when
+//    applying calls Propose, ProposeBatch, ReadIndex, ChangeMembership or TransferLeadership
+//    (appends never move entries: RaftLog keeps a std::deque). Compact, Step, Receive, Tick
+//    and WriteDurable may free them: apply first (committed_entries_test).
 //  - `reads` are ReadIndex results: serve the read once applied >= index.
 //
 // Never: read a clock, draw randomness other than from its own seeded Rng, or iterate a
@@ -28,6 +31,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/base/buggify.h"
 #include "core/base/log.h"
 #include "core/base/node_id.h"
 #include "core/base/rng.h"
@@ -85,12 +89,38 @@ struct RaftOptions {
   // message that still does not fit goes over the stream (see Raft::SendPayload).
   Channel channel = Channel::kStream;
 
-  // Bug injection for the simulator's regression scenarios: each switches off one rule,
-  // and a test proves the checkers then fail. Never set outside tests.
+  // BUGGIFY (core/base/buggify.h): worst-but-legal choices at marked sites; off by default
+  // (seed 0), switched on by the simulator's swarm.
+  BuggifyOptions buggify;
+
+  // Bug injection: each switch turns off one rule of Raft's Figure 2 or of the single-server
+  // membership changes (Ongaro's thesis, 4.1), at the one `if` that enforces it, and a test
+  // proves the simulator's checkers then fail (the kill matrix in README.md). Never set
+  // outside tests.
+  // Persistence (Figure 2, "updated on stable storage before responding to RPCs"):
   bool unsafe_reply_before_persist = false;       // votes leave before the vote is durable
-  bool unsafe_commit_previous_term = false;       // count replicas of old-term entries (Figure 8)
+  bool unsafe_campaign_before_persist = false;    // vote requests leave before term and self-vote are durable
+  bool unsafe_ack_append_before_persist = false;  // a follower acknowledges entries before they are durable
   bool unsafe_ack_before_durable = false;         // leader counts its own entries before sync
+  // RequestVote receiver:
+  bool unsafe_grant_stale_term_vote = false;  // rule 1: a vote request of an older term is not rejected
+  bool unsafe_vote_twice_in_term = false;     // rule 2: grant although already voted for another this term
+  bool unsafe_vote_ignores_log = false;       // rule 2: grant to a candidate whose log is behind ours
+  // AppendEntries receiver:
+  bool unsafe_accept_stale_term_append = false;  // rule 1: an append of an older term is not rejected
+  bool unsafe_skip_log_matching_check = false;   // rule 2: prevLogIndex/prevLogTerm not checked
+  bool unsafe_truncate_without_conflict = false; // rule 3: truncate after the append even where entries match
+  bool unsafe_commit_past_last_new = false;      // rule 5: commit = min(leaderCommit, last log index)
+  // Rules for all servers, candidates and leaders:
+  bool unsafe_keep_role_on_higher_term = false;      // a leader/candidate takes a higher term but keeps its role
+  bool unsafe_count_nonvoter_votes = false;          // non-voters asked for votes, and their grants count
+  bool unsafe_count_nonvoter_acks = false;           // non-voters' matches count toward commit
+  bool unsafe_leader_drops_uncommitted_tail = false; // Leader Append-Only: a new leader deletes its uncommitted tail
+  bool unsafe_commit_previous_term = false;          // count replicas of old-term entries (Figure 8)
+  // Single-server membership changes:
   bool unsafe_config_change_before_noop = false;  // membership change before own-term commit
+  bool unsafe_concurrent_config_change = false;   // a new change while one is uncommitted
+  bool unsafe_keep_config_on_truncate = false;    // a truncated configuration entry stays in effect
 };
 
 struct ReadState {
@@ -262,6 +292,8 @@ class Raft {
   void Flush(Time now);
   void Finish(Time now, Ready* out);
   void TruncateTracking(uint64_t index);
+  // Drops the entries after `index` (its durable tracking and configurations with them).
+  void TruncateLogAfter(uint64_t index);
   void PersistHardState(bool sync);
   void Count(NodeId from, bool granted);
   size_t Granted() const;
@@ -270,6 +302,7 @@ class Raft {
   RaftOptions opts_;
   Logger logger_;
   Rng rng_;
+  Buggify buggify_;  // apart from rng_: switching BUGGIFY on shifts none of raft's own draws
   RaftLog log_;
   Ready* out_ = nullptr;  // the batch being built by the current input
 
