@@ -11,10 +11,13 @@
 
 namespace muster::gossip {
 
-// Names: ours put units and qualifiers last (members_max, datagram_bytes_max); those that
-// mirror a Go memberlist option keep its name, on purpose, so its docs read across
-// (SuspicionMaxTimeoutMult -> suspicion_max_timeout_mult, AwarenessMaxMultiplier ->
-// awareness_max_multiplier, GossipToTheDeadTime, DeadNodeReclaimTime, RetransmitMult).
+// Names: ours put units and qualifiers last (members_max, datagram_bytes_max, meta_bytes_max,
+// count_sync_interval). Those that mirror a Go memberlist option keep its name, on purpose,
+// so memberlist's docs read across: probe_interval, probe_timeout, indirect_checks
+// (IndirectChecks), gossip_interval, gossip_nodes (GossipNodes), gossip_to_the_dead_time,
+// dead_node_reclaim_time, retransmit_mult (RetransmitMult), suspicion_mult (SuspicionMult),
+// suspicion_max_timeout_mult (SuspicionMaxTimeoutMult), push_pull_interval,
+// awareness_max_multiplier (AwarenessMaxMultiplier). Serf's options: serf.h.
 struct MemberlistConfig {
   std::string name;  // this node's unique name
   // Probing (SWIM failure detection).

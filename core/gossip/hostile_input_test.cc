@@ -38,14 +38,17 @@ class HostileMemberlistTest : public ::testing::Test {
     ml_->Start(now_, &out_);
   }
   void Deliver(const Address& from, const std::vector<pb::Message>& msgs, Channel ch = Channel::kDatagram) {
-    ml_->HandleMessage(MessageInput{from, ch, Packet(msgs)}, now_, &out_);
+    ml_->HandleMessage(now_, MessageInput{from, ch, Packet(msgs)}, &out_);
   }
   // Runs the timers for `d`, answering every direct ping (the members stay alive) and
   // checking every datagram against the limit.
   void Run(Duration d) {
     const Time end = now_ + d;
-    while (ml_->next_wake() && *ml_->next_wake() <= end) {
-      now_ = *ml_->next_wake();
+    // The wake-up comes through the batch (out_ keeps the earliest one asked for; a stale
+    // one only costs a tick with nothing due).
+    while (out_.wake_at && *out_.wake_at <= end) {
+      now_ = std::max(now_, *out_.wake_at);
+      out_.wake_at.reset();
       ml_->Tick(now_, &out_);
       std::vector<OutboundMessage> sent = std::move(out_.messages);
       out_.messages.clear();
@@ -192,13 +195,13 @@ class HostileSerfTest : public ::testing::Test {
     serf_->Start(now_, &out_);
   }
   void DeliverMember(const std::string& name) {
-    serf_->HandleMessage(MessageInput{"addr-" + name, Channel::kDatagram, Packet({AliveMsg(name, "addr-" + name, 1)})},
-                         now_, &out_);
+    serf_->HandleMessage(now_, MessageInput{"addr-" + name, Channel::kDatagram, Packet({AliveMsg(name, "addr-" + name, 1)})},
+                         &out_);
   }
   void DeliverSerf(const pb::SerfMessage& sm, Channel ch = Channel::kDatagram) {
     pb::Message m;
     m.mutable_user()->set_payload(sm.SerializeAsString());
-    serf_->HandleMessage(MessageInput{"addr-b", ch, Packet({m})}, now_, &out_);
+    serf_->HandleMessage(now_, MessageInput{"addr-b", ch, Packet({m})}, &out_);
   }
   static pb::SerfMessage RemoteQuery(uint32_t id, const std::string& key, const std::string& pattern) {
     pb::SerfMessage m;
@@ -261,32 +264,32 @@ TEST_F(HostileSerfTest, ALocalQueryWithHugeNodeOrTagFiltersIsAnErrorNotAnAbort) 
   QueryParams nodes;
   nodes.filter_nodes.push_back("b");
   for (int i = 0; i < 100; ++i) nodes.filter_nodes.push_back(std::string(100, 'a' + i % 26));
-  auto q = serf_->Query("load", "", nodes, now_, &out_, nullptr);
+  auto q = serf_->Query(now_, "load", "", nodes, nullptr, &out_);
   EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << q.status();
   QueryParams one_long_node;
   one_long_node.filter_nodes = {"b", std::string(2000, 'n')};
-  q = serf_->Query("load", "", one_long_node, now_, &out_, nullptr);
+  q = serf_->Query(now_, "load", "", one_long_node, nullptr, &out_);
   EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << q.status();
   QueryParams tags;
   tags.filter_tags["role"] = std::string(5000, '.');
-  q = serf_->Query("load", "", tags, now_, &out_, nullptr);
+  q = serf_->Query(now_, "load", "", tags, nullptr, &out_);
   EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << q.status();
   QueryParams bad_pattern;
   bad_pattern.filter_tags["role"] = "(unclosed";
-  q = serf_->Query("load", "", bad_pattern, now_, &out_, nullptr);
+  q = serf_->Query(now_, "load", "", bad_pattern, nullptr, &out_);
   EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << q.status();
-  // Name and payload within query_size_limit, but the encoded query (origin and filters
+  // Name and payload within query_bytes_max, but the encoded query (origin and filters
   // too) beyond it: refused, as Serf checks the encoded message.
   QueryParams some_nodes;
   for (int i = 0; i < 10; ++i) some_nodes.filter_nodes.push_back(std::string(100, 'a' + i));
-  q = serf_->Query("load", std::string(100, 'p'), some_nodes, now_, &out_, nullptr);
+  q = serf_->Query(now_, "load", std::string(100, 'p'), some_nodes, nullptr, &out_);
   EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << q.status();
   CheckDatagrams();
   // A query within every bound still works.
   QueryParams fine;
   fine.filter_nodes = {"b"};
   fine.filter_tags["role"] = ".*";
-  EXPECT_TRUE(serf_->Query("load", "x", fine, now_, &out_, nullptr).ok());
+  EXPECT_TRUE(serf_->Query(now_, "load", "x", fine, nullptr, &out_).ok());
   CheckDatagrams();
 }
 

@@ -23,9 +23,9 @@ absl::Status CheckAddr(const char* what, std::string_view addr) {
 }
 
 absl::Status CheckUserEvent(const pb::UserEvent& e, const SerfLimits& limits) {
-  if (e.name().size() + e.payload().size() <= limits.user_event_size_limit) return absl::OkStatus();
+  if (e.name().size() + e.payload().size() <= limits.user_event_bytes_max) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("user event of ", e.name().size() + e.payload().size(),
-                                                 " bytes exceeds the ", limits.user_event_size_limit, "-byte limit"));
+                                                 " bytes exceeds the ", limits.user_event_bytes_max, "-byte limit"));
 }
 
 }  // namespace
@@ -93,9 +93,9 @@ absl::Status CheckQuery(const pb::Query& q, const SerfLimits& limits) {
   if (!s.ok()) return s;
   // The count of filters is bounded here too: each costs at least two bytes encoded.
   const size_t encoded = q.ByteSizeLong();
-  if (encoded > limits.query_size_limit) {
+  if (encoded > limits.query_bytes_max) {
     return absl::InvalidArgumentError(
-        absl::StrCat("query of ", encoded, " bytes encoded exceeds the ", limits.query_size_limit, "-byte limit"));
+        absl::StrCat("query of ", encoded, " bytes encoded exceeds the ", limits.query_bytes_max, "-byte limit"));
   }
   return absl::OkStatus();
 }
@@ -109,7 +109,7 @@ absl::Status CheckSerfMessage(const pb::SerfMessage& m, const SerfLimits& limits
     case pb::SerfMessage::kQueryResponse: {
       absl::Status s = CheckName("query response from", m.query_response().from());
       s.Update(CheckAddr("query response relay_to", m.query_response().relay_to()));
-      s.Update(CheckBytes("query response payload", m.query_response().payload(), limits.query_response_size_limit));
+      s.Update(CheckBytes("query response payload", m.query_response().payload(), limits.query_response_bytes_max));
       return s;
     }
     case pb::SerfMessage::BODY_NOT_SET: return absl::OkStatus();

@@ -34,9 +34,9 @@ absl::Status CheckMessage(const proto::gossip::Message& m, size_t meta_bytes_max
 
 // The Serf level's size limits (SerfConfig's, passed in so this file needs no Serf).
 struct SerfLimits {
-  size_t user_event_size_limit = 0;     // name + payload, as Serf's UserEventSizeLimit
-  size_t query_size_limit = 0;          // the encoded query, as Serf's QuerySizeLimit
-  size_t query_response_size_limit = 0;  // payload
+  size_t user_event_bytes_max = 0;     // name + payload, as Serf's UserEventSizeLimit
+  size_t query_bytes_max = 0;          // the encoded query, as Serf's QuerySizeLimit
+  size_t query_response_bytes_max = 0;  // payload
 };
 
 // A query's node and tag filters: names and keys bounded, patterns at most
@@ -44,7 +44,7 @@ struct SerfLimits {
 // error for a local query, a mismatch for a remote one.)
 absl::Status CheckQueryFilters(const proto::gossip::Query& q);
 // A whole query, as it would go out: origin, filters, and its encoded size within
-// query_size_limit (Serf checks the encoded message, not only name and payload).
+// query_bytes_max (Serf checks the encoded message, not only name and payload).
 absl::Status CheckQuery(const proto::gossip::Query& q, const SerfLimits& limits);
 // Any Serf message from the network (intents, user events, queries, responses).
 absl::Status CheckSerfMessage(const proto::gossip::SerfMessage& m, const SerfLimits& limits);

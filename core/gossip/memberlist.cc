@@ -87,11 +87,22 @@ Memberlist::Memberlist(MemberlistConfig config, Address self_addr, uint64_t seed
   MUSTER_CHECK_LE(config_.datagram_bytes_max, kDatagramPayloadBytesMax);
 }
 
+Memberlist::Entry::Entry(Memberlist* ml, Time now, Effects* out) : ml_(ml) {
+  ml_->entry_depth_++;
+  ml_->now_ = now;
+  ml_->out_ = out;
+}
+
+Memberlist::Entry::~Entry() {
+  if (--ml_->entry_depth_ > 0) return;
+  if (std::optional<Time> next = ml_->timers_.Next()) ml_->out_->WakeAt(*next);
+}
+
 // ---------------------------------------------------------------------------------------
 // Lifecycle
 
 void Memberlist::Start(Time now, Effects* out) {
-  Enter(now, out);
+  Entry entry(this, now, out);
   pb::Alive a;
   a.set_incarnation(++incarnation_);
   a.set_node(config_.name);
@@ -105,8 +116,8 @@ void Memberlist::Start(Time now, Effects* out) {
   SchedulePushPull(now + rng_.UniformDuration(absl::ZeroDuration(), config_.push_pull_interval));
 }
 
-void Memberlist::Join(const std::vector<Address>& seeds, Time now, Effects* out) {
-  Enter(now, out);
+void Memberlist::Join(Time now, const std::vector<Address>& seeds, Effects* out) {
+  Entry entry(this, now, out);
   if (shutdown_) return;
   for (const Address& seed : seeds) {
     if (seed == self_addr_) continue;
@@ -119,7 +130,7 @@ void Memberlist::Join(const std::vector<Address>& seeds, Time now, Effects* out)
 }
 
 void Memberlist::Leave(Time now, Effects* out) {
-  Enter(now, out);
+  Entry entry(this, now, out);
   if (leaving_ || shutdown_) return;
   leaving_ = true;
   auto it = nodes_.find(config_.name);
@@ -144,13 +155,13 @@ void Memberlist::Shutdown() {
 }
 
 void Memberlist::Tick(Time now, Effects* out) {
-  Enter(now, out);
+  Entry entry(this, now, out);
   if (shutdown_) return;
   timers_.RunDue(now);
 }
 
 void Memberlist::UpdateMeta(Time now, Effects* out) {
-  Enter(now, out);
+  Entry entry(this, now, out);
   if (shutdown_ || leaving_) return;
   NodeState& self = nodes_.at(config_.name);
   pb::Alive a;
@@ -168,8 +179,8 @@ void Memberlist::UpdateMeta(Time now, Effects* out) {
   if (old_meta != self.meta) delegate_->NotifyUpdate(self);
 }
 
-void Memberlist::SendUser(const Address& to, std::string payload, Time now, Effects* out) {
-  Enter(now, out);
+void Memberlist::SendUser(Time now, const Address& to, std::string payload, Effects* out) {
+  Entry entry(this, now, out);
   if (shutdown_) return;
   pb::Message m;
   m.mutable_user()->set_payload(std::move(payload));
@@ -503,8 +514,8 @@ void Memberlist::HandlePushPull(const pb::PushPull& pp, const Address& from) {
 // ---------------------------------------------------------------------------------------
 // Messages
 
-void Memberlist::HandleMessage(const MessageInput& message, Time now, Effects* out) {
-  Enter(now, out);
+void Memberlist::HandleMessage(Time now, const MessageInput& message, Effects* out) {
+  Entry entry(this, now, out);
   if (shutdown_) return;
   pb::Packet packet;
   if (!packet.ParseFromString(message.payload)) {

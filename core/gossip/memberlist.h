@@ -88,23 +88,39 @@ class Memberlist {
   Memberlist(MemberlistConfig config, Address self_addr, uint64_t seed, MemberlistDelegate* delegate,
              Logger log);
 
-  // Every entry point takes the input time and appends to `out`; afterwards the caller
-  // asks next_wake() for the wake-up time.
+  // The calling convention of every core component (core/seam): each entry point takes the
+  // input time first and appends to `out`, last; before returning it requests its next
+  // wake-up through the batch (`out->WakeAt`), so no caller polls for one.
   void Start(Time now, Effects* out);
-  void Join(const std::vector<Address>& seeds, Time now, Effects* out);
+  void Join(Time now, const std::vector<Address>& seeds, Effects* out);
   void Leave(Time now, Effects* out);
   void Shutdown();
-  void HandleMessage(const MessageInput& message, Time now, Effects* out);
+  void HandleMessage(Time now, const MessageInput& message, Effects* out);
   void Tick(Time now, Effects* out);
   // Re-announces this node with new meta (incarnation + 1).
   void UpdateMeta(Time now, Effects* out);
   // Sends a Serf-level message straight to one address.
-  void SendUser(const Address& to, std::string payload, Time now, Effects* out);
+  void SendUser(Time now, const Address& to, std::string payload, Effects* out);
   // Drops a dead or left member entirely (Serf's reap). Memberlist itself drops them
   // gossip_to_the_dead_time after they died or left (memberlist's GossipToTheDeadTime).
   void Forget(const std::string& name);
 
-  std::optional<Time> next_wake() const { return timers_.Next(); }
+  // The scope of one entry point: sets the input time and batch every helper uses and, when
+  // the outermost entry ends, requests the earliest timer as the batch's wake-up. An entry
+  // reached from inside another (Serf sending through SendUser from a delegate call) leaves
+  // the request to the outer one, which sees the timers as they end up. The level above
+  // opens one around its own entry points, so the timers it adds count too.
+  class Entry {
+   public:
+    Entry(Memberlist* ml, Time now, Effects* out);
+    ~Entry();
+    Entry(const Entry&) = delete;
+    Entry& operator=(const Entry&) = delete;
+
+   private:
+    Memberlist* ml_;
+  };
+
   TimerQueue& timers() { return timers_; }
   Rng& rng() { return rng_; }
   const MemberlistConfig& config() const { return config_; }
@@ -145,11 +161,6 @@ class Memberlist {
     uint64_t timer = 0;
   };
 
-  // Input scope: the time and effects every helper below uses.
-  void Enter(Time now, Effects* out) {
-    now_ = now;
-    out_ = out;
-  }
 
   // Probing.
   void ScheduleProbe(Time at);
@@ -214,6 +225,7 @@ class Memberlist {
   TimerQueue timers_;
   Time now_;
   Effects* out_ = nullptr;
+  int entry_depth_ = 0;  // Entry scopes open (nested entries request no wake-up)
 
   absl::btree_map<std::string, NodeState> nodes_;
   absl::btree_map<std::string, SuspicionTimer> suspicions_;

@@ -78,6 +78,7 @@ class Interpreter {
     std::unique_ptr<Memberlist> ml;
     bool up = true;
     bool paused = false;
+    std::optional<Time> wake;  // the wake-up its latest batch asked for
   };
 
   std::string Execute(const std::vector<std::string>& a) {
@@ -96,6 +97,7 @@ class Interpreter {
         nodes_[name].ml = std::make_unique<Memberlist>(c, name, 100 + i, &delegate_, Logger());
         Effects ignored;  // the start announcement; everyone is introduced below
         nodes_[name].ml->Start(now_, &ignored);
+        nodes_[name].wake = ignored.wake_at;
       }
       // Introduce everyone to everyone (as after a join), without tracing it.
       for (auto& [name, node] : nodes_) {
@@ -105,8 +107,9 @@ class Interpreter {
           m.mutable_alive()->set_addr(other);
           m.mutable_alive()->set_incarnation(1);
           Effects ignored;
-          node.ml->HandleMessage(MessageInput{other, Channel::kDatagram, PackMessages({m.SerializeAsString()})},
-                                 now_, &ignored);
+          node.ml->HandleMessage(now_, MessageInput{other, Channel::kDatagram, PackMessages({m.SerializeAsString()})},
+                                 &ignored);
+          node.wake = ignored.wake_at;
         }
       }
       // Drain the introductions from the broadcast queues by a silent round of gossip.
@@ -162,7 +165,7 @@ class Interpreter {
       Time next = deadline;
       for (auto& [name, node] : nodes_) {
         if (!node.up || node.paused) continue;
-        auto w = node.ml->next_wake();
+        auto w = node.wake;
         if (w && *w <= next && (next_node.empty() || *w < next)) {
           next = *w;
           next_node = name;
@@ -188,13 +191,14 @@ class Interpreter {
       Node& dst = nodes_.at(p.message.to);
       if (!dst.up) continue;
       Effects out;
-      dst.ml->HandleMessage(MessageInput{p.from, p.message.channel, p.message.payload}, now_, &out);
+      dst.ml->HandleMessage(now_, MessageInput{p.from, p.message.channel, p.message.payload}, &out);
       Collect(p.message.to, out);
     }
     return !batch.empty();
   }
 
   void Collect(const std::string& from, Effects& out) {
+    nodes_.at(from).wake = out.wake_at;
     for (OutboundMessage& m : out.messages) {
       pb::Packet packet;
       MUSTER_CHECK(packet.ParseFromString(m.payload));

@@ -37,7 +37,7 @@ int RelayFactorOf(const pb::Query& q) {
 bool TagsMatch(const TagMap& tags, const pb::Query& q) { return TagFiltersMatch(tags, q); }
 
 SerfLimits LimitsOf(const SerfConfig& c) {
-  return SerfLimits{c.user_event_size_limit, c.query_size_limit, c.query_response_size_limit};
+  return SerfLimits{c.user_event_bytes_max, c.query_bytes_max, c.query_response_bytes_max};
 }
 
 }  // namespace
@@ -53,9 +53,9 @@ Serf::Serf(SerfConfig config, Address self_addr, uint64_t seed, Logger log)
   // User, Message and Packet framing, under kSerfFramingBytesMax in all.
   constexpr size_t kSerfFramingBytesMax = 48;
   const size_t datagram = config_.memberlist.datagram_bytes_max;
-  MUSTER_CHECK_LE(config_.query_size_limit + kSerfFramingBytesMax, datagram);
-  MUSTER_CHECK_LE(config_.user_event_size_limit + kSerfFramingBytesMax, datagram);
-  MUSTER_CHECK_LE(config_.query_response_size_limit + kNodeNameBytesMax + kSerfFramingBytesMax, datagram);
+  MUSTER_CHECK_LE(config_.query_bytes_max + kSerfFramingBytesMax, datagram);
+  MUSTER_CHECK_LE(config_.user_event_bytes_max + kSerfFramingBytesMax, datagram);
+  MUSTER_CHECK_LE(config_.query_response_bytes_max + kNodeNameBytesMax + kSerfFramingBytesMax, datagram);
   event_buffer_.resize(config_.event_buffer);
   query_buffer_.resize(config_.query_buffer);
   for (const EventHandlerSpec& h : config_.handlers) {
@@ -69,14 +69,14 @@ Serf::Serf(SerfConfig config, Address self_addr, uint64_t seed, Logger log)
 // Lifecycle and requests
 
 void Serf::Start(Time now, Effects* out) {
-  Enter(now, out);
+  auto entry = Enter(now, out);
   memberlist_.Start(now, out);
   ScheduleReap(now + config_.reap_interval);
   ScheduleReconnect(now + config_.reconnect_interval);
 }
 
-void Serf::Join(const std::vector<Address>& seeds, Time now, Effects* out) {
-  Enter(now, out);
+void Serf::Join(Time now, const std::vector<Address>& seeds, Effects* out) {
+  auto entry = Enter(now, out);
   if (leaving_) return;
   // Announce with a fresh Lamport time, so an older leave intent of ours loses.
   pb::SerfMessage m;
@@ -84,11 +84,11 @@ void Serf::Join(const std::vector<Address>& seeds, Time now, Effects* out) {
   m.mutable_join()->set_node(config_.memberlist.name);
   HandleJoinIntent(m.join());
   QueueSerf(absl::StrCat("intent:", config_.memberlist.name), m);
-  memberlist_.Join(seeds, now, out);
+  memberlist_.Join(now, seeds, out);
 }
 
 void Serf::Leave(Time now, Effects* out) {
-  Enter(now, out);
+  auto entry = Enter(now, out);
   if (leaving_) return;
   leaving_ = true;
   pb::SerfMessage m;
@@ -101,18 +101,18 @@ void Serf::Leave(Time now, Effects* out) {
   memberlist_.timers().Add(now + config_.leave_propagate_delay, [this] { memberlist_.Shutdown(); });
 }
 
-void Serf::HandleMessage(const MessageInput& message, Time now, Effects* out) {
-  Enter(now, out);
-  memberlist_.HandleMessage(message, now, out);
+void Serf::HandleMessage(Time now, const MessageInput& message, Effects* out) {
+  auto entry = Enter(now, out);
+  memberlist_.HandleMessage(now, message, out);
 }
 
 void Serf::Tick(Time now, Effects* out) {
-  Enter(now, out);
+  auto entry = Enter(now, out);
   memberlist_.Tick(now, out);
 }
 
-absl::Status Serf::SetTags(TagMap tags, Time now, Effects* out) {
-  Enter(now, out);
+absl::Status Serf::SetTags(Time now, TagMap tags, Effects* out) {
+  auto entry = Enter(now, out);
   TagMap old = std::move(config_.tags);
   config_.tags = std::move(tags);
   if (NodeMeta().size() > config_.memberlist.meta_bytes_max) {
@@ -124,10 +124,10 @@ absl::Status Serf::SetTags(TagMap tags, Time now, Effects* out) {
   return absl::OkStatus();
 }
 
-absl::Status Serf::UserEvent(std::string name, std::string payload, bool coalesce, Time now, Effects* out) {
-  Enter(now, out);
-  if (name.size() + payload.size() > config_.user_event_size_limit) {
-    return absl::InvalidArgumentError(absl::StrCat("user event exceeds the ", config_.user_event_size_limit,
+absl::Status Serf::UserEvent(Time now, std::string name, std::string payload, bool coalesce, Effects* out) {
+  auto entry = Enter(now, out);
+  if (name.size() + payload.size() > config_.user_event_bytes_max) {
+    return absl::InvalidArgumentError(absl::StrCat("user event exceeds the ", config_.user_event_bytes_max,
                                                    "-byte limit"));
   }
   if (leaving_) return absl::FailedPreconditionError("leaving");
@@ -149,11 +149,11 @@ Duration Serf::DefaultQueryTimeout() const {
   return config_.memberlist.gossip_interval * config_.query_timeout_mult * std::max(1, scale);
 }
 
-absl::StatusOr<uint32_t> Serf::Query(std::string name, std::string payload, const QueryParams& params, Time now,
-                                     Effects* out, QueryDone done) {
-  Enter(now, out);
-  if (name.size() + payload.size() > config_.query_size_limit) {
-    return absl::InvalidArgumentError(absl::StrCat("query exceeds the ", config_.query_size_limit, "-byte limit"));
+absl::StatusOr<uint32_t> Serf::Query(Time now, std::string name, std::string payload, const QueryParams& params,
+                                     QueryDone done, Effects* out) {
+  auto entry = Enter(now, out);
+  if (name.size() + payload.size() > config_.query_bytes_max) {
+    return absl::InvalidArgumentError(absl::StrCat("query exceeds the ", config_.query_bytes_max, "-byte limit"));
   }
   if (leaving_) return absl::FailedPreconditionError("leaving");
   pb::SerfMessage m;
@@ -205,8 +205,8 @@ absl::StatusOr<uint32_t> Serf::Query(std::string name, std::string payload, cons
   return key.second;
 }
 
-void Serf::HandleProcessExit(const ProcessExitedInput& exit, Time now, Effects* out) {
-  Enter(now, out);
+void Serf::HandleProcessExit(Time now, const ProcessExitedInput& exit, Effects* out) {
+  auto entry = Enter(now, out);
   auto it = running_handlers_.find(exit.process_id);
   if (it == running_handlers_.end()) return;
   RunningHandler h = std::move(it->second);
@@ -217,7 +217,7 @@ void Serf::HandleProcessExit(const ProcessExitedInput& exit, Time now, Effects* 
   r->set_ltime(h.query_ltime);
   r->set_id(h.query_id);
   r->set_from(config_.memberlist.name);
-  r->set_payload(exit.output.substr(0, config_.query_response_size_limit));
+  r->set_payload(exit.output.substr(0, config_.query_response_bytes_max));
   SendQueryResponse(h.origin_addr, h.relay_factor, m);
 }
 
@@ -601,7 +601,7 @@ void Serf::SendQueryResponse(const Address& to, int relay_factor, const pb::Serf
     std::swap(candidates[i], candidates[i + rng.Uniform(candidates.size() - i)]);
     pb::SerfMessage relayed = m;
     relayed.mutable_query_response()->set_relay_to(to);
-    memberlist_.SendUser(candidates[i]->addr, relayed.SerializeAsString(), now_, out_);
+    memberlist_.SendUser(now_, candidates[i]->addr, relayed.SerializeAsString(), out_);
   }
 }
 
@@ -674,7 +674,7 @@ void Serf::SendSerf(const Address& to, const pb::SerfMessage& m) {
     if (m.body_case() == pb::SerfMessage::kQueryResponse) HandleQueryResponse(m.query_response());
     return;
   }
-  memberlist_.SendUser(to, m.SerializeAsString(), now_, out_);
+  memberlist_.SendUser(now_, to, m.SerializeAsString(), out_);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -720,7 +720,7 @@ void Serf::Reconnect() {
   if (rng.UniformDouble() > prob) return;
   const Member* m = failed[rng.Uniform(failed.size())];
   log_.Info(now_, "attempting reconnect to ", m->name, " ", m->addr);
-  memberlist_.Join({m->addr}, now_, out_);
+  memberlist_.Join(now_, {m->addr}, out_);
 }
 
 }  // namespace muster::gossip

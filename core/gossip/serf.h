@@ -33,18 +33,22 @@ struct SerfConfig {
   Duration reconnect_timeout = absl::Hours(24);  // failed members are reaped after this
   Duration tombstone_timeout = absl::Hours(24);  // left members are reaped after this
   Duration leave_propagate_delay = absl::Seconds(1);
-  int event_buffer = 512;  // user events remembered for deduplication (by Lamport time)
+  // Lamport times of user events (queries) remembered for deduplication. These two, and
+  // reap_interval, reconnect_*, tombstone_timeout, leave_propagate_delay, user_coalesce_period,
+  // user_quiescent_period and query_timeout_mult, keep the name of the Serf option they mirror
+  // (EventBuffer, QueryBuffer, ReapInterval, ...) on purpose, so Serf's docs read across.
+  int event_buffer = 512;
   int query_buffer = 512;
   // Distinct events (queries) remembered per Lamport time. Serf keeps any number, and
   // checks each arrival against all of them: a forged burst at one Lamport time grew the slot
   // and made each arrival slower. Past the bound a new one is dropped and counted.
   int events_per_ltime_max = 64;
   int queries_per_ltime_max = 64;
-  // These three and query_timeout_mult keep Serf's names on purpose (UserEventSizeLimit,
-  // QuerySizeLimit, QueryResponseSizeLimit, QueryTimeoutMult), as memberlist's do in config.h.
-  size_t user_event_size_limit = 512;  // name + payload
-  size_t query_size_limit = 1024;
-  size_t query_response_size_limit = 1024;
+  // Size limits (Serf's UserEventSizeLimit, QuerySizeLimit, QueryResponseSizeLimit), named
+  // our way, with the unit and the qualifier last.
+  size_t user_event_bytes_max = 512;  // name + payload
+  size_t query_bytes_max = 1024;
+  size_t query_response_bytes_max = 1024;
   // Coalescing of user events sent with coalesce = true: per name, only the latest is
   // delivered, once no new one came for `quiescent` or after `period` at the latest.
   Duration user_coalesce_period = absl::ZeroDuration();  // zero: no coalescing
@@ -118,22 +122,26 @@ class Serf final : private MemberlistDelegate {
  public:
   Serf(SerfConfig config, Address self_addr, uint64_t seed, Logger log);
 
+  // Memberlist's calling convention: the input time first, the batch last, and each entry
+  // point requests its next wake-up through the batch before it returns.
   void Start(Time now, Effects* out);
-  void Join(const std::vector<Address>& seeds, Time now, Effects* out);
+  void Join(Time now, const std::vector<Address>& seeds, Effects* out);
   void Leave(Time now, Effects* out);  // graceful: intent, memberlist leave, then shutdown
-  void HandleMessage(const MessageInput& message, Time now, Effects* out);
+  void HandleMessage(Time now, const MessageInput& message, Effects* out);
   void Tick(Time now, Effects* out);
-  void HandleProcessExit(const ProcessExitedInput& exit, Time now, Effects* out);
+  void HandleProcessExit(Time now, const ProcessExitedInput& exit, Effects* out);
   // Replaces this node's tags; they travel in every alive message, so their encoding is
   // bounded by memberlist's meta_bytes_max (InvalidArgument beyond it).
-  absl::Status SetTags(TagMap tags, Time now, Effects* out);
-  absl::Status UserEvent(std::string name, std::string payload, bool coalesce, Time now, Effects* out);
+  absl::Status SetTags(Time now, TagMap tags, Effects* out);
+  absl::Status UserEvent(Time now, std::string name, std::string payload, bool coalesce, Effects* out);
   // Starts a query; `done` runs at its deadline with what came back.
   using QueryDone = std::function<void(const QueryResult&)>;
-  absl::StatusOr<uint32_t> Query(std::string name, std::string payload, const QueryParams& params, Time now,
-                                 Effects* out, QueryDone done);
+  absl::StatusOr<uint32_t> Query(Time now, std::string name, std::string payload, const QueryParams& params,
+                                 QueryDone done, Effects* out);
+  // Adds a timer to this node's queue (the one memberlist runs), for the host machine's own
+  // deadlines: it counts towards the wake-up the next entry point requests.
+  void AddTimer(Time at, TimerQueue::Fn fn) { memberlist_.timers().Add(at, std::move(fn)); }
 
-  std::optional<Time> next_wake() const { return memberlist_.next_wake(); }
   const absl::btree_map<std::string, Member>& members() const { return members_; }
   const Member* member(const std::string& name) const;
   int NumAliveMembers() const;
@@ -177,9 +185,12 @@ class Serf final : private MemberlistDelegate {
     int relay_factor = 0;
   };
 
-  void Enter(Time now, Effects* out) {
+  // The scope of one entry point: memberlist's (its timers are ours), so the wake-up requested
+  // when it ends counts the timers this level added too.
+  [[nodiscard]] Memberlist::Entry Enter(Time now, Effects* out) {
     now_ = now;
     out_ = out;
+    return Memberlist::Entry(&memberlist_, now, out);
   }
   bool HandleJoinIntent(const proto::gossip::JoinIntent& j);
   bool HandleLeaveIntent(const proto::gossip::LeaveIntent& l);

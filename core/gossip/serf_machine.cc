@@ -29,16 +29,16 @@ void SerfMachine::Step(const Input& input, Effects* out) {
   if (!started_) {
     started_ = true;
     serf_->Start(now, out);
-    if (!seeds_.empty()) serf_->Join(seeds_, now, out);
+    if (!seeds_.empty()) serf_->Join(now, seeds_, out);
   }
   if (const auto* m = std::get_if<MessageInput>(&input.what)) {
-    serf_->HandleMessage(*m, now, out);
+    serf_->HandleMessage(now, *m, out);
   } else if (std::holds_alternative<TickInput>(input.what)) {
     serf_->Tick(now, out);
   } else if (const auto* p = std::get_if<ProcessExitedInput>(&input.what)) {
-    serf_->HandleProcessExit(*p, now, out);
+    serf_->HandleProcessExit(now, *p, out);
   } else if (const auto* r = std::get_if<RequestInput>(&input.what)) {
-    HandleRequest(*r, now, out);
+    HandleRequest(now, *r, out);
   }
   // Joins answer once a seed replied to our push-pull, or fail at their deadline.
   std::erase_if(pending_joins_, [&](const PendingJoin& j) {
@@ -56,10 +56,11 @@ void SerfMachine::Step(const Input& input, Effects* out) {
   leave_responses_.clear();
   for (auto& [id, body] : query_responses_) out->responses.push_back(Response{id, absl::OkStatus(), std::move(body), 0});
   query_responses_.clear();
-  if (auto wake = serf_->next_wake()) out->WakeAt(*wake);
+  // Serf requested its own wake-ups; a join still waiting needs one at its deadline.
+  for (const PendingJoin& j : pending_joins_) out->WakeAt(j.deadline);
 }
 
-void SerfMachine::HandleRequest(const RequestInput& r, Time now, Effects* out) {
+void SerfMachine::HandleRequest(Time now, const RequestInput& r, Effects* out) {
   auto respond = [&](absl::Status status, std::string body = "") {
     out->responses.push_back(Response{r.request_id, std::move(status), std::move(body), 0});
   };
@@ -74,18 +75,17 @@ void SerfMachine::HandleRequest(const RequestInput& r, Time now, Effects* out) {
       }
     }
     pending_joins_.push_back({r.request_id, serf_->memberlist().join_replies(), now + absl::Seconds(10)});
-    serf_->memberlist().timers().Add(now + absl::Seconds(10), [] {});
-    serf_->Join(seeds, now, out);
+    serf_->Join(now, seeds, out);
   } else if (r.method == "leave") {
     uint64_t id = r.request_id;
     // Answer when the goodbye has had its time to spread. Added before Leave's shutdown
     // timer (same time, runs first), as shutting down clears the timers.
     Duration delay = serf_->config().leave_propagate_delay;
-    serf_->memberlist().timers().Add(now + delay, [this, id] { leave_responses_.push_back(id); });
+    serf_->AddTimer(now + delay, [this, id] { leave_responses_.push_back(id); });
     serf_->Leave(now, out);
   } else if (r.method == "user-event" || r.method == "user-event-coalesce") {
     std::pair<std::string, std::string> np = absl::StrSplit(r.body, absl::MaxSplits('\n', 1));
-    respond(serf_->UserEvent(np.first, np.second, r.method == "user-event-coalesce", now, out));
+    respond(serf_->UserEvent(now, np.first, np.second, r.method == "user-event-coalesce", out));
   } else if (r.method == "query") {
     std::pair<std::string, std::string> hp = absl::StrSplit(r.body, absl::MaxSplits('\n', 1));
     std::vector<std::string> header = absl::StrSplit(hp.first, '\t');
@@ -114,12 +114,12 @@ void SerfMachine::HandleRequest(const RequestInput& r, Time now, Effects* out) {
       }
     }
     uint64_t id = r.request_id;
-    auto started = serf_->Query(header[0], hp.second, params, now, out, [this, id](const QueryResult& res) {
+    auto started = serf_->Query(now, header[0], hp.second, params, [this, id](const QueryResult& res) {
       std::string body;
       for (const std::string& a : res.acks) absl::StrAppend(&body, "ack\t", a, "\n");
       for (const auto& [from, payload] : res.responses) absl::StrAppend(&body, "response\t", from, "\t", payload, "\n");
       query_responses_.push_back({id, std::move(body)});
-    });
+    }, out);
     if (!started.ok()) respond(started.status());
   } else if (r.method == "members") {
     std::string body;
@@ -135,7 +135,7 @@ void SerfMachine::HandleRequest(const RequestInput& r, Time now, Effects* out) {
       std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
       tags[p.first] = p.second;
     }
-    respond(serf_->SetTags(std::move(tags), now, out));
+    respond(serf_->SetTags(now, std::move(tags), out));
   } else {
     respond(absl::InvalidArgumentError(absl::StrCat("unknown method: ", r.method)));
   }

@@ -34,7 +34,7 @@ class SerfMachine final : public Machine {
                                 std::vector<Address> seeds = {});
 
  private:
-  void HandleRequest(const RequestInput& r, Time now, Effects* out);
+  void HandleRequest(Time now, const RequestInput& r, Effects* out);
 
   std::unique_ptr<Serf> serf_;
   uint64_t host_incarnation_ = 0;

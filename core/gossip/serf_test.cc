@@ -28,7 +28,7 @@ class SerfTest : public ::testing::Test {
   void DeliverSerf(const pb::SerfMessage& sm, const Address& from = "addr-b") {
     pb::Message m;
     m.mutable_user()->set_payload(sm.SerializeAsString());
-    serf_->HandleMessage(MessageInput{from, Channel::kDatagram, PackMessages({m.SerializeAsString()})}, now_, &out_);
+    serf_->HandleMessage(now_, MessageInput{from, Channel::kDatagram, PackMessages({m.SerializeAsString()})}, &out_);
   }
   // Query "load" (ltime 3, id 42, an ack asked) from member b, as it arrives from the network.
   static pb::SerfMessage LoadQueryFromB() {
@@ -54,15 +54,15 @@ class SerfTest : public ::testing::Test {
     m.mutable_alive()->set_addr("addr-" + name);
     m.mutable_alive()->set_incarnation(inc);
     m.mutable_alive()->set_meta(t.SerializeAsString());
-    serf_->HandleMessage(MessageInput{"addr-" + name, Channel::kDatagram, PackMessages({m.SerializeAsString()})},
-                         now_, &out_);
+    serf_->HandleMessage(now_, MessageInput{"addr-" + name, Channel::kDatagram, PackMessages({m.SerializeAsString()})},
+                         &out_);
   }
   void DeliverDead(const std::string& name, uint64_t inc, const std::string& from) {
     pb::Message m;
     m.mutable_dead()->set_node(name);
     m.mutable_dead()->set_incarnation(inc);
     m.mutable_dead()->set_from(from);
-    serf_->HandleMessage(MessageInput{"addr-x", Channel::kDatagram, PackMessages({m.SerializeAsString()})}, now_,
+    serf_->HandleMessage(now_, MessageInput{"addr-x", Channel::kDatagram, PackMessages({m.SerializeAsString()})},
                          &out_);
   }
   static pb::SerfMessage UserEv(uint64_t ltime, const std::string& name, const std::string& payload) {
@@ -78,8 +78,10 @@ class SerfTest : public ::testing::Test {
     return kinds;
   }
   void AdvanceTo(Time t) {
-    while (serf_->next_wake() && *serf_->next_wake() <= t) {
-      now_ = *serf_->next_wake();
+    // The wake-up comes through the batch (out_ keeps the earliest one asked for).
+    while (out_.wake_at && *out_.wake_at <= t) {
+      now_ = std::max(now_, *out_.wake_at);
+      out_.wake_at.reset();
       serf_->Tick(now_, &out_);
     }
     now_ = t;
@@ -116,10 +118,10 @@ TEST_F(SerfTest, EventsOlderThanTheBufferAreDropped) {
 
 TEST_F(SerfTest, LocalUserEventsRespectTheSizeLimitAndCarryIncreasingTimes) {
   Make(Config());
-  EXPECT_TRUE(serf_->UserEvent("a", "1", false, now_, &out_).ok());
-  EXPECT_TRUE(serf_->UserEvent("a", "1", false, now_, &out_).ok());
+  EXPECT_TRUE(serf_->UserEvent(now_, "a", "1", false, &out_).ok());
+  EXPECT_TRUE(serf_->UserEvent(now_, "a", "1", false, &out_).ok());
   EXPECT_EQ(serf_->stats().user_delivered.size(), 2u) << "two firings, two events";
-  auto big = serf_->UserEvent("big", std::string(600, 'x'), false, now_, &out_);
+  auto big = serf_->UserEvent(now_, "big", std::string(600, 'x'), false, &out_);
   EXPECT_EQ(big.code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -250,8 +252,8 @@ TEST_F(SerfTest, TagChangesArriveAsMemberUpdate) {
 
 TEST_F(SerfTest, OversizedTagsAreRefused) {
   Make(Config());
-  EXPECT_EQ(serf_->SetTags({{"role", std::string(600, 'x')}}, now_, &out_).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(serf_->SetTags({{"role", "client"}}, now_, &out_).ok());
+  EXPECT_EQ(serf_->SetTags(now_, {{"role", std::string(600, 'x')}}, &out_).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(serf_->SetTags(now_, {{"role", "client"}}, &out_).ok());
   EXPECT_EQ(serf_->member("a")->tags.at("role"), "client");
 }
 
@@ -300,7 +302,7 @@ TEST_F(SerfTest, QueriesAreFilteredAckedAndAnsweredFromTheHandlerOutput) {
   DeliverSerf(q);
   ASSERT_EQ(out_.processes.size(), 1u);
   EXPECT_EQ(out_.processes[0].command, "load.sh");
-  serf_->HandleProcessExit(ProcessExitedInput{out_.processes[0].id, 0, false, "0.5"}, now_, &out_);
+  serf_->HandleProcessExit(now_, ProcessExitedInput{out_.processes[0].id, 0, false, "0.5"}, &out_);
   bool acked = false, answered = false;
   for (const auto& m : out_.messages) {
     pb::Packet p;
@@ -346,7 +348,7 @@ TEST_F(SerfTest, QueryAnswersAlsoTravelThroughRelayFactorRelays) {
   query->set_relay_factor(2);
   DeliverSerf(q);
   ASSERT_EQ(out_.processes.size(), 1u);
-  serf_->HandleProcessExit(ProcessExitedInput{out_.processes[0].id, 0, false, "0.5"}, now_, &out_);
+  serf_->HandleProcessExit(now_, ProcessExitedInput{out_.processes[0].id, 0, false, "0.5"}, &out_);
   // (to, ack, relay_to) of every query response we sent.
   auto responses = [&] {
     std::vector<std::tuple<Address, bool, std::string>> v;
@@ -401,7 +403,7 @@ TEST_F(SerfTest, QueryAnswersAlsoTravelThroughRelayFactorRelays) {
   // And a local one is refused beyond the bound.
   QueryParams params;
   params.relay_factor = kQueryRelayFactorMax + 1;
-  EXPECT_EQ(serf_->Query("load", "", params, now_, &out_, nullptr).status().code(),
+  EXPECT_EQ(serf_->Query(now_, "load", "", params, nullptr, &out_).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
