@@ -26,4 +26,5 @@ CORE_LIBRARIES = [
     "//core/seam",
     "//core/state",
     "//core/state:test_util",
+    "//core/testing",
 ]
