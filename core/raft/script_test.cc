@@ -1,200 +1,320 @@
-// Data-driven protocol tests in the style of etcd raft's testdata: each file in testdata/
-// tells one story as commands with the expected trace under "----". A reviewer reads the
-// protocol in the diff. To regenerate expectations after an intended change:
-//   RAFT_REWRITE=1 bazel run //core/raft:script_test
+// Data-driven protocol stories in the style of etcd raft's testdata, on the shared driver
+// (core/testing/script.h): every file in testdata/ runs, each command is checked against its
+// usage, and testdata/help.txt lists the commands with an example each. After an intended
+// change: SCRIPT_REWRITE=1 bazel run //core/raft:script_test
 //
-// Commands (node ids are numbers):
-//   add-nodes N [bootstrap=false] [prevote=false] [checkquorum=false] [chunk=BYTES]
-//             [inflight=N] [msgbytes=N] [unsafe=figure8]
-//   campaign I | tick-election I | tick-heartbeat I | tick I MS
-//   propose I DATA | propose-many I COUNT PREFIX
-//   persist [I] | deliver-msgs [I] | drop [FROM] [TO] (0 = any) | partition A,B/C | heal
-//   stabilize | status I | log I | crash I | restart I
-//   add-voter I J | add-nonvoter I J | promote I J | remove I J | transfer I J
-//   read-index I CTX | lease-read I | compact I
-#include <dirent.h>
+// Nodes are numbers; node I's address is "nI". `batch on` prints every batch a node hands
+// out (core/testing/batch_printer.h), so a story about durability shows each write with its
+// id and sync, and each message with the write it waits for (after_write_id).
+#include <memory>
+#include <string>
+#include <vector>
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
-
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/base/strings.h"
 #include "core/raft/test_cluster.h"
+#include "core/testing/batch_printer.h"
+#include "core/testing/script.h"
 #include "gtest/gtest.h"
 
 namespace muster::raft {
 namespace {
 
-struct Case {
-  std::string command;
-  std::string expected;
-};
+using script::Invocation;
 
-std::vector<std::string> ReadLines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(line);
-  return lines;
-}
-
-// A block: comment/command lines, "----", expected lines, then a blank line.
-std::vector<Case> Parse(const std::vector<std::string>& lines, std::vector<std::string>* preambles) {
-  std::vector<Case> cases;
-  size_t i = 0;
-  std::string preamble;
-  while (i < lines.size()) {
-    if (lines[i].empty() || lines[i][0] == '#') {
-      preamble += lines[i] + "\n";
-      ++i;
-      continue;
-    }
-    Case c;
-    c.command = lines[i++];
-    EXPECT_TRUE(i < lines.size() && lines[i] == "----") << "expected ---- after " << c.command;
-    ++i;
-    while (i < lines.size() && !lines[i].empty()) c.expected += lines[i++] + "\n";
-    preambles->push_back(preamble);
-    preamble.clear();
-    cases.push_back(std::move(c));
+// Raft's storage keys with their big-endian index decoded ("raft/l/3").
+std::string DescribeKey(const std::string& key) {
+  for (std::string_view prefix : {kLogPrefix, kSnapDataPrefix}) {
+    if (key.size() != prefix.size() + 8 || std::string_view(key).substr(0, prefix.size()) != prefix) continue;
+    uint64_t index = 0;
+    for (size_t i = prefix.size(); i < key.size(); ++i) index = (index << 8) | static_cast<unsigned char>(key[i]);
+    return absl::StrCat(Absl(prefix), index == UINT64_MAX ? "max" : std::to_string(index));
   }
-  preambles->push_back(preamble);
-  return cases;
+  return absl::CHexEscape(key);
 }
 
-NodeId Id(const std::string& s) { return NodeId{std::stoull(s)}; }
+std::string DescribeMessage(const OutboundMessage& m) {
+  pb::Message msg;
+  if (!msg.ParseFromString(m.payload)) return "(does not parse)";
+  return TestCluster::Describe(msg);
+}
 
 class Interpreter {
  public:
-  std::string Run(const std::string& command) {
-    trace_.clear();
-    std::vector<std::string> args = absl::StrSplit(command, ' ', absl::SkipEmpty());
-    std::string result = Execute(args);
-    if (!result.empty()) trace_.push_back(result);
-    if (trace_.empty()) return "ok\n";
-    return absl::StrJoin(trace_, "\n") + "\n";
-  }
+  Interpreter() { Register(); }
+  const script::CommandSet& commands() const { return commands_; }
 
  private:
-  std::string Execute(const std::vector<std::string>& a) {
-    const std::string& cmd = a[0];
-    auto arg = [&](size_t i) -> const std::string& {
-      static const std::string empty;
-      return i < a.size() ? a[i] : empty;
-    };
-    if (cmd == "add-nodes") {
-      RaftOptions o;
-      bool bootstrap = true;
-      for (size_t i = 2; i < a.size(); ++i) {
-        std::vector<std::string> kv = absl::StrSplit(a[i], '=');
-        if (kv[0] == "bootstrap") bootstrap = kv[1] == "true";
-        if (kv[0] == "prevote") o.pre_vote = kv[1] == "true";
-        if (kv[0] == "checkquorum") o.check_quorum = kv[1] == "true";
-        if (kv[0] == "chunk") o.snapshot_chunk_bytes = std::stoull(kv[1]);
-        if (kv[0] == "inflight") o.inflight_msgs_max = std::stoull(kv[1]);
-        if (kv[0] == "unsafe" && kv[1] == "figure8") o.unsafe_commit_previous_term = true;
-        if (kv[0] == "msgbytes") o.msg_bytes_max = std::stoull(kv[1]);
-      }
-      if (!cluster_) cluster_ = std::make_unique<TestCluster>(o, &trace_);
-      cluster_->AddNodes(std::stoi(arg(1)), bootstrap);
-      return "";
+  using Body = std::function<std::string(Invocation&)>;
+
+  // A command whose output is the cluster's trace (logs, deliveries, applied entries, batches)
+  // followed by what the body returns.
+  void Add(std::string usage, std::string doc, std::string example, Body body, bool raw_words = false) {
+    std::string name = usage.substr(0, usage.find(' '));
+    const bool needs_cluster = name != "add-nodes";
+    commands_.Add({.name = std::move(name),
+                   .usage = std::move(usage),
+                   .doc = std::move(doc),
+                   .example = std::move(example),
+                   .raw_words = raw_words,
+                   .run = [this, body = std::move(body), needs_cluster](Invocation& in) {
+                     trace_.clear();
+                     if (needs_cluster && cluster_ == nullptr) {
+                       in.Fail("add-nodes first");
+                       return std::string();
+                     }
+                     std::string result = body(in);
+                     if (!result.empty()) trace_.push_back(std::move(result));
+                     return absl::StrJoin(trace_, "\n");
+                   }});
+  }
+
+  // A node id argument that names a node of the cluster.
+  NodeId Node(Invocation& in, size_t i) {
+    const NodeId id{in.ArgUint(i)};
+    if (!in.errors().empty()) return NodeId{1};
+    if (!cluster_->Has(id)) {
+      in.Fail(absl::StrCat("no node ", in.Arg(i)));
+      return NodeId{1};
     }
-    MUSTER_CHECK(cluster_ != nullptr, "add-nodes first");
-    TestCluster& c = *cluster_;
-    const RaftOptions o;
-    if (cmd == "campaign") {
-      c.Run(Id(arg(1)), [&](Raft& r, Ready* out) { r.Campaign(c.now(Id(arg(1))), out); });
-    } else if (cmd == "tick-election") {
-      c.Tick(Id(arg(1)), 2 * c.raft(Id(arg(1))).options().election_timeout);
-    } else if (cmd == "tick-heartbeat") {
-      c.Tick(Id(arg(1)), c.raft(Id(arg(1))).options().heartbeat_interval);
-    } else if (cmd == "tick") {
-      c.Tick(Id(arg(1)), absl::Milliseconds(std::stoll(arg(2))));
-    } else if (cmd == "propose") {
-      absl::StatusOr<uint64_t> idx;
-      c.Run(Id(arg(1)), [&](Raft& r, Ready* out) { idx = r.Propose(c.now(Id(arg(1))), arg(2), out); });
-      return idx.ok() ? absl::StrCat("index ", *idx) : idx.status().ToString();
-    } else if (cmd == "propose-many") {
-      std::vector<std::string> data;
-      for (int i = 0; i < std::stoi(arg(2)); ++i) data.push_back(absl::StrCat(arg(3), i));
-      absl::Status s;
-      c.Run(Id(arg(1)), [&](Raft& r, Ready* out) { s = r.ProposeBatch(c.now(Id(arg(1))), data, out); });
-      return s.ok() ? "" : s.ToString();
-    } else if (cmd == "persist") {
-      if (a.size() > 1) {
-        c.Persist(Id(arg(1)));
-      } else {
-        for (NodeId id : c.ids()) c.Persist(id);
-      }
-    } else if (cmd == "deliver-msgs") {
-      c.Deliver(a.size() > 1 ? Id(arg(1)) : NodeId{});
-    } else if (cmd == "drop") {
-      size_t n = c.Drop(a.size() > 1 ? Id(arg(1)) : NodeId{}, a.size() > 2 ? Id(arg(2)) : NodeId{});
-      return absl::StrCat("dropped ", n);
-    } else if (cmd == "partition") {
-      std::vector<std::string> sides = absl::StrSplit(arg(1), '/');
-      std::vector<std::string> left = absl::StrSplit(sides[0], ',');
-      std::vector<std::string> right = absl::StrSplit(sides[1], ',');
-      for (const auto& l : left) {
-        for (const auto& r : right) {
-          c.Block(Id(l), Id(r));
-          c.Block(Id(r), Id(l));
-        }
-      }
-    } else if (cmd == "heal") {
-      c.Heal();
-    } else if (cmd == "stabilize") {
-      if (!c.Stabilize()) return "did not stabilize";
-    } else if (cmd == "status") {
-      return StatusLine(c.raft(Id(arg(1))));
-    } else if (cmd == "log") {
-      const RaftLog& l = c.raft(Id(arg(1))).log();
+    return id;
+  }
+  // An optional node id (absent or 0: any node).
+  NodeId AnyNode(Invocation& in, size_t i) {
+    if (!in.has_arg(i) || in.Arg(i) == "0") return NodeId{};
+    return Node(in, i);
+  }
+
+  // Runs `fn` on node `id`'s raft unless the invocation already failed.
+  void Run(Invocation& in, NodeId id, const std::function<void(Raft&, Time, Ready*)>& fn) {
+    if (!in.errors().empty()) return;
+    if (!cluster_->up(id)) {
+      in.Fail(absl::StrCat("node ", id.value, " is down"));
+      return;
+    }
+    cluster_->Run(id, [&](Raft& r, Ready* out) { fn(r, cluster_->now(id), out); });
+  }
+
+  static std::string StatusText(const absl::Status& s) { return s.ok() ? "" : s.ToString(); }
+
+  void OnReady(NodeId id, const Ready& ready) {
+    if (!print_batches_) return;
+    script::BatchFormat format;
+    format.describe_key = DescribeKey;
+    format.describe_message = DescribeMessage;
+    format.epoch = SimEpoch();
+    const std::string batch = script::FormatBatch(ready.effects, format);
+    if (batch.empty()) return;
+    trace_.push_back(absl::StrCat(ToString(id), " batch:\n  ", absl::StrJoin(absl::StrSplit(batch, '\n'), "\n  ")));
+  }
+
+  void Register() {
+    Add("add-nodes N [bootstrap=BOOL] [prevote=BOOL] [checkquorum=BOOL] [chunk=BYTES] [inflight=N] [msgbytes=N] "
+        "[unsafe=RULE]",
+        "adds N nodes with the next ids, bootstrapped as one configuration unless bootstrap=false; the options "
+        "(only on the first call) set RaftOptions; unsafe= figure8 | reply-before-persist",
+        "add-nodes 3 prevote=false", [this](Invocation& in) { return AddNodes(in); });
+    Add("campaign ID", "ID starts an election now", "campaign 1", [this](Invocation& in) {
+      Run(in, Node(in, 0), [](Raft& r, Time now, Ready* out) { r.Campaign(now, out); });
+      return std::string();
+    });
+    Add("tick-election ID", "advances ID's clock by twice the election timeout and ticks it", "tick-election 1",
+        [this](Invocation& in) { return Tick(in, 2 * base_options_.election_timeout); });
+    Add("tick-heartbeat ID", "advances ID's clock by one heartbeat interval and ticks it", "tick-heartbeat 1",
+        [this](Invocation& in) { return Tick(in, base_options_.heartbeat_interval); });
+    Add("tick ID MS", "advances ID's clock by MS milliseconds and ticks it", "tick 1 100",
+        [this](Invocation& in) { return Tick(in, absl::Milliseconds(in.ArgInt(1))); });
+    Add("propose ID DATA", "ID proposes DATA (\"k=v\" sets k in the KV machine); prints its index", "propose 1 x=1",
+        [this](Invocation& in) {
+          absl::StatusOr<uint64_t> idx = absl::UnknownError("not run");
+          Run(in, Node(in, 0), [&](Raft& r, Time now, Ready* out) { idx = r.Propose(now, in.Arg(1), out); });
+          return idx.ok() ? absl::StrCat("index ", *idx) : idx.status().ToString();
+        },
+        /*raw_words=*/true);
+    Add("propose-many ID COUNT PREFIX", "ID proposes COUNT entries PREFIX0, PREFIX1, ... in one batch",
+        "propose-many 1 10 k", [this](Invocation& in) {
+          std::vector<std::string> data;
+          for (uint64_t i = 0; i < in.ArgUint(1); ++i) data.push_back(absl::StrCat(in.Arg(2), i));
+          absl::Status s;
+          Run(in, Node(in, 0), [&](Raft& r, Time now, Ready* out) { s = r.ProposeBatch(now, data, out); });
+          return StatusText(s);
+        });
+    Add("persist [ID]", "makes every write of ID (or of every node) durable and releases what waited on it",
+        "persist 1", [this](Invocation& in) {
+          if (in.has_arg(0)) {
+            if (const NodeId id = Node(in, 0); in.errors().empty()) cluster_->Persist(id);
+          } else {
+            for (NodeId id : cluster_->ids()) cluster_->Persist(id);
+          }
+          return std::string();
+        });
+    Add("deliver-msgs [ID]", "delivers the messages in flight (to ID only, if given), printing each", "deliver-msgs 2",
+        [this](Invocation& in) {
+          const NodeId to = AnyNode(in, 0);
+          if (in.errors().empty()) cluster_->Deliver(to);
+          return std::string();
+        });
+    Add("drop [FROM] [TO]", "drops the messages in flight from FROM to TO (absent or 0: any); prints how many",
+        "drop 1 2", [this](Invocation& in) {
+          const NodeId from = AnyNode(in, 0);
+          const NodeId to = AnyNode(in, 1);
+          return in.errors().empty() ? absl::StrCat("dropped ", cluster_->Drop(from, to)) : std::string();
+        });
+    Add("partition SIDES", "cuts every link between the two sides of SIDES, written A,B/C", "partition 1,2/3",
+        [this](Invocation& in) {
+          std::vector<std::string> sides = absl::StrSplit(in.Arg(0), '/');
+          if (sides.size() != 2) {
+            in.Fail("want two sides: A,B/C");
+            return std::string();
+          }
+          for (absl::string_view l : absl::StrSplit(sides[0], ',')) {
+            for (absl::string_view r : absl::StrSplit(sides[1], ',')) {
+              uint64_t a = 0, b = 0;
+              if (!absl::SimpleAtoi(l, &a) || !absl::SimpleAtoi(r, &b)) {
+                in.Fail("node ids are numbers");
+                return std::string();
+              }
+              cluster_->Block(NodeId{a}, NodeId{b});
+              cluster_->Block(NodeId{b}, NodeId{a});
+            }
+          }
+          return std::string();
+        });
+    Add("heal", "restores every cut link", "heal", [this](Invocation&) {
+      cluster_->Heal();
+      return std::string();
+    });
+    Add("stabilize", "persists and delivers until nothing is left in flight", "stabilize", [this](Invocation&) {
+      return cluster_->Stabilize() ? std::string() : std::string("did not stabilize");
+    });
+    Add("status ID", "prints ID's role, term, vote, leader, commit, applied and log; a leader's peers too",
+        "status 1", [this](Invocation& in) {
+          const NodeId id = Node(in, 0);
+          return in.errors().empty() ? StatusLine(cluster_->raft(id)) : std::string();
+        });
+    Add("log ID", "prints ID's snapshot and its log entries as term/index", "log 1", [this](Invocation& in) {
+      const NodeId id = Node(in, 0);
+      if (!in.errors().empty()) return std::string();
+      const RaftLog& l = cluster_->raft(id).log();
       std::vector<std::string> es;
-      for (uint64_t i = l.first_index(); i <= l.last_index(); ++i) {
-        es.push_back(absl::StrCat(l.At(i).term(), "/", i));
-      }
-      return absl::StrCat("snapshot=", l.snapshot_term(), "/", l.snapshot_index(), " entries=[", absl::StrJoin(es, " "), "]");
-    } else if (cmd == "crash") {
-      c.Crash(Id(arg(1)));
-    } else if (cmd == "restart") {
-      c.Restart(Id(arg(1)));
-    } else if (cmd == "add-voter" || cmd == "add-nonvoter" || cmd == "promote" || cmd == "remove") {
-      ConfChange ch = cmd == "add-voter" ? ConfChange::kAddVoter
-                      : cmd == "add-nonvoter" ? ConfChange::kAddNonVoter
-                      : cmd == "promote" ? ConfChange::kPromote
-                                           : ConfChange::kRemove;
-      NodeId target = Id(arg(2));
-      if (!c.Has(target) && ch != ConfChange::kRemove) c.AddNodes(1, /*bootstrap=*/false);
-      absl::Status s;
-      c.Run(Id(arg(1)), [&](Raft& r, Ready* out) {
-        s = r.ChangeMembership(c.now(Id(arg(1))), ch, target, absl::StrCat("n", target.value), out);
-      });
-      return s.ok() ? "" : s.ToString();
-    } else if (cmd == "transfer") {
-      absl::Status s;
-      c.Run(Id(arg(1)), [&](Raft& r, Ready* out) { s = r.TransferLeadership(c.now(Id(arg(1))), Id(arg(2)), out); });
-      return s.ok() ? "" : s.ToString();
-    } else if (cmd == "read-index") {
-      absl::Status s;
-      c.Run(Id(arg(1)), [&](Raft& r, Ready* out) { s = r.ReadIndex(c.now(Id(arg(1))), std::stoull(arg(2)), out); });
-      return s.ok() ? "" : s.ToString();
-    } else if (cmd == "lease-read") {
-      auto r = c.raft(Id(arg(1))).LeaseRead(c.now(Id(arg(1))));
-      return r.ok() ? absl::StrCat("lease read at index ", *r) : r.status().ToString();
-    } else if (cmd == "compact") {
-      NodeId id = Id(arg(1));
-      absl::Status s;
-      c.Run(id, [&](Raft& r, Ready* out) { s = r.Compact(c.now(id), c.fsm(id).applied(), c.fsm(id).Snapshot(), out); });
-      return s.ok() ? "" : s.ToString();
-    } else {
-      return absl::StrCat("unknown command: ", cmd);
+      for (uint64_t i = l.first_index(); i <= l.last_index(); ++i) es.push_back(absl::StrCat(l.At(i).term(), "/", i));
+      return absl::StrCat("snapshot=", l.snapshot_term(), "/", l.snapshot_index(), " entries=[",
+                          absl::StrJoin(es, " "), "]");
+    });
+    Add("crash ID", "ID stops and loses every write not yet durable", "crash 2", [this](Invocation& in) {
+      if (const NodeId id = Node(in, 0); in.errors().empty()) cluster_->Crash(id);
+      return std::string();
+    });
+    Add("restart ID", "a crashed ID starts again from its durable state", "restart 2", [this](Invocation& in) {
+      const NodeId id = Node(in, 0);
+      if (in.errors().empty() && cluster_->up(id)) in.Fail("node is up");
+      if (in.errors().empty()) cluster_->Restart(id);
+      return std::string();
+    });
+    for (auto [verb, change] : {std::pair{"add-voter", ConfChange::kAddVoter},
+                                std::pair{"add-nonvoter", ConfChange::kAddNonVoter},
+                                std::pair{"promote", ConfChange::kPromote}, std::pair{"remove", ConfChange::kRemove}}) {
+      Add(absl::StrCat(verb, " ID TARGET"),
+          absl::StrCat("leader ID proposes the membership change ", verb,
+                       " of TARGET (a new TARGET is created, not bootstrapped)"),
+          absl::StrCat(verb, " 1 4"), [this, change](Invocation& in) { return ChangeMembership(in, change); });
     }
+    Add("transfer ID TARGET", "leader ID transfers leadership to TARGET", "transfer 1 2", [this](Invocation& in) {
+      const NodeId target = Node(in, 1);
+      absl::Status s;
+      Run(in, Node(in, 0), [&](Raft& r, Time now, Ready* out) { s = r.TransferLeadership(now, target, out); });
+      return StatusText(s);
+    });
+    Add("read-index ID CTX", "ID asks for a linearizable read index with context CTX (a number)", "read-index 1 7",
+        [this](Invocation& in) {
+          const uint64_t ctx = in.ArgUint(1);
+          absl::Status s;
+          Run(in, Node(in, 0), [&](Raft& r, Time now, Ready* out) { s = r.ReadIndex(now, ctx, out); });
+          return StatusText(s);
+        });
+    Add("lease-read ID", "ID answers a read from its leader lease, if it holds one; prints the index", "lease-read 1",
+        [this](Invocation& in) {
+          const NodeId id = Node(in, 0);
+          if (!in.errors().empty()) return std::string();
+          absl::StatusOr<uint64_t> r = cluster_->raft(id).LeaseRead(cluster_->now(id));
+          return r.ok() ? absl::StrCat("lease read at index ", *r) : r.status().ToString();
+        });
+    Add("compact ID", "ID snapshots its KV machine at its applied index and compacts its log", "compact 1",
+        [this](Invocation& in) {
+          const NodeId id = Node(in, 0);
+          absl::Status s;
+          Run(in, id, [&](Raft& r, Time now, Ready* out) {
+            s = r.Compact(now, cluster_->fsm(id).applied(), cluster_->fsm(id).Snapshot(), out);
+          });
+          return StatusText(s);
+        });
+    Add("batch MODE",
+        "on: from now on every batch a node hands out is printed whole (writes with id and sync; messages with "
+        "channel, size and after_write_id; wake_at); off: no longer",
+        "batch on", [this](Invocation& in) {
+          const std::string& mode = in.Arg(0);
+          if (mode != "on" && mode != "off") in.Fail("MODE is on or off");
+          print_batches_ = mode == "on";
+          return std::string();
+        });
+  }
+
+  std::string AddNodes(Invocation& in) {
+    const uint64_t n = in.ArgUint(0);
+    if (cluster_ == nullptr) {
+      RaftOptions& o = base_options_;
+      o.pre_vote = in.OptionBool("prevote", o.pre_vote);
+      o.check_quorum = in.OptionBool("checkquorum", o.check_quorum);
+      o.snapshot_chunk_bytes = in.OptionUint("chunk", o.snapshot_chunk_bytes);
+      o.inflight_msgs_max = in.OptionUint("inflight", o.inflight_msgs_max);
+      o.msg_bytes_max = in.OptionUint("msgbytes", o.msg_bytes_max);
+      const std::string unsafe = in.Option("unsafe", "");
+      if (unsafe == "figure8") {
+        o.unsafe_commit_previous_term = true;
+      } else if (unsafe == "reply-before-persist") {
+        o.unsafe_reply_before_persist = true;
+      } else if (!unsafe.empty()) {
+        in.Fail(absl::StrCat("unknown unsafe rule ", unsafe));
+      }
+      if (!in.errors().empty()) return "";
+      cluster_ = std::make_unique<TestCluster>(o, &trace_);
+      cluster_->set_ready_observer([this](NodeId id, const Ready& ready) { OnReady(id, ready); });
+    } else {
+      for (const char* key : {"prevote", "checkquorum", "chunk", "inflight", "msgbytes", "unsafe"}) {
+        if (in.has_option(key)) in.Fail(absl::StrCat("option ", key, " only on the first add-nodes"));
+      }
+    }
+    if (in.errors().empty()) cluster_->AddNodes(static_cast<int>(n), in.OptionBool("bootstrap", true));
     return "";
   }
 
-  std::string StatusLine(const Raft& r) {
+  std::string Tick(Invocation& in, Duration advance) {
+    const NodeId id = Node(in, 0);
+    if (in.errors().empty() && !cluster_->up(id)) in.Fail(absl::StrCat("node ", id.value, " is down"));
+    if (in.errors().empty()) cluster_->Tick(id, advance);
+    return "";
+  }
+
+  std::string ChangeMembership(Invocation& in, ConfChange change) {
+    const NodeId leader = Node(in, 0);
+    const NodeId target{in.ArgUint(1)};
+    if (!in.errors().empty()) return "";
+    if (!cluster_->Has(target) && change != ConfChange::kRemove) cluster_->AddNodes(1, /*bootstrap=*/false);
+    if (!cluster_->Has(target)) {
+      in.Fail(absl::StrCat("node ", target.value, " is not the next id"));
+      return "";
+    }
+    absl::Status s;
+    Run(in, leader, [&](Raft& r, Time now, Ready* out) {
+      s = r.ChangeMembership(now, change, target, absl::StrCat("n", target.value), out);
+    });
+    return StatusText(s);
+  }
+
+  static std::string StatusLine(const Raft& r) {
     Status s = r.GetStatus();
     std::string out = absl::StrCat(ToString(s.id), " ", Absl(RoleName(s.role)), " term=", s.term, " vote=", s.vote.value,
                                    " leader=", s.leader.value, " commit=", s.commit, " applied=", s.applied,
@@ -208,60 +328,29 @@ class Interpreter {
     return out;
   }
 
+  script::CommandSet commands_;
+  RaftOptions base_options_;
   std::vector<std::string> trace_;
   std::unique_ptr<TestCluster> cluster_;
+  bool print_batches_ = false;
 };
 
-std::string TestdataDir() {
-  if (const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY"); ws != nullptr) {
-    return absl::StrCat(ws, "/core/raft/testdata");
-  }
-  return "core/raft/testdata";
+constexpr char kTestdata[] = "core/raft/testdata";
+
+class RaftScript : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RaftScript, Run) {
+  Interpreter interpreter;
+  script::RunScriptFile(GetParam(), interpreter.commands());
 }
 
-std::vector<std::string> Files() {
-  std::vector<std::string> out;
-  DIR* d = opendir(TestdataDir().c_str());
-  if (d == nullptr) return out;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name.size() > 4 && name.substr(name.size() - 4) == ".txt") out.push_back(name);
-  }
-  closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-class ScriptTest : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(ScriptTest, Run) {
-  const std::string path = absl::StrCat(TestdataDir(), "/", GetParam());
-  std::vector<std::string> preambles;
-  std::vector<Case> cases = Parse(ReadLines(path), &preambles);
-  ASSERT_FALSE(cases.empty());
-  const bool rewrite = std::getenv("RAFT_REWRITE") != nullptr;
-  Interpreter interp;
-  std::string rewritten;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const std::string got = interp.Run(cases[i].command);
-    rewritten += preambles[i] + cases[i].command + "\n----\n" + got;
-    if (!rewrite) {
-      EXPECT_EQ(cases[i].expected, got) << GetParam() << ": " << cases[i].command;
-    }
-  }
-  if (preambles.back().find_first_not_of('\n') != std::string::npos) rewritten += preambles.back();
-  if (rewrite) {
-    std::ofstream out(path);
-    out << rewritten;
-  }
-}
-
-INSTANTIATE_TEST_SUITE_P(Testdata, ScriptTest, ::testing::ValuesIn(Files()),
+INSTANTIATE_TEST_SUITE_P(Testdata, RaftScript, ::testing::ValuesIn(script::ScriptFiles(kTestdata)),
                          [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string n = info.param.substr(0, info.param.size() - 4);
-                           for (char& ch : n) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
+                           return script::ScriptTestName(info.param);
                          });
+
+// Files are found at run time; this pins that the folder was read at all.
+TEST(RaftScriptFiles, EveryStoryIsFound) { EXPECT_GE(script::ScriptFiles(kTestdata).size(), 14u); }
 
 }  // namespace
 }  // namespace muster::raft

@@ -147,6 +147,7 @@ void TestCluster::Tick(NodeId id, Duration advance) {
 }
 
 void TestCluster::Carry(Node& n, Ready& ready) {
+  if (ready_observer_) ready_observer_(n.id, ready);
   for (const StorageWrite& w : ready.effects.writes) n.storage.Apply(w);
   if (ready.restore.has_value()) {
     MUSTER_CHECK(n.fsm.Restore(n.raft->log().snapshot_data()), "snapshot data does not parse");

@@ -82,6 +82,10 @@ class TestCluster {
   // Persists and delivers until nothing is left; returns false if it did not settle.
   bool Stabilize(int rounds_max = 1000);
   const std::deque<InFlight>& in_flight() const { return in_flight_; }
+  // Sees every Ready a node hands out, before it is carried out (the script's `batch` command).
+  void set_ready_observer(std::function<void(NodeId, const Ready&)> observer) {
+    ready_observer_ = std::move(observer);
+  }
 
   static std::string Describe(const pb::Message& m);
 
@@ -111,6 +115,7 @@ class TestCluster {
   std::map<NodeId, std::unique_ptr<Node>> nodes_;
   std::deque<InFlight> in_flight_;
   std::set<std::pair<NodeId, NodeId>> blocked_;
+  std::function<void(NodeId, const Ready&)> ready_observer_;
 };
 
 }  // namespace muster::raft
