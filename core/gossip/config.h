@@ -64,6 +64,14 @@ struct MemberlistConfig {
   // has no such limit; Consul's largest LAN pools are a few tens of thousands of agents.
   int members_max = 65536;
 
+  // Bug injection, never set outside tests: each breaks one rule of SWIM or Lifeguard at one
+  // `if` naming it, so the swarm (tests/gossip_sim) can show it catches the rule's breach (the
+  // kill matrix in README.md).
+  bool unsafe_no_refutation = false;                 // a node does not refute a suspicion or death of itself
+  bool unsafe_accept_older_incarnation = false;      // an alive or suspect older than what we hold is applied
+  bool unsafe_suspicion_ignores_confirmations = false;  // Lifeguard: confirmations do not shorten the timeout
+  bool unsafe_revive_dead_same_incarnation = false;  // an alive of the incarnation a member died in revives it
+
   static MemberlistConfig Lan(std::string name) {
     MemberlistConfig c;
     c.name = std::move(name);

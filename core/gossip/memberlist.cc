@@ -718,7 +718,12 @@ void Memberlist::AliveNode(const pb::Alive& a, bool bootstrap) {
     return;
   }
   NodeState& state = it->second;
-  if (!is_local && !is_new && a.incarnation() <= state.incarnation) return;
+  // Incarnation order: news about another member counts only if newer than what we hold;
+  // dead is final for an incarnation (only a higher one brings a member back).
+  const bool revives_same = config_.unsafe_revive_dead_same_incarnation && DeadOrLeft(state) &&
+                            a.incarnation() == state.incarnation;
+  const bool older_applied = config_.unsafe_accept_older_incarnation && a.incarnation() < state.incarnation;
+  if (!is_local && !is_new && a.incarnation() <= state.incarnation && !revives_same && !older_applied) return;
   if (is_local && a.incarnation() < state.incarnation) return;
 
   CancelSuspicion(a.node());
@@ -770,7 +775,8 @@ void Memberlist::SuspectNode(const pb::Suspect& s) {
   auto it = nodes_.find(s.node());
   if (it == nodes_.end()) return;
   NodeState& state = it->second;
-  if (s.incarnation() < state.incarnation) return;  // old news
+  // Incarnation order: a suspicion older than the incarnation we hold was refuted already.
+  if (s.incarnation() < state.incarnation && !config_.unsafe_accept_older_incarnation) return;  // old news
   auto sit = suspicions_.find(s.node());
   if (sit != suspicions_.end() && s.incarnation() > state.incarnation) {
     // The member refuted our suspicion (we missed its alive, which a newer suspect carrying
@@ -783,10 +789,13 @@ void Memberlist::SuspectNode(const pb::Suspect& s) {
   if (sit != suspicions_.end()) {
     // An independent confirmation shortens the timeout (Lifeguard); pass it on.
     if (sit->second.suspicion->Confirm(s.from())) {
-      timers_.Cancel(sit->second.timer);
-      std::string name = s.node();
-      sit->second.timer = timers_.Add(std::max(now_, sit->second.suspicion->deadline()),
-                                      [this, name] { OnSuspicionTimeout(name); });
+      // Lifeguard: each independent confirmation brings the deadline closer.
+      if (!config_.unsafe_suspicion_ignores_confirmations) {
+        timers_.Cancel(sit->second.timer);
+        std::string name = s.node();
+        sit->second.timer = timers_.Add(std::max(now_, sit->second.suspicion->deadline()),
+                                        [this, name] { OnSuspicionTimeout(name); });
+      }
       pb::Message m;
       *m.mutable_suspect() = s;
       Broadcast(s.node(), m);
@@ -795,6 +804,7 @@ void Memberlist::SuspectNode(const pb::Suspect& s) {
   }
   if (state.state != MemberState::kAlive) return;
   if (s.node() == config_.name) {
+    if (config_.unsafe_no_refutation) return;  // refutation: the accused answers with a higher incarnation
     Refute(state, s.incarnation());
     log_.Warn(now_, "refuting a suspect message from ", s.from());
     TellAccuser(s.from());
@@ -865,6 +875,7 @@ void Memberlist::DeadNode(const pb::Dead& d) {
   }
   CancelSuspicion(d.node());
   if (d.node() == config_.name && !leaving_) {
+    if (config_.unsafe_no_refutation) return;  // refutation: the accused answers with a higher incarnation
     Refute(state, d.incarnation());
     log_.Warn(now_, "refuting a dead message from ", d.from());
     TellAccuser(d.from());

@@ -431,7 +431,10 @@ bool Serf::HandleJoinIntent(const pb::JoinIntent& j) {
     return true;
   }
   Member& m = it->second;
-  if (j.ltime() <= m.status_ltime) return false;
+  // Lamport order of intents: only a newer intent changes a member's status.
+  if (j.ltime() == m.status_ltime || (j.ltime() < m.status_ltime && !config_.unsafe_intents_ignore_ltime)) {
+    return false;
+  }
   m.status_ltime = j.ltime();
   if (m.status == MemberStatus::kLeaving) m.status = MemberStatus::kAlive;
   return true;
@@ -447,7 +450,10 @@ bool Serf::HandleLeaveIntent(const pb::LeaveIntent& l) {
     return true;
   }
   Member& m = it->second;
-  if (l.ltime() <= m.status_ltime) return false;
+  // Lamport order of intents: only a newer intent changes a member's status.
+  if (l.ltime() == m.status_ltime || (l.ltime() < m.status_ltime && !config_.unsafe_intents_ignore_ltime)) {
+    return false;
+  }
   if (l.node() == config_.memberlist.name && !leaving_) {
     // Someone replayed an old leave of ours: refute with a newer join intent.
     pb::SerfMessage refute;
@@ -483,6 +489,9 @@ bool Serf::HandleUserEvent(const pb::UserEvent& e) {
   if (seen.ltime == e.ltime()) {
     for (const auto& [name, payload] : seen.events) {
       if (name == e.name() && payload == e.payload()) {
+        // De-duplication by Lamport time: an event seen at its time is delivered once. (The
+        // unsafe switch delivers it again but still does not pass it on, so runs stay bounded.)
+        if (config_.unsafe_user_events_no_dedup) DeliverUser(e);
         stats_.user_duplicates_dropped++;
         return false;
       }

@@ -62,6 +62,9 @@ struct SerfConfig {
   // answer. 12 is memberlist's own limit for N = 100..999 (about e^-12 per member).
   int query_leave_transmits_min = 12;
   int recent_intents_max = 1024;
+  // Bug injection, never set outside tests (see MemberlistConfig's unsafe_* switches).
+  bool unsafe_intents_ignore_ltime = false;   // an older join/leave intent overrides a newer one
+  bool unsafe_user_events_no_dedup = false;   // a user event seen at its Lamport time is delivered again
   std::vector<EventHandlerSpec> handlers;
 
   static SerfConfig Lan(std::string name) {
@@ -151,6 +154,9 @@ class Serf final : private MemberlistDelegate {
   const SerfConfig& config() const { return config_; }
   uint64_t member_ltime() const { return clock_.Time(); }
   uint64_t event_ltime() const { return event_clock_.Time(); }
+  // User events older than this are ignored: a joining node does not replay the cluster's
+  // history (Serf's eventJoinIgnore). For checkers of exactly-once delivery.
+  uint64_t event_min_time() const { return event_min_time_; }
   uint64_t query_ltime() const { return query_clock_.Time(); }
   bool shut_down() const { return memberlist_.shut_down(); }
   Duration DefaultQueryTimeout() const;
