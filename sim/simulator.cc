@@ -14,18 +14,16 @@ struct Simulator::Node {
   Address address;
   MachineFactory factory;
   std::unique_ptr<Machine> machine;
-  Disk disk;
+  // Carries out the machine's effects by the seam's rules; holds the disk (across lives).
+  std::unique_ptr<EffectExecutor> executor;
   NodeStats stats;
   bool up = false;
   // Bumped on every kill: events scheduled for an earlier life are dropped on arrival.
   uint64_t generation = 0;
   uint64_t incarnation = 0;
 
-  // Durability: sync writes complete in issue order.
-  uint64_t durable_through = 0;
+  // Sync writes complete in issue order: the latest completion time scheduled.
   Time last_sync_done;
-  std::deque<OutboundMessage> gated_messages;  // waiting on after_write_id
-  std::deque<Response> gated_responses;
 
   // Timer: only the newest armed wake-up counts.
   std::optional<Time> wake_at;
@@ -68,6 +66,7 @@ NodeId Simulator::AddNode(MachineFactory factory, Address address) {
   node->factory = std::move(factory);
   node->last_sync_done = now_;
   node->paused_until = now_;
+  node->executor = std::make_unique<EffectExecutor>(node->id, Sinks(*node));
   MUSTER_CHECK(!by_address_.contains(node->address), "duplicate address ", node->address);
   by_address_[node->address] = node->id;
   nodes_.push_back(std::move(node));
@@ -84,12 +83,11 @@ void Simulator::StartMachine(Node& node) {
   node.clock_offset = node.next_clock_offset;
   ctx.now = now_ + node.clock_offset;
   ctx.log = log_sink_;
-  ctx.storage = &node.disk;
+  ctx.storage = &node.executor->disk();
   ctx.incarnation = node.incarnation++;
   node.machine = node.factory(ctx);
   MUSTER_CHECK(node.machine != nullptr, "factory returned no machine");
   node.up = true;
-  node.durable_through = 0;
   node.last_sync_done = now_;
   node.paused_until = now_;
   node.wake_at.reset();
@@ -103,9 +101,7 @@ void Simulator::Kill(NodeId id, bool torn_write) {
   node.up = false;
   node.machine.reset();
   node.generation++;
-  node.disk.Crash(rng_, torn_write);
-  node.gated_messages.clear();
-  node.gated_responses.clear();
+  node.executor->Crash(rng_, torn_write);
   node.paused_inputs.clear();
   node.wake_at.reset();
   node.last_stream_arrival.clear();
@@ -125,7 +121,7 @@ void Simulator::Restart(NodeId id) {
 void Simulator::RestartWiped(NodeId id) {
   Node& node = *nodes_.at(id.value - 1);
   if (node.up) Kill(id);
-  node.disk.Wipe();
+  node.executor->Wipe();
   StartMachine(node);
 }
 
@@ -159,7 +155,7 @@ Duration Simulator::ClockOffset(NodeId id) const { return nodes_.at(id.value - 1
 
 bool Simulator::IsUp(NodeId id) const { return nodes_.at(id.value - 1)->up; }
 Machine* Simulator::machine(NodeId id) { return nodes_.at(id.value - 1)->machine.get(); }
-Disk& Simulator::disk(NodeId id) { return nodes_.at(id.value - 1)->disk; }
+Disk& Simulator::disk(NodeId id) { return nodes_.at(id.value - 1)->executor->disk(); }
 const NodeStats& Simulator::stats(NodeId id) const { return nodes_.at(id.value - 1)->stats; }
 const Address& Simulator::AddressOf(NodeId id) const { return nodes_.at(id.value - 1)->address; }
 
@@ -220,68 +216,40 @@ void Simulator::RunStep(Node& node, const Input& input) {
   Execute(node, std::move(effects));
 }
 
-void Simulator::Execute(Node& node, Effects effects) {
-  const NodeId id = node.id;
-  const uint64_t generation = node.generation;
-  for (StorageWrite& write : effects.writes) {
-    node.disk.Apply(write);
-    if (!write.sync) continue;
-    // Syncs finish in issue order: a later sync never completes before an earlier one.
-    const Time done = std::max(node.last_sync_done,
-                               now_ + rng_.UniformDuration(disk_config_.sync_latency_min,
-                                                           disk_config_.sync_latency_max));
-    node.last_sync_done = done;
-    const uint64_t write_id = write.id;
-    Schedule(done, [this, id, generation, write_id] { OnSynced(id, generation, write_id); });
-  }
-  for (OutboundMessage& message : effects.messages) {
-    // The seam's datagram limit holds for every machine (io/ cannot send more over UDP):
-    // a machine that breaks it is broken, whatever harness hosts it.
-    MUSTER_CHECK(message.channel != Channel::kDatagram || message.payload.size() <= kDatagramPayloadBytesMax,
-                 "oversized datagram from ", ToString(id), ": ", message.payload.size(), " bytes > ",
-                 kDatagramPayloadBytesMax, " (core/seam/channel.h)");
-    if (message.after_write_id > node.durable_through || !node.gated_messages.empty()) {
-      node.gated_messages.push_back(std::move(message));
-    } else {
-      SendNow(node, std::move(message));
-    }
-  }
-  for (ProcessStart& process : effects.processes) {
+EffectExecutor::Sinks Simulator::Sinks(Node& node) {
+  Node* n = &node;  // nodes live as long as the simulator
+  EffectExecutor::Sinks sinks;
+  sinks.send = [this, n](OutboundMessage m) { SendNow(*n, std::move(m)); };
+  sinks.respond = [this, n](Response r) { Respond(*n, std::move(r)); };
+  sinks.start_process = [this, n](const ProcessStart& process) {
     ProcessExitedInput result;
-    if (process_runner_) {
-      result = process_runner_(id, process);
-    }
+    if (process_runner_) result = process_runner_(n->id, process);
     result.process_id = process.id;
-    Schedule(now_ + process_delay_, [this, id, generation, result] {
-      Deliver(id, generation, Input{now_, result});
-    });
-  }
-  for (Response& response : effects.responses) {
-    if (response.after_write_id > node.durable_through || !node.gated_responses.empty()) {
-      node.gated_responses.push_back(std::move(response));
-    } else {
-      Respond(node, std::move(response));
-    }
-  }
-  if (effects.wake_at.has_value()) ArmWake(node, *effects.wake_at);
+    const NodeId id = n->id;
+    const uint64_t generation = n->generation;
+    Schedule(now_ + process_delay_, [this, id, generation, result] { Deliver(id, generation, Input{now_, result}); });
+  };
+  sinks.sync = [this, n](uint64_t write_id) {
+    // Syncs finish in issue order: a later sync never completes before an earlier one.
+    const Time done = std::max(n->last_sync_done, now_ + rng_.UniformDuration(disk_config_.sync_latency_min,
+                                                                              disk_config_.sync_latency_max));
+    n->last_sync_done = done;
+    const NodeId id = n->id;
+    const uint64_t generation = n->generation;
+    Schedule(done, [this, id, generation, write_id] { OnSynced(id, generation, write_id); });
+  };
+  return sinks;
+}
+
+void Simulator::Execute(Node& node, Effects effects) {
+  node.executor->Execute(std::move(effects));
+  if (std::optional<Time> wake = node.executor->TakeWake()) ArmWake(node, *wake);
 }
 
 void Simulator::OnSynced(NodeId id, uint64_t generation, uint64_t write_id) {
   Node& node = *nodes_.at(id.value - 1);
   if (!node.up || node.generation != generation) return;
-  node.disk.SyncThrough(write_id);
-  node.durable_through = std::max(node.durable_through, write_id);
-  // Release, in order, what waited on durability (rule 2 of the seam).
-  while (!node.gated_messages.empty() && node.gated_messages.front().after_write_id <= node.durable_through) {
-    OutboundMessage message = std::move(node.gated_messages.front());
-    node.gated_messages.pop_front();
-    SendNow(node, std::move(message));
-  }
-  while (!node.gated_responses.empty() && node.gated_responses.front().after_write_id <= node.durable_through) {
-    Response response = std::move(node.gated_responses.front());
-    node.gated_responses.pop_front();
-    Respond(node, std::move(response));
-  }
+  node.executor->Synced(write_id);  // releases, in order, what waited on it (rule 2)
   Deliver(id, generation, Input{now_, WriteDurableInput{write_id}});
 }
 

@@ -21,6 +21,7 @@
 #include "core/base/rng.h"
 #include "core/seam/machine.h"
 #include "sim/disk.h"
+#include "sim/effect_executor.h"
 #include "sim/network.h"
 
 namespace muster::sim {
@@ -134,6 +135,7 @@ class Simulator {
   void Schedule(Time when, std::function<void()> fn);
   void Deliver(NodeId node, uint64_t generation, Input input);
   void RunStep(Node& node, const Input& input);
+  EffectExecutor::Sinks Sinks(Node& node);
   void Execute(Node& node, Effects effects);
   void SendNow(Node& node, OutboundMessage message);
   void Respond(Node& node, Response response);
