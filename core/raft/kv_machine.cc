@@ -7,7 +7,8 @@
 
 namespace muster::raft {
 
-KvMachine::KvMachine(const MachineContext& ctx, KvMachineOptions options) : options_(std::move(options)) {
+KvMachine::KvMachine(const MachineContext& ctx, KvMachineOptions options)
+    : options_(std::move(options)), bootstrap_(ctx.storage, options_.bootstrap) {
   options_.raft.id = ctx.id;
   options_.raft.address = ctx.address;
   if (!options_.raft.validate_snapshot) {
@@ -17,7 +18,6 @@ KvMachine::KvMachine(const MachineContext& ctx, KvMachineOptions options) : opti
                  : absl::InvalidArgumentError("not a KvFsm snapshot at the meta's index");
     };
   }
-  fresh_ = ctx.storage == nullptr || !ctx.storage->Get(kHardStateKey).has_value();
   raft_ = std::make_unique<Raft>(options_.raft, ctx.storage, ctx.seed, ctx.now,
                                  Logger(ctx.log, absl::StrCat(ToString(ctx.id), ".raft")));
 }
@@ -35,13 +35,9 @@ KvMachine::Applied KvMachine::TakeApplied() {
 void KvMachine::Step(const Input& input, Effects* out) {
   Ready ready;
   const Time now = input.now;
-  if (!started_) {
-    started_ = true;
-    if (fresh_ && options_.bootstrap.servers_size() > 0) {
-      MUSTER_CHECK(raft_->Bootstrap(now, options_.bootstrap, &ready).ok());
-      Carry(now, ready, out);
-      ready = Ready();
-    }
+  if (bootstrap_.Run(*raft_, now, &ready)) {
+    Carry(now, ready, out);
+    ready = Ready();
   }
   if (!raft_->HandleInput(input, &ready)) {
     if (const auto* r = std::get_if<RequestInput>(&input.what)) HandleRequest(now, *r, &ready, out);

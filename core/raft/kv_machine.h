@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/raft/kv_fsm.h"
+#include "core/raft/first_step_bootstrap.h"
 #include "core/raft/raft.h"
 #include "core/seam/machine.h"
 
@@ -55,8 +56,7 @@ class KvMachine final : public Machine {
   KvMachineOptions options_;
   std::unique_ptr<Raft> raft_;
   KvFsm fsm_;
-  bool started_ = false;
-  bool fresh_ = false;
+  FirstStepBootstrap bootstrap_;
   struct PendingPut {
     uint64_t request_id;
     uint64_t term;

@@ -13,10 +13,9 @@ namespace muster::state_sim {
 namespace pbs = ::muster::proto::state;
 
 LockServer::LockServer(const MachineContext& ctx, LockServerOptions options)
-    : options_(std::move(options)), rng_(ctx.seed ^ 0x5e55) {
+    : options_(std::move(options)), rng_(ctx.seed ^ 0x5e55), bootstrap_(ctx.storage, options_.bootstrap) {
   options_.raft.id = ctx.id;
   options_.raft.address = ctx.address;
-  fresh_ = ctx.storage == nullptr || !ctx.storage->Get(raft::kHardStateKey).has_value();
   raft_ = std::make_unique<raft::Raft>(options_.raft, ctx.storage, ctx.seed, ctx.now,
                                        Logger(ctx.log, absl::StrCat(ToString(ctx.id), ".raft")));
 }
@@ -28,13 +27,9 @@ MachineFactory LockServerFactory(LockServerOptions options) {
 void LockServer::Step(const Input& input, Effects* out) {
   raft::Ready ready;
   const Time now = input.now;
-  if (!started_) {
-    started_ = true;
-    if (fresh_ && options_.bootstrap.servers_size() > 0) {
-      MUSTER_CHECK(raft_->Bootstrap(now, options_.bootstrap, &ready).ok());
-      Carry(now, ready, out);
-      ready = raft::Ready();
-    }
+  if (bootstrap_.Run(*raft_, now, &ready)) {
+    Carry(now, ready, out);
+    ready = raft::Ready();
   }
   const uint64_t term_before = raft_->term();
   const bool led_before = raft_->role() == raft::Role::kLeader;

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "core/base/rng.h"
+#include "core/raft/first_step_bootstrap.h"
 #include "core/raft/raft.h"
 #include "core/seam/machine.h"
 #include "core/state/fsm.h"
@@ -55,8 +56,7 @@ class LockServer final : public Machine {
   state::Fsm fsm_;
   state::ReplicatedClock clock_;
   Rng rng_;  // session IDs (the proposer picks them, as Consul's leader does)
-  bool started_ = false;
-  bool fresh_ = false;
+  raft::FirstStepBootstrap bootstrap_;
   uint64_t term_applied_ = 0;  // term of the last entry applied here
   struct Pending {
     uint64_t request_id = 0;
