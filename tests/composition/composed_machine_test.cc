@@ -22,6 +22,19 @@ struct Cluster {
     disk.sync_latency_max = absl::Milliseconds(10);
     sim.set_disk_config(disk);
     sim.set_step_observer([this](NodeId id, const Input&, const Effects& fx) {
+      // Per-node invariants of both protocol components after every step.
+      if (ComposedMachine* m = M(id)) {
+        const raft::Raft& r = m->raft().raft();
+        absl::Status s = r.CheckInvariants();
+        EXPECT_TRUE(s.ok()) << "n" << id.value << ": " << s;
+        if (auto it = raft_state.find(id.value); it != raft_state.end() && it->second.first == &r) {
+          absl::Status t = raft::Raft::CheckTransition(it->second.second, r.InvariantState());
+          EXPECT_TRUE(t.ok()) << "n" << id.value << ": " << t;
+        }
+        raft_state[id.value] = {&r, r.InvariantState()};
+        absl::Status g = m->serf().serf().memberlist().CheckInvariants();
+        EXPECT_TRUE(g.ok()) << "n" << id.value << ": " << g;
+      }
       // One increasing write-id sequence per life of the machine (the executor CHECKs it
       // too); count the writes per life to show both writers were merged.
       for (const StorageWrite& w : fx.writes) {
@@ -85,6 +98,7 @@ struct Cluster {
   sim::Simulator sim;
   std::vector<NodeId> ids;
   std::map<uint64_t, uint64_t> last_write;
+  std::map<uint64_t, std::pair<const raft::Raft*, raft::RaftInvariantState>> raft_state;  // per life
   uint64_t raft_writes = 0, chatter_writes = 0;
 };
 
@@ -106,6 +120,7 @@ TEST(ComposedMachine, RaftCommitsSerfConvergesAndTheChatterIsGatedOnItsOwnWrites
       run.sim.Kill(victim, /*torn_write=*/true);
       run.sim.RunFor(absl::Milliseconds(300));
       run.last_write.erase(victim.value);  // a new life numbers from 1 again
+      run.raft_state.erase(victim.value);  // and its Raft may sit at the old one's address
       run.sim.Restart(victim);
       EXPECT_GE(run.M(victim)->chatter().recovered_seq(), heard);
       EXPECT_GT(heard, 0u);
