@@ -160,17 +160,13 @@ class Interpreter {
     Add("trace MODE",
         "which sent messages print: all, or updates (the default: everything but plain datagram pings and acks)",
         "trace all", [this](Invocation& in) {
-          const std::string& mode = in.Arg(0);
-          if (mode != "all" && mode != "updates") in.Fail("MODE is all or updates");
-          trace_all_ = mode == "all";
+          trace_all_ = in.ArgOneOf(0, {"all", "updates"}) == "all";
         });
     Add("batch MODE",
         "on: from now on every batch a node hands out is printed whole (messages with channel, size and "
         "after_write_id; events; wake_at), besides the trace; off: no longer",
         "batch on", [this](Invocation& in) {
-          const std::string& mode = in.Arg(0);
-          if (mode != "on" && mode != "off") in.Fail("MODE is on or off");
-          print_batches_ = mode == "on";
+          print_batches_ = in.ArgOneOf(0, {"on", "off"}) == "on";
         });
   }
 
@@ -280,9 +276,7 @@ class Interpreter {
       return packet.ParseFromString(m.payload) ? DescribePacket(packet) : std::string("(does not parse)");
     };
     format.epoch = SimEpoch();
-    const std::string batch = script::FormatBatch(out, format);
-    if (batch.empty()) return;
-    trace_.push_back(absl::StrCat(from, " batch:\n  ", absl::StrJoin(absl::StrSplit(batch, '\n'), "\n  ")));
+    if (std::string batch = script::FormatNodeBatch(from, out, format); !batch.empty()) trace_.push_back(std::move(batch));
   }
 
   script::CommandSet commands_;
@@ -297,23 +291,7 @@ class Interpreter {
   Time now_ = SimEpoch();
 };
 
-constexpr char kTestdata[] = "core/gossip/testdata";
-
-class GossipScript : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(GossipScript, Run) {
-  Interpreter interpreter;
-  script::RunScriptFile(GetParam(), interpreter.commands());
-}
-
-INSTANTIATE_TEST_SUITE_P(Testdata, GossipScript, ::testing::ValuesIn(script::ScriptFiles(kTestdata)),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return script::ScriptTestName(info.param);
-                         });
-
-// Files are found at run time (the four stories were listed by hand before); this pins that
-// the folder was read at all.
-TEST(GossipScriptFiles, EveryStoryIsFound) { EXPECT_GE(script::ScriptFiles(kTestdata).size(), 6u); }
+MUSTER_SCRIPT_TESTS(GossipScript, Interpreter, "core/gossip/testdata", 6);
 
 }  // namespace
 }  // namespace muster::gossip

@@ -106,9 +106,9 @@ class Interpreter {
     format.describe_key = DescribeKey;
     format.describe_message = DescribeMessage;
     format.epoch = SimEpoch();
-    const std::string batch = script::FormatBatch(ready.effects, format);
-    if (batch.empty()) return;
-    trace_.push_back(absl::StrCat(ToString(id), " batch:\n  ", absl::StrJoin(absl::StrSplit(batch, '\n'), "\n  ")));
+    if (std::string batch = script::FormatNodeBatch(ToString(id), ready.effects, format); !batch.empty()) {
+      trace_.push_back(std::move(batch));
+    }
   }
 
   void Register() {
@@ -255,9 +255,7 @@ class Interpreter {
         "on: from now on every batch a node hands out is printed whole (writes with id and sync; messages with "
         "channel, size and after_write_id; wake_at); off: no longer",
         "batch on", [this](Invocation& in) {
-          const std::string& mode = in.Arg(0);
-          if (mode != "on" && mode != "off") in.Fail("MODE is on or off");
-          print_batches_ = mode == "on";
+          print_batches_ = in.ArgOneOf(0, {"on", "off"}) == "on";
           return std::string();
         });
   }
@@ -335,22 +333,7 @@ class Interpreter {
   bool print_batches_ = false;
 };
 
-constexpr char kTestdata[] = "core/raft/testdata";
-
-class RaftScript : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(RaftScript, Run) {
-  Interpreter interpreter;
-  script::RunScriptFile(GetParam(), interpreter.commands());
-}
-
-INSTANTIATE_TEST_SUITE_P(Testdata, RaftScript, ::testing::ValuesIn(script::ScriptFiles(kTestdata)),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return script::ScriptTestName(info.param);
-                         });
-
-// Files are found at run time; this pins that the folder was read at all.
-TEST(RaftScriptFiles, EveryStoryIsFound) { EXPECT_GE(script::ScriptFiles(kTestdata).size(), 14u); }
+MUSTER_SCRIPT_TESTS(RaftScript, Interpreter, "core/raft/testdata", 14);
 
 }  // namespace
 }  // namespace muster::raft

@@ -237,6 +237,14 @@ class Interpreter {
     return e;
   }
 
+  // kv-lock and kv-unlock: KEY SESSION [value=V].
+  std::string LockOp(Invocation& in, KVRequest::Op op) {
+    KVEntry e = EntryOf(in, 0);
+    e.session = in.Arg(1);
+    e.value = in.Option("value", "");
+    return Apply(in, commands::KV(now_, op, e));
+  }
+
   void RegisterKV() {
     Add("kv-set KEY VALUE [flags=N]", "writes KEY", "kv-set app/config v1", [this](Invocation& in) {
       KVEntry e = EntryOf(in, 0);
@@ -252,19 +260,9 @@ class Interpreter {
         });
     Add("kv-lock KEY SESSION [value=V]",
         "acquires KEY for SESSION (false if held by another or inside its lock delay)", "kv-lock leader s1 value=n1",
-        [this](Invocation& in) {
-          KVEntry e = EntryOf(in, 0);
-          e.session = in.Arg(1);
-          e.value = in.Option("value", "");
-          return Apply(in, commands::KV(now_, KVRequest::LOCK, e));
-        });
+        [this](Invocation& in) { return LockOp(in, KVRequest::LOCK); });
     Add("kv-unlock KEY SESSION [value=V]", "releases KEY if SESSION holds it", "kv-unlock leader s1",
-        [this](Invocation& in) {
-          KVEntry e = EntryOf(in, 0);
-          e.session = in.Arg(1);
-          e.value = in.Option("value", "");
-          return Apply(in, commands::KV(now_, KVRequest::UNLOCK, e));
-        });
+        [this](Invocation& in) { return LockOp(in, KVRequest::UNLOCK); });
     Add("kv-delete KEY [cas=INDEX]", "deletes KEY (with cas=, only if its ModifyIndex is INDEX)", "kv-delete app/config",
         [this](Invocation& in) {
           KVEntry e = EntryOf(in, 0);
@@ -417,22 +415,7 @@ class Interpreter {
   Time now_ = SimEpoch();
 };
 
-constexpr char kTestdata[] = "core/state/testdata";
-
-class StateScript : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(StateScript, Run) {
-  Interpreter interpreter;
-  script::RunScriptFile(GetParam(), interpreter.commands());
-}
-
-INSTANTIATE_TEST_SUITE_P(Testdata, StateScript, ::testing::ValuesIn(script::ScriptFiles(kTestdata)),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return script::ScriptTestName(info.param);
-                         });
-
-// Files are found at run time; this pins that the folder was read at all.
-TEST(StateScriptFiles, EveryStoryIsFound) { EXPECT_GE(script::ScriptFiles(kTestdata).size(), 6u); }
+MUSTER_SCRIPT_TESTS(StateScript, Interpreter, "core/state/testdata", 6);
 
 }  // namespace
 }  // namespace muster::state

@@ -5,6 +5,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "core/base/strings.h"
 
 namespace muster::script {
@@ -60,6 +61,12 @@ std::string FormatBatch(const Effects& effects, const BatchFormat& format) {
                                  absl::FormatDuration(since_epoch)));
   }
   return absl::StrJoin(lines, "\n");
+}
+
+std::string FormatNodeBatch(const std::string& node, const Effects& effects, const BatchFormat& format) {
+  const std::string batch = FormatBatch(effects, format);
+  if (batch.empty()) return "";
+  return absl::StrCat(node, " batch:\n  ", absl::StrJoin(absl::StrSplit(batch, '\n'), "\n  "));
 }
 
 }  // namespace muster::script

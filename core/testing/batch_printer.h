@@ -38,4 +38,7 @@ struct BatchFormat {
 // One line per effect, joined by '\n' (no trailing newline); "" for an empty batch.
 std::string FormatBatch(const Effects& effects, const BatchFormat& format = {});
 
+// "NODE batch:" and the batch's lines indented below it; "" for an empty batch.
+std::string FormatNodeBatch(const std::string& node, const Effects& effects, const BatchFormat& format = {});
+
 }  // namespace muster::script

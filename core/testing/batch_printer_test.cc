@@ -49,5 +49,13 @@ TEST(FormatBatch, MachinesDescribeTheirOwnKeysAndPayloads) {
   EXPECT_EQ(FormatBatch(e, f), "write 1: put key:k (1 B)\nmessage to n1 stream 2 B after_write_id=1: says xy");
 }
 
+TEST(FormatNodeBatch, IndentsTheBatchUnderTheNode) {
+  Effects e;
+  EXPECT_EQ(FormatNodeBatch("n1", e), "");
+  e.messages.push_back(OutboundMessage{"n2", Channel::kStream, "x", 2});
+  e.WakeAt(SimEpoch() + absl::Seconds(1));
+  EXPECT_EQ(FormatNodeBatch("n1", e), "n1 batch:\n  message to n2 stream 1 B after_write_id=2\n  wake_at +1s");
+}
+
 }  // namespace
 }  // namespace muster::script

@@ -105,18 +105,31 @@ const std::string& Invocation::Arg(size_t i) {
   return args_[i];
 }
 
-uint64_t Invocation::ArgUint(size_t i) {
-  const std::string& s = Arg(i);
-  uint64_t v = 0;
-  if (i < args_.size() && !absl::SimpleAtoi(s, &v)) Fail(absl::StrCat("argument '", s, "' is not a number"));
+// Parses `text` as a T; on failure records "`what`: not a number" and gives 0.
+template <typename T>
+T Invocation::Number(const std::string& what, const std::string& text) {
+  T v = 0;
+  if (!absl::SimpleAtoi(text, &v)) {
+    Fail(absl::StrCat(what, ": not a number"));
+    return 0;
+  }
   return v;
 }
 
+uint64_t Invocation::ArgUint(size_t i) {
+  return has_arg(i) ? Number<uint64_t>(absl::StrCat("argument '", args_[i], "'"), args_[i]) : (Arg(i), 0);
+}
+
 int64_t Invocation::ArgInt(size_t i) {
-  const std::string& s = Arg(i);
-  int64_t v = 0;
-  if (i < args_.size() && !absl::SimpleAtoi(s, &v)) Fail(absl::StrCat("argument '", s, "' is not a number"));
-  return v;
+  return has_arg(i) ? Number<int64_t>(absl::StrCat("argument '", args_[i], "'"), args_[i]) : (Arg(i), 0);
+}
+
+const std::string& Invocation::ArgOneOf(size_t i, const std::vector<std::string>& choices) {
+  const std::string& arg = Arg(i);
+  if (has_arg(i) && std::find(choices.begin(), choices.end(), arg) == choices.end()) {
+    Fail(absl::StrCat("'", arg, "' is not one of ", absl::StrJoin(choices, ", ")));
+  }
+  return arg;
 }
 
 std::string Invocation::ArgOr(size_t i, const std::string& fallback) const {
@@ -141,18 +154,12 @@ bool Invocation::OptionBool(const std::string& key, bool fallback) {
 
 uint64_t Invocation::OptionUint(const std::string& key, uint64_t fallback) {
   auto it = options_.find(key);
-  if (it == options_.end()) return fallback;
-  uint64_t v = 0;
-  if (!absl::SimpleAtoi(it->second, &v)) Fail(absl::StrCat("option ", key, "=", it->second, ": not a number"));
-  return v;
+  return it == options_.end() ? fallback : Number<uint64_t>(absl::StrCat("option ", key, "=", it->second), it->second);
 }
 
 int64_t Invocation::OptionInt(const std::string& key, int64_t fallback) {
   auto it = options_.find(key);
-  if (it == options_.end()) return fallback;
-  int64_t v = 0;
-  if (!absl::SimpleAtoi(it->second, &v)) Fail(absl::StrCat("option ", key, "=", it->second, ": not a number"));
-  return v;
+  return it == options_.end() ? fallback : Number<int64_t>(absl::StrCat("option ", key, "=", it->second), it->second);
 }
 
 // ---- the command set ------------------------------------------------------------------------
@@ -346,6 +353,8 @@ std::vector<std::string> ScriptFiles(const std::string& dir) {
   std::sort(out.begin(), out.end());
   return out;
 }
+
+std::string ScriptParamName(const ::testing::TestParamInfo<std::string>& info) { return ScriptTestName(info.param); }
 
 std::string ScriptTestName(const std::string& path) {
   std::string name = path.substr(path.rfind('/') + 1);

@@ -20,7 +20,8 @@
 // its own usage when registered), and every set answers the built-in `help` command with the
 // whole listing, so each testdata folder's help.txt is the up-to-date manual of its commands.
 //
-// Finding files: ScriptFiles(dir) reads the directory at run time (the runfiles tree under
+// A script test is one line, MUSTER_SCRIPT_TESTS(RaftScript, Interpreter, "core/raft/testdata", 14)
+// (at the end of this file). Finding files: ScriptFiles(dir) reads the directory at run time (the runfiles tree under
 // `bazel test`, which holds every file the BUILD rule's glob(["testdata/*.txt"]) matched), so a
 // new story runs without being listed anywhere.
 //
@@ -45,6 +46,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "gtest/gtest.h"
 
 namespace muster::script {
 
@@ -107,6 +110,8 @@ class Invocation {
   int64_t ArgInt(size_t i);
   // The i-th argument, or `fallback` when absent.
   std::string ArgOr(size_t i, const std::string& fallback) const;
+  // The i-th argument, which must be one of `choices` (else a Fail naming them).
+  const std::string& ArgOneOf(size_t i, const std::vector<std::string>& choices);
   uint64_t ArgUintOr(size_t i, uint64_t fallback);
   const std::vector<std::string>& args() const { return args_; }
 
@@ -122,6 +127,9 @@ class Invocation {
   const std::vector<std::string>& errors() const { return errors_; }
 
  private:
+  template <typename T>
+  T Number(const std::string& what, const std::string& text);
+
   const ScriptCase& case_;
   std::vector<std::string> args_;
   std::map<std::string, std::string> options_;
@@ -173,5 +181,22 @@ std::vector<std::string> ScriptFiles(const std::string& dir);
 // A gtest parameter name for a script path: its base name without ".txt", non-alphanumerics
 // as '_'.
 std::string ScriptTestName(const std::string& path);
+std::string ScriptParamName(const ::testing::TestParamInfo<std::string>& info);
 
 }  // namespace muster::script
+
+// Defines the script tests of one folder: test Suite.Run/<file> for each *.txt file of `dir`,
+// each run through a fresh `Interpreter` (a class with `const muster::script::CommandSet&
+// commands() const`), and Suite.FolderIsRead, which fails when fewer than `files_min` files
+// were found (a folder that could not be read would otherwise run no test at all).
+#define MUSTER_SCRIPT_TESTS(Suite, Interpreter, dir, files_min)                                   \
+  class Suite : public ::testing::TestWithParam<std::string> {};                                  \
+  TEST_P(Suite, Run) {                                                                            \
+    Interpreter interpreter;                                                                      \
+    ::muster::script::RunScriptFile(GetParam(), interpreter.commands());                          \
+  }                                                                                               \
+  INSTANTIATE_TEST_SUITE_P(Testdata, Suite, ::testing::ValuesIn(::muster::script::ScriptFiles(dir)), \
+                           ::muster::script::ScriptParamName);                                    \
+  TEST(Suite##Folder, FolderIsRead) {                                                             \
+    EXPECT_GE(::muster::script::ScriptFiles(dir).size(), size_t{files_min});                      \
+  }

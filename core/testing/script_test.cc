@@ -44,6 +44,15 @@ class Calculator {
                      for (const std::string& line : in.input()) sum += std::stoll(line);
                      return absl::StrCat("sum=", sum);
                    }});
+    commands_.Add({.name = "round",
+                   .usage = "round MODE",
+                   .doc = "rounds the total to tens, up or down",
+                   .example = "round up",
+                   .run = [this](Invocation& in) {
+                     const bool up = in.ArgOneOf(0, {"up", "down"}) == "up";
+                     total_ = (total_ + (up ? 9 : 0)) / 10 * 10;
+                     return absl::StrCat("total=", total_);
+                   }});
     commands_.Add({.name = "echo",
                    .usage = "echo WORD...",
                    .doc = "prints its words, '=' included",
@@ -104,7 +113,7 @@ TEST(RunScript, AMismatchIsReportedAndRewritten) {
 TEST(RunScript, AnUnknownCommandFailsNamingFileAndLine) {
   RunResult r = RunCalculator("set 1\n----\nok\n\nmultiply 3\n----\nok\n");
   ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_THAT(r.errors[0], HasSubstr("t.txt:5: unknown command 'multiply' (known: add, echo, set, sum-lines, help)"));
+  EXPECT_THAT(r.errors[0], HasSubstr("t.txt:5: unknown command 'multiply' (known: add, echo, round, set, sum-lines, help)"));
 }
 
 TEST(RunScript, AnUnknownOptionFailsAndTheCaseDoesNotRun) {
@@ -126,8 +135,15 @@ TEST(RunScript, ArgumentsAreCheckedAgainstTheUsage) {
 }
 
 TEST(RunScript, AHandlerRejectsABadValue) {
-  EXPECT_THAT(RunCalculator("set x\n----\nok\n").errors, ElementsAre("t.txt:1: set: argument 'x' is not a number"));
+  EXPECT_THAT(RunCalculator("set x\n----\nok\n").errors, ElementsAre("t.txt:1: set: argument 'x': not a number"));
   EXPECT_THAT(RunCalculator("set 1 scale=big\n----\nok\n").errors, ElementsAre("t.txt:1: set: option scale=big: not a number"));
+}
+
+TEST(RunScript, AChoiceOutsideItsListIsRejected) {
+  EXPECT_THAT(RunCalculator("round sideways\n----\nok\n").errors,
+              ElementsAre("t.txt:1: round: 'sideways' is not one of up, down"));
+  RunResult r = RunCalculator("set 11\n----\nok\n\nround up\n----\ntotal=20\n");
+  EXPECT_TRUE(r.ok()) << absl::StrJoin(r.mismatches, "\n");
 }
 
 TEST(RunScript, HelpListsEveryCommandWithItsExample) {
@@ -155,15 +171,7 @@ TEST(CommandSetDeathTest, AnExampleItsOwnUsageRejectsIsCaught) {
 
 // The files of testdata/ are found at run time, without a list: one story of the calculator
 // and its help page.
-class CalculatorScript : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(CalculatorScript, Run) {
-  Calculator calc;
-  RunScriptFile(GetParam(), calc.commands());
-}
-
-INSTANTIATE_TEST_SUITE_P(Testdata, CalculatorScript, ::testing::ValuesIn(ScriptFiles("core/testing/testdata")),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return ScriptTestName(info.param); });
+MUSTER_SCRIPT_TESTS(CalculatorScript, Calculator, "core/testing/testdata", 2);
 
 TEST(ScriptFiles, FindsEveryTxtFileSorted) {
   EXPECT_THAT(ScriptFiles("core/testing/testdata"),
