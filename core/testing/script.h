@@ -20,10 +20,19 @@
 // its own usage when registered), and every set answers the built-in `help` command with the
 // whole listing, so each testdata folder's help.txt is the up-to-date manual of its commands.
 //
-// A script test is one line, MUSTER_SCRIPT_TESTS(RaftScript, Interpreter, "core/raft/testdata", 14)
-// (at the end of this file). Finding files: ScriptFiles(dir) reads the directory at run time (the runfiles tree under
+// A test binary's whole gtest part is one line at namespace scope (the macro is at the end
+// of this file):
+//
+//   MUSTER_SCRIPT_TESTS(RaftScript, Interpreter, "core/raft/testdata", 14);
+//
+// Finding files: ScriptFiles(dir) reads the directory at run time (the runfiles tree under
 // `bazel test`, which holds every file the BUILD rule's glob(["testdata/*.txt"]) matched), so a
-// new story runs without being listed anywhere.
+// new story runs without being listed anywhere; the macro's Folder test fails if fewer than
+// the stated number of files were found.
+//
+// Whole batches: raft's and gossip's scripts offer `batch on|off`, printing every Effects batch
+// its nodes hand out with FormatNodeBatch (batch_printer.h), so a change in durability gating
+// (a write's sync, a message's after_write_id) shows in a story's diff.
 //
 // Rewriting expected outputs after an intended change (one switch for every script test):
 //
@@ -34,8 +43,9 @@
 // (bazel-bin/core/raft/script_test) paths are relative to the current directory. Under
 // `bazel test` the runfiles are read-only links: rewriting there is refused with a message.
 //
-// Never used outside tests (testonly); reads and writes files, so it is no part of the core's
-// pure libraries, only of their tests.
+// Test-only: it reads and writes files, which core/'s production libraries never do. It lives
+// in core/ so core's own tests can use it (core/ may not depend on sim/ or io/), and is listed
+// in tools/layers.bzl so the layering and no-libm checks read it too.
 #pragma once
 
 #include <cstddef>
