@@ -27,7 +27,7 @@ NodeId From(const pb::Message& m) { return NodeId{m.from()}; }
 // Construction and recovery.
 
 Raft::Raft(RaftOptions options, const StorageView* storage, uint64_t seed, Time now, Logger log)
-    : opts_(std::move(options)), logger_(std::move(log)), rng_(seed) {
+    : opts_(std::move(options)), logger_(std::move(log)), rng_(seed), buggify_(opts_.buggify) {
   MUSTER_CHECK(opts_.id.valid(), "raft needs a node id");
   MUSTER_CHECK(opts_.lease_duration < opts_.election_timeout, "lease must be shorter than the election timeout");
   MUSTER_CHECK(opts_.heartbeat_interval < opts_.election_timeout);
@@ -93,7 +93,11 @@ void Raft::Tick(Time now, Ready* out) {
     }
   } else if (now < election_deadline_) {
     if ((role_ == Role::kCandidate || role_ == Role::kPreCandidate) && now >= vote_resend_due_) {
-      SendVoteRequests(now);
+      if (buggify_.Fire("raft.vote.delay_resend")) {
+        vote_resend_due_ = now + opts_.heartbeat_interval;  // a resend is only against loss
+      } else {
+        SendVoteRequests(now);
+      }
     }
   } else {
     if (IsVoter(opts_.id)) {
@@ -132,10 +136,28 @@ void Raft::Step(Time now, pb::Message m, Ready* out) {
     }
     if (m.type() == pb::MSG_PRE_VOTE || (m.type() == pb::MSG_PRE_VOTE_RESP && !m.reject())) {
       // A pre-vote (or a grant of one) changes no term.
+    } else if (opts_.unsafe_keep_role_on_higher_term && role_ == Role::kLeader) {
+      // Rule for all servers: a higher term makes a leader a follower. (Off: it takes the
+      // term and goes on leading in it.)
+      term_ = m.term();
+      vote_ = NodeId{};
+      hard_dirty_ = true;
     } else {
       BecomeFollower(now, m.term(), FromLeader(m.type()) ? From(m) : NodeId{});
     }
   } else if (m.term() < term_) {
+    // Figure 2, both receivers' rule 1: reply false if term < currentTerm. (Off: handled as if
+    // of our term.)
+    if (m.type() == pb::MSG_APP && opts_.unsafe_accept_stale_term_append) {
+      HandleAppend(now, m);
+      Finish(now, out);
+      return;
+    }
+    if (IsVoteRequest(m.type()) && opts_.unsafe_grant_stale_term_vote) {
+      HandleVoteRequest(now, m);
+      Finish(now, out);
+      return;
+    }
     if (m.type() == pb::MSG_APP || m.type() == pb::MSG_HEARTBEAT) {
       // A stale leader: tell it our term so it steps down (it may have been partitioned
       // while we moved on without it). Always, as in the paper: etcd answers only with
@@ -260,7 +282,11 @@ absl::Status Raft::ChangeMembership(Time now, ConfChange change, NodeId server, 
   if (!CommittedOwnTerm() && !opts_.unsafe_config_change_before_noop) {
     return fail(absl::UnavailableError("leader has not committed an entry of its term yet"));
   }
-  if (config_index_ > commit_) return fail(absl::UnavailableError("a configuration change is in progress"));
+  // One change at a time (thesis 4.1): the next waits until the last one committed, so any two
+  // configurations in effect differ by one server and their majorities overlap.
+  if (config_index_ > commit_ && !opts_.unsafe_concurrent_config_change) {
+    return fail(absl::UnavailableError("a configuration change is in progress"));
+  }
   if (transfer_target_.valid()) return fail(absl::UnavailableError("leadership transfer in progress"));
   if (pending_appends_.size() >= kLogWritesInFlightMax) {
     return fail(absl::UnavailableError("too many log writes waiting for the disk"));
@@ -421,6 +447,9 @@ void Raft::Campaign(Time now, Ready* out) {
 void Raft::ResetElectionDeadline(Time now) {
   election_deadline_ = now + opts_.election_timeout +
                        rng_.UniformDuration(absl::ZeroDuration(), opts_.election_timeout - absl::Nanoseconds(1));
+  // The shortest timeout allowed: elections collide more (the draw above still happens, so
+  // rng_ stays in step).
+  if (buggify_.Fire("raft.election.shortest_timeout")) election_deadline_ = now + opts_.election_timeout;
 }
 
 void Raft::BecomeFollower(Time now, uint64_t term, NodeId leader) {
@@ -472,11 +501,14 @@ void Raft::SendVoteRequests(Time now) {
   m.set_log_term(log_.last_term());
   m.set_transfer(election_transfer_);
   for (const pb::Server& s : config_.servers()) {
-    if (!s.voter() || s.id() == opts_.id.value || votes_.count(NodeId{s.id()}) > 0) continue;
+    if (s.id() == opts_.id.value || votes_.count(NodeId{s.id()}) > 0) continue;
+    // Only voters elect (non-voters are asked, and counted, with the rule off: see Granted).
+    if (!s.voter() && !opts_.unsafe_count_nonvoter_votes) continue;
     pb::Message r = m;
     r.set_to(s.id());
-    // A vote request carries our new term and self-vote: both must be durable first.
-    Send(std::move(r), s.address(), role_ == Role::kCandidate);
+    // A vote request carries our new term and self-vote: both must be durable first (Figure 2:
+    // persistent state is on stable storage before the RPC).
+    Send(std::move(r), s.address(), role_ == Role::kCandidate && !opts_.unsafe_campaign_before_persist);
   }
   vote_resend_due_ = now + opts_.heartbeat_interval;
 }
@@ -503,6 +535,12 @@ void Raft::BecomeCandidate(Time now) {
 void Raft::BecomeLeader(Time now) {
   MUSTER_CHECK(role_ == Role::kCandidate, "only a candidate becomes leader");
   logger_.Info(now, "Election won. Tally: ", Granted());
+  // Leader Append-Only (Figure 3): a leader never deletes its entries, committed or not: one
+  // past its commit index may be committed already by an earlier leader.
+  if (opts_.unsafe_leader_drops_uncommitted_tail && log_.last_index() > commit_) {
+    TruncateLogAfter(commit_);
+    RecomputeConfiguration(now);
+  }
   role_ = Role::kLeader;
   leader_ = opts_.id;
   progress_.clear();
@@ -532,7 +570,10 @@ void Raft::Count(NodeId from, bool granted) { votes_.try_emplace(from, granted);
 
 size_t Raft::Granted() const {
   size_t n = 0;
-  for (const auto& [id, granted] : votes_) n += (granted && IsVoter(id)) ? 1 : 0;
+  for (const auto& [id, granted] : votes_) {
+    // Only voters' grants count toward an election.
+    if (granted && (IsVoter(id) || opts_.unsafe_count_nonvoter_votes)) ++n;
+  }
   return n;
 }
 
@@ -548,9 +589,13 @@ size_t Raft::Rejected() const {
 void Raft::HandleVoteRequest(Time now, const pb::Message& m) {
   const bool pre = m.type() == pb::MSG_PRE_VOTE;
   const NodeId candidate = From(m);
-  const bool can_vote = vote_ == candidate || (!vote_.valid() && !leader_.valid()) || (pre && m.term() > term_);
-  const bool log_ok = m.log_term() > log_.last_term() ||
-                      (m.log_term() == log_.last_term() && m.index() >= log_.last_index());
+  bool can_vote = vote_ == candidate || (!vote_.valid() && !leader_.valid()) || (pre && m.term() > term_);
+  // Figure 2, RequestVote rule 2: one vote per term (votedFor is null or candidateId).
+  if (opts_.unsafe_vote_twice_in_term && !pre) can_vote = true;
+  // ... and only for a candidate whose log is at least as up-to-date as ours (5.4.1).
+  bool log_ok = m.log_term() > log_.last_term() ||
+                (m.log_term() == log_.last_term() && m.index() >= log_.last_index());
+  if (opts_.unsafe_vote_ignores_log) log_ok = true;
   pb::Message r;
   r.set_type(pre ? pb::MSG_PRE_VOTE_RESP : pb::MSG_VOTE_RESP);
   r.set_to(m.from());
@@ -724,14 +769,27 @@ void Raft::HandleAppend(Time now, pb::Message& m) {
     Send(std::move(r), m.from_address(), true);
     return;
   }
-  if (!log_.MatchTerm(m.index(), m.log_term())) {
+  // Figure 2, AppendEntries rule 2: reply false unless our log holds prevLogIndex with
+  // prevLogTerm (the induction step of Log Matching).
+  bool prev_matches = log_.MatchTerm(m.index(), m.log_term());
+  if (opts_.unsafe_skip_log_matching_check && m.index() <= log_.last_index() &&
+      log_.Term(m.index()).value_or(0) <= m.log_term()) {
+    prev_matches = true;  // (only where the log's terms stay non-decreasing: a mismatch, not a crash)
+  }
+  if (!prev_matches) {
     // Conflict hint: the last index whose term is <= the leader's term at m.index(), so the
     // leader can skip a whole term of mismatching entries per round trip.
     uint64_t hint = log_.FindConflictByTerm(std::min(m.index(), log_.last_index()), m.log_term());
+    uint64_t hint_term = log_.Term(hint).value_or(0);
+    if (m.index() > 0 && buggify_.Fire("raft.append.no_conflict_hint")) {
+      // No fast back-off: the leader steps back one entry per round trip (always correct).
+      hint = m.index() - 1;
+      hint_term = 0;
+    }
     r.set_reject(true);
     r.set_index(m.index());
     r.set_reject_hint(hint);
-    r.set_hint_term(log_.Term(hint).value_or(0));
+    r.set_hint_term(hint_term);
     Send(std::move(r), m.from_address(), true);
     return;
   }
@@ -747,9 +805,7 @@ void Raft::HandleAppend(Time now, pb::Message& m) {
     if (index <= log_.last_index()) {
       if (log_.MatchTerm(index, e.term())) continue;
       MUSTER_CHECK(index > commit_, "leader overwrites committed entry ", index);
-      log_.TruncateAfter(index - 1, Write(true));
-      TruncateTracking(index - 1);
-      config_entries_.erase(config_entries_.lower_bound(index), config_entries_.end());
+      TruncateLogAfter(index - 1);
       truncated = true;
     }
     if (e.type() == pb::ENTRY_CONFIG) {
@@ -761,10 +817,22 @@ void Raft::HandleAppend(Time now, pb::Message& m) {
     log_.Append(std::move(e), Write(true));
     log_dirty_ = true;
   }
+  // Figure 2, AppendEntries rule 3: truncate only on a conflict. Our entries past the
+  // append's may match the leader's (this append is old, reordered or cut short by
+  // msg_bytes_max), and we may have acknowledged them: they stay.
+  if (opts_.unsafe_truncate_without_conflict && last_new < log_.last_index() && last_new >= commit_) {
+    TruncateLogAfter(last_new);
+    truncated = true;
+  }
   if (truncated) RecomputeConfiguration(now);
-  commit_ = std::max(commit_, std::min(m.commit(), last_new));
+  // Rule 5: commitIndex = min(leaderCommit, index of last new entry). Entries past it have not
+  // been checked against the leader's log: they may be an old term's, never committed.
+  const uint64_t commit_max = opts_.unsafe_commit_past_last_new ? log_.last_index() : last_new;
+  commit_ = std::max(commit_, std::min(m.commit(), commit_max));
   r.set_index(last_new);
-  Send(std::move(r), m.from_address(), true);
+  // Acknowledged entries must be durable first (Figure 2: "updated on stable storage before
+  // responding"): the leader counts this answer toward commit.
+  Send(std::move(r), m.from_address(), /*needs_durable=*/!opts_.unsafe_ack_append_before_persist);
 }
 
 void Raft::HandleHeartbeat(Time now, const pb::Message& m) {
@@ -951,6 +1019,8 @@ bool Raft::SendAppend(Time now, NodeId to, Progress& pr, bool send_if_empty) {
   }
   std::vector<const pb::Entry*> entries;
   if (pr.next <= log_.last_index()) log_.Slice(pr.next, log_.last_index(), opts_.msg_bytes_max, &entries);
+  // A batch of one although more fit: more messages, more partial appends.
+  if (entries.size() > 1 && buggify_.Fire("raft.append.batch_of_one")) entries.resize(1);
   if (entries.empty() && !send_if_empty && pr.commit_sent >= commit_) return false;
   pb::Message m;
   m.set_type(pb::MSG_APP);
@@ -1028,13 +1098,18 @@ void Raft::SendSnapshotChunk(Time now, NodeId to, Progress& pr, bool resend) {
     const uint64_t rest = m.ByteSizeLong() + 2 + 3 + 3;
     if (rest < kDatagramPayloadBytesMax) chunk_bytes_max = std::min(chunk_bytes_max, kDatagramPayloadBytesMax - rest);
   }
-  const uint64_t len = std::min<uint64_t>(chunk_bytes_max, data.size() - offset);
+  uint64_t len = std::min<uint64_t>(chunk_bytes_max, data.size() - offset);
+  // A 1-byte chunk: the longest stream, the most resumptions by offset.
+  if (len > 1 && buggify_.Fire("raft.snapshot.one_byte_chunk")) len = 1;
   m.set_chunk(data.substr(offset, len));
   m.set_chunk_last(offset + len == data.size());
   Send(std::move(m), FindServer(to)->address(), false);
 }
 
 void Raft::BroadcastAppend(Time now, bool send_if_empty) {
+  // New entries wait for the next heartbeat's answers (HandleHeartbeatResponse sends what a
+  // peer lacks): a heartbeat-only round, replication at its slowest.
+  if (!send_if_empty && buggify_.Fire("raft.append.wait_for_heartbeat")) return;
   for (auto& [id, pr] : progress_) {
     bool first = true;
     while (SendAppend(now, id, pr, send_if_empty && first)) first = false;
@@ -1103,7 +1178,8 @@ bool Raft::MaybeCommit(Time now) {
   std::vector<uint64_t> matches;
   if (IsVoter(opts_.id)) matches.push_back(opts_.unsafe_ack_before_durable ? log_.last_index() : durable_index_);
   for (const auto& [id, pr] : progress_) {
-    if (pr.voter) matches.push_back(pr.match);
+    // Only voters' matches count toward commit (a non-voter is not in any majority).
+    if (pr.voter || opts_.unsafe_count_nonvoter_acks) matches.push_back(pr.match);
   }
   const size_t quorum = Quorum();
   if (matches.size() < quorum) return false;
@@ -1236,6 +1312,17 @@ void Raft::SendPayload(std::string payload, const Address& to, bool needs_durabl
 void Raft::TruncateTracking(uint64_t index) {
   durable_index_ = std::min(durable_index_, index);
   for (PendingAppend& p : pending_appends_) p.last_index = std::min(p.last_index, index);
+}
+
+void Raft::TruncateLogAfter(uint64_t index) {
+  log_.TruncateAfter(index, Write(true));
+  log_dirty_ = true;
+  TruncateTracking(index);
+  // A configuration takes effect when appended, so it is undone when truncated (thesis 4.1):
+  // the caller recomputes the configuration.
+  if (!opts_.unsafe_keep_config_on_truncate) {
+    config_entries_.erase(config_entries_.upper_bound(index), config_entries_.end());
+  }
 }
 
 void Raft::Flush(Time now) {

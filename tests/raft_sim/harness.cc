@@ -42,13 +42,22 @@ struct Swarm {
   double target_leader;
   bool membership;
   double crash_after_vote;  // probability a voter is killed right after granting a vote
+  int nonvoters;            // bootstrap servers that start as non-voters (the highest ids)
+  // Raft's own limits, small in most seeds so that their edge cases happen (Choose says why).
+  uint64_t msg_bytes_max;
+  size_t inflight_msgs_max;
+  uint64_t inflight_bytes_max;
+  uint64_t snapshot_chunk_bytes;
+  uint64_t buggify_seed;  // 0: BUGGIFY off
   std::string Describe() const {
     return absl::StrCat("servers=", servers, " loss=", loss, " dup=", duplicate, datagram ? " datagram" : " stream",
                         " jitter=", absl::FormatDuration(jitter), " crash=", crash_weight, " partition=", partition_weight,
                         " pause=", pause_weight, torn ? " torn" : "", pre_vote ? " prevote" : "",
                         check_quorum ? " checkquorum" : "", " snapshot_every=", snapshot_every, " sync_max=", absl::FormatDuration(sync_latency_max),
                         " target_leader=", target_leader, " fault_every=", absl::FormatDuration(fault_interval), membership ? " membership" : "",
-                        " crash_after_vote=", crash_after_vote);
+                        " crash_after_vote=", crash_after_vote, " nonvoters=", nonvoters, " msg_bytes_max=", msg_bytes_max,
+                        " inflight_msgs_max=", inflight_msgs_max, " inflight_bytes_max=", inflight_bytes_max,
+                        " chunk_bytes=", snapshot_chunk_bytes, buggify_seed != 0 ? " buggify" : "");
   }
 };
 
@@ -75,6 +84,30 @@ Swarm Choose(Rng& rng, const RunConfig& c) {
   s.target_leader = rng.UniformDouble();
   s.membership = s.servers >= 3 && rng.Bernoulli(0.35);
   s.crash_after_vote = c.faults && rng.Bernoulli(0.5) ? 0.3 : 0;
+
+  // The knobs below draw from their own generator, so adding them left every earlier draw
+  // (and so each seed's faults) as it was.
+  Rng limits(c.seed ^ 0x1141'75ed);
+  // Non-voters from the start (5 and 7 servers, a third of the seeds): their votes and acks
+  // must never count. Without membership churn they stay non-voters all run (churn promotes
+  // one per change, so changes of one non-voter only last a few hundred milliseconds).
+  s.nonvoters = s.servers >= 5 && limits.Bernoulli(0.35) ? 1 + static_cast<int>(limits.Uniform(2)) : 0;
+  // Bytes of entry data per append (at least one entry goes): 1 and 64 cut every catch-up
+  // into partial batches, so a follower often holds entries past an append's last one.
+  const uint64_t msg_bytes[] = {1 << 20, 512, 64, 1};
+  s.msg_bytes_max = msg_bytes[limits.Uniform(4)];
+  // Appends in flight per follower in Replicate state: 1 is stop-and-wait.
+  const size_t inflight_msgs[] = {256, 8, 2, 1};
+  s.inflight_msgs_max = inflight_msgs[limits.Uniform(4)];
+  // Entry bytes in flight per follower (flow control): 16 pauses after about one entry.
+  const uint64_t inflight_bytes[] = {32 << 20, 1024, 128, 16};
+  s.inflight_bytes_max = inflight_bytes[limits.Uniform(4)];
+  // Snapshot chunk size: 16 streams a 3.6 KB snapshot in some 230 chunks, resumed by offset
+  // after each loss.
+  const uint64_t chunk_bytes[] = {64 << 10, 1024, 64, 16};
+  s.snapshot_chunk_bytes = chunk_bytes[limits.Uniform(4)];
+  // BUGGIFY in half the seeds: raft's marked sites take their worst legal choice.
+  s.buggify_seed = limits.Bernoulli(0.5) ? limits.Next() | 1 : 0;
   return s;
 }
 
@@ -100,18 +133,18 @@ class Run {
     opts.raft.pre_vote = swarm_.pre_vote;
     opts.raft.check_quorum = swarm_.check_quorum;
     opts.raft.channel = swarm_.datagram ? Channel::kDatagram : Channel::kStream;
-    opts.raft.snapshot_chunk_bytes = 64;  // several chunks per snapshot
-    opts.raft.inflight_msgs_max = 8;
-    opts.raft.unsafe_reply_before_persist = config_.unsafe.unsafe_reply_before_persist;
-    opts.raft.unsafe_commit_previous_term = config_.unsafe.unsafe_commit_previous_term;
-    opts.raft.unsafe_ack_before_durable = config_.unsafe.unsafe_ack_before_durable;
-    opts.raft.unsafe_config_change_before_noop = config_.unsafe.unsafe_config_change_before_noop;
+    opts.raft.msg_bytes_max = swarm_.msg_bytes_max;
+    opts.raft.inflight_msgs_max = swarm_.inflight_msgs_max;
+    opts.raft.inflight_bytes_max = swarm_.inflight_bytes_max;
+    opts.raft.snapshot_chunk_bytes = swarm_.snapshot_chunk_bytes;
+    opts.raft.buggify.seed = swarm_.buggify_seed;
+    for (const UnsafeSwitch& u : UnsafeSwitches()) opts.raft.*u.field = config_.unsafe.*u.field;
     opts.snapshot_every = swarm_.snapshot_every;
     for (int i = 1; i <= swarm_.servers; ++i) {
       raft::pb::Server* s = opts.bootstrap.add_servers();
       s->set_id(i);
       s->set_address(absl::StrCat("n", i));
-      s->set_voter(true);
+      s->set_voter(i <= swarm_.servers - swarm_.nonvoters);
     }
     sim_.set_step_observer([this](NodeId id, const Input& in, const Effects& fx) {
       checker_.OnStep(id, in, fx, Machine(id), sim_.now());
@@ -385,7 +418,8 @@ class Run {
     const size_t majority = ids_.size() / 2 + 1;
     // With membership churn the latest configuration may differ from node to node, so
     // the whole cluster is healed instead of a majority of the bootstrap servers.
-    const size_t core_size = swarm_.membership ? ids_.size() : majority;
+    // So is it with non-voters: a majority of all the servers may lack one of the voters.
+    const size_t core_size = swarm_.membership || swarm_.nonvoters > 0 ? ids_.size() : majority;
     std::vector<NodeId> core(v.begin(), v.begin() + core_size), rest(v.begin() + core_size, v.end());
     std::sort(core.begin(), core.end());
     core_ = core;
@@ -473,6 +507,39 @@ RunResult RunSeed(const RunConfig& config) {
   Run run(config);
   RunResult r = run.Go();
   return r;
+}
+
+const std::vector<UnsafeSwitch>& UnsafeSwitches() {
+  using O = raft::RaftOptions;
+  static const auto* switches = new std::vector<UnsafeSwitch>{
+      {"vote", &O::unsafe_reply_before_persist, "a vote is durable before the grant leaves"},
+      {"campaign", &O::unsafe_campaign_before_persist, "a candidate's term and self-vote are durable before its requests"},
+      {"append-ack", &O::unsafe_ack_append_before_persist, "a follower's entries are durable before it acknowledges them"},
+      {"ack", &O::unsafe_ack_before_durable, "a leader's own entries count toward commit only once durable"},
+      {"stale-vote", &O::unsafe_grant_stale_term_vote, "RequestVote: reject a request of an older term"},
+      {"vote-twice", &O::unsafe_vote_twice_in_term, "RequestVote: one vote per term"},
+      {"vote-log", &O::unsafe_vote_ignores_log, "RequestVote: grant only to a log at least as up-to-date"},
+      {"stale-append", &O::unsafe_accept_stale_term_append, "AppendEntries: reject an append of an older term"},
+      {"log-matching", &O::unsafe_skip_log_matching_check, "AppendEntries: reject unless prevLogIndex holds prevLogTerm"},
+      {"truncate", &O::unsafe_truncate_without_conflict, "AppendEntries: truncate only on a conflict"},
+      {"commit-last-new", &O::unsafe_commit_past_last_new, "AppendEntries: commit = min(leaderCommit, last new entry)"},
+      {"higher-term", &O::unsafe_keep_role_on_higher_term, "a leader steps down on a higher term"},
+      {"nonvoter-votes", &O::unsafe_count_nonvoter_votes, "only voters' votes elect"},
+      {"nonvoter-acks", &O::unsafe_count_nonvoter_acks, "only voters' matches commit"},
+      {"leader-append-only", &O::unsafe_leader_drops_uncommitted_tail, "a leader never deletes its own entries"},
+      {"figure8", &O::unsafe_commit_previous_term, "commit by counting replicas only in the current term (Figure 8)"},
+      {"config", &O::unsafe_config_change_before_noop, "no membership change before the leader commits in its term"},
+      {"config-concurrent", &O::unsafe_concurrent_config_change, "one membership change at a time"},
+      {"config-truncate", &O::unsafe_keep_config_on_truncate, "a truncated configuration entry is undone"},
+  };
+  return *switches;
+}
+
+const UnsafeSwitch* FindUnsafeSwitch(std::string_view name) {
+  for (const UnsafeSwitch& u : UnsafeSwitches()) {
+    if (u.name == name) return &u;
+  }
+  return nullptr;
 }
 
 std::string ReproCommand(uint64_t seed) {

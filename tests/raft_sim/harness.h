@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/raft/kv_machine.h"
@@ -63,6 +64,18 @@ struct RunResult {
 };
 
 RunResult RunSeed(const RunConfig& config);
+
+// Every bug-injection switch of RaftOptions, by the short name raft_sim's --unsafe takes, with
+// the rule it turns off: RunSeed copies each one set in RunConfig::unsafe to every node, and
+// the kill-matrix tests and core/raft/README.md list them in this order.
+struct UnsafeSwitch {
+  std::string_view name;
+  bool raft::RaftOptions::*field;
+  std::string_view rule;
+};
+const std::vector<UnsafeSwitch>& UnsafeSwitches();
+// The switch named `name`, or null.
+const UnsafeSwitch* FindUnsafeSwitch(std::string_view name);
 
 // The command that reproduces a seed's run.
 std::string ReproCommand(uint64_t seed);

@@ -2,7 +2,8 @@
 // that reproduces it.
 //   bazel run //tests/raft_sim:raft_sim -- --seeds 10000 [--first 1]
 //   bazel run //tests/raft_sim:raft_sim -- --seed 1234 --verbose
-//   options: --servers 3|5|7  --safety_s SECONDS  --unsafe vote|figure8|ack|config
+//   options: --servers 3|5|7  --safety_s SECONDS  --unsafe NAME (a RaftOptions::unsafe_* switch:
+//   harness.cc's UnsafeSwitches(); an unknown name lists them)
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,7 +28,16 @@ int main(int argc, char** argv) {
     } else if (a == "--verbose") verbose = true;
     else if (a == "--servers" && i + 1 < argc) servers = std::atoi(argv[++i]);
     else if (a == "--safety_s" && i + 1 < argc) safety_s = std::atoi(argv[++i]);
-    else if (a == "--unsafe" && i + 1 < argc) unsafe = argv[++i];  // vote|figure8|ack|config
+    else if (a == "--unsafe" && i + 1 < argc) {
+      unsafe = argv[++i];
+      if (muster::raft_sim::FindUnsafeSwitch(unsafe) == nullptr) {
+        std::fprintf(stderr, "unknown --unsafe %s; one of:\n", unsafe.c_str());
+        for (const auto& u : muster::raft_sim::UnsafeSwitches()) {
+          std::fprintf(stderr, "  %-20s %s\n", std::string(u.name).c_str(), std::string(u.rule).c_str());
+        }
+        return 2;
+      }
+    }
     else {
       std::fprintf(stderr, "usage: raft_sim [--seeds N] [--first S] | --seed S [--verbose]\n");
       return 2;
@@ -40,10 +50,7 @@ int main(int argc, char** argv) {
     c.verbose = verbose;
     c.servers = servers;
     if (safety_s > 0) c.safety = absl::Seconds(safety_s);
-    c.unsafe.unsafe_reply_before_persist = unsafe == "vote";
-    c.unsafe.unsafe_commit_previous_term = unsafe == "figure8";
-    c.unsafe.unsafe_ack_before_durable = unsafe == "ack";
-    c.unsafe.unsafe_config_change_before_noop = unsafe == "config";
+    if (!unsafe.empty()) c.unsafe.*muster::raft_sim::FindUnsafeSwitch(unsafe)->field = true;
     muster::raft_sim::RunResult r = muster::raft_sim::RunSeed(c);
     if (single || !r.ok) std::printf("%s fingerprint=%016llx\n", r.summary.c_str(), static_cast<unsigned long long>(r.fingerprint));
     if (!r.ok) {
