@@ -31,6 +31,11 @@ struct ClusterOptions {
   LogSink* log_sink = nullptr;
   // Sees every message a node sends, as it leaves the node (to count what gossip costs).
   std::function<void(NodeId, const OutboundMessage&)> on_send;
+  // A broken per-step invariant goes here, with the node's name in the message; unset, it
+  // aborts the run (printing the seed).
+  std::function<void(const std::string&)> on_violation;
+  // Runs after the built-in checks of every step (the swarm's own checkers).
+  sim::Simulator::StepObserver on_step;
 };
 
 class SimCluster {
@@ -63,11 +68,13 @@ class SimCluster {
     uint64_t incarnation = 0, member_ltime = 0, event_ltime = 0, query_ltime = 0;
   };
   void CheckInvariants(NodeId id, const Effects& effects);
+  void Violation(const std::string& what);
 
   sim::Simulator sim_;
   std::vector<NodeId> ids_;
   absl::btree_map<uint64_t, Watermarks> watermarks_;
   std::function<void(NodeId, const OutboundMessage&)> on_send_;
+  std::function<void(const std::string&)> on_violation_;
   Time last_join_;
 };
 

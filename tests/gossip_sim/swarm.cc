@@ -1,0 +1,510 @@
+#include "tests/gossip_sim/swarm.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "absl/container/btree_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/base/rng.h"
+#include "core/base/strings.h"
+#include "core/gossip/suspicion.h"
+#include "tests/gossip_sim/sim_cluster.h"
+
+namespace muster::gossip::testing {
+
+const std::vector<UnsafeSwitch>& UnsafeSwitches() {
+  static const std::vector<UnsafeSwitch> switches = {
+      {"refutation", "a node refutes a suspicion or death of itself with a higher incarnation",
+       [](SerfConfig& c) { c.memberlist.unsafe_no_refutation = true; }},
+      {"incarnation-order", "an alive or suspect older than the incarnation held is stale",
+       [](SerfConfig& c) { c.memberlist.unsafe_accept_older_incarnation = true; }},
+      {"confirmations", "Lifeguard: independent confirmations shorten the suspicion timeout",
+       [](SerfConfig& c) { c.memberlist.unsafe_suspicion_ignores_confirmations = true; }},
+      {"dead-final", "dead is final for an incarnation: only a higher one revives a member",
+       [](SerfConfig& c) { c.memberlist.unsafe_revive_dead_same_incarnation = true; }},
+      {"intent-order", "Serf: only a newer (Lamport) join or leave intent changes a member's status",
+       [](SerfConfig& c) { c.unsafe_intents_ignore_ltime = true; }},
+      {"event-dedup", "Serf: a user event is delivered once per node (de-duplicated by Lamport time)",
+       [](SerfConfig& c) { c.unsafe_user_events_no_dedup = true; }},
+  };
+  return switches;
+}
+
+const UnsafeSwitch* FindUnsafeSwitch(std::string_view name) {
+  for (const UnsafeSwitch& u : UnsafeSwitches()) {
+    if (u.name == name) return &u;
+  }
+  return nullptr;
+}
+
+std::string ReproCommand(uint64_t seed, std::string_view unsafe) {
+  std::string cmd = absl::StrCat("bazel run //tests/gossip_sim:gossip_sim -- --seed ", seed);
+  if (!unsafe.empty()) absl::StrAppend(&cmd, " --unsafe ", std::string(unsafe));
+  return cmd;
+}
+
+namespace {
+
+// Everything a seed draws. The fault schedule itself is drawn while the run is set up.
+struct SwarmOptions {
+  // Pool size, 3-40: mostly small pools (where one lost copy matters most), some large ones
+  // (where log N scaling of timeouts and retransmissions shows).
+  int nodes = 5;
+  // Lifeguard on (3 in 4 seeds) or classic SWIM.
+  bool lifeguard = true;
+  // Datagram loss and duplication during the safety phase (streams stay reliable, as TCP).
+  double loss = 0;
+  double duplicate = 0;
+  // Exponential jitter on top of 0.5 ms latency: reorders messages when large.
+  Duration jitter_mean = absl::Microseconds(500);
+  // How long faults run after the joins (the safety phase).
+  Duration safety = absl::Seconds(30);
+  // Partitions, one after another: a random split, one node isolated, or one way only; each
+  // lasts 1-15 s (long enough for suspicions to expire into deaths).
+  int partitions = 0;
+  // Crashes, each restarted after 2-20 s with probability 0.6 (else the node stays down).
+  int kills = 0;
+  // Whole-process stalls (Simulator::Pause) of 0.5-5 s: a slow node.
+  int pauses = 0;
+  // Graceful leaves (Serf's leave); the node comes back after 5-15 s with probability 0.5.
+  int leaves = 0;
+  // User events from random live nodes, throughout the safety phase.
+  int user_events = 0;
+  // At the start of the liveness phase, once the pool has settled, one more node crashes:
+  // its detection is timed (with Lifeguard, confirmations bring it to the timeout minimum).
+  bool final_kill = false;
+
+  std::string Describe() const {
+    return absl::StrCat("nodes=", nodes, " lifeguard=", lifeguard ? "on" : "off", " loss=", loss,
+                        " dup=", duplicate, " jitter_ms=", absl::ToDoubleMilliseconds(jitter_mean),
+                        " safety_s=", absl::ToInt64Seconds(safety), " partitions=", partitions, " kills=", kills,
+                        " pauses=", pauses, " leaves=", leaves, " user_events=", user_events,
+                        " final_kill=", final_kill ? 1 : 0);
+  }
+};
+
+SwarmOptions Draw(Rng& rng) {
+  SwarmOptions o;
+  const double size = rng.UniformDouble();
+  o.nodes = size < 0.6 ? static_cast<int>(rng.UniformInRange(3, 8))
+                       : size < 0.9 ? static_cast<int>(rng.UniformInRange(9, 20))
+                                    : static_cast<int>(rng.UniformInRange(21, 40));
+  o.lifeguard = rng.Bernoulli(0.75);
+  o.loss = rng.Bernoulli(0.3) ? 0 : 0.15 * rng.UniformDouble();
+  o.duplicate = rng.Bernoulli(0.5) ? 0 : 0.1 * rng.UniformDouble();
+  o.jitter_mean = rng.Bernoulli(0.4) ? absl::Microseconds(500)
+                                     : rng.UniformDuration(absl::Milliseconds(1), absl::Milliseconds(40));
+  o.safety = rng.UniformDuration(absl::Seconds(20), absl::Seconds(40));
+  o.partitions = static_cast<int>(rng.UniformInRange(0, 3));
+  o.kills = static_cast<int>(rng.UniformInRange(0, std::min(3, o.nodes / 3)));
+  o.pauses = static_cast<int>(rng.UniformInRange(0, 3));
+  o.leaves = o.nodes >= 4 ? static_cast<int>(rng.UniformInRange(0, 1)) : 0;
+  o.user_events = static_cast<int>(rng.UniformInRange(0, 8));
+  o.final_kill = rng.Bernoulli(0.7);
+  return o;
+}
+
+constexpr Duration kJoinSpread = absl::Seconds(1);      // nodes join n1 within this
+constexpr Duration kWarmup = absl::Seconds(3);          // faults start after the joins
+constexpr Duration kSettle = absl::Seconds(10);         // after healing, before the final kill
+constexpr Duration kCheckEvery = absl::Milliseconds(250);
+
+// The detection bound after the final kill: 2.5 suspicion minimums (memberlist's formula for
+// the live count) plus 6 s for the first failed probe and the spread of the death. Lifeguard
+// starts a suspicion at 6 minimums and needs independent confirmations to come down to one;
+// SWIM's fixed timeout is one minimum.
+Duration DetectionBound(int live) {
+  return 2.5 * SuspicionTimeoutMin(4, live, absl::Seconds(1)) + absl::Seconds(6);
+}
+
+class Swarm {
+ public:
+  explicit Swarm(const SwarmConfig& config) : config_(config), rng_(config.seed ^ 0x9e3779b97f4a7c15ULL) {
+    options_ = Draw(rng_);
+    const UnsafeSwitch* unsafe = config.unsafe.empty() ? nullptr : FindUnsafeSwitch(config.unsafe);
+    ClusterOptions co;
+    co.nodes = options_.nodes;
+    co.link.latency_jitter_mean = options_.jitter_mean;
+    co.link.loss = options_.loss;
+    co.link.duplicate = options_.duplicate;
+    co.join_spread = kJoinSpread;
+    const bool lifeguard = options_.lifeguard;
+    co.tweak = [lifeguard, unsafe](SerfConfig& c) {
+      c.memberlist.lifeguard = lifeguard;
+      if (unsafe != nullptr) unsafe->set(c);
+    };
+    co.on_violation = [this](const std::string& what) { Fail("per-step invariant", what); };
+    co.on_step = [this](NodeId id, const Input&, const Effects& e) { OnStep(id, e); };
+    cluster_ = std::make_unique<SimCluster>(config.seed, co);
+    for (NodeId id : cluster_->ids()) whole_time_[id.value] = true;
+  }
+
+  SwarmResult Run() {
+    Schedule();
+    sim::Simulator& sim = cluster_->sim();
+    const Time heal_at = sim.now() + kJoinSpread + kWarmup + options_.safety;
+    RunChecked(heal_at);
+    if (!failure_.empty()) return Result();
+    Heal();
+    RunChecked(sim.now() + kSettle);
+    if (!failure_.empty()) return Result();
+    if (options_.final_kill) FinalKill();
+    const int live = static_cast<int>(LiveSerfs().size());
+    const Duration bound = DetectionBound(live);
+    const Time deadline = sim.now() + bound;
+    bool converged = false;
+    while (failure_.empty()) {
+      if (Converged()) {
+        converged = true;
+        break;
+      }
+      if (sim.now() >= deadline) break;
+      RunChecked(std::min(deadline, sim.now() + kCheckEvery));
+    }
+    if (!failure_.empty()) return Result();
+    if (!converged) {
+      Fail("convergence", absl::StrCat("live nodes do not agree on the live set ", absl::ToDoubleSeconds(bound),
+                                       " s after the final kill (", absl::ToDoubleSeconds(kSettle),
+                                       " s after healing): ", Disagreement()));
+      return Result();
+    }
+    // Push-pulls carry recent user events; give the last exchanges a moment, then count.
+    RunChecked(sim.now() + absl::Seconds(2));
+    if (failure_.empty()) CheckEventsDelivered();
+    return Result();
+  }
+
+ private:
+  struct MemberMark {
+    uint64_t incarnation = 0;
+    std::optional<uint64_t> dead_incarnation;  // the highest incarnation we saw it dead or left in
+    uint64_t status_ltime = 0;                 // Serf's Lamport time of its latest intent
+  };
+  struct View {
+    uint64_t life = UINT64_MAX;
+    absl::btree_map<std::string, MemberMark> members;
+    absl::btree_map<std::string, int> user_deliveries;  // event name -> deliveries in this life
+  };
+  struct SentEvent {
+    std::string name;
+    NodeId origin;
+    bool accepted = false;
+  };
+
+  void Fail(const std::string& checker, const std::string& what) {
+    if (!failure_.empty()) return;
+    const Time now = cluster_ == nullptr ? SimEpoch() : cluster_->sim().now();
+    failure_ = absl::StrCat(checker, ": ", what, " (at ", absl::ToDoubleSeconds(now - SimEpoch()), " s)");
+  }
+
+  SwarmResult Result() {
+    SwarmResult r;
+    r.ok = failure_.empty();
+    r.failure = failure_;
+    r.summary = absl::StrCat("seed=", config_.seed, config_.unsafe.empty() ? "" : " unsafe=", config_.unsafe, " ",
+                             options_.Describe());
+    r.fingerprint = cluster_->sim().fingerprint();
+    return r;
+  }
+
+  void Log(const std::string& what) {
+    if (config_.verbose) {
+      std::printf("  %8.3f s  %s\n", absl::ToDoubleSeconds(cluster_->sim().now() - SimEpoch()), what.c_str());
+    }
+  }
+
+  // Runs to `until` in small slices, stopping at the first failure.
+  void RunChecked(Time until) {
+    sim::Simulator& sim = cluster_->sim();
+    while (failure_.empty() && sim.now() < until) sim.RunUntil(std::min(until, sim.now() + kCheckEvery));
+  }
+
+  // ---- fault schedule ------------------------------------------------------------------
+
+  Time RandomSafetyTime(Duration margin_end = absl::ZeroDuration()) {
+    const Time start = cluster_->sim().now() + kJoinSpread + kWarmup;
+    return start + rng_.UniformDuration(absl::ZeroDuration(), options_.safety - margin_end);
+  }
+
+  NodeId RandomNode() { return cluster_->ids()[rng_.Uniform(cluster_->ids().size())]; }
+
+  std::string AllAddresses(NodeId except) const {
+    std::vector<std::string> addrs;
+    for (NodeId id : cluster_->ids()) {
+      if (id != except) addrs.push_back(SimCluster::Name(id));
+    }
+    return absl::StrJoin(addrs, ",");
+  }
+
+  // Nodes up and not gone by their own leave.
+  std::vector<NodeId> LiveSerfs() {
+    std::vector<NodeId> live;
+    for (NodeId id : cluster_->Live()) {
+      if (!cluster_->node(id)->serf().shut_down()) live.push_back(id);
+    }
+    return live;
+  }
+
+  void Schedule() {
+    sim::Simulator& sim = cluster_->sim();
+    const std::vector<NodeId>& ids = cluster_->ids();
+    if (config_.verbose) std::printf("%s\n", options_.Describe().c_str());
+    // Partitions, one after another in the safety phase.
+    Time t = sim.now() + kJoinSpread + kWarmup;
+    const Time safety_end = t + options_.safety;
+    for (int i = 0; i < options_.partitions; ++i) {
+      const Time start = t + rng_.UniformDuration(absl::ZeroDuration(), (safety_end - t) / 2);
+      const Time end = std::min(safety_end, start + rng_.UniformDuration(absl::Seconds(1), absl::Seconds(15)));
+      if (start >= end) break;
+      t = end;
+      const int kind = static_cast<int>(rng_.Uniform(3));
+      std::vector<NodeId> a, b;
+      if (kind == 1) {
+        NodeId lone = RandomNode();
+        a.push_back(lone);
+        for (NodeId id : ids) {
+          if (id != lone) b.push_back(id);
+        }
+      } else {
+        for (NodeId id : ids) (rng_.Bernoulli(0.5) ? a : b).push_back(id);
+        if (a.empty() || b.empty()) continue;
+      }
+      sim.At(start, [this, kind, a, b] {
+        Log(absl::StrCat(kind == 2 ? "one-way partition of " : "partition of ", a.size(), " from ", b.size()));
+        if (kind == 2) {
+          cluster_->sim().network().PartitionOneWay(a, b);
+        } else {
+          cluster_->sim().network().Partition(a, b);
+        }
+      });
+      sim.At(end, [this] {
+        Log("partition healed");
+        cluster_->sim().network().Heal();
+      });
+    }
+    for (int i = 0; i < options_.kills; ++i) {
+      const NodeId id = RandomNode();
+      const Time at = RandomSafetyTime();
+      const bool restart = rng_.Bernoulli(0.6);
+      const Duration down = rng_.UniformDuration(absl::Seconds(2), absl::Seconds(20));
+      sim.At(at, [this, id, restart, down] {
+        if (!cluster_->sim().IsUp(id) || LiveSerfs().size() <= 2) return;
+        Log(absl::StrCat("kill ", SimCluster::Name(id), restart ? " (restart later)" : ""));
+        whole_time_[id.value] = false;
+        cluster_->sim().Kill(id);
+        if (restart) cluster_->sim().After(down, [this, id] { RestartAndJoin(id); });
+      });
+    }
+    for (int i = 0; i < options_.pauses; ++i) {
+      const NodeId id = RandomNode();
+      const Time at = RandomSafetyTime();
+      const Duration how_long = rng_.UniformDuration(absl::Milliseconds(500), absl::Seconds(5));
+      sim.At(at, [this, id, how_long] {
+        Log(absl::StrCat("pause ", SimCluster::Name(id), " for ", absl::FormatDuration(how_long)));
+        cluster_->sim().Pause(id, how_long);
+      });
+    }
+    for (int i = 0; i < options_.leaves; ++i) {
+      const NodeId id = RandomNode();
+      const Time at = RandomSafetyTime();
+      const bool back = rng_.Bernoulli(0.5);
+      const Duration gone = rng_.UniformDuration(absl::Seconds(5), absl::Seconds(15));
+      sim.At(at, [this, id, back, gone] {
+        if (!cluster_->sim().IsUp(id) || LiveSerfs().size() <= 2) return;
+        Log(absl::StrCat("leave ", SimCluster::Name(id), back ? " (back later)" : ""));
+        whole_time_[id.value] = false;
+        cluster_->sim().Request(id, "leave", "", [](const Response&) {});
+        if (back) cluster_->sim().After(gone, [this, id] { RestartAndJoin(id); });
+      });
+    }
+    for (int i = 0; i < options_.user_events; ++i) {
+      const NodeId id = RandomNode();
+      const Time at = RandomSafetyTime(absl::Seconds(1));
+      const size_t index = events_.size();
+      events_.push_back(SentEvent{absl::StrCat("ev", i), id, false});
+      sim.At(at, [this, id, index] {
+        if (!cluster_->sim().IsUp(id)) return;
+        Log(absl::StrCat("user event ", events_[index].name, " from ", SimCluster::Name(id)));
+        cluster_->sim().Request(id, "user-event", absl::StrCat(events_[index].name, "\npayload-", index),
+                                [this, index](const Response& r) { events_[index].accepted = r.status.ok(); });
+      });
+    }
+  }
+
+  void RestartAndJoin(NodeId id) {
+    sim::Simulator& sim = cluster_->sim();
+    Log(absl::StrCat("restart ", SimCluster::Name(id)));
+    if (sim.IsUp(id)) sim.Kill(id);
+    sim.Restart(id);
+    sim.Request(id, "join", AllAddresses(id), [](const Response&) {});
+  }
+
+  // The liveness phase begins: links clean, partitions gone, and every live node retries its
+  // join through every address (as agents configured with retry_join do).
+  void Heal() {
+    sim::Simulator& sim = cluster_->sim();
+    Log("heal: links clean, partitions gone, retry-join everywhere");
+    sim.network().Heal();
+    sim.network().ClearLinkOverrides();
+    sim.network().SetDefaultLink(sim::LinkConfig{});
+    for (NodeId id : LiveSerfs()) sim.Request(id, "join", AllAddresses(id), [](const Response&) {});
+  }
+
+  void FinalKill() {
+    std::vector<NodeId> live = LiveSerfs();
+    if (live.size() < 5) return;
+    const NodeId victim = live[rng_.Uniform(live.size())];
+    Log(absl::StrCat("final kill ", SimCluster::Name(victim)));
+    whole_time_[victim.value] = false;
+    cluster_->sim().Kill(victim);
+  }
+
+  // ---- checkers ------------------------------------------------------------------------
+
+  // After every step of every node: each node's view of each member moves only forward
+  // (incarnations, Serf's intent times), and a member seen dead or left at an incarnation is
+  // never alive again at that incarnation or an older one; a user event is delivered at most
+  // once per life of a node.
+  void OnStep(NodeId id, const Effects& effects) {
+    if (cluster_ == nullptr) return;  // the first steps run inside SimCluster's constructor
+    SerfMachine* machine = cluster_->node(id);
+    if (machine == nullptr || !failure_.empty()) return;
+    const Serf& serf = machine->serf();
+    View& view = views_[id.value];
+    if (view.life != machine->host_incarnation()) view = View{machine->host_incarnation()};
+    const std::string at = SimCluster::Name(id);
+    for (const Event& e : effects.events) {
+      if (!absl::StartsWith(e.kind, "user:")) continue;
+      const std::string name = e.kind.substr(5);
+      if (++view.user_deliveries[name] > 1) {
+        Fail("exactly-once", absl::StrCat("user event ", name, " delivered ", view.user_deliveries[name], " times at ", at));
+        return;
+      }
+    }
+    absl::btree_map<std::string, MemberMark> next;
+    for (const NodeState* n : serf.memberlist().Nodes()) {
+      MemberMark mark;
+      mark.incarnation = n->incarnation;
+      const bool gone = n->state == MemberState::kDead || n->state == MemberState::kLeft;
+      auto old = view.members.find(n->name);
+      if (old != view.members.end()) {
+        const MemberMark& was = old->second;
+        if (n->incarnation < was.incarnation) {
+          Fail("incarnation order", absl::StrCat(at, "'s view of ", n->name, "'s incarnation went back from ",
+                                                 was.incarnation, " to ", n->incarnation));
+          return;
+        }
+        if (!gone && was.dead_incarnation.has_value() && n->incarnation <= *was.dead_incarnation) {
+          Fail("dead is final", absl::StrCat(at, " has ", n->name, " ", Absl(MemberStateName(n->state)),
+                                             " at incarnation ", n->incarnation, ", after it was dead at ",
+                                             *was.dead_incarnation));
+          return;
+        }
+        mark.dead_incarnation = was.dead_incarnation;
+        mark.status_ltime = was.status_ltime;
+      }
+      if (gone) mark.dead_incarnation = std::max(mark.dead_incarnation.value_or(0), n->incarnation);
+      next.emplace(n->name, mark);
+    }
+    for (const auto& [name, member] : serf.members()) {
+      auto it = next.find(name);
+      if (it == next.end()) continue;  // Serf keeps members memberlist forgot; their marks restart
+      if (member.status_ltime < it->second.status_ltime) {
+        Fail("intent order", absl::StrCat(at, "'s Lamport time of ", name, "'s latest intent went back from ",
+                                          it->second.status_ltime, " to ", member.status_ltime));
+        return;
+      }
+      it->second.status_ltime = member.status_ltime;
+    }
+    view.members = std::move(next);
+  }
+
+  bool Converged() { return Disagreement().empty(); }
+
+  // Empty when every live node sees exactly the live nodes alive; else the first node that
+  // does not, and how its view differs.
+  std::string Disagreement() {
+    std::set<std::string> want;
+    std::vector<NodeId> live = LiveSerfs();
+    for (NodeId id : live) want.insert(SimCluster::Name(id));
+    for (NodeId id : live) {
+      const Serf& s = cluster_->node(id)->serf();
+      std::set<std::string> have;
+      for (const auto& [name, m] : s.members()) {
+        if (m.status == MemberStatus::kAlive) have.insert(name);
+      }
+      if (have == want) continue;
+      std::vector<std::string> missing, extra;
+      std::set_difference(want.begin(), want.end(), have.begin(), have.end(), std::back_inserter(missing));
+      std::set_difference(have.begin(), have.end(), want.begin(), want.end(), std::back_inserter(extra));
+      std::vector<std::string> missing_status;
+      for (const std::string& n : missing) {
+        const Member* m = s.member(n);
+        missing_status.push_back(absl::StrCat(n, "=", m == nullptr ? "unknown" : Absl(MemberStatusName(m->status))));
+      }
+      return absl::StrCat(SimCluster::Name(id), " sees ", have.size(), " alive of ", want.size(), " live; not alive: [",
+                          absl::StrJoin(missing_status, " "), "], alive but not live: [", absl::StrJoin(extra, " "), "]");
+    }
+    return "";
+  }
+
+  // Every user event accepted by a node up the whole run reached every other such node exactly
+  // once (a node that joined after the event ignores it, as Serf's eventJoinIgnore).
+  void CheckEventsDelivered() {
+    for (const SentEvent& ev : events_) {
+      if (!ev.accepted || !whole_time_[ev.origin.value]) continue;
+      // Its Lamport time, from the origin's record of its own delivery ("name@ltime").
+      std::optional<uint64_t> ltime;
+      for (const auto& [key, count] : cluster_->node(ev.origin)->serf().stats().user_delivered) {
+        if (absl::StartsWith(key, ev.name + "@")) ltime = std::stoull(key.substr(ev.name.size() + 1));
+      }
+      if (!ltime.has_value()) {
+        Fail("exactly-once", absl::StrCat("user event ", ev.name, " accepted by ", SimCluster::Name(ev.origin),
+                                          " was not delivered there"));
+        return;
+      }
+      for (NodeId id : cluster_->ids()) {
+        if (!whole_time_[id.value]) continue;
+        const Serf& s = cluster_->node(id)->serf();
+        if (s.event_min_time() > *ltime) continue;
+        const int n = views_[id.value].user_deliveries[ev.name];
+        if (n != 1) {
+          Fail("exactly-once", absl::StrCat("user event ", ev.name, " (Lamport time ", *ltime, ", from ",
+                                            SimCluster::Name(ev.origin), ") delivered ", n, " times at ",
+                                            SimCluster::Name(id), ", up the whole run"));
+          return;
+        }
+      }
+    }
+  }
+
+  SwarmConfig config_;
+  Rng rng_;
+  SwarmOptions options_;
+  std::unique_ptr<SimCluster> cluster_;
+  std::string failure_;
+  std::map<uint64_t, View> views_;          // by node id
+  std::map<uint64_t, bool> whole_time_;     // up the whole run: never killed, never left
+  std::vector<SentEvent> events_;
+};
+
+}  // namespace
+
+SwarmResult RunSwarm(const SwarmConfig& config) {
+  if (!config.unsafe.empty() && FindUnsafeSwitch(config.unsafe) == nullptr) {
+    SwarmResult r;
+    r.ok = false;
+    r.failure = absl::StrCat("unknown unsafe switch ", config.unsafe);
+    return r;
+  }
+  Swarm swarm(config);
+  return swarm.Run();
+}
+
+}  // namespace muster::gossip::testing

@@ -1,0 +1,95 @@
+// The gossip swarm in `make test`: 240 seeds (sharded), each a safety phase with faults and a
+// liveness phase, checkers after every step; and the kill matrix: each unsafe_* switch makes
+// the swarm fail within the first seeds with its checker's message, while the same seeds pass
+// without it (the 240 above include them).
+#include "tests/gossip_sim/swarm.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace muster::gossip::testing {
+namespace {
+
+constexpr uint64_t kFirstSeed = 1;
+constexpr uint64_t kSeeds = 240;
+
+class Seeds : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(Seeds, SafetyThenLiveness) {
+  SwarmConfig c;
+  c.seed = GetParam();
+  const SwarmResult r = RunSwarm(c);
+  EXPECT_TRUE(r.ok) << r.summary << "\n" << r.failure << "\n  reproduce: " << ReproCommand(c.seed);
+}
+
+INSTANTIATE_TEST_SUITE_P(Gossip, Seeds, ::testing::Range<uint64_t>(kFirstSeed, kFirstSeed + kSeeds));
+
+TEST(GossipSwarm, SameSeedSameRun) {
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    SwarmConfig c;
+    c.seed = seed;
+    const SwarmResult a = RunSwarm(c);
+    const SwarmResult b = RunSwarm(c);
+    EXPECT_EQ(a.fingerprint, b.fingerprint) << seed;
+    EXPECT_EQ(a.summary, b.summary);
+  }
+}
+
+TEST(GossipSwarm, UnknownSwitchIsAFailureNotACrash) {
+  SwarmConfig c;
+  c.unsafe = "no-such-rule";
+  const SwarmResult r = RunSwarm(c);
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(absl::StrContains(r.failure, "no-such-rule"));
+}
+
+// Rule -> switch -> the checker that must catch it, within the first kMatrixSeeds seeds.
+struct Kill {
+  const char* unsafe;
+  const char* checker;  // the failure message starts with it
+};
+
+constexpr uint64_t kMatrixSeeds = 20;
+
+class KillMatrix : public ::testing::TestWithParam<Kill> {};
+
+TEST_P(KillMatrix, SwitchIsCaughtWithinTheFirstSeeds) {
+  const Kill k = GetParam();
+  ASSERT_NE(FindUnsafeSwitch(k.unsafe), nullptr);
+  for (uint64_t seed = kFirstSeed; seed < kFirstSeed + kMatrixSeeds; ++seed) {
+    SwarmConfig on;
+    on.seed = seed;
+    on.unsafe = k.unsafe;
+    const SwarmResult r = RunSwarm(on);
+    if (r.ok) continue;
+    EXPECT_TRUE(absl::StartsWith(r.failure, absl::StrCat(k.checker, ":")))
+        << "caught by another checker than expected: " << r.failure << "\n  reproduce: " << ReproCommand(seed, k.unsafe);
+    SwarmConfig off = on;
+    off.unsafe.clear();
+    const SwarmResult clean = RunSwarm(off);
+    EXPECT_TRUE(clean.ok) << "the seed fails without the switch too: " << clean.failure;
+    return;
+  }
+  ADD_FAILURE() << k.unsafe << " survived seeds " << kFirstSeed << ".." << kFirstSeed + kMatrixSeeds - 1;
+}
+
+INSTANTIATE_TEST_SUITE_P(Gossip, KillMatrix,
+                         ::testing::Values(Kill{"refutation", "convergence"},
+                                           Kill{"incarnation-order", "incarnation order"},
+                                           Kill{"confirmations", "convergence"},
+                                           Kill{"dead-final", "dead is final"},
+                                           Kill{"intent-order", "intent order"},
+                                           Kill{"event-dedup", "exactly-once"}),
+                         [](const ::testing::TestParamInfo<Kill>& info) {
+                           std::string name = info.param.unsafe;
+                           for (char& ch : name) {
+                             if (ch == '-') ch = '_';
+                           }
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace muster::gossip::testing
