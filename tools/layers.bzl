@@ -22,7 +22,7 @@ CORE_LIBRARIES = [
     "//core/raft",
     "//core/raft:kv_fsm",
     "//core/raft:kv_machine",
-    "//core/raft:test_cluster",
+    "//core/raft:test_configuration",
     "//core/seam",
     "//core/state",
     "//core/state:test_util",

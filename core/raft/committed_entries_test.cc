@@ -4,7 +4,7 @@
 // elements already in it. Only Compact, a received snapshot or a conflicting append free
 // entries, and the host makes none of those calls while it applies (raft.h, Ready).
 #include "core/raft/raft.h"
-#include "core/raft/test_cluster.h"
+#include "core/raft/test_configuration.h"
 #include "gtest/gtest.h"
 
 namespace muster::raft {

@@ -23,7 +23,7 @@
 // A test binary's whole gtest part is one line at namespace scope (the macro is at the end
 // of this file):
 //
-//   MUSTER_SCRIPT_TESTS(RaftScript, Interpreter, "core/raft/testdata", 14);
+//   MUSTER_SCRIPT_TESTS(RaftScript, Interpreter, "tests/raft/testdata", 14);
 //
 // Finding files: ScriptFiles(dir) reads the directory at run time (the runfiles tree under
 // `bazel test`, which holds every file the BUILD rule's glob(["testdata/*.txt"]) matched), so a
@@ -36,11 +36,11 @@
 //
 // Rewriting expected outputs after an intended change (one switch for every script test):
 //
-//   SCRIPT_REWRITE=1 bazel run //core/raft:script_test
+//   SCRIPT_REWRITE=1 bazel run //tests/raft:script_test
 //
 // Under `bazel run`, BUILD_WORKSPACE_DIRECTORY names the source tree, and both reading and
 // writing go there (not to the runfiles); run directly from the workspace root
-// (bazel-bin/core/raft/script_test) paths are relative to the current directory. Under
+// (bazel-bin/tests/raft/script_test) paths are relative to the current directory. Under
 // `bazel test` the runfiles are read-only links: rewriting there is refused with a message.
 //
 // Test-only: it reads and writes files, which core/'s production libraries never do. It lives

@@ -7,7 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "core/raft/test_cluster.h"
+#include "tests/raft/test_cluster.h"
 #include "gtest/gtest.h"
 #include "sim/simulator.h"
 

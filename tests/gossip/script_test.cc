@@ -1,14 +1,14 @@
 // Data-driven protocol stories for the memberlist level, in the style of etcd raft's testdata,
 // on the shared driver (core/testing/script.h): every file in testdata/ runs, each command is
 // checked against its usage, and testdata/help.txt lists the commands with an example each.
-// After an intended change: SCRIPT_REWRITE=1 bazel run //core/gossip:script_test
+// After an intended change: SCRIPT_REWRITE=1 bazel run //tests/gossip:script_test
 //
 // Nodes are named a, b, c, ...; a node's address is its name. Messages arrive at once (zero
 // latency) and timers run in time order. A sent message shows as
 // "from->to [stream] kind fields + [piggybacked...]"; a lost one ends with "(lost)". `batch on`
-// prints every batch whole (core/testing/batch_printer.h). Memberlist writes nothing to
-// storage, so a batch with a write or a message gated on one fails the story rather than
-// being ignored; each node's CheckInvariants() runs after each of its steps.
+// prints every batch whole (core/testing/batch_printer.h). Each node's batches are carried out
+// by sim/'s EffectExecutor, as the simulator carries them out (writes, the durability gate,
+// the datagram limit); each node's CheckInvariants() runs after each of its steps.
 #include <memory>
 #include <optional>
 #include <set>
@@ -25,6 +25,7 @@
 #include "core/testing/batch_printer.h"
 #include "core/testing/script.h"
 #include "gtest/gtest.h"
+#include "sim/effect_executor.h"
 
 namespace muster::gossip {
 namespace {
@@ -79,6 +80,11 @@ class Interpreter {
   };
   struct Node {
     std::unique_ptr<Memberlist> ml;
+    // Carries out the node's batches by the seam's rules (sim/effect_executor.h): writes to a
+    // disk, gated messages held until their write is durable (a story's syncs finish at the
+    // end of the step), the datagram limit. Memberlist writes nothing today; if it ever does,
+    // its stories show it instead of a driver ignoring it.
+    std::unique_ptr<sim::EffectExecutor> executor;
     bool up = true;
     bool paused = false;
     std::optional<Time> wake;  // the wake-up its latest batch asked for (seam rule 4: replaces)
@@ -182,6 +188,9 @@ class Interpreter {
       MemberlistConfig c = base;
       c.name = name;
       Node& node = nodes_[name];
+      sim::EffectExecutor::Sinks sinks;
+      sinks.send = [this, name](OutboundMessage m) { Send(name, std::move(m)); };
+      node.executor = std::make_unique<sim::EffectExecutor>(NodeId{100 + i}, std::move(sinks));
       node.ml = std::make_unique<Memberlist>(c, name, 100 + i, &delegate_, Logger());
       Effects ignored;  // the start announcement; everyone is introduced below
       node.ml->Start(now_, &ignored);
@@ -243,30 +252,32 @@ class Interpreter {
     return !batch.empty();
   }
 
-  // Carries out one batch of node `from`: traces and sends its messages, keeps its wake-up.
+  // Carries out one batch of node `from` through its executor: what may leave is traced and
+  // sent (Send), its wake-up kept (rule 4: a batch's request replaces the last one).
   void Collect(const std::string& from, Effects& out) {
     Node& node = nodes_.at(from);
-    node.wake = out.wake_at;
     if (absl::Status s = node.ml->CheckInvariants(); !s.ok()) {
       step_errors_.push_back(absl::StrCat(from, " broke an invariant: ", s.ToString()));
     }
-    if (!out.writes.empty()) step_errors_.push_back(absl::StrCat(from, " wrote to storage; nothing here carries it out"));
     if (print_batches_) PrintBatch(from, out);
-    for (OutboundMessage& m : out.messages) {
-      if (m.after_write_id != 0) step_errors_.push_back(absl::StrCat(from, " gated a message on write ", m.after_write_id));
-      pb::Packet packet;
-      MUSTER_CHECK(packet.ParseFromString(m.payload));
-      MUSTER_CHECK(nodes_.count(m.to) > 0, from, " sent to unknown ", m.to);
-      const bool lost = isolated_.contains(from) || isolated_.contains(m.to) || !nodes_.at(m.to).up;
-      const pb::Message& first = packet.messages(0);
-      const bool plain =
-          packet.messages_size() == 1 && (first.has_ping() || first.has_ack()) && m.channel == Channel::kDatagram;
-      if (trace_all_ || !plain || lost) {
-        trace_.push_back(absl::StrCat(from, "->", m.to, m.channel == Channel::kStream ? " [stream]" : "", " ",
-                                      DescribePacket(packet), lost ? " (lost)" : ""));
-      }
-      if (!lost) pending_.push_back(Pending{from, std::move(m)});
+    node.executor->Execute(std::move(out));
+    node.executor->SyncAll();  // a story's disk syncs at once; gated messages leave now
+    node.wake = node.executor->TakeWake();
+  }
+
+  void Send(const std::string& from, OutboundMessage m) {
+    pb::Packet packet;
+    MUSTER_CHECK(packet.ParseFromString(m.payload));
+    MUSTER_CHECK(nodes_.count(m.to) > 0, from, " sent to unknown ", m.to);
+    const bool lost = isolated_.contains(from) || isolated_.contains(m.to) || !nodes_.at(m.to).up;
+    const pb::Message& first = packet.messages(0);
+    const bool plain =
+        packet.messages_size() == 1 && (first.has_ping() || first.has_ack()) && m.channel == Channel::kDatagram;
+    if (trace_all_ || !plain || lost) {
+      trace_.push_back(absl::StrCat(from, "->", m.to, m.channel == Channel::kStream ? " [stream]" : "", " ",
+                                    DescribePacket(packet), lost ? " (lost)" : ""));
     }
+    if (!lost) pending_.push_back(Pending{from, std::move(m)});
   }
 
   void PrintBatch(const std::string& from, const Effects& out) {
@@ -291,7 +302,7 @@ class Interpreter {
   Time now_ = SimEpoch();
 };
 
-MUSTER_SCRIPT_TESTS(GossipScript, Interpreter, "core/gossip/testdata", 6);
+MUSTER_SCRIPT_TESTS(GossipScript, Interpreter, "tests/gossip/testdata", 6);
 
 }  // namespace
 }  // namespace muster::gossip

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "core/raft/raft.h"
-#include "core/raft/test_cluster.h"
+#include "tests/raft/test_cluster.h"
 #include "gtest/gtest.h"
 
 namespace muster::raft {

@@ -2,7 +2,7 @@
 // writes waiting for the disk. Past a bound the request is refused as UNAVAILABLE, which the
 // client retries, instead of the queue growing without end.
 #include "core/raft/raft.h"
-#include "core/raft/test_cluster.h"
+#include "tests/raft/test_cluster.h"
 #include "gtest/gtest.h"
 
 namespace muster::raft {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "core/raft/test_cluster.h"
+#include "tests/raft/test_cluster.h"
 #include "gtest/gtest.h"
 
 namespace muster::raft {
@@ -648,7 +648,7 @@ TEST(Raft, SnapshotTransferUnderDuplicationSendsOneStream) {
 }
 
 TEST(RaftLog, RecoversAPrefixFromATornWrite) {
-  MemStorage storage;
+  sim::Disk storage;
   RaftLog log;
   StorageWrite w;
   w.id = 1;

@@ -1,7 +1,7 @@
 // Recovery from storage keeps the per-node invariants (Raft::CheckInvariants), also from the
 // prefix of a torn write.
 #include "core/raft/raft.h"
-#include "core/raft/test_cluster.h"
+#include "tests/raft/test_cluster.h"
 #include "gtest/gtest.h"
 
 namespace muster::raft {
@@ -14,14 +14,14 @@ TEST(Recovery, ATornWriteThatKeptEntriesButNotTheTermRecoversInTheEntriesTerm) {
   RaftOptions o;
   o.id = NodeId{1};
   o.address = "n1";
-  MemStorage disk;
+  sim::Disk disk;
   Time now = SimEpoch();
   {
     Raft r(o, &disk, 1, now, Logger(nullptr, "raft"));
     Ready boot;
     ASSERT_TRUE(r.Bootstrap(now, VotersConfiguration(3), &boot).ok());
     for (const StorageWrite& w : boot.effects.writes) disk.Apply(w);
-    disk.SyncAll();
+    disk.SyncThrough(UINT64_MAX);
 
     pb::Message m;
     m.set_type(pb::MSG_APP);
@@ -46,7 +46,7 @@ TEST(Recovery, ATornWriteThatKeptEntriesButNotTheTermRecoversInTheEntriesTerm) {
     ASSERT_FALSE(torn.ops.empty()) << "the hard state is in the write";
     torn.ops.pop_back();
     disk.Apply(torn);
-    disk.SyncAll();
+    disk.SyncThrough(UINT64_MAX);
   }
   Raft restarted(o, &disk, 2, now, Logger(nullptr, "raft"));
   EXPECT_EQ(restarted.log().last_index(), 2u);

@@ -1,7 +1,7 @@
 // Data-driven protocol stories in the style of etcd raft's testdata, on the shared driver
 // (core/testing/script.h): every file in testdata/ runs, each command is checked against its
 // usage, and testdata/help.txt lists the commands with an example each. After an intended
-// change: SCRIPT_REWRITE=1 bazel run //core/raft:script_test
+// change: SCRIPT_REWRITE=1 bazel run //tests/raft:script_test
 //
 // Nodes are numbers; node I's address is "nI". `batch on` prints every batch a node hands
 // out (core/testing/batch_printer.h), so a story about durability shows each write with its
@@ -15,7 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/base/strings.h"
-#include "core/raft/test_cluster.h"
+#include "tests/raft/test_cluster.h"
 #include "core/testing/batch_printer.h"
 #include "core/testing/script.h"
 #include "gtest/gtest.h"
@@ -333,7 +333,7 @@ class Interpreter {
   bool print_batches_ = false;
 };
 
-MUSTER_SCRIPT_TESTS(RaftScript, Interpreter, "core/raft/testdata", 14);
+MUSTER_SCRIPT_TESTS(RaftScript, Interpreter, "tests/raft/testdata", 14);
 
 }  // namespace
 }  // namespace muster::raft

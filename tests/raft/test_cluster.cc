@@ -1,67 +1,12 @@
-#include "core/raft/test_cluster.h"
+#include "tests/raft/test_cluster.h"
+
+#include "core/base/rng.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/check.h"
 
 namespace muster::raft {
-
-pb::Configuration VotersConfiguration(int n) {
-  pb::Configuration config;
-  for (int i = 1; i <= n; ++i) {
-    pb::Server* s = config.add_servers();
-    s->set_id(i);
-    s->set_address("n" + std::to_string(i));
-    s->set_voter(true);
-  }
-  return config;
-}
-
-// --- MemStorage ------------------------------------------------------------------------
-
-std::optional<std::string> MemStorage::Get(std::string_view key) const {
-  auto it = visible_.find(key);
-  if (it == visible_.end()) return std::nullopt;
-  return it->second;
-}
-
-void MemStorage::Scan(std::string_view begin, std::string_view end,
-                      const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  for (auto it = visible_.lower_bound(begin); it != visible_.end(); ++it) {
-    if (!end.empty() && std::string_view(it->first) >= end) break;
-    if (!visit(it->first, it->second)) break;
-  }
-}
-
-void MemStorage::ApplyOp(std::map<std::string, std::string, std::less<>>& kv, const StorageOp& op) {
-  switch (op.kind) {
-    case StorageOp::Kind::kPut: kv[op.key] = op.value; break;
-    case StorageOp::Kind::kDelete: kv.erase(op.key); break;
-    case StorageOp::Kind::kDeleteRange:
-      kv.erase(kv.lower_bound(op.key), op.value.empty() ? kv.end() : kv.lower_bound(op.value));
-      break;
-  }
-}
-
-void MemStorage::Apply(const StorageWrite& w) {
-  for (const StorageOp& op : w.ops) ApplyOp(visible_, op);
-  pending_.push_back(w);
-}
-
-uint64_t MemStorage::SyncAll() {
-  uint64_t last = 0;
-  for (const StorageWrite& w : pending_) {
-    for (const StorageOp& op : w.ops) ApplyOp(durable_, op);
-    if (w.sync) last = w.id;
-  }
-  pending_.clear();
-  return last;
-}
-
-void MemStorage::Crash() {
-  pending_.clear();
-  visible_ = durable_;
-}
 
 // --- TestCluster -----------------------------------------------------------------------
 
@@ -109,6 +54,9 @@ void TestCluster::AddNodes(int n, bool bootstrap) {
     node->options.id = node->id;
     node->options.address = absl::StrCat("n", node->id.value);
     node->now = SimEpoch();
+    sim::EffectExecutor::Sinks sinks;
+    sinks.send = [this, id = node->id](OutboundMessage m) { Send(id, std::move(m)); };
+    node->executor = std::make_unique<sim::EffectExecutor>(node->id, std::move(sinks));
     Node& ref = *node;
     nodes_[node->id] = std::move(node);
     Start(ref);
@@ -120,13 +68,11 @@ void TestCluster::AddNodes(int n, bool bootstrap) {
 
 void TestCluster::Start(Node& n) {
   // The seed depends only on id and incarnation, so scripts are reproducible.
-  n.raft = std::make_unique<Raft>(n.options, &n.storage, n.id.value * 1000 + n.incarnation, n.now,
+  n.raft = std::make_unique<Raft>(n.options, &n.executor->disk(), n.id.value * 1000 + n.incarnation, n.now,
                                   Logger(sink_.get(), ToString(n.id)));
   n.incarnation++;
   n.fsm = KvFsm();
   n.up = true;
-  n.durable_through = 0;
-  n.gated.clear();
   Ready ready;
   n.raft->Tick(n.now, &ready);
   Carry(n, ready);
@@ -148,7 +94,9 @@ void TestCluster::Tick(NodeId id, Duration advance) {
 
 void TestCluster::Carry(Node& n, Ready& ready) {
   if (ready_observer_) ready_observer_(n.id, ready);
-  for (const StorageWrite& w : ready.effects.writes) n.storage.Apply(w);
+  // Writes, gating and the datagram limit first (the seam's rules, sim/effect_executor.h);
+  // then what is Raft's own: the snapshot to load, the entries to apply, the reads.
+  n.executor->Execute(std::move(ready.effects));
   if (ready.restore.has_value()) {
     MUSTER_CHECK(n.fsm.Restore(n.raft->log().snapshot_data()), "snapshot data does not parse");
     MUSTER_CHECK_EQ(n.fsm.applied(), ready.restore->index());
@@ -169,36 +117,18 @@ void TestCluster::Carry(Node& n, Ready& ready) {
   for (const ReadState& rs : ready.reads) {
     if (trace_) trace_->push_back(absl::StrCat(ToString(n.id), " read ready: ctx=", rs.context, " index=", rs.index));
   }
-  for (OutboundMessage& m : ready.effects.messages) {
-    if (m.after_write_id > n.durable_through || !n.gated.empty()) {
-      n.gated.push_back(std::move(m));
-    } else {
-      Send(n, std::move(m));
-    }
-  }
 }
 
-void TestCluster::Send(Node& n, OutboundMessage m) {
-  in_flight_.push_back({n.id, IdOf(m.to), std::move(m.payload), m.channel});
+void TestCluster::Send(NodeId from, OutboundMessage m) {
+  in_flight_.push_back({from, IdOf(m.to), std::move(m.payload), m.channel});
 }
 
 void TestCluster::Persist(NodeId id) {
   Node& n = *nodes_.at(id);
   if (!n.up) return;
-  const uint64_t last = n.storage.SyncAll();
-  if (last == 0) {
-    while (!n.gated.empty() && n.gated.front().after_write_id <= n.durable_through) {
-      Send(n, std::move(n.gated.front()));
-      n.gated.pop_front();
-    }
-    return;
-  }
-  n.durable_through = std::max(n.durable_through, last);
-  while (!n.gated.empty() && n.gated.front().after_write_id <= n.durable_through) {
-    Send(n, std::move(n.gated.front()));
-    n.gated.pop_front();
-  }
-  Run(id, [&](Raft& r, Ready* out) { r.WriteDurable(n.now, last, out); });
+  // Everything issued becomes durable; what waited on it leaves (in order).
+  const uint64_t last = n.executor->SyncAll();
+  if (last != 0) Run(id, [&](Raft& r, Ready* out) { r.WriteDurable(n.now, last, out); });
 }
 
 size_t TestCluster::Deliver(NodeId to, bool print) {
@@ -270,8 +200,8 @@ void TestCluster::Crash(NodeId id) {
   Node& n = *nodes_.at(id);
   n.up = false;
   n.raft.reset();
-  n.storage.Crash();
-  n.gated.clear();
+  Rng unused(0);  // no torn write: a crash here loses exactly the unsynced writes
+  n.executor->Crash(unused, /*torn=*/false);
 }
 
 void TestCluster::Restart(NodeId id) {
@@ -285,7 +215,9 @@ bool TestCluster::Stabilize(int rounds_max) {
     for (auto& [id, n] : nodes_) Persist(id);
     if (in_flight_.empty()) {
       bool gated = false;
-      for (auto& [id, n] : nodes_) gated = gated || (n->up && (!n->gated.empty() || n->storage.has_pending()));
+      for (auto& [id, n] : nodes_) {
+        gated = gated || (n->up && (n->executor->gated() > 0 || n->executor->disk().unsynced_writes() > 0));
+      }
       if (!gated) return true;
       continue;
     }

@@ -1,7 +1,9 @@
-// An in-memory host for Raft nodes, fully under a test's control: each node has its own
-// clock, storage with a page cache (writes visible at once, durable only when persisted),
-// and messages wait in one in-flight list until the test delivers or drops them. It is the
-// engine of the data-driven script tests (script_test.cc) and of unit tests.
+// A host for Raft nodes fully under a test's control: each node has its own clock, its
+// effects are carried out by sim/'s EffectExecutor (the seam's rules in one place: a disk with
+// a page cache whose writes are durable only when the test persists them, messages held until
+// the writes they wait on are durable), and sent messages wait in one in-flight list until the
+// test delivers or drops them. The engine of the data-driven script tests (script_test.cc)
+// and of unit tests.
 #pragma once
 
 #include <cstdint>
@@ -16,25 +18,10 @@
 #include "core/base/log.h"
 #include "core/raft/kv_fsm.h"
 #include "core/raft/raft.h"
+#include "core/raft/test_configuration.h"
+#include "sim/effect_executor.h"
 
 namespace muster::raft {
-
-class MemStorage final : public StorageView {
- public:
-  std::optional<std::string> Get(std::string_view key) const override;
-  void Scan(std::string_view begin, std::string_view end,
-            const std::function<bool(std::string_view, std::string_view)>& visit) const override;
-  void Apply(const StorageWrite& w);
-  // Makes every pending write durable; returns the last id synced (0 if none).
-  uint64_t SyncAll();
-  void Crash();  // the page cache is lost
-  bool has_pending() const { return !pending_.empty(); }
-
- private:
-  static void ApplyOp(std::map<std::string, std::string, std::less<>>& kv, const StorageOp& op);
-  std::map<std::string, std::string, std::less<>> visible_, durable_;
-  std::deque<StorageWrite> pending_;
-};
 
 struct InFlight {
   NodeId from;
@@ -43,8 +30,6 @@ struct InFlight {
   Channel channel = Channel::kStream;
 };
 
-// A configuration of voters 1..n at addresses "n1".."nN", for tests that build a Raft by hand.
-pb::Configuration VotersConfiguration(int n);
 
 class TestCluster {
  public:
@@ -93,20 +78,18 @@ class TestCluster {
   struct Node {
     NodeId id;
     RaftOptions options;
-    MemStorage storage;
+    std::unique_ptr<sim::EffectExecutor> executor;  // holds the node's disk across crashes
     std::unique_ptr<Raft> raft;
     KvFsm fsm;
     Time now;
     bool up = true;
-    uint64_t durable_through = 0;
-    std::deque<OutboundMessage> gated;
     uint64_t incarnation = 0;
   };
   class Sink;
 
   void Start(Node& n);
   void Carry(Node& n, Ready& ready);
-  void Send(Node& n, OutboundMessage m);
+  void Send(NodeId from, OutboundMessage m);
   NodeId IdOf(const Address& address) const;
 
   RaftOptions base_;
