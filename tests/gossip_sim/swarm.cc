@@ -210,6 +210,11 @@ class Swarm {
     r.summary = absl::StrCat("seed=", config_.seed, config_.unsafe.empty() ? "" : " unsafe=", config_.unsafe, " ",
                              options_.Describe());
     r.fingerprint = cluster_->sim().fingerprint();
+    r.exercised = exercised_;
+    if (!options_.lifeguard) r.exercised["lifeguard off"]++;
+    if (options_.nodes > 20) r.exercised["pool over 20"]++;
+    if (options_.loss > 0) r.exercised["loss"]++;
+    if (options_.duplicate > 0) r.exercised["duplication"]++;
     return r;
   }
 
@@ -277,6 +282,7 @@ class Swarm {
       }
       sim.At(start, [this, kind, a, b] {
         Log(absl::StrCat(kind == 2 ? "one-way partition of " : "partition of ", a.size(), " from ", b.size()));
+        exercised_[kind == 2 ? "one-way partition" : kind == 1 ? "isolation" : "partition"]++;
         if (kind == 2) {
           cluster_->sim().network().PartitionOneWay(a, b);
         } else {
@@ -296,6 +302,7 @@ class Swarm {
       sim.At(at, [this, id, restart, down] {
         if (!cluster_->sim().IsUp(id) || LiveSerfs().size() <= 2) return;
         Log(absl::StrCat("kill ", SimCluster::Name(id), restart ? " (restart later)" : ""));
+        exercised_["kill"]++;
         whole_time_[id.value] = false;
         cluster_->sim().Kill(id);
         if (restart) cluster_->sim().After(down, [this, id] { RestartAndJoin(id); });
@@ -307,6 +314,7 @@ class Swarm {
       const Duration how_long = rng_.UniformDuration(absl::Milliseconds(500), absl::Seconds(5));
       sim.At(at, [this, id, how_long] {
         Log(absl::StrCat("pause ", SimCluster::Name(id), " for ", absl::FormatDuration(how_long)));
+        exercised_["pause"]++;
         cluster_->sim().Pause(id, how_long);
       });
     }
@@ -318,6 +326,7 @@ class Swarm {
       sim.At(at, [this, id, back, gone] {
         if (!cluster_->sim().IsUp(id) || LiveSerfs().size() <= 2) return;
         Log(absl::StrCat("leave ", SimCluster::Name(id), back ? " (back later)" : ""));
+        exercised_["leave"]++;
         whole_time_[id.value] = false;
         cluster_->sim().Request(id, "leave", "", [](const Response&) {});
         if (back) cluster_->sim().After(gone, [this, id] { RestartAndJoin(id); });
@@ -331,6 +340,7 @@ class Swarm {
       sim.At(at, [this, id, index] {
         if (!cluster_->sim().IsUp(id)) return;
         Log(absl::StrCat("user event ", events_[index].name, " from ", SimCluster::Name(id)));
+        exercised_["user event"]++;
         cluster_->sim().Request(id, "user-event", absl::StrCat(events_[index].name, "\npayload-", index),
                                 [this, index](const Response& r) { events_[index].accepted = r.status.ok(); });
       });
@@ -340,6 +350,7 @@ class Swarm {
   void RestartAndJoin(NodeId id) {
     sim::Simulator& sim = cluster_->sim();
     Log(absl::StrCat("restart ", SimCluster::Name(id)));
+    exercised_["restart"]++;
     if (sim.IsUp(id)) sim.Kill(id);
     sim.Restart(id);
     sim.Request(id, "join", AllAddresses(id), [](const Response&) {});
@@ -361,6 +372,7 @@ class Swarm {
     if (live.size() < 5) return;
     const NodeId victim = live[rng_.Uniform(live.size())];
     Log(absl::StrCat("final kill ", SimCluster::Name(victim)));
+    exercised_["final kill"]++;
     whole_time_[victim.value] = false;
     cluster_->sim().Kill(victim);
   }
@@ -492,6 +504,7 @@ class Swarm {
   std::map<uint64_t, View> views_;          // by node id
   std::map<uint64_t, bool> whole_time_;     // up the whole run: never killed, never left
   std::vector<SentEvent> events_;
+  absl::btree_map<std::string, int> exercised_;  // fault kind -> times it happened
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "core/gossip/serf.h"
 
 namespace muster::gossip::testing {
@@ -34,6 +35,9 @@ struct SwarmResult {
   std::string failure;  // the first violation (checker: message)
   std::string summary;  // what the seed drew
   uint64_t fingerprint = 0;
+  // What the run did, by kind ("kill", "partition", "lifeguard off", ...): for a test that
+  // every knob is exercised.
+  absl::btree_map<std::string, int> exercised;
 };
 
 SwarmResult RunSwarm(const SwarmConfig& config);

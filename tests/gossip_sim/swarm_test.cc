@@ -1,7 +1,7 @@
-// The gossip swarm in `make test`: 240 seeds (sharded), each a safety phase with faults and a
+// The gossip swarm in `make test`: 1,000 seeds (sharded), each a safety phase with faults and a
 // liveness phase, checkers after every step; and the kill matrix: each unsafe_* switch makes
 // the swarm fail within the first seeds with its checker's message, while the same seeds pass
-// without it (the 240 above include them).
+// without it (the 1,000 above include them).
 #include "tests/gossip_sim/swarm.h"
 
 #include <string>
@@ -14,7 +14,7 @@ namespace muster::gossip::testing {
 namespace {
 
 constexpr uint64_t kFirstSeed = 1;
-constexpr uint64_t kSeeds = 240;
+constexpr uint64_t kSeeds = 1000;
 
 class Seeds : public ::testing::TestWithParam<uint64_t> {};
 
@@ -35,6 +35,21 @@ TEST(GossipSwarm, SameSeedSameRun) {
     const SwarmResult b = RunSwarm(c);
     EXPECT_EQ(a.fingerprint, b.fingerprint) << seed;
     EXPECT_EQ(a.summary, b.summary);
+  }
+}
+
+// The first 100 seeds between them use every knob, so a knob that stopped working (a fault
+// that never fires) shows here rather than as a swarm that silently checks less.
+TEST(GossipSwarm, EveryKnobIsExercised) {
+  absl::btree_map<std::string, int> total;
+  for (uint64_t seed = kFirstSeed; seed < kFirstSeed + 100; ++seed) {
+    SwarmConfig c;
+    c.seed = seed;
+    for (const auto& [kind, n] : RunSwarm(c).exercised) total[kind] += n;
+  }
+  for (const char* kind : {"partition", "one-way partition", "isolation", "kill", "restart", "pause", "leave",
+                           "user event", "final kill", "lifeguard off", "pool over 20", "loss", "duplication"}) {
+    EXPECT_GT(total[kind], 0) << kind << " never happened in 100 seeds";
   }
 }
 
