@@ -537,9 +537,10 @@ void Raft::BecomeLeader(Time now) {
   logger_.Info(now, "Election won. Tally: ", Granted());
   // Leader Append-Only (Figure 3): a leader never deletes its entries, committed or not: one
   // past its commit index may be committed already by an earlier leader.
-  if (opts_.unsafe_leader_drops_uncommitted_tail && log_.last_index() > commit_) {
+  // (Off: it drops the tail past its commit index; kept from dropping configurations, so the
+  // damage is to entries, not to who is in the cluster.)
+  if (opts_.unsafe_leader_drops_uncommitted_tail && log_.last_index() > commit_ && config_index_ <= commit_) {
     TruncateLogAfter(commit_);
-    RecomputeConfiguration(now);
   }
   role_ = Role::kLeader;
   leader_ = opts_.id;
@@ -931,6 +932,9 @@ void Raft::HandleAppendResponse(Time now, const pb::Message& m, Progress& pr) {
   if (m.reject()) {
     uint64_t next_probe = m.reject_hint();
     if (m.hint_term() > 0) next_probe = log_.FindConflictByTerm(m.reject_hint(), m.hint_term());
+    // Probe again from the last known match, re-sending entries the follower may hold: its
+    // log past the append may then differ from ours (Figure 2's AppendEntries rules 3 and 5).
+    if (buggify_.Fire("raft.append.probe_from_match")) next_probe = pr.match;
     if (pr.MaybeDecrTo(m.index(), next_probe)) {
       logger_.Debug(now, "append to ", ToString(peer), " rejected at ", m.index(), "; probing from ", pr.next);
       if (pr.state == Progress::State::kReplicate) {
@@ -1396,6 +1400,19 @@ absl::Status Raft::CheckInvariants() const {
   if (role_ == Role::kCandidate && vote_ != opts_.id) return fail("candidate that did not vote for itself");
   if (round_sent_.size() > kHeartbeatRoundsKeptMax) return fail(round_sent_.size(), " heartbeat rounds kept");
   if (reads_.size() > kPendingReadsMax) return fail(reads_.size(), " reads pending");
+  // The configuration in effect is the newest one in the log (thesis 4.1): every remembered
+  // configuration entry is one, and none was dropped.
+  for (const auto& [index, config] : config_entries_) {
+    if (index <= log_.snapshot_index() || index > last || log_.At(index).type() != pb::ENTRY_CONFIG) {
+      return fail("configuration remembered at index ", index, ", which holds no configuration entry");
+    }
+  }
+  if (!config_entries_.empty() && config_index_ != config_entries_.rbegin()->first) {
+    return fail("configuration in effect from index ", config_index_, ", not the newest at ", config_entries_.rbegin()->first);
+  }
+  if (config_entries_.empty() && config_index_ > log_.snapshot_index()) {
+    return fail("configuration in effect from index ", config_index_, ", past the snapshot's with none in the log");
+  }
   if (role_ == Role::kLeader) {
     for (const auto& [peer, pr] : progress_) {
       if (pr.match > last) return fail("peer ", ToString(peer), " matched ", pr.match, " past our last ", last);

@@ -52,10 +52,15 @@ void Checker::OnStep(NodeId id, const Input& input, const Effects& effects, raft
   // Votes that arrived: a voter must never have granted two candidates in one term.
   if (const auto* msg = std::get_if<MessageInput>(&input.what)) {
     raft::pb::Message pm;
-    if (pm.ParseFromString(msg->payload) && pm.type() == raft::pb::MSG_VOTE_RESP && !pm.reject()) {
-      auto [it, inserted] = grants_.try_emplace({pm.from(), pm.term()}, pm.to());
-      if (!inserted && it->second != pm.to()) {
-        Fail(now, absl::StrCat("n", pm.from(), " voted for both n", it->second, " and n", pm.to(), " in term ",
+    const bool parsed = pm.ParseFromString(msg->payload);
+    // A grant names its candidate; a vote request names its sender, who voted for itself.
+    uint64_t candidate = 0;
+    if (parsed && pm.type() == raft::pb::MSG_VOTE_RESP && !pm.reject()) candidate = pm.to();
+    if (parsed && pm.type() == raft::pb::MSG_VOTE) candidate = pm.from();
+    if (candidate != 0) {
+      auto [it, inserted] = grants_.try_emplace({pm.from(), pm.term()}, candidate);
+      if (!inserted && it->second != candidate) {
+        Fail(now, absl::StrCat("n", pm.from(), " voted for both n", it->second, " and n", candidate, " in term ",
                                pm.term()));
       }
     }

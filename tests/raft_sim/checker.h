@@ -2,7 +2,8 @@
 // RaftConsensusInvariants idea: check each state and each pair of consecutive states).
 //  - election safety: at most one leader per term;
 //  - a voter grants at most one candidate per term (seen on arrival, so only votes that
-//    really left count), also across restarts;
+//    really left count; a vote request counts as its candidate's vote for itself), also
+//    across restarts;
 //  - term, vote-in-term and commit never go backwards within a life, and a restart
 //    recovers at least the durable term/vote/commit;
 //  - one global applied history: every node applies, at each index, the same entry;

@@ -150,6 +150,7 @@ class Run {
       checker_.OnStep(id, in, fx, Machine(id), sim_.now());
       if (++steps_ % 512 == 0) CheckLogs();
       if (in_safety_ && swarm_.crash_after_vote > 0) MaybeCrashAfterVote(id, fx);
+      if (in_safety_ && swarm_.membership) MaybeChangeOnNewLeader(id);
       if (steps_ == kStepsMax) {
         checker_.Fail(sim_.now(), absl::StrCat("more than ", kStepsMax, " steps: a message storm?"));
       }
@@ -250,12 +251,15 @@ class Run {
     });
   }
 
-  // The worst moment to crash a voter: its grant is (or should be) waiting for the sync.
+  // The worst moment to crash a voter: its grant (or, a candidate, its vote for itself) is
+  // or should be waiting for the sync.
   void MaybeCrashAfterVote(NodeId id, const Effects& fx) {
     for (const OutboundMessage& m : fx.messages) {
       if (m.payload.size() > 256) continue;
       raft::pb::Message pm;
-      if (!pm.ParseFromString(m.payload) || pm.type() != raft::pb::MSG_VOTE_RESP || pm.reject()) continue;
+      if (!pm.ParseFromString(m.payload)) continue;
+      const bool grant = pm.type() == raft::pb::MSG_VOTE_RESP && !pm.reject();
+      if (!grant && pm.type() != raft::pb::MSG_VOTE) continue;
       if (!rng_.Bernoulli(swarm_.crash_after_vote)) return;
       sim_.After(rng_.UniformDuration(absl::ZeroDuration(), absl::Milliseconds(2)), [this, id] {
         if (!sim_.IsUp(id) || !in_safety_) return;
@@ -265,12 +269,33 @@ class Run {
     }
   }
 
+  // Half the new leaders get a membership change at once, before their no-op can have
+  // committed (Raft must refuse it until then: the 2015 single-server bug).
+  void MaybeChangeOnNewLeader(NodeId id) {
+    raft::KvMachine* m = Machine(id);
+    if (m == nullptr || m->raft().role() != raft::Role::kLeader) return;
+    uint64_t& led = led_term_[id.value];
+    if (led == m->raft().term()) return;
+    led = m->raft().term();
+    if (!rng_.Bernoulli(0.5)) return;
+    sim_.After(rng_.UniformDuration(absl::ZeroDuration(), absl::Milliseconds(2)), [this] {
+      if (in_safety_) ChangeMembership();
+    });
+  }
+
   // Membership churn, one server at a time, through whoever leads: remove a server (maybe
-  // the leader itself), add it back as voter or non-voter, promote non-voters.
+  // the leader itself), add it back as voter or non-voter, promote non-voters. A third of the
+  // changes get a second one a few milliseconds later, while the first is still uncommitted
+  // (Raft must refuse it: one change at a time).
   void ScheduleMembership() {
     sim_.After(rng_.UniformDuration(absl::Milliseconds(200), absl::Milliseconds(1200)), [this] {
       if (!in_safety_) return;
       ChangeMembership();
+      if (rng_.Bernoulli(0.33)) {
+        sim_.After(rng_.UniformDuration(absl::Milliseconds(1), absl::Milliseconds(10)), [this] {
+          if (in_safety_) ChangeMembership();
+        });
+      }
       ScheduleMembership();
     });
   }
@@ -497,6 +522,7 @@ class Run {
   uint64_t membership_changes_ = 0;
   uint64_t reads_ = 0;
   FaultCounts faults_;
+  std::map<uint64_t, uint64_t> led_term_;  // node -> the last term it was seen leading
   std::map<std::string, uint64_t> acked_index_;  // key -> highest acknowledged put index
   bool in_safety_ = true;
 };
