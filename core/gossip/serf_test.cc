@@ -2,11 +2,13 @@
 // deduplication and coalescing, size limits, handler filters and their SERF_* contract.
 #include "core/gossip/serf.h"
 
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "core/gossip/serf_machine.h"
 #include "gtest/gtest.h"
 
 namespace muster::gossip {
@@ -103,6 +105,51 @@ TEST_F(SerfTest, UserEventsAreDeliveredOncePerLamportTimeNameAndPayload) {
   EXPECT_EQ(serf_->stats().user_duplicates_dropped, 1u);
   EXPECT_GT(serf_->event_ltime(), 6u) << "the event clock witnessed the remote times";
   EXPECT_EQ(EventKinds(), (std::vector<std::string>{"member-join", "user:deploy", "user:deploy", "user:deploy"}));
+}
+
+// The calling convention: every entry point ends by asking, in its own batch, for the
+// earliest timer, its own level's timers (a query's deadline) included.
+TEST_F(SerfTest, EveryEntryPointAsksForItsNextWakeUpInTheBatch) {
+  Make(Config());
+  EXPECT_EQ(out_.wake_at, serf_->memberlist().timers().Next());
+  AdvanceTo(now_ + absl::Seconds(1));
+  Effects batch;
+  QueryParams params;
+  params.timeout = absl::Milliseconds(1);
+  ASSERT_TRUE(serf_->Query(now_, "load", "", params, nullptr, &batch).ok());
+  ASSERT_TRUE(batch.wake_at.has_value());
+  EXPECT_EQ(*batch.wake_at, *serf_->memberlist().timers().Next());
+  EXPECT_LE(*batch.wake_at, now_ + absl::Milliseconds(1)) << "the query's deadline counts";
+  Effects tick;
+  serf_->Tick(*batch.wake_at, &tick);
+  EXPECT_EQ(tick.wake_at, serf_->memberlist().timers().Next());
+}
+
+// A join no seed answers fails at its deadline, with the machine woken for it through the
+// batch (it used to plant an empty 10 s timer to be polled for).
+TEST(SerfMachineTest, AnUnansweredJoinFailsAtItsDeadline) {
+  MachineContext ctx;
+  ctx.address = "a";
+  ctx.seed = 9;
+  ctx.now = SimEpoch();
+  SerfMachine machine(ctx, SerfConfig::Lan("a"));
+  Time now = SimEpoch();
+  Effects out;
+  machine.Step(Input{now, RequestInput{1, "join", "nowhere"}}, &out);
+  std::optional<Response> answer;
+  // Only the batches' wake-ups drive it; every message is lost.
+  for (int i = 0; i < 100'000 && !answer.has_value(); ++i) {
+    ASSERT_TRUE(out.wake_at.has_value()) << "a batch asked for no wake-up";
+    now = *out.wake_at;
+    out = Effects();
+    machine.Step(Input{now, TickInput{}}, &out);
+    for (const Response& r : out.responses) {
+      if (r.request_id == 1) answer = r;
+    }
+  }
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(now, SimEpoch() + absl::Seconds(10)) << "answered at the deadline, not at a later timer";
 }
 
 TEST_F(SerfTest, EventsOlderThanTheBufferAreDropped) {
