@@ -14,6 +14,10 @@
 #include "core/base/rng.h"
 #include "core/base/strings.h"
 #include "core/gossip/suspicion.h"
+#include "sim/testing/checker.h"
+#include "sim/testing/faults.h"
+#include "sim/testing/phases.h"
+#include "sim/testing/swarm.h"
 #include "tests/gossip_sim/sim_cluster.h"
 
 namespace muster::gossip::testing {
@@ -51,62 +55,52 @@ std::string ReproCommand(uint64_t seed, std::string_view unsafe) {
 
 namespace {
 
-// Everything a seed draws. The fault schedule itself is drawn while the run is set up.
+// Everything a seed draws, each knob through sim/testing's SwarmDraw (named, documented, and
+// listed in the run's summary). The fault schedule is drawn afterwards from the same generator.
 struct SwarmOptions {
-  // Pool size, 3-40: mostly small pools (where one lost copy matters most), some large ones
-  // (where log N scaling of timeouts and retransmissions shows).
   int nodes = 5;
-  // Lifeguard on (3 in 4 seeds) or classic SWIM.
   bool lifeguard = true;
-  // Datagram loss and duplication during the safety phase (streams stay reliable, as TCP).
   double loss = 0;
   double duplicate = 0;
-  // Exponential jitter on top of 0.5 ms latency: reorders messages when large.
   Duration jitter_mean = absl::Microseconds(500);
-  // How long faults run after the joins (the safety phase).
   Duration safety = absl::Seconds(30);
-  // Partitions, one after another: a random split, one node isolated, or one way only; each
-  // lasts 1-15 s (long enough for suspicions to expire into deaths).
   int partitions = 0;
-  // Crashes, each restarted after 2-20 s with probability 0.6 (else the node stays down).
   int kills = 0;
-  // Whole-process stalls (Simulator::Pause) of 0.5-5 s: a slow node.
   int pauses = 0;
-  // Graceful leaves (Serf's leave); the node comes back after 5-15 s with probability 0.5.
   int leaves = 0;
-  // User events from random live nodes, throughout the safety phase.
   int user_events = 0;
-  // At the start of the liveness phase, once the pool has settled, one more node crashes:
-  // its detection is timed (with Lifeguard, confirmations bring it to the timeout minimum).
   bool final_kill = false;
-
-  std::string Describe() const {
-    return absl::StrCat("nodes=", nodes, " lifeguard=", lifeguard ? "on" : "off", " loss=", loss,
-                        " dup=", duplicate, " jitter_ms=", absl::ToDoubleMilliseconds(jitter_mean),
-                        " safety_s=", absl::ToInt64Seconds(safety), " partitions=", partitions, " kills=", kills,
-                        " pauses=", pauses, " leaves=", leaves, " user_events=", user_events,
-                        " final_kill=", final_kill ? 1 : 0);
-  }
 };
 
-SwarmOptions Draw(Rng& rng) {
+SwarmOptions Draw(sim::testing::SwarmDraw& d) {
   SwarmOptions o;
-  const double size = rng.UniformDouble();
-  o.nodes = size < 0.6 ? static_cast<int>(rng.UniformInRange(3, 8))
-                       : size < 0.9 ? static_cast<int>(rng.UniformInRange(9, 20))
-                                    : static_cast<int>(rng.UniformInRange(21, 40));
-  o.lifeguard = rng.Bernoulli(0.75);
-  o.loss = rng.Bernoulli(0.3) ? 0 : 0.15 * rng.UniformDouble();
-  o.duplicate = rng.Bernoulli(0.5) ? 0 : 0.1 * rng.UniformDouble();
-  o.jitter_mean = rng.Bernoulli(0.4) ? absl::Microseconds(500)
-                                     : rng.UniformDuration(absl::Milliseconds(1), absl::Milliseconds(40));
-  o.safety = rng.UniformDuration(absl::Seconds(20), absl::Seconds(40));
-  o.partitions = static_cast<int>(rng.UniformInRange(0, 3));
-  o.kills = static_cast<int>(rng.UniformInRange(0, std::min(3, o.nodes / 3)));
-  o.pauses = static_cast<int>(rng.UniformInRange(0, 3));
-  o.leaves = o.nodes >= 4 ? static_cast<int>(rng.UniformInRange(0, 1)) : 0;
-  o.user_events = static_cast<int>(rng.UniformInRange(0, 8));
-  o.final_kill = rng.Bernoulli(0.7);
+  o.nodes = d.OneOf("nodes",
+                    "pool size: mostly small pools (one lost copy matters most there), some large ones (where "
+                    "timeouts and retransmissions scale with log N)",
+                    {3, 4, 5, 5, 6, 7, 8, 8, 10, 12, 16, 20, 25, 32, 40});
+  o.lifeguard = d.Chance("lifeguard", "Lifeguard on, else classic SWIM", 0.75);
+  o.loss = d.OneOf("loss", "datagram loss in the safety phase (streams stay reliable, as TCP)",
+                   {0.0, 0.0, 0.01, 0.03, 0.05, 0.1, 0.15});
+  o.duplicate = d.OneOf("dup", "datagram duplication in the safety phase", {0.0, 0.0, 0.02, 0.05, 0.1});
+  o.jitter_mean = d.OneOf("jitter", "exponential jitter on 0.5 ms of latency: large values reorder",
+                          {absl::Microseconds(500), absl::Microseconds(500), absl::Milliseconds(2),
+                           absl::Milliseconds(10), absl::Milliseconds(40)});
+  o.safety = d.UniformDuration("safety", "how long faults run after the joins", absl::Seconds(20), absl::Seconds(40));
+  o.partitions = d.OneOf("partitions",
+                         "cuts one after another (sim/testing's shapes: halves, one way, one isolated, a bridge), "
+                         "1-15 s each: long enough for suspicions to expire into deaths",
+                         {0, 1, 2, 3});
+  o.kills = std::min(o.nodes / 3, d.OneOf("kills", "crashes, each restarted after 2-20 s with probability 0.6",
+                                           {0, 1, 2, 3}));
+  o.pauses = d.OneOf("pauses", "whole-process stalls of 0.5-5 s (Simulator::Pause): a slow node", {0, 1, 2, 3});
+  o.leaves = o.nodes < 4 ? 0
+                         : d.OneOf("leaves", "graceful leaves; the node comes back after 5-15 s with probability 0.5",
+                                   {0, 1});
+  o.user_events = d.OneOf("user_events", "user events from random live nodes during the safety phase", {0, 2, 4, 8});
+  o.final_kill = d.Chance("final_kill",
+                          "one more crash once the healed pool settled, its detection timed (with Lifeguard, "
+                          "confirmations bring the suspicion to its minimum)",
+                          0.7);
   return o;
 }
 
@@ -125,8 +119,9 @@ Duration DetectionBound(int live) {
 
 class Swarm {
  public:
-  explicit Swarm(const SwarmConfig& config) : config_(config), rng_(config.seed ^ 0x9e3779b97f4a7c15ULL) {
-    options_ = Draw(rng_);
+  explicit Swarm(const SwarmConfig& config)
+      : config_(config), draw_(config.seed), checker_(config.seed, ReproCommand(config.seed, config.unsafe)) {
+    options_ = Draw(draw_);
     const UnsafeSwitch* unsafe = config.unsafe.empty() ? nullptr : FindUnsafeSwitch(config.unsafe);
     ClusterOptions co;
     co.nodes = options_.nodes;
@@ -145,38 +140,38 @@ class Swarm {
     for (NodeId id : cluster_->ids()) whole_time_[id.value] = true;
   }
 
+  // Safety then liveness (sim/testing's RunPhases): faults during the joins' warm-up and the
+  // safety phase; then heal, let the pool settle, crash one more node, and within the
+  // detection bound every live node must see exactly the live nodes alive; then every event
+  // must have been delivered exactly once where it had to be.
   SwarmResult Run() {
     Schedule();
     sim::Simulator& sim = cluster_->sim();
-    const Time heal_at = sim.now() + kJoinSpread + kWarmup + options_.safety;
-    RunChecked(heal_at);
-    if (!failure_.empty()) return Result();
-    Heal();
-    RunChecked(sim.now() + kSettle);
-    if (!failure_.empty()) return Result();
-    if (options_.final_kill) FinalKill();
-    const int live = static_cast<int>(LiveSerfs().size());
-    const Duration bound = DetectionBound(live);
-    const Time deadline = sim.now() + bound;
-    bool converged = false;
-    while (failure_.empty()) {
-      if (Converged()) {
-        converged = true;
-        break;
-      }
-      if (sim.now() >= deadline) break;
-      RunChecked(std::min(deadline, sim.now() + kCheckEvery));
+    sim::testing::Phases phases;
+    phases.safety = kJoinSpread + kWarmup + options_.safety;
+    phases.liveness_budget = kSettle + DetectionBound(options_.nodes);
+    phases.poll = kCheckEvery;
+    Time settled = absl::InfiniteFuture();
+    phases.heal = [&] {
+      Heal();
+      settled = sim.now() + kSettle;
+    };
+    phases.drive = [&] {
+      if (sim.now() < settled || final_kill_done_) return;
+      final_kill_done_ = true;
+      if (options_.final_kill) FinalKill();
+    };
+    phases.reached = [&] { return final_kill_done_ && Disagreement().empty(); };
+    phases.diagnose = [&] {
+      return absl::StrCat("the live nodes do not agree on who is alive ", absl::FormatDuration(kSettle),
+                          " after healing plus the detection bound (", absl::FormatDuration(DetectionBound(options_.nodes)),
+                          "): ", Disagreement());
+    };
+    if (sim::testing::RunPhases(sim, checker_, phases) == sim::testing::PhaseReached::kDone) {
+      // Push-pulls carry recent user events; give the last exchanges a moment, then count.
+      RunChecked(sim.now() + absl::Seconds(2));
+      if (!checker_.failed()) CheckEventsDelivered();
     }
-    if (!failure_.empty()) return Result();
-    if (!converged) {
-      Fail("convergence", absl::StrCat("live nodes do not agree on the live set ", absl::ToDoubleSeconds(bound),
-                                       " s after the final kill (", absl::ToDoubleSeconds(kSettle),
-                                       " s after healing): ", Disagreement()));
-      return Result();
-    }
-    // Push-pulls carry recent user events; give the last exchanges a moment, then count.
-    RunChecked(sim.now() + absl::Seconds(2));
-    if (failure_.empty()) CheckEventsDelivered();
     return Result();
   }
 
@@ -198,17 +193,17 @@ class Swarm {
   };
 
   void Fail(const std::string& checker, const std::string& what) {
-    if (!failure_.empty()) return;
     const Time now = cluster_ == nullptr ? SimEpoch() : cluster_->sim().now();
-    failure_ = absl::StrCat(checker, ": ", what, " (at ", absl::ToDoubleSeconds(now - SimEpoch()), " s)");
+    checker_.Fail(now, absl::StrCat(checker, ": ", what));
   }
 
   SwarmResult Result() {
     SwarmResult r;
-    r.ok = failure_.empty();
-    r.failure = failure_;
+    r.ok = !checker_.failed();
+    r.failure = checker_.failure();
+    r.report = checker_.Report();
     r.summary = absl::StrCat("seed=", config_.seed, config_.unsafe.empty() ? "" : " unsafe=", config_.unsafe, " ",
-                             options_.Describe());
+                             draw_.Describe());
     r.fingerprint = cluster_->sim().fingerprint();
     r.exercised = exercised_;
     if (!options_.lifeguard) r.exercised["lifeguard off"]++;
@@ -227,17 +222,17 @@ class Swarm {
   // Runs to `until` in small slices, stopping at the first failure.
   void RunChecked(Time until) {
     sim::Simulator& sim = cluster_->sim();
-    while (failure_.empty() && sim.now() < until) sim.RunUntil(std::min(until, sim.now() + kCheckEvery));
+    while (!checker_.failed() && sim.now() < until) sim.RunUntil(std::min(until, sim.now() + kCheckEvery));
   }
 
   // ---- fault schedule ------------------------------------------------------------------
 
   Time RandomSafetyTime(Duration margin_end = absl::ZeroDuration()) {
     const Time start = cluster_->sim().now() + kJoinSpread + kWarmup;
-    return start + rng_.UniformDuration(absl::ZeroDuration(), options_.safety - margin_end);
+    return start + draw_.rng().UniformDuration(absl::ZeroDuration(), options_.safety - margin_end);
   }
 
-  NodeId RandomNode() { return cluster_->ids()[rng_.Uniform(cluster_->ids().size())]; }
+  NodeId RandomNode() { return cluster_->ids()[draw_.rng().Uniform(cluster_->ids().size())]; }
 
   std::string AllAddresses(NodeId except) const {
     std::vector<std::string> addrs;
@@ -258,36 +253,23 @@ class Swarm {
 
   void Schedule() {
     sim::Simulator& sim = cluster_->sim();
-    const std::vector<NodeId>& ids = cluster_->ids();
-    if (config_.verbose) std::printf("%s\n", options_.Describe().c_str());
+    if (config_.verbose) std::printf("%s\n", draw_.Describe().c_str());
     // Partitions, one after another in the safety phase.
     Time t = sim.now() + kJoinSpread + kWarmup;
     const Time safety_end = t + options_.safety;
     for (int i = 0; i < options_.partitions; ++i) {
-      const Time start = t + rng_.UniformDuration(absl::ZeroDuration(), (safety_end - t) / 2);
-      const Time end = std::min(safety_end, start + rng_.UniformDuration(absl::Seconds(1), absl::Seconds(15)));
+      const Time start = t + draw_.rng().UniformDuration(absl::ZeroDuration(), (safety_end - t) / 2);
+      const Time end = std::min(safety_end, start + draw_.rng().UniformDuration(absl::Seconds(1), absl::Seconds(15)));
       if (start >= end) break;
       t = end;
-      const int kind = static_cast<int>(rng_.Uniform(3));
-      std::vector<NodeId> a, b;
-      if (kind == 1) {
-        NodeId lone = RandomNode();
-        a.push_back(lone);
-        for (NodeId id : ids) {
-          if (id != lone) b.push_back(id);
-        }
-      } else {
-        for (NodeId id : ids) (rng_.Bernoulli(0.5) ? a : b).push_back(id);
-        if (a.empty() || b.empty()) continue;
-      }
-      sim.At(start, [this, kind, a, b] {
-        Log(absl::StrCat(kind == 2 ? "one-way partition of " : "partition of ", a.size(), " from ", b.size()));
-        exercised_[kind == 2 ? "one-way partition" : kind == 1 ? "isolation" : "partition"]++;
-        if (kind == 2) {
-          cluster_->sim().network().PartitionOneWay(a, b);
-        } else {
-          cluster_->sim().network().Partition(a, b);
-        }
+      const NodeId victim = RandomNode();
+      sim.At(start, [this, victim] {
+        sim::testing::FaultCounts counts;
+        const sim::testing::PartitionShape shape =
+            sim::testing::InjectPartition(cluster_->sim(), draw_.rng(), cluster_->ids(), victim, &counts);
+        const char* kinds[] = {"partition", "one-way partition", "isolation", "bridge"};
+        Log(kinds[static_cast<int>(shape)]);
+        exercised_[kinds[static_cast<int>(shape)]]++;
       });
       sim.At(end, [this] {
         Log("partition healed");
@@ -297,8 +279,8 @@ class Swarm {
     for (int i = 0; i < options_.kills; ++i) {
       const NodeId id = RandomNode();
       const Time at = RandomSafetyTime();
-      const bool restart = rng_.Bernoulli(0.6);
-      const Duration down = rng_.UniformDuration(absl::Seconds(2), absl::Seconds(20));
+      const bool restart = draw_.rng().Bernoulli(0.6);
+      const Duration down = draw_.rng().UniformDuration(absl::Seconds(2), absl::Seconds(20));
       sim.At(at, [this, id, restart, down] {
         if (!cluster_->sim().IsUp(id) || LiveSerfs().size() <= 2) return;
         Log(absl::StrCat("kill ", SimCluster::Name(id), restart ? " (restart later)" : ""));
@@ -311,7 +293,7 @@ class Swarm {
     for (int i = 0; i < options_.pauses; ++i) {
       const NodeId id = RandomNode();
       const Time at = RandomSafetyTime();
-      const Duration how_long = rng_.UniformDuration(absl::Milliseconds(500), absl::Seconds(5));
+      const Duration how_long = draw_.rng().UniformDuration(absl::Milliseconds(500), absl::Seconds(5));
       sim.At(at, [this, id, how_long] {
         Log(absl::StrCat("pause ", SimCluster::Name(id), " for ", absl::FormatDuration(how_long)));
         exercised_["pause"]++;
@@ -321,8 +303,8 @@ class Swarm {
     for (int i = 0; i < options_.leaves; ++i) {
       const NodeId id = RandomNode();
       const Time at = RandomSafetyTime();
-      const bool back = rng_.Bernoulli(0.5);
-      const Duration gone = rng_.UniformDuration(absl::Seconds(5), absl::Seconds(15));
+      const bool back = draw_.rng().Bernoulli(0.5);
+      const Duration gone = draw_.rng().UniformDuration(absl::Seconds(5), absl::Seconds(15));
       sim.At(at, [this, id, back, gone] {
         if (!cluster_->sim().IsUp(id) || LiveSerfs().size() <= 2) return;
         Log(absl::StrCat("leave ", SimCluster::Name(id), back ? " (back later)" : ""));
@@ -370,7 +352,7 @@ class Swarm {
   void FinalKill() {
     std::vector<NodeId> live = LiveSerfs();
     if (live.size() < 5) return;
-    const NodeId victim = live[rng_.Uniform(live.size())];
+    const NodeId victim = live[draw_.rng().Uniform(live.size())];
     Log(absl::StrCat("final kill ", SimCluster::Name(victim)));
     exercised_["final kill"]++;
     whole_time_[victim.value] = false;
@@ -386,7 +368,7 @@ class Swarm {
   void OnStep(NodeId id, const Effects& effects) {
     if (cluster_ == nullptr) return;  // the first steps run inside SimCluster's constructor
     SerfMachine* machine = cluster_->node(id);
-    if (machine == nullptr || !failure_.empty()) return;
+    if (machine == nullptr || checker_.failed()) return;
     const Serf& serf = machine->serf();
     View& view = views_[id.value];
     if (view.life != machine->host_incarnation()) view = View{machine->host_incarnation()};
@@ -436,8 +418,6 @@ class Swarm {
     }
     view.members = std::move(next);
   }
-
-  bool Converged() { return Disagreement().empty(); }
 
   // Empty when every live node sees exactly the live nodes alive; else the first node that
   // does not, and how its view differs.
@@ -497,10 +477,11 @@ class Swarm {
   }
 
   SwarmConfig config_;
-  Rng rng_;
+  sim::testing::SwarmDraw draw_;
+  sim::testing::CheckerBase checker_;
   SwarmOptions options_;
   std::unique_ptr<SimCluster> cluster_;
-  std::string failure_;
+  bool final_kill_done_ = false;  // the liveness phase's crash (or its turn, if not drawn)
   std::map<uint64_t, View> views_;          // by node id
   std::map<uint64_t, bool> whole_time_;     // up the whole run: never killed, never left
   std::vector<SentEvent> events_;

@@ -32,7 +32,8 @@ struct SwarmConfig {
 
 struct SwarmResult {
   bool ok = true;
-  std::string failure;  // the first violation (checker: message)
+  std::string failure;  // the first violation: "at t=...: checker: message"
+  std::string report;   // the failure with the seed and the repro command (sim/testing's Report)
   std::string summary;  // what the seed drew
   uint64_t fingerprint = 0;
   // What the run did, by kind ("kill", "partition", "lifeguard off", ...): for a test that
