@@ -276,20 +276,7 @@ class Swarm {
         cluster_->sim().network().Heal();
       });
     }
-    for (int i = 0; i < options_.kills; ++i) {
-      const NodeId id = RandomNode();
-      const Time at = RandomSafetyTime();
-      const bool restart = draw_.rng().Bernoulli(0.6);
-      const Duration down = draw_.rng().UniformDuration(absl::Seconds(2), absl::Seconds(20));
-      sim.At(at, [this, id, restart, down] {
-        if (!cluster_->sim().IsUp(id) || LiveSerfs().size() <= 2) return;
-        Log(absl::StrCat("kill ", SimCluster::Name(id), restart ? " (restart later)" : ""));
-        exercised_["kill"]++;
-        whole_time_[id.value] = false;
-        cluster_->sim().Kill(id);
-        if (restart) cluster_->sim().After(down, [this, id] { RestartAndJoin(id); });
-      });
-    }
+    for (int i = 0; i < options_.kills; ++i) ScheduleDeparture(/*crash=*/true, 0.6, absl::Seconds(2), absl::Seconds(20));
     for (int i = 0; i < options_.pauses; ++i) {
       const NodeId id = RandomNode();
       const Time at = RandomSafetyTime();
@@ -300,20 +287,7 @@ class Swarm {
         cluster_->sim().Pause(id, how_long);
       });
     }
-    for (int i = 0; i < options_.leaves; ++i) {
-      const NodeId id = RandomNode();
-      const Time at = RandomSafetyTime();
-      const bool back = draw_.rng().Bernoulli(0.5);
-      const Duration gone = draw_.rng().UniformDuration(absl::Seconds(5), absl::Seconds(15));
-      sim.At(at, [this, id, back, gone] {
-        if (!cluster_->sim().IsUp(id) || LiveSerfs().size() <= 2) return;
-        Log(absl::StrCat("leave ", SimCluster::Name(id), back ? " (back later)" : ""));
-        exercised_["leave"]++;
-        whole_time_[id.value] = false;
-        cluster_->sim().Request(id, "leave", "", [](const Response&) {});
-        if (back) cluster_->sim().After(gone, [this, id] { RestartAndJoin(id); });
-      });
-    }
+    for (int i = 0; i < options_.leaves; ++i) ScheduleDeparture(/*crash=*/false, 0.5, absl::Seconds(5), absl::Seconds(15));
     for (int i = 0; i < options_.user_events; ++i) {
       const NodeId id = RandomNode();
       const Time at = RandomSafetyTime(absl::Seconds(1));
@@ -327,6 +301,29 @@ class Swarm {
                                 [this, index](const Response& r) { events_[index].accepted = r.status.ok(); });
       });
     }
+  }
+
+  // A node goes away at a random time of the safety phase, by a crash or by its own leave,
+  // and with probability `p_back` comes back (restarts and joins) `back_min`-`back_max` later.
+  // Never below two live nodes.
+  void ScheduleDeparture(bool crash, double p_back, Duration back_min, Duration back_max) {
+    const NodeId id = RandomNode();
+    const Time at = RandomSafetyTime();
+    const bool back = draw_.rng().Bernoulli(p_back);
+    const Duration gone = draw_.rng().UniformDuration(back_min, back_max);
+    cluster_->sim().At(at, [this, id, crash, back, gone] {
+      if (!cluster_->sim().IsUp(id) || LiveSerfs().size() <= 2) return;
+      const char* what = crash ? "kill" : "leave";
+      Log(absl::StrCat(what, " ", SimCluster::Name(id), back ? " (back later)" : ""));
+      exercised_[what]++;
+      whole_time_[id.value] = false;
+      if (crash) {
+        cluster_->sim().Kill(id);
+      } else {
+        cluster_->sim().Request(id, "leave", "", [](const Response&) {});
+      }
+      if (back) cluster_->sim().After(gone, [this, id] { RestartAndJoin(id); });
+    });
   }
 
   void RestartAndJoin(NodeId id) {
