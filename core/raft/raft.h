@@ -229,6 +229,8 @@ class Raft {
   const RaftOptions& options() const { return opts_; }
   // True once the leader has committed an entry of its own term.
   bool CommittedOwnTerm() const;
+  // BUGGIFY's record: which marked sites fired, how often (a swarm test shows each is reached).
+  const Buggify& buggify() const { return buggify_; }
 
  private:
   struct PendingRead {

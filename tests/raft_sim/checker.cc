@@ -241,4 +241,27 @@ void Checker::CheckLogMatching(const std::vector<std::pair<NodeId, const raft::K
   }
 }
 
+void Checker::CheckAcknowledgedHeld(const std::vector<std::pair<NodeId, const raft::KvMachine*>>& machines,
+                                    Time now) {
+  for (const auto& [leader_id, leader] : machines) {
+    const raft::Raft& l = leader->raft();
+    if (l.role() != raft::Role::kLeader) continue;
+    for (const raft::PeerStatus& p : l.GetStatus().peers) {
+      if (p.id == leader_id || p.match == 0) continue;
+      for (const auto& [peer_id, peer] : machines) {
+        if (peer_id != p.id) continue;
+        const raft::Raft& f = peer->raft();
+        // (Entries inside either snapshot are committed: the history checks them.)
+        if (f.term() != l.term() || p.match <= f.log().snapshot_index() || p.match <= l.log().snapshot_index()) break;
+        if (p.match > f.log().last_index() || f.log().Term(p.match) != l.log().Term(p.match)) {
+          Fail(now, absl::StrCat(ToString(p.id), " acknowledged entry ", p.match, " to leader ", ToString(leader_id),
+                                 " (term ", l.term(), ") but no longer holds it (last ", f.log().last_index(), ")"));
+          return;
+        }
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace muster::raft_sim

@@ -10,6 +10,7 @@
 //    a restored snapshot's hash chain equals the history's at its index;
 //  - leader completeness: a new leader holds every entry applied anywhere so far;
 //  - log matching (periodic, all pairs): same index and term => same prefix;
+//  - a follower holds what it acknowledged to its leader (periodic);
 //  - every acknowledged put is in the history at its index, with its data;
 //  - every request gets exactly one response (core/seam/effects.h rule 5): never two, and
 //    none left unanswered past a bound (CheckRequestsAnswered, after liveness).
@@ -38,6 +39,11 @@ class Checker {
   void OnAck(uint64_t index, const std::string& data, Time now);
   // All-pairs log matching over the machines given (null entries are skipped).
   void CheckLogMatching(const std::vector<std::pair<NodeId, const raft::KvMachine*>>& machines, Time now);
+  // A follower still holds what it acknowledged: for each leader among `machines`, every peer
+  // among them in the leader's term holds the leader's entry at the peer's match index (or a
+  // snapshot past it). Acknowledgements wait for the sync, and nothing of a term's leader is
+  // truncated within that term, so only a broken rule (or a lost disk) breaks it.
+  void CheckAcknowledgedHeld(const std::vector<std::pair<NodeId, const raft::KvMachine*>>& machines, Time now);
 
   // Fails if a request to one of `nodes` (up, and not crashed since it was asked) has been
   // waiting for its response longer than `age_max`.

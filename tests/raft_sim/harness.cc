@@ -169,6 +169,7 @@ class Run {
     if (!checker_.failed()) Liveness();
     if (!checker_.failed()) SettleRequests();
     CheckLogs();
+    for (NodeId n : ids_) CollectBuggify(n);
 
     RunResult result;
     result.ok = !checker_.failed();
@@ -183,6 +184,7 @@ class Run {
     faults_.blocked = sim_.network_stats().blocked;
     faults_.snapshots_installed = checker_.snapshots_installed();
     result.faults = faults_;
+    result.buggify_fired = buggify_fired_;
     result.summary = absl::StrCat("seed=", config_.seed, " ", swarm_.Describe(), " events=", result.events,
                                   " acked=", acked_, " reads=", reads_, " conf_changes=", membership_changes_, " applied=", checker_.applied_max(),
                                   " leaders=", checker_.leaders_elected(), " max_term=", checker_.max_term());
@@ -192,12 +194,20 @@ class Run {
  private:
   raft::KvMachine* Machine(NodeId id) { return dynamic_cast<raft::KvMachine*>(sim_.machine(id)); }
 
+  // Adds a node's BUGGIFY record to the run's (before the node dies with it).
+  void CollectBuggify(NodeId id) {
+    if (raft::KvMachine* m = Machine(id)) {
+      for (const auto& [site, n] : m->raft().buggify().fired()) buggify_fired_[site] += n;
+    }
+  }
+
   void CheckLogs() {
     std::vector<std::pair<NodeId, const raft::KvMachine*>> ms;
     for (NodeId id : ids_) {
       if (raft::KvMachine* m = Machine(id)) ms.push_back({id, m});
     }
     checker_.CheckLogMatching(ms, sim_.now());
+    checker_.CheckAcknowledgedHeld(ms, sim_.now());
   }
 
   // The client: puts with unique values, following leader hints.
@@ -354,6 +364,7 @@ class Run {
     const bool torn = swarm_.torn && rng_.Bernoulli(0.5);
     faults_.crashes++;
     if (torn && sim_.disk(id).unsynced_writes() > 0) faults_.torn_crashes++;
+    CollectBuggify(id);
     sim_.Kill(id, torn);
     sim_.After(rng_.UniformDuration(restart_min, restart_max), [this, id] {
       if (sim_.IsUp(id)) return;
@@ -522,7 +533,8 @@ class Run {
   uint64_t membership_changes_ = 0;
   uint64_t reads_ = 0;
   FaultCounts faults_;
-  std::map<uint64_t, uint64_t> led_term_;  // node -> the last term it was seen leading
+  std::map<uint64_t, uint64_t> led_term_;
+  std::map<std::string, uint64_t> buggify_fired_;  // node -> the last term it was seen leading
   std::map<std::string, uint64_t> acked_index_;  // key -> highest acknowledged put index
   bool in_safety_ = true;
 };
@@ -576,12 +588,12 @@ std::string ReproCommand(uint64_t seed) {
 
 namespace muster::raft_sim {
 
-SimCluster::SimCluster(uint64_t seed, int servers, raft::RaftOptions options, uint64_t snapshot_every)
+SimCluster::SimCluster(uint64_t seed, int servers, raft::RaftOptions options, uint64_t snapshot_every, int members)
     : sim_(std::make_unique<sim::Simulator>(seed)) {
   raft::KvMachineOptions opts;
   opts.raft = options;
   opts.snapshot_every = snapshot_every;
-  for (int i = 1; i <= servers; ++i) {
+  for (int i = 1; i <= (members > 0 ? members : servers); ++i) {
     raft::pb::Server* s = opts.bootstrap.add_servers();
     s->set_id(i);
     s->set_address(absl::StrCat("n", i));

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,8 @@ struct RunResult {
   uint64_t acked = 0;
   int servers = 0;  // the cluster size the seed ran
   FaultCounts faults;
+  // BUGGIFY sites that fired, summed over every node's lives (empty when the seed left it off).
+  std::map<std::string, uint64_t> buggify_fired;
 };
 
 RunResult RunSeed(const RunConfig& config);
@@ -88,7 +91,10 @@ namespace muster::raft_sim {
 // configuration, and the checkers hooked to every step.
 class SimCluster {
  public:
-  SimCluster(uint64_t seed, int servers, raft::RaftOptions options = {}, uint64_t snapshot_every = 0);
+  // `members`: how many of the servers (the lowest ids) the bootstrap configuration holds, as
+  // voters; the others run outside it until a membership change adds them. 0: all.
+  SimCluster(uint64_t seed, int servers, raft::RaftOptions options = {}, uint64_t snapshot_every = 0,
+             int members = 0);
   ~SimCluster();
   sim::Simulator& sim();
   Checker& checker() { return checker_; }
