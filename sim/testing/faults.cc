@@ -36,13 +36,19 @@ std::string FaultCounts::Describe() const {
 
 PartitionShape InjectPartition(Simulator& sim, Rng& rng, const std::vector<NodeId>& nodes, NodeId victim,
                                FaultCounts* counts) {
-  Network& net = sim.network();
-  net.Heal();
+  sim.network().Heal();
   std::vector<NodeId> v = nodes;
   for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.Uniform(i)]);
   const auto shape = static_cast<PartitionShape>(rng.Uniform(4));
   if (v.size() < 2) return shape;
   const size_t cut = 1 + rng.Uniform(v.size() - 1);
+  ApplyPartition(sim, shape, v, cut, victim, nodes, counts);
+  return shape;
+}
+
+void ApplyPartition(Simulator& sim, PartitionShape shape, const std::vector<NodeId>& v, size_t cut, NodeId victim,
+                    const std::vector<NodeId>& all, FaultCounts* counts) {
+  Network& net = sim.network();
   std::vector<NodeId> a(v.begin(), v.begin() + cut), b(v.begin() + cut, v.end());
   switch (shape) {
     case PartitionShape::kSymmetric:
@@ -54,7 +60,7 @@ PartitionShape InjectPartition(Simulator& sim, Rng& rng, const std::vector<NodeI
       counts->partitions_one_way++;
       break;
     case PartitionShape::kIsolate:
-      net.Isolate(victim, nodes);
+      net.Isolate(victim, all);
       counts->isolations++;
       break;
     case PartitionShape::kBridge: {
@@ -66,7 +72,6 @@ PartitionShape InjectPartition(Simulator& sim, Rng& rng, const std::vector<NodeI
       break;
     }
   }
-  return shape;
 }
 
 }  // namespace muster::sim::testing

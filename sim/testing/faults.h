@@ -41,4 +41,11 @@ struct FaultCounts {
 PartitionShape InjectPartition(Simulator& sim, Rng& rng, const std::vector<NodeId>& nodes, NodeId victim,
                                FaultCounts* counts);
 
+// The cut itself, for a harness that draws its own order: `order` split at `cut` into two
+// sides (symmetric, or one way from the first side to the second); `victim` isolated from
+// `all`; or a bridge: order[0] reaches both halves of the rest, which cannot reach each other.
+// Counts what it did in `counts` (a bridge of fewer than three nodes does nothing).
+void ApplyPartition(Simulator& sim, PartitionShape shape, const std::vector<NodeId>& order, size_t cut,
+                    NodeId victim, const std::vector<NodeId>& all, FaultCounts* counts);
+
 }  // namespace muster::sim::testing

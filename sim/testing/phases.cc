@@ -21,7 +21,14 @@ PhaseReached RunPhases(Simulator& sim, CheckerBase& checker, const Phases& phase
       break;
     }
     if (phases.drive) phases.drive();
-    sim.RunUntil(std::min(deadline, sim.now() + phases.poll));
+    if (phases.poll > absl::ZeroDuration()) {
+      sim.RunUntil(std::min(deadline, sim.now() + phases.poll));
+    } else if (!sim.Step()) {
+      // Nothing left to happen: the goal cannot be reached any more.
+      checker.Fail(sim.now(), absl::StrCat("liveness: nothing left to run after healing",
+                                           phases.diagnose ? ": " + phases.diagnose() : ""));
+      break;
+    }
   }
   return PhaseReached::kLivenessFailed;
 }

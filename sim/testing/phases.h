@@ -18,7 +18,7 @@ namespace muster::sim::testing {
 struct Phases {
   Duration safety = absl::Seconds(20);
   Duration liveness_budget = absl::Seconds(30);
-  // How often, during liveness, `drive` runs and `reached` is asked.
+  // How often, during liveness, `drive` runs and `reached` is asked; zero: after every event.
   Duration poll = absl::Milliseconds(100);
   // End of safety: stop faults, heal the core, restart what must run.
   std::function<void()> heal;

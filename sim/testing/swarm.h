@@ -17,6 +17,8 @@ namespace muster::sim::testing {
 class SwarmDraw {
  public:
   explicit SwarmDraw(uint64_t seed) : rng_(seed ^ 0x5a12'3d00'5eedULL) {}
+  // Draws from `rng` (a harness that drew its knobs by hand before keeps its seeds' runs).
+  explicit SwarmDraw(Rng rng) : rng_(rng) {}
 
   // One of `choices`, uniformly.
   template <typename T>
