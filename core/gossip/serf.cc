@@ -450,11 +450,18 @@ bool Serf::HandleLeaveIntent(const pb::LeaveIntent& l) {
     return true;
   }
   Member& m = it->second;
+  // A goodbye of ours while we are not leaving is a previous life's. It is refuted below also
+  // at the same Lamport time as our latest intent (Serf skips that tie): a restarted node's
+  // join can draw its old goodbye's time, and peers holding the goodbye then kept it leaving
+  // for good (swarm seeds 356 and 2960).
+  const bool ours = l.node() == config_.memberlist.name && !leaving_;
+  const bool tie_of_ours = ours && l.ltime() == m.status_ltime;
   // Lamport order of intents: only a newer intent changes a member's status.
-  if (l.ltime() == m.status_ltime || (l.ltime() < m.status_ltime && !config_.unsafe_intents_ignore_ltime)) {
+  if (!tie_of_ours &&
+      (l.ltime() == m.status_ltime || (l.ltime() < m.status_ltime && !config_.unsafe_intents_ignore_ltime))) {
     return false;
   }
-  if (l.node() == config_.memberlist.name && !leaving_) {
+  if (ours) {
     // Someone replayed an old leave of ours: refute with a newer join intent.
     pb::SerfMessage refute;
     refute.mutable_join()->set_ltime(clock_.Increment());

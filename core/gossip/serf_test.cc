@@ -213,6 +213,23 @@ TEST_F(SerfTest, IntentsAreOrderedByLamportTime) {
   EXPECT_EQ(serf_->stats().events.count("member-failed"), 0u);
 }
 
+// A restarted node's join can draw the Lamport time of its previous life's goodbye; peers
+// that hold the goodbye then see a join of the same time, which orders nothing, and kept it
+// leaving. Our own goodbye at the time of our latest intent is refuted like an older one
+// (found by the swarm, seeds 356 and 2960).
+TEST_F(SerfTest, AnOldGoodbyeOfOursAtOurLatestIntentsTimeIsRefuted) {
+  Make(Config());
+  serf_->Join(now_, {}, &out_);
+  const uint64_t latest = serf_->member("a")->status_ltime;
+  ASSERT_GT(latest, 0u);
+  pb::SerfMessage leave;
+  leave.mutable_leave()->set_node("a");
+  leave.mutable_leave()->set_ltime(latest);
+  DeliverSerf(leave);
+  EXPECT_EQ(serf_->member("a")->status, MemberStatus::kAlive);
+  EXPECT_GT(serf_->member("a")->status_ltime, latest) << "refuted with a newer join intent";
+}
+
 TEST_F(SerfTest, ALateLeaveIntentTurnsAFailedMemberIntoALeftOne) {
   Make(Config());
   DeliverMember("b", 1);

@@ -28,6 +28,10 @@ struct SwarmConfig {
   uint64_t seed = 1;
   std::string unsafe;  // an UnsafeSwitch name, or empty
   bool verbose = false;  // print the drawn options and the fault schedule
+  // The per-step checkers of each node's view of each member (incarnation order, dead final,
+  // intent order). Off, only the end-to-end checkers remain: to measure whether a rule's breach
+  // also shows as a liveness or delivery failure (the kill matrix's last column).
+  bool view_checkers = true;
 };
 
 struct SwarmResult {

@@ -3,9 +3,10 @@
 //   bazel run //tests/gossip_sim:gossip_sim -- --seeds 1000 [--first 1]
 //   bazel run //tests/gossip_sim:gossip_sim -- --seed 1234 --verbose   (the fault schedule)
 //   --unsafe NAME turns on one unsafe_* switch (swarm.cc's UnsafeSwitches(); an unknown
-//   name lists them).
+//   name lists them); --no-view-checkers leaves only the end-to-end checkers.
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "sim/testing/seed_loop.h"
 #include "tests/gossip_sim/swarm.h"
@@ -14,9 +15,18 @@ int main(int argc, char** argv) {
   namespace gt = muster::gossip::testing;
   namespace st = muster::sim::testing;
   const st::HarnessFlags flags = st::ParseHarnessFlags(argc, argv);
-  if (!flags.error.empty() || !flags.rest.empty()) {
-    std::fprintf(stderr, "%s\nusage: gossip_sim [--seeds N] [--first S] | --seed S [--verbose]; [--unsafe NAME]\n",
-                 flags.error.empty() ? ("unknown argument " + flags.rest[0]).c_str() : flags.error.c_str());
+  bool view_checkers = true;
+  std::vector<std::string> unknown;
+  for (const std::string& a : flags.rest) {
+    if (a == "--no-view-checkers") {
+      view_checkers = false;
+    } else {
+      unknown.push_back(a);
+    }
+  }
+  if (!flags.error.empty() || !unknown.empty()) {
+    std::fprintf(stderr, "%s\nusage: gossip_sim [--seeds N] [--first S] | --seed S [--verbose]; [--unsafe NAME] [--no-view-checkers]\n",
+                 flags.error.empty() ? ("unknown argument " + unknown[0]).c_str() : flags.error.c_str());
     return 2;
   }
   if (!flags.unsafe.empty() && gt::FindUnsafeSwitch(flags.unsafe) == nullptr) {
@@ -33,6 +43,7 @@ int main(int argc, char** argv) {
         c.seed = seed;
         c.unsafe = flags.unsafe;
         c.verbose = flags.verbose;
+        c.view_checkers = view_checkers;
         const gt::SwarmResult r = gt::RunSwarm(c);
         return st::SeedOutcome{r.ok, r.summary, r.report, r.fingerprint};
       },
