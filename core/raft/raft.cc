@@ -78,36 +78,57 @@ Raft::Raft(RaftOptions options, const StorageView* storage, uint64_t seed, Time 
 
 void Raft::Tick(Time now, Ready* out) {
   out_ = out;
-  if (role_ == Role::kLeader) {
-    if (now >= heartbeat_due_) {
-      BroadcastHeartbeat(now);
-      heartbeat_due_ = now + opts_.heartbeat_interval;
-    }
-    if (now >= check_quorum_due_) {
-      check_quorum_due_ = now + opts_.election_timeout;
-      if (opts_.check_quorum) CheckQuorum(now);
-    }
-    if (role_ == Role::kLeader && transfer_target_.valid() && now >= transfer_deadline_) {
-      logger_.Warn(now, "leadership transfer to ", ToString(transfer_target_), " timed out");
-      transfer_target_ = NodeId{};
-    }
-  } else if (now < election_deadline_) {
-    if ((role_ == Role::kCandidate || role_ == Role::kPreCandidate) && now >= vote_resend_due_) {
-      if (buggify_.Fire("raft.vote.delay_resend")) {
-        vote_resend_due_ = now + opts_.heartbeat_interval;  // a resend is only against loss
-      } else {
-        SendVoteRequests(now);
-      }
-    }
-  } else {
-    if (IsVoter(opts_.id)) {
-      logger_.Warn(now, "heartbeat timeout reached, starting election: last-leader=", ToString(leader_));
-      StartElection(now, opts_.pre_vote, /*transfer=*/false);
-    } else {
-      ResetElectionDeadline(now);
-    }
-  }
+  timer_now_ = now;
+  timers_.RunDue(now);
   Finish(now, out);
+}
+
+// Each role keeps only its own timers pending (the role transitions cancel the others), so
+// the guards below are a second line.
+void Raft::OnElectionTimeout() {
+  const Time now = timer_now_;
+  if (role_ == Role::kLeader) return;
+  if (IsVoter(opts_.id)) {
+    logger_.Warn(now, "heartbeat timeout reached, starting election: last-leader=", ToString(leader_));
+    StartElection(now, opts_.pre_vote, /*transfer=*/false);
+  } else {
+    ResetElectionDeadline(now);
+  }
+}
+
+void Raft::OnHeartbeatDue() {
+  const Time now = timer_now_;
+  if (role_ != Role::kLeader) return;
+  BroadcastHeartbeat(now);
+  timers_.Reset(&heartbeat_timer_, now + opts_.heartbeat_interval, [this] { OnHeartbeatDue(); });
+}
+
+void Raft::OnCheckQuorumDue() {
+  const Time now = timer_now_;
+  if (role_ != Role::kLeader) return;
+  timers_.Reset(&check_quorum_timer_, now + opts_.election_timeout, [this] { OnCheckQuorumDue(); });
+  if (opts_.check_quorum) CheckQuorum(now);
+}
+
+void Raft::OnVoteResendDue() {
+  const Time now = timer_now_;
+  if (role_ != Role::kCandidate && role_ != Role::kPreCandidate) return;
+  // Another timer due in this tick can only be the election timeout (a candidate has no
+  // other): the new election asks everyone anyway.
+  if (std::optional<Time> next = timers_.Next(); next.has_value() && *next <= now) return;
+  if (buggify_.Fire("raft.vote.delay_resend")) {
+    // A resend is only against loss.
+    timers_.Reset(&vote_resend_timer_, now + opts_.heartbeat_interval, [this] { OnVoteResendDue(); });
+  } else {
+    SendVoteRequests(now);
+  }
+}
+
+void Raft::OnTransferTimeout() {
+  const Time now = timer_now_;
+  if (role_ != Role::kLeader || !transfer_target_.valid()) return;
+  logger_.Warn(now, "leadership transfer to ", ToString(transfer_target_), " timed out");
+  transfer_target_ = NodeId{};
 }
 
 absl::Status Raft::Receive(Time now, std::string_view payload, Ready* out) {
@@ -347,7 +368,7 @@ absl::Status Raft::TransferLeadership(Time now, NodeId target, Ready* out) {
     status = absl::UnavailableError("leadership transfer already in progress");
   } else {
     transfer_target_ = target;
-    transfer_deadline_ = now + opts_.election_timeout;
+    timers_.Reset(&transfer_timer_, now + opts_.election_timeout, [this] { OnTransferTimeout(); });
     lease_void_ = true;  // the target's election bypasses stickiness: our lease is void
     logger_.Info(now, "starting leadership transfer to ", ToString(target));
     Progress& pr = progress_.at(target);
@@ -445,11 +466,12 @@ void Raft::Campaign(Time now, Ready* out) {
 // Role transitions.
 
 void Raft::ResetElectionDeadline(Time now) {
-  election_deadline_ = now + opts_.election_timeout +
-                       rng_.UniformDuration(absl::ZeroDuration(), opts_.election_timeout - absl::Nanoseconds(1));
+  Time deadline = now + opts_.election_timeout +
+                  rng_.UniformDuration(absl::ZeroDuration(), opts_.election_timeout - absl::Nanoseconds(1));
   // The shortest timeout allowed: elections collide more (the draw above still happens, so
   // rng_ stays in step).
-  if (buggify_.Fire("raft.election.shortest_timeout")) election_deadline_ = now + opts_.election_timeout;
+  if (buggify_.Fire("raft.election.shortest_timeout")) deadline = now + opts_.election_timeout;
+  timers_.Reset(&election_timer_, deadline, [this] { OnElectionTimeout(); });
 }
 
 void Raft::BecomeFollower(Time now, uint64_t term, NodeId leader) {
@@ -467,6 +489,10 @@ void Raft::BecomeFollower(Time now, uint64_t term, NodeId leader) {
   reads_.clear();
   votes_.clear();
   transfer_target_ = NodeId{};
+  timers_.Cancel(heartbeat_timer_);
+  timers_.Cancel(check_quorum_timer_);
+  timers_.Cancel(vote_resend_timer_);
+  timers_.Cancel(transfer_timer_);
   ResetElectionDeadline(now);
   if (old != Role::kFollower) logger_.Info(now, "entering Follower state: term=", term_, " leader=", ToString(leader_));
 }
@@ -510,7 +536,7 @@ void Raft::SendVoteRequests(Time now) {
     // persistent state is on stable storage before the RPC).
     Send(std::move(r), s.address(), role_ == Role::kCandidate && !opts_.unsafe_campaign_before_persist);
   }
-  vote_resend_due_ = now + opts_.heartbeat_interval;
+  timers_.Reset(&vote_resend_timer_, now + opts_.heartbeat_interval, [this] { OnVoteResendDue(); });
 }
 
 void Raft::BecomePreCandidate(Time now) {
@@ -558,8 +584,11 @@ void Raft::BecomeLeader(Time now) {
     it->second.recent_active = true;
     it->second.last_progress = now;
   }
-  heartbeat_due_ = now + opts_.heartbeat_interval;
-  check_quorum_due_ = now + opts_.election_timeout;
+  timers_.Cancel(election_timer_);
+  timers_.Cancel(vote_resend_timer_);
+  timers_.Cancel(transfer_timer_);
+  timers_.Reset(&heartbeat_timer_, now + opts_.heartbeat_interval, [this] { OnHeartbeatDue(); });
+  timers_.Reset(&check_quorum_timer_, now + opts_.election_timeout, [this] { OnCheckQuorumDue(); });
   logger_.Info(now, "entering Leader state: term=", term_);
   // Commit an entry of our own term: it commits every earlier entry with it (Figure 8),
   // and it must precede any configuration change.
@@ -1374,14 +1403,7 @@ void Raft::Finish(Time now, Ready* out) {
   const uint64_t hi = std::min(commit_, durable_index_);
   for (uint64_t i = applied_ + 1; i <= hi; ++i) out->committed.push_back(&log_.At(i));
   applied_ = std::max(applied_, hi);
-  if (role_ == Role::kLeader) {
-    Time wake = std::min(heartbeat_due_, check_quorum_due_);
-    if (transfer_target_.valid()) wake = std::min(wake, transfer_deadline_);
-    out->effects.WakeAt(wake);
-  } else {
-    out->effects.WakeAt(election_deadline_);
-    if (role_ == Role::kCandidate || role_ == Role::kPreCandidate) out->effects.WakeAt(vote_resend_due_);
-  }
+  if (std::optional<Time> wake = timers_.Next()) out->effects.WakeAt(*wake);
   out_ = nullptr;
 }
 
@@ -1401,7 +1423,7 @@ absl::Status Raft::CheckInvariants() const {
   if (round_sent_.size() > kHeartbeatRoundsKeptMax) return fail(round_sent_.size(), " heartbeat rounds kept");
   if (reads_.size() > kPendingReadsMax) return fail(reads_.size(), " reads pending");
   // The configuration in effect is the newest one in the log (thesis 4.1): every remembered
-  // configuration entry is one, and none was dropped.
+  // configuration is a configuration entry still in the log, and the newest of them rules.
   for (const auto& [index, config] : config_entries_) {
     if (index <= log_.snapshot_index() || index > last || log_.At(index).type() != pb::ENTRY_CONFIG) {
       return fail("configuration remembered at index ", index, ", which holds no configuration entry");

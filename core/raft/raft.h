@@ -36,6 +36,7 @@
 #include "core/base/node_id.h"
 #include "core/base/rng.h"
 #include "core/base/time.h"
+#include "core/base/timer_queue.h"
 #include "core/raft/log.h"
 #include "core/raft/progress.h"
 #include "core/seam/channel.h"
@@ -176,6 +177,9 @@ class Raft {
  public:
   // Recovers term, vote, commit, snapshot and log from `storage` (may be null for a new node).
   Raft(RaftOptions options, const StorageView* storage, uint64_t seed, Time now, Logger log);
+  // The timers' callbacks hold `this`.
+  Raft(const Raft&) = delete;
+  Raft& operator=(const Raft&) = delete;
 
   // --- inputs -------------------------------------------------------------------------
   void Tick(Time now, Ready* out);
@@ -251,6 +255,12 @@ class Raft {
   void StartElection(Time now, bool pre_vote, bool transfer);
   void SendVoteRequests(Time now);
   void ResetElectionDeadline(Time now);
+  // Timer callbacks (run by Tick through timers_, at timer_now_).
+  void OnElectionTimeout();
+  void OnHeartbeatDue();
+  void OnCheckQuorumDue();
+  void OnVoteResendDue();
+  void OnTransferTimeout();
 
   // Step functions per role.
   void StepFollower(Time now, pb::Message& m);
@@ -321,21 +331,24 @@ class Raft {
   uint64_t config_index_ = 0;
   absl::btree_map<uint64_t, pb::Configuration> config_entries_;  // config entries in the log
 
-  // Timers.
-  Time election_deadline_;
-  Time heartbeat_due_;
-  Time check_quorum_due_;
+  // Timers (core/base/timer_queue.h): Tick runs the due ones, and the earliest pending one is
+  // the batch's wake-up. Each id names the pending timer of its kind (0: none).
+  TimerQueue timers_;
+  Time timer_now_;                   // the `now` of the Tick running timers_
+  uint64_t election_timer_ = 0;      // not leading: campaign (a non-voter: wait again)
+  uint64_t heartbeat_timer_ = 0;     // leader: a heartbeat round
+  uint64_t check_quorum_timer_ = 0;  // leader: step down without a quorum's contact
+  uint64_t vote_resend_timer_ = 0;   // (pre-)candidate: ask silent voters again
+  uint64_t transfer_timer_ = 0;      // leader transferring: give the transfer up
   Time leader_contact_;  // last time a leader was heard from (or the start)
 
   // Candidate.
   absl::btree_map<NodeId, bool> votes_;
   bool election_transfer_ = false;
-  Time vote_resend_due_;
 
   // Leader.
   absl::btree_map<NodeId, Progress> progress_;  // every server but this one
   NodeId transfer_target_;
-  Time transfer_deadline_;
   bool lease_void_ = false;  // set once a transfer may have let another leader in
   uint64_t snap_seq_ = 0;    // last snapshot chunk sequence number, across followers
   uint64_t round_ = 0;       // heartbeat round

@@ -167,6 +167,96 @@ std::string Figure8(uint64_t seed, bool unsafe) {
   return c.checker().failure();
 }
 
+// AppendEntries rule 5, commitIndex = min(leaderCommit, index of the last new entry): (a)
+// leader A's entries X reach everyone, but not the acknowledgements A: F holds X without
+// knowing they commit; (b) A brings entries Y to F alone and goes down; (c) the others elect
+// L, which holds X, puts its no-op where F has Y, and commits past Y's indexes; (d) L hands
+// leadership to L2, whose first probe of F starts past F's log; (e) F rejoins and rejects
+// it, and L2 (BUGGIFY's probe_from_match: every site on, firing at 30%) probes again from its
+// last known match: F answers with its commit index, and L2's next append carries only X's
+// first entry, which F holds. Bounded by that last new entry, F commits X's first entry;
+// bounded by its own last index, it commits and applies Y too, which L2's log does not hold.
+// (The swarm builds this rarely: a new leader's first probe usually lands on the agreement
+// point, and the entry after it, its no-op, truncates F's differing tail.)
+std::string CommitPastLastNew(uint64_t seed, bool unsafe) {
+  raft::RaftOptions o;
+  o.unsafe_commit_past_last_new = unsafe;
+  o.msg_bytes_max = 1;  // one entry per append
+  // Every site on, each firing at 30% of its calls (at 100% replication would wait for
+  // heartbeats only, and elections would collide at the shortest timeout).
+  o.buggify = BuggifyOptions{seed, /*site_probability=*/1, /*fire_probability=*/0.3};
+  SimCluster c(seed, 5, o);
+  sim::Simulator& sim = c.sim();
+  const NodeId a = c.AwaitLeader(absl::Seconds(10));
+  if (!a.valid()) return "setup: no first leader";
+  sim.RunFor(absl::Milliseconds(200));
+  std::vector<NodeId> others;
+  for (NodeId n : c.ids()) {
+    if (n != a) others.push_back(n);
+  }
+  const NodeId f = others[0];
+  const std::vector<NodeId> three(others.begin() + 1, others.end());
+  const uint64_t a_term = c.machine(a)->raft().term();
+  auto all_hold = [&](const std::vector<NodeId>& nodes, uint64_t index) {  // A's entry at index
+    for (NodeId n : nodes) {
+      if (c.machine(n)->raft().log().Term(index) != std::optional<uint64_t>(a_term)) return false;
+    }
+    return true;
+  };
+  // (a) The three's answers no longer reach A.
+  sim.network().PartitionOneWay(three, {a});
+  for (int k = 0; k < 3; ++k) sim.Request(a, "put", absl::StrCat("x=", k), [](const Response&) {});
+  const uint64_t x_last = c.machine(a)->raft().log().last_index();
+  sim.RunUntil([&] { return all_hold(others, x_last); }, absl::Seconds(2));
+  sim.network().Heal();
+  sim.network().Partition({a, f}, three);
+  if (!all_hold(others, x_last)) return "setup: X did not reach everyone";
+  // (b)
+  for (int k = 0; k < 3; ++k) sim.Request(a, "put", absl::StrCat("y=", k), [](const Response&) {});
+  const uint64_t y_last = c.machine(a)->raft().log().last_index();
+  sim.RunUntil([&] { return all_hold({f}, y_last); }, absl::Seconds(2));
+  if (!all_hold({f}, y_last)) return "setup: F lacks Y";
+  if (c.machine(f)->raft().commit() >= x_last) return "setup: F knows X committed";
+  sim.RunFor(absl::Milliseconds(100));
+  c.Crash(a);
+  // (c)
+  NodeId l;
+  sim.RunUntil(
+      [&] {
+        for (NodeId n : three) {
+          if (c.machine(n)->raft().role() == raft::Role::kLeader && c.machine(n)->raft().CommittedOwnTerm()) l = n;
+        }
+        return l.valid();
+      },
+      absl::Seconds(10));
+  if (!l.valid()) return "setup: no leader among the others";
+  for (int k = 0; k < 5; ++k) {
+    if (!c.Put(l, absl::StrCat("kept=", k), absl::Seconds(2))) return "setup: L committed nothing";
+  }
+  if (c.machine(l)->raft().commit() <= y_last) return "setup: L's commit is not past Y";
+  // (d) Leadership moves to another of the three, whose first probe of F starts past F's
+  // log, so F rejects it and the leader backs off.
+  NodeId l2;
+  for (NodeId n : three) {
+    if (n != l) l2 = n;
+  }
+  sim.Request(l, "transfer", absl::StrCat(l2.value), [](const Response&) {});
+  sim.RunUntil([&] { return c.machine(l2)->raft().role() == raft::Role::kLeader && c.machine(l2)->raft().CommittedOwnTerm(); },
+               absl::Seconds(5));
+  if (!c.machine(l2)->raft().CommittedOwnTerm()) return "setup: the transfer failed";
+  // (e)
+  sim.network().Heal();
+  sim.RunFor(absl::Seconds(3));
+  return c.checker().failure();
+}
+
+// A switch's name as a test name ('-' is not allowed there).
+std::string TestName(std::string_view name) {
+  std::string out(name);
+  for (char& ch : out) ch = ch == '-' ? '_' : ch;
+  return out;
+}
+
 // A named scenario catches its switch within its seeds, with the expected checker, and the
 // same seeds pass with the switch off.
 struct Scenario {
@@ -182,9 +272,15 @@ TEST_P(KillMatrixScenario, CatchesTheBrokenRule) {
   const Scenario& s = GetParam();
   uint64_t first = 0;
   int caught = 0;
+  int safe_completed = 0;  // runs with the switch off that got through the whole setup
   for (uint64_t seed = 1; seed <= s.seeds; ++seed) {
     const std::string unsafe = s.run(seed, true);
-    EXPECT_EQ(s.run(seed, false), "") << s.name << " off, seed " << seed;
+    // With the switch off no checker fails; a setup step may miss its moment in a seed.
+    const std::string safe = s.run(seed, false);
+    if (safe.rfind("setup:", 0) != 0) {
+      EXPECT_EQ(safe, "") << s.name << " off, seed " << seed;
+      ++safe_completed;
+    }
     if (unsafe.find(s.caught_by) == std::string::npos) continue;
     ++caught;
     if (first == 0) first = seed;
@@ -192,17 +288,19 @@ TEST_P(KillMatrixScenario, CatchesTheBrokenRule) {
   std::printf("kill %s (scenario): first caught at seed %llu, %d of %llu seeds\n", std::string(s.name).c_str(),
               static_cast<unsigned long long>(first), caught, static_cast<unsigned long long>(s.seeds));
   EXPECT_GT(caught, 0) << s.name << ": no seed caught it";
+  EXPECT_GT(safe_completed, static_cast<int>(s.seeds / 2)) << s.name << ": the setup failed in most seeds";
 }
 
 std::vector<Scenario> ScenarioRows() {
   return {
       {"config", ConfigChangeBeforeNoop, 20, "leader completeness"},
       {"figure8", Figure8, 20, "leader completeness"},
+      {"commit-last-new", CommitPastLastNew, 20, "was applied elsewhere"},
   };
 }
 
 INSTANTIATE_TEST_SUITE_P(Raft, KillMatrixScenario, ::testing::ValuesIn(ScenarioRows()),
-                         [](const ::testing::TestParamInfo<Scenario>& p) { return std::string(p.param.name); });
+                         [](const ::testing::TestParamInfo<Scenario>& p) { return TestName(p.param.name); });
 
 // One row of the swarm's kill matrix: with the switch on, the first failing seed among
 // 1..seeds fails with one of the expected checker messages; with it off, seeds 1 to that one
@@ -263,7 +361,6 @@ std::vector<Kill> SwarmRows() {
       Kill{"stale-append", 60, {kDiverged, kAckLost, kCompleteness}},
       Kill{"log-matching", 20, {kDiverged, "log matching"}},
       Kill{"truncate", 20, {kAckLost, kCompleteness, kStorm}},
-      Kill{"commit-last-new", 200, {kDiverged, kCompleteness}},
       Kill{"higher-term", 20, {kTwoLeaders}},
       Kill{"nonvoter-votes", 200, {kCompleteness, kTwoLeaders}},
       Kill{"nonvoter-acks", 20, {kCompleteness, kDiverged}},
@@ -274,14 +371,12 @@ std::vector<Kill> SwarmRows() {
   };
 }
 
-INSTANTIATE_TEST_SUITE_P(Raft, KillMatrix, ::testing::ValuesIn(SwarmRows()), [](const ::testing::TestParamInfo<Kill>& p) {
-  std::string name(p.param.name);
-  for (char& ch : name) ch = ch == '-' ? '_' : ch;
-  return name;
-});
+INSTANTIATE_TEST_SUITE_P(Raft, KillMatrix, ::testing::ValuesIn(SwarmRows()),
+                         [](const ::testing::TestParamInfo<Kill>& p) { return TestName(p.param.name); });
 
-// Every switch is in the matrix: a swarm row, or a named scenario (the swarm never builds
-// the 2015 membership interleaving in 1,000 seeds: "config").
+// Every switch is in the matrix: a swarm row, or a named scenario where the swarm's first
+// catch lies beyond what make test can afford ("config": none in 5,000 seeds;
+// "commit-last-new": 4 in 5,000, the first at seed 1,221).
 TEST(KillMatrixCoverage, EverySwitchHasARow) {
   std::set<std::string_view> rows;
   for (const Kill& k : SwarmRows()) rows.insert(k.name);
