@@ -39,7 +39,9 @@ int main(int argc, char** argv) {
       }
     }
     else {
-      std::fprintf(stderr, "usage: raft_sim [--seeds N] [--first S] | --seed S [--verbose]\n");
+      std::fprintf(stderr,
+                   "usage: raft_sim [--seeds N] [--first S] | --seed S [--verbose]  [--servers N] [--safety_s S] "
+                   "[--unsafe NAME]\n");
       return 2;
     }
   }

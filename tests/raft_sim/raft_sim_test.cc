@@ -1,6 +1,6 @@
 // Ring 2 for raft: 1,000 seeded simulation runs (sharded), a determinism check, and the
-// named regression scenarios. Each unsafe_* option switches one rule off; the matching test
-// shows the checkers then catch the failure, and that with the rule on they do not.
+// named regression scenarios. The unsafe_* switches, each turning one rule off, are proven
+// caught in kill_matrix_test.
 #include <cstdio>
 #include <map>
 
@@ -163,42 +163,6 @@ TEST(KvMachine, SnapshotRestoreAnswersCoveredPuts) {
   EXPECT_TRUE(absl::IsUnavailable(answers[0].status)) << answers[0].status;
   EXPECT_FALSE(c.checker().failed()) << c.checker().failure();
   EXPECT_EQ(c.checker().requests_outstanding(), 0u);
-}
-
-// A single-server cluster must not acknowledge a write before it is durable: a crash right
-// after the ack would lose it. With the rule off, some seed shows the loss.
-TEST(RaftSimRegression, SingleNodeLosesAcknowledgedWriteOnCrash) {
-  int unsafe_failures = 0;
-  for (uint64_t seed = 1; seed <= 40; ++seed) {
-    RunConfig c;
-    c.seed = seed;
-    c.servers = 1;
-    RunResult safe = RunSeed(c);
-    EXPECT_TRUE(safe.ok) << safe.summary << "\n" << safe.failure;
-    c.unsafe.unsafe_ack_before_durable = true;
-    unsafe_failures += RunSeed(c).ok ? 0 : 1;
-  }
-  EXPECT_GT(unsafe_failures, 0) << "the checkers never noticed acknowledged writes being lost";
-}
-
-// A vote must be durable before the reply leaves. With the rule off, the swarm's "crash a
-// voter right after it grants" fault makes a voter grant twice in one term (or two leaders
-// appear) within the first hundred seeds; with it on, those seeds pass.
-TEST(RaftSimRegression, VoteNotPersistedBeforeReplyIsCaught) {
-  int unsafe_failures = 0;
-  for (uint64_t seed = 1; seed <= 100; ++seed) {
-    RunConfig c;
-    c.seed = seed;
-    c.unsafe.unsafe_reply_before_persist = true;
-    RunResult r = RunSeed(c);
-    if (!r.ok) {
-      ++unsafe_failures;
-      EXPECT_TRUE(r.failure.find("voted for both") != std::string::npos ||
-                  r.failure.find("two leaders") != std::string::npos)
-          << r.failure;
-    }
-  }
-  EXPECT_GT(unsafe_failures, 0) << "the checkers never noticed a vote given twice";
 }
 
 // A follower isolated for a while campaigns in vain (pre-vote: no term inflation); when it
