@@ -109,8 +109,8 @@ constexpr Duration kWarmup = absl::Seconds(3);          // faults start after th
 constexpr Duration kSettle = absl::Seconds(10);         // after healing, before the final kill
 constexpr Duration kCheckEvery = absl::Milliseconds(250);
 
-// The detection bound after the final kill: 2.5 suspicion minimums (memberlist's formula for
-// the live count) plus 6 s for the first failed probe and the spread of the death. Lifeguard
+// The detection bound after the final kill: 2.5 suspicion minimums (memberlist's formula, for
+// the pool's size, which bounds the live count) plus 6 s for the first failed probe and the spread of the death. Lifeguard
 // starts a suspicion at 6 minimums and needs independent confirmations to come down to one;
 // SWIM's fixed timeout is one minimum.
 Duration DetectionBound(int live) {
@@ -142,8 +142,8 @@ class Swarm {
 
   // Safety then liveness (sim/testing's RunPhases): faults during the joins' warm-up and the
   // safety phase; then heal, let the pool settle, crash one more node, and within the
-  // detection bound every live node must see exactly the live nodes alive; then every event
-  // must have been delivered exactly once where it had to be.
+  // detection bound every live node must see exactly the live nodes alive and agree on how
+  // the others went; then every event must have been delivered exactly once where it had to be.
   SwarmResult Run() {
     Schedule();
     sim::Simulator& sim = cluster_->sim();
@@ -163,7 +163,8 @@ class Swarm {
     };
     phases.reached = [&] { return final_kill_done_ && Disagreement().empty(); };
     phases.diagnose = [&] {
-      return absl::StrCat("the live nodes do not agree on who is alive ", absl::FormatDuration(kSettle),
+      return absl::StrCat("the live nodes do not agree on who is alive and how the others went ",
+                          absl::FormatDuration(kSettle),
                           " after healing plus the detection bound (", absl::FormatDuration(DetectionBound(options_.nodes)),
                           "): ", Disagreement());
     };
