@@ -12,12 +12,6 @@ namespace muster::raft_sim {
 
 using raft::pb::Entry;
 
-void Checker::Fail(Time now, const std::string& what) {
-  if (failure_.empty()) {
-    failure_ = absl::StrCat("at t=", absl::FormatDuration(now - SimEpoch()), ": ", what);
-  }
-}
-
 void Checker::OnStep(NodeId id, const Input& input, const Effects& effects, raft::KvMachine* m, Time now) {
   NodeRec& rec = nodes_[id.value];
   // Per-node invariants of the Raft object itself, after every step.

@@ -27,11 +27,15 @@
 #include "core/seam/effects.h"
 #include "core/seam/input.h"
 #include "proto/raft_pb.h"
+#include "sim/testing/checker.h"
 
 namespace muster::raft_sim {
 
-class Checker {
+class Checker : public sim::testing::CheckerBase {
  public:
+  // `repro` reruns this seed; Fail() (CheckerBase) keeps the first violation with both.
+  explicit Checker(uint64_t seed = 0, std::string repro = "") : CheckerBase(seed, std::move(repro)) {}
+
   // After node `id` handled `input` and produced `effects`; `m` is the live machine.
   void OnStep(NodeId id, const Input& input, const Effects& effects, raft::KvMachine* m, Time now);
   void OnCrash(NodeId id);
@@ -50,9 +54,6 @@ class Checker {
   void CheckRequestsAnswered(const std::vector<NodeId>& nodes, Duration age_max, Time now);
   size_t requests_outstanding() const { return requests_.size(); }
 
-  void Fail(Time now, const std::string& what);
-  bool failed() const { return !failure_.empty(); }
-  const std::string& failure() const { return failure_; }
   uint64_t applied_max() const { return history_.size(); }
   // The index at which a command was applied (0 if never).
   uint64_t IndexOf(const std::string& data) const {
@@ -92,7 +93,6 @@ class Checker {
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> grants_;  // (voter, term) -> candidate
   std::vector<Hist> history_;  // history_[i-1] is index i
   std::map<std::string, uint64_t> index_of_;
-  std::string failure_;
   struct Request {
     uint64_t node;
     Time at;

@@ -9,6 +9,10 @@
 #include "absl/strings/str_join.h"
 #include "core/base/check.h"
 #include "sim/simulator.h"
+#include "sim/testing/faults.h"
+#include "sim/testing/phases.h"
+#include "sim/testing/step_observers.h"
+#include "sim/testing/swarm.h"
 
 namespace muster::raft_sim {
 namespace {
@@ -49,75 +53,88 @@ struct Swarm {
   uint64_t inflight_bytes_max;
   uint64_t snapshot_chunk_bytes;
   uint64_t buggify_seed;  // 0: BUGGIFY off
-  std::string Describe() const {
-    return absl::StrCat("servers=", servers, " loss=", loss, " dup=", duplicate, datagram ? " datagram" : " stream",
-                        " jitter=", absl::FormatDuration(jitter), " crash=", crash_weight, " partition=", partition_weight,
-                        " pause=", pause_weight, torn ? " torn" : "", pre_vote ? " prevote" : "",
-                        check_quorum ? " checkquorum" : "", " snapshot_every=", snapshot_every, " sync_max=", absl::FormatDuration(sync_latency_max),
-                        " target_leader=", target_leader, " fault_every=", absl::FormatDuration(fault_interval), membership ? " membership" : "",
-                        " crash_after_vote=", crash_after_vote, " nonvoters=", nonvoters, " msg_bytes_max=", msg_bytes_max,
-                        " inflight_msgs_max=", inflight_msgs_max, " inflight_bytes_max=", inflight_bytes_max,
-                        " chunk_bytes=", snapshot_chunk_bytes, buggify_seed != 0 ? " buggify" : "");
-  }
 };
 
-Swarm Choose(Rng& rng, const RunConfig& c) {
+// Every knob through sim/testing's SwarmDraw, named and documented (the run's summary lists
+// what the seed chose). `draw` is the run's generator (the faults and the client draw from it
+// afterwards); `limits` is a second one, so knobs added later leave each seed's faults alone.
+Swarm Choose(sim::testing::SwarmDraw& draw, sim::testing::SwarmDraw& limits, const RunConfig& c) {
   Swarm s;
-  const int sizes[] = {3, 5, 7};
-  s.servers = c.servers > 0 ? c.servers : sizes[rng.Uniform(3)];
-  const double losses[] = {0, 0.01, 0.05, 0.15};
-  s.loss = c.faults ? losses[rng.Uniform(4)] : 0;
-  s.duplicate = c.faults ? losses[rng.Uniform(4)] : 0;
-  s.datagram = rng.Bernoulli(0.5);
-  s.jitter = rng.Bernoulli(0.5) ? absl::Microseconds(500) : absl::Milliseconds(5);
-  s.crash_weight = c.faults ? rng.UniformDouble() : 0;
-  s.partition_weight = c.faults ? rng.UniformDouble() : 0;
-  s.pause_weight = c.faults ? rng.UniformDouble() * 0.5 : 0;
-  s.torn = rng.Bernoulli(0.5);
-  s.pre_vote = rng.Bernoulli(0.8);
-  s.check_quorum = rng.Bernoulli(0.8);
-  const uint64_t snaps[] = {0, 10, 50};
-  s.snapshot_every = snaps[rng.Uniform(3)];
-  s.fault_interval = rng.UniformDuration(absl::Milliseconds(100), absl::Milliseconds(800));
-  const Duration syncs[] = {absl::Milliseconds(2), absl::Milliseconds(10), absl::Milliseconds(40)};
-  s.sync_latency_max = syncs[rng.Uniform(3)];
-  s.target_leader = rng.UniformDouble();
-  s.membership = s.servers >= 3 && rng.Bernoulli(0.35);
-  s.crash_after_vote = c.faults && rng.Bernoulli(0.5) ? 0.3 : 0;
+  s.servers = c.servers > 0 ? draw.Fixed("servers", "cluster size (--servers)", c.servers)
+                            : draw.OneOf("servers", "cluster size", {3, 5, 7});
+  auto fault = [&](const char* name, const char* doc, std::initializer_list<double> choices) {
+    return c.faults ? draw.OneOf(name, doc, choices) : draw.Fixed(name, doc, 0.0);
+  };
+  s.loss = fault("loss", "probability a message is lost (streams too)", {0, 0.01, 0.05, 0.15});
+  s.duplicate = fault("dup", "probability a message arrives twice", {0, 0.01, 0.05, 0.15});
+  s.datagram = draw.Chance("datagram", "raft over datagrams (cut to the datagram limit) instead of streams", 0.5);
+  // A coin, as the swarm drew it before SwarmDraw (OneOf draws differently): same seeds, same runs.
+  s.jitter = draw.Fixed("jitter", "mean exponential link jitter (reorders datagrams): 500us or 5ms",
+                        draw.rng().Bernoulli(0.5) ? absl::Microseconds(500) : absl::Milliseconds(5));
+  auto weight = [&](const char* name, const char* doc, double hi) {
+    return c.faults ? draw.Uniform(name, doc, 0, hi) : draw.Fixed(name, doc, 0.0);
+  };
+  s.crash_weight = weight("crash", "weight of a crash (restart after 20 ms-1.5 s) among the faults", 1);
+  s.partition_weight = weight("partition", "weight of a partition (halves, one way, isolate, bridge)", 1);
+  s.pause_weight = weight("pause", "weight of a pause (50 ms-1.5 s) of one node", 0.5);
+  s.torn = draw.Chance("torn", "crashes may tear the oldest unsynced write (half of them)", 0.5);
+  s.pre_vote = draw.Chance("prevote", "raft's pre-vote", 0.8);
+  s.check_quorum = draw.Chance("checkquorum", "a leader steps down without a quorum's contact", 0.8);
+  s.snapshot_every = draw.OneOf("snapshot_every", "entries applied between compactions (0: never)",
+                                {uint64_t{0}, uint64_t{10}, uint64_t{50}});
+  s.fault_interval = draw.UniformDuration("fault_every", "time between two faults", absl::Milliseconds(100),
+                                          absl::Milliseconds(800));
+  s.sync_latency_max = draw.OneOf("sync_max", "slowest fsync (uniform from 100 us)",
+                                  {absl::Milliseconds(2), absl::Milliseconds(10), absl::Milliseconds(40)});
+  s.target_leader = draw.Uniform("target_leader", "probability a fault's victim is the leader", 0, 1);
+  s.membership = s.servers >= 3 ? draw.Chance("membership", "membership churn through the leader", 0.35)
+                                : draw.Fixed("membership", "membership churn through the leader", false);
+  s.crash_after_vote =
+      c.faults && draw.Chance("crash_after_vote", "kill a voter (or candidate) right after its vote, at 0.3", 0.5)
+          ? 0.3
+          : 0;
 
-  // The knobs below draw from their own generator, so adding them left every earlier draw
-  // (and so each seed's faults) as it was.
-  Rng limits(c.seed ^ 0x1141'75ed);
   // Non-voters from the start (5 and 7 servers, a third of the seeds): their votes and acks
   // must never count. Without membership churn they stay non-voters all run (churn promotes
   // one per change, so changes of one non-voter only last a few hundred milliseconds).
-  s.nonvoters = s.servers >= 5 && limits.Bernoulli(0.35) ? 1 + static_cast<int>(limits.Uniform(2)) : 0;
+  s.nonvoters = s.servers >= 5 && limits.Chance("nonvoters", "bootstrap 1-2 of the servers as non-voters", 0.35)
+                    ? 1 + static_cast<int>(limits.rng().Uniform(2))
+                    : 0;
   // Bytes of entry data per append (at least one entry goes): 1 and 64 cut every catch-up
   // into partial batches, so a follower often holds entries past an append's last one.
-  const uint64_t msg_bytes[] = {1 << 20, 512, 64, 1};
-  s.msg_bytes_max = msg_bytes[limits.Uniform(4)];
+  s.msg_bytes_max = limits.OneOf("msg_bytes_max", "entry bytes per append (partial batches when small)",
+                                 {uint64_t{1} << 20, uint64_t{512}, uint64_t{64}, uint64_t{1}});
   // Appends in flight per follower in Replicate state: 1 is stop-and-wait.
-  const size_t inflight_msgs[] = {256, 8, 2, 1};
-  s.inflight_msgs_max = inflight_msgs[limits.Uniform(4)];
+  s.inflight_msgs_max = limits.OneOf("inflight_msgs_max", "appends in flight per follower (1: stop-and-wait)",
+                                     {size_t{256}, size_t{8}, size_t{2}, size_t{1}});
   // Entry bytes in flight per follower (flow control): 16 pauses after about one entry.
-  const uint64_t inflight_bytes[] = {32 << 20, 1024, 128, 16};
-  s.inflight_bytes_max = inflight_bytes[limits.Uniform(4)];
+  s.inflight_bytes_max = limits.OneOf("inflight_bytes_max", "entry bytes in flight per follower (flow control)",
+                                      {uint64_t{32} << 20, uint64_t{1024}, uint64_t{128}, uint64_t{16}});
   // Snapshot chunk size: 16 streams a 3.6 KB snapshot in some 230 chunks, resumed by offset
   // after each loss.
-  const uint64_t chunk_bytes[] = {64 << 10, 1024, 64, 16};
-  s.snapshot_chunk_bytes = chunk_bytes[limits.Uniform(4)];
+  s.snapshot_chunk_bytes = limits.OneOf("chunk_bytes", "snapshot chunk size",
+                                        {uint64_t{64} << 10, uint64_t{1024}, uint64_t{64}, uint64_t{16}});
   // BUGGIFY in half the seeds: raft's marked sites take their worst legal choice.
-  s.buggify_seed = limits.Bernoulli(0.5) ? limits.Next() | 1 : 0;
+  s.buggify_seed = limits.Chance("buggify", "raft's BUGGIFY sites on (worst legal choices)", 0.5)
+                       ? limits.rng().Next() | 1
+                       : 0;
   return s;
 }
 
 class Run {
  public:
   static constexpr uint64_t kStepsMax = 400'000;
-  explicit Run(const RunConfig& config) : config_(config), sim_(config.seed), rng_(config.seed ^ 0x5eed) {}
+  explicit Run(const RunConfig& config)
+      : config_(config),
+        sim_(config.seed),
+        draw_(Rng(config.seed ^ 0x5eed)),
+        limits_(Rng(config.seed ^ 0x1141'75ed)),
+        rng_(draw_.rng()),
+        checker_(config.seed, ReproCommand(config.seed, UnsafeName(config.unsafe))),
+        observers_(sim_, checker_, kStepsMax) {}
 
   RunResult Go() {
-    swarm_ = Choose(rng_, config_);
+    swarm_ = Choose(draw_, limits_, config_);
     if (config_.verbose) sim_.set_log_sink(&sink_);
     sim::LinkConfig link;
     link.latency_jitter_mean = swarm_.jitter;
@@ -146,27 +163,35 @@ class Run {
       s->set_address(absl::StrCat("n", i));
       s->set_voter(i <= swarm_.servers - swarm_.nonvoters);
     }
-    sim_.set_step_observer([this](NodeId id, const Input& in, const Effects& fx) {
+    observers_.Add([this](NodeId id, const Input& in, const Effects& fx) {
       checker_.OnStep(id, in, fx, Machine(id), sim_.now());
-      if (++steps_ % 512 == 0) CheckLogs();
+      if ((observers_.steps() + 1) % 512 == 0) CheckLogs();
       if (in_safety_ && swarm_.crash_after_vote > 0) MaybeCrashAfterVote(id, fx);
       if (in_safety_ && swarm_.membership) MaybeChangeOnNewLeader(id);
-      if (steps_ == kStepsMax) {
-        checker_.Fail(sim_.now(), absl::StrCat("more than ", kStepsMax, " steps: a message storm?"));
-      }
     });
     for (int i = 1; i <= swarm_.servers; ++i) ids_.push_back(sim_.AddNode(raft::KvMachineFactory(opts)));
 
     ScheduleClient();
     if (config_.faults) ScheduleFault();
     if (swarm_.membership) ScheduleMembership();
-    const Time safety_end = sim_.now() + config_.safety;
-    while (sim_.now() < safety_end && !checker_.failed()) {
-      if (!sim_.Step()) break;
+    // Safety with faults, then liveness (sim/testing's phases): heal a majority core, and a
+    // new write must commit within the budget, checked after every event.
+    sim::testing::Phases phases;
+    phases.safety = config_.safety;
+    phases.liveness_budget = config_.liveness_budget;
+    phases.poll = absl::ZeroDuration();
+    phases.heal = [this] {
+      CheckLogs();
+      in_safety_ = false;
+      if (!checker_.failed()) HealCore();
+    };
+    phases.drive = [this] { DriveLiveness(); };
+    phases.reached = [this] { return liveness_committed_; };
+    phases.diagnose = [this] { return DiagnoseLiveness(); };
+    if (sim::testing::RunPhases(sim_, checker_, phases) == sim::testing::PhaseReached::kSafetyFailed) {
+      CheckLogs();
+      in_safety_ = false;
     }
-    CheckLogs();
-    in_safety_ = false;
-    if (!checker_.failed()) Liveness();
     if (!checker_.failed()) SettleRequests();
     CheckLogs();
     for (NodeId n : ids_) CollectBuggify(n);
@@ -174,18 +199,17 @@ class Run {
     RunResult result;
     result.ok = !checker_.failed();
     result.failure = checker_.failure();
+    result.report = checker_.Report();
     result.events = sim_.events_processed();
     result.fingerprint = sim_.fingerprint();
     result.acked = acked_;
     result.servers = swarm_.servers;
-    faults_.lost = sim_.network_stats().lost;
-    faults_.duplicated = sim_.network_stats().duplicated;
-    faults_.reordered = sim_.network_stats().reordered;
-    faults_.blocked = sim_.network_stats().blocked;
-    faults_.snapshots_installed = checker_.snapshots_installed();
+    faults_.TakeNetworkStats(sim_);
     result.faults = faults_;
+    result.membership_changes = membership_accepted_;
+    result.snapshots_installed = checker_.snapshots_installed();
     result.buggify_fired = buggify_fired_;
-    result.summary = absl::StrCat("seed=", config_.seed, " ", swarm_.Describe(), " events=", result.events,
+    result.summary = absl::StrCat("seed=", config_.seed, " ", draw_.Describe(), " ", limits_.Describe(), " events=", result.events,
                                   " acked=", acked_, " reads=", reads_, " conf_changes=", membership_changes_, " applied=", checker_.applied_max(),
                                   " leaders=", checker_.leaders_elected(), " max_term=", checker_.max_term());
     return result;
@@ -338,7 +362,7 @@ class Run {
       body = absl::StrCat(victim.value);
     }
     sim_.Request(leader, method, body, [this](const Response& r) {
-      if (r.status.ok()) faults_.membership_changes++;
+      if (r.status.ok()) membership_accepted_++;
     });
     membership_changes_++;
   }
@@ -396,31 +420,13 @@ class Run {
     if ((x -= swarm_.partition_weight) < 0) {
       sim_.network().Heal();
       if (ids_.size() < 2) return;
+      // Raft's draw order (order, cut, shape, then the victim of an isolation), so each seed's
+      // faults stayed what they were before sim/testing's ApplyPartition did the cutting.
       std::vector<NodeId> v = Shuffled();
       const size_t cut = 1 + rng_.Uniform(v.size() - 1);
-      std::vector<NodeId> a(v.begin(), v.begin() + cut), b(v.begin() + cut, v.end());
-      switch (rng_.Uniform(4)) {
-        case 0:
-          sim_.network().Partition(a, b);
-          faults_.partitions_symmetric++;
-          break;
-        case 1:
-          sim_.network().PartitionOneWay(a, b);
-          faults_.partitions_one_way++;
-          break;
-        case 2:
-          sim_.network().Isolate(Victim(), ids_);
-          faults_.isolations++;
-          break;
-        case 3: {
-          if (v.size() < 3) break;
-          std::vector<NodeId> left(v.begin() + 1, v.begin() + 1 + (v.size() - 1) / 2);
-          std::vector<NodeId> right(v.begin() + 1 + (v.size() - 1) / 2, v.end());
-          sim_.network().Bridge(left, v[0], right);
-          faults_.bridges++;
-          break;
-        }
-      }
+      const auto shape = static_cast<sim::testing::PartitionShape>(rng_.Uniform(4));
+      const NodeId victim = shape == sim::testing::PartitionShape::kIsolate ? Victim() : NodeId{};
+      sim::testing::ApplyPartition(sim_, shape, v, cut, victim, ids_, &faults_);
       return;
     }
     if ((x -= swarm_.pause_weight) < 0) {
@@ -448,8 +454,8 @@ class Run {
     checker_.CheckRequestsAnswered(up, kSettle, sim_.now());
   }
 
-  void Liveness() {
-    // Heal a majority core: everyone else stays cut off (or down).
+  // Liveness, first: heal a majority core; everyone else stays cut off (or down).
+  void HealCore() {
     std::vector<NodeId> v = Shuffled();
     const size_t majority = ids_.size() / 2 + 1;
     // With membership churn the latest configuration may differ from node to node, so
@@ -471,34 +477,32 @@ class Run {
         if (raft::KvMachine* m = Machine(n)) checker_.OnRestart(n, m, sim_.now());
       }
     }
-    bool& committed = liveness_committed_;  // a member: answers may arrive after we return
-    bool outstanding = false;
-    const Time deadline = sim_.now() + config_.liveness_budget;
-    uint64_t attempt = 0;
-    Time next_try = sim_.now();
-    while (sim_.now() < deadline && !committed && !checker_.failed()) {
-      if (sim_.now() >= next_try) {
-        next_try = sim_.now() + absl::Milliseconds(300);
-        for (NodeId n : core) {
-          raft::KvMachine* m = Machine(n);
-          if (m != nullptr && m->raft().role() == raft::Role::kLeader && m->raft().CommittedOwnTerm()) {
-            const std::string body = absl::StrCat("live=", config_.seed, "-", attempt++);
-            outstanding = true;
-            sim_.Request(n, "put", body, [this, body](const Response& r) {
-              if (r.status.ok()) {
-                checker_.OnAck(std::stoull(r.body), body, sim_.now());
-                liveness_committed_ = true;
-              }
-            });
-            break;
+    next_try_ = sim_.now();
+  }
+
+  // Then, every 300 ms: a put through a core leader that has committed in its term.
+  void DriveLiveness() {
+    if (sim_.now() < next_try_) return;
+    next_try_ = sim_.now() + absl::Milliseconds(300);
+    for (NodeId n : core_) {
+      raft::KvMachine* m = Machine(n);
+      if (m != nullptr && m->raft().role() == raft::Role::kLeader && m->raft().CommittedOwnTerm()) {
+        const std::string body = absl::StrCat("live=", config_.seed, "-", liveness_attempt_++);
+        liveness_outstanding_ = true;
+        sim_.Request(n, "put", body, [this, body](const Response& r) {
+          if (r.status.ok()) {
+            checker_.OnAck(std::stoull(r.body), body, sim_.now());
+            liveness_committed_ = true;
           }
-        }
+        });
+        return;
       }
-      if (!sim_.Step()) break;
     }
-    if (committed || checker_.failed()) return;
+  }
+
+  std::string DiagnoseLiveness() {
     std::vector<std::string> states;
-    for (NodeId n : core) {
+    for (NodeId n : core_) {
       raft::KvMachine* m = Machine(n);
       if (m == nullptr) {
         states.push_back(absl::StrCat(ToString(n), " down"));
@@ -510,29 +514,34 @@ class Run {
                                     m->raft().log().last_term(), " config=[", ConfigString(m->raft().configuration()), "]"));
     }
     std::vector<std::string> names;
-    for (NodeId n : core) names.push_back(ToString(n));
-    checker_.Fail(sim_.now(), absl::StrCat("liveness: ", outstanding ? "a leader was elected but no write committed"
-                                                              : "no leader with a committed own-term entry",
-                                    " among core {", absl::StrJoin(names, ","), "} after ",
-                                    absl::FormatDuration(config_.liveness_budget), ": ", absl::StrJoin(states, "; ")));
+    for (NodeId n : core_) names.push_back(ToString(n));
+    return absl::StrCat(liveness_outstanding_ ? "a leader was elected but no write committed"
+                                              : "no leader with a committed own-term entry",
+                        " among core {", absl::StrJoin(names, ","), "}: ", absl::StrJoin(states, "; "));
   }
 
   RunConfig config_;
   sim::Simulator sim_;
-  Rng rng_;
+  sim::testing::SwarmDraw draw_;   // the knobs, then every later draw of the run (rng_)
+  sim::testing::SwarmDraw limits_; // raft's limits and BUGGIFY, on their own stream
+  Rng& rng_;
   Swarm swarm_;
   StderrSink sink_;
   Checker checker_;
+  sim::testing::StepObservers observers_;
   std::vector<NodeId> ids_;
   std::vector<NodeId> core_;  // the servers healed for the liveness phase
   bool liveness_committed_ = false;  // a liveness put was acknowledged
+  bool liveness_outstanding_ = false;  // a liveness put was sent
+  uint64_t liveness_attempt_ = 0;
+  Time next_try_;
   NodeId target_;
   uint64_t next_value_ = 0;
   uint64_t acked_ = 0;
-  uint64_t steps_ = 0;
-  uint64_t membership_changes_ = 0;
+  uint64_t membership_changes_ = 0;   // asked
+  uint64_t membership_accepted_ = 0;  // accepted by a leader
   uint64_t reads_ = 0;
-  FaultCounts faults_;
+  sim::testing::FaultCounts faults_;
   std::map<uint64_t, uint64_t> led_term_;
   std::map<std::string, uint64_t> buggify_fired_;  // node -> the last term it was seen leading
   std::map<std::string, uint64_t> acked_index_;  // key -> highest acknowledged put index
@@ -580,8 +589,16 @@ const UnsafeSwitch* FindUnsafeSwitch(std::string_view name) {
   return nullptr;
 }
 
-std::string ReproCommand(uint64_t seed) {
-  return absl::StrCat("bazel run //tests/raft_sim:raft_sim -- --seed ", seed, " --verbose");
+std::string ReproCommand(uint64_t seed, std::string_view unsafe) {
+  return absl::StrCat("bazel run //tests/raft_sim:raft_sim -- --seed ", seed, unsafe.empty() ? "" : " --unsafe ",
+                      std::string(unsafe), " --verbose");
+}
+
+std::string_view UnsafeName(const raft::RaftOptions& unsafe) {
+  for (const UnsafeSwitch& u : UnsafeSwitches()) {
+    if (unsafe.*u.field) return u.name;
+  }
+  return "";
 }
 
 }  // namespace muster::raft_sim

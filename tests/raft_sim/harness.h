@@ -20,6 +20,7 @@
 
 #include "core/raft/kv_machine.h"
 #include "sim/simulator.h"
+#include "sim/testing/faults.h"
 #include "tests/raft_sim/checker.h"
 
 namespace muster::raft_sim {
@@ -35,33 +36,20 @@ struct RunConfig {
   bool verbose = false;      // print the raft log to stderr
 };
 
-// What a run really did: each fault counted where it was injected (or, for the network's,
-// where a message met it), so a test can prove the swarm exercises what it claims.
-struct FaultCounts {
-  uint64_t lost = 0;        // messages dropped by link loss
-  uint64_t duplicated = 0;  // messages delivered twice
-  uint64_t reordered = 0;   // datagrams overtaking an earlier one on their link
-  uint64_t blocked = 0;     // messages dropped by a partition
-  uint64_t partitions_symmetric = 0;
-  uint64_t partitions_one_way = 0;
-  uint64_t isolations = 0;
-  uint64_t bridges = 0;
-  uint64_t crashes = 0;
-  uint64_t torn_crashes = 0;  // crashes with an unsynced write left to tear
-  uint64_t pauses = 0;
-  uint64_t membership_changes = 0;   // accepted by a leader
-  uint64_t snapshots_installed = 0;  // sent by a leader and restored by a follower
-};
-
 struct RunResult {
   bool ok = true;
   std::string failure;
+  std::string report;   // the failure with the seed and the repro command (CheckerBase::Report)
   std::string summary;  // one line: what the seed chose and what happened
   uint64_t events = 0;
   uint64_t fingerprint = 0;
   uint64_t acked = 0;
   int servers = 0;  // the cluster size the seed ran
-  FaultCounts faults;
+  // What the run really did: each fault counted where it was injected (or, for the
+  // network's, where a message met it), so a test can prove the swarm exercises what it claims.
+  sim::testing::FaultCounts faults;
+  uint64_t membership_changes = 0;   // accepted by a leader
+  uint64_t snapshots_installed = 0;  // sent by a leader and restored by a follower
   // BUGGIFY sites that fired, summed over every node's lives (empty when the seed left it off).
   std::map<std::string, uint64_t> buggify_fired;
 };
@@ -80,8 +68,10 @@ const std::vector<UnsafeSwitch>& UnsafeSwitches();
 // The switch named `name`, or null.
 const UnsafeSwitch* FindUnsafeSwitch(std::string_view name);
 
-// The command that reproduces a seed's run.
-std::string ReproCommand(uint64_t seed);
+// The command that reproduces a seed's run (with the switch named, if any).
+std::string ReproCommand(uint64_t seed, std::string_view unsafe = "");
+// The name of the first unsafe_* switch set in `unsafe` ("" if none).
+std::string_view UnsafeName(const raft::RaftOptions& unsafe);
 
 }  // namespace muster::raft_sim
 
