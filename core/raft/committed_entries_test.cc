@@ -11,9 +11,7 @@ namespace muster::raft {
 namespace {
 
 TEST(CommittedEntries, StayValidWhileApplyingProposes) {
-  RaftOptions o;
-  o.id = NodeId{1};
-  o.address = "n1";
+  RaftOptions o = ServerOptions(1);
   Raft r(o, nullptr, 1, SimEpoch(), Logger(nullptr, "raft"));
   Time now = SimEpoch();
   Ready boot;

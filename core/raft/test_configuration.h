@@ -1,8 +1,10 @@
-// Configurations for tests that build Raft nodes by hand: voters 1..n at "n1".."nN".
+// Configurations for tests that build Raft nodes by hand: voters 1..n at "n1".."nN", and the
+// options of one of them.
 #pragma once
 
 #include <string>
 
+#include "core/raft/raft.h"
 #include "proto/raft_pb.h"
 
 namespace muster::raft {
@@ -16,6 +18,14 @@ inline pb::Configuration VotersConfiguration(int n) {
     s->set_voter(true);
   }
   return config;
+}
+
+// The options of server `id` at the address VotersConfiguration gives it ("n<id>").
+inline RaftOptions ServerOptions(uint64_t id) {
+  RaftOptions o;
+  o.id = NodeId{id};
+  o.address = "n" + std::to_string(id);
+  return o;
 }
 
 }  // namespace muster::raft

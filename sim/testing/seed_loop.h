@@ -52,6 +52,17 @@ struct HarnessFlags {
 };
 HarnessFlags ParseHarnessFlags(int argc, char** argv);
 
+// For a harness binary handed an --unsafe name it does not know: lists the switches it has
+// (each with a `name` and the `rule` it breaks) on stderr; returns the exit code, 2.
+template <typename Switches>
+int RefuseUnknownUnsafe(const std::string& name, const Switches& switches) {
+  std::fprintf(stderr, "unknown --unsafe %s; one of:\n", name.c_str());
+  for (const auto& u : switches) {
+    std::fprintf(stderr, "  %-20s %s\n", std::string(u.name).c_str(), std::string(u.rule).c_str());
+  }
+  return 2;
+}
+
 // Runs `run` twice for `seed` and compares fingerprints (FoundationDB's cheap whole-run
 // determinism check); an empty string when they agree.
 std::string CheckDeterministic(uint64_t seed, const std::function<SeedOutcome(uint64_t)>& run);

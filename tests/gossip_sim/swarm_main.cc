@@ -30,11 +30,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!flags.unsafe.empty() && gt::FindUnsafeSwitch(flags.unsafe) == nullptr) {
-    std::fprintf(stderr, "unknown --unsafe %s; one of:\n", flags.unsafe.c_str());
-    for (const gt::UnsafeSwitch& u : gt::UnsafeSwitches()) {
-      std::fprintf(stderr, "  %-18s %s\n", std::string(u.name).c_str(), std::string(u.rule).c_str());
-    }
-    return 2;
+    return st::RefuseUnknownUnsafe(flags.unsafe, gt::UnsafeSwitches());
   }
   const st::LoopSummary summary = st::RunSeeds(
       flags.seeds,

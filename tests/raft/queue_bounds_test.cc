@@ -33,9 +33,7 @@ TEST(QueueBounds, ReadsWaitingForAQuorumAreBounded) {
 
 TEST(QueueBounds, LogWritesWaitingForTheDiskAreBounded) {
   // A single server whose disk never finishes a sync.
-  RaftOptions o;
-  o.id = N(1);
-  o.address = "n1";
+  RaftOptions o = ServerOptions(1);
   Raft r(o, nullptr, 1, SimEpoch(), Logger(nullptr, "raft"));
   Time now = SimEpoch();
   Ready ready;

@@ -11,9 +11,7 @@ namespace {
 // last, the hard state naming term 5. A crash that keeps only the entries (a torn write)
 // restarted it in term 4 holding a term-5 entry (raft_sim seeds 2905 and 5899).
 TEST(Recovery, ATornWriteThatKeptEntriesButNotTheTermRecoversInTheEntriesTerm) {
-  RaftOptions o;
-  o.id = NodeId{1};
-  o.address = "n1";
+  RaftOptions o = ServerOptions(1);
   sim::Disk disk;
   Time now = SimEpoch();
   {

@@ -36,11 +36,7 @@ int main(int argc, char** argv) {
   }
   const rs::UnsafeSwitch* unsafe = nullptr;
   if (!flags.unsafe.empty() && (unsafe = rs::FindUnsafeSwitch(flags.unsafe)) == nullptr) {
-    std::fprintf(stderr, "unknown --unsafe %s; one of:\n", flags.unsafe.c_str());
-    for (const auto& u : rs::UnsafeSwitches()) {
-      std::fprintf(stderr, "  %-20s %s\n", std::string(u.name).c_str(), std::string(u.rule).c_str());
-    }
-    return 2;
+    return st::RefuseUnknownUnsafe(flags.unsafe, rs::UnsafeSwitches());
   }
   const st::LoopSummary summary = st::RunSeeds(
       flags.seeds,
