@@ -1,24 +1,19 @@
 #include "tests/gossip_sim/sim_cluster.h"
 
+#include <cerrno>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
+#include "sim/testing/seed_loop.h"
 
 namespace muster::gossip::testing {
 
 int SeedCount(int default_count) {
-  if (const char* env = std::getenv("GOSSIP_SEEDS")) {
-    int n = std::atoi(env);
-    if (n > 0) return n;
-  }
-  return default_count;
+  return static_cast<int>(sim::testing::SeedsFromEnv("GOSSIP", {1, static_cast<uint64_t>(default_count)}).count);
 }
 
-uint64_t FirstSeed(uint64_t first) {
-  if (const char* env = std::getenv("GOSSIP_SEED_OFFSET")) return first + std::strtoull(env, nullptr, 10);
-  return first;
-}
+uint64_t FirstSeed(uint64_t first) { return sim::testing::SeedsFromEnv("GOSSIP", {first, 1}).first; }
 
 SimCluster::SimCluster(uint64_t seed, const ClusterOptions& options)
     : sim_(seed), on_send_(options.on_send), on_violation_(options.on_violation) {
@@ -53,7 +48,10 @@ SimCluster::SimCluster(uint64_t seed, const ClusterOptions& options)
 
 void SimCluster::Violation(const std::string& what) {
   if (on_violation_) return on_violation_(what);
-  MUSTER_CHECK(false, "seed ", sim_.seed(), ": ", what);
+  // A scenario's seed loop starts at GOSSIP_SEED, so one seed reruns alone.
+  MUSTER_CHECK(false, "seed ", sim_.seed(), ": ", what, "\n  reproduce: GOSSIP_SEED=", sim_.seed(),
+               " GOSSIP_SEEDS=1 bazel test //tests/gossip_sim:", program_invocation_short_name,
+               " --test_filter=<the test that ran it>");
 }
 
 void SimCluster::CheckInvariants(NodeId id, const Effects& effects) {

@@ -14,10 +14,10 @@
 
 namespace muster::gossip::testing {
 
-// How many seeds a scenario runs: the default, or GOSSIP_SEEDS from the environment.
+// A scenario's seeds, by sim/testing's convention (SeedsFromEnv): how many it runs, the
+// default or GOSSIP_SEEDS; where they start, `first` or GOSSIP_SEED (to rerun one seed, or to
+// split a long run over processes: GOSSIP_SEEDS=100 with GOSSIP_SEED=3000 and 3100).
 int SeedCount(int default_count);
-// Where a scenario's seeds start: `first`, moved on by GOSSIP_SEED_OFFSET (to split a long
-// run over several processes: GOSSIP_SEEDS=100 and offsets 0 and 100).
 uint64_t FirstSeed(uint64_t first);
 
 struct ClusterOptions {

@@ -90,7 +90,7 @@ namespace {
 
 // N = 500 is ~100x the work of N = 50 per seed; it runs 3 seeds by default (GOSSIP_SEEDS
 // raises it; each seed costs about 12 s of CPU). 200 seeds (3000-3199, run as two processes
-// with GOSSIP_SEEDS=100 and GOSSIP_SEED_OFFSET=0 / 100): p50 1.0 s, p90 1.25 s, p99 2.25 s,
+// with GOSSIP_SEEDS=100 and GOSSIP_SEED=3000 / 3100): p50 1.0 s, p90 1.25 s, p99 2.25 s,
 // max 2.75 s (before the member-count sync: p99 15 s, max 20.5 s).
 TEST(ConvergenceTest, FiveHundredNodes) {
   Summary s = Converge(500, std::min(SeedCount(3), 200), FirstSeed(3000), absl::Seconds(120));

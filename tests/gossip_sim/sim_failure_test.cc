@@ -43,7 +43,7 @@ TEST(DetectionTest, KilledNodeIsDeclaredFailedByEveryoneWithinTheBound) {
   std::vector<double> first, all;
   int false_failures = 0;
   for (int i = 0; i < seeds; ++i) {
-    const uint64_t seed = 10'000 + i;
+    const uint64_t seed = FirstSeed(10'000) + i;
     ClusterOptions o;
     o.nodes = 5 + i % 6;  // 5..10
     SimCluster c(seed, o);
@@ -79,7 +79,7 @@ void TenPercentLoss(bool stream_fallback, uint64_t first_seed) {
   const int seeds = SeedCount(200);
   uint64_t suspicions = 0, failures = 0;
   for (int i = 0; i < seeds; ++i) {
-    const uint64_t seed = first_seed + i;
+    const uint64_t seed = FirstSeed(first_seed) + i;
     ClusterOptions o;
     o.nodes = 5 + i % 6;
     o.link.loss = 0.10;
@@ -113,7 +113,7 @@ TEST(NoFalseFailuresTest, SlowReceivePathAccusesNoHealthyPeer) {
   const int seeds = SeedCount(200);
   uint64_t slow_suspicions = 0, slow_failures = 0, others_failed_slow = 0, others_suspected_slow = 0;
   for (int i = 0; i < seeds; ++i) {
-    const uint64_t seed = 30'000 + i;
+    const uint64_t seed = FirstSeed(30'000) + i;
     ClusterOptions o;
     o.nodes = 5 + i % 6;
     SimCluster c(seed, o);

@@ -13,7 +13,7 @@ TEST(PartitionTest, HalvesHealIntoOnePoolAfterThePartitionEnds) {
   const int seeds = SeedCount(200);
   double worst = 0, total = 0;
   for (int i = 0; i < seeds; ++i) {
-    const uint64_t seed = 40'000 + i;
+    const uint64_t seed = FirstSeed(40'000) + i;
     ClusterOptions o;
     o.nodes = 6 + i % 5;  // 6..10
     SimCluster c(seed, o);
@@ -40,7 +40,7 @@ TEST(PartitionTest, HalvesHealIntoOnePoolAfterThePartitionEnds) {
 TEST(LeaveTest, GracefulLeaveIsLeftEverywhereAndReapedAfterTheTombstoneTimeout) {
   const int seeds = SeedCount(200);
   for (int i = 0; i < seeds; ++i) {
-    const uint64_t seed = 50'000 + i;
+    const uint64_t seed = FirstSeed(50'000) + i;
     ClusterOptions o;
     o.nodes = 5 + i % 6;
     o.tweak = [](SerfConfig& c) {
@@ -100,7 +100,7 @@ TEST(UserEventTest, ReachesEveryNodeExactlyOnceUnderLossAndDuplication) {
   const int seeds = SeedCount(200);
   uint64_t dups_dropped = 0;
   for (int i = 0; i < seeds; ++i) {
-    const uint64_t seed = 60'000 + i;
+    const uint64_t seed = FirstSeed(60'000) + i;
     ClusterOptions o;
     o.nodes = 5 + i % 11;  // 5..15
     o.link.loss = 0.20;

@@ -17,7 +17,7 @@ namespace {
 
 TEST(SerfSimTest, QueryGathersAcksAndResponsesFromMatchingNodes) {
   for (int i = 0; i < SeedCount(50); ++i) {
-    const uint64_t seed = 90'000 + i;
+    const uint64_t seed = FirstSeed(90'000) + i;
     ClusterOptions o;
     o.nodes = 6;
     o.tweak = [](SerfConfig& c) {
@@ -95,7 +95,7 @@ TEST(SerfSimTest, ARestartedNodeRejoinsUnderItsNameAfterBeingDeclaredFailed) {
   int fast = 0;
   std::vector<double> times;
   for (int i = 0; i < seeds; ++i) {
-    const uint64_t seed = 92'000 + i;
+    const uint64_t seed = FirstSeed(92'000) + i;
     ClusterOptions o;
     o.nodes = 6;
     SimCluster c(seed, o);
