@@ -24,6 +24,7 @@ CORE_LIBRARIES = [
     "//core/raft:kv_machine",
     "//core/raft:test_configuration",
     "//core/seam",
+    "//core/seam:envelope",
     "//core/state",
     "//core/state:test_util",
     "//core/testing",
