@@ -11,13 +11,10 @@ namespace muster::raft {
 namespace {
 
 TEST(CommittedEntries, StayValidWhileApplyingProposes) {
-  RaftOptions o = ServerOptions(1);
-  Raft r(o, nullptr, 1, SimEpoch(), Logger(nullptr, "raft"));
   Time now = SimEpoch();
   Ready boot;
-  ASSERT_TRUE(r.Bootstrap(now, VotersConfiguration(1), &boot).ok());
-  r.Campaign(now, &boot);
-  ASSERT_EQ(r.role(), Role::kLeader);
+  std::unique_ptr<Raft> leader = SingleServerLeader(now, &boot);
+  Raft& r = *leader;
   uint64_t last_write = 0;
   for (const StorageWrite& w : boot.effects.writes) last_write = w.id;
   for (int i = 0; i < 200; ++i) {

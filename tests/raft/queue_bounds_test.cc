@@ -33,13 +33,10 @@ TEST(QueueBounds, ReadsWaitingForAQuorumAreBounded) {
 
 TEST(QueueBounds, LogWritesWaitingForTheDiskAreBounded) {
   // A single server whose disk never finishes a sync.
-  RaftOptions o = ServerOptions(1);
-  Raft r(o, nullptr, 1, SimEpoch(), Logger(nullptr, "raft"));
   Time now = SimEpoch();
   Ready ready;
-  ASSERT_TRUE(r.Bootstrap(now, VotersConfiguration(1), &ready).ok());
-  r.Campaign(now, &ready);
-  ASSERT_EQ(r.role(), Role::kLeader);
+  std::unique_ptr<Raft> leader = SingleServerLeader(now, &ready);
+  Raft& r = *leader;
   size_t accepted = 0;
   absl::Status last;
   uint64_t last_write_id = 0;
