@@ -65,6 +65,7 @@ void BM_RocksAppend(benchmark::State& state) {
     hs.set_commit(log.last_index());
     w.Put(std::string(raft::kHardStateKey), hs.SerializeAsString());
     MUSTER_CHECK((*st)->Apply(w).ok());
+    if (sync) MUSTER_CHECK((*st)->Sync().ok());  // one write, one sync: no group commit
     entries += per_write;
     if (log.last_index() - log.snapshot_index() > 100'000) {
       raft::pb::SnapshotMeta meta;

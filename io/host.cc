@@ -42,6 +42,7 @@ absl::Status Host::Start() {
   count.sync = true;
   count.Put(std::string(kIncarnationKey), absl::StrCat(incarnation + 1));
   if (absl::Status s = options_.store->Apply(count); !s.ok()) return s;
+  if (absl::Status s = options_.store->Sync(); !s.ok()) return s;
 
   if (!options_.bind.empty()) {
     Transport::Options topts;
@@ -111,6 +112,7 @@ void Host::Pump() {
 void Host::Execute(Effects effects) {
   for (const StorageWrite& write : effects.writes) {
     absl::Status status = options_.store->Apply(write);
+    if (status.ok() && write.sync) status = options_.store->Sync();
     if (!status.ok()) {
       // Fail-stop: a write the machine believes durable is not, so nothing that depends on
       // it (or anything after it) may leave this process.

@@ -1,9 +1,15 @@
-// Raft's durable storage on RocksDB: the io/ side of the seam for core/raft. It applies the
-// StorageWrite effects Raft emits (log entries by index, hard state, snapshots) atomically
-// as one WriteBatch each, with WriteOptions::sync for writes that promise durability (the
-// host reports WriteDurable only after Apply returned for them), and serves the read-only
-// StorageView Raft recovers from on start. Reads see every applied write, synced or not,
-// as the seam's rule 3 requires (RocksDB's memtable).
+// Raft's durable storage on RocksDB: the io/ side of the seam for core/raft, a DurableStore
+// the host group-commits through (io/durable_store.h). Apply writes each StorageWrite Raft
+// emits (log entries by index, hard state, snapshots) atomically as one WriteBatch, without
+// a sync: it lands in the memtable, so reads see it at once (seam rule 3), and in the WAL
+// file in the OS page cache. Sync is RocksDB's SyncWAL: one fsync of the WAL makes every
+// batch written before it durable, however many, which is what group commit needs (a
+// Write with sync = true would also hide the batch from reads until its sync is done).
+//
+// Threads: RocksDB's DB is safe for concurrent use, and this class keeps no state of its
+// own after Open, so Sync on the sync thread may run while the loop thread applies, gets and
+// scans (SyncWAL does not block writers; the WAL tail race of FlushWAL(sync) was fixed in
+// RocksDB 7.7, and Debian's is 7.8). allow_mmap_writes stays off, as SyncWAL requires.
 #pragma once
 
 #include <memory>
@@ -12,7 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/seam/effects.h"
-#include "core/seam/storage_view.h"
+#include "io/durable_store.h"
 
 namespace rocksdb {
 class DB;
@@ -20,7 +26,7 @@ class DB;
 
 namespace muster::io {
 
-class RocksStorage final : public StorageView {
+class RocksStorage final : public DurableStore {
  public:
   static absl::StatusOr<std::unique_ptr<RocksStorage>> Open(const std::string& dir);
   ~RocksStorage() override;
@@ -29,8 +35,8 @@ class RocksStorage final : public StorageView {
   void Scan(std::string_view begin, std::string_view end,
             const std::function<bool(std::string_view, std::string_view)>& visit) const override;
 
-  // Applies one write atomically; with write.sync, returns only once it is on stable storage.
-  absl::Status Apply(const StorageWrite& write);
+  absl::Status Apply(const StorageWrite& write) override;
+  absl::Status Sync() override;
 
  private:
   explicit RocksStorage(rocksdb::DB* db);

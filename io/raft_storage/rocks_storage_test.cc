@@ -50,6 +50,9 @@ TEST(RocksStorage, OpsAndReopen) {
     d.DeleteRange("a/2", "");
     d.Delete("b");
     ASSERT_TRUE((*st)->Apply(d).ok());
+    // Visible before any sync (seam rule 3), durable after one.
+    EXPECT_FALSE((*st)->Get("b").has_value());
+    ASSERT_TRUE((*st)->Sync().ok());
   }
   auto st = RocksStorage::Open(dir);
   ASSERT_TRUE(st.ok());
@@ -61,8 +64,9 @@ TEST(RocksStorage, OpsAndReopen) {
   EXPECT_EQ(n, 1);
 }
 
-// Drives one single-server Raft on RocksDB: writes are applied (synced when asked) before
-// WriteDurable is reported, so committed entries are durable when handed out.
+// Drives one single-server Raft on RocksDB: a batch's writes are applied, then synced once
+// if any asked for it, before WriteDurable is reported, so committed entries are durable
+// when handed out.
 class Host {
  public:
   Host(const std::string& dir, uint64_t seed) {
@@ -105,6 +109,7 @@ class Host {
       MUSTER_CHECK(storage_->Apply(w).ok());
       if (w.sync) durable = w.id;
     }
+    if (durable != 0) MUSTER_CHECK(storage_->Sync().ok());
     for (const raft::pb::Entry* e : r.committed) {
       if (on_commit && e->type() == raft::pb::ENTRY_NORMAL) on_commit(*e);
     }
