@@ -4,12 +4,14 @@
 set -euo pipefail
 
 # Build toolchain and libraries (see ../shared/design/build-offline.md), then the real
-# clients the conformance tests drive (python-consul, dig).
+# clients the conformance tests drive (python-consul, dig), and what the HTTP server benchmark
+# compares and loads with (libh2o-dev, wrk).
 PACKAGES=(
   bazel-bootstrap bazel-platforms g++ make
   protobuf-compiler libprotobuf-dev libabsl-dev libuv1-dev librocksdb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libhttp-parser-dev libldns-dev libre2-dev
+  libh2o-dev libssl-dev wrk
   python3 python3-consul dnsutils
 )
 
