@@ -1,6 +1,7 @@
 #include "io/host.h"
 
 #include <random>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,10 @@ namespace {
 // Inputs run per loop turn before the loop polls sockets again, so a busy machine cannot
 // starve the network.
 constexpr int kInputsPerTurnMax = 1024;
+// Messages and responses waiting for a sync. Past this the host stops running inputs until
+// a sync completes (a slow disk pushes back on the inbox, whose own bound then drops
+// network messages and refuses requests), so a stalled disk cannot grow memory without end.
+constexpr size_t kGatedEffectsMax = 65536;
 }  // namespace
 
 Host::Host(uv_loop_t* loop, Options options, MachineFactory factory)
@@ -21,7 +26,8 @@ Host::Host(uv_loop_t* loop, Options options, MachineFactory factory)
 }
 
 Host::~Host() {
-  MUSTER_CHECK(handles_open_ == 0 && transport_ == nullptr, "destroy a Host only after Stop() has finished");
+  MUSTER_CHECK(handles_open_ == 0 && transport_ == nullptr && !sync_in_flight_,
+               "destroy a Host only after Stop() has finished");
 }
 
 Time Host::Now() { return absl::Now(); }  // io/ is the one place a clock is read
@@ -30,8 +36,8 @@ absl::Status Host::Start() {
   MUSTER_CHECK(options_.store != nullptr, "a Host needs a store");
   // MachineContext::incarnation: how many times this node was started before, counted in the
   // store under a key of the host's own (as the simulator counts restarts), so a machine can
-  // tell one life from the next. Synced before the machine starts: a crash right after still
-  // counts the start.
+  // tell one life from the next. Synced before the machine starts (on the loop: nothing
+  // else runs yet), so a crash right after still counts the start.
   uint64_t incarnation = 0;
   if (std::optional<std::string> v = options_.store->Get(kIncarnationKey)) {
     if (!absl::SimpleAtoi(*v, &incarnation)) {
@@ -75,6 +81,10 @@ absl::Status Host::Start() {
 
 uint64_t Host::Request(std::string method, std::string body, ResponseHandler on_response) {
   const uint64_t id = next_request_id_++;
+  if (!storage_error_.ok()) {
+    on_response(Response{id, absl::UnavailableError(absl::StrCat("agent stopped on a storage error: ", storage_error_.message())), "", 0});
+    return id;
+  }
   if (stopping_) {
     on_response(Response{id, absl::UnavailableError("agent is shutting down"), "", 0});
     return id;
@@ -99,35 +109,34 @@ void Host::Enqueue(InputEvent event) {
 void Host::Pump() {
   MUSTER_CHECK(!pumping_, "Pump is not re-entrant");
   pumping_ = true;
-  for (int i = 0; i < kInputsPerTurnMax && !inbox_.empty() && !stopping_; ++i) {
+  for (int i = 0; i < kInputsPerTurnMax && !inbox_.empty() && !stopping_ && gated() < kGatedEffectsMax; ++i) {
     Input input{Now(), inbox_.Pop()};
     Effects effects;
     machine_->Step(input, &effects);
     Execute(std::move(effects));
   }
   pumping_ = false;
-  if (inbox_.empty() || stopping_) uv_idle_stop(&pump_);
+  // Paused on a full gate, the pump restarts when a sync completes (OnSyncDone enqueues).
+  if (inbox_.empty() || stopping_ || gated() >= kGatedEffectsMax) uv_idle_stop(&pump_);
 }
 
 void Host::Execute(Effects effects) {
   for (const StorageWrite& write : effects.writes) {
-    absl::Status status = options_.store->Apply(write);
-    if (status.ok() && write.sync) status = options_.store->Sync();
-    if (!status.ok()) {
-      // Fail-stop: a write the machine believes durable is not, so nothing that depends on
-      // it (or anything after it) may leave this process.
-      storage_error_ = status;
-      if (options_.log != nullptr) {
-        options_.log->Write(Now(), LogLevel::kError, "agent.host",
-                            absl::StrCat("storage write failed, stopping: ", status.ToString()));
-      }
-      stopping_ = true;
+    MUSTER_CHECK_LT(last_write_id_, write.id, "write ids must increase (core/seam/effects.h rule 1)");
+    if (absl::Status status = options_.store->Apply(write); !status.ok()) {
+      StopOnStorageError(std::move(status), "storage write failed");
       return;
     }
-    if (write.sync) inbox_.Push(WriteDurableInput{write.id});
+    last_write_id_ = write.id;
+    if (write.sync) ++sync_writes_waiting_;
   }
-  for (const OutboundMessage& message : effects.messages) {
-    if (transport_ != nullptr) transport_->Send(message);
+  for (OutboundMessage& message : effects.messages) {
+    MUSTER_CHECK_LE(message.after_write_id, last_write_id_, "a message gated on a write never issued");
+    if (message.after_write_id > durable_write_id_ || !gated_messages_.empty()) {
+      gated_messages_.push_back(std::move(message));
+    } else {
+      Send(message);
+    }
   }
   for (const ProcessStart& process : effects.processes) {
     processes_.Start(process, [this](ProcessExitedInput result) {
@@ -136,13 +145,98 @@ void Host::Execute(Effects effects) {
     });
   }
   for (Response& response : effects.responses) {
-    auto it = pending_requests_.find(response.request_id);
-    if (it == pending_requests_.end()) continue;
-    ResponseHandler handler = std::move(it->second);
-    pending_requests_.erase(it);
-    handler(response);
+    MUSTER_CHECK_LE(response.after_write_id, last_write_id_, "a response gated on a write never issued");
+    if (response.after_write_id > durable_write_id_ || !gated_responses_.empty()) {
+      gated_responses_.push_back(std::move(response));
+    } else {
+      Respond(response);  // may run a client's handler, which may call Stop()
+    }
   }
-  if (effects.wake_at.has_value()) ArmTimer(*effects.wake_at);
+  if (effects.wake_at.has_value() && !stopping_) ArmTimer(*effects.wake_at);
+  MaybeStartSync();
+}
+
+void Host::Send(const OutboundMessage& message) {
+  if (transport_ != nullptr) transport_->Send(message);
+}
+
+void Host::Respond(const Response& response) {
+  auto it = pending_requests_.find(response.request_id);
+  if (it == pending_requests_.end()) return;
+  ResponseHandler handler = std::move(it->second);
+  pending_requests_.erase(it);
+  handler(response);
+}
+
+void Host::MaybeStartSync() {
+  if (sync_in_flight_ || stopping_) return;
+  if (sync_writes_waiting_ == 0 && gated() == 0) return;
+  // Something gated waits on a write no sync has covered yet (the front of each queue is
+  // blocked after every Release), so there is a write to cover.
+  MUSTER_CHECK_LT(durable_write_id_, last_write_id_, "a sync wanted with nothing to cover");
+  sync_in_flight_ = true;
+  sync_job_.request.data = this;
+  sync_job_.store = options_.store;
+  sync_job_.result = absl::OkStatus();
+  sync_job_.covers_write_id = last_write_id_;
+  sync_job_.covers_sync_writes = std::exchange(sync_writes_waiting_, 0);
+  const int rc = uv_queue_work(
+      loop_, &sync_job_.request,
+      [](uv_work_t* request) {
+        // The worker thread: touches only the job (see SyncJob).
+        SyncJob& job = static_cast<Host*>(request->data)->sync_job_;
+        job.result = job.store->Sync();
+      },
+      [](uv_work_t* request, int) { static_cast<Host*>(request->data)->OnSyncDone(); });
+  MUSTER_CHECK_EQ(rc, 0, "uv_queue_work: ", uv_strerror(rc));
+}
+
+void Host::OnSyncDone() {
+  sync_in_flight_ = false;
+  if (stopping_) {  // Stop() or an earlier storage error: nothing leaves any more
+    MaybeStopped();
+    return;
+  }
+  if (!sync_job_.result.ok()) {
+    StopOnStorageError(std::move(sync_job_.result), "storage sync failed");
+    return;
+  }
+  durable_write_id_ = sync_job_.covers_write_id;
+  ++sync_stats_.syncs;
+  sync_stats_.sync_writes += sync_job_.covers_sync_writes;
+  Enqueue(WriteDurableInput{durable_write_id_});  // also restarts a pump paused on the gate
+  Release();
+  MaybeStartSync();
+}
+
+void Host::Release() {
+  // Each send or answer may run client code that stops the host: re-check every time, and
+  // never hold a reference into a queue across one.
+  while (!stopping_ && !gated_messages_.empty() && gated_messages_.front().after_write_id <= durable_write_id_) {
+    OutboundMessage message = std::move(gated_messages_.front());
+    gated_messages_.pop_front();
+    Send(message);
+  }
+  while (!stopping_ && !gated_responses_.empty() && gated_responses_.front().after_write_id <= durable_write_id_) {
+    Response response = std::move(gated_responses_.front());
+    gated_responses_.pop_front();
+    Respond(response);
+  }
+}
+
+void Host::StopOnStorageError(absl::Status status, std::string_view what) {
+  // Fail-stop: a write the machine believes durable may not be, so nothing that depends on
+  // it (or anything after it) may leave this process, and the machine takes no more input.
+  storage_error_ = std::move(status);
+  if (options_.log != nullptr) {
+    options_.log->Write(Now(), LogLevel::kError, "agent.host",
+                        absl::StrCat(std::string(what), ", stopping: ", storage_error_.ToString()));
+  }
+  stopping_ = true;
+  gated_messages_.clear();
+  gated_responses_.clear();
+  inbox_.clear();
+  MaybeStopped();
 }
 
 void Host::ArmTimer(Time when) {
@@ -158,10 +252,14 @@ void Host::Stop(std::function<void()> on_stopped) {
   stopping_ = true;
   on_stopped_ = std::move(on_stopped);
   inbox_.clear();
-  for (auto& [id, handler] : pending_requests_) {
+  gated_messages_.clear();
+  gated_responses_.clear();
+  // Handlers may call back into the host (Request answers at once while stopping).
+  absl::btree_map<uint64_t, ResponseHandler> pending = std::move(pending_requests_);
+  pending_requests_.clear();
+  for (auto& [id, handler] : pending) {
     handler(Response{id, absl::UnavailableError("agent is shutting down"), "", 0});
   }
-  pending_requests_.clear();
   processes_.KillAll();
   if (handles_open_ > 0) {
     auto on_closed = [](uv_handle_t* h) {
@@ -182,7 +280,10 @@ void Host::Stop(std::function<void()> on_stopped) {
 }
 
 void Host::MaybeStopped() {
-  if (!stopping_ || !on_stopped_ || handles_open_ > 0 || !transport_closed_ || processes_.running() > 0) return;
+  if (!stopping_ || !on_stopped_ || handles_open_ > 0 || !transport_closed_ || processes_.running() > 0 ||
+      sync_in_flight_) {
+    return;
+  }
   transport_.reset();
   machine_.reset();
   auto done = std::move(on_stopped_);

@@ -2,10 +2,21 @@
 // carrying out its Effects by the seam's rules (core/seam/effects.h). Inputs are queued and
 // run one at a time from the loop, never re-entrantly from inside a Step.
 //
-// Durability: each StorageWrite is applied through the DurableStore before anything after
-// it runs, so a message or response gated on a write always leaves after the write is
-// durable. Sync is on the loop thread for now; group commit on a worker is a later change
-// that the seam already allows (WriteDurableInput arrives asynchronously).
+// Durability by group commit (rules 1-3, as sim/effect_executor.h carries them out):
+//  - every StorageWrite is applied to the DurableStore on the loop thread when the machine
+//    issues it, so reads see it at once (rule 3);
+//  - syncs run on a libuv worker thread, one at a time. A sync covers every write applied
+//    before it started; sync writes issued while one runs wait, and the next single sync
+//    covers them all (one fsync for many writes), so none waits longer than the sync in
+//    progress plus one more;
+//  - when a sync completes, the machine gets WriteDurableInput{the last write it covers}
+//    through the inbox like any other input, and the messages and responses gated on the
+//    writes it covers leave, in the order they were issued (rule 2). Nothing overtakes a
+//    gated one, and nothing gated leaves before its write is durable;
+//  - a storage error (Apply or Sync) stops the machine: it is reported by
+//    last_storage_error(), nothing gated leaves and no input runs after it.
+// The loop keeps serving timers, sockets and requests while a sync runs. Stop() waits for a
+// sync in flight to finish before it reports the host stopped.
 #pragma once
 
 #include <uv.h>
@@ -58,6 +69,18 @@ class Host {
   const Transport* transport() const { return transport_.get(); }
   const Address& address() const { return advertise_; }
   absl::Status last_storage_error() const { return storage_error_; }
+
+  // Group commit, for tests and benchmarks.
+  struct SyncStats {
+    uint64_t syncs = 0;        // syncs completed
+    uint64_t sync_writes = 0;  // sync writes those syncs made durable
+  };
+  const SyncStats& sync_stats() const { return sync_stats_; }
+  bool sync_in_flight() const { return sync_in_flight_; }
+  // The last machine write found durable (what the latest WriteDurableInput carries).
+  uint64_t durable_write_id() const { return durable_write_id_; }
+  // Messages and responses waiting for a sync (bounded: kGatedEffectsMax, host.cc).
+  size_t gated() const { return gated_messages_.size() + gated_responses_.size(); }
   // Messages dropped because the inbox held kInboxMessagesMax of them (the machine fell behind).
   uint64_t messages_dropped() const { return inbox_.messages_dropped(); }
 
@@ -66,8 +89,28 @@ class Host {
   void MaybeStopped();
   void Pump();
   void Execute(Effects effects);
+  void Send(const OutboundMessage& message);
+  void Respond(const Response& response);
   void ArmTimer(Time when);
   static Time Now();
+
+  // Group commit: start a sync when one is wanted and none runs; its end on the loop.
+  void MaybeStartSync();
+  void OnSyncDone();
+  void Release();
+  // Fail-stop on a storage error: nothing gated leaves, no input runs.
+  void StopOnStorageError(absl::Status status, std::string_view what);
+
+  // One sync on the worker thread. The worker touches only this: the store (thread-safe
+  // for Sync by DurableStore's contract) and `result`, which the loop reads once libuv has
+  // called OnSyncDone (uv_queue_work orders the two).
+  struct SyncJob {
+    uv_work_t request;
+    DurableStore* store = nullptr;
+    absl::Status result;
+    uint64_t covers_write_id = 0;     // the last write applied when it started
+    uint64_t covers_sync_writes = 0;  // how many sync writes it makes durable
+  };
 
   uv_loop_t* loop_;
   Options options_;
@@ -87,6 +130,15 @@ class Host {
   uint64_t next_request_id_ = 1;
   absl::Status storage_error_;
   int handles_open_ = 0;
+
+  SyncJob sync_job_;
+  bool sync_in_flight_ = false;
+  uint64_t last_write_id_ = 0;        // the last write applied (ids increase: rule 1)
+  uint64_t durable_write_id_ = 0;     // the last write a completed sync covered
+  uint64_t sync_writes_waiting_ = 0;  // sync writes applied that no sync has taken yet
+  std::deque<OutboundMessage> gated_messages_;  // in issue order, waiting on after_write_id
+  std::deque<Response> gated_responses_;
+  SyncStats sync_stats_;
 };
 
 }  // namespace muster::io
