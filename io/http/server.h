@@ -3,19 +3,22 @@
 // answers back in request order. It never blocks, never starts a thread, and bounds everything
 // a client can make it hold (header bytes, body bytes, pipelined requests, connections, time).
 //
-// Why http-parser (Debian libhttp-parser-dev 2.9) and not H2O (libh2o-dev 2.2): measured in
-// bench/http_server_bench_results.md on this machine (wrk, 64 keep-alive connections, loopback,
-// one loop thread each), both serve a small GET at the same order of requests per second, so
-// speed does not decide. API fit does:
-//   - an answer may come minutes later (a blocking query parks): with http-parser the pending
-//     answer is our own small object that holds no parser state and survives the client going
-//     away; with H2O a parked h2o_req_t lives in H2O's per-request memory pool, and a client
-//     disconnect frees it under us (the generator's stop callback must then race every holder);
-//   - the exactly-once answer, the order of pipelined answers, the body limit (413 before the
-//     body is read), the header limit (431), the idle and partial-request timeouts and the
-//     connection bound are a few lines each here; in H2O several are global config knobs
-//     (h2o_globalconf_t) or not there at all (431, per-request 413 for chunked bodies);
-//   - H2O brings HTTP/2, TLS and OpenSSL into the link, none of which the agent's HTTP API needs.
+// Why http-parser (Debian libhttp-parser-dev 2.9) and not H2O (libh2o-dev 2.2.5, libuv build):
+// measured with bench/http_server_bench.sh (wrk, small keep-alive GET, one loop thread each,
+// loopback; bench/http_server_bench_results.md), this server did 139k-179k requests/s at 64
+// connections (p99 0.70-0.85 ms) against H2O's 109k-152k (p99 0.57-0.97 ms), 160k against 91k
+// at 1,000 connections, and the same at 1 connection (20k, p50 49 us). So speed does not argue
+// for H2O; API fit decides for http-parser:
+//   - an answer may come minutes later (a blocking query parks): here the pending answer is our
+//     own small object that holds no parser state and outlives the client; in H2O a parked
+//     h2o_req_t lives in H2O's per-request pool, freed when the client goes, so every holder of
+//     it must hook the generator's stop callback and never touch the request after;
+//   - the exactly-once answer, in-order pipelined answers, the body limit (413 before the body is
+//     read), the header limit (431), the idle and partial-request timeouts and the connection
+//     bound are each a few lines here; in H2O they are settings of a whole configuration
+//     (h2o_globalconf_t: max_request_entity_size, http1.req_timeout) or fixed when Debian built
+//     the library (H2O_MAX_REQLEN, about 417 KB of request head; H2O_MAX_HEADERS, 100);
+//   - H2O links OpenSSL and brings HTTP/2, TLS and its own memory pools; the HTTP API needs none.
 //
 // Semantics:
 //   - keep-alive (HTTP/1.1 by default, HTTP/1.0 with "Connection: keep-alive") and pipelining:
