@@ -1,13 +1,81 @@
 // The libuv host drives the same ChatterMachine the simulator runs, over real UDP and TCP
-// on loopback (127.0.20.0/24, used by no other test).
+// on loopback (127.0.20.0/24, used by no other test), and a small ledger machine through
+// group commit with a slow memory store: syncs shared by the writes issued during one,
+// nothing gated leaving early, the loop serving while a sync runs, shutdown during a sync,
+// and a sync that fails.
 #include "io/host.h"
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "io/memory_store.h"
 #include "sim/chatter_machine.h"
 
 namespace muster::io {
 namespace {
+
+// What a LedgerMachine saw, kept outside it so a test can read it after the host is gone.
+struct Ledger {
+  std::vector<uint64_t> durable_ids;   // WriteDurableInput, in arrival order
+  std::vector<uint64_t> received_ids;  // ids heard from the peer
+  uint64_t steps = 0;
+  uint64_t ticks = 0;
+  std::function<void(uint64_t id)> on_received;  // may be empty
+};
+
+// For the group-commit tests. Requests: "write" issues one sync write and answers its id once
+// the write is durable; "send" does the same and also sends the id to `peer`, gated on it;
+// "log" issues a sync write and answers at once, ungated (as a follower's log append gates
+// only its messages); "read" answers at once with how many WriteDurableInputs it has had;
+// "wake" asks for a tick 10 ms later. Write ids count from 1 in each life.
+class LedgerMachine final : public Machine {
+ public:
+  LedgerMachine(Ledger* ledger, Address peer) : ledger_(ledger), peer_(std::move(peer)) {}
+
+  void Step(const Input& input, Effects* out) override {
+    ++ledger_->steps;
+    if (std::holds_alternative<TickInput>(input.what)) {
+      if (wake_at_.has_value() && input.now >= *wake_at_) {
+        ++ledger_->ticks;
+        wake_at_.reset();
+      }
+    } else if (const auto* d = std::get_if<WriteDurableInput>(&input.what)) {
+      ledger_->durable_ids.push_back(d->write_id);
+    } else if (const auto* m = std::get_if<MessageInput>(&input.what)) {
+      uint64_t id = 0;
+      MUSTER_CHECK(absl::SimpleAtoi(m->payload, &id), "bad payload");
+      ledger_->received_ids.push_back(id);
+      if (ledger_->on_received) ledger_->on_received(id);
+    } else if (const auto* r = std::get_if<RequestInput>(&input.what)) {
+      if (r->method == "write" || r->method == "send" || r->method == "log") {
+        StorageWrite w;
+        w.id = next_write_id_++;
+        w.sync = true;
+        w.Put(absl::StrCat("ledger/", w.id), r->body);
+        const uint64_t gate = r->method == "log" ? 0 : w.id;
+        out->responses.push_back({r->request_id, absl::OkStatus(), absl::StrCat(w.id), gate});
+        if (r->method == "send") out->messages.push_back({peer_, Channel::kDatagram, absl::StrCat(w.id), w.id});
+        out->writes.push_back(std::move(w));
+      } else if (r->method == "read") {
+        out->responses.push_back({r->request_id, absl::OkStatus(), absl::StrCat(ledger_->durable_ids.size()), 0});
+      } else if (r->method == "wake") {
+        wake_at_ = input.now + absl::Milliseconds(10);
+        out->responses.push_back({r->request_id, absl::OkStatus(), "", 0});
+      }
+    }
+    if (wake_at_.has_value()) out->WakeAt(*wake_at_);
+  }
+
+  static MachineFactory Factory(Ledger* ledger, Address peer = "") {
+    return [ledger, peer](const MachineContext&) { return std::make_unique<LedgerMachine>(ledger, peer); };
+  }
+
+ private:
+  Ledger* ledger_;
+  Address peer_;
+  uint64_t next_write_id_ = 1;
+  std::optional<Time> wake_at_;
+};
 
 class HostTest : public ::testing::Test {
  protected:
@@ -132,6 +200,204 @@ TEST_F(HostTest, PortInUseIsAClearErrorNotACrash) {
   absl::Status bad_status = bad.Start();
   EXPECT_EQ(bad_status.code(), absl::StatusCode::kInvalidArgument) << bad_status;
   StopAll({&first, &second, &bad});
+}
+
+// Group commit: 100 sync writes issued while one sync runs are all made durable by the
+// next single sync, and each answer leaves only once its write is durable, in order.
+TEST_F(HostTest, WritesIssuedDuringASyncShareTheNextOne) {
+  MemoryStore store;
+  store.set_sync_delay(absl::Milliseconds(50));
+  Ledger ledger;
+  Host host(&loop_, {NodeId{1}, "", "", 11, nullptr, &store}, LedgerMachine::Factory(&ledger));
+  ASSERT_TRUE(host.Start().ok());
+  std::vector<uint64_t> answered;  // write ids, in answer order
+  int early = 0;                   // answers that left before their write was durable
+  auto on_answer = [&](const Response& r) {
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    uint64_t id = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(r.body, &id));
+    if (store.durable_write_id() < id || host.durable_write_id() < id) ++early;
+    answered.push_back(id);
+  };
+  host.Request("write", "first", on_answer);
+  ASSERT_TRUE(RunUntil([&] { return host.sync_in_flight(); }, absl::Seconds(5)));
+  constexpr int kWritesDuringSync = 100;
+  for (int i = 0; i < kWritesDuringSync; ++i) host.Request("write", absl::StrCat("v", i), on_answer);
+  ASSERT_TRUE(RunUntil([&] { return answered.size() == kWritesDuringSync + 1; }, absl::Seconds(10)));
+  EXPECT_EQ(early, 0);
+  for (size_t i = 0; i < answered.size(); ++i) EXPECT_EQ(answered[i], i + 1);
+  EXPECT_LE(host.sync_stats().syncs, 2u) << "one sync in flight plus one more";
+  EXPECT_EQ(host.sync_stats().sync_writes, kWritesDuringSync + 1u);
+  // The machine heard of durability through the inbox: the last WriteDurableInput covers all.
+  ASSERT_FALSE(ledger.durable_ids.empty());
+  EXPECT_LE(ledger.durable_ids.size(), 2u);
+  EXPECT_EQ(ledger.durable_ids.back(), kWritesDuringSync + 1u);
+  EXPECT_EQ(store.Get("ledger/101"), "v99");
+  StopAll({&host});
+}
+
+// Rule 2 over the network: a message gated on a sync write reaches the peer only after the
+// sync that covers it has finished, and after the host found it durable.
+TEST_F(HostTest, AGatedMessageLeavesOnlyOnceItsWriteIsDurable) {
+  const std::string a_addr = "127.0.20.7:27105", b_addr = "127.0.20.8:27105";
+  const absl::Duration delay = absl::Milliseconds(50);
+  MemoryStore store_a, store_b;
+  store_a.set_sync_delay(delay);
+  Ledger ledger_a, ledger_b;
+  Host a(&loop_, {NodeId{1}, a_addr, "", 12, nullptr, &store_a}, LedgerMachine::Factory(&ledger_a, b_addr));
+  Host b(&loop_, {NodeId{2}, b_addr, "", 13, nullptr, &store_b}, LedgerMachine::Factory(&ledger_b, a_addr));
+  ASSERT_TRUE(a.Start().ok());
+  ASSERT_TRUE(b.Start().ok());
+  constexpr int kSends = 10;
+  std::vector<absl::Time> issued;  // the request for write id i + 1
+  int early = 0;
+  absl::Duration in_flight_min = absl::InfiniteDuration();
+  ledger_b.on_received = [&](uint64_t id) {
+    if (store_a.durable_write_id() < id || a.durable_write_id() < id) ++early;
+    in_flight_min = std::min(in_flight_min, absl::Now() - issued.at(id - 1));
+  };
+  for (int i = 0; i < kSends; ++i) {
+    issued.push_back(absl::Now());
+    a.Request("send", "", [](const Response&) {});
+    // A few sent while a sync runs, a few with the disk idle.
+    if (i % 3 == 0) RunUntil([&] { return a.sync_in_flight(); }, absl::Seconds(5));
+  }
+  ASSERT_TRUE(RunUntil([&] { return ledger_b.received_ids.size() == kSends; }, absl::Seconds(10)));
+  EXPECT_EQ(early, 0);
+  // No message beat the sync that made its write durable (a sync sleeps `delay`).
+  EXPECT_GE(in_flight_min, delay - absl::Milliseconds(2));
+  for (int i = 0; i < kSends; ++i) EXPECT_EQ(ledger_b.received_ids[i], i + 1u) << "gated messages leave in order";
+  StopAll({&a, &b});
+}
+
+// The loop keeps serving while a sync is in flight: a request is answered, the machine's
+// timer fires, and a timer of the loop's own runs, all before the sync ends. An answer
+// never overtakes one gated on a write, though: a read after a write may have seen it
+// (rule 3), so it waits behind the write's answer (no client learns of a write that a
+// crash could still lose).
+TEST_F(HostTest, TheLoopServesWhileASyncIsInFlight) {
+  MemoryStore store;
+  store.set_sync_delay(absl::Milliseconds(300));
+  Ledger ledger;
+  Host host(&loop_, {NodeId{1}, "", "", 14, nullptr, &store}, LedgerMachine::Factory(&ledger));
+  ASSERT_TRUE(host.Start().ok());
+  host.Request("log", "slow", [](const Response&) {});
+  ASSERT_TRUE(RunUntil([&] { return host.sync_in_flight(); }, absl::Seconds(5)));
+
+  bool read_during_sync = false, read_answered = false;
+  host.Request("read", "", [&](const Response& r) {
+    read_answered = r.status.ok();
+    read_during_sync = host.sync_in_flight();
+  });
+  host.Request("wake", "", [](const Response&) {});
+  struct LoopTimer {
+    uv_timer_t handle;
+    bool fired = false;
+    bool during_sync = false;
+    Host* host;
+  } timer{{}, false, false, &host};
+  uv_timer_init(&loop_, &timer.handle);
+  timer.handle.data = &timer;
+  uv_timer_start(&timer.handle, [](uv_timer_t* t) {
+    auto* self = static_cast<LoopTimer*>(t->data);
+    self->fired = true;
+    self->during_sync = self->host->sync_in_flight();
+  }, 20, 0);
+  ASSERT_TRUE(RunUntil([&] { return read_answered && timer.fired && ledger.ticks > 0; }, absl::Seconds(5)));
+  EXPECT_TRUE(read_during_sync);
+  EXPECT_TRUE(timer.during_sync);
+  EXPECT_TRUE(host.sync_in_flight()) << "the machine's tick came only after the sync ended";
+  EXPECT_TRUE(ledger.durable_ids.empty());
+
+  // A write during the sync waits for the next one, and the read after it waits behind it.
+  std::vector<std::string> order;
+  host.Request("write", "gated", [&](const Response&) { order.push_back("write"); });
+  host.Request("read", "", [&](const Response&) {
+    order.push_back(store.durable_write_id() >= 2 ? "read after durable" : "read early");
+  });
+  ASSERT_TRUE(RunUntil([&] { return order.size() == 2; }, absl::Seconds(5)));
+  EXPECT_EQ(order, (std::vector<std::string>{"write", "read after durable"}));
+  EXPECT_EQ(host.sync_stats().syncs, 2u);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer.handle), nullptr);
+  StopAll({&host});
+}
+
+// Stop() while a sync is in flight: the host reports itself stopped only once the worker is
+// done with it, nothing gated leaves, and the write's requester hears UNAVAILABLE. (Run
+// under --config=asan too: a use-after-free would show there.)
+TEST_F(HostTest, StoppingDuringASyncInFlightIsClean) {
+  MemoryStore store;
+  store.set_sync_delay(absl::Milliseconds(200));
+  Ledger ledger;
+  std::optional<absl::Status> answer;
+  uint64_t syncs_when_stopped = 0;
+  const uint64_t syncs_at_start = [&] {
+    auto host = std::make_unique<Host>(&loop_, Host::Options{NodeId{1}, "", "", 15, nullptr, &store},
+                                       LedgerMachine::Factory(&ledger));
+    EXPECT_TRUE(host->Start().ok());
+    const uint64_t started = store.syncs();  // the incarnation count's sync
+    host->Request("write", "never acknowledged", [&](const Response& r) { answer = r.status; });
+    EXPECT_TRUE(RunUntil([&] { return host->sync_in_flight(); }, absl::Seconds(5)));
+    bool stopped = false;
+    host->Stop([&] {
+      stopped = true;
+      syncs_when_stopped = store.syncs();
+    });
+    EXPECT_TRUE(answer.has_value());  // answered by Stop, not by the sync
+    EXPECT_TRUE(RunUntil([&] { return stopped; }, absl::Seconds(5)));
+    host.reset();  // right after on_stopped: nothing of the host may be touched again
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    return started;
+  }();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->code(), absl::StatusCode::kUnavailable) << *answer;
+  EXPECT_EQ(syncs_when_stopped, syncs_at_start + 1) << "stopped before the sync in flight ended";
+  EXPECT_TRUE(ledger.durable_ids.empty()) << "the machine heard of a sync after Stop";
+}
+
+// A sync that fails stops the machine with the error: nothing it covered, nor anything
+// issued after, is acknowledged, and the machine takes no more input.
+TEST_F(HostTest, AStorageErrorMidSyncStopsTheMachineAndAcknowledgesNothing) {
+  MemoryStore store;
+  store.set_sync_delay(absl::Milliseconds(50));
+  Ledger ledger;
+  Host host(&loop_, {NodeId{1}, "", "", 16, nullptr, &store}, LedgerMachine::Factory(&ledger));
+  ASSERT_TRUE(host.Start().ok());
+  std::vector<absl::Status> answers(10);  // by write id - 1
+  std::vector<bool> answered(10, false);
+  auto write = [&](int index) {
+    host.Request("write", "", [&, index](const Response& r) {
+      answers[index] = r.status;
+      answered[index] = true;
+    });
+  };
+  write(0);
+  ASSERT_TRUE(RunUntil([&] { return answered[0]; }, absl::Seconds(5)));
+  ASSERT_TRUE(answers[0].ok());
+  write(1);
+  ASSERT_TRUE(RunUntil([&] { return host.sync_in_flight(); }, absl::Seconds(5)));
+  store.set_sync_error(absl::DataLossError("disk on fire"));  // the sync in flight fails
+  for (int i = 2; i < 10; ++i) write(i);
+  ASSERT_TRUE(RunUntil([&] { return !host.last_storage_error().ok(); }, absl::Seconds(5)));
+  EXPECT_EQ(host.last_storage_error().code(), absl::StatusCode::kDataLoss);
+  const uint64_t steps_at_error = ledger.steps;
+  // Give anything that would leak the time to: another sync, a tick, a late answer.
+  RunUntil([] { return false; }, absl::Milliseconds(150));
+  for (int i = 1; i < 10; ++i) EXPECT_FALSE(answered[i] && answers[i].ok()) << "write " << i + 1 << " acknowledged";
+  EXPECT_EQ(ledger.durable_ids, std::vector<uint64_t>{1});
+  EXPECT_EQ(host.durable_write_id(), 1u);
+  // A new request is refused with the error named; the machine never runs it.
+  std::optional<absl::Status> late;
+  host.Request("write", "", [&](const Response& r) { late = r.status; });
+  ASSERT_TRUE(late.has_value());
+  EXPECT_EQ(late->code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(std::string(late->message()).find("disk on fire"), std::string::npos) << *late;
+  EXPECT_EQ(ledger.steps, steps_at_error);
+  StopAll({&host});
+  for (int i = 1; i < 10; ++i) {
+    EXPECT_TRUE(answered[i]) << "every request gets one answer";
+    EXPECT_EQ(answers[i].code(), absl::StatusCode::kUnavailable) << answers[i];
+  }
 }
 
 }  // namespace
