@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
 namespace muster::io::http {
@@ -549,6 +550,88 @@ TEST(ServerTest, ConnectionsOverTheBoundAreClosed) {
   close(a);
   close(b);
   close(c);
+}
+
+TEST(ServerTest, StopWithAParkedAnswerDropsIt) {
+  std::atomic<int> dropped{0};
+  std::atomic<int> handled{0};
+  uv_loop_t* loop = nullptr;
+  auto server = std::make_unique<ServerThread>([&](Request request, Responder responder) {
+    ++handled;
+    DeferredHandler(loop, 300, &dropped)(std::move(request), std::move(responder));
+  });
+  loop = server->loop();
+  int fd = Connect(server->port());
+  SendAll(fd, Get("/parked"));
+  while (handled.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Stop closes the connection under the parked answer; the loop ends once its timer has fired.
+  server.reset();
+  EXPECT_EQ(dropped.load(), 1);
+  Reader reader(fd);
+  EXPECT_TRUE(reader.ClosedByServer());
+  close(fd);
+}
+
+// Runs a shell command and returns what it printed.
+std::string RunShell(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return output;
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof(chunk), pipe)) > 0) output.append(chunk, n);
+  pclose(pipe);
+  return output;
+}
+
+TEST(ServerTest, PythonHttpClientKeepsOneConnectionAlive) {
+  ServerThread server([](Request request, Responder responder) {
+    responder.Respond(200, absl::StrCat(request.method, " ", request.path, " ", request.body));
+  });
+  std::string script = absl::StrCat(
+      "import http.client\n"
+      "c = http.client.HTTPConnection('127.0.0.1', ", server.port(), ", timeout=5)\n"
+      "for i in range(3):\n"
+      "    c.request('PUT', '/v1/kv/k%d' % i, body='v%d' % i)\n"
+      "    r = c.getresponse()\n"
+      "    print(r.status, r.read().decode(), c.sock.getsockname()[1])\n");
+  std::string output = RunShell(absl::StrCat("/usr/bin/python3 -c \"", script, "\""));
+  std::vector<std::string> lines = absl::StrSplit(output, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << output;
+  std::string local_port;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<std::string> fields = absl::StrSplit(lines[i], ' ');
+    ASSERT_EQ(fields.size(), 5u) << lines[i];
+    EXPECT_EQ(fields[0], "200");
+    EXPECT_EQ(fields[2], absl::StrCat("/v1/kv/k", i));
+    EXPECT_EQ(fields[3], absl::StrCat("v", i));
+    if (i == 0) local_port = fields[4];
+    EXPECT_EQ(fields[4], local_port) << "a new connection for request " << i;
+  }
+}
+
+TEST(ServerTest, CurlExpectContinueAnd413) {
+  ServerOptions options;
+  options.body_bytes_max = 4096;
+  ServerThread server([](Request request, Responder responder) {
+    responder.Respond(200, absl::StrCat(request.body.size()));
+  }, options);
+  std::string url = absl::StrCat("http://127.0.0.1:", server.port(), "/v1/kv/big");
+  // With "Expect: 100-continue" curl waits up to 1 s for our 100 before sending the body.
+  std::string fits = RunShell(absl::StrCat(
+      "head -c 3000 /dev/zero | curl -s -m 5 -X PUT -H 'Expect: 100-continue' "
+      "--data-binary @- -w ' %{http_code} %{time_total}' ", url));
+  std::vector<std::string> fields = absl::StrSplit(fits, ' ');
+  ASSERT_EQ(fields.size(), 3u) << fits;
+  EXPECT_EQ(fields[0], "3000");
+  EXPECT_EQ(fields[1], "200");
+  double seconds = 0;
+  EXPECT_TRUE(absl::SimpleAtod(fields[2], &seconds));
+  EXPECT_LT(seconds, 0.9) << "curl waited for a 100 Continue that never came";
+  std::string too_big = RunShell(absl::StrCat(
+      "head -c 5000 /dev/zero | curl -s -m 5 -o /dev/null -X PUT --data-binary @- "
+      "-w '%{http_code}' ", url));
+  EXPECT_EQ(too_big, "413");
 }
 
 TEST(ServerDeathTest, SecondAnswerIsACheckFailure) {
