@@ -215,6 +215,12 @@ class Server::Connection {
 
   // Parses buffered input while the answer queue has room; never re-entered.
   void Drive();
+  // Room for another request: few enough unanswered ones, and few enough answer bytes the
+  // client has not taken yet (a client that pipelines but never reads is held here).
+  bool HasRoom() {
+    return pending_.size() < server_->options_.pipelined_requests_max &&
+           tcp_.write_queue_size < server_->options_.write_queue_bytes_max;
+  }
   void UpdateReading();
   // Writes every answer at the head of the queue that is ready, in order.
   void Flush();
@@ -248,6 +254,7 @@ class Server::Connection {
   bool ending_ = false;            // that answer was handed to the socket
   bool closing_ = false;
   size_t writes_in_flight_ = 0;
+  size_t unread_at_arm_ = 0;  // answer bytes not yet taken by the client when the timer was armed
 };
 
 const http_parser_settings& Server::Connection::Settings() {
@@ -297,6 +304,7 @@ void Server::Connection::OnClosed(uv_handle_t* handle) {
 
 void Server::Connection::ArmTimer(absl::Duration after) {
   uint64_t ms = static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(after)));
+  unread_at_arm_ = tcp_.write_queue_size;
   uv_timer_start(&timer_, &OnTimer, ms, 0);
 }
 
@@ -308,7 +316,12 @@ void Server::Connection::OnTimer(uv_timer_t* timer) {
   } else if (connection->in_message_) {
     connection->Fail(408, "request timeout");
   } else if (connection->pending_.empty()) {
-    connection->Close();  // idle keep-alive connection
+    size_t unread = connection->tcp_.write_queue_size;
+    if (unread > 0 && unread < connection->unread_at_arm_) {
+      connection->ArmTimer(connection->server_->options_.request_timeout);  // slow, but reading
+    } else {
+      connection->Close();  // idle keep-alive connection, or a client that stopped reading
+    }
   }
   // Otherwise a handler holds an answer: waiting for it is the handler's business.
 }
@@ -338,7 +351,7 @@ void Server::Connection::UpdateReading() {
   // While the queue is full nothing is read, so a client cannot make us buffer more than one
   // read's worth beyond pipelined_requests_max requests. After a final answer we keep reading
   // (and discarding) to notice the client leaving.
-  bool want = no_more_requests_ || pending_.size() < server_->options_.pipelined_requests_max;
+  bool want = no_more_requests_ || HasRoom();
   if (want && !reading_) {
     reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &OnAlloc, &OnRead) == 0;
   } else if (!want && reading_) {
@@ -351,8 +364,7 @@ void Server::Connection::Drive() {
   if (driving_) return;  // a handler answered from inside the parser: the loop below goes on
   driving_ = true;
   size_t consumed = 0;
-  while (!closing_ && !no_more_requests_ && consumed < unparsed_.size() &&
-         pending_.size() < server_->options_.pipelined_requests_max) {
+  while (!closing_ && !no_more_requests_ && consumed < unparsed_.size() && HasRoom()) {
     size_t parsed = http_parser_execute(&parser_, &Settings(), unparsed_.data() + consumed,
                                         unparsed_.size() - consumed);
     consumed += parsed;
@@ -564,7 +576,13 @@ void Server::Connection::OnWritten(uv_write_t* request, int status) {
     c->Close();
     return;
   }
-  if (c->ending_ && c->writes_in_flight_ == 0) c->EndAfterWrites();
+  if (c->ending_) {
+    if (c->writes_in_flight_ == 0) c->EndAfterWrites();
+  } else if (!c->driving_ && !c->unparsed_.empty()) {
+    c->Drive();  // requests that waited for the client to take its answers
+  } else {
+    c->UpdateReading();
+  }
 }
 
 void Server::Connection::EndAfterWrites() {

@@ -28,11 +28,13 @@
 //     "Expect: 100-continue" gets "100 Continue" when the body fits and nothing is pending;
 //   - malformed HTTP: 400 and close, that connection only;
 //   - request_timeout: a partial request not completed in time gets 408 and close; an idle
-//     keep-alive connection is closed silently after the same time; a request waiting for its
+//     keep-alive connection, or one whose client stopped taking its answers, is closed silently
+//     after the same time (a client that reads slowly is not); a request waiting for its
 //     handler's answer has no timeout here (the handler owns it: blocking queries park);
 //   - connections_max open connections: a further one is accepted and closed at once;
-//     pipelined_requests_max unanswered requests on one connection: reading pauses until the
-//     oldest is answered (so memory per connection stays bounded);
+//     pipelined_requests_max unanswered requests, or write_queue_bytes_max answer bytes the
+//     client has not read, on one connection: reading pauses until the oldest is answered or
+//     the client catches up (so memory per connection stays bounded);
 //   - HEAD answers carry the Content-Length of the body but no body; "Connection: close" from
 //     the client is honoured after its answer; the server adds Content-Length itself.
 //   - Responder::Respond answers exactly once: a second call is a bug (CHECK failure), never a
@@ -124,6 +126,9 @@ struct ServerOptions {
   absl::Duration request_timeout = absl::Seconds(30);
   size_t connections_max = 4096;
   size_t pipelined_requests_max = 64;
+  // Answer bytes handed to the socket but not yet taken by the client, past which no further
+  // request is read from it.
+  size_t write_queue_bytes_max = 1024 * 1024;
   int listen_backlog = 1024;
 };
 

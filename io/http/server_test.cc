@@ -270,6 +270,31 @@ TEST(ServerTest, ManyPipelinedRequestsPassTheQueueBound) {
   close(fd);
 }
 
+TEST(ServerTest, AClientThatDoesNotReadIsNotServedUnboundedly) {
+  ServerOptions options;
+  options.write_queue_bytes_max = 256 * 1024;
+  std::atomic<int> handled{0};
+  const std::string big(64 * 1024, 'a');
+  ServerThread server([&](Request request, Responder responder) {
+    ++handled;
+    responder.Respond(200, absl::StrCat(request.path, big));
+  }, options);
+  int fd = Connect(server.port());
+  constexpr int kRequests = 400;  // 25 MiB of answers: far more than the kernel buffers hold
+  std::string burst;
+  for (int i = 0; i < kRequests; ++i) absl::StrAppend(&burst, Get(absl::StrCat("/", i)));
+  SendAll(fd, burst);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int handled_while_not_reading = handled.load();
+  EXPECT_LT(handled_while_not_reading, kRequests / 2);  // reading paused on unread answers
+  Reader reader(fd);
+  for (int i = 0; i < kRequests; ++i) {
+    ASSERT_EQ(reader.Next().body, absl::StrCat("/", i, big)) << i;
+  }
+  EXPECT_EQ(handled.load(), kRequests);
+  close(fd);
+}
+
 TEST(ServerTest, DeferredAnswerFromATimer) {
   std::atomic<int> dropped{0};
   uv_loop_t* loop = nullptr;
