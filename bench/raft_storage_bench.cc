@@ -1,7 +1,9 @@
-// Raft's log on RocksDB: appends per second with WriteOptions::sync (each write one batch of
-// entries plus the hard state, as core/raft emits them), against the disk's raw fsync rate
-// measured in the same run (a 4 KiB write + fdatasync). Run from a directory on the disk
-// under test (default: $TMPDIR or /tmp).
+// Raft's log on RocksDB: appends per second, each synced on its own (each write one batch of
+// entries plus the hard state, as core/raft emits them, then the store's Sync: a WAL
+// fsync), against the disk's raw fsync rate measured in the same run (a 4 KiB write +
+// fdatasync). Run from a directory on the disk under test (default: $TMPDIR or /tmp).
+// Group commit through the host (many writes per sync) is io/host_bench; figures of both
+// in bench/raft_storage_bench_results.md.
 //   bazel run -c opt //bench:raft_storage_bench
 #include <fcntl.h>
 #include <unistd.h>
