@@ -391,6 +391,26 @@ TEST(ServerTest, ChunkedBodyIsDechunked) {
   close(fd);
 }
 
+TEST(ServerTest, RequestsSplitAcrossManyReads) {
+  ServerThread server(&Echo);
+  int fd = Connect(server.port());
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  Reader reader(fd);
+  std::string request = absl::StrCat(
+      "PUT /v1/kv/sp%6Cit?flags=4 HTTP/1.1\r\nHost: t\r\nX-Test: abc def\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n2\r\n12\r\n0\r\n\r\n",
+      Get("/second"));
+  // One byte a send, with a pause, so the server parses each across many reads.
+  for (char byte : request) {
+    SendAll(fd, absl::string_view(&byte, 1));
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+  EXPECT_EQ(reader.Next().body, "PUT /v1/kv/split [flags=4] x-test=abc def body=xyz12");
+  EXPECT_EQ(reader.Next().body, "GET /second body=");
+  close(fd);
+}
+
 TEST(ServerTest, HeadersOverTheLimitAre431) {
   ServerOptions options;
   options.header_bytes_max = 2048;
