@@ -103,6 +103,21 @@ class HostTest : public ::testing::Test {
     uv_run(&loop_, UV_RUN_NOWAIT);
   }
 
+  // Stops the hosts when a test ends, however it ends: an ASSERT that returns early would
+  // otherwise destroy a running Host (with a sync in flight) and crash the whole binary.
+  class StopOnExit {
+   public:
+    StopOnExit(HostTest* test, std::vector<Host*> hosts) : test_(test), hosts_(std::move(hosts)) {}
+    ~StopOnExit() { Now(); }
+    void Now() {
+      if (!hosts_.empty()) test_->StopAll(std::exchange(hosts_, {}));
+    }
+
+   private:
+    HostTest* test_;
+    std::vector<Host*> hosts_;
+  };
+
   uv_loop_t loop_;
 };
 
@@ -209,6 +224,7 @@ TEST_F(HostTest, WritesIssuedDuringASyncShareTheNextOne) {
   store.set_sync_delay(absl::Milliseconds(50));
   Ledger ledger;
   Host host(&loop_, {NodeId{1}, "", "", 11, nullptr, &store}, LedgerMachine::Factory(&ledger));
+  StopOnExit stop(this, {&host});
   ASSERT_TRUE(host.Start().ok());
   std::vector<uint64_t> answered;  // write ids, in answer order
   int early = 0;                   // answers that left before their write was durable
@@ -229,11 +245,12 @@ TEST_F(HostTest, WritesIssuedDuringASyncShareTheNextOne) {
   EXPECT_LE(host.sync_stats().syncs, 2u) << "one sync in flight plus one more";
   EXPECT_EQ(host.sync_stats().sync_writes, kWritesDuringSync + 1u);
   // The machine heard of durability through the inbox: the last WriteDurableInput covers all.
-  ASSERT_FALSE(ledger.durable_ids.empty());
+  EXPECT_FALSE(ledger.durable_ids.empty());
   EXPECT_LE(ledger.durable_ids.size(), 2u);
-  EXPECT_EQ(ledger.durable_ids.back(), kWritesDuringSync + 1u);
+  if (!ledger.durable_ids.empty()) {
+    EXPECT_EQ(ledger.durable_ids.back(), kWritesDuringSync + 1u);
+  }
   EXPECT_EQ(store.Get("ledger/101"), "v99");
-  StopAll({&host});
 }
 
 // Rule 2 over the network: a message gated on a sync write reaches the peer only after the
@@ -246,6 +263,7 @@ TEST_F(HostTest, AGatedMessageLeavesOnlyOnceItsWriteIsDurable) {
   Ledger ledger_a, ledger_b;
   Host a(&loop_, {NodeId{1}, a_addr, "", 12, nullptr, &store_a}, LedgerMachine::Factory(&ledger_a, b_addr));
   Host b(&loop_, {NodeId{2}, b_addr, "", 13, nullptr, &store_b}, LedgerMachine::Factory(&ledger_b, a_addr));
+  StopOnExit stop(this, {&a, &b});
   ASSERT_TRUE(a.Start().ok());
   ASSERT_TRUE(b.Start().ok());
   constexpr int kSends = 10;
@@ -267,7 +285,6 @@ TEST_F(HostTest, AGatedMessageLeavesOnlyOnceItsWriteIsDurable) {
   // No message beat the sync that made its write durable (a sync sleeps `delay`).
   EXPECT_GE(in_flight_min, delay - absl::Milliseconds(2));
   for (int i = 0; i < kSends; ++i) EXPECT_EQ(ledger_b.received_ids[i], i + 1u) << "gated messages leave in order";
-  StopAll({&a, &b});
 }
 
 // The loop keeps serving while a sync is in flight: a request is answered, the machine's
@@ -280,6 +297,7 @@ TEST_F(HostTest, TheLoopServesWhileASyncIsInFlight) {
   store.set_sync_delay(absl::Milliseconds(300));
   Ledger ledger;
   Host host(&loop_, {NodeId{1}, "", "", 14, nullptr, &store}, LedgerMachine::Factory(&ledger));
+  StopOnExit stop(this, {&host});
   ASSERT_TRUE(host.Start().ok());
   host.Request("log", "slow", [](const Response&) {});
   ASSERT_TRUE(RunUntil([&] { return host.sync_in_flight(); }, absl::Seconds(5)));
@@ -319,7 +337,7 @@ TEST_F(HostTest, TheLoopServesWhileASyncIsInFlight) {
   EXPECT_EQ(order, (std::vector<std::string>{"write", "read after durable"}));
   EXPECT_EQ(host.sync_stats().syncs, 2u);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer.handle), nullptr);
-  StopAll({&host});
+  stop.Now();
 }
 
 // Stop() while a sync is in flight: the host reports itself stopped only once the worker is
@@ -362,6 +380,7 @@ TEST_F(HostTest, AStorageErrorMidSyncStopsTheMachineAndAcknowledgesNothing) {
   store.set_sync_delay(absl::Milliseconds(50));
   Ledger ledger;
   Host host(&loop_, {NodeId{1}, "", "", 16, nullptr, &store}, LedgerMachine::Factory(&ledger));
+  StopOnExit stop(this, {&host});
   ASSERT_TRUE(host.Start().ok());
   std::vector<absl::Status> answers(10);  // by write id - 1
   std::vector<bool> answered(10, false);
@@ -393,7 +412,7 @@ TEST_F(HostTest, AStorageErrorMidSyncStopsTheMachineAndAcknowledgesNothing) {
   EXPECT_EQ(late->code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(std::string(late->message()).find("disk on fire"), std::string::npos) << *late;
   EXPECT_EQ(ledger.steps, steps_at_error);
-  StopAll({&host});
+  stop.Now();
   for (int i = 1; i < 10; ++i) {
     EXPECT_TRUE(answered[i]) << "every request gets one answer";
     EXPECT_EQ(answers[i].code(), absl::StatusCode::kUnavailable) << answers[i];
