@@ -380,7 +380,12 @@ void Server::Connection::Drive() {
       Fail(status, status == 400 ? http_errno_description(error) : ReasonPhrase(status));
       break;
     }
-    MUSTER_CHECK_EQ(consumed, unparsed_.size(), "the parser stopped without a reason");
+    if (consumed < unparsed_.size()) {
+      // The parser stops short only after an Upgrade or CONNECT request, whose answer (we
+      // never switch protocols) already ends the connection; anything else is malformed.
+      if (!no_more_requests_) Fail(400, "unexpected end of HTTP");
+      break;
+    }
   }
   if (!closing_) unparsed_.erase(0, std::min(consumed, unparsed_.size()));
   driving_ = false;
@@ -483,7 +488,9 @@ int Server::Connection::OnMessageComplete(http_parser* parser) {
   auto pending = std::make_shared<internal::PendingAnswer>();
   pending->connection = c;
   pending->head = parser->method == HTTP_HEAD;
-  pending->close_after = !http_should_keep_alive(parser);
+  // We never switch protocols (Upgrade, CONNECT): such a request is answered, then the
+  // connection ends, since what follows it is not HTTP.
+  pending->close_after = !http_should_keep_alive(parser) || parser->upgrade;
   pending->http10_keep_alive =
       !pending->close_after && parser->http_major == 1 && parser->http_minor == 0;
   if (pending->close_after) c->no_more_requests_ = true;
