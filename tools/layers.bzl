@@ -17,6 +17,7 @@ HOST_VISIBILITY = [
 # Every library of core/; a new one is added here (the layering and no-libm checks read them).
 CORE_LIBRARIES = [
     "//core/agent",
+    "//core/agent:agent_config",
     "//core/base",
     "//core/gossip",
     "//core/gossip:null_delegate",

@@ -1,0 +1,79 @@
+// What `muster agent` is started with: Consul's agent options under Consul's names and with its
+// defaults, and the rules that refuse a configuration Consul refuses. The struct is plain data;
+// io/config fills it from flags and JSON files (in Consul's merge order) and the agent reads it.
+// Nothing here touches a file or the host: the host's name and the data dir are the loader's.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace muster::agent {
+
+// Consul's `ports` block. A port of -1 turns its listener off where Consul allows that (the
+// DNS and HTTP interfaces, kPortDisabled); the gossip and RPC ports are always on.
+struct AgentPorts {
+  int dns = 8600;
+  int http = 8500;
+  int serf_lan = 8301;
+  int serf_wan = 8302;
+  int server = 8300;
+};
+
+inline constexpr int kPortDisabled = -1;
+
+struct AgentConfig {
+  bool server = false;
+  // Servers to wait for before bootstrapping the first raft configuration (0: none).
+  int bootstrap_expect = 0;
+  // Bootstraps a one-server configuration at once (the legacy -bootstrap; -dev sets it).
+  bool bootstrap = false;
+  // Empty until the loader fills in the host's name, as Consul does.
+  std::string node_name;
+  // Empty: the agent reads it from the data dir, or makes one and keeps it there.
+  std::string node_id;
+  std::string datacenter = "dc1";
+  // Empty only in dev mode, which keeps everything in memory.
+  std::string data_dir;
+  std::string bind_addr = "0.0.0.0";
+  // Empty: the bind address is advertised.
+  std::string advertise_addr;
+  // Where the client interfaces (HTTP, DNS) listen.
+  std::string client_addr = "127.0.0.1";
+  // Joined once at start (-join); the agent fails to start if none answers.
+  std::vector<std::string> start_join;
+  // Joined until one answers (-retry-join), every retry_interval, at most retry_max times
+  // (0: without end).
+  std::vector<std::string> retry_join;
+  absl::Duration retry_interval = absl::Seconds(30);
+  int retry_max = 0;
+  AgentPorts ports;
+  // One of TRACE, DEBUG, INFO, WARN, ERR (ERROR and any case accepted).
+  std::string log_level = "INFO";
+  // Unset: Consul's default, which is to leave on SIGTERM for a client and not for a server
+  // (LeavesOnTerminate).
+  std::optional<bool> leave_on_terminate;
+  // -dev: one bootstrapped server in memory on 127.0.0.1 (ApplyDevDefaults).
+  bool dev_mode = false;
+};
+
+// Whether SIGTERM makes the agent leave the cluster gracefully.
+bool LeavesOnTerminate(const AgentConfig& config);
+
+// What -dev sets before any file or flag is read (so either can still change it, as in
+// Consul's dev source): dev_mode, server, bootstrap, 127.0.0.1 for bind and client, DEBUG logs,
+// no data dir.
+void ApplyDevDefaults(AgentConfig& config);
+
+// Consul's rules for a configuration, each error naming the flag and the config key it broke:
+// -bootstrap with -bootstrap-expect; -bootstrap or -bootstrap-expect without -server; -dev
+// without server and bootstrap, or with a data dir or -bootstrap-expect; a node ID that is not
+// a UUID (identity.h), an invalid node name or datacenter; ports outside 1..65535 (or -1 where
+// AgentPorts allows it) or two alike; no data dir outside dev mode; an unknown log level; a
+// negative count or a retry interval that is not positive.
+absl::Status Validate(const AgentConfig& config);
+
+}  // namespace muster::agent
