@@ -67,16 +67,7 @@ absl::Status ValidatePorts(const AgentPorts& ports) {
 }
 
 absl::Status ValidateModes(const AgentConfig& config) {
-  if (config.bootstrap_expect < 0) {
-    return Refuse(absl::StrCat("-bootstrap-expect (bootstrap_expect) must be 0 or more, got ", config.bootstrap_expect));
-  }
-  if (config.bootstrap && config.bootstrap_expect > 0) {
-    return Refuse("-bootstrap (bootstrap) and -bootstrap-expect (bootstrap_expect) are mutually exclusive");
-  }
-  if (config.bootstrap_expect > 0 && !config.server) {
-    return Refuse("-bootstrap-expect (bootstrap_expect) needs -server (server = true)");
-  }
-  if (config.bootstrap && !config.server) return Refuse("-bootstrap (bootstrap) needs -server (server = true)");
+  // -dev's own rules first, so a dev agent hears about -dev rather than what it implies.
   if (config.dev_mode) {
     if (!config.server) return Refuse("-dev runs a server: server = false is not allowed with it");
     if (!config.bootstrap) return Refuse("-dev bootstraps itself: bootstrap = false is not allowed with it");
@@ -89,6 +80,16 @@ absl::Status ValidateModes(const AgentConfig& config) {
   } else if (config.data_dir.empty()) {
     return Refuse("-data-dir (data_dir) is required (only -dev runs without one)");
   }
+  if (config.bootstrap_expect < 0) {
+    return Refuse(absl::StrCat("-bootstrap-expect (bootstrap_expect) must be 0 or more, got ", config.bootstrap_expect));
+  }
+  if (config.bootstrap && config.bootstrap_expect > 0) {
+    return Refuse("-bootstrap (bootstrap) and -bootstrap-expect (bootstrap_expect) are mutually exclusive");
+  }
+  if (config.bootstrap_expect > 0 && !config.server) {
+    return Refuse("-bootstrap-expect (bootstrap_expect) needs -server (server = true)");
+  }
+  if (config.bootstrap && !config.server) return Refuse("-bootstrap (bootstrap) needs -server (server = true)");
   return absl::OkStatus();
 }
 
