@@ -373,6 +373,28 @@ TEST(Validate, OtherRules) {
   }
 }
 
+// Validate on a struct built by hand, as the agent and the simulator will build one.
+TEST(Validate, OnAStructBuiltByHand) {
+  AgentConfig config;
+  EXPECT_FALSE(agent::Validate(config).ok()) << "no data dir and no node name";
+  config.data_dir = "/d";
+  config.node_name = "n1";
+  EXPECT_TRUE(agent::Validate(config).ok());
+  config.node_id = "8A2F4C1E-1B3D-4E5F-9A7B-0C1D2E3F4A5B";
+  EXPECT_TRUE(agent::Validate(config).ok()) << "any case is a node ID; the loader makes it canonical";
+  config.server = true;
+  EXPECT_FALSE(agent::LeavesOnTerminate(config));
+  config.leave_on_terminate = true;
+  EXPECT_TRUE(agent::LeavesOnTerminate(config));
+
+  AgentConfig dev;
+  agent::ApplyDevDefaults(dev);
+  dev.node_name = "n1";
+  EXPECT_TRUE(agent::Validate(dev).ok());
+  dev.bootstrap = false;
+  EXPECT_FALSE(agent::Validate(dev).ok());
+}
+
 TEST(ParseConfigDuration, GoForms) {
   EXPECT_EQ(*ParseConfigDuration("10s"), absl::Seconds(10));
   EXPECT_EQ(*ParseConfigDuration("1m"), absl::Minutes(1));
