@@ -69,6 +69,7 @@ absl::Status Host::Start() {
   ctx.id = options_.id;
   ctx.incarnation = incarnation;
   ctx.address = advertise_;
+  ctx.endpoints[static_cast<int>(Endpoint::kLan)] = advertise_;
   ctx.seed = options_.seed != 0 ? options_.seed : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   ctx.now = Now();
   ctx.log = options_.log;

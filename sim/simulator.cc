@@ -12,6 +12,8 @@ namespace muster::sim {
 struct Simulator::Node {
   NodeId id;
   Address address;
+  // Each endpoint's address (kLan's is `address`), "" for one the node does not open.
+  std::array<Address, kEndpointCount> endpoints;
   MachineFactory factory;
   std::unique_ptr<Machine> machine;
   // Carries out the machine's effects by the seam's rules; holds the disk (across lives).
@@ -60,15 +62,25 @@ void Simulator::Schedule(Time when, std::function<void()> fn) {
 void Simulator::At(Time when, std::function<void()> fn) { Schedule(std::max(when, now_), std::move(fn)); }
 
 NodeId Simulator::AddNode(MachineFactory factory, Address address) {
+  return AddNode(std::move(factory), std::move(address), {});
+}
+
+NodeId Simulator::AddNode(MachineFactory factory, Address address, std::array<Address, kEndpointCount> endpoints) {
   auto node = std::make_unique<Node>();
   node->id = NodeId{nodes_.size() + 1};
   node->address = address.empty() ? ToString(node->id) : std::move(address);
+  node->endpoints = std::move(endpoints);
+  node->endpoints[static_cast<int>(Endpoint::kLan)] = node->address;
   node->factory = std::move(factory);
   node->last_sync_done = now_;
   node->paused_until = now_;
   node->executor = std::make_unique<EffectExecutor>(node->id, Sinks(*node));
-  MUSTER_CHECK(!by_address_.contains(node->address), "duplicate address ", node->address);
-  by_address_[node->address] = node->id;
+  for (int e = 0; e < kEndpointCount; ++e) {
+    const Address& a = node->endpoints[e];
+    if (a.empty()) continue;
+    MUSTER_CHECK(!by_address_.contains(a), "duplicate address ", a);
+    by_address_[a] = {node->id, static_cast<Endpoint>(e)};
+  }
   nodes_.push_back(std::move(node));
   StartMachine(*nodes_.back());
   return nodes_.back()->id;
@@ -79,6 +91,7 @@ void Simulator::StartMachine(Node& node) {
   MachineContext ctx;
   ctx.id = node.id;
   ctx.address = node.address;
+  ctx.endpoints = node.endpoints;
   ctx.seed = rng_.Next();
   node.clock_offset = node.next_clock_offset;
   ctx.now = now_ + node.clock_offset;
@@ -168,7 +181,7 @@ std::vector<NodeId> Simulator::nodes() const {
 
 NodeId Simulator::NodeAt(const Address& address) const {
   auto it = by_address_.find(address);
-  return it == by_address_.end() ? NodeId{} : it->second;
+  return it == by_address_.end() ? NodeId{} : it->second.first;
 }
 
 uint64_t Simulator::Request(NodeId id, std::string method, std::string body, ResponseHandler on_response) {
@@ -256,8 +269,15 @@ void Simulator::OnSynced(NodeId id, uint64_t generation, uint64_t write_id) {
 void Simulator::SendNow(Node& from, OutboundMessage message) {
   from.stats.messages_sent++;
   from.stats.bytes_sent += message.payload.size();
-  const NodeId to = NodeAt(message.to);
-  if (!to.valid()) return;  // nobody there: the packet vanishes, as on a real network
+  auto where = by_address_.find(message.to);
+  if (where == by_address_.end()) return;  // nobody there: the packet vanishes, as on a real network
+  const NodeId to = where->second.first;
+  const Endpoint arrives_on = where->second.second;
+  // The sender's address is the one of the endpoint it leaves from, as a peer sees in io/
+  // (the frame names the advertised address of the socket it was sent from).
+  const Address& from_address = from.endpoints[static_cast<int>(message.endpoint)].empty()
+                                    ? from.address
+                                    : from.endpoints[static_cast<int>(message.endpoint)];
   const bool is_stream = message.channel == Channel::kStream;
   const Network::Fate fate = network_.Decide(from.id, to, is_stream, rng_);
   network_stats_.sent++;
@@ -276,7 +296,8 @@ void Simulator::SendNow(Node& from, OutboundMessage message) {
       if (arrival < last) network_stats_.reordered++;
       last = std::max(last, arrival);
     }
-    MessageInput input{from.address, message.channel, copy + 1 < fate.copies ? message.payload : std::move(message.payload)};
+    MessageInput input{from_address, message.channel,
+                       copy + 1 < fate.copies ? message.payload : std::move(message.payload), arrives_on};
     Schedule(arrival, [this, to, target_generation, input = std::move(input)]() mutable {
       Deliver(to, target_generation, Input{now_, std::move(input)});
     });

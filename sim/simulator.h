@@ -9,6 +9,7 @@
 // torn), restart from durable storage, wipe; pause (a stalled process: inputs queue).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -63,6 +64,10 @@ class Simulator {
 
   // Adds and starts a node. Ids count from 1; the address defaults to "n<id>".
   NodeId AddNode(MachineFactory factory, Address address = "");
+  // A node with several endpoints (core/seam/channel.h), each reached at its own address
+  // ("n1:8300", ...): a message sent to one arrives on that endpoint, from the address of the
+  // endpoint it left. `address` is the kLan endpoint's (endpoints[kLan] is overwritten).
+  NodeId AddNode(MachineFactory factory, Address address, std::array<Address, kEndpointCount> endpoints);
   // Crash: the machine is destroyed, its unsynced writes are lost (torn if asked), and
   // messages in flight to it are dropped on arrival.
   void Kill(NodeId node, bool torn_write = false);
@@ -155,7 +160,7 @@ class Simulator {
   Duration process_delay_ = absl::Milliseconds(10);
   StepObserver observer_;
   std::vector<std::unique_ptr<Node>> nodes_;  // index = id - 1
-  absl::flat_hash_map<Address, NodeId> by_address_;
+  absl::flat_hash_map<Address, std::pair<NodeId, Endpoint>> by_address_;
   std::vector<Event> queue_;  // a binary heap ordered by Later
   struct PendingRequest {
     NodeId node;

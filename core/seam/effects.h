@@ -38,6 +38,7 @@ struct OutboundMessage {
   Channel channel = Channel::kDatagram;
   std::string payload;
   uint64_t after_write_id = 0;  // 0: no durability precondition
+  Endpoint endpoint = Endpoint::kLan;  // the local endpoint it leaves from (channel.h)
 };
 
 struct StorageOp {

@@ -22,6 +22,7 @@ struct MessageInput {
   Address from;
   Channel channel = Channel::kDatagram;
   std::string payload;
+  Endpoint endpoint = Endpoint::kLan;  // the local endpoint it arrived on (channel.h)
 };
 
 // The storage write with this id (and every write issued before it) is now durable.

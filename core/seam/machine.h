@@ -3,6 +3,7 @@
 // rebuilds its state from storage (and only from storage) after a crash.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,7 +27,10 @@ class Machine {
 
 struct MachineContext {
   NodeId id;
-  Address address;           // where other nodes reach this one
+  Address address;           // where other nodes reach this one (its kLan endpoint)
+  // Where other nodes reach each endpoint (index: Endpoint), "" for one the host does not
+  // open. A host that opens only one endpoint sets kLan's to `address`.
+  std::array<Address, kEndpointCount> endpoints;
   uint64_t seed = 0;         // for the machine's own Rng; the host draws it
   Time now;                  // the start time
   LogSink* log = nullptr;    // may be null
