@@ -1,0 +1,120 @@
+// The agent: one pure Machine per agent, the same object under io/ and sim/. A server holds
+// Raft, the state store's FSM fed by committed entries (stamped by the replicated clock), a
+// LAN and a WAN Serf pool, the bootstrap-expect decision, leader duties (reconcile members into
+// the catalog, session TTL expiry, autopilot, leadership transfer on leave) and the server side
+// of RPC (forwarding to the leader, peer reports). A client (issue 13) holds the LAN pool only
+// and forwards to a server; `AgentConfig::server` picks.
+//
+// Endpoints (core/seam/channel.h): raft and RPC travel on kRpc (the server port, streams), LAN
+// gossip on kLan, WAN gossip on kWan. Every message is sealed in the envelope
+// (core/seam/envelope.h); what does not open, or arrives on an endpoint its kind does not
+// belong to, is dropped with one log line and changes nothing.
+//
+// Storage keys: "raft/" (Raft's), nothing else: gossip state is rebuilt by rejoining.
+//
+// Requests (RequestInput.method; body: proto::agent::Call; every Response's body is a
+// proto::agent::Reply whose body is Consul's JSON for the endpoint, even on errors, where the
+// Reply carries only the index and leader facts):
+//   status.leader                   "\"10.0.0.1:8300\"" (or "\"\"")
+//   status.peers                    ["10.0.0.1:8300", ...] (voters)
+//   kv.get      key recurse raw keys separator consistency
+//                                   NOT_FOUND when nothing matches
+//   kv.put      key value flags has_cas cas acquire release   -> true | false
+//   kv.delete   key recurse has_cas cas                       -> true | false
+//   catalog.nodes consistency       [{"ID","Node","Address","Datacenter",...}]
+//   health.node key=node            the node's checks (serfHealth)
+//   agent.self                      {"Config":{...},"Member":{...}}
+//   agent.members wan               [{"Name","Addr","Port","Tags","Status",...}]
+//   agent.join  addresses wan       OK once one answered
+//   agent.leave                     OK once the goodbye has spread (then the host stops)
+//   operator.raft.configuration     {"Servers":[...],"Index":N}
+//   operator.raft.remove-peer id | address
+//   operator.autopilot.get          Consul's AutopilotConfiguration
+//   operator.autopilot.set json     true
+//   operator.autopilot.health       {"Healthy","FailureTolerance","Servers":[...]}
+// Errors: INVALID_ARGUMENT (the client's mistake, HTTP 400), NOT_FOUND (404), UNAVAILABLE ("No
+// cluster leader", "leadership lost", a forward that timed out: HTTP 500, retryable),
+// FAILED_PRECONDITION (refused by the state, e.g. a lock held: 400).
+//
+// Every request gets exactly one Response (core/seam/effects.h rule 5): a forwarded one when
+// its answer arrives or when rpc_timeout passes; a write when its entry is applied or
+// leadership is lost; a read when it can be served or the wait cannot end.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "core/agent/agent_config.h"
+#include "core/agent/autopilot.h"
+#include "core/agent/bootstrap_expect.h"
+#include "core/base/rng.h"
+#include "core/gossip/serf.h"
+#include "core/raft/raft.h"
+#include "core/seam/composition.h"
+#include "core/seam/machine.h"
+#include "core/state/fsm.h"
+#include "core/state/replicated_clock.h"
+#include "proto/agent.pb.h"
+
+namespace muster::agent {
+
+inline constexpr std::string_view kVersion = "1.0.0";
+// Consul's serfHealth check: what the leader keeps per node from LAN gossip.
+inline constexpr std::string_view kSerfCheckId = "serfHealth";
+// Forwards between servers stop here (a loop while leadership moves).
+inline constexpr uint32_t kForwardHopsMax = 3;
+// Requests parked (forwarded, awaiting commit or a read round) per agent; past it, UNAVAILABLE.
+inline constexpr size_t kPendingRequestsMax = 16384;
+
+struct AgentMachineOptions {
+  // Validated (agent_config.h); node_name and node_id set (the host keeps the ID in the data dir).
+  AgentConfig config;
+  // Raft timing and limits; id and address come from the node ID and the RPC endpoint.
+  raft::RaftOptions raft;
+  // LAN and WAN gossip: name, tags and address are filled in by the agent.
+  gossip::SerfConfig lan = gossip::SerfConfig::Lan("");
+  gossip::SerfConfig wan = gossip::SerfConfig::Wan("");
+  AutopilotConfig autopilot;
+  // How often the leader reconciles every member into the catalog (Consul: 60 s), besides on
+  // each member event.
+  Duration reconcile_interval = absl::Seconds(60);
+  // A forwarded request not answered within this is failed UNAVAILABLE (Consul's RPC hold).
+  Duration rpc_timeout = absl::Seconds(7);
+  // How often autopilot looks at the servers (Consul: 200 ms... its ServerHealthInterval 2 s).
+  Duration autopilot_interval = absl::Seconds(2);
+  // Compact raft's log into a snapshot after this many applied entries (Consul: 16384).
+  uint64_t snapshot_threshold = 16384;
+  // -retry-join/-join seeds: joined at start, every retry_interval until one answers.
+  // (Taken from config.start_join and config.retry_join.)
+};
+
+class AgentMachine final : public Machine {
+ public:
+  AgentMachine(const MachineContext& ctx, AgentMachineOptions options);
+  ~AgentMachine() override;
+  void Step(const Input& input, Effects* out) override;
+
+  // For checkers and tests. raft() is null on a client; wan() too.
+  const raft::Raft* raft() const;
+  const state::Fsm& fsm() const;
+  const gossip::Serf& lan() const;
+  const gossip::Serf* wan() const;
+  const AgentMachineOptions& options() const;
+  // A graceful leave (agent.leave) finished: the host may stop the agent.
+  bool left() const;
+  // Entries applied since the last call (state-hash and acknowledged-write checkers).
+  std::vector<raft::pb::Entry> TakeApplied();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+MachineFactory AgentMachineFactory(AgentMachineOptions options);
+
+}  // namespace muster::agent
