@@ -18,15 +18,31 @@ constexpr int kInputsPerTurnMax = 1024;
 constexpr size_t kGatedEffectsMax = 65536;
 }  // namespace
 
+Host::EndpointAddresses Host::Options::endpoint(Endpoint e) const {
+  switch (e) {
+    case Endpoint::kLan:
+      return {bind, advertise};
+    case Endpoint::kRpc:
+      return rpc;
+    case Endpoint::kWan:
+      return wan;
+  }
+  return {};
+}
+
 Host::Host(uv_loop_t* loop, Options options, MachineFactory factory)
     : loop_(loop), options_(std::move(options)), factory_(std::move(factory)), processes_(loop) {
   MUSTER_CHECK(options_.store != nullptr, "a Host needs a DurableStore");
-  advertise_ = options_.advertise.empty() ? options_.bind : options_.advertise;
+  for (int i = 0; i < kEndpointCount; ++i) {
+    const EndpointAddresses e = options_.endpoint(static_cast<Endpoint>(i));
+    if (!e.bind.empty()) endpoint_addresses_[i] = e.advertise.empty() ? e.bind : e.advertise;
+  }
+  advertise_ = endpoint_addresses_[Index(Endpoint::kLan)];
   if (advertise_.empty()) advertise_ = ToString(options_.id);
 }
 
 Host::~Host() {
-  MUSTER_CHECK(handles_open_ == 0 && transport_ == nullptr && !sync_in_flight_,
+  MUSTER_CHECK(handles_open_ == 0 && transports_open_ == 0 && !sync_in_flight_,
                "destroy a Host only after Stop() has finished");
 }
 
@@ -38,26 +54,27 @@ absl::Status Host::Start() {
   // store under a key of the host's own (as the simulator counts restarts), so a machine can
   // tell one life from the next. Synced before the machine starts (on the loop: nothing
   // else runs yet), so a crash right after still counts the start.
+  // The endpoints are bound first, so a start that fails on a port in use is not counted.
   uint64_t incarnation = 0;
-  if (std::optional<std::string> v = options_.store->Get(kIncarnationKey)) {
-    if (!absl::SimpleAtoi(*v, &incarnation)) {
-      return absl::DataLossError(absl::StrCat("host: unreadable ", std::string(kIncarnationKey), " in the data dir: '", *v, "'"));
+  absl::Status status = OpenTransports();
+  if (status.ok()) {
+    if (std::optional<std::string> v = options_.store->Get(kIncarnationKey)) {
+      if (!absl::SimpleAtoi(*v, &incarnation)) {
+        status = absl::DataLossError(
+            absl::StrCat("host: unreadable ", std::string(kIncarnationKey), " in the data dir: '", *v, "'"));
+      }
     }
   }
-  StorageWrite count;
-  count.sync = true;
-  count.Put(std::string(kIncarnationKey), absl::StrCat(incarnation + 1));
-  if (absl::Status s = options_.store->Apply(count); !s.ok()) return s;
-  if (absl::Status s = options_.store->Sync(); !s.ok()) return s;
-
-  if (!options_.bind.empty()) {
-    Transport::Options topts;
-    topts.bind = options_.bind;
-    topts.advertise = advertise_;
-    auto transport = Transport::Start(loop_, topts, [this](MessageInput m) { Enqueue(std::move(m)); });
-    if (!transport.ok()) return transport.status();
-    transport_ = std::move(*transport);
-    transport_closed_ = false;
+  if (status.ok()) {
+    StorageWrite count;
+    count.sync = true;
+    count.Put(std::string(kIncarnationKey), absl::StrCat(incarnation + 1));
+    status = options_.store->Apply(count);
+    if (status.ok()) status = options_.store->Sync();
+  }
+  if (!status.ok()) {
+    CloseTransportsAfterFailedStart();
+    return status;
   }
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
@@ -69,7 +86,7 @@ absl::Status Host::Start() {
   ctx.id = options_.id;
   ctx.incarnation = incarnation;
   ctx.address = advertise_;
-  ctx.endpoints[static_cast<int>(Endpoint::kLan)] = advertise_;
+  ctx.endpoints = endpoint_addresses_;
   ctx.seed = options_.seed != 0 ? options_.seed : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   ctx.now = Now();
   ctx.log = options_.log;
@@ -78,6 +95,40 @@ absl::Status Host::Start() {
   MUSTER_CHECK(machine_ != nullptr, "factory returned no machine");
   Enqueue(TickInput{});
   return absl::OkStatus();
+}
+
+absl::Status Host::OpenTransports() {
+  for (int i = 0; i < kEndpointCount; ++i) {
+    const Endpoint endpoint = static_cast<Endpoint>(i);
+    const EndpointAddresses addresses = options_.endpoint(endpoint);
+    if (addresses.bind.empty()) continue;
+    Transport::Options topts;
+    topts.bind = addresses.bind;
+    topts.advertise = endpoint_addresses_[i];
+    topts.queued_bytes_max_per_peer = options_.queued_bytes_max_per_peer;
+    auto transport = Transport::Start(loop_, topts, [this, endpoint](MessageInput m) {
+      m.endpoint = endpoint;
+      Enqueue(std::move(m));
+    });
+    if (!transport.ok()) {
+      return absl::Status(transport.status().code(),
+                          absl::StrCat("the ", EndpointName(endpoint), " endpoint (", addresses.bind,
+                                       "): ", transport.status().message()));
+    }
+    transports_[i] = std::move(*transport);
+    ++transports_open_;
+  }
+  return absl::OkStatus();
+}
+
+void Host::CloseTransportsAfterFailedStart() {
+  // Their sockets close at once (the ports are free for a retry); libuv frees the handles on
+  // a later turn of the loop, after this Host may be gone, so each transport owns itself.
+  for (std::unique_ptr<Transport>& transport : transports_) {
+    if (transport == nullptr) continue;
+    Transport::CloseAndDelete(std::move(transport));
+    --transports_open_;
+  }
 }
 
 uint64_t Host::Request(std::string method, std::string body, ResponseHandler on_response) {
@@ -100,7 +151,7 @@ uint64_t Host::Request(std::string method, std::string body, ResponseHandler on_
 }
 
 void Host::Enqueue(InputEvent event) {
-  if (stopping_) return;
+  if (stopping_ || machine_ == nullptr) return;  // not started (or a failed Start)
   if (!inbox_.Push(std::move(event))) return;  // a message past kInboxMessagesMax: dropped
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&pump_))) {
     uv_idle_start(&pump_, [](uv_idle_t* idle) { static_cast<Host*>(idle->data)->Pump(); });
@@ -158,7 +209,13 @@ void Host::Execute(Effects effects) {
 }
 
 void Host::Send(const OutboundMessage& message) {
-  if (transport_ != nullptr) transport_->Send(message);
+  MUSTER_CHECK_LT(Index(message.endpoint), kEndpointCount, "no such endpoint");
+  Transport* transport = transports_[Index(message.endpoint)].get();
+  if (transport == nullptr) {
+    ++messages_dropped_no_endpoint_;  // a machine's mistake or a host without network
+    return;
+  }
+  transport->Send(message);
 }
 
 void Host::Respond(const Response& response) {
@@ -271,9 +328,10 @@ void Host::Stop(std::function<void()> on_stopped) {
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
     uv_close(reinterpret_cast<uv_handle_t*>(&pump_), on_closed);
   }
-  if (transport_ != nullptr) {
-    transport_->Close([this] {
-      transport_closed_ = true;
+  for (std::unique_ptr<Transport>& transport : transports_) {
+    if (transport == nullptr) continue;
+    transport->Close([this] {
+      --transports_open_;
       MaybeStopped();
     });
   }
@@ -281,11 +339,11 @@ void Host::Stop(std::function<void()> on_stopped) {
 }
 
 void Host::MaybeStopped() {
-  if (!stopping_ || !on_stopped_ || handles_open_ > 0 || !transport_closed_ || processes_.running() > 0 ||
+  if (!stopping_ || !on_stopped_ || handles_open_ > 0 || transports_open_ > 0 || processes_.running() > 0 ||
       sync_in_flight_) {
     return;
   }
-  transport_.reset();
+  for (std::unique_ptr<Transport>& transport : transports_) transport.reset();
   machine_.reset();
   auto done = std::move(on_stopped_);
   on_stopped_ = nullptr;

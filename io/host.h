@@ -17,10 +17,17 @@
 //    last_storage_error(), nothing gated leaves and no input runs after it.
 // The loop keeps serving timers, sockets and requests while a sync runs. Stop() waits for a
 // sync in flight to finish before it reports the host stopped.
+//
+// Endpoints (core/seam/channel.h): one Transport (a UDP and TCP socket pair) per endpoint the
+// options open, LAN, RPC and WAN as Consul's 8301, 8300 and 8302. A message leaves through the
+// transport of its OutboundMessage::endpoint (one for an endpoint not opened is dropped and
+// counted), arrives tagged with the endpoint it came in on, and MachineContext::endpoints holds
+// each opened endpoint's advertised address.
 #pragma once
 
 #include <uv.h>
 
+#include <array>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -41,20 +48,33 @@ inline constexpr std::string_view kIncarnationKey = "host/incarnation";
 
 class Host {
  public:
+  // One endpoint's addresses: "host:port" or "[v6 host]:port" (io/socket_address.h).
+  struct EndpointAddresses {
+    Address bind;       // where it listens, UDP and TCP; empty: the endpoint is not opened
+    Address advertise;  // how peers name it (frames carry it); defaults to bind
+  };
+
   struct Options {
     NodeId id{1};
-    Address bind;       // host:port for the machine's transport; empty: no network
+    // The kLan endpoint (the one a single-endpoint machine uses); both empty: no LAN network.
+    Address bind;
     Address advertise;  // defaults to bind
     uint64_t seed = 0;  // the machine's Rng seed; 0 draws one from the OS
     LogSink* log = nullptr;
     DurableStore* store = nullptr;  // required; outlives the Host
+    EndpointAddresses rpc;  // kRpc: server RPC (Consul's 8300)
+    EndpointAddresses wan;  // kWan: WAN gossip (Consul's 8302, servers only)
+    size_t queued_bytes_max_per_peer = 64u << 20;  // each transport's bound (io/transport.h)
+
+    EndpointAddresses endpoint(Endpoint e) const;  // kLan's from bind/advertise
   };
 
   Host(uv_loop_t* loop, Options options, MachineFactory factory);
   ~Host();
 
-  // Binds the transport and starts the machine. Errors (a port in use, a bad address) are
-  // returned, never thrown or crashed on.
+  // Binds every endpoint's transport and starts the machine. Errors (a port in use, a bad
+  // address) are returned naming the endpoint and address, never thrown or crashed on; then
+  // nothing stays bound and no machine runs (Stop is still fine to call).
   absl::Status Start();
 
   // A client request (from the HTTP API, the CLI, a test). `on_response` runs on the loop.
@@ -66,8 +86,14 @@ class Host {
   void Stop(std::function<void()> on_stopped);
 
   Machine* machine() { return machine_.get(); }
-  const Transport* transport() const { return transport_.get(); }
+  // An endpoint's transport, null for one not opened; transport() is kLan's.
+  const Transport* transport(Endpoint e = Endpoint::kLan) const { return transports_[Index(e)].get(); }
+  // What MachineContext::address was: kLan's advertised address (the node's name without one).
   const Address& address() const { return advertise_; }
+  // An endpoint's advertised address, "" for one not opened (as MachineContext::endpoints).
+  const Address& endpoint_address(Endpoint e) const { return endpoint_addresses_[Index(e)]; }
+  // Messages a machine sent from an endpoint this host did not open: dropped.
+  uint64_t messages_dropped_no_endpoint() const { return messages_dropped_no_endpoint_; }
   absl::Status last_storage_error() const { return storage_error_; }
 
   // Group commit, for tests and benchmarks.
@@ -93,6 +119,10 @@ class Host {
   void Respond(const Response& response);
   void ArmTimer(Time when);
   static Time Now();
+  static int Index(Endpoint e) { return static_cast<int>(e); }
+
+  absl::Status OpenTransports();
+  void CloseTransportsAfterFailedStart();
 
   // Group commit: start a sync when one is wanted and none runs; its end on the loop.
   void MaybeStartSync();
@@ -117,13 +147,15 @@ class Host {
   MachineFactory factory_;
   Address advertise_;
   std::unique_ptr<Machine> machine_;
-  std::unique_ptr<Transport> transport_;
+  std::array<std::unique_ptr<Transport>, kEndpointCount> transports_;  // by Endpoint; null: not opened
+  std::array<Address, kEndpointCount> endpoint_addresses_;              // advertised; "": not opened
+  int transports_open_ = 0;  // opened and not yet released by Close
+  uint64_t messages_dropped_no_endpoint_ = 0;
   ProcessRunner processes_;
   uv_timer_t timer_;
   uv_idle_t pump_;  // runs queued inputs on the next loop turn
   Inbox inbox_;
   std::function<void()> on_stopped_;
-  bool transport_closed_ = true;
   bool pumping_ = false;
   bool stopping_ = false;
   absl::btree_map<uint64_t, ResponseHandler> pending_requests_;

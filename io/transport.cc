@@ -11,7 +11,7 @@ struct Transport::Connection {
   uv_tcp_t tcp;
   uv_connect_t connect_req;
   Address peer;  // set for outgoing connections
-  bool outgoing = false;
+  bool outgoing = false;  // else accepted, counted in incoming_connections_
   bool connected = false;
   bool closing = false;
   std::deque<std::string> pending;  // frames waiting for the connection to open
@@ -43,17 +43,27 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Start(uv_loop_t* loop, Opt
   std::unique_ptr<Transport> t(new Transport(loop, std::move(options), std::move(receiver)));
   absl::Status status = t->Bind();
   if (!status.ok()) {
-    // Release whatever was opened before the failure, synchronously.
-    bool closed = t->handles_open_ == 0;
-    t->Close([&closed] { closed = true; });
-    while (!closed) uv_run(loop, UV_RUN_ONCE);
+    // uv_close closes the sockets at once, so the port is free for a retry now; the loop
+    // releases the handles later (never run re-entrantly here: Start may be called from a
+    // callback of that very loop).
+    CloseAndDelete(std::move(t));
     return status;
   }
   return t;
 }
 
+void Transport::CloseAndDelete(std::unique_ptr<Transport> transport) {
+  Transport* raw = transport.release();
+  raw->Close([raw] { delete raw; });  // the last thing MaybeClosed does: nothing touches it after
+}
+
+size_t Transport::queued_bytes_to(const Address& peer) const {
+  auto it = outgoing_.find(peer);
+  return it == outgoing_.end() ? 0 : it->second->queued_bytes;
+}
+
 absl::Status Transport::Bind() {
-  absl::StatusOr<sockaddr_in> addr = ParseSocketAddress(options_.bind);
+  absl::StatusOr<SocketAddress> addr = ParseSocketAddress(options_.bind);
   if (!addr.ok()) return addr.status();
   uv_udp_init(loop_, &udp_);
   udp_.data = this;
@@ -61,8 +71,12 @@ absl::Status Transport::Bind() {
   uv_tcp_init(loop_, &listener_);
   listener_.data = this;
   ++handles_open_;
-  const sockaddr* sa = reinterpret_cast<const sockaddr*>(&*addr);
-  if (int rc = uv_udp_bind(&udp_, sa, UV_UDP_REUSEADDR); rc != 0) {
+  const sockaddr* sa = addr->get();
+  // No UV_UDP_REUSEADDR: on Linux it lets a second process bind the same UDP port and take
+  // part of our datagrams, where a clear "address already in use" is wanted. (UDP has no
+  // TIME_WAIT, so a restart on the same port needs no reuse flag; libuv sets SO_REUSEADDR on
+  // TCP itself, for the listener's TIME_WAIT.)
+  if (int rc = uv_udp_bind(&udp_, sa, 0); rc != 0) {
     return absl::UnavailableError(absl::StrCat("cannot bind UDP ", options_.bind, ": ", uv_strerror(rc)));
   }
   if (int rc = uv_tcp_bind(&listener_, sa, 0); rc != 0) {
@@ -90,7 +104,8 @@ void Transport::Send(const OutboundMessage& message) {
   }
   std::string frame = EncodeStreamFrame(options_.advertise, message.payload);
   if (conn->queued_bytes + frame.size() > options_.queued_bytes_max_per_peer) {
-    ++stats_.dropped;  // a peer that cannot keep up loses messages rather than our memory
+    ++stats_.dropped_queue_full;  // a peer that cannot keep up loses messages rather than our memory
+    ++stats_.dropped;
     return;
   }
   ++stats_.frames_sent;
@@ -103,7 +118,7 @@ void Transport::Send(const OutboundMessage& message) {
 }
 
 void Transport::SendDatagram(const OutboundMessage& message) {
-  absl::StatusOr<sockaddr_in> addr = ParseSocketAddress(message.to);
+  absl::StatusOr<SocketAddress> addr = ParseSocketAddress(message.to);
   if (!addr.ok()) {
     ++stats_.dropped;
     return;
@@ -112,7 +127,8 @@ void Transport::SendDatagram(const OutboundMessage& message) {
   uv_buf_t buf = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
   // try_send: UDP is fire-and-forget; if the kernel buffer is full the datagram is lost,
   // which the gossip protocol tolerates by design.
-  int rc = uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&*addr));
+  // (An IPv6 peer from an IPv4 socket, or the reverse, fails here and is counted dropped.)
+  int rc = uv_udp_try_send(&udp_, &buf, 1, addr->get());
   if (rc < 0) {
     ++stats_.dropped;
   } else {
@@ -123,7 +139,7 @@ void Transport::SendDatagram(const OutboundMessage& message) {
 Transport::Connection* Transport::OutgoingTo(const Address& to) {
   auto it = outgoing_.find(to);
   if (it != outgoing_.end()) return it->second;
-  absl::StatusOr<sockaddr_in> addr = ParseSocketAddress(to);
+  absl::StatusOr<SocketAddress> addr = ParseSocketAddress(to);
   if (!addr.ok()) return nullptr;
   auto owned = std::make_unique<Connection>();
   Connection* conn = owned.get();
@@ -137,8 +153,8 @@ Transport::Connection* Transport::OutgoingTo(const Address& to) {
   conn->connect_req.data = conn;
   connections_[conn] = std::move(owned);
   outgoing_[to] = conn;
-  if (int rc = uv_tcp_connect(&conn->connect_req, &conn->tcp, reinterpret_cast<const sockaddr*>(&*addr),
-                              &Transport::OnConnect);
+  ++stats_.connections_opened;
+  if (int rc = uv_tcp_connect(&conn->connect_req, &conn->tcp, addr->get(), &Transport::OnConnect);
       rc != 0) {
     CloseConnection(conn);
     return nullptr;
@@ -150,8 +166,7 @@ void Transport::OnConnect(uv_connect_t* req, int status) {
   auto* conn = static_cast<Connection*>(req->data);
   Transport* self = conn->owner;
   if (status != 0 || conn->closing) {
-    self->stats_.dropped += conn->pending.size();
-    self->CloseConnection(conn);
+    self->CloseConnection(conn);  // counts the frames it was holding as dropped
     return;
   }
   conn->connected = true;
@@ -196,11 +211,15 @@ void Transport::OnConnection(uv_stream_t* server, int status) {
   uv_tcp_init(self->loop_, &conn->tcp);
   conn->tcp.data = conn;
   ++self->handles_open_;
+  ++self->incoming_connections_;
   self->connections_[conn] = std::move(owned);
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&conn->tcp)) != 0) {
+  // Accepted even past the bound (libuv has no "refuse"), then closed at once.
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&conn->tcp)) != 0 ||
+      self->incoming_connections_ > self->options_.incoming_connections_max) {
     self->CloseConnection(conn);
     return;
   }
+  ++self->stats_.connections_accepted;
   uv_tcp_nodelay(&conn->tcp, 1);
   conn->connected = true;
   self->StartRead(conn);
@@ -255,9 +274,13 @@ void Transport::CloseConnection(Connection* conn) {
   if (conn->closing) return;
   conn->closing = true;
   if (conn->outgoing) {
+    // Forgotten at once, so the next frame to this peer opens a new connection (reconnect).
     auto it = outgoing_.find(conn->peer);
     if (it != outgoing_.end() && it->second == conn) outgoing_.erase(it);
+  } else {
+    --incoming_connections_;
   }
+  stats_.dropped += conn->pending.size();
   conn->pending.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp), [](uv_handle_t* handle) {
     auto* c = static_cast<Connection*>(handle->data);
