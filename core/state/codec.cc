@@ -182,6 +182,36 @@ Session FromProto(const pb::Session& p) {
   return s;
 }
 
+pb::AutopilotConfiguration ToProto(const AutopilotConfiguration& c) {
+  pb::AutopilotConfiguration p;
+  p.set_cleanup_dead_servers(c.cleanup_dead_servers);
+  p.set_last_contact_threshold_ns(absl::ToInt64Nanoseconds(c.last_contact_threshold));
+  p.set_max_trailing_logs(c.max_trailing_logs);
+  p.set_min_quorum(c.min_quorum);
+  p.set_server_stabilization_time_ns(absl::ToInt64Nanoseconds(c.server_stabilization_time));
+  p.set_redundancy_zone_tag(c.redundancy_zone_tag);
+  p.set_disable_upgrade_migration(c.disable_upgrade_migration);
+  p.set_upgrade_version_tag(c.upgrade_version_tag);
+  p.set_create_index(c.create_index);
+  p.set_modify_index(c.modify_index);
+  return p;
+}
+
+AutopilotConfiguration FromProto(const pb::AutopilotConfiguration& p) {
+  AutopilotConfiguration c;
+  c.cleanup_dead_servers = p.cleanup_dead_servers();
+  c.last_contact_threshold = absl::Nanoseconds(p.last_contact_threshold_ns());
+  c.max_trailing_logs = p.max_trailing_logs();
+  c.min_quorum = p.min_quorum();
+  c.server_stabilization_time = absl::Nanoseconds(p.server_stabilization_time_ns());
+  c.redundancy_zone_tag = p.redundancy_zone_tag();
+  c.disable_upgrade_migration = p.disable_upgrade_migration();
+  c.upgrade_version_tag = p.upgrade_version_tag();
+  c.create_index = p.create_index();
+  c.modify_index = p.modify_index();
+  return c;
+}
+
 pb::RegisterRequest ToProto(const RegisterRequest& r) {
   pb::RegisterRequest p;
   *p.mutable_node() = ToProto(r.node);

@@ -20,6 +20,8 @@ pb::KVEntry ToProto(const KVEntry& e);
 KVEntry FromProto(const pb::KVEntry& p);
 pb::Session ToProto(const Session& s);
 Session FromProto(const pb::Session& p);
+pb::AutopilotConfiguration ToProto(const AutopilotConfiguration& c);
+AutopilotConfiguration FromProto(const pb::AutopilotConfiguration& p);
 pb::RegisterRequest ToProto(const RegisterRequest& r);
 RegisterRequest FromProto(const pb::RegisterRequest& p);
 

@@ -118,6 +118,11 @@ void Fsm::Dispatch(uint64_t index, Time now, const proto::state::Command& c, App
       }
       store_.ReapTombstones(index, c.reap_tombstones().up_to_index());
       break;
+    case Command::kAutopilotSet: {
+      const proto::state::AutopilotSetRequest& a = c.autopilot_set();
+      set_bool(store_.AutopilotSet(index, FromProto(a.config()), a.has_cas(), a.cas()));
+      break;
+    }
     case Command::CMD_NOT_SET:
       r.status = absl::InvalidArgumentError("empty state command");
       break;
@@ -195,6 +200,14 @@ Command Txn(Time now, const std::vector<TxnOp>& ops) {
 Command ReapTombstones(Time now, uint64_t up_to_index) {
   Command c = At(now);
   c.mutable_reap_tombstones()->set_up_to_index(up_to_index);
+  return c;
+}
+
+Command AutopilotSet(Time now, const AutopilotConfiguration& config, bool has_cas, uint64_t cas) {
+  Command c = At(now);
+  *c.mutable_autopilot_set()->mutable_config() = ToProto(config);
+  c.mutable_autopilot_set()->set_has_cas(has_cas);
+  c.mutable_autopilot_set()->set_cas(cas);
   return c;
 }
 

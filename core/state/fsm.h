@@ -22,7 +22,7 @@ struct ApplyResult {
   uint64_t index = 0;
   // Non-OK: the command was rejected (bad input, unknown session, ...) and changed nothing.
   absl::Status status;
-  // KV commands: Consul's true/false body. Session expire: whether it expired.
+  // KV and autopilot set: Consul's true/false body. Session expire: whether it expired.
   bool ok = true;
   std::optional<Session> session;   // session create and renew
   std::optional<TxnResponse> txn;   // transactions (when status is OK)
@@ -63,6 +63,10 @@ proto::state::Command SessionCreate(Time now, const Session& s, bool default_nod
 proto::state::Command SessionOp(Time now, proto::state::SessionRequest::Op op, std::string_view id);
 proto::state::Command Txn(Time now, const std::vector<TxnOp>& ops);
 proto::state::Command ReapTombstones(Time now, uint64_t up_to_index);
+// operator autopilot set-config; has_cas/cas as Store::AutopilotSet (ApplyResult.ok false
+// when the check-and-set fails). The config's indexes are ignored.
+proto::state::Command AutopilotSet(Time now, const AutopilotConfiguration& config, bool has_cas = false,
+                                   uint64_t cas = 0);
 }  // namespace commands
 
 }  // namespace muster::state

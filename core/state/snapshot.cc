@@ -1,5 +1,7 @@
 // Store snapshot and restore (one protobuf Snapshot message, serialized deterministically so
 // equal states give equal bytes) and the content hash the simulator compares servers by.
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
 #include "core/base/hash.h"
@@ -11,7 +13,14 @@
 namespace muster::state {
 namespace {
 
-constexpr uint32_t kSnapshotVersion = 1;
+// Version 1 holds everything but autopilot's configuration; version 2 adds it (the Snapshot's
+// `autopilot` field). The field is optional, so a store without a configuration still writes
+// version 1, byte for byte as before (the simulator's fingerprints fold snapshot bytes), and a
+// store with one writes version 2, which a version-1 reader refuses loudly: protobuf would
+// skip the unknown field, and that server would restore without the configuration, its
+// autopilot and state hash parting silently from the others'. Both versions restore here.
+constexpr uint32_t kSnapshotVersionBase = 1;
+constexpr uint32_t kSnapshotVersionAutopilot = 2;
 
 std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
   std::string out;
@@ -29,7 +38,7 @@ std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
 std::string Store::Snapshot() const {
   MUSTER_CHECK(!undo_active_);
   pb::Snapshot snap;
-  snap.set_version(kSnapshotVersion);
+  snap.set_version(autopilot_.has_value() ? kSnapshotVersionAutopilot : kSnapshotVersionBase);
   snap.set_last_index(last_index_);
   snap.set_last_time_unix_ns(TimeToNanos(last_time_));
   snap.set_last_stamp_unix_ns(TimeToNanos(last_stamp_));
@@ -62,6 +71,7 @@ std::string Store::Snapshot() const {
     i->set_name(name);
     i->set_index(idx);
   }
+  if (autopilot_.has_value()) *snap.mutable_autopilot() = ToProto(*autopilot_);
   return SerializeDeterministic(snap);
 }
 
@@ -70,8 +80,23 @@ absl::Status Store::Restore(std::string_view bytes) {
   if (!snap.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError("state snapshot does not parse");
   }
-  if (snap.version() != kSnapshotVersion) {
+  if (snap.version() != kSnapshotVersionBase && snap.version() != kSnapshotVersionAutopilot) {
     return absl::FailedPreconditionError(absl::StrCat("unknown state snapshot version ", snap.version()));
+  }
+  if (snap.has_autopilot() != (snap.version() == kSnapshotVersionAutopilot)) {
+    return absl::DataLossError(absl::StrCat("snapshot: version ", snap.version(),
+                                            snap.has_autopilot() ? " with" : " without",
+                                            " an autopilot configuration"));
+  }
+  std::optional<AutopilotConfiguration> autopilot;
+  if (snap.has_autopilot()) {
+    autopilot = FromProto(snap.autopilot());
+    if (absl::Status s = ValidateAutopilot(*autopilot); !s.ok()) {
+      return absl::DataLossError(absl::StrCat("snapshot: ", s.message()));
+    }
+    if (autopilot->create_index == 0 || autopilot->create_index > autopilot->modify_index) {
+      return absl::DataLossError("snapshot: autopilot configuration indexes out of order");
+    }
   }
   // Check the references between tables before replacing anything.
   absl::btree_set<std::string> node_names, session_ids;
@@ -119,6 +144,9 @@ absl::Status Store::Restore(std::string_view bytes) {
   for (const pb::Tombstone& t : snap.tombstones()) {
     if (beyond(t.index())) return absl::DataLossError("snapshot: tombstone index past the snapshot");
   }
+  if (autopilot.has_value() && beyond(autopilot->modify_index)) {
+    return absl::DataLossError("snapshot: autopilot configuration index past the snapshot");
+  }
   for (const auto* indexes : {&snap.table_indexes(), &snap.service_indexes()}) {
     for (const pb::NamedIndex& i : *indexes) {
       if (beyond(i.index())) return absl::DataLossError("snapshot: table index past the snapshot");
@@ -159,6 +187,7 @@ absl::Status Store::Restore(std::string_view bytes) {
   for (const pb::LockDelay& d : snap.lock_delays()) lock_delays_[d.key()] = NanosToTime(d.until_unix_ns());
   for (const pb::NamedIndex& i : snap.table_indexes()) table_index_[i.name()] = i.index();
   for (const pb::NamedIndex& i : snap.service_indexes()) service_index_[i.name()] = i.index();
+  autopilot_ = std::move(autopilot);
   changes_.everything = true;
   return absl::OkStatus();
 }
@@ -281,6 +310,21 @@ uint64_t Store::ContentHash() const {
   for (const auto& [name, idx] : service_index_) {
     f.Add(name);
     f.Add(idx);
+  }
+  // Only when stored, so a state without one hashes as before this table existed.
+  if (autopilot_.has_value()) {
+    const AutopilotConfiguration& a = *autopilot_;
+    f.Tag(10);
+    f.Add(a.cleanup_dead_servers ? 1 : 0);
+    f.Add(a.last_contact_threshold);
+    f.Add(a.max_trailing_logs);
+    f.Add(static_cast<uint64_t>(a.min_quorum));
+    f.Add(a.server_stabilization_time);
+    f.Add(a.redundancy_zone_tag);
+    f.Add(a.disable_upgrade_migration ? 1 : 0);
+    f.Add(a.upgrade_version_tag);
+    f.Add(a.create_index);
+    f.Add(a.modify_index);
   }
   return f.value();
 }

@@ -32,6 +32,11 @@ struct StoreConfig {
   int session_ttl_multiplier = 2;  // Consul waits up to 2x the TTL before invalidating
   Duration lock_delay_max = absl::Seconds(60);
   size_t txn_ops_max = 64;
+  // Autopilot configuration values past these are mistakes, not choices, and are refused.
+  Duration autopilot_duration_max = absl::Hours(24);  // LastContactThreshold, ServerStabilizationTime
+  uint64_t autopilot_trailing_logs_max = uint64_t{1} << 32;
+  uint32_t autopilot_min_quorum_max = 256;  // voters; clusters run 3, 5 or 7
+  size_t autopilot_tag_bytes_max = 128;     // Consul's node meta key length limit
 };
 
 // A query result with the index a blocking client waits on (X-Consul-Index); never 0.
@@ -146,6 +151,18 @@ class Store {
   // Consul serves read-only /v1/txn requests; a write verb is an error.
   absl::StatusOr<TxnResponse> TxnRead(const std::vector<TxnOp>& ops) const;
   uint64_t TxnReadIndex() const { return TableIndex(kTableKVs) == 0 ? 1 : TableIndex(kTableKVs); }
+
+  // ---- autopilot (docs: api/operator/autopilot "Update Configuration")
+  // Stores `config` (its indexes are ignored: CreateIndex is kept from the stored one, else
+  // idx; ModifyIndex becomes idx). With `has_cas` it applies only if the stored ModifyIndex
+  // equals `cas`, and cas 0 only if none is stored; false when it does not apply, as KV's
+  // CAS. A negative duration or a value past StoreConfig's autopilot bounds is an
+  // InvalidArgument naming the field.
+  absl::StatusOr<bool> AutopilotSet(uint64_t idx, AutopilotConfiguration config, bool has_cas,
+                                    uint64_t cas);
+  // The stored configuration; none until the first set (the leader then uses its defaults).
+  const std::optional<AutopilotConfiguration>& Autopilot() const { return autopilot_; }
+  absl::Status ValidateAutopilot(const AutopilotConfiguration& config) const;
 
   // ---- queries
   Indexed<std::vector<Node>> Nodes() const;
@@ -264,6 +281,8 @@ class Store {
 
   absl::btree_map<std::string, Session> sessions_;
   absl::btree_map<std::string, absl::btree_set<std::string>> sessions_by_node_;
+
+  std::optional<AutopilotConfiguration> autopilot_;
 
   absl::btree_map<std::string, uint64_t> table_index_;
   absl::btree_map<std::string, uint64_t> service_index_;

@@ -133,6 +133,24 @@ struct Session {
   friend bool operator==(const Session&, const Session&) = default;
 };
 
+// Autopilot's configuration, kept in the log (operator autopilot set-config). JSON:
+// CleanupDeadServers, LastContactThreshold ("200ms"), MaxTrailingLogs, MinQuorum,
+// ServerStabilizationTime ("10s"), RedundancyZoneTag, DisableUpgradeMigration,
+// UpgradeVersionTag, CreateIndex, ModifyIndex. The defaults are Consul's.
+struct AutopilotConfiguration {
+  bool cleanup_dead_servers = true;
+  Duration last_contact_threshold = absl::Milliseconds(200);
+  uint64_t max_trailing_logs = 250;
+  uint32_t min_quorum = 0;  // 0: no floor below which dead servers stay
+  Duration server_stabilization_time = absl::Seconds(10);
+  std::string redundancy_zone_tag;  // a node meta key; empty: none
+  bool disable_upgrade_migration = false;
+  std::string upgrade_version_tag;  // a node meta key; empty: the build version
+  uint64_t create_index = 0;
+  uint64_t modify_index = 0;
+  friend bool operator==(const AutopilotConfiguration&, const AutopilotConfiguration&) = default;
+};
+
 // One element of /v1/health/service/:s: the node, the instance and all checks that bear
 // on it (the node's checks, then the service's).
 struct ServiceHealth {

@@ -21,6 +21,7 @@ inline constexpr char kTableServices[] = "services";
 inline constexpr char kTableChecks[] = "checks";
 inline constexpr char kTableKVs[] = "kvs";
 inline constexpr char kTableSessions[] = "sessions";
+inline constexpr char kTableAutopilot[] = "autopilot-config";  // Consul's table name
 
 // What one apply (or a run of direct store calls) changed.
 struct ChangeSet {
@@ -48,6 +49,7 @@ struct ChangeSet {
 //   GetNodeServices(node)              Table(nodes) + Table(services)
 //   NodeChecks(node), ChecksInState    Table(checks)
 //   SessionGet / SessionList / NodeSessions   Table(sessions)
+//   Autopilot()                        Table(autopilot-config)
 struct WatchTopic {
   enum class Kind : uint8_t {
     kTable,        // name: a kTable* name; fires on any change to that table
