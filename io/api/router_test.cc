@@ -1,0 +1,428 @@
+// The Consul HTTP API router against a fake agent: a function from (method, Call) to Response
+// plays the Host, so every route, parameter check and answer shape is checked without sockets.
+#include "io/api/router.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+
+namespace muster::io::api {
+namespace {
+
+using Query = std::vector<std::pair<std::string, std::string>>;
+
+http::Request MakeRequest(std::string method, std::string path, Query query = {}, std::string body = "") {
+  http::Request request;
+  request.method = std::move(method);
+  request.path = path;
+  request.target = std::move(path);
+  request.query = std::move(query);
+  request.body = std::move(body);
+  return request;
+}
+
+std::string ReplyBody(std::string json, uint64_t index = 0, bool known_leader = true, uint64_t last_contact_ms = 0) {
+  proto::agent::Reply reply;
+  reply.set_body(std::move(json));
+  reply.set_index(index);
+  reply.set_known_leader(known_leader);
+  reply.set_last_contact_ms(last_contact_ms);
+  return reply.SerializeAsString();
+}
+
+::muster::Response AgentAnswer(absl::Status status, std::string json, uint64_t index = 0) {
+  ::muster::Response response;
+  response.status = std::move(status);
+  response.body = ReplyBody(std::move(json), index);
+  return response;
+}
+
+// Plays the Host: records what it is asked and answers with `play` (at once; the router does
+// not care when).
+class FakeAgent {
+ public:
+  std::function<::muster::Response(const std::string&, const proto::agent::Call&)> play =
+      [](const std::string&, const proto::agent::Call&) { return AgentAnswer(absl::OkStatus(), "true"); };
+  std::vector<std::pair<std::string, proto::agent::Call>> asked;
+
+  AgentRequester requester() {
+    return [this](std::string method, std::string body, std::function<void(const ::muster::Response&)> done) {
+      proto::agent::Call call;
+      EXPECT_TRUE(call.ParseFromString(body)) << method;
+      asked.emplace_back(method, call);
+      done(play(method, call));
+    };
+  }
+};
+
+class RouterTest : public ::testing::Test {
+ protected:
+  http::Response Serve(std::string method, std::string path, Query query = {}, std::string body = "") {
+    std::optional<http::Response> answered;
+    router_.Serve(MakeRequest(std::move(method), std::move(path), std::move(query), std::move(body)),
+                  [&](http::Response response) {
+                    EXPECT_FALSE(answered.has_value()) << "answered twice";
+                    answered = std::move(response);
+                  });
+    EXPECT_TRUE(answered.has_value()) << "never answered";
+    return answered.value_or(http::Response{});
+  }
+  // The Call the last request became.
+  const proto::agent::Call& LastCall() {
+    EXPECT_FALSE(agent_.asked.empty());
+    return agent_.asked.back().second;
+  }
+  const std::string& LastMethod() { return agent_.asked.back().first; }
+  static std::string Header(const http::Response& response, std::string_view name) {
+    const std::string* value = response.headers.Find(absl::string_view(name.data(), name.size()));
+    return value == nullptr ? "<none>" : *value;
+  }
+
+  FakeAgent agent_;
+  RouterOptions options_;
+  Router router_{options_, agent_.requester()};
+};
+
+TEST_F(RouterTest, StatusLeaderIsJsonWithoutQueryHeaders) {
+  agent_.play = [](const std::string&, const proto::agent::Call&) {
+    return AgentAnswer(absl::OkStatus(), "\"127.0.0.1:8300\"", 7);
+  };
+  http::Response response = Serve("GET", "/v1/status/leader");
+  EXPECT_EQ(LastMethod(), "status.leader");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "\"127.0.0.1:8300\"");
+  EXPECT_EQ(Header(response, "Content-Type"), "application/json");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "<none>");
+  Serve("GET", "/v1/status/peers");
+  EXPECT_EQ(LastMethod(), "status.peers");
+}
+
+TEST_F(RouterTest, KvGetCarriesKeyAndConsistencyAndQueryHeaders) {
+  agent_.play = [](const std::string&, const proto::agent::Call&) {
+    ::muster::Response response;
+    response.body = ReplyBody("[{\"Key\":\"a/b\"}]", 42, false, 17);
+    return response;
+  };
+  http::Response response = Serve("GET", "/v1/kv/a/b", {{"stale", ""}});
+  EXPECT_EQ(LastMethod(), "kv.get");
+  EXPECT_EQ(LastCall().key(), "a/b");
+  EXPECT_EQ(LastCall().consistency(), "stale");
+  EXPECT_FALSE(LastCall().recurse());
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "[{\"Key\":\"a/b\"}]");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "42");
+  EXPECT_EQ(Header(response, "X-Consul-KnownLeader"), "false");
+  EXPECT_EQ(Header(response, "X-Consul-LastContact"), "17");
+  Serve("GET", "/v1/kv/a", {{"consistent", "1"}});
+  EXPECT_EQ(LastCall().consistency(), "consistent");
+  Serve("GET", "/v1/kv/a");
+  EXPECT_EQ(LastCall().consistency(), "");
+}
+
+TEST_F(RouterTest, KvGetNotFoundIs404WithIndexNeverZero) {
+  agent_.play = [](const std::string&, const proto::agent::Call&) {
+    return AgentAnswer(absl::NotFoundError("no such key"), "", 0);
+  };
+  http::Response response = Serve("GET", "/v1/kv/missing");
+  EXPECT_EQ(response.status, 404);
+  EXPECT_EQ(response.body, "");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "1");
+  EXPECT_EQ(Header(response, "X-Consul-KnownLeader"), "true");
+}
+
+TEST_F(RouterTest, KvRawIsTheValueAsPlainTextWithoutSniffing) {
+  agent_.play = [](const std::string&, const proto::agent::Call& call) {
+    EXPECT_TRUE(call.raw());
+    return AgentAnswer(absl::OkStatus(), std::string("<b>\0x", 4), 3);
+  };
+  http::Response response = Serve("GET", "/v1/kv/page", {{"raw", ""}});
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, std::string("<b>\0x", 4));
+  EXPECT_EQ(Header(response, "Content-Type"), "text/plain");
+  EXPECT_EQ(Header(response, "X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(Header(response, "Content-Security-Policy"), "sandbox");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "3");
+  // With recurse the answer is Consul's JSON list, raw or not.
+  response = Serve("GET", "/v1/kv/page", {{"raw", ""}, {"recurse", ""}});
+  EXPECT_EQ(Header(response, "Content-Type"), "application/json");
+}
+
+TEST_F(RouterTest, KvKeysWithSeparatorEitherSpelling) {
+  Serve("GET", "/v1/kv/web/", {{"keys", ""}, {"separator", "/"}});
+  EXPECT_TRUE(LastCall().keys());
+  EXPECT_EQ(LastCall().key(), "web/");
+  EXPECT_EQ(LastCall().separator(), "/");
+  Serve("GET", "/v1/kv/", {{"keys", ""}, {"seperator", ":"}});
+  EXPECT_EQ(LastCall().key(), "");
+  EXPECT_EQ(LastCall().separator(), ":");
+}
+
+TEST_F(RouterTest, KvGetWithoutKeyNeedsRecurse) {
+  http::Response response = Serve("GET", "/v1/kv/");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.body, "Missing key name");
+  EXPECT_TRUE(agent_.asked.empty());
+  Serve("GET", "/v1/kv/", {{"recurse", "1"}});
+  EXPECT_TRUE(LastCall().recurse());
+}
+
+TEST_F(RouterTest, KvPutCarriesValueFlagsCasAndLocks) {
+  http::Response response = Serve("PUT", "/v1/kv/config/x", {{"flags", "42"}, {"cas", "0"}}, "value bytes");
+  EXPECT_EQ(LastMethod(), "kv.put");
+  EXPECT_EQ(LastCall().key(), "config/x");
+  EXPECT_EQ(LastCall().value(), "value bytes");
+  EXPECT_EQ(LastCall().flags(), 42u);
+  EXPECT_TRUE(LastCall().has_cas());
+  EXPECT_EQ(LastCall().cas(), 0u);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "true");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "<none>");
+  Serve("PUT", "/v1/kv/lock", {{"acquire", "a1b2"}});
+  EXPECT_EQ(LastCall().acquire(), "a1b2");
+  EXPECT_FALSE(LastCall().has_cas());
+  Serve("PUT", "/v1/kv/lock", {{"release", "a1b2"}});
+  EXPECT_EQ(LastCall().release(), "a1b2");
+  Serve("PUT", "/v1/kv/max", {{"cas", "18446744073709551615"}});
+  EXPECT_EQ(LastCall().cas(), 18446744073709551615u);
+}
+
+TEST_F(RouterTest, KvPutRefusesBadNumbersNamingTheParameter) {
+  for (const char* bad : {"", "-1", "+1", " 1", "1x", "0x10", "18446744073709551616", "99999999999999999999999"}) {
+    http::Response response = Serve("PUT", "/v1/kv/k", {{"cas", bad}});
+    EXPECT_EQ(response.status, 400) << bad;
+    EXPECT_NE(response.body.find("cas"), std::string::npos) << response.body;
+    response = Serve("PUT", "/v1/kv/k", {{"flags", bad}});
+    EXPECT_EQ(response.status, 400) << bad;
+    EXPECT_NE(response.body.find("flags"), std::string::npos) << response.body;
+  }
+  EXPECT_TRUE(agent_.asked.empty());
+}
+
+TEST_F(RouterTest, KvPutRefusesMissingKeyAndConflictingFlags) {
+  EXPECT_EQ(Serve("PUT", "/v1/kv/", {}, "v").body, "Missing key name");
+  http::Response response = Serve("PUT", "/v1/kv/k", {{"cas", "1"}, {"acquire", "s"}});
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.body, "Conflicting flags: cas, acquire");
+  EXPECT_EQ(Serve("PUT", "/v1/kv/k", {{"acquire", "s"}, {"release", "s"}}).status, 400);
+  EXPECT_TRUE(agent_.asked.empty());
+}
+
+TEST_F(RouterTest, KvDeleteRecurseAndCas) {
+  Serve("DELETE", "/v1/kv/", {{"recurse", ""}});
+  EXPECT_EQ(LastMethod(), "kv.delete");
+  EXPECT_TRUE(LastCall().recurse());
+  EXPECT_EQ(LastCall().key(), "");
+  Serve("DELETE", "/v1/kv/k", {{"cas", "9"}});
+  EXPECT_TRUE(LastCall().has_cas());
+  EXPECT_EQ(LastCall().cas(), 9u);
+  size_t asked = agent_.asked.size();
+  EXPECT_EQ(Serve("DELETE", "/v1/kv/").body, "Missing key name");
+  EXPECT_EQ(Serve("DELETE", "/v1/kv/k", {{"recurse", ""}, {"cas", "1"}}).status, 400);
+  EXPECT_EQ(Serve("DELETE", "/v1/kv/k", {{"cas", "nine"}}).status, 400);
+  EXPECT_EQ(agent_.asked.size(), asked);
+}
+
+TEST_F(RouterTest, KeysAndParametersAreBoundedAndUtf8) {
+  EXPECT_EQ(Serve("GET", "/v1/kv/" + std::string(kKeyBytesMax, 'k')).status, 200);
+  http::Response response = Serve("GET", "/v1/kv/" + std::string(kKeyBytesMax + 1, 'k'));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body.find("key"), std::string::npos);
+  size_t asked = agent_.asked.size();
+  for (std::string bad : {"\xff", "a\xc0\x80", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80"}) {
+    EXPECT_EQ(Serve("PUT", "/v1/kv/" + bad).status, 400) << bad;
+    EXPECT_EQ(Serve("PUT", "/v1/kv/k", {{"acquire", bad}}).status, 400) << bad;
+  }
+  EXPECT_EQ(Serve("PUT", "/v1/kv/k", {{"acquire", std::string(kParamBytesMax + 1, 's')}}).status, 400);
+  EXPECT_EQ(agent_.asked.size(), asked);
+  // Multi-byte UTF-8 is a key like any other.
+  EXPECT_EQ(Serve("PUT", "/v1/kv/caf\xc3\xa9/\xf0\x9f\x98\x80").status, 200);
+  EXPECT_EQ(LastCall().key(), "caf\xc3\xa9/\xf0\x9f\x98\x80");
+}
+
+TEST_F(RouterTest, CommonParameters) {
+  http::Response response = Serve("GET", "/v1/kv/k", {{"stale", ""}, {"consistent", ""}});
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.body, "Cannot specify ?stale with ?consistent, conflicting semantics.");
+  EXPECT_EQ(Serve("GET", "/v1/kv/k", {{"index", "abc"}}).body, "Invalid index");
+  EXPECT_EQ(Serve("GET", "/v1/kv/k", {{"dc", "dc2"}}).body, "No path to datacenter");
+  EXPECT_EQ(Serve("GET", "/v1/kv/k", {{"dc", "dc2"}}).status, 500);
+  EXPECT_TRUE(agent_.asked.empty());
+  // A blocking query's index and wait are accepted (and, until issue 12, not waited on).
+  EXPECT_EQ(Serve("GET", "/v1/kv/k", {{"index", "12"}, {"wait", "5s"}, {"dc", "dc1"}}).status, 200);
+  EXPECT_EQ(agent_.asked.size(), 1u);
+}
+
+TEST_F(RouterTest, UnknownPathsAndMethods) {
+  EXPECT_EQ(Serve("GET", "/v1/nope").status, 404);
+  EXPECT_EQ(Serve("GET", "/").status, 404);
+  EXPECT_EQ(Serve("GET", "/v1/status/leader/extra").status, 404);
+  http::Response response = Serve("POST", "/v1/kv/k");
+  EXPECT_EQ(response.status, 405);
+  EXPECT_EQ(response.body, "method POST not allowed");
+  EXPECT_EQ(Header(response, "Allow"), "OPTIONS,GET,PUT,DELETE");
+  response = Serve("PUT", "/v1/status/leader");
+  EXPECT_EQ(response.status, 405);
+  EXPECT_EQ(Header(response, "Allow"), "OPTIONS,GET");
+  EXPECT_EQ(Serve("GET", "/v1/agent/leave").status, 405);
+  EXPECT_EQ(Serve("GET", "/v1/operator/raft/peer", {{"id", "x"}}).status, 405);
+  response = Serve("OPTIONS", "/v1/operator/autopilot/configuration");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(Header(response, "Allow"), "OPTIONS,GET,PUT");
+  EXPECT_TRUE(agent_.asked.empty());
+}
+
+TEST_F(RouterTest, CatalogHealthAndAgentEndpoints) {
+  agent_.play = [](const std::string&, const proto::agent::Call&) { return AgentAnswer(absl::OkStatus(), "[]", 5); };
+  http::Response response = Serve("GET", "/v1/catalog/nodes", {{"consistent", ""}});
+  EXPECT_EQ(LastMethod(), "catalog.nodes");
+  EXPECT_EQ(LastCall().consistency(), "consistent");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "5");
+  response = Serve("GET", "/v1/health/node/node-1");
+  EXPECT_EQ(LastMethod(), "health.node");
+  EXPECT_EQ(LastCall().key(), "node-1");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "5");
+  EXPECT_EQ(Serve("GET", "/v1/health/node/").body, "Missing node name");
+  response = Serve("GET", "/v1/agent/self");
+  EXPECT_EQ(LastMethod(), "agent.self");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "<none>");
+  Serve("GET", "/v1/agent/members", {{"wan", "1"}});
+  EXPECT_EQ(LastMethod(), "agent.members");
+  EXPECT_TRUE(LastCall().wan());
+  Serve("GET", "/v1/agent/members");
+  EXPECT_FALSE(LastCall().wan());
+}
+
+TEST_F(RouterTest, JoinAndLeave) {
+  agent_.play = [](const std::string&, const proto::agent::Call&) { return AgentAnswer(absl::OkStatus(), ""); };
+  http::Response response = Serve("PUT", "/v1/agent/join/10.0.0.2:8301", {{"wan", ""}});
+  EXPECT_EQ(LastMethod(), "agent.join");
+  ASSERT_EQ(LastCall().addresses_size(), 1);
+  EXPECT_EQ(LastCall().addresses(0), "10.0.0.2:8301");
+  EXPECT_TRUE(LastCall().wan());
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "");
+  EXPECT_EQ(Header(response, "Content-Type"), "<none>");
+  // python-consul 0.7.1 joins with GET (W9): accepted unless methods are strict.
+  EXPECT_EQ(Serve("GET", "/v1/agent/join/10.0.0.3").status, 200);
+  EXPECT_EQ(LastCall().addresses(0), "10.0.0.3");
+  EXPECT_EQ(Serve("PUT", "/v1/agent/join/").status, 400);
+  Serve("PUT", "/v1/agent/leave");
+  EXPECT_EQ(LastMethod(), "agent.leave");
+
+  RouterOptions strict;
+  strict.strict_http_methods = true;
+  Router strict_router(strict, agent_.requester());
+  std::optional<http::Response> answered;
+  strict_router.Serve(MakeRequest("GET", "/v1/agent/join/10.0.0.3"), [&](http::Response r) { answered = r; });
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_EQ(answered->status, 405);
+}
+
+TEST_F(RouterTest, OperatorRaft) {
+  Serve("GET", "/v1/operator/raft/configuration", {{"stale", ""}});
+  EXPECT_EQ(LastMethod(), "operator.raft.configuration");
+  EXPECT_EQ(LastCall().consistency(), "stale");
+  Serve("DELETE", "/v1/operator/raft/peer", {{"id", "e7f1e0bc-5c9a-4a57-9d3b-5e1b3f6a0c11"}});
+  EXPECT_EQ(LastMethod(), "operator.raft.remove-peer");
+  EXPECT_EQ(LastCall().id(), "e7f1e0bc-5c9a-4a57-9d3b-5e1b3f6a0c11");
+  EXPECT_EQ(LastCall().address(), "");
+  Serve("DELETE", "/v1/operator/raft/peer", {{"address", "10.0.0.4:8300"}});
+  EXPECT_EQ(LastCall().address(), "10.0.0.4:8300");
+  size_t asked = agent_.asked.size();
+  EXPECT_EQ(Serve("DELETE", "/v1/operator/raft/peer").status, 400);
+  EXPECT_EQ(Serve("DELETE", "/v1/operator/raft/peer", {{"id", "a"}, {"address", "b"}}).body,
+            "Must specify only one of ?id or ?address");
+  EXPECT_EQ(agent_.asked.size(), asked);
+}
+
+TEST_F(RouterTest, OperatorAutopilot) {
+  Serve("GET", "/v1/operator/autopilot/configuration");
+  EXPECT_EQ(LastMethod(), "operator.autopilot.get");
+  const std::string config = R"({"CleanupDeadServers":false,"MaxTrailingLogs":300})";
+  Serve("PUT", "/v1/operator/autopilot/configuration", {{"cas", "4"}}, config);
+  EXPECT_EQ(LastMethod(), "operator.autopilot.set");
+  EXPECT_EQ(LastCall().json(), config);
+  EXPECT_TRUE(LastCall().has_cas());
+  EXPECT_EQ(LastCall().cas(), 4u);
+  size_t asked = agent_.asked.size();
+  for (const char* bad : {"", "not json", "[1,2]", "{\"a\":", "\"s\""}) {
+    http::Response response = Serve("PUT", "/v1/operator/autopilot/configuration", {}, bad);
+    EXPECT_EQ(response.status, 400) << bad;
+    EXPECT_NE(response.body.find("autopilot config"), std::string::npos);
+  }
+  // Deep nesting is refused or parsed without recursion, never a crash.
+  EXPECT_EQ(Serve("PUT", "/v1/operator/autopilot/configuration", {}, std::string(200000, '[')).status, 400);
+  EXPECT_EQ(agent_.asked.size(), asked);
+}
+
+TEST_F(RouterTest, AutopilotHealthIs429WhenUnhealthy) {
+  std::string health = R"({"Healthy":false,"FailureTolerance":0,"Servers":[]})";
+  agent_.play = [&](const std::string&, const proto::agent::Call&) { return AgentAnswer(absl::OkStatus(), health); };
+  http::Response response = Serve("GET", "/v1/operator/autopilot/health");
+  EXPECT_EQ(LastMethod(), "operator.autopilot.health");
+  EXPECT_EQ(response.status, 429);
+  EXPECT_EQ(response.body, health);
+  health = R"({"Healthy":true,"FailureTolerance":1,"Servers":[]})";
+  EXPECT_EQ(Serve("GET", "/v1/operator/autopilot/health").status, 200);
+}
+
+TEST_F(RouterTest, AgentErrorsBecomeConsulStatuses) {
+  struct Case {
+    absl::Status status;
+    int http_status;
+  };
+  for (const Case& c : {Case{absl::UnavailableError("No cluster leader"), 500},
+                        Case{absl::InvalidArgumentError("Invalid session"), 400},
+                        Case{absl::FailedPreconditionError("lock held"), 400},
+                        Case{absl::PermissionDeniedError("Permission denied"), 403},
+                        Case{absl::DeadlineExceededError("timed out"), 500},
+                        Case{absl::InternalError("broken"), 500}}) {
+    agent_.play = [&](const std::string&, const proto::agent::Call&) { return AgentAnswer(c.status, "", 9); };
+    http::Response response = Serve("GET", "/v1/kv/k");
+    EXPECT_EQ(response.status, c.http_status) << c.status;
+    EXPECT_EQ(response.body, c.status.message());
+    EXPECT_EQ(Header(response, "Content-Type"), "text/plain; charset=utf-8");
+    // No query headers when the request failed (Consul sets them only on a served read).
+    EXPECT_EQ(Header(response, "X-Consul-Index"), "<none>");
+  }
+}
+
+TEST_F(RouterTest, AnUnreadableReplyIsA500NotPassedOn) {
+  agent_.play = [](const std::string&, const proto::agent::Call&) {
+    ::muster::Response response;
+    response.body = "\xff\xff\xff garbage";
+    return response;
+  };
+  http::Response response = Serve("GET", "/v1/status/leader");
+  EXPECT_EQ(response.status, 500);
+  EXPECT_NE(response.body.find("not a Reply"), std::string::npos);
+}
+
+TEST_F(RouterTest, PrettyIndentsJson) {
+  agent_.play = [](const std::string&, const proto::agent::Call&) {
+    return AgentAnswer(absl::OkStatus(), R"({"Servers":[{"ID":"a"}],"Index":1})");
+  };
+  http::Response response = Serve("GET", "/v1/operator/raft/configuration", {{"pretty", ""}});
+  EXPECT_EQ(response.body, "{\n    \"Servers\": [\n        {\n            \"ID\": \"a\"\n        }\n    ],\n    \"Index\": 1\n}\n");
+}
+
+TEST_F(RouterTest, TheAgentMayAnswerLater) {
+  std::vector<std::function<void(const ::muster::Response&)>> parked;
+  Router router(options_, [&](std::string, std::string, std::function<void(const ::muster::Response&)> done) {
+    parked.push_back(std::move(done));
+  });
+  std::optional<http::Response> answered;
+  router.Serve(MakeRequest("PUT", "/v1/kv/k", {}, "v"), [&](http::Response r) { answered = std::move(r); });
+  EXPECT_FALSE(answered.has_value());
+  ASSERT_EQ(parked.size(), 1u);
+  parked[0](AgentAnswer(absl::OkStatus(), "true"));
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_EQ(answered->body, "true");
+}
+
+}  // namespace
+}  // namespace muster::io::api
