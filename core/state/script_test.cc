@@ -76,6 +76,7 @@ class Interpreter {
     RegisterKV();
     RegisterSessions();
     RegisterTxn();
+    RegisterAutopilot();
   }
   const script::CommandSet& commands() const { return commands_; }
 
@@ -155,7 +156,7 @@ class Interpreter {
           if (!in.errors().empty()) return std::string();
           return fsm_.watches().Add(id, std::move(topics)) ? std::string("parked") : std::string("registry full");
         });
-    Add("index TABLE", "prints the index of TABLE's last change (nodes services checks kvs sessions)", "index kvs",
+    Add("index TABLE", "prints the index of TABLE's last change (nodes services checks kvs sessions autopilot-config)", "index kvs",
         [this](Invocation& in) { return absl::StrCat(in.Arg(0), " index=", fsm_.store().TableIndex(in.Arg(0))); });
   }
 
@@ -410,12 +411,45 @@ class Interpreter {
         /*takes_input=*/true);
   }
 
+  void RegisterAutopilot() {
+    Add("autopilot-set [cas=INDEX] [cleanup=BOOL] [last-contact=DURATION] [trailing=N] [min-quorum=N] "
+        "[stabilization=DURATION] [zone-tag=TAG] [no-upgrade=BOOL] [version-tag=TAG]",
+        "stores autopilot's configuration: Consul's defaults but for the options given (durations may be "
+        "negative here, to show them refused); with cas=, only if the stored ModifyIndex is INDEX (0: only if none)",
+        "autopilot-set cas=0 min-quorum=3", [this](Invocation& in) {
+          AutopilotConfiguration c;
+          c.cleanup_dead_servers = in.OptionBool("cleanup", c.cleanup_dead_servers);
+          c.last_contact_threshold = DurationOption(in, "last-contact", c.last_contact_threshold);
+          c.max_trailing_logs = in.OptionUint("trailing", c.max_trailing_logs);
+          c.min_quorum = static_cast<uint32_t>(in.OptionUint("min-quorum", c.min_quorum));
+          c.server_stabilization_time = DurationOption(in, "stabilization", c.server_stabilization_time);
+          c.redundancy_zone_tag = in.Option("zone-tag", "");
+          c.disable_upgrade_migration = in.OptionBool("no-upgrade", false);
+          c.upgrade_version_tag = in.Option("version-tag", "");
+          const bool has_cas = in.has_option("cas");
+          return Apply(in, commands::AutopilotSet(now_, c, has_cas, in.OptionUint("cas", 0)));
+        });
+    Add("autopilot-get", "prints the stored autopilot configuration (or none) and the autopilot-config table index",
+        "autopilot-get", [this](Invocation& in) {
+          const std::string index = absl::StrCat("index=", fsm_.store().TableIndex(kTableAutopilot));
+          const std::optional<AutopilotConfiguration>& c = fsm_.store().Autopilot();
+          if (!c.has_value()) return absl::StrCat(index, " none");
+          return absl::StrCat(index, " cleanup=", c->cleanup_dead_servers ? "true" : "false",
+                              " last-contact=", absl::FormatDuration(c->last_contact_threshold),
+                              " trailing=", c->max_trailing_logs, " min-quorum=", c->min_quorum,
+                              " stabilization=", absl::FormatDuration(c->server_stabilization_time),
+                              " zone-tag=", Quote(c->redundancy_zone_tag), " no-upgrade=", c->disable_upgrade_migration ? "true" : "false",
+                              " version-tag=", Quote(c->upgrade_version_tag), " create=", c->create_index,
+                              " modify=", c->modify_index);
+        });
+  }
+
   script::CommandSet commands_;
   Fsm fsm_;
   Time now_ = SimEpoch();
 };
 
-MUSTER_SCRIPT_TESTS(StateScript, Interpreter, "core/state/testdata", 6);
+MUSTER_SCRIPT_TESTS(StateScript, Interpreter, "core/state/testdata", 7);
 
 }  // namespace
 }  // namespace muster::state
