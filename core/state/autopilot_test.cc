@@ -1,14 +1,18 @@
 // Autopilot's configuration in the state store: applied through the log with its indexes set by
 // the apply, check-and-set, validation naming the field, in snapshots (version 2) and the
-// content hash, and snapshots written before it existed (version 1) still restoring.
+// content hash, and snapshots written before it existed (version 1) still restoring; random
+// sets against a model.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "core/base/rng.h"
 #include "core/state/codec.h"
 #include "core/state/fsm.h"
 #include "core/state/test_util.h"
@@ -317,6 +321,70 @@ TEST(AutopilotStateTest, InconsistentSnapshotsAreRefused) {
     EXPECT_EQ(r.status().code(), c.code) << c.what << ": " << r.status();
     EXPECT_EQ(target.ContentHash(), before) << c.what << ": a refused restore changed state";
   }
+}
+
+// Random sets (no CAS, cas 0, the stored index, a stale one; valid and refused values), with
+// the store now and then replaced by restore(snapshot(store)), against a model of two lines:
+// the stored configuration and whether a set applies.
+TEST(AutopilotStateTest, RandomSetsAgreeWithAModel) {
+  constexpr int kSteps = 3000;
+  const StoreConfig limits;
+  Rng rng(11);
+  auto fsm = std::make_unique<Fsm>();
+  std::optional<AutopilotConfiguration> model;
+  int applied = 0, lost = 0, refused = 0, restores = 0;
+  for (int step = 1; step <= kSteps; ++step) {
+    const uint64_t index = static_cast<uint64_t>(step);
+    AutopilotConfiguration c;
+    c.cleanup_dead_servers = rng.Bernoulli(0.5);
+    c.last_contact_threshold = rng.UniformDuration(absl::Seconds(-1), absl::Hours(25));
+    c.max_trailing_logs = rng.Uniform(10) == 0 ? rng.Next() : rng.Uniform(10000);
+    c.min_quorum = static_cast<uint32_t>(rng.Uniform(270));
+    c.server_stabilization_time = rng.UniformDuration(absl::ZeroDuration(), absl::Minutes(5));
+    c.redundancy_zone_tag = rng.Bernoulli(0.5) ? "zone" : "";
+    const bool valid = c.last_contact_threshold >= absl::ZeroDuration() &&
+                       c.last_contact_threshold <= limits.autopilot_duration_max &&
+                       c.max_trailing_logs <= limits.autopilot_trailing_logs_max &&
+                       c.min_quorum <= limits.autopilot_min_quorum_max;
+    const uint64_t stored = model.has_value() ? model->modify_index : 0;
+    bool has_cas = true;
+    uint64_t cas = 0;
+    switch (rng.Uniform(4)) {
+      case 0: has_cas = false; break;
+      case 1: cas = 0; break;
+      case 2: cas = stored; break;
+      case 3: cas = stored + 1 + rng.Uniform(3); break;
+    }
+    ApplyResult r = Apply(*fsm, index, commands::AutopilotSet(T(step), c, has_cas, cas));
+    if (!valid) {
+      ASSERT_EQ(r.status.code(), absl::StatusCode::kInvalidArgument) << "step " << step;
+      ++refused;
+    } else if (has_cas && cas != stored) {
+      ASSERT_TRUE(r.status.ok()) << r.status;
+      ASSERT_FALSE(r.ok) << "step " << step;
+      ++lost;
+    } else {
+      ASSERT_TRUE(r.ok) << "step " << step << ": " << r.status;
+      c.create_index = model.has_value() ? model->create_index : index;
+      c.modify_index = index;
+      model = c;
+      ++applied;
+    }
+    ASSERT_EQ(fsm->store().Autopilot(), model) << "step " << step;
+    if (rng.Uniform(100) == 0) {
+      auto restored = std::make_unique<Fsm>();
+      ASSERT_TRUE(restored->Restore(fsm->Snapshot()).ok());
+      ASSERT_EQ(restored->ContentHash(), fsm->ContentHash());
+      fsm = std::move(restored);
+      ++restores;
+    }
+  }
+  std::printf("autopilot model: %d steps, %d applied, %d lost the CAS, %d refused, %d restores\n", kSteps,
+              applied, lost, refused, restores);
+  EXPECT_GT(applied, kSteps / 10);
+  EXPECT_GT(lost, kSteps / 10);
+  EXPECT_GT(refused, kSteps / 10);
+  EXPECT_GT(restores, 10);
 }
 
 TEST(AutopilotStateTest, CommandRoundTripsThroughProto) {
