@@ -10,7 +10,8 @@ namespace muster::state {
 absl::Status Store::ValidateAutopilot(const AutopilotConfiguration& config) const {
   const auto duration = [&](const char* field, Duration d) -> absl::Status {
     if (d < absl::ZeroDuration()) {
-      return absl::InvalidArgumentError(absl::StrCat("autopilot ", field, " must not be negative: ", absl::FormatDuration(d)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("autopilot ", field, " must not be negative: ", absl::FormatDuration(d)));
     }
     if (d > config_.autopilot_duration_max) {
       return absl::InvalidArgumentError(absl::StrCat("autopilot ", field, " ", absl::FormatDuration(d), " exceeds ",

@@ -163,8 +163,10 @@ TEST(AutopilotStateTest, AbsurdValuesAreRefusedNamingTheField) {
       {"ServerStabilizationTime", [](AutopilotConfiguration& c) { c.server_stabilization_time = absl::Hours(25); }},
       {"MaxTrailingLogs", [](AutopilotConfiguration& c) { c.max_trailing_logs = ~uint64_t{0}; }},
       {"MinQuorum", [&](AutopilotConfiguration& c) { c.min_quorum = limits.autopilot_min_quorum_max + 1; }},
-      {"RedundancyZoneTag", [&](AutopilotConfiguration& c) { c.redundancy_zone_tag.assign(limits.autopilot_tag_bytes_max + 1, 'z'); }},
-      {"UpgradeVersionTag", [&](AutopilotConfiguration& c) { c.upgrade_version_tag.assign(limits.autopilot_tag_bytes_max + 1, 'v'); }},
+      {"RedundancyZoneTag",
+       [&](AutopilotConfiguration& c) { c.redundancy_zone_tag.assign(limits.autopilot_tag_bytes_max + 1, 'z'); }},
+      {"UpgradeVersionTag",
+       [&](AutopilotConfiguration& c) { c.upgrade_version_tag.assign(limits.autopilot_tag_bytes_max + 1, 'v'); }},
   };
   Fsm f;
   PopulateSmall(f);
@@ -308,7 +310,11 @@ TEST(AutopilotStateTest, InconsistentSnapshotsAreRefused) {
       {"an unknown version", [](proto::state::Snapshot& s) { s.set_version(3); }, absl::StatusCode::kFailedPrecondition},
       {"an index past the snapshot", [](proto::state::Snapshot& s) { s.mutable_autopilot()->set_modify_index(10); }},
       {"no create index", [](proto::state::Snapshot& s) { s.mutable_autopilot()->set_create_index(0); }},
-      {"create after modify", [](proto::state::Snapshot& s) { s.mutable_autopilot()->set_create_index(9); s.mutable_autopilot()->set_modify_index(8); }},
+      {"create after modify",
+       [](proto::state::Snapshot& s) {
+         s.mutable_autopilot()->set_create_index(9);
+         s.mutable_autopilot()->set_modify_index(8);
+       }},
       {"a negative duration", [](proto::state::Snapshot& s) { s.mutable_autopilot()->set_last_contact_threshold_ns(-1); }},
   };
   for (const Case& c : cases) {
