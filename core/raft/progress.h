@@ -64,6 +64,9 @@ struct Progress {
   uint64_t acked_round = 0;      // highest heartbeat round acknowledged
   uint64_t commit_sent = 0;      // highest commit index sent to this peer
   Time last_progress;            // when `match` last advanced (or the state last changed)
+  // When the leader last heard from this peer in its term (autopilot's LastContact); the
+  // leader's start for a peer it has not heard from yet.
+  Time last_contact;
   uint64_t snap_index = 0;       // kSnapshot: which snapshot is being sent
   uint64_t snap_offset = 0;      // kSnapshot: offset of the chunk in flight
   uint64_t snap_seq = 0;         // kSnapshot: sequence number of the chunk in flight

@@ -583,6 +583,7 @@ void Raft::BecomeLeader(Time now) {
     it->second.voter = s.voter();
     it->second.recent_active = true;
     it->second.last_progress = now;
+    it->second.last_contact = now;
   }
   timers_.Cancel(election_timer_);
   timers_.Cancel(vote_resend_timer_);
@@ -710,6 +711,7 @@ void Raft::StepLeader(Time now, const pb::Message& m) {
   if (it == progress_.end()) return;  // not (or no longer) in the configuration
   Progress& pr = it->second;
   pr.recent_active = true;
+  pr.last_contact = now;
   switch (m.type()) {
     case pb::MSG_APP_RESP:
       HandleAppendResponse(now, m, pr);
@@ -1279,6 +1281,7 @@ void Raft::RecomputeConfiguration(Time now) {
       if (inserted) {
         it->second.recent_active = true;
         it->second.last_progress = now;
+        it->second.last_contact = now;
         it->second.acked_round = round_;
       }
       it->second.voter = s.voter();
@@ -1494,6 +1497,7 @@ Status Raft::GetStatus() const {
       p.match = it->second.match;
       p.next = it->second.next;
       p.state = StateName(it->second.state);
+      p.last_contact = it->second.last_contact;
     } else {
       p.state = "unknown";
     }

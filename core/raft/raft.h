@@ -143,6 +143,7 @@ struct PeerStatus {
   uint64_t match = 0;
   uint64_t next = 0;
   std::string_view state;
+  Time last_contact;  // when the leader last heard from it (the leader itself: not set)
 };
 
 struct Status {

@@ -1,0 +1,1644 @@
+#include "core/agent/agent_machine.h"
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+#include <variant>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/agent/identity.h"
+#include "core/agent/server_tags.h"
+#include "core/base/check.h"
+#include "core/base/timer_queue.h"
+#include "core/seam/envelope.h"
+#include "nlohmann/json.hpp"
+
+namespace muster::agent {
+namespace {
+
+using Json = nlohmann::ordered_json;
+namespace pba = ::muster::proto::agent;
+namespace pbs = ::muster::proto::state;
+
+// Request ids the agent makes itself (a forward it serves, its own anti-entropy) live above
+// every id a host hands out.
+constexpr uint64_t kInternalIdBase = uint64_t{1} << 62;
+// Bootstrap-expect: how often the peer question is asked again while answers are missing.
+constexpr Duration kPeerQueryInterval = absl::Seconds(1);
+// A dropped message is logged at most this often (with the count since), so a flood of
+// garbage cannot flood the log.
+constexpr Duration kDropLogInterval = absl::Seconds(1);
+// The agent's sync of its own node to the catalog (Consul's anti-entropy): first after this,
+// again on failure after the retry, and every interval once it succeeded.
+constexpr Duration kSyncFirst = absl::Seconds(1);
+constexpr Duration kSyncRetry = absl::Seconds(3);
+constexpr Duration kSyncInterval = absl::Seconds(60);
+
+std::string HostOf(std::string_view address) {
+  if (!address.empty() && address[0] == '[') {
+    const size_t close = address.find(']');
+    return std::string(close == std::string::npos ? address : address.substr(1, close - 1));
+  }
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || address.find(':') != colon) return std::string(address);
+  return std::string(address.substr(0, colon));
+}
+
+int PortOf(std::string_view address, int fallback) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return fallback;
+  if (address[0] != '[' && address.find(':') != colon) return fallback;  // a bare IPv6 address
+  int port = 0;
+  return absl::SimpleAtoi(std::string(address.substr(colon + 1)), &port) ? port : fallback;
+}
+
+// A join address with the pool's port when it names none ("10.0.0.1" -> "10.0.0.1:8301",
+// "::1" -> "[::1]:8301").
+std::string WithPort(std::string_view address, int port) {
+  if (address.empty()) return "";
+  if (address[0] == '[') {
+    return address.find("]:") != std::string_view::npos ? std::string(address)
+                                                         : absl::StrCat(std::string(address), ":", port);
+  }
+  const size_t colons = std::count(address.begin(), address.end(), ':');
+  if (colons == 1) return std::string(address);
+  if (colons > 1) return absl::StrCat("[", std::string(address), "]:", port);
+  return absl::StrCat(std::string(address), ":", port);
+}
+
+LogLevel ParseLevel(std::string_view level) {
+  std::string l = absl::AsciiStrToUpper(std::string(level));
+  if (l == "TRACE") return LogLevel::kTrace;
+  if (l == "DEBUG") return LogLevel::kDebug;
+  if (l == "WARN") return LogLevel::kWarn;
+  if (l == "ERR" || l == "ERROR") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
+// Consul's member status numbers (serf.MemberStatus).
+int MemberStatusCode(gossip::MemberStatus s) {
+  switch (s) {
+    case gossip::MemberStatus::kAlive: return 1;
+    case gossip::MemberStatus::kLeaving: return 2;
+    case gossip::MemberStatus::kLeft: return 3;
+    case gossip::MemberStatus::kFailed: return 4;
+  }
+  return 0;
+}
+
+Json MemberJson(const gossip::Member& m) {
+  Json j;
+  j["Name"] = m.name;
+  j["Addr"] = HostOf(m.addr);
+  j["Port"] = PortOf(m.addr, 8301);
+  Json tags = Json::object();
+  for (const auto& [k, v] : m.tags) tags[k] = v;
+  j["Tags"] = std::move(tags);
+  j["Status"] = MemberStatusCode(m.status);
+  j["ProtocolMin"] = 1;
+  j["ProtocolMax"] = 5;
+  j["ProtocolCur"] = 2;
+  j["DelegateMin"] = 2;
+  j["DelegateMax"] = 5;
+  j["DelegateCur"] = 4;
+  return j;
+}
+
+Json KVJson(const state::KVEntry& e) {
+  Json j;
+  j["LockIndex"] = e.lock_index;
+  j["Key"] = e.key;
+  j["Flags"] = e.flags;
+  j["Value"] = e.value.empty() ? Json(nullptr) : Json(absl::Base64Escape(e.value));
+  if (!e.session.empty()) j["Session"] = e.session;
+  j["CreateIndex"] = e.create_index;
+  j["ModifyIndex"] = e.modify_index;
+  return j;
+}
+
+Json NodeJson(const state::Node& n) {
+  Json j;
+  j["ID"] = n.id;
+  j["Node"] = n.name;
+  j["Address"] = n.address;
+  j["Datacenter"] = n.datacenter;
+  Json tagged = Json::object();
+  for (const auto& [k, v] : n.tagged_addresses) tagged[k] = v;
+  j["TaggedAddresses"] = std::move(tagged);
+  Json meta = Json::object();
+  for (const auto& [k, v] : n.meta) meta[k] = v;
+  j["Meta"] = std::move(meta);
+  j["CreateIndex"] = n.create_index;
+  j["ModifyIndex"] = n.modify_index;
+  return j;
+}
+
+Json CheckJson(const state::Check& c) {
+  Json j;
+  j["Node"] = c.node;
+  j["CheckID"] = c.check_id;
+  j["Name"] = c.name;
+  j["Status"] = std::string(state::HealthStatusName(c.status));
+  j["Notes"] = c.notes;
+  j["Output"] = c.output;
+  j["ServiceID"] = c.service_id;
+  j["ServiceName"] = c.service_name;
+  j["ServiceTags"] = c.service_tags;
+  j["Type"] = c.type;
+  j["CreateIndex"] = c.create_index;
+  j["ModifyIndex"] = c.modify_index;
+  return j;
+}
+
+state::AutopilotConfiguration ToState(const AutopilotConfig& c) {
+  state::AutopilotConfiguration s;
+  s.cleanup_dead_servers = c.cleanup_dead_servers;
+  s.last_contact_threshold = c.last_contact_threshold;
+  s.max_trailing_logs = c.max_trailing_logs;
+  s.min_quorum = c.min_quorum;
+  s.server_stabilization_time = c.server_stabilization_time;
+  s.redundancy_zone_tag = c.redundancy_zone_tag;
+  s.disable_upgrade_migration = c.disable_upgrade_migration;
+  s.upgrade_version_tag = c.upgrade_version_tag;
+  return s;
+}
+
+AutopilotConfig FromState(const state::AutopilotConfiguration& s) {
+  AutopilotConfig c;
+  c.cleanup_dead_servers = s.cleanup_dead_servers;
+  c.last_contact_threshold = s.last_contact_threshold;
+  c.max_trailing_logs = s.max_trailing_logs;
+  c.min_quorum = s.min_quorum;
+  c.server_stabilization_time = s.server_stabilization_time;
+  c.redundancy_zone_tag = s.redundancy_zone_tag;
+  c.disable_upgrade_migration = s.disable_upgrade_migration;
+  c.upgrade_version_tag = s.upgrade_version_tag;
+  c.create_index = s.create_index;
+  c.modify_index = s.modify_index;
+  return c;
+}
+
+std::string ReplyBytes(const pba::Reply& r) { return r.SerializeAsString(); }
+
+}  // namespace
+
+class AgentMachine::Impl {
+ public:
+  Impl(const MachineContext& ctx, AgentMachineOptions options);
+  void Step(const Input& input, Effects* out);
+
+  // --- state, public to AgentMachine's accessors
+  AgentMachineOptions opt;
+  std::unique_ptr<raft::Raft> raft;
+  state::Fsm fsm;
+  std::unique_ptr<gossip::Serf> lan;
+  std::unique_ptr<gossip::Serf> wan;
+  bool left = false;
+  std::vector<raft::pb::Entry> applied;
+
+ private:
+  // Where an answer goes: the host (a RequestInput), a server that forwarded to us, or the
+  // agent itself.
+  struct FromRpc {
+    Address from;
+    uint64_t seq = 0;
+  };
+  using Callback = std::function<void(const absl::Status&, const pba::Reply&)>;
+  using Origin = std::variant<std::monostate, FromRpc, Callback>;
+
+  // A write waiting for its entry to be applied.
+  enum class WriteKind : uint8_t { kKv, kConfChange, kAutopilot, kInternal };
+  struct PendingWrite {
+    uint64_t request_id = 0;
+    uint64_t term = 0;
+    WriteKind kind = WriteKind::kKv;
+  };
+  // A read waiting for a ReadIndex round (index 0) or for the applied index to reach `index`.
+  struct PendingRead {
+    uint64_t request_id = 0;
+    std::string method;
+    pba::Call call;
+    uint64_t index = 0;
+    uint64_t term = 0;
+  };
+  struct PendingForward {
+    uint64_t request_id = 0;
+    uint64_t timer = 0;
+  };
+
+  // Inputs.
+  void HandleMessage(Time now, const MessageInput& m);
+  void HandleRpc(Time now, const MessageInput& m, std::string_view body);
+  void HandleRequest(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
+  void HandleRequestBytes(Time now, const RequestInput& r);
+  void DropLog(Time now, const Address& from, Endpoint endpoint, const std::string& why);
+
+  // Answers, exactly once per request id.
+  void Answer(uint64_t request_id, const absl::Status& status, pba::Reply reply);
+  pba::Reply Facts() const;
+  void Fail(uint64_t request_id, absl::Status status) { Answer(request_id, status, Facts()); }
+
+  // Reads and writes.
+  bool MayPropose() const;
+  void Read(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
+  void Serve(uint64_t request_id, const std::string& method, const pba::Call& call);
+  void Write(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
+  void Propose(Time now, uint64_t request_id, const pbs::Command& c, WriteKind kind);
+  void Forward(Time now, uint64_t request_id, const std::string& method, pba::Call call);
+  Address LeaderRpcAddress() const;
+  Address AnyServerRpcAddress() const;
+  uint64_t InternalRequest(Callback cb);
+
+  // Raft output and leadership.
+  void Carry(Time now, raft::Ready& ready);
+  void ApplyEntry(Time now, const raft::pb::Entry& e);
+  void OnLeadershipChange(Time now);
+  void FailPending(std::string_view why);
+  void MaybeSnapshot(Time now);
+
+  // Gossip.
+  void ObserveMemberEvents(Time now, const Effects& batch, std::string_view pool);
+  gossip::TagMap LanTags() const;
+  void StartGossip(Time now);
+  void TryJoin(Time now);
+
+  // Bootstrap.
+  bool HasRaftState() const;
+  void RunBootstrap(Time now);
+
+  // Leader duties.
+  void Reconcile(Time now);
+  void RunAutopilot(Time now);
+  void ScheduleSessionExpiry(Time now);
+  void ExpireSessions(Time now);
+  void SyncOwnNode(Time now);
+  void BeginLeave(Time now, uint64_t request_id);
+  void MaybeLeft();
+
+  // Sealing and merging.
+  void Seal(Effects& batch, EnvelopeKind kind, Endpoint endpoint);
+  void SendRpc(const Address& to, const pba::RpcMessage& m);
+
+  std::optional<ServerCandidate> ServerOfMember(const gossip::Member& m) const;
+  absl::btree_map<NodeId, ServerCandidate> KnownServers() const;
+
+  Logger log_;         // agent
+  Logger server_log_;  // agent.server
+  Logger raft_log_;
+  Logger autopilot_log_;
+  std::string node_name_;
+  std::string node_id_;
+  NodeId raft_id_;
+  Address rpc_addr_, lan_addr_, wan_addr_;
+  Rng rng_;
+
+  Composition composition_;
+  Composition::ComponentId c_raft_ = 0, c_lan_ = 0, c_wan_ = 0, c_agent_ = 0;
+  TimerQueue timers_;
+  Time now_;
+  bool started_ = false;
+
+  // The batches of the step in progress.
+  raft::Ready* ready_ = nullptr;
+  Effects* lan_out_ = nullptr;
+  Effects* wan_out_ = nullptr;
+  Effects* own_ = nullptr;
+
+  state::ReplicatedClock clock_;
+  uint64_t term_applied_ = 0;
+  bool was_leader_ = false;  // MayPropose() as of the last step
+  NodeId last_leader_;
+  Time last_leader_contact_;
+
+  absl::btree_map<uint64_t, Origin> origins_;  // internal request id -> where its answer goes
+  uint64_t next_internal_id_ = kInternalIdBase;
+  std::map<uint64_t, PendingWrite> writes_;           // by log index
+  std::map<uint64_t, PendingRead> reads_;             // by read id (request id)
+  absl::btree_map<uint64_t, PendingForward> forwards_;  // by rpc seq
+  uint64_t next_rpc_seq_ = 1;
+  absl::btree_map<uint64_t, uint64_t> leave_requests_;  // none or one pending leave
+  bool leaving_ = false;
+
+  // Bootstrap-expect.
+  bool bootstrap_done_ = false;
+  absl::btree_map<std::string, bool> peer_reports_;
+  Time last_peer_query_ = absl::InfinitePast();
+  std::string last_bootstrap_log_;
+
+  // Joins.
+  int join_attempts_ = 0;
+  bool joined_ = false;
+  absl::btree_map<uint64_t, std::pair<uint64_t, Time>> pending_joins_;  // request -> (replies before, deadline)
+
+  // Leader duties.
+  Autopilot autopilot_;
+  uint64_t reconcile_timer_ = 0;
+  uint64_t autopilot_timer_ = 0;
+  uint64_t session_timer_ = 0;
+  std::optional<Time> session_timer_at_;
+  absl::btree_map<std::string, uint64_t> reconcile_in_flight_;  // node -> log index
+  bool conf_change_in_flight_ = false;
+  uint64_t sync_timer_ = 0;
+
+  // Dropped-message log throttle.
+  Time last_drop_log_ = absl::InfinitePast();
+  uint64_t drops_unlogged_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+// Construction.
+
+AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
+    : opt(std::move(options)), rng_(ctx.seed ^ 0xa9e17) {
+  const LogLevel level = ParseLevel(opt.config.log_level);
+  const std::string role = opt.config.server ? "agent.server" : "agent.client";
+  log_ = Logger(ctx.log, "agent", level);
+  server_log_ = Logger(ctx.log, "agent.server", level);
+  raft_log_ = Logger(ctx.log, "agent.server.raft", level);
+  autopilot_log_ = Logger(ctx.log, "agent.server.autopilot", level);
+  node_name_ = opt.config.node_name;
+  absl::StatusOr<std::string> id = ParseNodeId(opt.config.node_id);
+  MUSTER_CHECK(id.ok(), "the host must hand the agent a valid node ID: ", id.status().ToString());
+  node_id_ = *id;
+  absl::StatusOr<NodeId> raft_id = RaftIdOf(node_id_);
+  MUSTER_CHECK(raft_id.ok(), raft_id.status().ToString());
+  raft_id_ = *raft_id;
+  lan_addr_ = ctx.endpoints[static_cast<int>(Endpoint::kLan)].empty() ? ctx.address
+                                                                      : ctx.endpoints[static_cast<int>(Endpoint::kLan)];
+  rpc_addr_ = ctx.endpoints[static_cast<int>(Endpoint::kRpc)];
+  wan_addr_ = ctx.endpoints[static_cast<int>(Endpoint::kWan)];
+  if (rpc_addr_.empty()) rpc_addr_ = lan_addr_;
+  now_ = ctx.now;
+  last_leader_contact_ = ctx.now;
+
+  c_raft_ = composition_.Add("raft");
+  c_lan_ = composition_.Add("serf.lan");
+  c_wan_ = composition_.Add("serf.wan");
+  c_agent_ = composition_.Add("agent");
+
+  Rng seeds(ctx.seed);
+  const uint64_t raft_seed = seeds.Next();
+  const uint64_t lan_seed = seeds.Next();
+  const uint64_t wan_seed = seeds.Next();
+
+  if (opt.config.server) {
+    raft::RaftOptions ro = opt.raft;
+    ro.id = raft_id_;
+    ro.address = rpc_addr_;
+    ro.channel = Channel::kStream;
+    if (!ro.validate_snapshot) {
+      ro.validate_snapshot = [](const raft::pb::SnapshotMeta& meta, std::string_view data) -> absl::Status {
+        state::Fsm probe;
+        absl::StatusOr<std::vector<uint64_t>> r = probe.Restore(data);
+        if (!r.ok()) return r.status();
+        if (probe.store().last_index() != meta.index()) {
+          return absl::InvalidArgumentError("snapshot data and meta disagree on the index");
+        }
+        return absl::OkStatus();
+      };
+    }
+    raft = std::make_unique<raft::Raft>(ro, ctx.storage, raft_seed, ctx.now, raft_log_);
+    // A restarted server rebuilds its state from its snapshot, then from the log as Raft hands
+    // out committed entries again.
+    if (raft->log().snapshot_index() > 0) {
+      MUSTER_CHECK(fsm.Restore(raft->log().snapshot_data()).ok(), "our own snapshot does not load");
+      clock_.Observe(fsm.store().last_stamp(), ctx.now);
+    }
+  }
+
+  gossip::SerfConfig lan_config = opt.lan;
+  lan_config.memberlist.name = node_name_;
+  lan_config.tags = LanTags();
+  lan = std::make_unique<gossip::Serf>(lan_config, lan_addr_, lan_seed,
+                                       Logger(ctx.log, absl::StrCat(role, ".serf.lan"), level));
+  if (opt.config.server && !wan_addr_.empty()) {
+    gossip::SerfConfig wan_config = opt.wan;
+    wan_config.memberlist.name = absl::StrCat(node_name_, ".", opt.config.datacenter);
+    wan_config.tags = LanTags();
+    wan = std::make_unique<gossip::Serf>(wan_config, wan_addr_, wan_seed,
+                                         Logger(ctx.log, "agent.server.serf.wan", level));
+  }
+}
+
+gossip::TagMap AgentMachine::Impl::LanTags() const {
+  gossip::TagMap tags;
+  if (opt.config.server) {
+    ServerTags t;
+    t.datacenter = opt.config.datacenter;
+    t.node_id = node_id_;
+    t.rpc_port = static_cast<uint16_t>(PortOf(rpc_addr_, opt.config.ports.server));
+    t.expect = static_cast<uint32_t>(std::max(0, opt.config.bootstrap_expect));
+    t.bootstrap = opt.config.bootstrap;
+    tags = EncodeServerTags(t);
+  } else {
+    tags["role"] = "node";
+    tags["dc"] = opt.config.datacenter;
+    tags["id"] = node_id_;
+  }
+  tags["build"] = std::string(kVersion);
+  return tags;
+}
+
+// ---------------------------------------------------------------------------------------
+// The step.
+
+void AgentMachine::Impl::Step(const Input& input, Effects* out) {
+  const Time now = input.now;
+  now_ = now;
+  raft::Ready ready;
+  Effects lan_batch, wan_batch, own;
+  ready_ = &ready;
+  lan_out_ = &lan_batch;
+  wan_out_ = &wan_batch;
+  own_ = &own;
+
+  if (!started_) {
+    started_ = true;
+    if (raft != nullptr) {
+      raft_log_.Info(now, "initial configuration: index=", raft->log().last_index(),
+                     " servers=", raft->configuration().servers_size());
+      raft_log_.Info(now, "entering Follower state: term=", raft->term());
+      if (opt.config.bootstrap_expect > 0) {
+        server_log_.Info(now, "bootstrap_expect > 0: expecting ", opt.config.bootstrap_expect, " servers");
+      }
+      if (opt.config.bootstrap && !HasRaftState()) {
+        raft::pb::Configuration c;
+        raft::pb::Server* s = c.add_servers();
+        s->set_id(raft_id_.value);
+        s->set_address(rpc_addr_);
+        s->set_voter(true);
+        MUSTER_CHECK(raft->Bootstrap(now, c, &ready).ok(), "bootstrap of a fresh server failed");
+        bootstrap_done_ = true;
+      } else if (HasRaftState()) {
+        if (opt.config.bootstrap_expect > 0 || opt.config.bootstrap) {
+          server_log_.Info(now, "Raft data found, disabling bootstrap mode");
+        }
+        bootstrap_done_ = true;
+      }
+    }
+    StartGossip(now);
+    sync_timer_ = timers_.Add(now + kSyncFirst, [this] { SyncOwnNode(now_); });
+  }
+
+  std::visit(
+      [&](const auto& what) {
+        using T = std::decay_t<decltype(what)>;
+        if constexpr (std::is_same_v<T, TickInput>) {
+          timers_.RunDue(now);
+        } else if constexpr (std::is_same_v<T, MessageInput>) {
+          HandleMessage(now, what);
+        } else if constexpr (std::is_same_v<T, WriteDurableInput>) {
+          for (const Composition::Durable& d : composition_.OnDurable(what.write_id)) {
+            if (d.component == c_raft_ && raft != nullptr) raft->WriteDurable(now, d.write_id, &ready);
+          }
+        } else if constexpr (std::is_same_v<T, ProcessExitedInput>) {
+          if (std::optional<Composition::Process> p = composition_.OnProcessExited(what.process_id)) {
+            ProcessExitedInput own_exit = what;
+            own_exit.process_id = p->process_id;
+            if (p->component == c_lan_) lan->HandleProcessExit(now, own_exit, &lan_batch);
+            if (p->component == c_wan_ && wan != nullptr) wan->HandleProcessExit(now, own_exit, &wan_batch);
+          }
+        } else if constexpr (std::is_same_v<T, RequestInput>) {
+          HandleRequestBytes(now, what);
+        }
+      },
+      input.what);
+
+  // Every component runs what is due and states its next wake-up (the calling convention),
+  // also the ones this input did not reach.
+  if (raft != nullptr) raft->Tick(now, &ready);
+  lan->Tick(now, &lan_batch);
+  if (wan != nullptr) wan->Tick(now, &wan_batch);
+
+  ObserveMemberEvents(now, lan_batch, "lan");
+  if (wan != nullptr) ObserveMemberEvents(now, wan_batch, "wan");
+
+  // Raft's output may call for more (proposals from leader duties, answers): until quiet.
+  raft::Ready raft_total;
+  for (int round = 0;; ++round) {
+    MUSTER_CHECK_LT(round, 64, "the agent's raft output does not settle");
+    raft::Ready next;
+    ready_ = &next;
+    Carry(now, ready);
+    raft_total.effects.Append(std::move(ready.effects));
+    OnLeadershipChange(now);
+    RunBootstrap(now);
+    if (next.committed.empty() && !next.restore.has_value() && next.reads.empty() && next.effects.empty()) {
+      raft_total.effects.Append(std::move(next.effects));
+      break;
+    }
+    ready = std::move(next);
+  }
+  ready_ = nullptr;
+  for (auto it = pending_joins_.begin(); it != pending_joins_.end();) {
+    if (lan->memberlist().join_replies() > it->second.first) {
+      Answer(it->first, absl::OkStatus(), Facts());
+      it = pending_joins_.erase(it);
+    } else if (now >= it->second.second) {
+      Answer(it->first, absl::UnavailableError("no seed answered the join"), Facts());
+      it = pending_joins_.erase(it);
+    } else {
+      own.WakeAt(it->second.second);
+      ++it;
+    }
+  }
+  if (!joined_ && lan->memberlist().join_replies() > 0) joined_ = true;
+  MaybeLeft();
+  if (raft != nullptr) ScheduleSessionExpiry(now);
+
+  Seal(raft_total.effects, proto::Envelope::KIND_RAFT, Endpoint::kRpc);
+  Seal(lan_batch, proto::Envelope::KIND_GOSSIP, Endpoint::kLan);
+  Seal(wan_batch, proto::Envelope::KIND_GOSSIP, Endpoint::kWan);
+  composition_.Merge(c_raft_, std::move(raft_total.effects), out);
+  composition_.Merge(c_lan_, std::move(lan_batch), out);
+  composition_.Merge(c_wan_, std::move(wan_batch), out);
+  if (std::optional<Time> next = timers_.Next()) own.WakeAt(*next);
+  composition_.Merge(c_agent_, std::move(own), out);
+  own_ = lan_out_ = wan_out_ = nullptr;
+}
+
+void AgentMachine::Impl::Seal(Effects& batch, EnvelopeKind kind, Endpoint endpoint) {
+  for (OutboundMessage& m : batch.messages) {
+    m.payload = muster::Seal(kind, m.payload);
+    m.endpoint = endpoint;
+  }
+}
+
+void AgentMachine::Impl::SendRpc(const Address& to, const pba::RpcMessage& m) {
+  OutboundMessage out;
+  out.to = to;
+  out.channel = Channel::kStream;
+  out.endpoint = Endpoint::kRpc;
+  out.payload = muster::Seal(proto::Envelope::KIND_RPC, m.SerializeAsString());
+  own_->messages.push_back(std::move(out));
+}
+
+// ---------------------------------------------------------------------------------------
+// Messages.
+
+void AgentMachine::Impl::DropLog(Time now, const Address& from, Endpoint endpoint, const std::string& why) {
+  ++drops_unlogged_;
+  if (now - last_drop_log_ < kDropLogInterval) return;
+  log_.Warn(now, "dropping message from ", from, " on the ", EndpointName(endpoint), " endpoint: ", why,
+            drops_unlogged_ > 1 ? absl::StrCat(" (", drops_unlogged_, " dropped since the last such line)") : "");
+  last_drop_log_ = now;
+  drops_unlogged_ = 0;
+}
+
+void AgentMachine::Impl::HandleMessage(Time now, const MessageInput& m) {
+  absl::StatusOr<Opened> opened = muster::Open(m.payload);
+  if (!opened.ok()) {
+    DropLog(now, m.from, m.endpoint, std::string(opened.status().message()));
+    return;
+  }
+  switch (opened->kind) {
+    case proto::Envelope::KIND_RAFT:
+      if (m.endpoint != Endpoint::kRpc || raft == nullptr) break;
+      if (absl::Status s = raft->Receive(now, opened->body, ready_); !s.ok()) {
+        DropLog(now, m.from, m.endpoint, std::string(s.message()));
+      } else if (raft->leader().valid() && raft->leader() != raft_id_) {
+        last_leader_contact_ = now;
+      }
+      return;
+    case proto::Envelope::KIND_GOSSIP: {
+      MessageInput inner{m.from, m.channel, std::move(opened->body), m.endpoint};
+      if (m.endpoint == Endpoint::kLan) {
+        lan->HandleMessage(now, inner, lan_out_);
+        return;
+      }
+      if (m.endpoint == Endpoint::kWan && wan != nullptr) {
+        wan->HandleMessage(now, inner, wan_out_);
+        return;
+      }
+      break;
+    }
+    case proto::Envelope::KIND_RPC:
+      if (m.endpoint != Endpoint::kRpc) break;
+      HandleRpc(now, m, opened->body);
+      return;
+    default:
+      break;
+  }
+  DropLog(now, m.from, m.endpoint,
+          absl::StrCat("a ", proto::Envelope::Kind_Name(opened->kind), " message does not belong here"));
+}
+
+void AgentMachine::Impl::HandleRpc(Time now, const MessageInput& m, std::string_view body) {
+  pba::RpcMessage rpc;
+  if (!rpc.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    DropLog(now, m.from, m.endpoint, "malformed RPC message");
+    return;
+  }
+  if (rpc.has_forward()) {
+    if (rpc.forward().call().hops() >= kForwardHopsMax) {
+      pba::RpcMessage answer;
+      answer.set_seq(rpc.seq());
+      answer.mutable_answer()->set_code(static_cast<int>(absl::StatusCode::kUnavailable));
+      answer.mutable_answer()->set_message("too many forwards: leadership is moving");
+      SendRpc(m.from, answer);
+      return;
+    }
+    if (origins_.size() >= kPendingRequestsMax) {
+      pba::RpcMessage answer;
+      answer.set_seq(rpc.seq());
+      answer.mutable_answer()->set_code(static_cast<int>(absl::StatusCode::kUnavailable));
+      answer.mutable_answer()->set_message("too many requests in flight");
+      SendRpc(m.from, answer);
+      return;
+    }
+    const uint64_t id = next_internal_id_++;
+    origins_[id] = FromRpc{m.from, rpc.seq()};
+    pba::Call call = rpc.forward().call();
+    call.set_hops(call.hops() + 1);
+    HandleRequest(now, id, rpc.forward().method(), call);
+  } else if (rpc.has_answer()) {
+    auto it = forwards_.find(rpc.seq());
+    if (it == forwards_.end()) return;  // timed out already, or not ours
+    timers_.Cancel(it->second.timer);
+    const uint64_t request_id = it->second.request_id;
+    forwards_.erase(it);
+    const int code = rpc.answer().code();
+    absl::Status status = code == 0 ? absl::OkStatus()
+                                    : absl::Status(code > 0 && code <= 16 ? static_cast<absl::StatusCode>(code)
+                                                                          : absl::StatusCode::kUnknown,
+                                                   rpc.answer().message());
+    Answer(request_id, status, rpc.answer().reply());
+  } else if (rpc.has_peer_query()) {
+    pba::RpcMessage answer;
+    answer.set_seq(rpc.seq());
+    answer.mutable_peer_report()->set_node(node_name_);
+    answer.mutable_peer_report()->set_has_peers(raft != nullptr && HasRaftState());
+    SendRpc(m.from, answer);
+  } else if (rpc.has_peer_report()) {
+    if (raft == nullptr || bootstrap_done_ || rpc.peer_report().node().size() > 128) return;
+    // Only servers we asked (known by gossip) count; a stranger's report is ignored.
+    for (const auto& [id, s] : KnownServers()) {
+      if (s.name == rpc.peer_report().node() && s.rpc_address == m.from) {
+        peer_reports_[s.name] = rpc.peer_report().has_peers();
+      }
+    }
+  } else {
+    DropLog(now, m.from, m.endpoint, "empty RPC message");
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Requests.
+
+void AgentMachine::Impl::HandleRequestBytes(Time now, const RequestInput& r) {
+  pba::Call call;
+  if (!call.ParseFromArray(r.body.data(), static_cast<int>(r.body.size()))) {
+    Fail(r.request_id, absl::InvalidArgumentError("request body is not a Call"));
+    return;
+  }
+  call.set_hops(0);
+  HandleRequest(now, r.request_id, r.method, call);
+}
+
+uint64_t AgentMachine::Impl::InternalRequest(Callback cb) {
+  const uint64_t id = next_internal_id_++;
+  origins_[id] = std::move(cb);
+  return id;
+}
+
+pba::Reply AgentMachine::Impl::Facts() const {
+  pba::Reply r;
+  if (raft != nullptr) {
+    r.set_known_leader(raft->leader().valid());
+    r.set_last_contact_ms(raft->role() == raft::Role::kLeader
+                              ? 0
+                              : static_cast<uint64_t>(std::max<int64_t>(0, absl::ToInt64Milliseconds(now_ - last_leader_contact_))));
+  }
+  return r;
+}
+
+void AgentMachine::Impl::Answer(uint64_t request_id, const absl::Status& status, pba::Reply reply) {
+  if (request_id < kInternalIdBase) {
+    Response resp;
+    resp.request_id = request_id;
+    resp.status = status;
+    resp.body = ReplyBytes(reply);
+    own_->responses.push_back(std::move(resp));
+    return;
+  }
+  auto it = origins_.find(request_id);
+  if (it == origins_.end()) return;
+  Origin origin = std::move(it->second);
+  origins_.erase(it);
+  if (auto* rpc = std::get_if<FromRpc>(&origin)) {
+    pba::RpcMessage answer;
+    answer.set_seq(rpc->seq);
+    answer.mutable_answer()->set_code(static_cast<int>(status.code()));
+    answer.mutable_answer()->set_message(std::string(status.message()));
+    *answer.mutable_answer()->mutable_reply() = std::move(reply);
+    SendRpc(rpc->from, answer);
+  } else if (auto* cb = std::get_if<Callback>(&origin)) {
+    (*cb)(status, reply);
+  }
+}
+
+void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std::string& method,
+                                       const pba::Call& call) {
+  const bool server = raft != nullptr;
+  Json j;
+  pba::Reply reply = Facts();
+  auto ok_json = [&](const Json& body) {
+    reply.set_body(body.dump());
+    Answer(request_id, absl::OkStatus(), reply);
+  };
+  if (method == "status.leader") {
+    ok_json(Json(server ? LeaderRpcAddress() : std::string()));
+  } else if (method == "status.peers") {
+    Json peers = Json::array();
+    if (server) {
+      for (const raft::pb::Server& s : raft->configuration().servers()) {
+        if (s.voter()) peers.push_back(s.address());
+      }
+    }
+    ok_json(peers);
+  } else if (method == "agent.self") {
+    Json config;
+    config["Datacenter"] = opt.config.datacenter;
+    config["PrimaryDatacenter"] = opt.config.datacenter;
+    config["NodeName"] = node_name_;
+    config["NodeID"] = node_id_;
+    config["Server"] = opt.config.server;
+    config["Revision"] = "";
+    config["Version"] = std::string(kVersion);
+    j["Config"] = std::move(config);
+    const gossip::Member* self = lan->member(node_name_);
+    j["Member"] = self != nullptr ? MemberJson(*self) : Json(nullptr);
+    Json stats;
+    stats["agent"]["server"] = opt.config.server ? "true" : "false";
+    if (server) {
+      stats["raft"]["state"] = std::string(raft::RoleName(raft->role()));
+      stats["raft"]["term"] = absl::StrCat(raft->term());
+      stats["raft"]["commit_index"] = absl::StrCat(raft->commit());
+      stats["raft"]["applied_index"] = absl::StrCat(raft->applied());
+      stats["raft"]["last_log_index"] = absl::StrCat(raft->log().last_index());
+    }
+    j["Stats"] = std::move(stats);
+    ok_json(j);
+  } else if (method == "agent.members") {
+    Json members = Json::array();
+    const gossip::Serf* pool = call.wan() ? wan.get() : lan.get();
+    if (pool != nullptr) {
+      for (const auto& [name, m] : pool->members()) members.push_back(MemberJson(m));
+    }
+    ok_json(members);
+  } else if (method == "agent.join") {
+    gossip::Serf* pool = call.wan() ? wan.get() : lan.get();
+    if (pool == nullptr) return Fail(request_id, absl::InvalidArgumentError("this agent is not in a WAN pool"));
+    if (call.addresses_size() == 0 || call.addresses_size() > 64) {
+      return Fail(request_id, absl::InvalidArgumentError("join: between 1 and 64 addresses"));
+    }
+    std::vector<Address> seeds;
+    for (const std::string& a : call.addresses()) {
+      if (a.empty() || a.size() > 256) return Fail(request_id, absl::InvalidArgumentError("join: bad address"));
+      seeds.push_back(WithPort(a, call.wan() ? opt.config.ports.serf_wan : opt.config.ports.serf_lan));
+    }
+    if (call.wan()) {
+      wan->Join(now, seeds, wan_out_);
+      ok_json(Json(nullptr));  // WAN joins are answered at once (rare; retried by the operator)
+      return;
+    }
+    pending_joins_[request_id] = {lan->memberlist().join_replies(), now + absl::Seconds(10)};
+    lan->Join(now, seeds, lan_out_);
+    log_.Info(now, "(LAN) joining: ", absl::StrJoin(seeds, ","));
+  } else if (method == "agent.leave") {
+    BeginLeave(now, request_id);
+  } else if (method == "kv.get" || method == "catalog.nodes" || method == "health.node" ||
+             method == "operator.autopilot.get") {
+    Read(now, request_id, method, call);
+  } else if (method == "kv.put" || method == "kv.delete" || method == "operator.autopilot.set" ||
+             method == "operator.raft.remove-peer" || method == "catalog.register" ||
+             method == "operator.autopilot.health") {
+    Write(now, request_id, method, call);
+  } else if (method == "operator.raft.configuration") {
+    if (!server) return Forward(now, request_id, method, call);
+    absl::btree_map<NodeId, ServerCandidate> known = KnownServers();
+    Json servers = Json::array();
+    for (const raft::pb::Server& s : raft->configuration().servers()) {
+      Json e;
+      auto k = known.find(NodeId{s.id()});
+      e["ID"] = k != known.end() ? k->second.node_id : (s.id() == raft_id_.value ? node_id_ : absl::StrCat(s.id()));
+      e["Node"] = k != known.end() ? k->second.name : (s.id() == raft_id_.value ? node_name_ : "(unknown)");
+      e["Address"] = s.address();
+      e["Leader"] = raft->leader().value == s.id();
+      e["ProtocolVersion"] = "3";
+      e["Voter"] = s.voter();
+      servers.push_back(std::move(e));
+    }
+    j["Servers"] = std::move(servers);
+    j["Index"] = raft->commit();
+    reply.set_index(raft->commit());
+    ok_json(j);
+  } else {
+    Fail(request_id, absl::InvalidArgumentError(absl::StrCat("unknown request method \"", method, "\"")));
+  }
+}
+
+bool AgentMachine::Impl::MayPropose() const {
+  // Propose only once an entry of our own term (the no-op) is applied: by then the replicated
+  // clock has seen every committed stamp (core/state/replicated_clock.h).
+  return raft != nullptr && raft->role() == raft::Role::kLeader && term_applied_ == raft->term();
+}
+
+Address AgentMachine::Impl::LeaderRpcAddress() const {
+  if (raft == nullptr || !raft->leader().valid()) return "";
+  for (const raft::pb::Server& s : raft->configuration().servers()) {
+    if (s.id() == raft->leader().value) return s.address();
+  }
+  return "";
+}
+
+Address AgentMachine::Impl::AnyServerRpcAddress() const {
+  // A client's servers (issue 13 routes among them); the first alive one by raft ID for now.
+  for (const auto& [id, s] : KnownServers()) {
+    const gossip::Member* m = lan->member(s.name);
+    if (m != nullptr && m->status == gossip::MemberStatus::kAlive) return s.rpc_address;
+  }
+  return "";
+}
+
+void AgentMachine::Impl::Forward(Time now, uint64_t request_id, const std::string& method, pba::Call call) {
+  const Address to = raft != nullptr ? LeaderRpcAddress() : AnyServerRpcAddress();
+  if (to.empty() || to == rpc_addr_) return Fail(request_id, absl::UnavailableError("No cluster leader"));
+  if (call.hops() >= kForwardHopsMax) {
+    return Fail(request_id, absl::UnavailableError("too many forwards: leadership is moving"));
+  }
+  if (forwards_.size() >= kPendingRequestsMax) {
+    return Fail(request_id, absl::UnavailableError("too many requests in flight"));
+  }
+  const uint64_t seq = next_rpc_seq_++;
+  pba::RpcMessage m;
+  m.set_seq(seq);
+  m.mutable_forward()->set_method(method);
+  *m.mutable_forward()->mutable_call() = std::move(call);
+  SendRpc(to, m);
+  const uint64_t timer = timers_.Add(now + opt.rpc_timeout, [this, seq] {
+    auto it = forwards_.find(seq);
+    if (it == forwards_.end()) return;
+    const uint64_t id = it->second.request_id;
+    forwards_.erase(it);
+    Fail(id, absl::UnavailableError("rpc error: timeout waiting for the leader's answer"));
+  });
+  forwards_[seq] = PendingForward{request_id, timer};
+}
+
+void AgentMachine::Impl::Read(Time now, uint64_t request_id, const std::string& method, const pba::Call& call) {
+  if (raft == nullptr) return Forward(now, request_id, method, call);
+  const std::string& mode = call.consistency();
+  if (mode != "" && mode != "stale" && mode != "consistent") {
+    return Fail(request_id, absl::InvalidArgumentError("consistency: one of \"\", stale, consistent"));
+  }
+  if (mode == "stale") {
+    if (fsm.store().last_index() == 0 && !raft->leader().valid()) {
+      return Fail(request_id, absl::UnavailableError("No cluster leader"));
+    }
+    return Serve(request_id, method, call);
+  }
+  if (raft->role() != raft::Role::kLeader) return Forward(now, request_id, method, call);
+  if (!MayPropose()) return Fail(request_id, absl::UnavailableError("No cluster leader"));
+  if (reads_.size() >= kPendingRequestsMax) return Fail(request_id, absl::UnavailableError("too many reads in flight"));
+  if (mode.empty()) {
+    // default: the leader's lease, as Consul's default mode; a leader without a valid lease
+    // confirms with a quorum instead.
+    absl::StatusOr<uint64_t> index = raft->LeaseRead(now);
+    if (index.ok()) {
+      if (*index <= fsm.store().last_index()) return Serve(request_id, method, call);
+      reads_[request_id] = PendingRead{request_id, method, call, *index, raft->term()};
+      return;
+    }
+  }
+  absl::Status s = raft->ReadIndex(now, request_id, ready_);
+  if (!s.ok()) return Fail(request_id, absl::UnavailableError(s.message()));
+  reads_[request_id] = PendingRead{request_id, method, call, 0, raft->term()};
+}
+
+void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, const pba::Call& call) {
+  const state::Store& store = fsm.store();
+  pba::Reply reply = Facts();
+  Json j;
+  if (method == "kv.get") {
+    if (call.key().size() > 2048) return Fail(request_id, absl::InvalidArgumentError("key too long"));
+    if (call.keys()) {
+      state::Indexed<std::vector<std::string>> keys = store.KVKeys(call.key(), call.separator());
+      reply.set_index(keys.index);
+      if (keys.value.empty()) return Answer(request_id, absl::NotFoundError(""), reply);
+      reply.set_body(Json(keys.value).dump());
+    } else if (call.recurse()) {
+      state::Indexed<std::vector<state::KVEntry>> list = store.KVList(call.key());
+      reply.set_index(list.index);
+      if (list.value.empty()) return Answer(request_id, absl::NotFoundError(""), reply);
+      if (call.raw()) {
+        reply.set_body(list.value.front().value);
+      } else {
+        Json arr = Json::array();
+        for (const state::KVEntry& e : list.value) arr.push_back(KVJson(e));
+        reply.set_body(arr.dump());
+      }
+    } else {
+      state::Indexed<std::optional<state::KVEntry>> e = store.KVGet(call.key());
+      reply.set_index(e.index);
+      if (!e.value.has_value()) return Answer(request_id, absl::NotFoundError(""), reply);
+      reply.set_body(call.raw() ? e.value->value : Json::array({KVJson(*e.value)}).dump());
+    }
+  } else if (method == "catalog.nodes") {
+    state::Indexed<std::vector<state::Node>> nodes = store.Nodes();
+    reply.set_index(nodes.index);
+    Json arr = Json::array();
+    for (const state::Node& n : nodes.value) arr.push_back(NodeJson(n));
+    reply.set_body(arr.dump());
+  } else if (method == "health.node") {
+    state::Indexed<std::vector<state::Check>> checks = store.NodeChecks(call.key());
+    reply.set_index(checks.index);
+    Json arr = Json::array();
+    for (const state::Check& c : checks.value) arr.push_back(CheckJson(c));
+    reply.set_body(arr.dump());
+  } else if (method == "operator.autopilot.get") {
+    std::optional<state::AutopilotConfiguration> stored = store.Autopilot();
+    reply.set_index(stored.has_value() ? stored->modify_index : 1);
+    reply.set_body(AutopilotConfigJson(stored.has_value() ? FromState(*stored) : opt.autopilot));
+  } else {
+    return Fail(request_id, absl::InvalidArgumentError(absl::StrCat("not a read: ", method)));
+  }
+  Answer(request_id, absl::OkStatus(), reply);
+}
+
+void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string& method, const pba::Call& call) {
+  if (raft == nullptr || raft->role() != raft::Role::kLeader) return Forward(now, request_id, method, call);
+  if (!MayPropose()) return Fail(request_id, absl::UnavailableError("No cluster leader"));
+  if (writes_.size() >= kPendingRequestsMax) return Fail(request_id, absl::UnavailableError("too many writes in flight"));
+  const Time stamp = clock_.Stamp(now, raft->term());
+  if (method == "kv.put" || method == "kv.delete") {
+    state::KVEntry e;
+    e.key = call.key();
+    pbs::KVRequest::Op op;
+    uint64_t cas = 0;
+    if (method == "kv.put") {
+      e.value = call.value();
+      e.flags = call.flags();
+      if (!call.acquire().empty() && !call.release().empty()) {
+        return Fail(request_id, absl::InvalidArgumentError("acquire and release together"));
+      }
+      if (!call.acquire().empty()) {
+        op = pbs::KVRequest::LOCK;
+        e.session = call.acquire();
+      } else if (!call.release().empty()) {
+        op = pbs::KVRequest::UNLOCK;
+        e.session = call.release();
+      } else if (call.has_cas()) {
+        op = pbs::KVRequest::CAS;
+        cas = call.cas();
+      } else {
+        op = pbs::KVRequest::SET;
+      }
+    } else if (call.recurse()) {
+      op = pbs::KVRequest::DELETE_TREE;
+    } else if (call.has_cas()) {
+      op = pbs::KVRequest::DELETE_CAS;
+      cas = call.cas();
+    } else {
+      op = pbs::KVRequest::DELETE;
+    }
+    Propose(now, request_id, state::commands::KV(stamp, op, e, cas), WriteKind::kKv);
+  } else if (method == "catalog.register") {
+    state::RegisterRequest reg;
+    reg.node.name = call.key();
+    reg.node.id = call.id();
+    reg.node.address = call.address();
+    reg.node.datacenter = opt.config.datacenter;
+    reg.node.tagged_addresses["lan"] = call.address();
+    reg.node.tagged_addresses["lan_ipv4"] = call.address();
+    reg.node.tagged_addresses["wan"] = call.address();
+    reg.node.tagged_addresses["wan_ipv4"] = call.address();
+    if (absl::StatusOr<std::string> id = ParseNodeId(reg.node.id); !id.ok() || reg.node.name.empty()) {
+      return Fail(request_id, absl::InvalidArgumentError("register: node name and ID required"));
+    }
+    if (std::optional<state::Node> have = fsm.store().GetNode(reg.node.name); have.has_value()) {
+      state::Node want = reg.node;
+      if (want.SameContent(*have)) {
+        pba::Reply r = Facts();
+        r.set_index(have->modify_index);
+        return Answer(request_id, absl::OkStatus(), r);
+      }
+    }
+    Propose(now, request_id, state::commands::Register(stamp, reg), WriteKind::kInternal);
+  } else if (method == "operator.autopilot.set") {
+    std::optional<state::AutopilotConfiguration> stored = fsm.store().Autopilot();
+    absl::StatusOr<AutopilotConfig> c =
+        ParseAutopilotConfigJson(call.json(), stored.has_value() ? FromState(*stored) : opt.autopilot);
+    if (!c.ok()) return Fail(request_id, c.status());
+    Propose(now, request_id, state::commands::AutopilotSet(stamp, ToState(*c), call.has_cas(), call.cas()),
+            WriteKind::kAutopilot);
+  } else if (method == "operator.autopilot.health") {
+    pba::Reply r = Facts();
+    r.set_body(autopilot_.HealthJson(now));
+    Answer(request_id, absl::OkStatus(), r);
+  } else if (method == "operator.raft.remove-peer") {
+    NodeId target;
+    for (const raft::pb::Server& s : raft->configuration().servers()) {
+      absl::btree_map<NodeId, ServerCandidate> known = KnownServers();
+      auto k = known.find(NodeId{s.id()});
+      const bool id_match = !call.id().empty() &&
+                            ((k != known.end() && k->second.node_id == call.id()) || absl::StrCat(s.id()) == call.id() ||
+                             (s.id() == raft_id_.value && node_id_ == call.id()));
+      const bool addr_match = !call.address().empty() && s.address() == call.address();
+      if (id_match || addr_match) target = NodeId{s.id()};
+    }
+    if (!target.valid()) {
+      return Fail(request_id, absl::InvalidArgumentError(absl::StrCat(
+                                  "id or address not found in the Raft configuration: ",
+                                  call.id().empty() ? call.address() : call.id())));
+    }
+    absl::Status s = raft->ChangeMembership(now, raft::ConfChange::kRemove, target, "", ready_);
+    if (!s.ok()) return Fail(request_id, absl::UnavailableError(s.message()));
+    raft_log_.Info(now, "Updating configuration with RemoveServer (", ToString(target), ")");
+    writes_[raft->log().last_index()] = PendingWrite{request_id, raft->term(), WriteKind::kConfChange};
+  } else {
+    Fail(request_id, absl::InvalidArgumentError(absl::StrCat("not a write: ", method)));
+  }
+}
+
+void AgentMachine::Impl::Propose(Time now, uint64_t request_id, const pbs::Command& c, WriteKind kind) {
+  absl::StatusOr<uint64_t> index = raft->Propose(now, c.SerializeAsString(), ready_);
+  if (!index.ok()) return Fail(request_id, absl::UnavailableError(index.status().message()));
+  MUSTER_CHECK(!writes_.contains(*index), "a pending entry's index was reused while leading");
+  writes_[*index] = PendingWrite{request_id, raft->term(), kind};
+}
+
+// ---------------------------------------------------------------------------------------
+// Raft output.
+
+void AgentMachine::Impl::Carry(Time now, raft::Ready& ready) {
+  if (raft == nullptr) return;
+  if (ready.restore.has_value()) {
+    MUSTER_CHECK(fsm.Restore(raft->log().snapshot_data()).ok(), "snapshot data does not parse");
+    MUSTER_CHECK_EQ(fsm.store().last_index(), ready.restore->index(), "snapshot data and meta disagree");
+    clock_.Observe(fsm.store().last_stamp(), now);
+    term_applied_ = ready.restore->term();
+    const auto covered_end = writes_.upper_bound(ready.restore->index());
+    for (auto it = writes_.begin(); it != covered_end; ++it) {
+      Fail(it->second.request_id, absl::UnavailableError("outcome unknown: the entry is covered by a snapshot"));
+    }
+    writes_.erase(writes_.begin(), covered_end);
+    applied.clear();
+  }
+  for (const raft::pb::Entry* entry : ready.committed) ApplyEntry(now, *entry);
+  while (!writes_.empty() && writes_.begin()->first <= raft->applied() &&
+         writes_.begin()->first <= fsm.store().last_index()) {
+    Fail(writes_.begin()->second.request_id, absl::UnavailableError("entry was overwritten by another leader"));
+    writes_.erase(writes_.begin());
+  }
+  for (const raft::ReadState& rs : ready.reads) {
+    auto it = reads_.find(rs.context);
+    if (it != reads_.end()) it->second.index = std::max<uint64_t>(rs.index, 1);
+  }
+  const uint64_t applied_index = std::max(fsm.store().last_index(), raft->applied());
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->second.index != 0 && it->second.index <= applied_index) {
+      PendingRead r = std::move(it->second);
+      it = reads_.erase(it);
+      Serve(r.request_id, r.method, r.call);
+    } else {
+      ++it;
+    }
+  }
+  MaybeSnapshot(now);
+}
+
+void AgentMachine::Impl::ApplyEntry(Time now, const raft::pb::Entry& e) {
+  if (e.index() <= fsm.store().last_index()) return;  // in the snapshot restored
+  term_applied_ = e.term();
+  state::ApplyResult result;
+  bool applied_command = false;
+  if (e.type() == raft::pb::ENTRY_NORMAL && !e.data().empty()) {
+    result = fsm.Apply(e.index(), e.data());
+    clock_.Observe(fsm.store().last_stamp(), now);
+    applied_command = true;
+  }
+  applied.push_back(e);
+  auto it = writes_.find(e.index());
+  if (it == writes_.end()) return;
+  PendingWrite w = it->second;
+  writes_.erase(it);
+  if (e.term() != w.term) {
+    return Fail(w.request_id, absl::UnavailableError("entry was overwritten by another leader"));
+  }
+  if (w.kind == WriteKind::kConfChange) conf_change_in_flight_ = false;
+  pba::Reply reply = Facts();
+  reply.set_index(e.index());
+  if (applied_command && !result.status.ok()) {
+    absl::Status s = result.status;
+    if (s.code() == absl::StatusCode::kNotFound) s = absl::FailedPreconditionError(s.message());
+    return Answer(w.request_id, s, reply);
+  }
+  if (w.kind == WriteKind::kKv || w.kind == WriteKind::kAutopilot) reply.set_body(result.ok ? "true" : "false");
+  Answer(w.request_id, absl::OkStatus(), reply);
+}
+
+void AgentMachine::Impl::MaybeSnapshot(Time now) {
+  if (opt.snapshot_threshold == 0) return;
+  const uint64_t at = fsm.store().last_index();
+  if (at < raft->log().snapshot_index() + opt.snapshot_threshold || at > raft->applied()) return;
+  absl::Status s = raft->Compact(now, at, fsm.Snapshot(), ready_);
+  if (!s.ok()) server_log_.Warn(now, "snapshot at index ", at, " failed: ", s.message());
+}
+
+void AgentMachine::Impl::FailPending(std::string_view why) {
+  const std::string reason(why);
+  for (const auto& [index, w] : writes_) Fail(w.request_id, absl::UnavailableError(reason));
+  writes_.clear();
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->second.index == 0 || raft->role() != raft::Role::kLeader) {
+      const uint64_t id = it->second.request_id;
+      it = reads_.erase(it);
+      Fail(id, absl::UnavailableError(reason));
+    } else {
+      ++it;
+    }
+  }
+}
+
+void AgentMachine::Impl::OnLeadershipChange(Time now) {
+  if (raft == nullptr) return;
+  // Pending writes of a term we no longer lead can no longer be promised (kv_machine.h).
+  for (auto it = writes_.begin(); it != writes_.end();) {
+    if (raft->role() != raft::Role::kLeader || raft->term() != it->second.term) {
+      const uint64_t id = it->second.request_id;
+      it = writes_.erase(it);
+      Fail(id, absl::UnavailableError("leadership lost: outcome unknown"));
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (raft->role() != raft::Role::kLeader || raft->term() != it->second.term) {
+      const uint64_t id = it->second.request_id;
+      it = reads_.erase(it);
+      Fail(id, absl::UnavailableError("leadership lost"));
+    } else {
+      ++it;
+    }
+  }
+  if (raft->leader() != last_leader_) {
+    last_leader_ = raft->leader();
+    if (last_leader_.valid()) {
+      std::string name = ToString(last_leader_);
+      for (const auto& [id, s] : KnownServers()) {
+        if (id == last_leader_) name = s.name;
+      }
+      if (last_leader_ == raft_id_) name = node_name_;
+      server_log_.Info(now, "New leader elected: payload=", name);
+    }
+  }
+  const bool leads = MayPropose();
+  if (leads == was_leader_) return;
+  was_leader_ = leads;
+  if (leads) {
+    server_log_.Info(now, "cluster leadership acquired");
+    conf_change_in_flight_ = false;
+    reconcile_in_flight_.clear();
+    autopilot_.Reset();
+    Reconcile(now);
+    timers_.Reset(&autopilot_timer_, now + opt.autopilot_interval, [this] { RunAutopilot(now_); });
+  } else {
+    server_log_.Info(now, "cluster leadership lost");
+    timers_.Cancel(reconcile_timer_);
+    timers_.Cancel(autopilot_timer_);
+    timers_.Cancel(session_timer_);
+    session_timer_at_.reset();
+    autopilot_.Reset();
+    FailPending("leadership lost");
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Gossip.
+
+void AgentMachine::Impl::StartGossip(Time now) {
+  lan->Start(now, lan_out_);
+  if (wan != nullptr) wan->Start(now, wan_out_);
+  TryJoin(now);
+}
+
+void AgentMachine::Impl::TryJoin(Time now) {
+  std::vector<Address> seeds;
+  for (const std::string& a : opt.config.start_join) seeds.push_back(WithPort(a, opt.config.ports.serf_lan));
+  for (const std::string& a : opt.config.retry_join) seeds.push_back(WithPort(a, opt.config.ports.serf_lan));
+  std::erase(seeds, lan_addr_);
+  if (seeds.empty() || joined_) return;
+  if (opt.config.retry_max > 0 && join_attempts_ >= opt.config.retry_max) {
+    log_.Warn(now, "Join LAN: max join retry exhausted, exiting");
+    return;
+  }
+  ++join_attempts_;
+  log_.Info(now, "Joining cluster...: cluster=LAN seeds=", absl::StrJoin(seeds, ","));
+  lan->Join(now, seeds, lan_out_);
+  timers_.Add(now + std::max(opt.config.retry_interval, absl::Seconds(1)), [this] {
+    if (!joined_) {
+      log_.Warn(now_, "Join cluster failed, will retry: cluster=LAN retry_interval=",
+                absl::FormatDuration(opt.config.retry_interval));
+      TryJoin(now_);
+    }
+  });
+}
+
+void AgentMachine::Impl::ObserveMemberEvents(Time now, const Effects& batch, std::string_view pool) {
+  bool changed = false;
+  for (const Event& e : batch.events) {
+    std::string_view name;
+    if (e.kind == "member-join") name = "EventMemberJoin";
+    else if (e.kind == "member-leave") name = "EventMemberLeave";
+    else if (e.kind == "member-failed") name = "EventMemberFailed";
+    else if (e.kind == "member-update") name = "EventMemberUpdate";
+    else if (e.kind == "member-reap") name = "EventMemberReap";
+    else continue;
+    changed = true;
+    for (absl::string_view line : absl::StrSplit(e.payload, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> f = absl::StrSplit(line, '\t');
+      if (f.size() < 2) continue;
+      Logger l = raft != nullptr ? Logger(server_log_.Child(absl::StrCat("serf.", std::string(pool))))
+                                 : Logger(log_.Child(absl::StrCat("client.serf.", std::string(pool))));
+      l.Info(now, "serf: ", std::string(name), ": ", f[0], " ", HostOf(f[1]));
+    }
+  }
+  if (changed && pool == "lan" && MayPropose()) Reconcile(now);
+}
+
+std::optional<ServerCandidate> AgentMachine::Impl::ServerOfMember(const gossip::Member& m) const {
+  absl::StatusOr<std::optional<ServerCandidate>> s = ServerOf(m);
+  if (!s.ok() || !s->has_value()) return std::nullopt;
+  if ((*s)->datacenter != opt.config.datacenter) return std::nullopt;
+  return **s;
+}
+
+absl::btree_map<NodeId, ServerCandidate> AgentMachine::Impl::KnownServers() const {
+  absl::btree_map<NodeId, ServerCandidate> out;
+  for (const auto& [name, m] : lan->members()) {
+    if (std::optional<ServerCandidate> s = ServerOfMember(m)) out[s->raft_id] = *s;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Bootstrap-expect.
+
+bool AgentMachine::Impl::HasRaftState() const {
+  return raft->configuration().servers_size() > 0 || raft->log().last_index() > 0 || raft->term() > 0;
+}
+
+void AgentMachine::Impl::RunBootstrap(Time now) {
+  if (raft == nullptr || bootstrap_done_ || opt.config.bootstrap_expect <= 0) return;
+  BootstrapInput in;
+  in.self = node_name_;
+  in.expect = static_cast<uint32_t>(opt.config.bootstrap_expect);
+  in.datacenter = opt.config.datacenter;
+  in.has_raft_state = HasRaftState();
+  for (const auto& [name, m] : lan->members()) {
+    if (m.status != gossip::MemberStatus::kAlive) continue;
+    absl::StatusOr<std::optional<ServerCandidate>> s = ServerOf(m);
+    if (!s.ok()) continue;
+    if (s->has_value()) in.alive_servers.push_back(**s);
+  }
+  in.peer_reports = peer_reports_;
+  BootstrapDecision d = DecideBootstrap(in);
+  if (!d.log.empty() && d.log != last_bootstrap_log_) {
+    server_log_.Info(now, d.log);
+    last_bootstrap_log_ = d.log;
+  }
+  switch (d.kind) {
+    case BootstrapDecision::Kind::kNone:
+    case BootstrapDecision::Kind::kWait:
+      break;
+    case BootstrapDecision::Kind::kDisabled:
+      bootstrap_done_ = true;
+      break;
+    case BootstrapDecision::Kind::kAskPeers:
+      if (now - last_peer_query_ >= kPeerQueryInterval) {
+        last_peer_query_ = now;
+        for (const ServerCandidate& s : d.servers) {
+          if (peer_reports_.contains(s.name) || s.name == node_name_) continue;
+          pba::RpcMessage q;
+          q.set_seq(next_rpc_seq_++);
+          q.mutable_peer_query();
+          SendRpc(s.rpc_address, q);
+        }
+        timers_.Add(now + kPeerQueryInterval, [] {});  // ask again if no answer comes
+      }
+      break;
+    case BootstrapDecision::Kind::kBootstrap: {
+      raft::pb::Configuration c;
+      for (const ServerCandidate& s : d.servers) {
+        raft::pb::Server* srv = c.add_servers();
+        srv->set_id(s.raft_id.value);
+        srv->set_address(s.rpc_address);
+        srv->set_voter(true);
+      }
+      absl::Status s = raft->Bootstrap(now, c, ready_);
+      if (!s.ok()) server_log_.Warn(now, "bootstrap failed: ", s.message());
+      bootstrap_done_ = true;
+      break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Leader duties.
+
+void AgentMachine::Impl::Reconcile(Time now) {
+  if (!MayPropose()) return;
+  timers_.Reset(&reconcile_timer_, now + opt.reconcile_interval, [this] { Reconcile(now_); });
+  const state::Store& store = fsm.store();
+  const Time stamp = clock_.Stamp(now, raft->term());
+  auto in_flight = [&](const std::string& node) {
+    auto it = reconcile_in_flight_.find(node);
+    return it != reconcile_in_flight_.end() && it->second > fsm.store().last_index();
+  };
+  auto propose = [&](const std::string& node, const pbs::Command& c) {
+    if (writes_.size() >= kPendingRequestsMax) return;
+    absl::StatusOr<uint64_t> index = raft->Propose(now, c.SerializeAsString(), ready_);
+    if (index.ok()) reconcile_in_flight_[node] = *index;
+  };
+  bool retry_soon = false;
+  absl::btree_map<std::string, bool> members;  // name -> still a member (alive or failed)
+  for (const auto& [name, m] : lan->members()) {
+    auto dc = m.tags.find("dc");
+    if (dc == m.tags.end() || dc->second != opt.config.datacenter) continue;
+    if (name.size() > 128 || ValidateNodeName(name).ok() == false) continue;
+    members[name] = true;
+    if (in_flight(name)) {
+      retry_soon = true;
+      continue;
+    }
+    if (m.status == gossip::MemberStatus::kLeaving) continue;
+    if (m.status == gossip::MemberStatus::kLeft) {
+      if (store.GetNode(name).has_value() && name != node_name_) {
+        server_log_.Info(now, "deregistering member: member=", name, " reason=left");
+        propose(name, state::commands::Deregister(stamp, name));
+      }
+      continue;
+    }
+    const bool alive = m.status == gossip::MemberStatus::kAlive;
+    state::RegisterRequest reg;
+    reg.node.name = name;
+    auto id = m.tags.find("id");
+    reg.node.id = id != m.tags.end() && ParseNodeId(id->second).ok() ? id->second : "";
+    reg.node.address = HostOf(m.addr);
+    reg.node.datacenter = opt.config.datacenter;
+    reg.node.tagged_addresses["lan"] = reg.node.address;
+    reg.node.tagged_addresses["lan_ipv4"] = reg.node.address;
+    reg.node.tagged_addresses["wan"] = reg.node.address;
+    reg.node.tagged_addresses["wan_ipv4"] = reg.node.address;
+    state::Check check;
+    check.node = name;
+    check.check_id = std::string(state::kSerfCheckId);
+    check.name = std::string(state::kSerfCheckName);
+    check.status = alive ? state::HealthStatus::kPassing : state::HealthStatus::kCritical;
+    check.output = alive ? "Agent alive and reachable" : "Agent not live or unreachable";
+    check.type = "";
+    reg.checks.push_back(check);
+    std::optional<state::Node> have = store.GetNode(name);
+    bool same = have.has_value() && have->SameContent(reg.node);
+    if (same) {
+      bool check_same = false;
+      for (const state::Check& c : store.NodeChecks(name).value) {
+        if (c.check_id == state::kSerfCheckId) check_same = c.status == check.status && c.output == check.output;
+      }
+      same = check_same;
+    }
+    if (!same) {
+      if (!alive) server_log_.Info(now, "member failed, marking health critical: member=", name);
+      propose(name, state::commands::Register(stamp, reg));
+    }
+  }
+  // Reaped: in the catalog with a serfHealth check, but no longer a member at all.
+  for (const state::Node& n : store.Nodes().value) {
+    if (members.contains(n.name) || n.name == node_name_ || in_flight(n.name)) continue;
+    bool serf_checked = false;
+    for (const state::Check& c : store.NodeChecks(n.name).value) serf_checked |= c.check_id == state::kSerfCheckId;
+    if (!serf_checked) continue;
+    server_log_.Info(now, "deregistering member: member=", n.name, " reason=reaped");
+    propose(n.name, state::commands::Deregister(stamp, n.name));
+  }
+  // Servers: a live one we do not have joins raft as a non-voter (autopilot promotes it); a
+  // left one is removed. One configuration change at a time.
+  if (!conf_change_in_flight_) {
+    absl::btree_map<NodeId, bool> in_config;
+    for (const raft::pb::Server& s : raft->configuration().servers()) in_config[NodeId{s.id()}] = s.voter();
+    for (const auto& [name, m] : lan->members()) {
+      std::optional<ServerCandidate> s = ServerOfMember(m);
+      if (!s.has_value() || s->raft_id == raft_id_) continue;
+      const bool present = in_config.contains(s->raft_id);
+      raft::ConfChange change;
+      if (m.status == gossip::MemberStatus::kAlive && !present) {
+        change = raft::ConfChange::kAddNonVoter;
+        raft_log_.Info(now, "Updating configuration with AddNonvoter (", s->node_id, ", ", s->rpc_address, ")");
+      } else if (m.status == gossip::MemberStatus::kLeft && present) {
+        change = raft::ConfChange::kRemove;
+        server_log_.Info(now, "removing server that left: server=", name);
+        raft_log_.Info(now, "Updating configuration with RemoveServer (", s->node_id, ")");
+      } else {
+        continue;
+      }
+      absl::Status st = raft->ChangeMembership(now, change, s->raft_id, s->rpc_address, ready_);
+      if (st.ok()) {
+        conf_change_in_flight_ = true;
+        writes_[raft->log().last_index()] =
+            PendingWrite{InternalRequest([](const absl::Status&, const pba::Reply&) {}), raft->term(),
+                         WriteKind::kConfChange};
+      }
+      retry_soon = true;
+      break;
+    }
+  } else {
+    retry_soon = true;
+  }
+  if (retry_soon) timers_.Reset(&reconcile_timer_, now + absl::Seconds(1), [this] { Reconcile(now_); });
+}
+
+void AgentMachine::Impl::RunAutopilot(Time now) {
+  if (!MayPropose()) return;
+  timers_.Reset(&autopilot_timer_, now + opt.autopilot_interval, [this] { RunAutopilot(now_); });
+  std::optional<state::AutopilotConfiguration> stored = fsm.store().Autopilot();
+  const AutopilotConfig config = stored.has_value() ? FromState(*stored) : opt.autopilot;
+  absl::btree_map<NodeId, ServerCandidate> known = KnownServers();
+  raft::Status st = raft->GetStatus();
+  std::vector<ServerFacts> facts;
+  for (const raft::PeerStatus& p : st.peers) {
+    ServerFacts f;
+    f.raft_id = p.id;
+    f.address = p.address;
+    f.voter = p.voter;
+    f.leader = p.id == raft_id_;
+    f.last_index = f.leader ? raft->log().last_index() : p.match;
+    f.last_term = raft->term();
+    if (f.leader) {
+      f.last_contact = absl::ZeroDuration();
+      f.name = node_name_;
+      f.node_id = node_id_;
+      f.gossip = ServerFacts::Gossip::kAlive;
+    } else {
+      f.last_contact = now - p.last_contact;
+      auto k = known.find(p.id);
+      if (k != known.end()) {
+        f.name = k->second.name;
+        f.node_id = k->second.node_id;
+        if (const gossip::Member* m = lan->member(k->second.name)) {
+          f.gossip = m->status == gossip::MemberStatus::kAlive    ? ServerFacts::Gossip::kAlive
+                     : m->status == gossip::MemberStatus::kFailed ? ServerFacts::Gossip::kFailed
+                     : m->status == gossip::MemberStatus::kLeft   ? ServerFacts::Gossip::kLeft
+                                                                  : ServerFacts::Gossip::kUnknown;
+        }
+      }
+    }
+    facts.push_back(std::move(f));
+  }
+  autopilot_.Update(now, config, raft->log().last_index(), facts);
+  if (conf_change_in_flight_) return;
+  auto change = [&](raft::ConfChange c, NodeId id) {
+    const ServerHealth& h = autopilot_.servers().at(id);
+    absl::Status s = raft->ChangeMembership(now, c, id, h.facts.address, ready_);
+    if (!s.ok()) return;
+    conf_change_in_flight_ = true;
+    writes_[raft->log().last_index()] = PendingWrite{
+        InternalRequest([](const absl::Status&, const pba::Reply&) {}), raft->term(), WriteKind::kConfChange};
+  };
+  for (NodeId id : autopilot_.ToRemove(config)) {
+    const ServerHealth& h = autopilot_.servers().at(id);
+    autopilot_log_.Info(now, "Attempting removal of failed server node: id=", h.facts.node_id, " name=", h.facts.name,
+                        " address=", h.facts.address);
+    raft_log_.Info(now, "Updating configuration with RemoveServer (", h.facts.node_id, ")");
+    change(raft::ConfChange::kRemove, id);
+    return;
+  }
+  for (NodeId id : autopilot_.ToPromote(now, config)) {
+    const ServerHealth& h = autopilot_.servers().at(id);
+    autopilot_log_.Info(now, "Promoting Server (ID: \"", h.facts.node_id, "\" Address: \"", h.facts.address,
+                        "\" Name: \"", h.facts.name, "\") to voter");
+    raft_log_.Info(now, "Updating configuration with AddVoter (", h.facts.node_id, ", ", h.facts.address, ")");
+    change(raft::ConfChange::kPromote, id);
+    return;
+  }
+}
+
+void AgentMachine::Impl::ScheduleSessionExpiry(Time now) {
+  if (!MayPropose()) return;
+  std::optional<Time> next = fsm.store().NextSessionExpiry();
+  if (!next.has_value()) {
+    timers_.Cancel(session_timer_);
+    session_timer_at_.reset();
+    return;
+  }
+  // The deadline is in replicated time; it comes at the same distance on our clock.
+  const Duration left = std::max(absl::ZeroDuration(), *next - clock_.Now(now, raft->term()));
+  const Time at = now + left;
+  if (session_timer_at_ == at) return;
+  session_timer_at_ = at;
+  timers_.Reset(&session_timer_, at, [this] {
+    session_timer_at_.reset();
+    ExpireSessions(now_);
+  });
+}
+
+void AgentMachine::Impl::ExpireSessions(Time now) {
+  if (!MayPropose()) return;
+  const Time replicated = clock_.Now(now, raft->term());
+  for (const std::string& id : fsm.store().SessionsExpiredAt(replicated)) {
+    server_log_.Info(now, "session expired: session=", id);
+    Propose(now, InternalRequest([](const absl::Status&, const pba::Reply&) {}),
+            state::commands::SessionOp(clock_.Stamp(now, raft->term()), pbs::SessionRequest::EXPIRE, id),
+            WriteKind::kInternal);
+  }
+}
+
+void AgentMachine::Impl::SyncOwnNode(Time now) {
+  // Consul's anti-entropy of the agent's own node (issue 13 adds services and checks).
+  const bool leader_known = raft != nullptr ? raft->leader().valid() : !KnownServers().empty();
+  if (!leader_known) {
+    log_.Warn(now, "failed to sync remote state: No cluster leader");
+    sync_timer_ = timers_.Add(now + kSyncRetry, [this] { SyncOwnNode(now_); });
+    return;
+  }
+  pba::Call call;
+  call.set_key(node_name_);
+  call.set_id(node_id_);
+  call.set_address(HostOf(lan_addr_));
+  const uint64_t id = InternalRequest([this](const absl::Status& s, const pba::Reply&) {
+    if (s.ok()) {
+      log_.Info(now_, "Synced node info");
+      sync_timer_ = timers_.Add(now_ + kSyncInterval, [this] { SyncOwnNode(now_); });
+    } else {
+      log_.Warn(now_, "failed to sync remote state: ", s.message());
+      sync_timer_ = timers_.Add(now_ + kSyncRetry, [this] { SyncOwnNode(now_); });
+    }
+  });
+  HandleRequest(now, id, "catalog.register", call);
+}
+
+void AgentMachine::Impl::BeginLeave(Time now, uint64_t request_id) {
+  if (!leave_requests_.empty() || leaving_) {
+    if (left) return Answer(request_id, absl::OkStatus(), Facts());
+    leave_requests_[request_id] = 0;
+    return;
+  }
+  leaving_ = true;
+  leave_requests_[request_id] = 0;
+  log_.Info(now, "Gracefully shutting down agent...");
+  if (raft != nullptr && raft->role() == raft::Role::kLeader) {
+    // Hand leadership to the healthiest other voter first, so the cluster does not wait for
+    // an election timeout (Consul's leave).
+    NodeId target;
+    uint64_t best = 0;
+    for (const raft::PeerStatus& p : raft->GetStatus().peers) {
+      if (p.id == raft_id_ || !p.voter) continue;
+      if (!target.valid() || p.match > best) {
+        target = p.id;
+        best = p.match;
+      }
+    }
+    if (target.valid()) {
+      server_log_.Info(now, "leadership transfer to ", ToString(target), " before leaving");
+      (void)raft->TransferLeadership(now, target, ready_);
+    }
+  }
+  log_.Info(now, "Requesting shutdown");
+  server_log_.Info(now, "Leaving LAN Serf cluster");
+  lan->Leave(now, lan_out_);
+  if (wan != nullptr) wan->Leave(now, wan_out_);
+}
+
+void AgentMachine::Impl::MaybeLeft() {
+  if (!leaving_ || left) return;
+  if (!lan->shut_down() || (wan != nullptr && !wan->shut_down())) return;
+  left = true;
+  log_.Info(now_, "Graceful leave complete");
+  for (const auto& [id, unused] : leave_requests_) Answer(id, absl::OkStatus(), Facts());
+  leave_requests_.clear();
+}
+
+// ---------------------------------------------------------------------------------------
+
+AgentMachine::AgentMachine(const MachineContext& ctx, AgentMachineOptions options)
+    : impl_(std::make_unique<Impl>(ctx, std::move(options))) {}
+AgentMachine::~AgentMachine() = default;
+void AgentMachine::Step(const Input& input, Effects* out) { impl_->Step(input, out); }
+const raft::Raft* AgentMachine::raft() const { return impl_->raft.get(); }
+const state::Fsm& AgentMachine::fsm() const { return impl_->fsm; }
+const gossip::Serf& AgentMachine::lan() const { return *impl_->lan; }
+const gossip::Serf* AgentMachine::wan() const { return impl_->wan.get(); }
+const AgentMachineOptions& AgentMachine::options() const { return impl_->opt; }
+bool AgentMachine::left() const { return impl_->left; }
+std::vector<raft::pb::Entry> AgentMachine::TakeApplied() { return std::exchange(impl_->applied, {}); }
+
+MachineFactory AgentMachineFactory(AgentMachineOptions options) {
+  return [options](const MachineContext& ctx) { return std::make_unique<AgentMachine>(ctx, options); };
+}
+
+}  // namespace muster::agent

@@ -1,0 +1,258 @@
+#include "core/agent/autopilot.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace muster::agent {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Go's time.Duration.String() for the whole milliseconds and seconds autopilot uses ("200ms",
+// "10s", "1m30s", "0s").
+std::string GoDuration(Duration d) {
+  const int64_t ns = absl::ToInt64Nanoseconds(d);
+  if (ns == 0) return "0s";
+  if (ns < 1'000'000'000 && ns % 1'000'000 == 0) return absl::StrCat(ns / 1'000'000, "ms");
+  if (ns < 1'000'000) return absl::StrCat(ns / 1000, "us");
+  std::string out;
+  int64_t s = ns / 1'000'000'000;
+  const int64_t frac_ns = ns % 1'000'000'000;
+  if (s >= 3600) {
+    absl::StrAppend(&out, s / 3600, "h");
+    s %= 3600;
+  }
+  if (!out.empty() || s >= 60) {
+    absl::StrAppend(&out, s / 60, "m");
+    s %= 60;
+  }
+  if (frac_ns == 0) {
+    absl::StrAppend(&out, s, "s");
+  } else {
+    std::string frac = absl::StrCat(1'000'000'000 + frac_ns).substr(1);
+    while (!frac.empty() && frac.back() == '0') frac.pop_back();
+    absl::StrAppend(&out, s, ".", frac, "s");
+  }
+  return out;
+}
+
+// Go's time.ParseDuration for the units people write here; bounded input, no regex.
+absl::StatusOr<Duration> ParseGoDuration(std::string_view text, const std::string& field) {
+  if (text.empty() || text.size() > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not a duration: \"", std::string(text), "\""));
+  }
+  if (text == "0") return absl::ZeroDuration();
+  Duration total = absl::ZeroDuration();
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+    if (start == i) return absl::InvalidArgumentError(absl::StrCat(field, ": not a duration: \"", std::string(text), "\""));
+    double value = 0;
+    if (!absl::SimpleAtod(std::string(text.substr(start, i - start)), &value)) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": not a duration: \"", std::string(text), "\""));
+    }
+    size_t unit_start = i;
+    while (i < text.size() && !((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+    std::string_view unit = text.substr(unit_start, i - unit_start);
+    Duration u;
+    if (unit == "ns") u = absl::Nanoseconds(1);
+    else if (unit == "us" || unit == "µs") u = absl::Microseconds(1);
+    else if (unit == "ms") u = absl::Milliseconds(1);
+    else if (unit == "s") u = absl::Seconds(1);
+    else if (unit == "m") u = absl::Minutes(1);
+    else if (unit == "h") u = absl::Hours(1);
+    else return absl::InvalidArgumentError(absl::StrCat(field, ": unknown unit in \"", std::string(text), "\""));
+    total += value * u;
+  }
+  if (total < absl::ZeroDuration() || total > absl::Hours(24 * 365)) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": out of range: \"", std::string(text), "\""));
+  }
+  return total;
+}
+
+std::string GossipName(ServerFacts::Gossip g) {
+  switch (g) {
+    case ServerFacts::Gossip::kAlive: return "alive";
+    case ServerFacts::Gossip::kFailed: return "failed";
+    case ServerFacts::Gossip::kLeft: return "left";
+    case ServerFacts::Gossip::kUnknown: break;
+  }
+  return "none";
+}
+
+}  // namespace
+
+std::string AutopilotConfigJson(const AutopilotConfig& c) {
+  Json j;
+  j["CleanupDeadServers"] = c.cleanup_dead_servers;
+  j["LastContactThreshold"] = GoDuration(c.last_contact_threshold);
+  j["MaxTrailingLogs"] = c.max_trailing_logs;
+  j["MinQuorum"] = c.min_quorum;
+  j["ServerStabilizationTime"] = GoDuration(c.server_stabilization_time);
+  j["RedundancyZoneTag"] = c.redundancy_zone_tag;
+  j["DisableUpgradeMigration"] = c.disable_upgrade_migration;
+  j["UpgradeVersionTag"] = c.upgrade_version_tag;
+  j["CreateIndex"] = c.create_index;
+  j["ModifyIndex"] = c.modify_index;
+  return j.dump();
+}
+
+absl::StatusOr<AutopilotConfig> ParseAutopilotConfigJson(std::string_view text, const AutopilotConfig& base) {
+  if (text.size() > 64 * 1024) return absl::InvalidArgumentError("autopilot configuration: body too large");
+  Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError("autopilot configuration: not a JSON object");
+  }
+  AutopilotConfig c = base;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    const Json& v = it.value();
+    auto want = [&](bool ok, std::string_view type) -> absl::Status {
+      if (ok) return absl::OkStatus();
+      return absl::InvalidArgumentError(absl::StrCat("autopilot configuration: ", k, " must be ", std::string(type)));
+    };
+    absl::Status s;
+    if (k == "CleanupDeadServers") {
+      s = want(v.is_boolean(), "a boolean");
+      if (s.ok()) c.cleanup_dead_servers = v.get<bool>();
+    } else if (k == "DisableUpgradeMigration") {
+      s = want(v.is_boolean(), "a boolean");
+      if (s.ok()) c.disable_upgrade_migration = v.get<bool>();
+    } else if (k == "LastContactThreshold" || k == "ServerStabilizationTime") {
+      Duration d;
+      if (v.is_string()) {
+        absl::StatusOr<Duration> p = ParseGoDuration(v.get<std::string>(), k);
+        if (!p.ok()) return p.status();
+        d = *p;
+      } else if (v.is_number_unsigned()) {  // Go encodes a bare Duration as nanoseconds
+        d = absl::Nanoseconds(std::min<uint64_t>(v.get<uint64_t>(), uint64_t{1} << 62));
+      } else {
+        s = want(false, "a duration (\"200ms\")");
+      }
+      if (s.ok()) (k == "LastContactThreshold" ? c.last_contact_threshold : c.server_stabilization_time) = d;
+    } else if (k == "MaxTrailingLogs" || k == "MinQuorum") {
+      s = want(v.is_number_unsigned() && v.get<uint64_t>() <= (k == "MinQuorum" ? 1000u : (uint64_t{1} << 40)),
+               "a non-negative integer in range");
+      if (s.ok()) {
+        if (k == "MinQuorum") c.min_quorum = static_cast<uint32_t>(v.get<uint64_t>());
+        else c.max_trailing_logs = v.get<uint64_t>();
+      }
+    } else if (k == "RedundancyZoneTag" || k == "UpgradeVersionTag") {
+      s = want(v.is_string() && v.get<std::string>().size() <= 256, "a string (at most 256 bytes)");
+      if (s.ok()) (k == "RedundancyZoneTag" ? c.redundancy_zone_tag : c.upgrade_version_tag) = v.get<std::string>();
+    } else if (k == "CreateIndex" || k == "ModifyIndex") {
+      // Read-only facts of the stored configuration; Consul ignores them on a write.
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("autopilot configuration: unknown field ", k));
+    }
+    if (!s.ok()) return s;
+  }
+  return c;
+}
+
+void Autopilot::Update(Time now, const AutopilotConfig& config, uint64_t leader_last_index,
+                       const std::vector<ServerFacts>& servers) {
+  absl::btree_map<NodeId, ServerHealth> next;
+  for (const ServerFacts& f : servers) {
+    ServerHealth h;
+    h.facts = f;
+    const bool contact_ok =
+        f.leader || (f.last_contact.has_value() && *f.last_contact <= config.last_contact_threshold);
+    const bool logs_ok = f.leader || f.last_index + config.max_trailing_logs >= leader_last_index;
+    h.healthy = f.gossip == ServerFacts::Gossip::kAlive && contact_ok && logs_ok;
+    auto old = servers_.find(f.raft_id);
+    if (old != servers_.end() && old->second.healthy == h.healthy) {
+      h.stable_since = old->second.stable_since;
+    } else {
+      h.stable_since = now;
+    }
+    next.emplace(f.raft_id, std::move(h));
+  }
+  servers_ = std::move(next);
+}
+
+std::vector<NodeId> Autopilot::ToPromote(Time now, const AutopilotConfig& config) const {
+  std::vector<NodeId> out;
+  for (const auto& [id, h] : servers_) {
+    if (!h.facts.voter && h.healthy && now - h.stable_since >= config.server_stabilization_time) out.push_back(id);
+  }
+  return out;
+}
+
+std::vector<NodeId> Autopilot::ToRemove(const AutopilotConfig& config) const {
+  std::vector<NodeId> out;
+  if (!config.cleanup_dead_servers) return out;
+  size_t voters = 0, healthy_voters = 0;
+  for (const auto& [id, h] : servers_) {
+    if (!h.facts.voter) continue;
+    ++voters;
+    if (h.healthy) ++healthy_voters;
+  }
+  size_t remaining = voters;
+  for (const auto& [id, h] : servers_) {
+    const bool dead = h.facts.gossip == ServerFacts::Gossip::kFailed || h.facts.gossip == ServerFacts::Gossip::kLeft;
+    if (!dead || h.facts.leader) continue;
+    if (!h.facts.voter) {
+      out.push_back(id);  // a dead non-voter never counts toward a quorum
+      continue;
+    }
+    // Remove a dead voter only while the healthy voters still make a quorum of what is left
+    // and the voters stay at or above MinQuorum (Consul's rule: never remove past a quorum).
+    const size_t after = remaining - 1;
+    if (after < config.min_quorum || healthy_voters < after / 2 + 1) continue;
+    remaining = after;
+    out.push_back(id);
+  }
+  return out;
+}
+
+bool Autopilot::healthy() const {
+  if (servers_.empty()) return false;
+  for (const auto& [id, h] : servers_) {
+    if (!h.healthy) return false;
+  }
+  return true;
+}
+
+int Autopilot::failure_tolerance() const {
+  int voters = 0, healthy_voters = 0;
+  for (const auto& [id, h] : servers_) {
+    if (!h.facts.voter) continue;
+    ++voters;
+    if (h.healthy) ++healthy_voters;
+  }
+  const int quorum = voters / 2 + 1;
+  return std::max(0, healthy_voters - quorum);
+}
+
+std::string Autopilot::HealthJson(Time now) const {
+  Json j;
+  j["Healthy"] = healthy();
+  j["FailureTolerance"] = failure_tolerance();
+  Json servers = Json::array();
+  for (const auto& [id, h] : servers_) {
+    Json s;
+    s["ID"] = h.facts.node_id;
+    s["Name"] = h.facts.name;
+    s["Address"] = h.facts.address;
+    s["SerfStatus"] = GossipName(h.facts.gossip);
+    s["Version"] = "";
+    s["Leader"] = h.facts.leader;
+    s["LastContact"] = h.facts.last_contact.has_value() ? GoDuration(absl::Trunc(*h.facts.last_contact, absl::Milliseconds(1))) : "";
+    s["LastTerm"] = h.facts.last_term;
+    s["LastIndex"] = h.facts.last_index;
+    s["Healthy"] = h.healthy;
+    s["Voter"] = h.facts.voter;
+    s["StableSince"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", h.stable_since, absl::UTCTimeZone());
+    servers.push_back(std::move(s));
+  }
+  j["Servers"] = std::move(servers);
+  (void)now;
+  return j.dump();
+}
+
+}  // namespace muster::agent
