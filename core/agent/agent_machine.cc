@@ -1206,6 +1206,13 @@ void AgentMachine::Impl::OnLeadershipChange(Time now) {
     conf_change_in_flight_ = false;
     reconcile_in_flight_.clear();
     autopilot_.Reset();
+    if (!fsm.store().Autopilot().has_value()) {
+      // Seed the configuration into the log (only if none is stored: cas 0), so what an
+      // operator sets later survives every change of leader, as Consul's leader does.
+      Propose(now, InternalRequest([](const absl::Status&, const pba::Reply&) {}),
+              state::commands::AutopilotSet(clock_.Stamp(now, raft->term()), ToState(opt.autopilot), true, 0),
+              WriteKind::kInternal);
+    }
     Reconcile(now);
     timers_.Reset(&autopilot_timer_, now + opt.autopilot_interval, [this] { RunAutopilot(now_); });
   } else {
