@@ -1,14 +1,16 @@
 // The libuv host drives the same ChatterMachine the simulator runs, over real UDP and TCP
-// on loopback (127.0.20.0/24, used by no other test), and a small ledger machine through
-// group commit with a slow memory store: syncs shared by the writes issued during one,
-// nothing gated leaving early, the loop serving while a sync runs, shutdown during a sync,
-// and a sync that fails.
+// on loopback (127.0.20.0/24, 127.0.0.65-69 and [::1] ports 27325-27328, used by no other
+// test), and a small ledger machine through group commit with a slow memory store: syncs
+// shared by the writes issued during one, nothing gated leaving early, the loop serving while
+// a sync runs, shutdown during a sync, and a sync that fails. An echo machine shows the
+// endpoints (LAN, RPC, WAN): each message leaves from its own and arrives on the peer's.
 #include "io/host.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "io/memory_store.h"
+#include "io/socket_address.h"
 #include "sim/chatter_machine.h"
 
 namespace muster::io {
@@ -121,6 +123,63 @@ class HostTest : public ::testing::Test {
   uv_loop_t loop_;
 };
 
+// What an EchoMachine heard and was started with, kept outside it for the test to read.
+struct EchoLog {
+  std::array<Address, kEndpointCount> endpoints;  // its MachineContext's
+  std::vector<MessageInput> heard;
+  std::vector<OutboundMessage> to_send;  // sent on the next "flush" request
+  int starts = 0;
+};
+
+// Answers every message with "echo:" + its payload, to its sender over the endpoint and
+// channel it arrived on (as an agent answers an RPC on the RPC port), and sends what the test
+// queued in its log when asked ("flush").
+class EchoMachine final : public Machine {
+ public:
+  explicit EchoMachine(EchoLog* log) : log_(log) {}
+
+  void Step(const Input& input, Effects* out) override {
+    if (const auto* m = std::get_if<MessageInput>(&input.what)) {
+      log_->heard.push_back(*m);
+      if (m->payload.rfind("echo:", 0) != 0) {
+        out->messages.push_back({m->from, m->channel, absl::StrCat("echo:", m->payload), 0, m->endpoint});
+      }
+    } else if (const auto* r = std::get_if<RequestInput>(&input.what)) {
+      for (OutboundMessage& message : std::exchange(log_->to_send, {})) out->messages.push_back(std::move(message));
+      out->responses.push_back({r->request_id, absl::OkStatus(), "", 0});
+    }
+  }
+
+  static MachineFactory Factory(EchoLog* log) {
+    return [log](const MachineContext& ctx) {
+      log->endpoints = ctx.endpoints;
+      ++log->starts;
+      return std::make_unique<EchoMachine>(log);
+    };
+  }
+
+ private:
+  EchoLog* log_;
+};
+
+Host::Options EndpointOptions(NodeId id, Address lan, Address rpc, Address wan, DurableStore* store) {
+  Host::Options options;
+  options.id = id;
+  options.seed = id.value;
+  options.store = store;
+  options.bind = std::move(lan);
+  options.rpc.bind = std::move(rpc);
+  options.wan.bind = std::move(wan);
+  return options;
+}
+
+const MessageInput* Heard(const EchoLog& log, const std::string& payload) {
+  for (const MessageInput& m : log.heard) {
+    if (m.payload == payload) return &m;
+  }
+  return nullptr;
+}
+
 void ExchangeOver(uv_loop_t* loop, Channel channel, const std::string& a_addr, const std::string& b_addr,
                   HostTest* test, const std::function<bool(const std::function<bool()>&, absl::Duration)>& run,
                   const std::function<void(std::vector<Host*>)>& stop) {
@@ -158,6 +217,170 @@ TEST_F(HostTest, TwoHostsExchangeDatagrams) {
 TEST_F(HostTest, TwoHostsExchangeOverStreamsInOrder) {
   ExchangeOver(&loop_, Channel::kStream, "127.0.20.3:27102", "127.0.20.4:27102", this,
                [&](auto done, auto budget) { return RunUntil(done, budget); }, [&](auto hosts) { StopAll(hosts); });
+}
+
+// [::1] through the host, as `-bind=::1` runs it: addresses bracketed, senders named so.
+TEST_F(HostTest, TwoHostsExchangeOverIpv6Loopback) {
+  {
+    // This sandbox has ::1. Where binding it fails with EADDRNOTAVAIL (and only then) the
+    // machine has no IPv6 loopback and the test skips, saying so.
+    uv_udp_t probe;
+    uv_udp_init(&loop_, &probe);
+    const int rc = uv_udp_bind(&probe, ParseSocketAddress("[::1]:0")->get(), 0);
+    uv_close(reinterpret_cast<uv_handle_t*>(&probe), nullptr);
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    if (rc == UV_EADDRNOTAVAIL) GTEST_SKIP() << "no ::1 on this machine (EADDRNOTAVAIL)";
+    ASSERT_EQ(rc, 0) << uv_strerror(rc);
+  }
+  auto run = [&](auto done, auto budget) { return RunUntil(done, budget); };
+  auto stop = [&](auto hosts) { StopAll(hosts); };
+  ExchangeOver(&loop_, Channel::kDatagram, "[::1]:27325", "[::1]:27326", this, run, stop);
+  ExchangeOver(&loop_, Channel::kStream, "[::1]:27327", "[::1]:27328", this, run, stop);
+}
+
+// Two agents with all three endpoints. Every message leaves from the endpoint it names and
+// arrives on the peer's same endpoint, from the sender's advertised address for it (the WAN
+// one bound on 0.0.0.0 and advertised as 127.0.0.65, as an agent with -bind=0.0.0.0 and
+// -advertise-wan); the echo comes back the same way.
+TEST_F(HostTest, EachMessageLeavesFromItsEndpointAndArrivesOnThePeersSame) {
+  MemoryStore store_a, store_b;
+  EchoLog log_a, log_b;
+  Host::Options options_a = EndpointOptions(NodeId{1}, "127.0.0.65:27320", "127.0.0.65:27321", "0.0.0.0:27323", &store_a);
+  options_a.wan.advertise = "127.0.0.65:27323";
+  Host a(&loop_, options_a, EchoMachine::Factory(&log_a));
+  Host b(&loop_, EndpointOptions(NodeId{2}, "127.0.0.66:27320", "127.0.0.66:27321", "127.0.0.66:27322", &store_b),
+         EchoMachine::Factory(&log_b));
+  StopOnExit stop(this, {&a, &b});
+  ASSERT_TRUE(a.Start().ok());
+  ASSERT_TRUE(b.Start().ok());
+  EXPECT_EQ(log_a.endpoints, (std::array<Address, kEndpointCount>{"127.0.0.65:27320", "127.0.0.65:27321", "127.0.0.65:27323"}));
+  EXPECT_EQ(log_b.endpoints, (std::array<Address, kEndpointCount>{"127.0.0.66:27320", "127.0.0.66:27321", "127.0.0.66:27322"}));
+  EXPECT_EQ(a.endpoint_address(Endpoint::kWan), "127.0.0.65:27323");
+  EXPECT_EQ(a.address(), "127.0.0.65:27320");
+
+  struct Case {
+    Endpoint endpoint;
+    Channel channel;
+    std::string payload;
+  };
+  const std::vector<Case> cases = {{Endpoint::kRpc, Channel::kStream, "rpc stream"},
+                                   {Endpoint::kLan, Channel::kDatagram, "lan datagram"},
+                                   {Endpoint::kLan, Channel::kStream, "lan stream"},
+                                   {Endpoint::kWan, Channel::kDatagram, "wan datagram"},
+                                   {Endpoint::kWan, Channel::kStream, "wan stream"}};
+  for (const Case& c : cases) {
+    log_a.to_send.push_back({b.endpoint_address(c.endpoint), c.channel, c.payload, 0, c.endpoint});
+  }
+  a.Request("flush", "", [](const Response&) {});
+  ASSERT_TRUE(RunUntil([&] { return log_a.heard.size() == cases.size(); }, absl::Seconds(10)));
+  ASSERT_EQ(log_b.heard.size(), cases.size());
+  for (const Case& c : cases) {
+    const MessageInput* at_b = Heard(log_b, c.payload);
+    ASSERT_NE(at_b, nullptr) << c.payload;
+    EXPECT_EQ(at_b->endpoint, c.endpoint) << c.payload;
+    EXPECT_EQ(at_b->channel, c.channel) << c.payload;
+    EXPECT_EQ(at_b->from, a.endpoint_address(c.endpoint)) << c.payload;
+    const MessageInput* at_a = Heard(log_a, "echo:" + c.payload);
+    ASSERT_NE(at_a, nullptr) << c.payload;
+    EXPECT_EQ(at_a->endpoint, c.endpoint) << c.payload;
+    EXPECT_EQ(at_a->channel, c.channel) << c.payload;
+    EXPECT_EQ(at_a->from, b.endpoint_address(c.endpoint)) << c.payload;
+  }
+  for (Endpoint e : {Endpoint::kLan, Endpoint::kRpc, Endpoint::kWan}) {
+    ASSERT_NE(a.transport(e), nullptr);
+    EXPECT_EQ(a.transport(e)->stats().dropped, 0u) << EndpointName(e);
+  }
+  EXPECT_EQ(a.messages_dropped_no_endpoint() + b.messages_dropped_no_endpoint(), 0u);
+}
+
+// A machine that sends from an endpoint its host did not open (a client agent's WAN, say)
+// loses the message, counted, and nothing crashes; the context said the endpoint was "".
+TEST_F(HostTest, AMessageFromAnEndpointNotOpenedIsDroppedAndCounted) {
+  MemoryStore store_a, store_b;
+  EchoLog log_a, log_b;
+  Host a(&loop_, EndpointOptions(NodeId{1}, "127.0.0.67:27320", "", "", &store_a), EchoMachine::Factory(&log_a));
+  Host b(&loop_, EndpointOptions(NodeId{2}, "127.0.0.68:27320", "127.0.0.68:27321", "127.0.0.68:27322", &store_b),
+         EchoMachine::Factory(&log_b));
+  StopOnExit stop(this, {&a, &b});
+  ASSERT_TRUE(a.Start().ok());
+  ASSERT_TRUE(b.Start().ok());
+  EXPECT_EQ(log_a.endpoints, (std::array<Address, kEndpointCount>{"127.0.0.67:27320", "", ""}));
+  EXPECT_EQ(a.transport(Endpoint::kWan), nullptr);
+  log_a.to_send = {{"127.0.0.68:27322", Channel::kStream, "from wan", 0, Endpoint::kWan},
+                   {"127.0.0.68:27321", Channel::kStream, "from rpc", 0, Endpoint::kRpc},
+                   {"127.0.0.68:27320", Channel::kStream, "from lan", 0, Endpoint::kLan}};
+  a.Request("flush", "", [](const Response&) {});
+  ASSERT_TRUE(RunUntil([&] { return Heard(log_a, "echo:from lan") != nullptr; }, absl::Seconds(10)));
+  EXPECT_EQ(a.messages_dropped_no_endpoint(), 2u);
+  ASSERT_EQ(log_b.heard.size(), 1u) << "only the LAN message left";
+  EXPECT_EQ(log_b.heard[0].payload, "from lan");
+  EXPECT_EQ(log_b.heard[0].endpoint, Endpoint::kLan);
+}
+
+// One endpoint that cannot bind fails the whole start, naming the endpoint and its address;
+// the endpoints opened before it are closed at once (their ports bind again right away), no
+// machine ran and the start was not counted as an incarnation.
+TEST_F(HostTest, AnEndpointThatCannotBindFailsTheStartNamingIt) {
+  MemoryStore store_taken, store_failed, store_retry;
+  EchoLog log_taken, log_failed, log_retry;
+  Host taken(&loop_, EndpointOptions(NodeId{1}, "127.0.0.69:27320", "", "", &store_taken),
+             EchoMachine::Factory(&log_taken));
+  Host failed(&loop_, EndpointOptions(NodeId{2}, "127.0.0.69:27324", "127.0.0.69:27320", "127.0.0.69:27322", &store_failed),
+              EchoMachine::Factory(&log_failed));
+  Host retry(&loop_, EndpointOptions(NodeId{3}, "127.0.0.69:27324", "", "", &store_retry),
+             EchoMachine::Factory(&log_retry));
+  StopOnExit stop(this, {&taken, &failed, &retry});
+  ASSERT_TRUE(taken.Start().ok());
+  const absl::Status status = failed.Start();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_NE(std::string(status.message()).find("the rpc endpoint (127.0.0.69:27320)"), std::string::npos) << status;
+  EXPECT_EQ(log_failed.starts, 0);
+  EXPECT_FALSE(store_failed.Get(kIncarnationKey).has_value());
+  EXPECT_EQ(failed.transport(Endpoint::kLan), nullptr);
+  const absl::Status retried = retry.Start();  // no loop turn in between
+  EXPECT_TRUE(retried.ok()) << retried;
+  EXPECT_EQ(log_retry.starts, 1);
+  // A bad address is named with its endpoint too.
+  MemoryStore store_bad;
+  Host bad(&loop_, EndpointOptions(NodeId{4}, "", "", "[::1:27322", &store_bad), EchoMachine::Factory(&log_failed));
+  const absl::Status bad_status = bad.Start();
+  EXPECT_EQ(bad_status.code(), absl::StatusCode::kInvalidArgument) << bad_status;
+  EXPECT_NE(std::string(bad_status.message()).find("the wan endpoint ([::1:27322)"), std::string::npos) << bad_status;
+  stop.Now();
+  StopAll({&bad});
+}
+
+// A peer agent that stops and starts again on its ports is reached again: the sender's
+// connection to the old one is dropped and the next message opens a new one.
+TEST_F(HostTest, APeerRestartedOnItsPortsIsReachedAgain) {
+  MemoryStore store_a, store_b;
+  EchoLog log_a, log_b, log_b_again;
+  const Host::Options options_b =
+      EndpointOptions(NodeId{2}, "127.0.0.66:27330", "127.0.0.66:27331", "127.0.0.66:27332", &store_b);
+  Host a(&loop_, EndpointOptions(NodeId{1}, "127.0.0.65:27330", "127.0.0.65:27331", "127.0.0.65:27332", &store_a),
+         EchoMachine::Factory(&log_a));
+  StopOnExit stop(this, {&a});
+  ASSERT_TRUE(a.Start().ok());
+  {
+    Host b(&loop_, options_b, EchoMachine::Factory(&log_b));
+    StopOnExit stop_b(this, {&b});
+    ASSERT_TRUE(b.Start().ok());
+    log_a.to_send = {{"127.0.0.66:27331", Channel::kStream, "first life", 0, Endpoint::kRpc}};
+    a.Request("flush", "", [](const Response&) {});
+    ASSERT_TRUE(RunUntil([&] { return Heard(log_a, "echo:first life") != nullptr; }, absl::Seconds(10)));
+  }
+  ASSERT_TRUE(RunUntil([&] { return a.transport(Endpoint::kRpc)->outgoing_connections() == 0; }, absl::Seconds(10)))
+      << "the stopped peer's connection was noticed and dropped";
+  Host b(&loop_, options_b, EchoMachine::Factory(&log_b_again));
+  StopOnExit stop_b(this, {&b});
+  ASSERT_TRUE(b.Start().ok());
+  log_a.to_send = {{"127.0.0.66:27331", Channel::kStream, "second life", 0, Endpoint::kRpc}};
+  a.Request("flush", "", [](const Response&) {});
+  ASSERT_TRUE(RunUntil([&] { return Heard(log_a, "echo:second life") != nullptr; }, absl::Seconds(10)));
+  ASSERT_EQ(log_b_again.heard.size(), 1u);
+  EXPECT_EQ(log_b_again.heard[0].endpoint, Endpoint::kRpc);
+  EXPECT_EQ(log_b_again.heard[0].from, "127.0.0.65:27331");
+  EXPECT_EQ(a.transport(Endpoint::kRpc)->stats().connections_opened, 2u);
 }
 
 TEST_F(HostTest, RequestsAndProcessesRoundTrip) {
