@@ -1,0 +1,290 @@
+// The agent machine driven by hand, without a host: a -bootstrap server in one step loop (its
+// writes made durable at once), so the tests see exactly what one machine does with each input.
+#include "core/agent/agent_machine.h"
+
+#include <deque>
+#include <map>
+
+#include "core/agent/identity.h"
+#include "core/seam/envelope.h"
+#include "gtest/gtest.h"
+
+namespace muster::agent {
+namespace {
+
+namespace pba = ::muster::proto::agent;
+
+class MapStorage final : public StorageView {
+ public:
+  std::optional<std::string> Get(std::string_view key) const override {
+    auto it = kv.find(std::string(key));
+    if (it == kv.end()) return std::nullopt;
+    return it->second;
+  }
+  void Scan(std::string_view begin, std::string_view end,
+            const std::function<bool(std::string_view, std::string_view)>& visit) const override {
+    for (auto it = kv.lower_bound(std::string(begin)); it != kv.end(); ++it) {
+      if (!end.empty() && it->first >= end) break;
+      if (!visit(it->first, it->second)) break;
+    }
+  }
+  void Apply(const StorageWrite& w) {
+    for (const StorageOp& op : w.ops) {
+      if (op.kind == StorageOp::Kind::kPut) kv[op.key] = op.value;
+      if (op.kind == StorageOp::Kind::kDelete) kv.erase(op.key);
+      if (op.kind == StorageOp::Kind::kDeleteRange) {
+        kv.erase(kv.lower_bound(op.key), op.value.empty() ? kv.end() : kv.lower_bound(op.value));
+      }
+    }
+  }
+  std::map<std::string, std::string> kv;
+};
+
+class Lines final : public LogSink {
+ public:
+  void Write(Time, LogLevel, std::string_view component, std::string_view message) override {
+    lines.push_back(absl::StrCat(std::string(component), ": ", std::string(message)));
+  }
+  int Count(std::string_view needle) const {
+    int n = 0;
+    for (const std::string& l : lines) n += l.find(needle) != std::string::npos;
+    return n;
+  }
+  std::vector<std::string> lines;
+};
+
+// One agent and a loop that carries out its effects: writes durable at once, responses kept,
+// messages kept (nobody else is there), time moved by the wake-ups.
+class Driver {
+ public:
+  explicit Driver(uint64_t seed = 1) {
+    AgentMachineOptions o;
+    o.config.server = true;
+    o.config.bootstrap = true;
+    o.config.node_name = "solo";
+    o.config.node_id = FormatNodeId(0x0123456789abcdefull, 0x1111222233334444ull);
+    o.config.data_dir = "/x";
+    MachineContext ctx;
+    ctx.id = NodeId{1};
+    ctx.address = "10.0.0.1:8301";
+    ctx.endpoints = {"10.0.0.1:8301", "10.0.0.1:8300", "10.0.0.1:8302"};
+    ctx.seed = seed;
+    ctx.now = absl::FromUnixSeconds(1'700'000'000);
+    ctx.log = &log;
+    ctx.storage = &storage;
+    now = ctx.now;
+    machine = std::make_unique<AgentMachine>(ctx, o);
+  }
+
+  void Feed(InputEvent what) {
+    Handle(Input{now, std::move(what)});
+    // Writes are durable at once: each sync write comes back before the next input.
+    while (!durable.empty()) {
+      const uint64_t id = durable.front();
+      durable.pop_front();
+      Handle(Input{now, WriteDurableInput{id}});
+    }
+  }
+  void Handle(const Input& input) {
+    Effects out;
+    machine->Step(input, &out);
+    for (const StorageWrite& w : out.writes) {
+      storage.Apply(w);
+      if (w.sync) durable.push_back(w.id);
+    }
+    for (Response& r : out.responses) responses[r.request_id].push_back(std::move(r));
+    for (OutboundMessage& m : out.messages) sent.push_back(std::move(m));
+    if (out.wake_at.has_value()) wake = *out.wake_at;
+    trace += absl::StrCat(out.writes.size(), "/", out.messages.size(), "/", out.responses.size(), ";");
+  }
+  void RunFor(Duration d) {
+    const Time end = now + d;
+    Feed(TickInput{});
+    while (wake.has_value() && *wake <= end) {
+      now = std::max(now, *wake);
+      wake.reset();
+      Feed(TickInput{});
+    }
+    now = end;
+  }
+  const Response& Call(const std::string& method, const pba::Call& call) {
+    const uint64_t id = next_id++;
+    Feed(RequestInput{id, method, call.SerializeAsString()});
+    for (int i = 0; i < 100 && responses[id].empty(); ++i) RunFor(absl::Milliseconds(10));
+    EXPECT_EQ(responses[id].size(), 1u) << method;
+    return responses[id].front();
+  }
+
+  Lines log;
+  MapStorage storage;
+  std::unique_ptr<AgentMachine> machine;
+  Time now;
+  std::optional<Time> wake;
+  std::map<uint64_t, std::vector<Response>> responses;
+  std::vector<OutboundMessage> sent;
+  std::deque<uint64_t> durable;
+  uint64_t next_id = 1;
+  std::string trace;
+};
+
+pba::Reply ReplyOf(const Response& r) {
+  pba::Reply reply;
+  EXPECT_TRUE(reply.ParseFromString(r.body));
+  return reply;
+}
+
+TEST(AgentMachineTest, ABootstrapServerLeadsAndServesKv) {
+  Driver d;
+  d.RunFor(absl::Seconds(3));
+  ASSERT_NE(d.machine->raft(), nullptr);
+  EXPECT_EQ(d.machine->raft()->role(), raft::Role::kLeader);
+  pba::Call put;
+  put.set_key("a/b");
+  put.set_value("v1");
+  const Response& w = d.Call("kv.put", put);
+  ASSERT_TRUE(w.status.ok()) << w.status;
+  EXPECT_EQ(ReplyOf(w).body(), "true");
+  pba::Call get;
+  get.set_key("a/b");
+  get.set_raw(true);
+  for (const char* mode : {"", "consistent", "stale"}) {
+    get.set_consistency(mode);
+    const Response& r = d.Call("kv.get", get);
+    ASSERT_TRUE(r.status.ok()) << mode << ": " << r.status;
+    EXPECT_EQ(ReplyOf(r).body(), "v1");
+    EXPECT_TRUE(ReplyOf(r).known_leader());
+    EXPECT_GT(ReplyOf(r).index(), 0u);
+  }
+  get.set_key("missing");
+  EXPECT_EQ(d.Call("kv.get", get).status.code(), absl::StatusCode::kNotFound);
+  put.set_has_cas(true);
+  put.set_cas(1);  // not the key's ModifyIndex
+  const Response& cas = d.Call("kv.put", put);
+  ASSERT_TRUE(cas.status.ok());
+  EXPECT_EQ(ReplyOf(cas).body(), "false");
+  // The leader registered itself with a passing serfHealth check.
+  d.RunFor(absl::Seconds(2));
+  pba::Call node;
+  node.set_key("solo");
+  const std::string checks = ReplyOf(d.Call("health.node", node)).body();
+  EXPECT_NE(checks.find("\"serfHealth\""), std::string::npos) << checks;
+  EXPECT_NE(checks.find("\"passing\""), std::string::npos) << checks;
+}
+
+TEST(AgentMachineTest, GarbageAndUnknownVersionsAreDroppedLoggedAndChangeNothing) {
+  Driver d;
+  d.RunFor(absl::Seconds(3));
+  pba::Call put;
+  put.set_key("k");
+  put.set_value("v");
+  ASSERT_TRUE(d.Call("kv.put", put).status.ok());
+  const uint64_t hash = d.machine->fsm().ContentHash();
+  const uint64_t term = d.machine->raft()->term();
+  const size_t responses = d.responses.size();
+
+  proto::Envelope newer;
+  newer.set_protocol_version(9);
+  newer.set_kind(proto::Envelope::KIND_RAFT);
+  newer.set_body("x");
+  proto::Envelope unknown_kind;
+  unknown_kind.set_protocol_version(kProtocolVersion);
+  unknown_kind.set_kind(static_cast<proto::Envelope::Kind>(42));
+  struct Case {
+    Endpoint endpoint;
+    Channel channel;
+    std::string payload;
+    const char* log;
+  };
+  const std::vector<Case> cases = {
+      {Endpoint::kRpc, Channel::kStream, "\xff\xfe garbage", "dropping message"},
+      {Endpoint::kLan, Channel::kDatagram, "\x08\x01\x12", "dropping message"},
+      {Endpoint::kRpc, Channel::kStream, newer.SerializeAsString(), "newer than ours"},
+      {Endpoint::kLan, Channel::kDatagram, newer.SerializeAsString(), "newer than ours"},
+      {Endpoint::kRpc, Channel::kStream, unknown_kind.SerializeAsString(), "dropping message"},
+      {Endpoint::kLan, Channel::kDatagram, Seal(proto::Envelope::KIND_RAFT, "x"), "does not belong here"},
+      {Endpoint::kRpc, Channel::kStream, Seal(proto::Envelope::KIND_GOSSIP, "x"), "does not belong here"},
+      {Endpoint::kRpc, Channel::kStream, Seal(proto::Envelope::KIND_RAFT, "\xff\xff\xff"), "malformed raft"},
+      {Endpoint::kRpc, Channel::kStream, Seal(proto::Envelope::KIND_RPC, "\xff\xff\xff"), "malformed RPC"},
+      {Endpoint::kLan, Channel::kDatagram, Seal(proto::Envelope::KIND_GOSSIP, "\xff\xff"), ""},
+      {Endpoint::kRpc, Channel::kStream, "", "dropping message"},
+  };
+  for (const Case& c : cases) {
+    const size_t before = d.log.lines.size();
+    d.now += absl::Seconds(2);  // past the drop log's throttle
+    d.Feed(MessageInput{"10.9.9.9:1234", c.channel, c.payload, c.endpoint});
+    if (*c.log != '\0') {
+      bool logged = false;
+      for (size_t i = before; i < d.log.lines.size(); ++i) logged |= d.log.lines[i].find(c.log) != std::string::npos;
+      EXPECT_TRUE(logged) << "no \"" << c.log << "\" line for case " << &c - cases.data();
+    }
+  }
+  d.RunFor(absl::Seconds(2));
+  EXPECT_EQ(d.machine->fsm().ContentHash(), hash);
+  EXPECT_EQ(d.machine->raft()->term(), term);
+  EXPECT_EQ(d.machine->raft()->role(), raft::Role::kLeader);
+  EXPECT_EQ(d.responses.size(), responses);
+}
+
+TEST(AgentMachineTest, ADropFloodIsLoggedAtMostOncePerSecond) {
+  Driver d;
+  d.RunFor(absl::Seconds(1));
+  const int before = d.log.Count("dropping message");
+  for (int i = 0; i < 1000; ++i) d.Feed(MessageInput{"10.9.9.9:1", Channel::kDatagram, "junk", Endpoint::kLan});
+  EXPECT_EQ(d.log.Count("dropping message") - before, 1);
+  d.now += absl::Seconds(1);
+  d.Feed(MessageInput{"10.9.9.9:1", Channel::kDatagram, "junk", Endpoint::kLan});
+  EXPECT_EQ(d.log.Count("(1000 dropped since the last such line)"), 1);
+}
+
+TEST(AgentMachineTest, BadRequestsGetOneClearError) {
+  Driver d;
+  d.RunFor(absl::Seconds(3));
+  d.Feed(RequestInput{1000, "kv.put", "\xff\xff not a call"});
+  ASSERT_EQ(d.responses[1000].size(), 1u);
+  EXPECT_EQ(d.responses[1000][0].status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(d.Call("no.such.method", pba::Call()).status.code(), absl::StatusCode::kInvalidArgument);
+  pba::Call read;
+  read.set_consistency("eventual");
+  EXPECT_EQ(d.Call("kv.get", read).status.code(), absl::StatusCode::kInvalidArgument);
+  pba::Call ap;
+  ap.set_json("{\"MinQuorum\": \"three\"}");
+  const Response& r = d.Call("operator.autopilot.set", ap);
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(r.status.message()).find("MinQuorum"), std::string::npos);
+}
+
+TEST(AgentMachineTest, AutopilotConfigurationIsSeededAndSetThroughTheLog) {
+  Driver d;
+  d.RunFor(absl::Seconds(3));
+  const std::string initial = ReplyOf(d.Call("operator.autopilot.get", pba::Call())).body();
+  EXPECT_NE(initial.find("\"ServerStabilizationTime\":\"10s\""), std::string::npos) << initial;
+  pba::Call set;
+  set.set_json("{\"ServerStabilizationTime\":\"30s\",\"CleanupDeadServers\":false}");
+  const Response& w = d.Call("operator.autopilot.set", set);
+  ASSERT_TRUE(w.status.ok()) << w.status;
+  EXPECT_EQ(ReplyOf(w).body(), "true");
+  const std::string after = ReplyOf(d.Call("operator.autopilot.get", pba::Call())).body();
+  EXPECT_NE(after.find("\"ServerStabilizationTime\":\"30s\""), std::string::npos) << after;
+  EXPECT_NE(after.find("\"CleanupDeadServers\":false"), std::string::npos) << after;
+  ASSERT_TRUE(d.machine->fsm().store().Autopilot().has_value());
+}
+
+TEST(AgentMachineTest, SameSeedAndInputsGiveTheSameEffects) {
+  auto run = [](uint64_t seed) {
+    Driver d(seed);
+    d.RunFor(absl::Seconds(3));
+    pba::Call put;
+    put.set_key("x");
+    put.set_value("y");
+    d.Call("kv.put", put);
+    d.RunFor(absl::Seconds(5));
+    std::string out = d.trace;
+    for (const OutboundMessage& m : d.sent) absl::StrAppend(&out, m.to, m.payload.size(), ",");
+    for (const auto& [k, v] : d.storage.kv) absl::StrAppend(&out, k, "=", v.size(), ";");
+    return out;
+  };
+  EXPECT_EQ(run(5), run(5));
+}
+
+}  // namespace
+}  // namespace muster::agent
