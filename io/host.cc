@@ -212,7 +212,12 @@ void Host::Send(const OutboundMessage& message) {
   MUSTER_CHECK_LT(Index(message.endpoint), kEndpointCount, "no such endpoint");
   Transport* transport = transports_[Index(message.endpoint)].get();
   if (transport == nullptr) {
-    ++messages_dropped_no_endpoint_;  // a machine's mistake or a host without network
+    // A machine's mistake, or a host run without network as tests do: said once, counted always.
+    if (messages_dropped_no_endpoint_++ == 0 && options_.log != nullptr) {
+      options_.log->Write(Now(), LogLevel::kWarn, "agent.host",
+                          absl::StrCat("dropping messages sent from the ", EndpointName(message.endpoint),
+                                       " endpoint, which this agent did not open (to ", message.to, ")"));
+    }
     return;
   }
   transport->Send(message);
