@@ -1,0 +1,345 @@
+#include "cmd/agent/agent_runner.h"
+
+#include <signal.h>
+#include <uv.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "cmd/agent/console_log.h"
+#include "cmd/agent/node_id_file.h"
+#include "cmd/agent/startup.h"
+#include "core/agent/agent_machine.h"
+#include "core/agent/identity.h"
+#include "core/base/strings.h"
+#include "io/api/router.h"
+#include "io/config/agent_config_loader.h"
+#include "io/config/disk_config_files.h"
+#include "io/host.h"
+#include "io/http/server.h"
+#include "io/memory_store.h"
+#include "io/raft_storage/rocks_storage.h"
+#include "proto/agent.pb.h"
+
+namespace muster::cmd {
+namespace {
+
+// How long the HTTP API keeps serving after answering PUT /v1/agent/leave, so that answer
+// reaches the client before the listener and its connections close.
+constexpr absl::Duration kLeaveAnswerGrace = absl::Milliseconds(200);
+// How often the runner looks for a storage failure that stopped the host (io/host.h: the
+// host fail-stops and reports it; the process must then end, not linger without a machine).
+constexpr absl::Duration kStorageWatchInterval = absl::Seconds(1);
+
+uint64_t Millis(absl::Duration d) { return static_cast<uint64_t>(absl::ToInt64Milliseconds(d)); }
+
+std::string Hostname() {
+  char name[UV_MAXHOSTNAMESIZE];
+  size_t size = sizeof(name);
+  if (uv_os_gethostname(name, &size) != 0) return "";
+  return std::string(name, size);
+}
+
+std::vector<InterfaceAddress> Interfaces() {
+  std::vector<InterfaceAddress> out;
+  uv_interface_address_t* addresses = nullptr;
+  int count = 0;
+  if (uv_interface_addresses(&addresses, &count) != 0) return out;
+  for (int i = 0; i < count; ++i) {
+    const uv_interface_address_t& a = addresses[i];
+    char ip[INET6_ADDRSTRLEN] = {};
+    InterfaceAddress address;
+    address.internal = a.is_internal != 0;
+    if (a.address.address4.sin_family == AF_INET) {
+      uv_ip4_name(&a.address.address4, ip, sizeof(ip));
+    } else if (a.address.address6.sin6_family == AF_INET6) {
+      uv_ip6_name(&a.address.address6, ip, sizeof(ip));
+      address.ipv6 = true;
+    } else {
+      continue;
+    }
+    address.ip = ip;
+    out.push_back(std::move(address));
+  }
+  uv_free_interface_addresses(addresses, count);
+  return out;
+}
+
+// Raft timing. A real network gets Consul's spirit at a lower latency floor than its 1 s
+// heartbeat (our transport is TCP on a LAN): a follower hears from its leader every 200 ms,
+// calls an election after 1 s without, and a leader trusts its lease for 800 ms (below the
+// election timeout, so no two leases overlap). -dev is one server on loopback, so raft's
+// quicker defaults elect it at once.
+raft::RaftOptions RaftTiming(bool dev_mode) {
+  raft::RaftOptions raft;
+  if (!dev_mode) {
+    raft.heartbeat_interval = absl::Milliseconds(200);
+    raft.election_timeout = absl::Seconds(1);
+    raft.lease_duration = absl::Milliseconds(800);
+  }
+  return raft;
+}
+
+const char* SignalName(int signum) {
+  switch (signum) {
+    case SIGINT: return "interrupt";
+    case SIGTERM: return "terminated";
+    case SIGHUP: return "hangup";
+    default: return "unknown";
+  }
+}
+
+class AgentRun {
+ public:
+  explicit AgentRun(std::vector<std::string> args) : args_(std::move(args)) {}
+
+  int Run() {
+    // A peer or HTTP client that goes away mid-write must not kill the agent.
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_init(&loop_);
+    absl::Status started = Start();
+    if (!started.ok()) {
+      fprintf(stderr, "==> %s\n", std::string(started.message()).c_str());
+      fflush(stderr);
+      Shutdown(1);
+    }
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    // Everything was closed by Shutdown; the handles are released once the loop has ended.
+    uv_loop_close(&loop_);
+    return exit_code_;
+  }
+
+ private:
+  absl::Status Start() {
+    hostname_ = Hostname();
+    absl::StatusOr<agent::AgentConfig> config = config::LoadAgentConfig(args_, files_, hostname_);
+    if (!config.ok()) return config.status();
+    config_ = *std::move(config);
+    absl::StatusOr<LogLevel> level = ParseLogLevel(config_.log_level);
+    if (!level.ok()) return level.status();
+    log_ = std::make_unique<ConsoleLog>(stdout, *level);
+
+    absl::StatusOr<std::string> node_id =
+        config_.dev_mode ? (config_.node_id.empty() ? RandomNodeId() : absl::StatusOr<std::string>(config_.node_id))
+                         : LoadOrCreateNodeId(config_.data_dir, config_.node_id);
+    if (!node_id.ok()) return node_id.status();
+    config_.node_id = *node_id;
+    absl::StatusOr<NodeId> raft_id = agent::RaftIdOf(config_.node_id);
+    if (!raft_id.ok()) return raft_id.status();
+
+    absl::StatusOr<std::string> advertise = ResolveAdvertiseAddr(config_, Interfaces());
+    if (!advertise.ok()) return advertise.status();
+    advertise_addr_ = *advertise;
+
+    if (config_.dev_mode) {
+      store_ = std::make_unique<io::MemoryStore>();
+    } else {
+      const std::string raft_dir = config_.data_dir + "/raft";
+      absl::StatusOr<std::unique_ptr<io::RocksStorage>> rocks = io::RocksStorage::Open(raft_dir);
+      if (!rocks.ok()) {
+        return absl::Status(rocks.status().code(),
+                            absl::StrCat("Failed to open the raft store in ", raft_dir, ": ", rocks.status().message()));
+      }
+      store_ = *std::move(rocks);
+    }
+
+    agent::AgentMachineOptions machine;
+    machine.config = config_;
+    machine.raft = RaftTiming(config_.dev_mode);
+
+    io::Host::Options host;
+    host.id = *raft_id;
+    host.log = log_.get();
+    host.store = store_.get();
+    host.bind = JoinHostPort(config_.bind_addr, config_.ports.serf_lan);
+    host.advertise = JoinHostPort(advertise_addr_, config_.ports.serf_lan);
+    // Clients open the RPC endpoint too: it is where their requests to servers leave from.
+    host.rpc = {JoinHostPort(config_.bind_addr, config_.ports.server), JoinHostPort(advertise_addr_, config_.ports.server)};
+    if (config_.server) {
+      host.wan = {JoinHostPort(config_.bind_addr, config_.ports.serf_wan),
+                  JoinHostPort(advertise_addr_, config_.ports.serf_wan)};
+    }
+    host_ = std::make_unique<io::Host>(&loop_, std::move(host), agent::AgentMachineFactory(std::move(machine)));
+    if (absl::Status status = host_->Start(); !status.ok()) {
+      return absl::Status(status.code(), absl::StrCat("Error starting agent: ", status.message()));
+    }
+
+    if (config_.ports.http != agent::kPortDisabled) {
+      io::api::RouterOptions api;
+      api.datacenter = config_.datacenter;
+      router_ = std::make_unique<io::api::Router>(api, [this](std::string method, std::string body,
+                                                              std::function<void(const Response&)> done) {
+        AskAgent(std::move(method), std::move(body), std::move(done));
+      });
+      http_ = std::make_unique<io::http::Server>(&loop_, io::http::ServerOptions{}, router_->handler());
+      http_address_ = JoinHostPort(config_.client_addr, config_.ports.http);
+      if (absl::Status status = http_->Listen(http_address_); !status.ok()) {
+        return absl::Status(status.code(), absl::StrCat("Error starting agent: Failed to start the HTTP server on ",
+                                                        http_address_, ": ", status.message()));
+      }
+    }
+
+    StartHandles();
+    const std::string banner = FormatBanner(config_, config_.node_id, advertise_addr_);
+    fwrite(banner.data(), 1, banner.size(), stdout);
+    fflush(stdout);
+    log_->Open();
+    if (http_ != nullptr) Info(absl::StrCat("Started HTTP server on ", http_address_, " (tcp)"));
+    Info("muster agent running!");
+    return absl::OkStatus();
+  }
+
+  void StartHandles() {
+    for (auto& [handle, signum] : {std::pair{&sigint_, SIGINT}, {&sigterm_, SIGTERM}, {&sighup_, SIGHUP}}) {
+      uv_signal_init(&loop_, handle);
+      handle->data = this;
+      uv_signal_start(
+          handle, [](uv_signal_t* h, int signum) { static_cast<AgentRun*>(h->data)->OnSignal(signum); }, signum);
+    }
+    uv_timer_init(&loop_, &leave_timer_);
+    leave_timer_.data = this;
+    uv_timer_init(&loop_, &storage_watch_);
+    storage_watch_.data = this;
+    uv_timer_start(
+        &storage_watch_,
+        [](uv_timer_t* t) {
+          auto* self = static_cast<AgentRun*>(t->data);
+          if (!self->host_->last_storage_error().ok()) self->Shutdown(1);
+        },
+        Millis(kStorageWatchInterval), Millis(kStorageWatchInterval));
+    handles_started_ = true;
+  }
+
+  // The HTTP API's way to the agent. An answered PUT /v1/agent/leave ends the process, as
+  // Consul's agent shuts down after a leave through its API.
+  void AskAgent(std::string method, std::string body, std::function<void(const Response&)> done) {
+    if (shutting_down_) {
+      Response refused;
+      refused.status = absl::UnavailableError("agent is shutting down");
+      done(refused);
+      return;
+    }
+    const bool leave = method == "agent.leave";
+    host_->Request(std::move(method), std::move(body), [this, leave, done = std::move(done)](const Response& response) {
+      done(response);
+      if (leave && response.status.ok() && !shutting_down_ && !leaving_) {
+        Info("Graceful leave complete (through the HTTP API), shutting down");
+        leaving_ = true;
+        uv_timer_start(
+            &leave_timer_, [](uv_timer_t* t) { static_cast<AgentRun*>(t->data)->Shutdown(0); },
+            Millis(kLeaveAnswerGrace), 0);
+      }
+    });
+  }
+
+  void OnSignal(int signum) {
+    Info(absl::StrCat("Caught signal: ", SignalName(signum)));
+    if (signum == SIGHUP) {
+      Reload();
+      return;
+    }
+    if (leaving_) {
+      Info("Caught second signal, Exiting");
+      Shutdown(1);
+      return;
+    }
+    const bool graceful = signum == SIGINT || agent::LeavesOnTerminate(config_);
+    if (!graceful) {
+      Info("Graceful shutdown disabled. Exiting");
+      Shutdown(1);
+      return;
+    }
+    // The machine logs Consul's "Gracefully shutting down agent..." and "Graceful leave
+    // complete" as it leaves; the runner says only what is its own.
+    leaving_ = true;
+    uv_timer_start(
+        &leave_timer_,
+        [](uv_timer_t* t) {
+          auto* self = static_cast<AgentRun*>(t->data);
+          self->Info("Timeout on graceful leave. Exiting");
+          self->Shutdown(1);
+        },
+        Millis(kGracefulLeaveTimeout), 0);
+    host_->Request("agent.leave", proto::agent::Call().SerializeAsString(), [this](const Response& response) {
+      if (shutting_down_) return;
+      if (!response.status.ok()) {
+        log_->Write(absl::Now(), LogLevel::kError, "agent", absl::StrCat("Error on leave: ", response.status.message()));
+        Shutdown(1);
+        return;
+      }
+      Info("Graceful exit completed");
+      Shutdown(0);
+    });
+  }
+
+  // What can change while running: the log level. Everything else needs a restart, as in
+  // Consul for the options this agent takes.
+  void Reload() {
+    Info("Reloading configuration...");
+    absl::StatusOr<agent::AgentConfig> reloaded = config::LoadAgentConfig(args_, files_, hostname_);
+    absl::StatusOr<LogLevel> level =
+        reloaded.ok() ? ParseLogLevel(reloaded->log_level) : absl::StatusOr<LogLevel>(reloaded.status());
+    if (!level.ok()) {
+      log_->Write(absl::Now(), LogLevel::kError, "agent", absl::StrCat("Reload config failed: ", level.status().message()));
+      return;
+    }
+    log_->set_min_level(*level);
+    config_.log_level = reloaded->log_level;
+    Info(absl::StrCat("Reloaded configuration: log level ", Absl(LogLevelName(*level))));
+  }
+
+  // Stops the HTTP API and the host and closes the runner's handles; the loop then ends.
+  void Shutdown(int exit_code) {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    exit_code_ = exit_code;
+    if (handles_started_) {
+      for (uv_signal_t* handle : {&sigint_, &sigterm_, &sighup_}) uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&leave_timer_), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&storage_watch_), nullptr);
+    }
+    if (http_ != nullptr) http_->Stop([] {});
+    if (host_ != nullptr) {
+      host_->Stop([this] {
+        if (log_ != nullptr && handles_started_) Info("Agent stopped");
+      });
+    }
+  }
+
+  void Info(const std::string& message) { log_->Write(absl::Now(), LogLevel::kInfo, "agent", message); }
+
+  const std::vector<std::string> args_;
+  config::DiskConfigFiles files_;
+  std::string hostname_;
+  agent::AgentConfig config_;
+  std::string advertise_addr_;
+  std::string http_address_;
+  uv_loop_t loop_;
+  std::unique_ptr<ConsoleLog> log_;
+  std::unique_ptr<io::DurableStore> store_;
+  std::unique_ptr<io::Host> host_;
+  std::unique_ptr<io::api::Router> router_;
+  std::unique_ptr<io::http::Server> http_;
+  uv_signal_t sigint_, sigterm_, sighup_;
+  uv_timer_t leave_timer_, storage_watch_;
+  bool handles_started_ = false;
+  bool leaving_ = false;
+  bool shutting_down_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace
+
+int RunAgent(std::vector<std::string> args) {
+  // Members hold libuv handles that must outlive the loop's last turn: keep it off the stack
+  // of a caller that might return early, and destroy it only after uv_run has ended.
+  auto run = std::make_unique<AgentRun>(std::move(args));
+  return run->Run();
+}
+
+}  // namespace muster::cmd
