@@ -56,7 +56,8 @@ std::string FormatSocketAddress(const sockaddr* addr) {
 }
 
 std::string JoinHostPort(std::string_view host, int port) {
-  if (host.find(':') != std::string_view::npos) return absl::StrCat("[", std::string(host), "]:", port);
+  const bool bracketed = !host.empty() && host.front() == '[';
+  if (host.find(':') != std::string_view::npos && !bracketed) return absl::StrCat("[", std::string(host), "]:", port);
   return absl::StrCat(std::string(host), ":", port);
 }
 

@@ -25,7 +25,8 @@ struct SocketAddress {
 absl::StatusOr<SocketAddress> ParseSocketAddress(std::string_view address);
 std::string FormatSocketAddress(const sockaddr* addr);
 
-// "host:port", bracketing an IPv6 host: JoinHostPort("::1", 8301) is "[::1]:8301".
+// "host:port", bracketing an IPv6 host: JoinHostPort("::1", 8301) and JoinHostPort("[::1]",
+// 8301) are "[::1]:8301".
 std::string JoinHostPort(std::string_view host, int port);
 
 }  // namespace muster::io

@@ -26,6 +26,7 @@ TEST(SocketAddressTest, ParsesAndFormatsIpv4AndIpv6) {
   EXPECT_FALSE(ParseSocketAddress("127.0.0.1:8301")->ipv6());
   EXPECT_EQ(FormatSocketAddress(ParseSocketAddress("localhost:8500")->get()), "127.0.0.1:8500");
   EXPECT_EQ(JoinHostPort("::1", 8300), "[::1]:8300");
+  EXPECT_EQ(JoinHostPort("[::1]", 8300), "[::1]:8300");
   EXPECT_EQ(JoinHostPort("10.0.0.1", 8300), "10.0.0.1:8300");
 }
 
