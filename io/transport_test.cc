@@ -1,7 +1,7 @@
 // One endpoint's Transport over real sockets on loopback (127.0.0.61-64 and [::1] ports
 // 27310-27319, used by no other test): addresses in both families, one reused connection per
-// peer, reconnecting to a peer that closed and came back on its port, and the bound on the
-// bytes queued toward a peer that does not read.
+// peer, reconnecting to a peer that closed and came back on its port, the bound on the bytes
+// queued toward a peer that does not read, and the bound on accepted connections.
 #include "io/transport.h"
 
 #include <memory>
@@ -251,6 +251,30 @@ TEST_F(TransportTest, APeerThatStopsReadingCostsAtMostTheBound) {
   uv_close(reinterpret_cast<uv_handle_t*>(&peer.conn), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&peer.listener), nullptr);
   uv_run(&loop_, UV_RUN_NOWAIT);
+}
+
+// Accepted connections are bounded too: past incoming_connections_max a new one is closed at
+// once (its sender notices and drops it), and the one within the bound keeps working.
+TEST_F(TransportTest, ConnectionsPastTheIncomingBoundAreClosed) {
+  Received at_a, at_c, at_b;
+  Transport::Options options;
+  options.bind = "127.0.0.62:27318";
+  options.incoming_connections_max = 1;
+  Transport* b = Open(options, &at_b);
+  Transport* a = Open("127.0.0.61:27318", &at_a);
+  ASSERT_TRUE(a != nullptr && b != nullptr);
+  a->Send(Stream("127.0.0.62:27318", "within"));
+  ASSERT_TRUE(RunUntil([&] { return at_b.messages.size() == 1; }));
+  Transport* c = Open("127.0.0.64:27318", &at_c);
+  ASSERT_NE(c, nullptr);
+  c->Send(Stream("127.0.0.62:27318", "past the bound"));
+  ASSERT_TRUE(RunUntil([&] { return c->outgoing_connections() == 0; })) << "closed by the peer";
+  a->Send(Stream("127.0.0.62:27318", "still within"));
+  ASSERT_TRUE(RunUntil([&] { return at_b.messages.size() == 2; }));
+  RunUntil([] { return false; }, absl::Milliseconds(20));
+  ASSERT_EQ(at_b.messages.size(), 2u);
+  EXPECT_EQ(at_b.messages[1].payload, "still within");
+  EXPECT_EQ(b->stats().connections_accepted, 1u);
 }
 
 // IPv6 loopback: binds, advertises and names senders as [::1]:port. This sandbox has ::1; a
