@@ -28,6 +28,9 @@ namespace pbs = ::muster::proto::state;
 // Request ids the agent makes itself (a forward it serves, its own anti-entropy) live above
 // every id a host hands out.
 constexpr uint64_t kInternalIdBase = uint64_t{1} << 62;
+// Commands waiting for the log write before them to be durable (group proposal); past it a
+// write is refused as UNAVAILABLE (the disk is behind).
+constexpr size_t kQueuedCommandsMax = 4096;
 // Bootstrap-expect: how often the peer question is asked again while answers are missing.
 constexpr Duration kPeerQueryInterval = absl::Seconds(1);
 // A dropped message is logged at most this often (with the count since), so a flood of
@@ -318,9 +321,19 @@ class AgentMachine::Impl {
   absl::btree_map<uint64_t, Origin> origins_;  // internal request id -> where its answer goes
   uint64_t next_internal_id_ = kInternalIdBase;
   std::map<uint64_t, PendingWrite> writes_;           // by log index
+  // Group proposal: commands that arrived while our last log write was not yet durable,
+  // proposed together (one log write, one append per follower) once it is.
+  struct QueuedCommand {
+    uint64_t request_id = 0;
+    WriteKind kind = WriteKind::kKv;
+    std::string bytes;
+  };
+  std::vector<QueuedCommand> queued_;
+  void FlushQueued(Time now);
   std::map<uint64_t, PendingRead> reads_;             // by read id (request id)
   absl::btree_map<uint64_t, PendingForward> forwards_;  // by rpc seq
   uint64_t next_rpc_seq_ = 1;
+  uint64_t batches_proposed_ = 0;
   absl::btree_map<uint64_t, uint64_t> leave_requests_;  // none or one pending leave
   bool leaving_ = false;
 
@@ -527,6 +540,7 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
     Carry(now, ready);
     raft_total.effects.Append(std::move(ready.effects));
     OnLeadershipChange(now);
+    FlushQueued(now);
     RunBootstrap(now);
     if (next.committed.empty() && !next.restore.has_value() && next.reads.empty() && next.effects.empty()) {
       raft_total.effects.Append(std::move(next.effects));
@@ -781,6 +795,7 @@ void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std:
       stats["raft"]["commit_index"] = absl::StrCat(raft->commit());
       stats["raft"]["applied_index"] = absl::StrCat(raft->applied());
       stats["raft"]["last_log_index"] = absl::StrCat(raft->log().last_index());
+      stats["raft"]["proposal_batches"] = absl::StrCat(batches_proposed_);
     }
     j["Stats"] = std::move(stats);
     ok_json(j);
@@ -1067,10 +1082,46 @@ void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string&
 }
 
 void AgentMachine::Impl::Propose(Time now, uint64_t request_id, const pbs::Command& c, WriteKind kind) {
+  // While a log write of ours is on its way to the disk, a new command waits for it and then
+  // goes out with every other one that arrived meanwhile (FlushQueued): the group commit of
+  // proposals (raft's ProposeBatch). A lone client's write is proposed at once.
+  if (raft->durable_index() < raft->log().last_index() || !queued_.empty()) {
+    if (queued_.size() >= kQueuedCommandsMax) {
+      return Fail(request_id, absl::UnavailableError("too many writes waiting for the disk"));
+    }
+    queued_.push_back(QueuedCommand{request_id, kind, c.SerializeAsString()});
+    return;
+  }
   absl::StatusOr<uint64_t> index = raft->Propose(now, c.SerializeAsString(), ready_);
   if (!index.ok()) return Fail(request_id, absl::UnavailableError(index.status().message()));
   MUSTER_CHECK(!writes_.contains(*index), "a pending entry's index was reused while leading");
   writes_[*index] = PendingWrite{request_id, raft->term(), kind};
+}
+
+void AgentMachine::Impl::FlushQueued(Time now) {
+  if (queued_.empty()) return;
+  if (raft == nullptr || !MayPropose()) {
+    for (const QueuedCommand& q : queued_) Fail(q.request_id, absl::UnavailableError("leadership lost"));
+    queued_.clear();
+    return;
+  }
+  if (raft->durable_index() < raft->log().last_index() && queued_.size() < kQueuedCommandsMax / 2) return;
+  std::vector<QueuedCommand> batch = std::exchange(queued_, {});
+  std::vector<std::string> data;
+  data.reserve(batch.size());
+  for (QueuedCommand& q : batch) data.push_back(std::move(q.bytes));
+  const uint64_t first = raft->log().last_index() + 1;
+  absl::Status s = raft->ProposeBatch(now, std::move(data), ready_);
+  if (!s.ok()) {
+    for (const QueuedCommand& q : batch) Fail(q.request_id, absl::UnavailableError(s.message()));
+    return;
+  }
+  MUSTER_CHECK_EQ(raft->log().last_index(), first + batch.size() - 1, "a batch's entries are not contiguous");
+  for (size_t i = 0; i < batch.size(); ++i) {
+    MUSTER_CHECK(!writes_.contains(first + i), "a pending entry's index was reused while leading");
+    writes_[first + i] = PendingWrite{batch[i].request_id, raft->term(), batch[i].kind};
+  }
+  ++batches_proposed_;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -78,8 +78,9 @@ class Driver {
 
   void Feed(InputEvent what) {
     Handle(Input{now, std::move(what)});
-    // Writes are durable at once: each sync write comes back before the next input.
-    while (!durable.empty()) {
+    // Writes are durable at once: each sync write comes back before the next input, unless
+    // the test holds the disk back.
+    while (!durable.empty() && !hold_disk) {
       const uint64_t id = durable.front();
       durable.pop_front();
       Handle(Input{now, WriteDurableInput{id}});
@@ -89,6 +90,7 @@ class Driver {
     Effects out;
     machine->Step(input, &out);
     for (const StorageWrite& w : out.writes) {
+      largest_write_ops = std::max(largest_write_ops, w.ops.size());
       storage.Apply(w);
       if (w.sync) durable.push_back(w.id);
     }
@@ -123,6 +125,8 @@ class Driver {
   std::map<uint64_t, std::vector<Response>> responses;
   std::vector<OutboundMessage> sent;
   std::deque<uint64_t> durable;
+  bool hold_disk = false;
+  size_t largest_write_ops = 0;
   uint64_t next_id = 1;
   std::string trace;
 };
@@ -267,6 +271,34 @@ TEST(AgentMachineTest, AutopilotConfigurationIsSeededAndSetThroughTheLog) {
   EXPECT_NE(after.find("\"ServerStabilizationTime\":\"30s\""), std::string::npos) << after;
   EXPECT_NE(after.find("\"CleanupDeadServers\":false"), std::string::npos) << after;
   ASSERT_TRUE(d.machine->fsm().store().Autopilot().has_value());
+}
+
+TEST(AgentMachineTest, WritesArrivingWhileTheDiskIsBusyAreProposedTogether) {
+  Driver d;
+  d.RunFor(absl::Seconds(3));
+  d.largest_write_ops = 0;
+  d.hold_disk = true;
+  for (uint64_t i = 0; i < 20; ++i) {
+    pba::Call put;
+    put.set_key(absl::StrCat("batch/", i));
+    put.set_value("v");
+    d.Feed(RequestInput{5000 + i, "kv.put", put.SerializeAsString()});
+  }
+  // The first went out alone; the other 19 wait for its write.
+  EXPECT_EQ(d.durable.size(), 1u);
+  for (uint64_t i = 0; i < 20; ++i) EXPECT_TRUE(d.responses[5000 + i].empty());
+  d.hold_disk = false;
+  d.Feed(TickInput{});
+  d.RunFor(absl::Seconds(1));
+  for (uint64_t i = 0; i < 20; ++i) {
+    ASSERT_EQ(d.responses[5000 + i].size(), 1u) << i;
+    EXPECT_TRUE(d.responses[5000 + i][0].status.ok());
+    EXPECT_EQ(ReplyOf(d.responses[5000 + i][0]).body(), "true");
+  }
+  // One log write carried the 19 entries (and the hard state beside them).
+  EXPECT_GE(d.largest_write_ops, 19u);
+  const std::string self = ReplyOf(d.Call("agent.self", pba::Call())).body();
+  EXPECT_NE(self.find("\"proposal_batches\":\"1\""), std::string::npos) << self;
 }
 
 TEST(AgentMachineTest, SameSeedAndInputsGiveTheSameEffects) {
