@@ -14,8 +14,9 @@ test: setup
 asan: setup
 	@bash scripts/test.sh --config=asan
 
+# ARGS: more flags for `muster agent -dev` (make dev ARGS="-log-level=info -node=laptop").
 dev: setup
-	@bash scripts/dev.sh
+	@bash scripts/dev.sh $(ARGS)
 
 # The quick benchmarks; gossip_bench takes ~25 min with N = 2,000 (see core/gossip/README.md).
 bench: setup
