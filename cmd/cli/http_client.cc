@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -193,6 +194,17 @@ int OnBody(http_parser* parser, const char* at, size_t length) {
   return 0;
 }
 
+// A Content-Length past the bound is refused before any of the body is read.
+int OnHeadersComplete(http_parser* parser) {
+  auto* state = static_cast<ParseState*>(parser->data);
+  const bool has_length = parser->content_length != ULLONG_MAX;  // http-parser's "none given"
+  if (has_length && parser->content_length > kResponseBytesMax) {
+    state->too_large = true;
+    return -1;  // an error (1 and 2 mean "no body" to http-parser)
+  }
+  return 0;
+}
+
 int OnMessageComplete(http_parser* parser) {
   auto* state = static_cast<ParseState*>(parser->data);
   state->complete = true;
@@ -226,6 +238,7 @@ absl::StatusOr<HttpResponse> SocketHttpTransport::RoundTrip(const HttpAddress& t
 
   http_parser_settings settings;
   http_parser_settings_init(&settings);
+  settings.on_headers_complete = OnHeadersComplete;
   settings.on_body = OnBody;
   settings.on_message_complete = OnMessageComplete;
   http_parser parser;
