@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `muster agent` as a real process on loopback (127.0.0.71 and .72, which no other test uses):
 # a -dev agent prints Consul's banner, elects itself, answers /v1/status/leader and a KV
-# put/get round trip over HTTP, and exits 0 on SIGINT after leaving; a second agent on the
-# same ports fails to start with one line and exit 1; a server with a data dir keeps its node
-# ID across restarts and refuses a different -node-id; SIGTERM on a server (no
-# leave_on_terminate) exits at once with 1, as Consul's. Every agent is stopped by its PID.
+# put/get round trip over HTTP, reloads on SIGHUP, and exits 0 on SIGINT after leaving; a
+# second agent on the same ports fails to start with one line and exit 1; a server with a data
+# dir keeps its node ID and writes across restarts and refuses a different -node-id; SIGTERM on
+# a server (no leave_on_terminate) exits at once with 1, as Consul's; PUT /v1/agent/leave ends
+# the agent with 0; a second SIGINT while leaving exits 1. Every agent is stopped by its PID.
 set -uo pipefail
 
 muster="$1"
@@ -68,6 +69,12 @@ wait_exit "$second_pid" 10
 [ "$(wc -l <"$tmp/second.err")" -eq 1 ] || fail "a second agent said more than one line: $(cat "$tmp/second.err")"
 grep -qi "in use" "$tmp/second.err" || fail "the port error does not say the address is in use: $(cat "$tmp/second.err")"
 
+# SIGHUP re-reads the configuration and keeps running.
+kill -HUP "$dev_pid"
+for _ in $(seq 1 50); do grep -q 'Reloaded configuration' "$tmp/dev.log" && break; sleep 0.1; done
+grep -q 'Reloaded configuration: log level DEBUG' "$tmp/dev.log" || fail "SIGHUP did not reload"
+[ "$(http "http://$dev:8500/v1/kv/test/greeting?raw")" = "hello world" ] || fail "the agent stopped serving after SIGHUP"
+
 kill -INT "$dev_pid"
 wait_exit "$dev_pid" 20
 [ "$status" = "0" ] || fail "SIGINT: exit status $status, want 0"
@@ -109,9 +116,24 @@ for _ in $(seq 1 100); do
 done
 [ "$(http "http://$server:8500/v1/kv/durable?raw")" = "kept" ] || fail "a write did not survive the restart"
 [ "$(grep -c "^           Node ID: '$node_id'$" "$tmp/server.log")" = "2" ] || fail "the node ID changed across a restart"
-kill -INT "$server_pid"
+# A leave through the HTTP API is answered, then the agent exits 0 (as Consul's).
+[ "$(http -o /dev/null -w '%{http_code}' -X PUT "http://$server:8500/v1/agent/leave")" = "200" ] ||
+  fail "PUT /v1/agent/leave was not answered 200"
 wait_exit "$server_pid" 20
-[ "$status" = "0" ] || fail "SIGINT on the server: exit status $status, want 0"
+[ "$status" = "0" ] || fail "after PUT /v1/agent/leave: exit status $status, want 0"
+
+# A second SIGINT while leaving exits at once, with 1 (Consul's "Caught second signal").
+start_server
+for _ in $(seq 1 100); do
+  [ "$(http "http://$server:8500/v1/status/leader")" = "\"$server:8300\"" ] && break
+  sleep 0.1
+done
+kill -INT "$server_pid"
+sleep 0.2
+kill -INT "$server_pid"
+wait_exit "$server_pid" 5
+[ "$status" = "1" ] || fail "a second SIGINT while leaving: exit status $status, want 1"
+grep -q 'Caught second signal, Exiting' "$tmp/server.log" || fail "the second SIGINT was not logged"
 
 # Another -node-id for the same data dir is refused, naming both.
 other=11111111-2222-4333-8444-555555555555
