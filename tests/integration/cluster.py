@@ -1,0 +1,233 @@
+"""Real muster agents on loopback for the integration tests: start, stop by PID, ask over HTTP.
+
+Each agent runs `muster agent -server` on its own loopback address (127.0.0.x) with Consul's
+default ports there (RPC 8300, LAN 8301, WAN 8302, HTTP 8500 through -client), in its own
+process group, with its data dir and log file under the test's TEST_TMPDIR. `scenario()` runs a
+test body, stops every agent it started (also on failure) and prints every agent's log when the
+body fails, so a failing Bazel test shows what the agents said.
+"""
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+
+HTTP_PORT = 8500
+RPC_PORT = 8300
+LAN_PORT = 8301
+WAN_PORT = 8302
+# One HTTP request may take this long (a forwarded write waits for its commit; the agent's
+# own forward timeout is 7 s).
+HTTP_TIMEOUT_SECONDS = 10.0
+# How long a SIGINT'ed agent may take to leave and exit (the runner gives up at 15 s).
+EXIT_TIMEOUT_SECONDS = 20.0
+# Log bytes printed per agent on failure (the tail, where the failure usually is).
+LOG_PRINT_BYTES_MAX = 200_000
+
+
+def log(*parts):
+    """One line of the test's own narration, flushed so it interleaves with failures."""
+    print(time.strftime("%H:%M:%S"), *parts, flush=True)
+
+
+class Agent:
+    """One `muster agent` process, restartable with the same flags and data dir."""
+
+    def __init__(self, binary, name, address, tmpdir, extra_args=()):
+        self.binary = binary
+        self.name = name
+        self.address = address
+        self.data_dir = os.path.join(tmpdir, name, "data")
+        self.log_path = os.path.join(tmpdir, name, "agent.log")
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.args = [
+            binary, "agent", "-server",
+            "-node=" + name,
+            "-data-dir=" + self.data_dir,
+            "-bind=" + address,
+            "-client=" + address,
+            "-log-level=DEBUG",
+        ] + list(extra_args)
+        self.process = None
+        self.starts = 0
+
+    def start(self):
+        assert self.process is None, f"{self.name} is already running"
+        self.starts += 1
+        with open(self.log_path, "ab") as out:
+            out.write(f"\n===== start {self.starts}: {' '.join(self.args)}\n".encode())
+            out.flush()
+            # Its own session: the process group is killed as a whole at the end.
+            self.process = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        log(f"started {self.name} on {self.address} (pid {self.process.pid})")
+        return self
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self):
+        """SIGKILL, as a crash: nothing is flushed or said to the others."""
+        if self.process is None:
+            return
+        pid = self.process.pid
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        log(f"killed {self.name} (pid {pid}) with SIGKILL")
+        self.process = None
+
+    def signal_and_wait(self, signum, timeout=EXIT_TIMEOUT_SECONDS):
+        """Sends `signum` to the agent alone and returns its exit code once it has ended."""
+        assert self.process is not None, f"{self.name} is not running"
+        pid = self.process.pid
+        self.process.send_signal(signum)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{self.name} did not exit within {timeout}s of signal {signum}")
+        log(f"{self.name} (pid {pid}) exited with {code} after signal {signum}")
+        self.process = None
+        return code
+
+    def http(self, method, path, body=None, timeout=HTTP_TIMEOUT_SECONDS):
+        """(status, body bytes, headers) of one request to this agent's HTTP API; an agent
+        that does not answer gives status 0 and the error as the body."""
+        url = f"http://{self.address}:{HTTP_PORT}{path}"
+        data = body.encode() if isinstance(body, str) else body
+        request = urllib.request.Request(url, data=data, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read(), dict(response.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), dict(e.headers)
+        except (OSError, urllib.error.URLError) as e:
+            return 0, str(e).encode(), {}
+
+    def get_json(self, path):
+        status, body, _ = self.http("GET", path)
+        if status != 200:
+            return None
+        return json.loads(body)
+
+    def leader(self):
+        """The leader's RPC address this agent knows ("" for none), None if it does not answer."""
+        return self.get_json("/v1/status/leader")
+
+    def put_kv(self, key, value):
+        """True when the agent acknowledged the write (200 and "true")."""
+        status, body, _ = self.http("PUT", "/v1/kv/" + urllib.parse.quote(key), value)
+        return status == 200 and body.strip() == b"true"
+
+    def stale_kv(self, prefix):
+        """{key: value} under `prefix` as this agent's own state has it (?stale), None if it
+        does not answer."""
+        status, body, _ = self.http("GET", "/v1/kv/" + urllib.parse.quote(prefix) + "?recurse&stale")
+        if status == 404:
+            return {}
+        if status != 200:
+            return None
+        return {e["Key"]: base64.b64decode(e["Value"] or "").decode() for e in json.loads(body)}
+
+    def raft_servers(self):
+        """{node name: voter} from /v1/operator/raft/configuration, None if not answered."""
+        config = self.get_json("/v1/operator/raft/configuration")
+        if config is None:
+            return None
+        return {s["Node"]: s["Voter"] for s in config["Servers"]}
+
+    def members(self):
+        """{name: Status} from /v1/agent/members (1 alive, 3 left, 4 failed)."""
+        members = self.get_json("/v1/agent/members")
+        if members is None:
+            return None
+        return {m["Name"]: m["Status"] for m in members}
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def rpc_address(self):
+        return f"{self.address}:{RPC_PORT}"
+
+
+def wait_until(what, predicate, timeout, interval=0.1):
+    """Seconds until predicate() is truthy; fails naming `what` after `timeout` seconds."""
+    start = time.monotonic()
+    while True:
+        value = predicate()
+        if value:
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def agreed_leader(agents):
+    """The leader's RPC address if every one of `agents` names the same one, else None."""
+    leaders = {a.leader() for a in agents}
+    if len(leaders) != 1:
+        return None
+    leader = leaders.pop()
+    return leader or None
+
+
+def agent_at(agents, rpc_address):
+    return next(a for a in agents if a.rpc_address() == rpc_address)
+
+
+def assert_ports_free(addresses):
+    """Fails naming the port when one of ours is taken (an agent left over from another run,
+    or another test that took our addresses), before a confusing cluster forms."""
+    for address in addresses:
+        for port, kind in ((RPC_PORT, socket.SOCK_STREAM), (LAN_PORT, socket.SOCK_STREAM),
+                           (LAN_PORT, socket.SOCK_DGRAM), (WAN_PORT, socket.SOCK_DGRAM),
+                           (HTTP_PORT, socket.SOCK_STREAM)):
+            with socket.socket(socket.AF_INET, kind) as s:
+                if kind == socket.SOCK_STREAM:
+                    # As libuv binds: a connection of an earlier run in TIME_WAIT is no owner.
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind((address, port))
+                except OSError as e:
+                    raise AssertionError(f"{address}:{port} is taken before the test starts: {e}")
+
+
+def scenario(body):
+    """Runs body(binary, tmpdir, agents) from the command line (argv[1]: the muster binary);
+    body appends every Agent it makes to `agents`. Exits 0 on success, 1 (with every agent's
+    log) on failure; every agent is killed either way."""
+    binary = os.path.abspath(sys.argv[1])
+    tmpdir = os.environ.get("TEST_TMPDIR") or os.path.abspath("integration_tmp")
+    agents = []
+    failed = False
+    started = time.monotonic()
+    try:
+        body(binary, tmpdir, agents)
+    except BaseException:
+        failed = True
+        traceback.print_exc()
+    finally:
+        for agent in agents:
+            agent.kill()
+    if failed:
+        for agent in agents:
+            text = agent.log_text()
+            print(f"\n===== log of {agent.name} ({agent.address}), last {LOG_PRINT_BYTES_MAX} bytes =====")
+            print(text[-LOG_PRINT_BYTES_MAX:])
+        print(f"FAIL after {time.monotonic() - started:.1f}s", flush=True)
+        sys.exit(1)
+    print(f"PASS in {time.monotonic() - started:.1f}s", flush=True)
