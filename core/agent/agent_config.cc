@@ -113,6 +113,10 @@ absl::Status ValidateRest(const AgentConfig& config) {
   if (config.bind_addr.empty()) return Refuse("-bind (bind_addr) must not be empty");
   if (config.client_addr.empty()) return Refuse("-client (client_addr) must not be empty");
   if (config.retry_max < 0) return Refuse(absl::StrCat("-retry-max (retry_max) must be 0 or more, got ", config.retry_max));
+  if (config.raft_snapshot_threshold < 1) {
+    return Refuse(absl::StrCat("-raft-snapshot-threshold (raft_snapshot_threshold) must be 1 or more, got ",
+                              config.raft_snapshot_threshold));
+  }
   if (config.retry_interval <= absl::ZeroDuration() || config.retry_interval == absl::InfiniteDuration()) {
     return Refuse(absl::StrCat("-retry-interval (retry_interval) must be a positive duration, got ",
                                absl::FormatDuration(config.retry_interval)));

@@ -56,6 +56,9 @@ struct AgentConfig {
   // Unset: Consul's default, which is to leave on SIGTERM for a client and not for a server
   // (LeavesOnTerminate).
   std::optional<bool> leave_on_terminate;
+  // Consul's raft_snapshot_threshold: a server compacts its raft log into a snapshot of the
+  // state store after this many entries applied since the last one.
+  int raft_snapshot_threshold = 16384;
   // -dev: one bootstrapped server in memory on 127.0.0.1 (ApplyDevDefaults).
   bool dev_mode = false;
 };

@@ -1195,9 +1195,10 @@ void AgentMachine::Impl::ApplyEntry(Time now, const raft::pb::Entry& e) {
 }
 
 void AgentMachine::Impl::MaybeSnapshot(Time now) {
-  if (opt.snapshot_threshold == 0) return;
+  const uint64_t threshold = static_cast<uint64_t>(std::max(0, opt.config.raft_snapshot_threshold));
+  if (threshold == 0) return;
   const uint64_t at = fsm.store().last_index();
-  if (at < raft->log().snapshot_index() + opt.snapshot_threshold || at > raft->applied()) return;
+  if (at < raft->log().snapshot_index() + threshold || at > raft->applied()) return;
   absl::Status s = raft->Compact(now, at, fsm.Snapshot(), ready_);
   if (!s.ok()) server_log_.Warn(now, "snapshot at index ", at, " failed: ", s.message());
 }

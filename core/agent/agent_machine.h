@@ -87,8 +87,6 @@ struct AgentMachineOptions {
   Duration rpc_timeout = absl::Seconds(7);
   // How often autopilot looks at the servers (Consul: 200 ms... its ServerHealthInterval 2 s).
   Duration autopilot_interval = absl::Seconds(2);
-  // Compact raft's log into a snapshot after this many applied entries (Consul: 16384).
-  uint64_t snapshot_threshold = 16384;
   // -retry-join/-join seeds: joined at start, every retry_interval until one answers.
   // (Taken from config.start_join and config.retry_join.)
 };

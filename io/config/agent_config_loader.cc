@@ -54,6 +54,7 @@ const KeySpec kKeys[] = {
     {"retry_max", &AgentConfig::retry_max},
     {"log_level", &AgentConfig::log_level},
     {"leave_on_terminate", &AgentConfig::leave_on_terminate},
+    {"raft_snapshot_threshold", &AgentConfig::raft_snapshot_threshold},
 };
 
 struct PortSpec {
@@ -252,6 +253,7 @@ const FlagSpec kFlags[] = {
     {"serf-wan-port", FlagKind::kInt, "/ports/serf_wan"},
     {"server-port", FlagKind::kInt, "/ports/server"},
     {"log-level", FlagKind::kString, "/log_level"},
+    {"raft-snapshot-threshold", FlagKind::kInt, "/raft_snapshot_threshold"},
     {"dev", FlagKind::kDev, ""},
     {"config-file", FlagKind::kConfigFile, ""},
     {"config-dir", FlagKind::kConfigDir, ""},

@@ -96,7 +96,7 @@ const std::vector<std::string> kEveryFlag = {
     "-datacenter=EU-west_2", "-data-dir=/var/muster", "-bind=10.0.0.5", "-advertise=192.0.2.7",
     "-client=0.0.0.0", "-join=10.0.0.6", "-join=10.0.0.7", "-retry-join=10.0.0.8", "-retry-join=[::1]:8301",
     "-retry-interval=1m30s", "-retry-max=5", "-http-port=18500", "-dns-port=18600", "-serf-lan-port=18301",
-    "-serf-wan-port=18302", "-server-port=18300", "-log-level=debug"};
+    "-serf-wan-port=18302", "-server-port=18300", "-log-level=debug", "-raft-snapshot-threshold=64"};
 
 void ExpectEveryFlagSet(const AgentConfig& c) {
   EXPECT_TRUE(c.server);
@@ -112,6 +112,7 @@ void ExpectEveryFlagSet(const AgentConfig& c) {
   EXPECT_EQ(c.retry_join, (std::vector<std::string>{"10.0.0.8", "[::1]:8301"}));
   EXPECT_EQ(c.retry_interval, absl::Seconds(90));
   EXPECT_EQ(c.retry_max, 5);
+  EXPECT_EQ(c.raft_snapshot_threshold, 64);
   EXPECT_EQ(c.ports.http, 18500);
   EXPECT_EQ(c.ports.dns, 18600);
   EXPECT_EQ(c.ports.serf_lan, 18301);
@@ -174,7 +175,7 @@ TEST(LoadAgentConfig, EveryKeyOfAFile) {
     "bind_addr": "::1", "advertise_addr": "2001:db8::2", "client_addr": "127.0.0.2",
     "start_join": ["a", "b"], "retry_join": ["c"], "retry_interval": "10s", "retry_max": 7,
     "ports": {"dns": -1, "http": 28500, "serf_lan": 28301, "serf_wan": 28302, "server": 28300},
-    "log_level": "WARN", "leave_on_terminate": true
+    "log_level": "WARN", "leave_on_terminate": true, "raft_snapshot_threshold": 128
   })");
   absl::StatusOr<AgentConfig> c = Load({"-config-file=/etc/muster/agent.json"}, files);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -192,6 +193,7 @@ TEST(LoadAgentConfig, EveryKeyOfAFile) {
   EXPECT_EQ(c->retry_join, (std::vector<std::string>{"c"}));
   EXPECT_EQ(c->retry_interval, absl::Seconds(10));
   EXPECT_EQ(c->retry_max, 7);
+  EXPECT_EQ(c->raft_snapshot_threshold, 128);
   EXPECT_EQ(c->ports.dns, agent::kPortDisabled);
   EXPECT_EQ(c->ports.http, 28500);
   EXPECT_EQ(c->ports.serf_lan, 28301);
