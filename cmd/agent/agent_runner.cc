@@ -333,9 +333,53 @@ class AgentRun {
   int exit_code_ = 0;
 };
 
+constexpr char kHelp[] = R"(Usage: muster agent [options]
+
+  Starts the muster agent and runs until an interrupt is received. The
+  agent represents a single node in a cluster.
+
+Options (Consul's; each also a key of a JSON -config-file):
+
+  -server                  Run as a server (raft, the state store, leader duties).
+  -bootstrap-expect=<n>    Servers to wait for before bootstrapping the cluster.
+  -bootstrap               Bootstrap a one-server cluster at once (legacy).
+  -dev                     One in-memory bootstrapped server on 127.0.0.1.
+  -node=<name>             The node name (default: the host's name).
+  -node-id=<uuid>          The node ID (default: kept in <data-dir>/node-id).
+  -datacenter=<dc>         The datacenter (default: dc1).
+  -data-dir=<path>         Where state is kept (required unless -dev).
+  -bind=<ip>               Where the cluster endpoints listen (default: 0.0.0.0).
+  -advertise=<ip>          The address other agents reach this one at.
+  -client=<ip>             Where the HTTP API listens (default: 127.0.0.1).
+  -join=<addr>             An agent to join at start (repeatable).
+  -retry-join=<addr>       An agent to join until one answers (repeatable).
+  -retry-interval=<dur>    Time between join attempts (default: 30s).
+  -retry-max=<n>           Join attempts before giving up (default: 0, no end).
+  -http-port, -dns-port, -server-port, -serf-lan-port, -serf-wan-port=<port>
+  -raft-snapshot-threshold=<n>
+                           Applied entries between raft snapshots (default: 16384).
+  -log-level=<level>       TRACE, DEBUG, INFO, WARN or ERR (default: INFO).
+  -config-file=<path>      A JSON config file (repeatable).
+  -config-dir=<path>       A directory of *.json config files (repeatable).
+
+  In config files only: leave_on_terminate (leave on SIGTERM; default: clients do).
+)";
+
+bool AsksForHelp(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg == "-h" || arg == "-help" || arg == "--help") return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int RunAgent(std::vector<std::string> args) {
+  // As the CLI's commands: the help on stdout, exit 0.
+  if (AsksForHelp(args)) {
+    fputs(kHelp, stdout);
+    return 0;
+  }
   // Members hold libuv handles that must outlive the loop's last turn: keep it off the stack
   // of a caller that might return early, and destroy it only after uv_run has ended.
   auto run = std::make_unique<AgentRun>(std::move(args));
