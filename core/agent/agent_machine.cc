@@ -334,6 +334,7 @@ class AgentMachine::Impl {
   absl::btree_map<uint64_t, PendingForward> forwards_;  // by rpc seq
   uint64_t next_rpc_seq_ = 1;
   uint64_t batches_proposed_ = 0;
+  uint64_t proposals_ = 0;  // proposed alone
   absl::btree_map<uint64_t, uint64_t> leave_requests_;  // none or one pending leave
   bool leaving_ = false;
 
@@ -795,6 +796,7 @@ void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std:
       stats["raft"]["commit_index"] = absl::StrCat(raft->commit());
       stats["raft"]["applied_index"] = absl::StrCat(raft->applied());
       stats["raft"]["last_log_index"] = absl::StrCat(raft->log().last_index());
+      stats["raft"]["proposals"] = absl::StrCat(proposals_);
       stats["raft"]["proposal_batches"] = absl::StrCat(batches_proposed_);
     }
     j["Stats"] = std::move(stats);
@@ -1096,6 +1098,7 @@ void AgentMachine::Impl::Propose(Time now, uint64_t request_id, const pbs::Comma
   if (!index.ok()) return Fail(request_id, absl::UnavailableError(index.status().message()));
   MUSTER_CHECK(!writes_.contains(*index), "a pending entry's index was reused while leading");
   writes_[*index] = PendingWrite{request_id, raft->term(), kind};
+  ++proposals_;
 }
 
 void AgentMachine::Impl::FlushQueued(Time now) {
