@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import urllib.error
@@ -164,6 +165,27 @@ class Agent:
         return f"{self.address}:{RPC_PORT}"
 
 
+def start_servers(binary, tmpdir, agents, addresses, extra_args=()):
+    """Starts one server per address (names s1, s2, ...) with -bootstrap-expect set to their
+    number and -retry-join to all the others every second, so each can be restarted with the
+    same flags whichever others are up; returns them once they all name one leader."""
+    assert_ports_free(addresses)
+    servers = []
+    for i, address in enumerate(addresses):
+        joins = [f"-retry-join={other}" for other in addresses if other != address]
+        servers.append(Agent(binary, f"s{i + 1}", address, tmpdir,
+                             [f"-bootstrap-expect={len(addresses)}", "-retry-interval=1s"] + joins +
+                             list(extra_args)))
+    agents.extend(servers)
+    started = time.monotonic()
+    for server in servers:
+        server.start()
+    wait_until("one leader named by every server", lambda: agreed_leader(servers), 30)
+    log(f"{len(servers)} servers agree on leader {agreed_leader(servers)} "
+        f"{time.monotonic() - started:.2f}s after the first started")
+    return servers
+
+
 def wait_until(what, predicate, timeout, interval=0.1):
     """Seconds until predicate() is truthy; fails naming `what` after `timeout` seconds."""
     start = time.monotonic()
@@ -211,7 +233,8 @@ def scenario(body):
     body appends every Agent it makes to `agents`. Exits 0 on success, 1 (with every agent's
     log) on failure; every agent is killed either way."""
     binary = os.path.abspath(sys.argv[1])
-    tmpdir = os.environ.get("TEST_TMPDIR") or os.path.abspath("integration_tmp")
+    # Outside Bazel, a fresh folder per run: an old run's raft state would make another cluster.
+    tmpdir = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp(prefix="muster_integration_")
     agents = []
     failed = False
     started = time.monotonic()
