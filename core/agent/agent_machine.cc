@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/agent/go_duration.h"
 #include "core/agent/identity.h"
 #include "core/agent/server_tags.h"
 #include "core/base/check.h"
@@ -158,6 +159,89 @@ Json CheckJson(const state::Check& c) {
   return j;
 }
 
+Json SessionJson(const state::Session& s) {
+  Json j;
+  j["ID"] = s.id;
+  j["Name"] = s.name;
+  j["Node"] = s.node;
+  j["LockDelay"] = absl::ToInt64Nanoseconds(s.lock_delay);
+  j["Behavior"] = std::string(state::SessionBehaviorName(s.behavior));
+  j["TTL"] = s.ttl == absl::ZeroDuration() ? "" : GoDuration(s.ttl);
+  j["NodeChecks"] = s.node_checks;
+  j["ServiceChecks"] = s.service_checks;
+  j["CreateIndex"] = s.create_index;
+  j["ModifyIndex"] = s.modify_index;
+  return j;
+}
+
+// Consul's session create body: {"Name","Node","LockDelay","Behavior","TTL","Checks",
+// "NodeChecks","ServiceChecks"}; absent fields take Consul's defaults (the agent's own node,
+// 15 s lock delay, release, no TTL, the node's serfHealth).
+absl::StatusOr<std::pair<state::Session, bool>> ParseSessionCreate(std::string_view text, const std::string& node) {
+  state::Session s;
+  s.node = node;
+  bool default_checks = true;
+  if (text.empty()) return std::make_pair(s, default_checks);
+  if (text.size() > 64 * 1024) return absl::InvalidArgumentError("session: body too large");
+  Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return absl::InvalidArgumentError("session: body is not a JSON object");
+  auto strings = [](const Json& v, std::vector<std::string>* out) -> bool {
+    if (v.is_null()) return true;
+    if (!v.is_array() || v.size() > 64) return false;
+    for (const Json& e : v) {
+      if (!e.is_string() || e.get<std::string>().size() > 256) return false;
+      out->push_back(e.get<std::string>());
+    }
+    return true;
+  };
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    const Json& v = it.value();
+    auto bad = [&](std::string_view what) {
+      return absl::InvalidArgumentError(absl::StrCat("session: ", k, " must be ", std::string(what)));
+    };
+    if (k == "Name" || k == "Node") {
+      if (!v.is_string() || v.get<std::string>().size() > 256) return bad("a string");
+      (k == "Name" ? s.name : s.node) = v.get<std::string>();
+    } else if (k == "Behavior") {
+      if (!v.is_string()) return bad("\"release\" or \"delete\"");
+      absl::StatusOr<state::SessionBehavior> b = state::ParseSessionBehavior(v.get<std::string>());
+      if (!b.ok()) return bad("\"release\" or \"delete\"");
+      s.behavior = *b;
+    } else if (k == "TTL" || k == "LockDelay") {
+      Duration d;
+      if (v.is_string()) {
+        if (v.get<std::string>().empty()) {
+          d = absl::ZeroDuration();
+        } else {
+          absl::StatusOr<Duration> p = ParseGoDuration(v.get<std::string>(), std::string("session: ") + k);
+          if (!p.ok()) return p.status();
+          d = *p;
+        }
+      } else if (v.is_number_unsigned()) {
+        d = absl::Nanoseconds(std::min<uint64_t>(v.get<uint64_t>(), uint64_t{1} << 62));
+      } else {
+        return bad("a duration (\"10s\")");
+      }
+      (k == "TTL" ? s.ttl : s.lock_delay) = d;
+    } else if (k == "Checks" || k == "NodeChecks") {
+      if (!strings(v, &s.node_checks)) return bad("a list of check IDs");
+      default_checks = false;
+    } else if (k == "ServiceChecks") {
+      // [{"ID": "..."}] in Consul; the IDs are what the store needs.
+      if (!v.is_array() || v.size() > 64) return bad("a list");
+      for (const Json& e : v) {
+        if (!e.is_object() || !e.contains("ID") || !e["ID"].is_string()) return bad("a list of {\"ID\": ...}");
+        s.service_checks.push_back(e["ID"].get<std::string>());
+      }
+      default_checks = false;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("session: unknown field ", k));
+    }
+  }
+  return std::make_pair(s, default_checks);
+}
+
 state::AutopilotConfiguration ToState(const AutopilotConfig& c) {
   state::AutopilotConfiguration s;
   s.cleanup_dead_servers = c.cleanup_dead_servers;
@@ -215,11 +299,12 @@ class AgentMachine::Impl {
   using Origin = std::variant<std::monostate, FromRpc, Callback>;
 
   // A write waiting for its entry to be applied.
-  enum class WriteKind : uint8_t { kKv, kConfChange, kAutopilot, kInternal };
+  enum class WriteKind : uint8_t { kKv, kConfChange, kAutopilot, kInternal, kSessionCreate, kSessionRenew, kSessionDestroy };
   struct PendingWrite {
     uint64_t request_id = 0;
     uint64_t term = 0;
     WriteKind kind = WriteKind::kKv;
+    std::string session_id;  // kSessionCreate, kSessionRenew
   };
   // A read waiting for a ReadIndex round (index 0) or for the applied index to reach `index`.
   struct PendingRead {
@@ -251,7 +336,7 @@ class AgentMachine::Impl {
   void Read(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
   void Serve(uint64_t request_id, const std::string& method, const pba::Call& call);
   void Write(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
-  void Propose(Time now, uint64_t request_id, const pbs::Command& c, WriteKind kind);
+  void Propose(Time now, uint64_t request_id, const pbs::Command& c, WriteKind kind, std::string session_id = "");
   void Forward(Time now, uint64_t request_id, const std::string& method, pba::Call call);
   Address LeaderRpcAddress() const;
   Address AnyServerRpcAddress() const;
@@ -327,6 +412,7 @@ class AgentMachine::Impl {
     uint64_t request_id = 0;
     WriteKind kind = WriteKind::kKv;
     std::string bytes;
+    std::string session_id;
   };
   std::vector<QueuedCommand> queued_;
   void FlushQueued(Time now);
@@ -824,17 +910,23 @@ void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std:
       ok_json(Json(nullptr));  // WAN joins are answered at once (rare; retried by the operator)
       return;
     }
+    std::erase(seeds, lan_addr_);  // joining ourselves: nothing to do, as memberlist's self-join
+    if (seeds.empty()) {
+      ok_json(Json(nullptr));
+      return;
+    }
     pending_joins_[request_id] = {lan->memberlist().join_replies(), now + absl::Seconds(10)};
     lan->Join(now, seeds, lan_out_);
     log_.Info(now, "(LAN) joining: ", absl::StrJoin(seeds, ","));
   } else if (method == "agent.leave") {
     BeginLeave(now, request_id);
   } else if (method == "kv.get" || method == "catalog.nodes" || method == "health.node" ||
-             method == "operator.autopilot.get") {
+             method == "operator.autopilot.get" || method == "session.info" || method == "session.list") {
     Read(now, request_id, method, call);
   } else if (method == "kv.put" || method == "kv.delete" || method == "operator.autopilot.set" ||
              method == "operator.raft.remove-peer" || method == "catalog.register" ||
-             method == "operator.autopilot.health") {
+             method == "operator.autopilot.health" || method == "session.create" ||
+             method == "session.destroy" || method == "session.renew") {
     Write(now, request_id, method, call);
   } else if (method == "operator.raft.configuration") {
     if (!server) return Forward(now, request_id, method, call);
@@ -978,6 +1070,18 @@ void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, c
     Json arr = Json::array();
     for (const state::Check& c : checks.value) arr.push_back(CheckJson(c));
     reply.set_body(arr.dump());
+  } else if (method == "session.info" || method == "session.list") {
+    Json arr = Json::array();
+    if (method == "session.info") {
+      state::Indexed<std::optional<state::Session>> one = store.SessionGet(call.key());
+      reply.set_index(one.index);
+      if (one.value.has_value()) arr.push_back(SessionJson(*one.value));
+    } else {
+      state::Indexed<std::vector<state::Session>> all = store.SessionList();
+      reply.set_index(all.index);
+      for (const state::Session& s : all.value) arr.push_back(SessionJson(s));
+    }
+    reply.set_body(arr.dump());
   } else if (method == "operator.autopilot.get") {
     std::optional<state::AutopilotConfiguration> stored = store.Autopilot();
     reply.set_index(stored.has_value() ? stored->modify_index : 1);
@@ -1054,6 +1158,27 @@ void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string&
     if (!c.ok()) return Fail(request_id, c.status());
     Propose(now, request_id, state::commands::AutopilotSet(stamp, ToState(*c), call.has_cas(), call.cas()),
             WriteKind::kAutopilot);
+  } else if (method == "session.create") {
+    absl::StatusOr<std::pair<state::Session, bool>> parsed = ParseSessionCreate(call.json(), node_name_);
+    if (!parsed.ok()) return Fail(request_id, parsed.status());
+    state::Session session = parsed->first;
+    // The leader picks the ID, from its seeded Rng: every server applies the same one.
+    session.id = FormatNodeId(rng_.Next(), rng_.Next());
+    const std::string id = session.id;
+    Propose(now, request_id, state::commands::SessionCreate(stamp, session, parsed->second), WriteKind::kSessionCreate,
+            id);
+  } else if (method == "session.destroy" || method == "session.renew") {
+    if (call.key().empty() || call.key().size() > 64) {
+      return Fail(request_id, absl::InvalidArgumentError("session: the session ID is required"));
+    }
+    if (method == "session.renew" && !fsm.store().SessionGet(call.key()).value.has_value()) {
+      return Fail(request_id, absl::NotFoundError(absl::StrCat("Session id '", call.key(), "' not found")));
+    }
+    const bool destroy = method == "session.destroy";
+    Propose(now, request_id,
+            state::commands::SessionOp(stamp, destroy ? pbs::SessionRequest::DESTROY : pbs::SessionRequest::RENEW,
+                                       call.key()),
+            destroy ? WriteKind::kSessionDestroy : WriteKind::kSessionRenew, call.key());
   } else if (method == "operator.autopilot.health") {
     pba::Reply r = Facts();
     r.set_body(autopilot_.HealthJson(now));
@@ -1083,7 +1208,8 @@ void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string&
   }
 }
 
-void AgentMachine::Impl::Propose(Time now, uint64_t request_id, const pbs::Command& c, WriteKind kind) {
+void AgentMachine::Impl::Propose(Time now, uint64_t request_id, const pbs::Command& c, WriteKind kind,
+                                 std::string session_id) {
   // While a log write of ours is on its way to the disk, a new command waits for it and then
   // goes out with every other one that arrived meanwhile (FlushQueued): the group commit of
   // proposals (raft's ProposeBatch). A lone client's write is proposed at once.
@@ -1091,13 +1217,13 @@ void AgentMachine::Impl::Propose(Time now, uint64_t request_id, const pbs::Comma
     if (queued_.size() >= kQueuedCommandsMax) {
       return Fail(request_id, absl::UnavailableError("too many writes waiting for the disk"));
     }
-    queued_.push_back(QueuedCommand{request_id, kind, c.SerializeAsString()});
+    queued_.push_back(QueuedCommand{request_id, kind, c.SerializeAsString(), std::move(session_id)});
     return;
   }
   absl::StatusOr<uint64_t> index = raft->Propose(now, c.SerializeAsString(), ready_);
   if (!index.ok()) return Fail(request_id, absl::UnavailableError(index.status().message()));
   MUSTER_CHECK(!writes_.contains(*index), "a pending entry's index was reused while leading");
-  writes_[*index] = PendingWrite{request_id, raft->term(), kind};
+  writes_[*index] = PendingWrite{request_id, raft->term(), kind, std::move(session_id)};
   ++proposals_;
 }
 
@@ -1122,7 +1248,7 @@ void AgentMachine::Impl::FlushQueued(Time now) {
   MUSTER_CHECK_EQ(raft->log().last_index(), first + batch.size() - 1, "a batch's entries are not contiguous");
   for (size_t i = 0; i < batch.size(); ++i) {
     MUSTER_CHECK(!writes_.contains(first + i), "a pending entry's index was reused while leading");
-    writes_[first + i] = PendingWrite{batch[i].request_id, raft->term(), batch[i].kind};
+    writes_[first + i] = PendingWrite{batch[i].request_id, raft->term(), batch[i].kind, std::move(batch[i].session_id)};
   }
   ++batches_proposed_;
 }
@@ -1193,7 +1319,17 @@ void AgentMachine::Impl::ApplyEntry(Time now, const raft::pb::Entry& e) {
     if (s.code() == absl::StatusCode::kNotFound) s = absl::FailedPreconditionError(s.message());
     return Answer(w.request_id, s, reply);
   }
-  if (w.kind == WriteKind::kKv || w.kind == WriteKind::kAutopilot) reply.set_body(result.ok ? "true" : "false");
+  if (w.kind == WriteKind::kKv || w.kind == WriteKind::kAutopilot || w.kind == WriteKind::kSessionDestroy) {
+    reply.set_body(result.ok ? "true" : "false");
+  } else if (w.kind == WriteKind::kSessionCreate) {
+    Json id;
+    id["ID"] = w.session_id;
+    reply.set_body(id.dump());
+  } else if (w.kind == WriteKind::kSessionRenew) {
+    std::optional<state::Session> renewed = fsm.store().SessionGet(w.session_id).value;
+    if (!renewed.has_value()) return Answer(w.request_id, absl::NotFoundError("session not found"), reply);
+    reply.set_body(Json::array({SessionJson(*renewed)}).dump());
+  }
   Answer(w.request_id, absl::OkStatus(), reply);
 }
 

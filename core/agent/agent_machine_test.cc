@@ -301,6 +301,54 @@ TEST(AgentMachineTest, WritesArrivingWhileTheDiskIsBusyAreProposedTogether) {
   EXPECT_NE(self.find("\"proposal_batches\":\"1\""), std::string::npos) << self;
 }
 
+TEST(AgentMachineTest, TheLeaderExpiresASessionWhoseTtlRanOutAndKeepsARenewedOne) {
+  Driver d;
+  d.RunFor(absl::Seconds(3));
+  auto create = [&](const char* name) {
+    pba::Call c;
+    c.set_json(absl::StrCat("{\"Name\":\"", name, "\",\"TTL\":\"10s\",\"Behavior\":\"delete\"}"));
+    const Response& r = d.Call("session.create", c);
+    EXPECT_TRUE(r.status.ok()) << r.status;
+    const std::string body = ReplyOf(r).body();
+    const size_t at = body.find("\"ID\":\"");
+    EXPECT_NE(at, std::string::npos) << body;
+    return body.substr(at + 6, 36);
+  };
+  const std::string lapsing = create("lapsing");
+  const std::string renewed = create("renewed");
+  pba::Call lock;
+  lock.set_key("locked/by/lapsing");
+  lock.set_value("x");
+  lock.set_acquire(lapsing);
+  ASSERT_EQ(ReplyOf(d.Call("kv.put", lock)).body(), "true");
+  auto alive = [&](const std::string& id) {
+    pba::Call info;
+    info.set_key(id);
+    return ReplyOf(d.Call("session.info", info)).body() != "[]";
+  };
+  EXPECT_TRUE(alive(lapsing));
+  for (int i = 0; i < 6; ++i) {
+    d.RunFor(absl::Seconds(5));
+    pba::Call renew;
+    renew.set_key(renewed);
+    const Response& r = d.Call("session.renew", renew);
+    ASSERT_TRUE(r.status.ok()) << r.status;
+  }
+  EXPECT_FALSE(alive(lapsing));
+  EXPECT_TRUE(alive(renewed));
+  EXPECT_GE(d.log.Count("session expired: session=" + lapsing), 1);
+  // Behavior "delete": the lapsed session's lock went with it.
+  pba::Call get;
+  get.set_key("locked/by/lapsing");
+  EXPECT_EQ(d.Call("kv.get", get).status.code(), absl::StatusCode::kNotFound);
+  pba::Call bad;
+  bad.set_json("{\"TTL\":\"soon\"}");
+  EXPECT_EQ(d.Call("session.create", bad).status.code(), absl::StatusCode::kInvalidArgument);
+  pba::Call unknown;
+  unknown.set_key("00000000-0000-0000-0000-000000000000");
+  EXPECT_EQ(d.Call("session.renew", unknown).status.code(), absl::StatusCode::kNotFound);
+}
+
 TEST(AgentMachineTest, SameSeedAndInputsGiveTheSameEffects) {
   auto run = [](uint64_t seed) {
     Driver d(seed);
