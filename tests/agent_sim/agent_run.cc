@@ -1,0 +1,290 @@
+#include "tests/agent_sim/agent_run.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace muster::agent_sim {
+
+// Captures one agent's log lines (and prints them with AGENT_SIM_LOG=1 or --verbose).
+class AgentRun::NodeLog final : public LogSink {
+ public:
+  NodeLog(AgentRun* run, int index) : run_(run), index_(index) {}
+  void Write(Time now, LogLevel level, std::string_view component, std::string_view message) override {
+    if (run_->verbose_) {
+      std::fprintf(stderr, "%s s%d [%s] %.*s: %.*s\n", absl::FormatDuration(now - SimEpoch()).c_str(), index_,
+                   std::string(LogLevelName(level)).c_str(), static_cast<int>(component.size()), component.data(),
+                   static_cast<int>(message.size()), message.data());
+    }
+    if (run_->lines_.size() >= kLogLinesKeptMax) {
+      run_->lines_dropped_++;
+      return;
+    }
+    run_->lines_.emplace_back(index_, absl::StrCat(std::string(component), ": ", std::string(message)));
+  }
+
+ private:
+  AgentRun* run_;
+  int index_;
+};
+
+AgentRun::AgentRun(uint64_t seed, std::string repro, bool verbose)
+    : seed_(seed),
+      verbose_(verbose || std::getenv("AGENT_SIM_LOG") != nullptr),
+      sim_(seed),
+      rng_(seed ^ 0x5eed0a6e47ull),
+      checker_(seed, std::move(repro)),
+      observers_(sim_, checker_, kRunStepsMax) {
+  observers_.Add([this](NodeId id, const Input& input, const Effects& effects) {
+    checker_.OnStep(id, input, effects, static_cast<agent::AgentMachine*>(sim_.machine(id)), sim_.now());
+  });
+}
+
+AgentRun::~AgentRun() = default;
+
+NodeId AgentRun::Add(const AgentSpec& spec, const std::function<void(agent::AgentMachineOptions&)>& tweak) {
+  auto options = std::make_shared<agent::AgentMachineOptions>(SimAgentOptions(spec));
+  if (tweak) tweak(*options);
+  options_[spec.index] = options;
+  auto log = std::make_unique<NodeLog>(this, spec.index);
+  NodeLog* sink = log.get();
+  logs_[spec.index] = std::move(log);
+  MachineFactory factory = [options, sink](const MachineContext& ctx) -> std::unique_ptr<Machine> {
+    MachineContext own = ctx;
+    own.log = sink;
+    return std::make_unique<agent::AgentMachine>(own, *options);
+  };
+  std::array<Address, kEndpointCount> endpoints;
+  endpoints[static_cast<int>(Endpoint::kRpc)] = RpcAddress(spec.index);
+  if (spec.server) endpoints[static_cast<int>(Endpoint::kWan)] = absl::StrCat("n", spec.index, ":8302");
+  const NodeId id = sim_.AddNode(std::move(factory), LanAddress(spec.index), endpoints);
+  nodes_[spec.index] = id;
+  return id;
+}
+
+agent::AgentMachine* AgentRun::agent(int index) {
+  if (!up(index)) return nullptr;
+  return static_cast<agent::AgentMachine*>(sim_.machine(node(index)));
+}
+
+std::vector<int> AgentRun::indexes() const {
+  std::vector<int> out;
+  for (const auto& [i, id] : nodes_) out.push_back(i);
+  return out;
+}
+
+std::vector<int> AgentRun::up_indexes() const {
+  std::vector<int> out;
+  for (const auto& [i, id] : nodes_) {
+    if (sim_.IsUp(id)) out.push_back(i);
+  }
+  return out;
+}
+
+void AgentRun::Kill(int index, bool torn) {
+  const NodeId id = node(index);
+  if (!sim_.IsUp(id)) return;
+  faults_.crashes++;
+  if (torn && sim_.disk(id).unsynced_writes() > 0) faults_.torn_crashes++;
+  checker_.OnCrash(id);
+  sim_.Kill(id, torn);
+}
+
+void AgentRun::Restart(int index) {
+  const NodeId id = node(index);
+  if (sim_.IsUp(id)) return;
+  sim_.Restart(id);
+}
+
+std::vector<int> AgentRun::Leaders() {
+  std::vector<int> out;
+  for (int i : up_indexes()) {
+    const raft::Raft* r = agent(i)->raft();
+    if (r != nullptr && r->role() == raft::Role::kLeader) out.push_back(i);
+  }
+  return out;
+}
+
+std::optional<int> AgentRun::SteadyLeader() {
+  std::vector<int> leaders = Leaders();
+  if (leaders.size() != 1) return std::nullopt;
+  const raft::Raft* r = agent(leaders[0])->raft();
+  if (!r->CommittedOwnTerm()) return std::nullopt;
+  return leaders[0];
+}
+
+void AgentRun::StartWorkload(Duration period, std::vector<int> targets) {
+  targets_ = std::move(targets);
+  if (workload_on_) return;
+  workload_on_ = true;
+  sim_.After(period, [this, period] { WorkloadTick(period); });
+}
+
+void AgentRun::WorkloadTick(Duration period) {
+  if (!workload_on_) return;
+  sim_.After(period, [this, period] { WorkloadTick(period); });
+  if (in_flight_ >= kWorkloadInFlightMax) return;
+  std::vector<int> candidates;
+  for (int i : targets_.empty() ? indexes() : targets_) {
+    if (up(i) && agent(i)->raft() != nullptr) candidates.push_back(i);
+  }
+  if (candidates.empty()) return;
+  const int to = candidates[rng_.Uniform(candidates.size())];
+  if (keys_written_.empty() || rng_.Bernoulli(0.6)) {
+    const uint64_t n = next_key_++;
+    Put(to, absl::StrCat("k/", n), absl::StrCat("v", n, "-", seed_));
+  } else {
+    Get(to);
+  }
+}
+
+void AgentRun::Put(int index, const std::string& key, const std::string& value, std::shared_ptr<bool> acked) {
+  proto::agent::Call call;
+  call.set_key(key);
+  call.set_value(value);
+  value_of_[key] = value;
+  keys_written_.push_back(key);
+  puts_sent_++;
+  in_flight_++;
+  const raft::Raft* r = agent(index)->raft();
+  if (r == nullptr || r->role() != raft::Role::kLeader) forwarded_sent_++;
+  sim_.Request(node(index), "kv.put", call.SerializeAsString(), [this, key, value, acked](const Response& resp) {
+    in_flight_--;
+    proto::agent::Reply reply;
+    reply.ParseFromString(resp.body);
+    if (!resp.status.ok() || reply.body() != "true") return;
+    puts_acked_++;
+    acked_keys_[key] = true;
+    if (acked != nullptr) *acked = true;
+    checker_.OnAcknowledgedPut(key, value, reply.index(), sim_.now());
+  });
+}
+
+void AgentRun::Get(int index) {
+  const std::string key = keys_written_[rng_.Uniform(keys_written_.size())];
+  static constexpr const char* kModes[] = {"", "consistent", "stale"};
+  const std::string mode = kModes[rng_.Uniform(3)];
+  proto::agent::Call call;
+  call.set_key(key);
+  call.set_raw(true);
+  call.set_consistency(mode);
+  // A read that starts after its key's put was acknowledged must see it, unless stale.
+  const bool must_see = mode != "stale" && acked_keys_.contains(key);
+  reads_sent_++;
+  in_flight_++;
+  const raft::Raft* r = agent(index)->raft();
+  if (mode != "stale" && (r == nullptr || r->role() != raft::Role::kLeader)) forwarded_sent_++;
+  const int from = index;
+  sim_.Request(node(index), "kv.get", call.SerializeAsString(),
+               [this, key, mode, must_see, from](const Response& resp) {
+                 in_flight_--;
+                 proto::agent::Reply reply;
+                 reply.ParseFromString(resp.body);
+                 const std::string how = absl::StrCat("kv.get ", key, " consistency=\"", mode, "\" through s", from);
+                 if (resp.status.ok()) {
+                   reads_ok_++;
+                   if (reply.body() != value_of_[key]) {
+                     checker_.Fail(sim_.now(), absl::StrCat(how, " read \"", reply.body(),
+                                                            "\", a value never written there"));
+                   }
+                 } else if (resp.status.code() == absl::StatusCode::kNotFound) {
+                   reads_ok_++;
+                   if (must_see) {
+                     checker_.Fail(sim_.now(), absl::StrCat(how, " found nothing, but its put was acknowledged "
+                                                            "before the read was sent"));
+                   }
+                 }
+               });
+}
+
+bool AgentRun::RunUntil(const std::function<bool()>& done, Duration budget) {
+  const Time deadline = sim_.now() + budget;
+  while (!checker_.failed()) {
+    if (done()) return true;
+    if (sim_.now() >= deadline || !sim_.Step()) return false;
+  }
+  return false;
+}
+
+bool AgentRun::Settle(Duration budget) {
+  sim_.network().Heal();
+  sim_.network().ClearLinkOverrides();
+  StopWorkload();
+  auto last_put = std::make_shared<bool>(false);
+  bool put_sent = false;
+  Time put_sent_at;
+  std::string missing;
+  auto settled = [&]() {
+    std::optional<int> leader = SteadyLeader();
+    if (!leader.has_value()) {
+      missing = absl::StrCat("no steady leader (leaders up: ", Leaders().size(), ")");
+      return false;
+    }
+    const raft::Raft& l = *agent(*leader)->raft();
+    if (!put_sent || (!*last_put && sim_.now() - put_sent_at > absl::Seconds(10))) {
+      put_sent = true;
+      put_sent_at = sim_.now();
+      Put(*leader, absl::StrCat("settle/", absl::ToInt64Milliseconds(sim_.now() - SimEpoch())), "done", last_put);
+    }
+    if (!*last_put) {
+      missing = "the settling put is not acknowledged";
+      return false;
+    }
+    const uint64_t leader_index = agent(*leader)->fsm().store().last_index();
+    for (int i : up_indexes()) {
+      const raft::Raft* r = agent(i)->raft();
+      if (r == nullptr) continue;
+      bool member = false;
+      for (const raft::pb::Server& s : l.configuration().servers()) member |= s.id() == r->id().value;
+      if (!member) {
+        missing = absl::StrCat("s", i, " is not in s", *leader, "'s configuration");
+        return false;
+      }
+      if (agent(i)->fsm().store().last_index() != leader_index) {
+        missing = absl::StrCat("s", i, " at store index ", agent(i)->fsm().store().last_index(), ", leader s",
+                               *leader, " at ", leader_index);
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!RunUntil(settled, budget)) {
+    if (!checker_.failed()) {
+      checker_.Fail(sim_.now(), absl::StrCat("liveness: not settled within ", absl::FormatDuration(budget),
+                                             " after healing: ", missing));
+    }
+    return false;
+  }
+  std::vector<std::pair<NodeId, const agent::AgentMachine*>> servers;
+  std::vector<NodeId> up_nodes;
+  for (int i : up_indexes()) {
+    up_nodes.push_back(node(i));
+    if (agent(i)->raft() != nullptr) servers.emplace_back(node(i), agent(i));
+  }
+  checker_.CheckAcknowledgedPresent(servers, sim_.now());
+  checker_.CheckRequestsAnswered(up_nodes, absl::Seconds(20), sim_.now());
+  return !checker_.failed();
+}
+
+int AgentRun::CountLog(int index, std::string_view text) const {
+  int n = 0;
+  for (const auto& [i, line] : lines_) {
+    if ((index == 0 || i == index) && line.find(text) != std::string::npos) n++;
+  }
+  return n;
+}
+
+std::string AgentRun::Describe() const {
+  sim::testing::FaultCounts f = faults_;
+  f.TakeNetworkStats(sim_);
+  return absl::StrCat("agents=", nodes_.size(), " puts=", puts_acked_, "/", puts_sent_, " reads=", reads_ok_, "/",
+                      reads_sent_, " forwarded=", forwarded_sent_, " leaders=", checker_.leaders_elected(),
+                      " term=", checker_.max_term(), " applied=", checker_.applied_max(),
+                      " hashes=", checker_.hashes_compared(), " snap_installs=", checker_.snapshot_installs(),
+                      " snap_recoveries=", checker_.snapshot_recoveries(), " t=",
+                      absl::FormatDuration(sim_.now() - SimEpoch()), " faults: ", f.Describe());
+}
+
+}  // namespace muster::agent_sim

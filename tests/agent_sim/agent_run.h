@@ -1,0 +1,125 @@
+// One simulated run of whole agents, for the scenarios: the simulator, the checker after every
+// step, each agent's options held per node (a restart reads them again, so a scenario can
+// restart a server with other flags), per-node log capture, the kill/restart faults with
+// their counts, and a workload of kv.put / kv.get through random servers (followers included,
+// so forwarding is exercised) whose answers feed the acknowledged-write and read checks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/agent/agent_machine.h"
+#include "sim/simulator.h"
+#include "sim/testing/faults.h"
+#include "sim/testing/step_observers.h"
+#include "tests/agent_sim/agent_checker.h"
+#include "tests/agent_sim/agent_cluster.h"
+
+namespace muster::agent_sim {
+
+// Runs a whole simulation stops making sense past (a message storm): the checker says so.
+inline constexpr uint64_t kRunStepsMax = 20'000'000;
+// Workload requests in flight at once; past it a workload tick sends nothing.
+inline constexpr size_t kWorkloadInFlightMax = 8;
+// Log lines kept per run (for the scenarios' log assertions); past it, only counted.
+inline constexpr size_t kLogLinesKeptMax = 200'000;
+
+class AgentRun {
+ public:
+  // `repro` is the command line printed with a failure.
+  AgentRun(uint64_t seed, std::string repro, bool verbose);
+  ~AgentRun();
+  AgentRun(const AgentRun&) = delete;
+  AgentRun& operator=(const AgentRun&) = delete;
+
+  sim::Simulator& sim() { return sim_; }
+  AgentChecker& checker() { return checker_; }
+  Rng& rng() { return rng_; }
+  sim::testing::FaultCounts& faults() { return faults_; }
+  // Another check after every step (after the checker's).
+  void AddObserver(sim::Simulator::StepObserver observer) { observers_.Add(std::move(observer)); }
+
+  // Adds agent `spec.index` now, with SimAgentOptions(spec) then `tweak` (may be empty).
+  NodeId Add(const AgentSpec& spec, const std::function<void(agent::AgentMachineOptions&)>& tweak = {});
+  // The options agent `index` starts with next time (a Restart builds it from these).
+  agent::AgentMachineOptions& options(int index) { return *options_.at(index); }
+  NodeId node(int index) const { return nodes_.at(index); }
+  bool added(int index) const { return nodes_.contains(index); }
+  bool up(int index) const { return added(index) && sim_.IsUp(node(index)); }
+  agent::AgentMachine* agent(int index);  // null while down
+  // Agents added, by index; the ones up.
+  std::vector<int> indexes() const;
+  std::vector<int> up_indexes() const;
+
+  // SIGKILL (torn: the oldest unsynced write is torn, counted if there was one), restart from
+  // the disk, and restart with the data dir gone.
+  void Kill(int index, bool torn = false);
+  void Restart(int index);
+
+  // The agent indexes that lead (raft's view) among those up.
+  std::vector<int> Leaders();
+  // The one leader's index when exactly one agent up leads and has committed its term.
+  std::optional<int> SteadyLeader();
+
+  // Workload: every `period`, while on, one request to a random agent up among `targets`
+  // (empty: all): kv.put of a fresh key (60%) or kv.get of a key already written with
+  // consistency "", "consistent" or "stale".
+  void StartWorkload(Duration period, std::vector<int> targets = {});
+  void StopWorkload() { workload_on_ = false; }
+  // One put through agent `index`; `acked` says whether it was acknowledged.
+  void Put(int index, const std::string& key, const std::string& value, std::shared_ptr<bool> acked = nullptr);
+
+  // The end of every scenario: heal the network, stop the workload, then within `budget`
+  // reach one steady leader whose configuration holds every agent up, each caught up with it,
+  // and one more put acknowledged; then the final checks (acknowledged writes on every one of
+  // them, every request answered). Returns false (after failing the checker) if not reached.
+  bool Settle(Duration budget);
+  // Runs until `done` or the checker fails or `budget` passes; true if `done` held.
+  bool RunUntil(const std::function<bool()>& done, Duration budget);
+
+  // Log lines of agent `index` (or of any, index 0) containing `text`.
+  int CountLog(int index, std::string_view text) const;
+
+  uint64_t puts_sent() const { return puts_sent_; }
+  uint64_t puts_acked() const { return puts_acked_; }
+  uint64_t reads_sent() const { return reads_sent_; }
+  uint64_t reads_ok() const { return reads_ok_; }
+  uint64_t forwarded_sent() const { return forwarded_sent_; }
+  // One line: what the run did (for SeedOutcome::summary).
+  std::string Describe() const;
+
+ private:
+  class NodeLog;
+  void WorkloadTick(Duration period);
+  void Get(int index);
+
+  uint64_t seed_;
+  bool verbose_;
+  // Before sim_: the machines it holds write to these until they are destroyed.
+  std::map<int, std::unique_ptr<NodeLog>> logs_;
+  std::vector<std::pair<int, std::string>> lines_;
+  uint64_t lines_dropped_ = 0;
+  sim::Simulator sim_;
+  Rng rng_;  // the workload's and the scenario's choices, apart from the simulator's
+  AgentChecker checker_;
+  sim::testing::StepObservers observers_;
+  sim::testing::FaultCounts faults_;
+  std::map<int, std::shared_ptr<agent::AgentMachineOptions>> options_;
+  std::map<int, NodeId> nodes_;
+
+  bool workload_on_ = false;
+  std::vector<int> targets_;
+  size_t in_flight_ = 0;
+  uint64_t next_key_ = 1;
+  std::vector<std::string> keys_written_;  // keys sent in puts, for reads
+  std::map<std::string, std::string> value_of_;  // every key's one value
+  std::map<std::string, bool> acked_keys_;
+  uint64_t puts_sent_ = 0, puts_acked_ = 0, reads_sent_ = 0, reads_ok_ = 0, forwarded_sent_ = 0;
+};
+
+}  // namespace muster::agent_sim

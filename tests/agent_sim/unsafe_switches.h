@@ -1,0 +1,41 @@
+// The raft rules the agent scenarios' mutation check switches off (RaftOptions' unsafe_*),
+// each by name, with the rule it breaks: the checkers over whole agents must catch each on
+// some seeds of the crash loop.
+#pragma once
+
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "core/agent/agent_machine.h"
+
+namespace muster::agent_sim {
+
+struct UnsafeSwitch {
+  std::string_view name;
+  std::string_view rule;
+  std::function<void(agent::AgentMachineOptions&)> apply;
+};
+
+inline const std::vector<UnsafeSwitch>& UnsafeSwitches() {
+  static const std::vector<UnsafeSwitch> all = {
+      {"ack_before_durable", "a leader counts its own entries toward commit before they are synced",
+       [](agent::AgentMachineOptions& o) { o.raft.unsafe_ack_before_durable = true; }},
+      {"ack_append_before_persist", "a follower acknowledges entries before they are synced",
+       [](agent::AgentMachineOptions& o) { o.raft.unsafe_ack_append_before_persist = true; }},
+      {"vote_twice_in_term", "a voter grants a second candidate in one term",
+       [](agent::AgentMachineOptions& o) { o.raft.unsafe_vote_twice_in_term = true; }},
+      {"reply_before_persist", "votes leave before the vote is synced",
+       [](agent::AgentMachineOptions& o) { o.raft.unsafe_reply_before_persist = true; }},
+  };
+  return all;
+}
+
+inline const UnsafeSwitch* FindUnsafeSwitch(std::string_view name) {
+  for (const UnsafeSwitch& u : UnsafeSwitches()) {
+    if (u.name == name) return &u;
+  }
+  return nullptr;
+}
+
+}  // namespace muster::agent_sim
