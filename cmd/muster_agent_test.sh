@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# `muster agent` as a real process on loopback (127.0.0.71 and .72, which no other test uses):
+# `muster agent` as a real process on loopback (127.0.0.71 to .73, which no other test uses):
 # a -dev agent prints Consul's banner, elects itself, answers /v1/status/leader and a KV
 # put/get round trip over HTTP, reloads on SIGHUP, and exits 0 on SIGINT after leaving; a
 # second agent on the same ports fails to start with one line and exit 1; a server with a data
 # dir keeps its node ID and writes across restarts and refuses a different -node-id; SIGTERM on
 # a server (no leave_on_terminate) exits at once with 1, as Consul's; PUT /v1/agent/leave ends
-# the agent with 0; a second SIGINT while leaving exits 1. Every agent is stopped by its PID.
+# the agent with 0; a second SIGINT while leaving exits 1; a second agent on a data dir in use
+# is refused. Every agent is stopped by its PID.
 set -uo pipefail
 
 muster="$1"
@@ -116,6 +117,13 @@ for _ in $(seq 1 100); do
 done
 [ "$(http "http://$server:8500/v1/kv/durable?raw")" = "kept" ] || fail "a write did not survive the restart"
 [ "$(grep -c "^           Node ID: '$node_id'$" "$tmp/server.log")" = "2" ] || fail "the node ID changed across a restart"
+# A second agent on a data dir in use: RocksDB's lock refuses it, in one line, exit 1.
+"$muster" agent -server -bootstrap -data-dir="$data" -bind=127.0.0.73 -client=127.0.0.73 \
+  >"$tmp/locked.out" 2>"$tmp/locked.err"
+[ "$?" = "1" ] || fail "a second agent on a data dir in use did not exit 1"
+[ "$(wc -l <"$tmp/locked.err")" -eq 1 ] || fail "the data dir refusal is not one line: $(cat "$tmp/locked.err")"
+grep -q "raft store" "$tmp/locked.err" || fail "the data dir refusal does not name the raft store"
+
 # A leave through the HTTP API is answered, then the agent exits 0 (as Consul's).
 [ "$(http -o /dev/null -w '%{http_code}' -X PUT "http://$server:8500/v1/agent/leave")" = "200" ] ||
   fail "PUT /v1/agent/leave was not answered 200"
