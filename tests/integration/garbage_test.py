@@ -1,0 +1,167 @@
+"""Scenario 7: garbage and unknown protocol versions sent to a server's RPC port (8300, TCP)
+and LAN gossip port (8301, UDP and TCP) are dropped, logged, and change nothing. Sent to a
+follower of a 3-server cluster: random bytes without our framing; well-framed messages (io/
+frame.h) whose payload is garbage; envelopes (proto/envelope.proto, encoded here by hand) of
+protocol version 9, of an unknown kind, of a kind on the wrong port, and of a known kind with a
+garbage body. Each framed one must bring a log line naming the drop (the agent logs drops at
+most once a second, so they are sent that far apart); afterwards the leader, the term, the
+members and the kv contents are what they were, and the cluster still takes writes."""
+
+import random
+import socket
+import struct
+import time
+
+import cluster
+from cluster import log
+
+ADDRESSES = ["127.0.0.126", "127.0.0.127", "127.0.0.128"]
+SEED = 7
+# A sender address no agent listens on: what the frames claim to come from.
+FAKE_FROM = "127.0.0.129:8300"
+# The agent logs dropped messages at most once a second.
+DROP_LOG_INTERVAL_SECONDS = 1.0
+DROP_LINE_SECONDS_MAX = 5.0
+
+KIND_RAFT, KIND_GOSSIP, KIND_RPC = 1, 2, 3
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def envelope(version, kind, body):
+    """proto Envelope: 1 protocol_version (varint), 2 kind (varint), 3 body (bytes)."""
+    return (b"\x08" + varint(version) + b"\x10" + varint(kind) + b"\x1a" + varint(len(body)) + body)
+
+
+def datagram(payload, sender=FAKE_FROM):
+    """io/frame.h datagram: [u16 from_len][from][payload], big-endian."""
+    return struct.pack(">H", len(sender)) + sender.encode() + payload
+
+
+def stream_frame(payload, sender=FAKE_FROM):
+    """io/frame.h stream frame: [u32 body_len][u16 from_len][from][payload]."""
+    body = struct.pack(">H", len(sender)) + sender.encode() + payload
+    return struct.pack(">I", len(body)) + body
+
+
+def send_tcp(address, port, data):
+    with socket.create_connection((address, port), timeout=5) as s:
+        s.sendall(data)
+        # Give the agent time to read before the close, then see whether it closed on us.
+        time.sleep(0.2)
+
+
+def send_udp(address, port, data):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(data, (address, port))
+
+
+def state_of(servers):
+    leader = cluster.agreed_leader(servers)
+    leading = cluster.agent_at(servers, leader)
+    # Autopilot's first look comes a moment after the election.
+    cluster.wait_until("autopilot health", lambda: leading.get_json("/v1/operator/autopilot/health"), 10)
+    health = leading.get_json("/v1/operator/autopilot/health")
+    return {
+        "leader": leader,
+        "terms": sorted({s["LastTerm"] for s in health["Servers"]}),
+        "members": [s.members() for s in servers],
+        "raft": [s.raft_servers() for s in servers],
+        "kv": [s.stale_kv("") for s in servers],
+    }
+
+
+def body(binary, tmpdir, agents):
+    rng = random.Random(SEED)
+    servers = cluster.start_servers(binary, tmpdir, agents, ADDRESSES)
+    leader = cluster.agent_at(servers, cluster.agreed_leader(servers))
+    target = next(s for s in servers if s is not leader)
+    for i in range(10):
+        assert servers[i % 3].put_kv(f"before/{i}", f"value {i}"), "write before the garbage"
+    cluster.wait_until("every server to hold the ten keys",
+                       lambda: all(len(s.stale_kv("before/") or {}) == 10 for s in servers), 10)
+    before = state_of(servers)
+    log(f"target {target.name} ({target.address}); leader {before['leader']}, terms {before['terms']}")
+
+    garbage = bytes(rng.getrandbits(8) for _ in range(512))
+    not_a_proto = b"\xff\xff\xff\xff\x07garbage"  # wire type 7 does not exist: no parser accepts it
+    # (what, how it is sent, port, bytes, the words the drop line must hold)
+    framed = [
+        ("RPC/TCP envelope of protocol version 9", send_tcp, cluster.RPC_PORT,
+         stream_frame(envelope(9, KIND_RAFT, b"hello from the future")), "protocol version 9 is newer than ours"),
+        ("RPC/TCP framed garbage", send_tcp, cluster.RPC_PORT, stream_frame(not_a_proto), "not an envelope"),
+        ("RPC/TCP envelope of unknown kind 12", send_tcp, cluster.RPC_PORT,
+         stream_frame(envelope(1, 12, b"x")), "unknown message kind 12"),
+        ("RPC/TCP gossip envelope on the RPC port", send_tcp, cluster.RPC_PORT,
+         stream_frame(envelope(1, KIND_GOSSIP, b"x")), "does not belong here"),
+        ("RPC/TCP raft envelope with a garbage body", send_tcp, cluster.RPC_PORT,
+         stream_frame(envelope(1, KIND_RAFT, not_a_proto)), "dropping message from " + FAKE_FROM),
+        ("RPC/TCP rpc envelope with a garbage body", send_tcp, cluster.RPC_PORT,
+         stream_frame(envelope(1, KIND_RPC, not_a_proto)), "malformed RPC message"),
+        ("LAN/UDP envelope of protocol version 9", send_udp, cluster.LAN_PORT,
+         datagram(envelope(9, KIND_GOSSIP, b"hello from the future")), "protocol version 9 is newer than ours"),
+        ("LAN/UDP framed garbage", send_udp, cluster.LAN_PORT, datagram(not_a_proto), "not an envelope"),
+        ("LAN/UDP framed random bytes", send_udp, cluster.LAN_PORT, datagram(garbage[:300]),
+         "dropping message from " + FAKE_FROM),
+        ("LAN/UDP raft envelope on the LAN port", send_udp, cluster.LAN_PORT,
+         datagram(envelope(1, KIND_RAFT, b"x")), "does not belong here"),
+        ("LAN/UDP gossip envelope with a garbage body", send_udp, cluster.LAN_PORT,
+         datagram(envelope(1, KIND_GOSSIP, not_a_proto)), "unparsable packet from " + FAKE_FROM),
+        ("LAN/TCP envelope of protocol version 9", send_tcp, cluster.LAN_PORT,
+         stream_frame(envelope(9, KIND_GOSSIP, b"hello from the future")), "protocol version 9 is newer than ours"),
+        ("LAN/TCP framed garbage", send_tcp, cluster.LAN_PORT, stream_frame(not_a_proto), "not an envelope"),
+    ]
+    unframed = [
+        ("RPC/TCP random bytes", send_tcp, cluster.RPC_PORT, garbage),
+        ("LAN/UDP random bytes", send_udp, cluster.LAN_PORT, garbage[:200]),
+        ("LAN/TCP random bytes", send_tcp, cluster.LAN_PORT, garbage),
+        ("LAN/UDP empty datagram", send_udp, cluster.LAN_PORT, b""),
+        ("RPC/TCP oversized length", send_tcp, cluster.RPC_PORT, b"\xff\xff\xff\xff" + garbage[:64]),
+    ]
+
+    for what, send, port, data, words in framed:
+        log_before = len(target.log_text())
+        time.sleep(DROP_LOG_INTERVAL_SECONDS + 0.1)  # past the drop log's once-a-second throttle
+        send(target.address, port, data)
+
+        def new_line():
+            added = target.log_text()[log_before:]
+            return next((l for l in added.splitlines() if words in l and "dropping" in l), None)
+        seconds = cluster.wait_until(f"a drop line with {words!r} after {what}", new_line, DROP_LINE_SECONDS_MAX)
+        line = new_line()
+        log(f"{what}: logged in {seconds:.2f}s: {line.split(']', 1)[-1].strip()}")
+
+    for what, send, port, data in unframed:
+        log_before = len(target.log_text())
+        send(target.address, port, data)
+        time.sleep(0.3)
+        added = [l for l in target.log_text()[log_before:].splitlines() if "WARN" in l or "ERROR" in l]
+        log(f"{what}: sent {len(data)} bytes; warnings logged: {added or 'none'}")
+        assert target.leader() == before["leader"], f"{target.name} stopped answering or lost its leader"
+
+    # Nothing changed, and everything still works.
+    time.sleep(1.0)
+    after = state_of(servers)
+    for key in before:
+        assert after[key] == before[key], f"{key} changed: {before[key]} -> {after[key]}"
+    assert target.running(), f"{target.name} is no longer running"
+    assert "panic" not in target.log_text().lower() and "check failed" not in target.log_text().lower()
+    assert target.put_kv("after/garbage", "still serving"), f"write through {target.name} after the garbage"
+    assert leader.stale_kv("after/") == {"after/garbage": "still serving"}
+    assert FAKE_FROM.split(":")[0] not in str(after["members"]), "the fake sender became a member"
+    log(f"after {len(framed) + len(unframed)} hostile messages: leader, terms {after['terms']}, members, raft "
+        f"configuration and kv unchanged; {target.name} still takes writes")
+
+
+if __name__ == "__main__":
+    cluster.scenario(body)
