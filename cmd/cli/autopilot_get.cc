@@ -5,7 +5,7 @@
 #include "cmd/cli/api_client.h"
 #include "cmd/cli/columns.h"
 #include "cmd/cli/command.h"
-#include "cmd/cli/go_duration.h"
+#include "core/base/go_duration.h"
 #include "cmd/cli/json_fields.h"
 
 namespace muster::cli {

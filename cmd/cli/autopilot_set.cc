@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "cmd/cli/api_client.h"
 #include "cmd/cli/command.h"
-#include "cmd/cli/go_duration.h"
+#include "core/base/go_duration.h"
 #include "cmd/cli/json_fields.h"
 
 namespace muster::cli {

@@ -6,7 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "cmd/cli/go_duration.h"
+#include "core/base/go_duration.h"
 #include "core/base/check.h"
 
 namespace muster::cli {

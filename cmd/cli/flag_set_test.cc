@@ -3,7 +3,7 @@
 #include "cmd/cli/flag_set.h"
 
 #include "cmd/cli/columns.h"
-#include "cmd/cli/go_duration.h"
+#include "core/base/go_duration.h"
 #include "gtest/gtest.h"
 
 namespace muster::cli {

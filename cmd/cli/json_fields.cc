@@ -2,7 +2,7 @@
 #include "cmd/cli/json_fields.h"
 
 #include "absl/strings/str_cat.h"
-#include "cmd/cli/go_duration.h"
+#include "core/base/go_duration.h"
 
 namespace muster::cli {
 

@@ -3,14 +3,12 @@
 // The protocol is the version of the envelope every message between agents travels in.
 #include "absl/strings/str_cat.h"
 #include "cmd/cli/command.h"
+#include "core/base/version.h"
 #include "core/seam/envelope.h"
 
 namespace muster::cli {
 namespace {
 
-// The agent's version (core/agent/agent_machine.h kVersion, which the agent announces); kept
-// here so the CLI does not link the whole agent machine to print one line.
-constexpr std::string_view kMusterVersion = "1.0.0";
 
 constexpr std::string_view kVersionHelp = R"(Usage: muster version
 

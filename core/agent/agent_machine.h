@@ -53,6 +53,7 @@
 #include "core/agent/autopilot.h"
 #include "core/agent/bootstrap_expect.h"
 #include "core/base/rng.h"
+#include "core/base/version.h"
 #include "core/gossip/serf.h"
 #include "core/raft/raft.h"
 #include "core/seam/composition.h"
@@ -63,7 +64,7 @@
 
 namespace muster::agent {
 
-inline constexpr std::string_view kVersion = "1.0.0";
+inline constexpr std::string_view kVersion = kMusterVersion;
 // Consul's serfHealth check: what the leader keeps per node from LAN gossip.
 inline constexpr std::string_view kSerfCheckId = "serfHealth";
 // Forwards between servers stop here (a loop while leadership moves).

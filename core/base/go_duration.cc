@@ -1,12 +1,12 @@
 // Go's duration syntax on top of absl's parser (see go_duration.h).
-#include "cmd/cli/go_duration.h"
+#include "core/base/go_duration.h"
 
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
-namespace muster::cli {
+namespace muster {
 
 absl::StatusOr<absl::Duration> ParseGoDuration(std::string_view text) {
   const std::string bad = absl::StrCat("time: invalid duration \"", std::string(text), "\"");
@@ -57,4 +57,4 @@ std::string FormatGoDuration(absl::Duration d) {
   return absl::StrCat(sign, hours, "h", minutes, seconds);
 }
 
-}  // namespace muster::cli
+}  // namespace muster
