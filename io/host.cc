@@ -97,6 +97,21 @@ absl::Status Host::Start() {
   return absl::OkStatus();
 }
 
+void Host::LogMalformed(Endpoint endpoint, const std::string& peer, const std::string& why) {
+  ++frames_malformed_;
+  ++malformed_unlogged_;
+  const Time now = Now();
+  // Strangers' bytes: one line a second at most, so a flood cannot flood the log.
+  if (options_.log == nullptr || now - last_malformed_log_ < absl::Seconds(1)) return;
+  options_.log->Write(now, LogLevel::kWarn, "agent.host",
+                      absl::StrCat("dropping ", why, " on the ", EndpointName(endpoint), " endpoint from ", peer,
+                                   malformed_unlogged_ > 1
+                                       ? absl::StrCat(" (", malformed_unlogged_, " dropped since the last such line)")
+                                       : ""));
+  last_malformed_log_ = now;
+  malformed_unlogged_ = 0;
+}
+
 absl::Status Host::OpenTransports() {
   for (int i = 0; i < kEndpointCount; ++i) {
     const Endpoint endpoint = static_cast<Endpoint>(i);
@@ -106,6 +121,9 @@ absl::Status Host::OpenTransports() {
     topts.bind = addresses.bind;
     topts.advertise = endpoint_addresses_[i];
     topts.queued_bytes_max_per_peer = options_.queued_bytes_max_per_peer;
+    topts.on_malformed = [this, endpoint](const std::string& peer, const std::string& why) {
+      LogMalformed(endpoint, peer, why);
+    };
     auto transport = Transport::Start(loop_, topts, [this, endpoint](MessageInput m) {
       m.endpoint = endpoint;
       Enqueue(std::move(m));

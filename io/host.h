@@ -94,6 +94,9 @@ class Host {
   const Address& endpoint_address(Endpoint e) const { return endpoint_addresses_[Index(e)]; }
   // Messages a machine sent from an endpoint this host did not open: dropped.
   uint64_t messages_dropped_no_endpoint() const { return messages_dropped_no_endpoint_; }
+  // Datagrams and streams that broke our framing, over all endpoints (each logged, at most
+  // one line a second with the count since).
+  uint64_t frames_malformed() const { return frames_malformed_; }
   absl::Status last_storage_error() const { return storage_error_; }
 
   // Group commit, for tests and benchmarks.
@@ -151,6 +154,10 @@ class Host {
   std::array<Address, kEndpointCount> endpoint_addresses_;              // advertised; "": not opened
   int transports_open_ = 0;  // opened and not yet released by Close
   uint64_t messages_dropped_no_endpoint_ = 0;
+  void LogMalformed(Endpoint endpoint, const std::string& peer, const std::string& why);
+  uint64_t frames_malformed_ = 0;
+  uint64_t malformed_unlogged_ = 0;
+  Time last_malformed_log_ = absl::InfinitePast();
   ProcessRunner processes_;
   uv_timer_t timer_;
   uv_idle_t pump_;  // runs queued inputs on the next loop turn

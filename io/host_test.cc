@@ -6,6 +6,11 @@
 // endpoints (LAN, RPC, WAN): each message leaves from its own and arrives on the peer's.
 #include "io/host.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -315,6 +320,61 @@ TEST_F(HostTest, AMessageFromAnEndpointNotOpenedIsDroppedAndCounted) {
   ASSERT_EQ(log_b.heard.size(), 1u) << "only the LAN message left";
   EXPECT_EQ(log_b.heard[0].payload, "from lan");
   EXPECT_EQ(log_b.heard[0].endpoint, Endpoint::kLan);
+}
+
+// Bytes that break our framing (a stranger, a scanner, a peer of another protocol) are dropped
+// before any machine sees them, and said: one line naming the endpoint and the sender, at most
+// one a second with the count since.
+class CollectingLog final : public LogSink {
+ public:
+  void Write(Time, LogLevel, std::string_view component, std::string_view message) override {
+    lines.push_back(absl::StrCat(std::string(component), ": ", std::string(message)));
+  }
+  std::vector<std::string> lines;
+};
+
+void SendRaw(int type, const char* ip, int port, const std::string& bytes) {
+  int fd = socket(AF_INET, type, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, ip, &a.sin_addr);
+  if (type == SOCK_DGRAM) {
+    sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  } else {
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+  }
+  close(fd);
+}
+
+TEST_F(HostTest, MalformedFramesAreDroppedAndLoggedNamingTheEndpointAndSender) {
+  MemoryStore store;
+  EchoLog echo;
+  CollectingLog log;
+  Host::Options options = EndpointOptions(NodeId{1}, "127.0.0.60:27330", "127.0.0.60:27331", "", &store);
+  options.log = &log;
+  Host host(&loop_, options, EchoMachine::Factory(&echo));
+  StopOnExit stop(this, {&host});
+  ASSERT_TRUE(host.Start().ok());
+  SendRaw(SOCK_DGRAM, "127.0.0.60", 27330, std::string("\x01"));  // shorter than its sender's name
+  ASSERT_TRUE(RunUntil([&] { return host.frames_malformed() >= 1; }, absl::Seconds(5)));
+  // A stream whose frame claims 4 GiB: refused, connection closed.
+  SendRaw(SOCK_STREAM, "127.0.0.60", 27331, std::string("\xff\xff\xff\xff garbage"));
+  ASSERT_TRUE(RunUntil([&] { return host.frames_malformed() >= 2; }, absl::Seconds(5)));
+  EXPECT_TRUE(echo.heard.empty());
+  int lan_lines = 0, rpc_lines = 0;
+  for (const std::string& l : log.lines) {
+    lan_lines += l.find("malformed datagram on the lan endpoint from 127.0.0.1:") != std::string::npos;
+    rpc_lines += l.find("on the rpc endpoint from 127.0.0.1:") != std::string::npos;
+  }
+  EXPECT_EQ(lan_lines, 1);
+  // The second drop came within a second of the first: counted, its line held back.
+  EXPECT_EQ(rpc_lines, 0);
+  for (int i = 0; i < 50; ++i) SendRaw(SOCK_DGRAM, "127.0.0.60", 27330, std::string("\x01"));
+  ASSERT_TRUE(RunUntil([&] { return host.frames_malformed() >= 52; }, absl::Seconds(5)));
+  EXPECT_LE(log.lines.size(), 2u);
 }
 
 // One endpoint that cannot bind fails the whole start, naming the endpoint and its address;

@@ -249,6 +249,14 @@ void Transport::OnStreamRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*
   }
   if (conn->reader.error()) {
     ++self->stats_.dropped;
+    if (self->options_.on_malformed) {
+      sockaddr_storage peer{};
+      int len = sizeof peer;
+      std::string who = uv_tcp_getpeername(&conn->tcp, reinterpret_cast<sockaddr*>(&peer), &len) == 0
+                            ? FormatSocketAddress(reinterpret_cast<const sockaddr*>(&peer))
+                            : "an unknown peer";
+      self->options_.on_malformed(who, "a stream frame that is malformed or too large (connection closed)");
+    }
     self->CloseConnection(conn);  // a peer that breaks framing gets no second guess
   }
 }
@@ -264,6 +272,7 @@ void Transport::OnUdpRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, 
   auto frame = DecodeBody(std::string_view(buf->base, static_cast<size_t>(nread)));
   if (!frame.has_value()) {
     ++self->stats_.dropped;
+    if (self->options_.on_malformed) self->options_.on_malformed(FormatSocketAddress(addr), "a malformed datagram");
     return;
   }
   ++self->stats_.datagrams_received;

@@ -46,6 +46,9 @@ class Transport {
     Address advertise;  // how peers name us (every frame carries it); defaults to `bind`
     size_t queued_bytes_max_per_peer = 64u << 20;  // beyond this a peer's frames drop
     int incoming_connections_max = 1024;           // beyond this new connections are refused
+    // Called for each datagram or stream that breaks our framing (dropped, and a stream
+    // closed), with the peer's socket address and why, so the owner can log it.
+    std::function<void(const std::string& peer, const std::string& why)> on_malformed;
   };
 
   // Binds both sockets and starts receiving; every message that arrives goes to `receiver`
