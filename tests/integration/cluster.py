@@ -8,6 +8,7 @@ body fails, so a failing Bazel test shows what the agents said.
 """
 
 import base64
+import ctypes
 import json
 import os
 import signal
@@ -32,6 +33,17 @@ HTTP_TIMEOUT_SECONDS = 10.0
 EXIT_TIMEOUT_SECONDS = 20.0
 # Log bytes printed per agent on failure (the tail, where the failure usually is).
 LOG_PRINT_BYTES_MAX = 200_000
+
+
+# prctl(PR_SET_PDEATHSIG, SIGKILL) in each agent before it runs: an agent dies with the test
+# even when the test itself is killed (a Bazel timeout) before its cleanup runs. libc is loaded
+# here, not in the child, so the child runs no Python code that could wait on a lock.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def log(*parts):
@@ -68,7 +80,8 @@ class Agent:
             out.flush()
             # Its own session: the process group is killed as a whole at the end.
             self.process = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+                                            stdin=subprocess.DEVNULL, start_new_session=True,
+                                            preexec_fn=_die_with_parent)
         log(f"started {self.name} on {self.address} (pid {self.process.pid})")
         return self
 
@@ -238,6 +251,10 @@ def scenario(body):
     agents = []
     failed = False
     started = time.monotonic()
+
+    def terminated(signum, frame):
+        raise KeyboardInterrupt(f"test terminated by signal {signum}")
+    signal.signal(signal.SIGTERM, terminated)
     try:
         body(binary, tmpdir, agents)
     except BaseException:
