@@ -210,6 +210,9 @@ class AgentRun {
         [](uv_timer_t* t) {
           auto* self = static_cast<AgentRun*>(t->data);
           if (!self->host_->last_storage_error().ok()) self->Shutdown(1);
+          // The agent gave up joining (-join at start, -retry-join past -retry-max): exit 1.
+          auto* agent = dynamic_cast<agent::AgentMachine*>(self->host_->machine());
+          if (agent != nullptr && agent->exit_reason().has_value() && !self->shutting_down_) self->Shutdown(1);
         },
         Millis(kStorageWatchInterval), Millis(kStorageWatchInterval));
     handles_started_ = true;

@@ -42,6 +42,8 @@ constexpr Duration kDropLogInterval = absl::Seconds(1);
 constexpr Duration kSyncFirst = absl::Seconds(1);
 constexpr Duration kSyncRetry = absl::Seconds(3);
 constexpr Duration kSyncInterval = absl::Seconds(60);
+// -join at start: how long the seeds have to answer before the agent gives up.
+constexpr Duration kStartJoinTimeout = absl::Seconds(10);
 
 std::string HostOf(std::string_view address) {
   if (!address.empty() && address[0] == '[') {
@@ -286,6 +288,7 @@ class AgentMachine::Impl {
   std::unique_ptr<gossip::Serf> lan;
   std::unique_ptr<gossip::Serf> wan;
   bool left = false;
+  std::optional<std::string> exit_reason_;
   std::vector<raft::pb::Entry> applied;
 
  private:
@@ -317,7 +320,22 @@ class AgentMachine::Impl {
   struct PendingForward {
     uint64_t request_id = 0;
     uint64_t timer = 0;
+    Address to;
+    std::string method;
+    pba::Call call;
   };
+  // A request that needs the leader while none is known (an election, a server not yet in
+  // a cluster): held, as Consul's RPCHoldTimeout, and dispatched again once one is known.
+  struct HeldRequest {
+    uint64_t request_id = 0;
+    std::string method;
+    pba::Call call;
+    uint64_t timer = 0;
+  };
+  void Hold(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
+  void ReleaseHeld(Time now);
+  void RedirectForwards(Time now);
+  bool LeaderUsable() const;
 
   // Inputs.
   void HandleMessage(Time now, const MessageInput& m);
@@ -362,6 +380,8 @@ class AgentMachine::Impl {
   // Leader duties.
   void Reconcile(Time now);
   void RunAutopilot(Time now);
+  void UpdateAutopilot(Time now);
+  AutopilotConfig CurrentAutopilotConfig() const;
   void ScheduleSessionExpiry(Time now);
   void ExpireSessions(Time now);
   void SyncOwnNode(Time now);
@@ -418,6 +438,7 @@ class AgentMachine::Impl {
   void FlushQueued(Time now);
   std::map<uint64_t, PendingRead> reads_;             // by read id (request id)
   absl::btree_map<uint64_t, PendingForward> forwards_;  // by rpc seq
+  absl::btree_map<uint64_t, HeldRequest> held_;           // by request id
   uint64_t next_rpc_seq_ = 1;
   uint64_t batches_proposed_ = 0;
   uint64_t proposals_ = 0;  // proposed alone
@@ -628,6 +649,7 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
     raft_total.effects.Append(std::move(ready.effects));
     OnLeadershipChange(now);
     FlushQueued(now);
+    ReleaseHeld(now);
     RunBootstrap(now);
     if (next.committed.empty() && !next.restore.has_value() && next.reads.empty() && next.effects.empty()) {
       raft_total.effects.Append(std::move(next.effects));
@@ -929,7 +951,11 @@ void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std:
              method == "session.destroy" || method == "session.renew") {
     Write(now, request_id, method, call);
   } else if (method == "operator.raft.configuration") {
-    if (!server) return Forward(now, request_id, method, call);
+    // The leader's view, as Consul's (a default read); ?stale: this server's own.
+    if (!server || (call.consistency() != "stale" && raft->role() != raft::Role::kLeader)) {
+      return Forward(now, request_id, method, call);
+    }
+    if (call.consistency() != "stale" && !MayPropose()) return Hold(now, request_id, method, call);
     absl::btree_map<NodeId, ServerCandidate> known = KnownServers();
     Json servers = Json::array();
     for (const raft::pb::Server& s : raft->configuration().servers()) {
@@ -944,8 +970,8 @@ void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std:
       servers.push_back(std::move(e));
     }
     j["Servers"] = std::move(servers);
-    j["Index"] = raft->commit();
-    reply.set_index(raft->commit());
+    j["Index"] = raft->configuration_index();
+    reply.set_index(std::max<uint64_t>(1, raft->configuration_index()));
     ok_json(j);
   } else {
     Fail(request_id, absl::InvalidArgumentError(absl::StrCat("unknown request method \"", method, "\"")));
@@ -977,7 +1003,7 @@ Address AgentMachine::Impl::AnyServerRpcAddress() const {
 
 void AgentMachine::Impl::Forward(Time now, uint64_t request_id, const std::string& method, pba::Call call) {
   const Address to = raft != nullptr ? LeaderRpcAddress() : AnyServerRpcAddress();
-  if (to.empty() || to == rpc_addr_) return Fail(request_id, absl::UnavailableError("No cluster leader"));
+  if (to.empty() || to == rpc_addr_) return Hold(now, request_id, method, call);
   if (call.hops() >= kForwardHopsMax) {
     return Fail(request_id, absl::UnavailableError("too many forwards: leadership is moving"));
   }
@@ -988,7 +1014,7 @@ void AgentMachine::Impl::Forward(Time now, uint64_t request_id, const std::strin
   pba::RpcMessage m;
   m.set_seq(seq);
   m.mutable_forward()->set_method(method);
-  *m.mutable_forward()->mutable_call() = std::move(call);
+  *m.mutable_forward()->mutable_call() = call;
   SendRpc(to, m);
   const uint64_t timer = timers_.Add(now + opt.rpc_timeout, [this, seq] {
     auto it = forwards_.find(seq);
@@ -997,7 +1023,62 @@ void AgentMachine::Impl::Forward(Time now, uint64_t request_id, const std::strin
     forwards_.erase(it);
     Fail(id, absl::UnavailableError("rpc error: timeout waiting for the leader's answer"));
   });
-  forwards_[seq] = PendingForward{request_id, timer};
+  forwards_[seq] = PendingForward{request_id, timer, to, method, std::move(call)};
+}
+
+void AgentMachine::Impl::Hold(Time now, uint64_t request_id, const std::string& method, const pba::Call& call) {
+  if (held_.size() >= kPendingRequestsMax) return Fail(request_id, absl::UnavailableError("No cluster leader"));
+  const uint64_t timer = timers_.Add(now + opt.rpc_timeout, [this, request_id] {
+    auto it = held_.find(request_id);
+    if (it == held_.end()) return;
+    held_.erase(it);
+    Fail(request_id, absl::UnavailableError("No cluster leader"));
+  });
+  held_[request_id] = HeldRequest{request_id, method, call, timer};
+}
+
+bool AgentMachine::Impl::LeaderUsable() const {
+  if (raft == nullptr) return !AnyServerRpcAddress().empty();
+  if (!raft->leader().valid()) return false;
+  return raft->leader() != raft_id_ || MayPropose();
+}
+
+void AgentMachine::Impl::ReleaseHeld(Time now) {
+  if (held_.empty() || !LeaderUsable()) return;
+  absl::btree_map<uint64_t, HeldRequest> held = std::exchange(held_, {});
+  for (auto& [id, h] : held) {
+    timers_.Cancel(h.timer);
+    HandleRequest(now, h.request_id, h.method, h.call);
+  }
+}
+
+// The leader we forwarded to is no longer the leader: a read goes again to the new one (it
+// changes nothing); a write's outcome is unknown (the old leader may have applied it), so it
+// fails at once rather than waiting out the timeout, as Consul does not retry writes.
+void AgentMachine::Impl::RedirectForwards(Time now) {
+  const Address leader = LeaderRpcAddress();
+  if (leader.empty()) return;
+  std::vector<PendingForward> moved;
+  for (auto it = forwards_.begin(); it != forwards_.end();) {
+    if (it->second.to == leader) {
+      ++it;
+      continue;
+    }
+    timers_.Cancel(it->second.timer);
+    moved.push_back(std::move(it->second));
+    it = forwards_.erase(it);
+  }
+  for (PendingForward& f : moved) {
+    const bool read = f.method == "kv.get" || f.method == "catalog.nodes" || f.method == "health.node" ||
+                      f.method == "operator.autopilot.get" || f.method == "session.info" ||
+                      f.method == "session.list" || f.method == "operator.raft.configuration" ||
+                      f.method == "operator.autopilot.health";
+    if (read) {
+      HandleRequest(now, f.request_id, f.method, f.call);
+    } else {
+      Fail(f.request_id, absl::UnavailableError("leadership lost: outcome unknown"));
+    }
+  }
 }
 
 void AgentMachine::Impl::Read(Time now, uint64_t request_id, const std::string& method, const pba::Call& call) {
@@ -1006,14 +1087,9 @@ void AgentMachine::Impl::Read(Time now, uint64_t request_id, const std::string& 
   if (mode != "" && mode != "stale" && mode != "consistent") {
     return Fail(request_id, absl::InvalidArgumentError("consistency: one of \"\", stale, consistent"));
   }
-  if (mode == "stale") {
-    if (fsm.store().last_index() == 0 && !raft->leader().valid()) {
-      return Fail(request_id, absl::UnavailableError("No cluster leader"));
-    }
-    return Serve(request_id, method, call);
-  }
+  if (mode == "stale") return Serve(request_id, method, call);  // any server, from its own state
   if (raft->role() != raft::Role::kLeader) return Forward(now, request_id, method, call);
-  if (!MayPropose()) return Fail(request_id, absl::UnavailableError("No cluster leader"));
+  if (!MayPropose()) return Hold(now, request_id, method, call);
   if (reads_.size() >= kPendingRequestsMax) return Fail(request_id, absl::UnavailableError("too many reads in flight"));
   if (mode.empty()) {
     // default: the leader's lease, as Consul's default mode; a leader without a valid lease
@@ -1094,7 +1170,7 @@ void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, c
 
 void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string& method, const pba::Call& call) {
   if (raft == nullptr || raft->role() != raft::Role::kLeader) return Forward(now, request_id, method, call);
-  if (!MayPropose()) return Fail(request_id, absl::UnavailableError("No cluster leader"));
+  if (!MayPropose()) return Hold(now, request_id, method, call);
   if (writes_.size() >= kPendingRequestsMax) return Fail(request_id, absl::UnavailableError("too many writes in flight"));
   const Time stamp = clock_.Stamp(now, raft->term());
   if (method == "kv.put" || method == "kv.delete") {
@@ -1180,6 +1256,7 @@ void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string&
                                        call.key()),
             destroy ? WriteKind::kSessionDestroy : WriteKind::kSessionRenew, call.key());
   } else if (method == "operator.autopilot.health") {
+    UpdateAutopilot(now);
     pba::Reply r = Facts();
     r.set_body(autopilot_.HealthJson(now));
     Answer(request_id, absl::OkStatus(), r);
@@ -1380,6 +1457,7 @@ void AgentMachine::Impl::OnLeadershipChange(Time now) {
   }
   if (raft->leader() != last_leader_) {
     last_leader_ = raft->leader();
+    RedirectForwards(now);
     if (last_leader_.valid()) {
       std::string name = ToString(last_leader_);
       for (const auto& [id, s] : KnownServers()) {
@@ -1423,17 +1501,30 @@ void AgentMachine::Impl::OnLeadershipChange(Time now) {
 void AgentMachine::Impl::StartGossip(Time now) {
   lan->Start(now, lan_out_);
   if (wan != nullptr) wan->Start(now, wan_out_);
+  // -join: once, at start; if no seed answers the agent does not run (Consul exits).
+  std::vector<Address> seeds;
+  for (const std::string& a : opt.config.start_join) seeds.push_back(WithPort(a, opt.config.ports.serf_lan));
+  std::erase(seeds, lan_addr_);
+  if (!seeds.empty()) {
+    log_.Info(now, "Joining cluster...: cluster=LAN seeds=", absl::StrJoin(seeds, ","));
+    lan->Join(now, seeds, lan_out_);
+    timers_.Add(now + kStartJoinTimeout, [this, seeds] {
+      if (lan->memberlist().join_replies() > 0) return;
+      exit_reason_ = absl::StrCat("Error joining address(es) ", absl::StrJoin(seeds, ","), ": no seed answered");
+      log_.Log(now_, LogLevel::kError, "failed to join: ", *exit_reason_);
+    });
+  }
   TryJoin(now);
 }
 
 void AgentMachine::Impl::TryJoin(Time now) {
   std::vector<Address> seeds;
-  for (const std::string& a : opt.config.start_join) seeds.push_back(WithPort(a, opt.config.ports.serf_lan));
   for (const std::string& a : opt.config.retry_join) seeds.push_back(WithPort(a, opt.config.ports.serf_lan));
   std::erase(seeds, lan_addr_);
   if (seeds.empty() || joined_) return;
   if (opt.config.retry_max > 0 && join_attempts_ >= opt.config.retry_max) {
-    log_.Warn(now, "Join LAN: max join retry exhausted, exiting");
+    log_.Log(now, LogLevel::kError, "Join LAN: max join retry exhausted, exiting");
+    exit_reason_ = "max join retry exhausted";
     return;
   }
   ++join_attempts_;
@@ -1661,11 +1752,14 @@ void AgentMachine::Impl::Reconcile(Time now) {
   if (retry_soon) timers_.Reset(&reconcile_timer_, now + absl::Seconds(1), [this] { Reconcile(now_); });
 }
 
-void AgentMachine::Impl::RunAutopilot(Time now) {
-  if (!MayPropose()) return;
-  timers_.Reset(&autopilot_timer_, now + opt.autopilot_interval, [this] { RunAutopilot(now_); });
-  std::optional<state::AutopilotConfiguration> stored = fsm.store().Autopilot();
-  const AutopilotConfig config = stored.has_value() ? FromState(*stored) : opt.autopilot;
+AutopilotConfig AgentMachine::Impl::CurrentAutopilotConfig() const {
+  const std::optional<state::AutopilotConfiguration>& stored = fsm.store().Autopilot();
+  return stored.has_value() ? FromState(*stored) : opt.autopilot;
+}
+
+// What autopilot knows of every server in the configuration, as of now (the leader's view).
+void AgentMachine::Impl::UpdateAutopilot(Time now) {
+  const AutopilotConfig config = CurrentAutopilotConfig();
   absl::btree_map<NodeId, ServerCandidate> known = KnownServers();
   raft::Status st = raft->GetStatus();
   std::vector<ServerFacts> facts;
@@ -1699,6 +1793,13 @@ void AgentMachine::Impl::RunAutopilot(Time now) {
     facts.push_back(std::move(f));
   }
   autopilot_.Update(now, config, raft->log().last_index(), facts);
+}
+
+void AgentMachine::Impl::RunAutopilot(Time now) {
+  if (!MayPropose()) return;
+  timers_.Reset(&autopilot_timer_, now + opt.autopilot_interval, [this] { RunAutopilot(now_); });
+  const AutopilotConfig config = CurrentAutopilotConfig();
+  UpdateAutopilot(now);
   if (conf_change_in_flight_) return;
   auto change = [&](raft::ConfChange c, NodeId id) {
     const ServerHealth& h = autopilot_.servers().at(id);
@@ -1833,6 +1934,7 @@ const gossip::Serf& AgentMachine::lan() const { return *impl_->lan; }
 const gossip::Serf* AgentMachine::wan() const { return impl_->wan.get(); }
 const AgentMachineOptions& AgentMachine::options() const { return impl_->opt; }
 bool AgentMachine::left() const { return impl_->left; }
+const std::optional<std::string>& AgentMachine::exit_reason() const { return impl_->exit_reason_; }
 std::vector<raft::pb::Entry> AgentMachine::TakeApplied() { return std::exchange(impl_->applied, {}); }
 
 MachineFactory AgentMachineFactory(AgentMachineOptions options) {

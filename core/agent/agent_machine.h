@@ -106,6 +106,9 @@ class AgentMachine final : public Machine {
   const AgentMachineOptions& options() const;
   // A graceful leave (agent.leave) finished: the host may stop the agent.
   bool left() const;
+  // Set when the agent cannot go on and its process should exit 1 (Consul's): no seed of
+  // -join answered at start, or -retry-join gave up after -retry-max attempts.
+  const std::optional<std::string>& exit_reason() const;
   // Entries applied since the last call (state-hash and acknowledged-write checkers).
   std::vector<raft::pb::Entry> TakeApplied();
 

@@ -349,6 +349,32 @@ TEST(AgentMachineTest, TheLeaderExpiresASessionWhoseTtlRanOutAndKeepsARenewedOne
   EXPECT_EQ(d.Call("session.renew", unknown).status.code(), absl::StatusCode::kNotFound);
 }
 
+TEST(AgentMachineTest, ARequestBeforeAnyLeaderIsHeldUntilOneIsElectedOrTheHoldRunsOut) {
+  Driver d;
+  pba::Call put;
+  put.set_key("early");
+  put.set_value("bird");
+  d.Feed(RequestInput{7000, "kv.put", put.SerializeAsString()});
+  pba::Call conf;
+  d.Feed(RequestInput{7001, "operator.raft.configuration", conf.SerializeAsString()});
+  pba::Call stale;
+  stale.set_key("early");
+  stale.set_consistency("stale");
+  d.Feed(RequestInput{7002, "kv.get", stale.SerializeAsString()});
+  // A stale read is served at once from this server's own (empty) state, saying no leader.
+  ASSERT_EQ(d.responses[7002].size(), 1u);
+  EXPECT_EQ(d.responses[7002][0].status.code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(ReplyOf(d.responses[7002][0]).known_leader());
+  EXPECT_TRUE(d.responses[7000].empty());
+  EXPECT_TRUE(d.responses[7001].empty());
+  d.RunFor(absl::Seconds(3));
+  ASSERT_EQ(d.responses[7000].size(), 1u);
+  EXPECT_TRUE(d.responses[7000][0].status.ok()) << d.responses[7000][0].status;
+  EXPECT_EQ(ReplyOf(d.responses[7000][0]).body(), "true");
+  ASSERT_EQ(d.responses[7001].size(), 1u);
+  EXPECT_NE(ReplyOf(d.responses[7001][0]).body().find("\"Leader\":true"), std::string::npos);
+}
+
 TEST(AgentMachineTest, SameSeedAndInputsGiveTheSameEffects) {
   auto run = [](uint64_t seed) {
     Driver d(seed);

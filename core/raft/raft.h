@@ -230,6 +230,8 @@ class Raft {
   uint64_t durable_index() const { return durable_index_; }
   const RaftLog& log() const { return log_; }
   const pb::Configuration& configuration() const { return config_; }
+  // The log index of the configuration in effect (0 before any).
+  uint64_t configuration_index() const { return config_index_; }
   NodeId id() const { return opts_.id; }
   const RaftOptions& options() const { return opts_; }
   // True once the leader has committed an entry of its own term.
