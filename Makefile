@@ -25,3 +25,5 @@ bench: setup
 	bazel-bin/bench/raft_bench
 	bazel-bin/bench/raft_storage_bench
 	bazel-bin/bench/state_bench
+	bazel build -c opt //cmd:muster //bench:cluster_bench
+	bazel-out/k8-opt/bin/bench/cluster_bench --muster=bazel-out/k8-opt/bin/cmd/muster

@@ -24,10 +24,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -168,19 +170,123 @@ uint64_t StatNumber(const nlohmann::json& stats, const char* group, const char* 
 
 }  // namespace
 
+// Runs `clients` writers for `seconds` against `ips`:`port`, each in turn, and returns the
+// sorted latencies of the writes that succeeded and the count of those that did not.
+struct LoadResult {
+  std::vector<double> latencies_ms;
+  uint64_t errors = 0;
+  double elapsed_s = 0;
+};
+
+LoadResult RunLoad(const std::vector<std::string>& ips, int port, int clients, int seconds,
+                   const std::function<std::pair<std::string, std::string>(int client, uint64_t n)>& request,
+                   const std::function<bool(const HttpAnswer&)>& succeeded) {
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> latencies(clients);
+  std::vector<uint64_t> errors(clients, 0);
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      Connection conn(ips[c % ips.size()], port);
+      uint64_t n = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        HttpAnswer a;
+        auto [path, body] = request(c, n++);
+        const auto t0 = Clock::now();
+        const bool ok = conn.Request(path.rfind("/v3/", 0) == 0 ? "POST" : "PUT", path, body, &a);
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        if (ok && succeeded(a)) {
+          latencies[c].push_back(ms);
+        } else {
+          ++errors[c];
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  stop = true;
+  for (std::thread& t : threads) t.join();
+  LoadResult r;
+  r.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
+  for (int c = 0; c < clients; ++c) {
+    r.latencies_ms.insert(r.latencies_ms.end(), latencies[c].begin(), latencies[c].end());
+    r.errors += errors[c];
+  }
+  std::sort(r.latencies_ms.begin(), r.latencies_ms.end());
+  return r;
+}
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  return sorted.empty() ? 0.0 : sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * sorted.size()))];
+}
+
+// The comparison: a 3-member etcd cluster (Debian's etcd-server) on 127.0.0.204-206 with the
+// same load through its v3 JSON gateway (POST /v3/kv/put), every write fsynced by etcd's WAL.
+void RunEtcd(const std::string& etcd, const std::string& root, int seconds, const std::vector<int>& client_counts) {
+  std::vector<std::string> ips = {"127.0.0.204", "127.0.0.205", "127.0.0.206"};
+  std::string cluster;
+  for (size_t i = 0; i < ips.size(); ++i) {
+    absl::StrAppend(&cluster, i ? "," : "", "e", i + 1, "=http://", ips[i], ":2380");
+  }
+  std::vector<pid_t> pids;
+  for (size_t i = 0; i < ips.size(); ++i) {
+    const std::string name = absl::StrCat("e", i + 1);
+    const std::string dir = absl::StrCat(root, "/etcd-", name);
+    pids.push_back(Spawn(etcd,
+                         {"--name", name, "--data-dir", dir, "--listen-client-urls", "http://" + ips[i] + ":2379",
+                          "--advertise-client-urls", "http://" + ips[i] + ":2379", "--listen-peer-urls",
+                          "http://" + ips[i] + ":2380", "--initial-advertise-peer-urls", "http://" + ips[i] + ":2380",
+                          "--initial-cluster", cluster, "--initial-cluster-state", "new", "--log-level", "error"},
+                         dir + ".log"));
+  }
+  bool up = false;
+  for (int i = 0; i < 300 && !up; ++i) {
+    up = true;
+    for (const std::string& ip : ips) {
+      Connection c(ip, 2379);
+      HttpAnswer a;
+      up = up && c.Request("POST", "/v3/kv/put", R"({"key":"cHJvYmU=","value":"eA=="})", &a) && a.status == 200;
+    }
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!up) {
+    std::printf("etcd: the cluster did not come up (logs in %s)\n", root.c_str());
+  } else {
+    const std::string value_b64 = std::string(136, 'e');  // 100 bytes, base64
+    for (int clients : client_counts) {
+      LoadResult r = RunLoad(
+          ips, 2379, clients, seconds,
+          [&](int c, uint64_t n) {
+            std::string key = absl::StrCat("bench/", clients, "/", c, "/", n);
+            return std::make_pair(std::string("/v3/kv/put"),
+                                  absl::StrCat(R"({"key":")", absl::Base64Escape(key), R"(","value":")", value_b64, R"("})"));
+          },
+          [](const HttpAnswer& a) { return a.status == 200; });
+      std::printf("%-8s %8d %12.0f %10.2f %10.2f %14s %16s %8llu\n", "etcd", clients, r.latencies_ms.size() / r.elapsed_s,
+                  Percentile(r.latencies_ms, 0.50), Percentile(r.latencies_ms, 0.99), "-", "-",
+                  static_cast<unsigned long long>(r.errors));
+    }
+  }
+  for (pid_t p : pids) kill(-p, SIGKILL);
+  for (pid_t p : pids) waitpid(p, nullptr, 0);
+}
+
 int main(int argc, char** argv) {
   std::string muster = "bazel-bin/cmd/muster";
+  std::string etcd = "/usr/bin/etcd";
   int seconds = 10;
   std::vector<int> client_counts = {1, 64};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--muster=", 0) == 0) muster = a.substr(9);
+    else if (a.rfind("--etcd=", 0) == 0) etcd = a.substr(7);
     else if (a.rfind("--seconds=", 0) == 0) seconds = std::atoi(a.c_str() + 10);
     else if (a.rfind("--clients=", 0) == 0) {
       client_counts.clear();
       for (absl::string_view c : absl::StrSplit(a.substr(10), ',')) client_counts.push_back(std::atoi(std::string(c).c_str()));
     } else {
-      std::fprintf(stderr, "usage: cluster_bench [--muster=PATH] [--seconds=N] [--clients=1,64]\n");
+      std::fprintf(stderr, "usage: cluster_bench [--muster=PATH] [--etcd=PATH|--etcd=] [--seconds=N] [--clients=1,64]\n");
       return 2;
     }
   }
@@ -240,55 +346,38 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let autopilot and reconcile settle
   std::printf("3 servers on loopback, leader %s, %d s per run, 100-byte values, every write synced\n\n",
               leader.c_str(), seconds);
-  std::printf("%8s %12s %10s %10s %14s %16s %8s\n", "clients", "writes/s", "p50 ms", "p99 ms", "entries/fsync",
-              "entries/logwrite", "errors");
+  std::printf("%-8s %8s %12s %10s %10s %14s %16s %8s\n", "system", "clients", "writes/s", "p50 ms", "p99 ms",
+              "entries/fsync", "entries/logwrite", "errors");
   const std::string value(100, 'x');
   for (int clients : client_counts) {
     const nlohmann::json before = Stats(leader);
-    std::atomic<bool> stop{false};
-    std::vector<std::vector<double>> latencies(clients);
-    std::vector<uint64_t> errors(clients, 0);
-    std::vector<std::thread> threads;
-    const auto start = Clock::now();
-    for (int c = 0; c < clients; ++c) {
-      threads.emplace_back([&, c] {
-        Connection conn(servers[c % 3].ip, 8500);
-        uint64_t n = 0;
-        while (!stop.load(std::memory_order_relaxed)) {
-          HttpAnswer a;
-          const auto t0 = Clock::now();
-          const bool ok = conn.Request("PUT", absl::StrCat("/v1/kv/bench/", clients, "/", c, "/", n++), value, &a);
-          const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-          if (ok && a.status == 200 && a.body == "true") {
-            latencies[c].push_back(ms);
-          } else {
-            ++errors[c];
-          }
-        }
-      });
-    }
-    std::this_thread::sleep_for(std::chrono::seconds(seconds));
-    stop = true;
-    for (std::thread& t : threads) t.join();
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    std::vector<std::string> ips;
+    for (const Server& srv : servers) ips.push_back(srv.ip);
+    LoadResult r = RunLoad(
+        ips, 8500, clients, seconds,
+        [&](int c, uint64_t n) {
+          return std::make_pair(absl::StrCat("/v1/kv/bench/", clients, "/", c, "/", n), value);
+        },
+        [](const HttpAnswer& a) { return a.status == 200 && a.body == "true"; });
     const nlohmann::json after = Stats(leader);
-    std::vector<double> all;
-    uint64_t error_total = 0;
-    for (int c = 0; c < clients; ++c) {
-      all.insert(all.end(), latencies[c].begin(), latencies[c].end());
-      error_total += errors[c];
-    }
-    std::sort(all.begin(), all.end());
-    auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))]; };
     const double entries = static_cast<double>(StatNumber(after, "raft", "last_log_index") -
                                                StatNumber(before, "raft", "last_log_index"));
     const double syncs = static_cast<double>(StatNumber(after, "storage", "syncs") - StatNumber(before, "storage", "syncs"));
-    const double log_writes = static_cast<double>(StatNumber(after, "raft", "proposals") + StatNumber(after, "raft", "proposal_batches") -
-                                                  StatNumber(before, "raft", "proposals") - StatNumber(before, "raft", "proposal_batches"));
-    std::printf("%8d %12.0f %10.2f %10.2f %14s %16s %8llu\n", clients, all.size() / elapsed, pct(0.50), pct(0.99),
+    const double log_writes =
+        static_cast<double>(StatNumber(after, "raft", "proposals") + StatNumber(after, "raft", "proposal_batches") -
+                            StatNumber(before, "raft", "proposals") - StatNumber(before, "raft", "proposal_batches"));
+    std::printf("%-8s %8d %12.0f %10.2f %10.2f %14s %16s %8llu\n", "muster", clients, r.latencies_ms.size() / r.elapsed_s,
+                Percentile(r.latencies_ms, 0.50), Percentile(r.latencies_ms, 0.99),
                 syncs > 0 ? absl::StrCat(static_cast<int>(entries / syncs * 10) / 10.0).c_str() : "n/a",
                 log_writes > 0 ? absl::StrCat(static_cast<int>(entries / log_writes * 10) / 10.0).c_str() : "n/a",
-                static_cast<unsigned long long>(error_total));
+                static_cast<unsigned long long>(r.errors));
+  }
+  for (Server& s : servers) kill(-s.pid, SIGKILL);
+  for (Server& s : servers) waitpid(s.pid, nullptr, 0);
+  if (!etcd.empty() && access(etcd.c_str(), X_OK) == 0) {
+    RunEtcd(etcd, root, seconds, client_counts);
+  } else if (!etcd.empty()) {
+    std::printf("etcd: %s not found (apt-get install etcd-server for the comparison)\n", etcd.c_str());
   }
   stop_all();
   return 0;
