@@ -5,6 +5,7 @@
 #include <utility>
 #include <variant>
 
+#include "absl/container/btree_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -44,6 +45,9 @@ constexpr Duration kSyncRetry = absl::Seconds(3);
 constexpr Duration kSyncInterval = absl::Seconds(60);
 // -join at start: how long the seeds have to answer before the agent gives up.
 constexpr Duration kStartJoinTimeout = absl::Seconds(10);
+// An agent counts as joining (and so refuses to run beside an agent with its name or ID) from
+// its first join attempt until this long after the first seed answered.
+constexpr Duration kJoinSettleTime = absl::Seconds(30);
 
 std::string HostOf(std::string_view address) {
   if (!address.empty() && address[0] == '[') {
@@ -451,6 +455,17 @@ class AgentMachine::Impl {
   Time last_peer_query_ = absl::InfinitePast();
   std::string last_bootstrap_log_;
 
+  // Identity conflicts: another agent with our name or our node ID. The one that joined
+  // last (within kJoinSettleTime of its first successful join) refuses to run; the one already
+  // in the cluster logs it and does not let the other in (memberlist keeps the first address,
+  // the catalog and raft ignore a member that reuses our ID).
+  void CheckIdentityConflicts(Time now);
+  bool Joining(Time now) const;
+  std::optional<Time> join_started_;
+  std::optional<Time> first_joined_;
+  std::string reported_name_claimer_;
+  absl::btree_set<std::string> reported_id_conflicts_;
+
   // Joins.
   int join_attempts_ = 0;
   bool joined_ = false;
@@ -671,6 +686,8 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
     }
   }
   if (!joined_ && lan->memberlist().join_replies() > 0) joined_ = true;
+  if (!first_joined_.has_value() && lan->memberlist().join_replies() > 0) first_joined_ = now;
+  CheckIdentityConflicts(now);
   MaybeLeft();
   if (raft != nullptr) ScheduleSessionExpiry(now);
 
@@ -938,6 +955,7 @@ void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std:
       return;
     }
     pending_joins_[request_id] = {lan->memberlist().join_replies(), now + absl::Seconds(10)};
+    if (!join_started_.has_value()) join_started_ = now;
     lan->Join(now, seeds, lan_out_);
     log_.Info(now, "(LAN) joining: ", absl::StrJoin(seeds, ","));
   } else if (method == "agent.leave") {
@@ -1498,6 +1516,41 @@ void AgentMachine::Impl::OnLeadershipChange(Time now) {
 // ---------------------------------------------------------------------------------------
 // Gossip.
 
+bool AgentMachine::Impl::Joining(Time now) const {
+  if (!join_started_.has_value()) return false;  // we never joined anyone: we are the cluster
+  return !first_joined_.has_value() || now - *first_joined_ < kJoinSettleTime;
+}
+
+void AgentMachine::Impl::CheckIdentityConflicts(Time now) {
+  if (exit_reason_.has_value()) return;
+  const std::string& claimer = lan->memberlist().stats().self_name_claimed_by;
+  if (!claimer.empty() && claimer != reported_name_claimer_) {
+    reported_name_claimer_ = claimer;
+    if (Joining(now)) {
+      exit_reason_ = absl::StrCat("Failed to join: a member named \"", node_name_, "\" already exists at ", claimer,
+                                  " (node names must be unique: set -node)");
+      log_.Log(now, LogLevel::kError, *exit_reason_);
+    } else {
+      log_.Warn(now, "an agent at ", claimer, " claims this agent's node name \"", node_name_,
+                "\"; it is not let in (node names must be unique)");
+    }
+  }
+  for (const auto& [name, m] : lan->members()) {
+    if (name == node_name_ || m.status != gossip::MemberStatus::kAlive) continue;
+    auto id = m.tags.find("id");
+    if (id == m.tags.end() || id->second != node_id_ || reported_id_conflicts_.contains(name)) continue;
+    if (reported_id_conflicts_.size() < 64) reported_id_conflicts_.insert(name);
+    if (Joining(now)) {
+      exit_reason_ = absl::StrCat("Failed to join: member \"", name, "\" has conflicting node ID ", node_id_,
+                                  " with this agent's ID (node IDs must be unique: remove the data dir's node-id or set -node-id)");
+      log_.Log(now, LogLevel::kError, *exit_reason_);
+      return;
+    }
+    log_.Warn(now, "member \"", name, "\" has conflicting node ID ", node_id_,
+              " with this agent's ID; it is ignored (node IDs must be unique)");
+  }
+}
+
 void AgentMachine::Impl::StartGossip(Time now) {
   lan->Start(now, lan_out_);
   if (wan != nullptr) wan->Start(now, wan_out_);
@@ -1507,6 +1560,7 @@ void AgentMachine::Impl::StartGossip(Time now) {
   std::erase(seeds, lan_addr_);
   if (!seeds.empty()) {
     log_.Info(now, "Joining cluster...: cluster=LAN seeds=", absl::StrJoin(seeds, ","));
+    if (!join_started_.has_value()) join_started_ = now;
     lan->Join(now, seeds, lan_out_);
     timers_.Add(now + kStartJoinTimeout, [this, seeds] {
       if (lan->memberlist().join_replies() > 0) return;
@@ -1529,6 +1583,7 @@ void AgentMachine::Impl::TryJoin(Time now) {
   }
   ++join_attempts_;
   log_.Info(now, "Joining cluster...: cluster=LAN seeds=", absl::StrJoin(seeds, ","));
+  if (!join_started_.has_value()) join_started_ = now;
   lan->Join(now, seeds, lan_out_);
   timers_.Add(now + std::max(opt.config.retry_interval, absl::Seconds(1)), [this] {
     if (!joined_) {
@@ -1571,7 +1626,10 @@ std::optional<ServerCandidate> AgentMachine::Impl::ServerOfMember(const gossip::
 absl::btree_map<NodeId, ServerCandidate> AgentMachine::Impl::KnownServers() const {
   absl::btree_map<NodeId, ServerCandidate> out;
   for (const auto& [name, m] : lan->members()) {
-    if (std::optional<ServerCandidate> s = ServerOfMember(m)) out[s->raft_id] = *s;
+    std::optional<ServerCandidate> s = ServerOfMember(m);
+    if (!s.has_value()) continue;
+    if (s->raft_id == raft_id_ && name != node_name_) continue;  // reuses our ID: not a peer
+    out[s->raft_id] = *s;
   }
   return out;
 }
@@ -1593,8 +1651,9 @@ void AgentMachine::Impl::RunBootstrap(Time now) {
   for (const auto& [name, m] : lan->members()) {
     if (m.status != gossip::MemberStatus::kAlive) continue;
     absl::StatusOr<std::optional<ServerCandidate>> s = ServerOf(m);
-    if (!s.ok()) continue;
-    if (s->has_value()) in.alive_servers.push_back(**s);
+    if (!s.ok() || !s->has_value()) continue;
+    if ((*s)->raft_id == raft_id_ && name != node_name_) continue;  // reuses our ID: not a peer
+    in.alive_servers.push_back(**s);
   }
   in.peer_reports = peer_reports_;
   BootstrapDecision d = DecideBootstrap(in);
@@ -1661,6 +1720,7 @@ void AgentMachine::Impl::Reconcile(Time now) {
     auto dc = m.tags.find("dc");
     if (dc == m.tags.end() || dc->second != opt.config.datacenter) continue;
     if (name.size() > 128 || ValidateNodeName(name).ok() == false) continue;
+    if (auto id = m.tags.find("id"); id != m.tags.end() && id->second == node_id_ && name != node_name_) continue;
     members[name] = true;
     if (in_flight(name)) {
       retry_soon = true;

@@ -715,6 +715,8 @@ void Memberlist::AliveNode(const pb::Alive& a, bool bootstrap) {
   } else if (it->second.addr != a.addr() && !MayMoveAddress(it->second)) {
     log_.Warn(now_, "conflicting address for ", a.node(), ": ", it->second.addr, " vs ", a.addr(), " (",
               Absl(MemberStateName(it->second.state)), ")");
+    ++stats_.name_conflicts;
+    if (is_local && a.addr().size() <= kAddressBytesMax) stats_.self_name_claimed_by = a.addr();
     return;
   }
   NodeState& state = it->second;

@@ -77,6 +77,11 @@ struct MemberlistStats {
   uint64_t datagrams_dropped_oversize = 0;
   // Alives naming a new member while the table held members_max.
   uint64_t members_refused_full = 0;
+  // Alives naming a live member (not one whose name may move, see dead_node_reclaim_time) at
+  // another address: a second agent with one name. The latest such address claiming OUR name
+  // is kept in `self_name_claimed_by`, so the agent can refuse to run beside it.
+  uint64_t name_conflicts = 0;
+  std::string self_name_claimed_by;
   // Suspicions this node raised from its own failed probes, per target.
   absl::btree_map<std::string, uint64_t> suspected;
   // Dead declarations this node made when its suspicion timer ran out, per target.

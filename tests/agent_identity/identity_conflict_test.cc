@@ -1,0 +1,101 @@
+// Two agents with one node name, or one node ID, under the simulator: the one that joins last
+// refuses to run (AgentMachine::exit_reason, which makes the process exit 1) with a line that
+// says why; the cluster it tried to join goes on, and never lets it in.
+#include "gtest/gtest.h"
+#include "tests/agent_sim/agent_cluster.h"
+
+namespace muster::agent_sim {
+namespace {
+
+class Lines final : public LogSink {
+ public:
+  void Write(Time, LogLevel, std::string_view component, std::string_view message) override {
+    lines.push_back(absl::StrCat(std::string(component), ": ", std::string(message)));
+  }
+  bool Has(std::string_view needle) const {
+    for (const std::string& l : lines) {
+      if (l.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+  std::vector<std::string> lines;
+};
+
+// A cluster of two bootstrapped servers (s1, s2) and a newcomer at node 3 built from `spec`'s
+// options with `edit` applied.
+struct Cluster {
+  explicit Cluster(uint64_t seed) : sim(seed) {
+    sim.set_log_sink(&log);
+    for (int i = 1; i <= 2; ++i) {
+      AgentSpec spec;
+      spec.index = i;
+      spec.bootstrap_expect = 2;
+      if (i == 2) spec.join = {LanAddress(1)};
+      nodes.push_back(AddAgent(sim, spec));
+    }
+    EXPECT_TRUE(sim.RunUntil([&] { return Leaders(sim).size() == 1; }, absl::Seconds(30)));
+    sim.RunFor(absl::Seconds(40));  // past the join settle time of s2
+  }
+  NodeId AddNewcomer(const std::function<void(agent::AgentMachineOptions&)>& edit) {
+    AgentSpec spec;
+    spec.index = 3;
+    spec.join = {LanAddress(1)};
+    agent::AgentMachineOptions o = SimAgentOptions(spec);
+    edit(o);
+    std::array<Address, kEndpointCount> endpoints;
+    endpoints[static_cast<int>(Endpoint::kRpc)] = RpcAddress(3);
+    endpoints[static_cast<int>(Endpoint::kWan)] = "n3:8302";
+    return sim.AddNode(agent::AgentMachineFactory(o), LanAddress(3), endpoints);
+  }
+  sim::Simulator sim;
+  Lines log;
+  std::vector<NodeId> nodes;
+};
+
+TEST(IdentityConflict, AnAgentJoiningWithATakenNameRefusesToRun) {
+  for (uint64_t seed : {1, 2, 3, 4, 5}) {
+    Cluster c(seed);
+    NodeId newcomer = c.AddNewcomer([](agent::AgentMachineOptions& o) { o.config.node_name = NodeName(2); });
+    ASSERT_TRUE(c.sim.RunUntil([&] { return AgentAt(c.sim, newcomer)->exit_reason().has_value(); },
+                               absl::Seconds(30)))
+        << "seed " << seed;
+    EXPECT_NE(AgentAt(c.sim, newcomer)->exit_reason()->find("a member named \"s2\" already exists at n2:8301"),
+              std::string::npos)
+        << *AgentAt(c.sim, newcomer)->exit_reason();
+    c.sim.Kill(newcomer);  // what the host does on exit_reason
+    c.sim.RunFor(absl::Seconds(5));
+    // The cluster's s2 is still s2 at its own address, and s1 still leads a two-server raft.
+    const gossip::Member* s2 = AgentAt(c.sim, c.nodes[0])->lan().member("s2");
+    ASSERT_NE(s2, nullptr);
+    EXPECT_EQ(s2->addr, LanAddress(2));
+    EXPECT_EQ(Leaders(c.sim).size(), 1u);
+    EXPECT_EQ(AgentAt(c.sim, Leaders(c.sim)[0])->raft()->configuration().servers_size(), 2);
+    // The seed that heard the newcomer says so (memberlist keeps the first address).
+    EXPECT_TRUE(c.log.Has("conflicting address for s2: n2:8301 vs n3:8301")) << "seed " << seed;
+  }
+}
+
+TEST(IdentityConflict, AnAgentJoiningWithATakenNodeIdRefusesToRun) {
+  for (uint64_t seed : {1, 2, 3, 4, 5}) {
+    Cluster c(seed);
+    NodeId newcomer = c.AddNewcomer([](agent::AgentMachineOptions& o) {
+      o.config.node_id = NodeIdOf(1);
+      o.config.server = false;  // a client: the ID clash is the only thing wrong with it
+    });
+    ASSERT_TRUE(c.sim.RunUntil([&] { return AgentAt(c.sim, newcomer)->exit_reason().has_value(); },
+                               absl::Seconds(30)))
+        << "seed " << seed;
+    EXPECT_NE(AgentAt(c.sim, newcomer)->exit_reason()->find("has conflicting node ID " + NodeIdOf(1)),
+              std::string::npos)
+        << *AgentAt(c.sim, newcomer)->exit_reason();
+    c.sim.Kill(newcomer);
+    c.sim.RunFor(absl::Seconds(5));
+    EXPECT_TRUE(c.log.Has("has conflicting node ID " + NodeIdOf(1) + " with this agent's ID; it is ignored"));
+    // The leader never registered the impostor.
+    const NodeId leader = Leaders(c.sim)[0];
+    EXPECT_FALSE(AgentAt(c.sim, leader)->fsm().store().GetNode(NodeName(3)).has_value());
+  }
+}
+
+}  // namespace
+}  // namespace muster::agent_sim
