@@ -1,6 +1,7 @@
 """Scenario 1: three servers with -bootstrap-expect=3 elect exactly one leader once the third
 joins, and not before: the first two, joined to each other, wait (and say so in their logs)."""
 
+import threading
 import time
 
 import cluster
@@ -32,17 +33,35 @@ def body(binary, tmpdir, agents):
     cluster.wait_until("s1 and s2 to see each other in gossip",
                        lambda: all(len(a.members() or {}) == 2 for a in first_two), 10)
 
-    # Without the third: no leader, for several election timeouts, on either.
+    # Without the third: no leader, for several election timeouts, on either. A request that
+    # needs the leader is held (Consul's RPC hold) and then fails "No cluster leader".
+    held = {}
+
+    def ask_leader_view():
+        started = time.monotonic()
+        held["answer"] = first_two[1].http("GET", "/v1/operator/raft/configuration")
+        held["seconds"] = time.monotonic() - started
+    asker = threading.Thread(target=ask_leader_view, daemon=True)
+    asker.start()
     deadline = time.monotonic() + WAIT_WITHOUT_THIRD_SECONDS
     polls = 0
     while time.monotonic() < deadline:
         for agent in first_two:
             leader = agent.leader()
             assert leader == "", f"{agent.name} names leader {leader!r} with only 2 of 3 servers up"
-            servers = agent.raft_servers()
-            assert not servers, f"{agent.name} has raft servers {servers} with only 2 of 3 up"
+            servers = agent.raft_servers(stale=True)
+            assert servers == {}, f"{agent.name} has raft servers {servers} with only 2 of 3 up"
         polls += 1
         time.sleep(0.25)
+    status, body_bytes, headers = first_two[0].http("GET", "/v1/kv/anything?stale")
+    assert status == 404 and headers.get("X-Consul-KnownLeader") == "false", \
+        f"a stale read with no leader: {status} {body_bytes!r} {headers}"
+    asker.join(timeout=10)
+    status, body_bytes, _ = held["answer"]
+    assert status == 500 and b"No cluster leader" in body_bytes, \
+        f"the leader's raft configuration with no leader: {status} {body_bytes!r}"
+    log(f"with no leader: a stale read answers 404 (KnownLeader false); the leader's raft configuration "
+        f"was held {held['seconds']:.2f}s and answered 500 No cluster leader")
     for agent in first_two:
         text = agent.log_text()
         assert WAITING_LINE in text, f"{agent.name}'s log lacks {WAITING_LINE!r}"

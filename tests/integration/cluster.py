@@ -153,9 +153,10 @@ class Agent:
             return None
         return {e["Key"]: base64.b64decode(e["Value"] or "").decode() for e in json.loads(body)}
 
-    def raft_servers(self):
-        """{node name: voter} from /v1/operator/raft/configuration, None if not answered."""
-        config = self.get_json("/v1/operator/raft/configuration")
+    def raft_servers(self, stale=False):
+        """{node name: voter} from /v1/operator/raft/configuration (the leader's view, or with
+        `stale` this server's own), None if not answered."""
+        config = self.get_json("/v1/operator/raft/configuration" + ("?stale" if stale else ""))
         if config is None:
             return None
         return {s["Node"]: s["Voter"] for s in config["Servers"]}

@@ -1,11 +1,13 @@
 """Scenario 7: garbage and unknown protocol versions sent to a server's RPC port (8300, TCP)
 and LAN gossip port (8301, UDP and TCP) are dropped, logged, and change nothing. Sent to a
-follower of a 3-server cluster: random bytes without our framing; well-framed messages (io/
-frame.h) whose payload is garbage; envelopes (proto/envelope.proto, encoded here by hand) of
-protocol version 9, of an unknown kind, of a kind on the wrong port, and of a known kind with a
-garbage body. Each framed one must bring a log line naming the drop (the agent logs drops at
-most once a second, so they are sent that far apart); afterwards the leader, the term, the
-members and the kv contents are what they were, and the cluster still takes writes."""
+follower of a 3-server cluster: well-framed messages (io/frame.h) whose payload is garbage;
+envelopes (proto/envelope.proto, encoded here by hand) of protocol version 9, of an unknown
+kind, of a kind on the wrong port, and of a known kind with a garbage body; and bytes that
+break the framing itself (random bytes, a 4 GiB length, a sender longer than its frame). Each
+must bring a log line naming the drop and the sender (the agent and the host each log drops at
+most once a second, so they are sent that far apart); bytes that hold nothing whole (an empty
+datagram, half a frame) owe no line. Afterwards the leader, the term, the members, the raft
+configuration and the kv contents are what they were, and the cluster still takes writes."""
 
 import random
 import socket
@@ -55,15 +57,20 @@ def stream_frame(payload, sender=FAKE_FROM):
 
 
 def send_tcp(address, port, data):
+    """Sends `data` on a new connection; returns our end's "ip:port", as the agent names it."""
     with socket.create_connection((address, port), timeout=5) as s:
+        local = "%s:%d" % s.getsockname()
         s.sendall(data)
-        # Give the agent time to read before the close, then see whether it closed on us.
+        # Give the agent time to read before the close.
         time.sleep(0.2)
+    return local
 
 
 def send_udp(address, port, data):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.sendto(data, (address, port))
+        s.connect((address, port))  # so the kernel picks our source address, which we name
+        s.send(data)
+        return "%s:%d" % s.getsockname()
 
 
 def state_of(servers):
@@ -121,27 +128,46 @@ def body(binary, tmpdir, agents):
          stream_frame(envelope(9, KIND_GOSSIP, b"hello from the future")), "protocol version 9 is newer than ours"),
         ("LAN/TCP framed garbage", send_tcp, cluster.LAN_PORT, stream_frame(not_a_proto), "not an envelope"),
     ]
+    bad_datagram = "dropping a malformed datagram on the lan endpoint from "
+    bad_stream = "dropping a stream frame that is malformed or too large (connection closed) on the {} endpoint from "
+    # Below our framing: the host drops these and names the sender's socket (added to `words`).
     unframed = [
-        ("RPC/TCP random bytes", send_tcp, cluster.RPC_PORT, garbage),
-        ("LAN/UDP random bytes", send_udp, cluster.LAN_PORT, garbage[:200]),
-        ("LAN/TCP random bytes", send_tcp, cluster.LAN_PORT, garbage),
+        ("LAN/UDP random bytes claiming a 65535-byte sender", send_udp, cluster.LAN_PORT,
+         b"\xff\xff" + garbage[:200], bad_datagram),
+        ("LAN/UDP one byte", send_udp, cluster.LAN_PORT, b"\x01", bad_datagram),
+        ("RPC/TCP a 4 GiB length", send_tcp, cluster.RPC_PORT, b"\xff\xff\xff\xff" + garbage[:64],
+         bad_stream.format("rpc")),
+        ("RPC/TCP a frame whose sender is longer than the frame", send_tcp, cluster.RPC_PORT,
+         struct.pack(">IH", 256, 0xFFFF) + garbage[:254], bad_stream.format("rpc")),
+        ("LAN/TCP a frame of length 1", send_tcp, cluster.LAN_PORT, struct.pack(">I", 1) + b"\x00",
+         bad_stream.format("lan")),
+        ("LAN/TCP random bytes claiming a 4 GiB frame", send_tcp, cluster.LAN_PORT,
+         b"\xff\xff\xff\xff" + garbage, bad_stream.format("lan")),
+    ]
+    # Nothing to read or nothing whole: no line is owed, and nothing may change.
+    silent = [
         ("LAN/UDP empty datagram", send_udp, cluster.LAN_PORT, b""),
-        ("RPC/TCP oversized length", send_tcp, cluster.RPC_PORT, b"\xff\xff\xff\xff" + garbage[:64]),
+        ("RPC/TCP half a frame, then the close", send_tcp, cluster.RPC_PORT,
+         stream_frame(envelope(1, KIND_RAFT, garbage))[:100]),
+        ("LAN/TCP seeded random bytes", send_tcp, cluster.LAN_PORT, garbage[8:]),
     ]
 
-    for what, send, port, data, words in framed:
+    def expect_drop_line(what, send, port, data, words):
         log_before = len(target.log_text())
-        time.sleep(DROP_LOG_INTERVAL_SECONDS + 0.1)  # past the drop log's once-a-second throttle
-        send(target.address, port, data)
+        time.sleep(DROP_LOG_INTERVAL_SECONDS + 0.1)  # past the drop logs' once-a-second throttle
+        sender = send(target.address, port, data)
+        if words.endswith(" from "):
+            words += sender
 
         def new_line():
             added = target.log_text()[log_before:]
             return next((l for l in added.splitlines() if words in l and "dropping" in l), None)
         seconds = cluster.wait_until(f"a drop line with {words!r} after {what}", new_line, DROP_LINE_SECONDS_MAX)
-        line = new_line()
-        log(f"{what}: logged in {seconds:.2f}s: {line.split(']', 1)[-1].strip()}")
+        log(f"{what}: logged in {seconds:.2f}s: {new_line().split(']', 1)[-1].strip()}")
 
-    for what, send, port, data in unframed:
+    for what, send, port, data, words in framed + unframed:
+        expect_drop_line(what, send, port, data, words)
+    for what, send, port, data in silent:
         log_before = len(target.log_text())
         send(target.address, port, data)
         time.sleep(0.3)
@@ -159,7 +185,7 @@ def body(binary, tmpdir, agents):
     assert target.put_kv("after/garbage", "still serving"), f"write through {target.name} after the garbage"
     assert leader.stale_kv("after/") == {"after/garbage": "still serving"}
     assert FAKE_FROM.split(":")[0] not in str(after["members"]), "the fake sender became a member"
-    log(f"after {len(framed) + len(unframed)} hostile messages: leader, terms {after['terms']}, members, raft "
+    log(f"after {len(framed) + len(unframed) + len(silent)} hostile messages: leader, terms {after['terms']}, members, raft "
         f"configuration and kv unchanged; {target.name} still takes writes")
 
 
