@@ -477,6 +477,10 @@ class AgentMachine::Impl {
   uint64_t autopilot_timer_ = 0;
   uint64_t session_timer_ = 0;
   std::optional<Time> session_timer_at_;
+  uint64_t session_checked_index_ = 0;
+  uint64_t session_checked_term_ = 0;
+  bool session_recheck_ = true;
+  absl::btree_set<std::string> expiring_;  // sessions whose EXPIRE is proposed, not yet applied
   absl::btree_map<std::string, uint64_t> reconcile_in_flight_;  // node -> log index
   bool conf_change_in_flight_ = false;
   uint64_t sync_timer_ = 0;
@@ -1889,7 +1893,22 @@ void AgentMachine::Impl::RunAutopilot(Time now) {
 
 void AgentMachine::Impl::ScheduleSessionExpiry(Time now) {
   if (!MayPropose()) return;
+  // Sessions change only through the log: look again only when something was applied (or
+  // the expiry timer ran), not on every step (NextSessionExpiry walks every session).
+  if (session_checked_index_ == fsm.store().last_index() && session_checked_term_ == raft->term() &&
+      !session_recheck_) {
+    return;
+  }
+  session_recheck_ = false;
+  if (session_checked_index_ != fsm.store().last_index()) expiring_.clear();  // applied (or overtaken)
+  session_checked_index_ = fsm.store().last_index();
+  session_checked_term_ = raft->term();
   std::optional<Time> next = fsm.store().NextSessionExpiry();
+  if (next.has_value() && !expiring_.empty() && *next <= clock_.Now(now, raft->term())) {
+    // The earliest deadline has passed and its expiry is on its way through the log; the next
+    // one is looked for when it is applied.
+    next.reset();
+  }
   if (!next.has_value()) {
     timers_.Cancel(session_timer_);
     session_timer_at_.reset();
@@ -1902,6 +1921,7 @@ void AgentMachine::Impl::ScheduleSessionExpiry(Time now) {
   session_timer_at_ = at;
   timers_.Reset(&session_timer_, at, [this] {
     session_timer_at_.reset();
+    session_recheck_ = true;
     ExpireSessions(now_);
   });
 }
@@ -1910,6 +1930,9 @@ void AgentMachine::Impl::ExpireSessions(Time now) {
   if (!MayPropose()) return;
   const Time replicated = clock_.Now(now, raft->term());
   for (const std::string& id : fsm.store().SessionsExpiredAt(replicated)) {
+    // Proposed already and not yet applied: once is enough (the apply wakes the next check).
+    if (expiring_.contains(id)) continue;
+    if (expiring_.size() < kPendingRequestsMax) expiring_.insert(id);
     server_log_.Info(now, "session expired: session=", id);
     Propose(now, InternalRequest([](const absl::Status&, const pba::Reply&) {}),
             state::commands::SessionOp(clock_.Stamp(now, raft->term()), pbs::SessionRequest::EXPIRE, id),

@@ -375,6 +375,22 @@ TEST(AgentMachineTest, ARequestBeforeAnyLeaderIsHeldUntilOneIsElectedOrTheHoldRu
   EXPECT_NE(ReplyOf(d.responses[7001][0]).body().find("\"Leader\":true"), std::string::npos);
 }
 
+TEST(AgentMachineTest, ALapsedSessionIsProposedForExpiryOnceWhileTheDiskIsSlow) {
+  Driver d;
+  d.RunFor(absl::Seconds(3));
+  pba::Call c;
+  c.set_json("{\"TTL\":\"10s\"}");
+  ASSERT_TRUE(d.Call("session.create", c).status.ok());
+  d.hold_disk = true;
+  d.RunFor(absl::Seconds(40));  // the TTL (and Consul's grace) pass while nothing becomes durable
+  EXPECT_EQ(d.log.Count("session expired"), 1);
+  d.hold_disk = false;
+  d.Feed(TickInput{});
+  d.RunFor(absl::Seconds(5));
+  EXPECT_EQ(d.log.Count("session expired"), 1);
+  EXPECT_EQ(ReplyOf(d.Call("session.list", pba::Call())).body(), "[]");
+}
+
 TEST(AgentMachineTest, SameSeedAndInputsGiveTheSameEffects) {
   auto run = [](uint64_t seed) {
     Driver d(seed);
