@@ -375,6 +375,7 @@ class AgentMachine::Impl {
   void ObserveMemberEvents(Time now, const Effects& batch, std::string_view pool);
   gossip::TagMap LanTags() const;
   void StartGossip(Time now);
+  void FloodWan(Time now);
   void TryJoin(Time now);
 
   // Bootstrap.
@@ -575,6 +576,9 @@ gossip::TagMap AgentMachine::Impl::LanTags() const {
     t.expect = static_cast<uint32_t>(std::max(0, opt.config.bootstrap_expect));
     t.bootstrap = opt.config.bootstrap;
     tags = EncodeServerTags(t);
+    // Where this server's WAN pool listens, so the other servers of its datacenter can flood
+    // it into theirs (Consul's tag).
+    if (!wan_addr_.empty()) tags["wan_join_port"] = absl::StrCat(PortOf(wan_addr_, opt.config.ports.serf_wan));
   } else {
     tags["role"] = "node";
     tags["dc"] = opt.config.datacenter;
@@ -1555,6 +1559,28 @@ void AgentMachine::Impl::CheckIdentityConflicts(Time now) {
   }
 }
 
+// Consul's WAN flood: every server of our datacenter that LAN gossip knows is joined into our
+// WAN pool too, so `members -wan` lists the servers of every datacenter once any one of them
+// joins another's.
+void AgentMachine::Impl::FloodWan(Time now) {
+  if (wan == nullptr || leaving_) return;
+  std::vector<Address> seeds;
+  for (const auto& [name, m] : lan->members()) {
+    if (name == node_name_ || m.status != gossip::MemberStatus::kAlive) continue;
+    if (!ServerOfMember(m).has_value()) continue;
+    auto port = m.tags.find("wan_join_port");
+    int p = 0;
+    if (port == m.tags.end() || !absl::SimpleAtoi(port->second, &p) || p <= 0 || p > 65535) continue;
+    const std::string wan_name = absl::StrCat(name, ".", opt.config.datacenter);
+    const gossip::Member* known = wan->member(wan_name);
+    if (known != nullptr && known->status == gossip::MemberStatus::kAlive) continue;
+    const std::string host = HostOf(m.addr);
+    seeds.push_back(host.find(':') != std::string::npos ? absl::StrCat("[", host, "]:", p) : absl::StrCat(host, ":", p));
+  }
+  if (seeds.empty()) return;
+  wan->Join(now, seeds, wan_out_);
+}
+
 void AgentMachine::Impl::StartGossip(Time now) {
   lan->Start(now, lan_out_);
   if (wan != nullptr) wan->Start(now, wan_out_);
@@ -1618,6 +1644,7 @@ void AgentMachine::Impl::ObserveMemberEvents(Time now, const Effects& batch, std
     }
   }
   if (changed && pool == "lan" && MayPropose()) Reconcile(now);
+  if (changed && pool == "lan") FloodWan(now);
 }
 
 std::optional<ServerCandidate> AgentMachine::Impl::ServerOfMember(const gossip::Member& m) const {

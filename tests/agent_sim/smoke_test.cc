@@ -58,6 +58,13 @@ TEST(AgentSmoke, ThreeServersBootstrapElectAndReplicate) {
   sim.RunFor(absl::Seconds(5));
   ASSERT_TRUE(nodes_reply->answered);
   EXPECT_NE(nodes_reply->reply.body().find("\"s3\""), std::string::npos) << nodes_reply->reply.body();
+  // The WAN flood: every server's WAN pool holds the three servers of dc1.
+  for (NodeId n : nodes) {
+    const gossip::Serf* wan = AgentAt(sim, n)->wan();
+    ASSERT_NE(wan, nullptr);
+    EXPECT_EQ(wan->NumAliveMembers(), 3) << ToString(n);
+    EXPECT_NE(wan->member("s2.dc1"), nullptr);
+  }
   bool expecting = false, found = false;
   for (const std::string& l : sink.lines) {
     expecting |= l.find("bootstrap_expect > 0: expecting 3 servers") != std::string::npos;
