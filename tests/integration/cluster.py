@@ -26,6 +26,8 @@ HTTP_PORT = 8500
 RPC_PORT = 8300
 LAN_PORT = 8301
 WAN_PORT = 8302
+# Consul's defaults, under the names of `muster agent`'s port flags (-server-port, ...).
+DEFAULT_PORTS = {"server": RPC_PORT, "serf-lan": LAN_PORT, "serf-wan": WAN_PORT, "http": HTTP_PORT}
 # One HTTP request may take this long (a forwarded write waits for its commit; the agent's
 # own forward timeout is 7 s).
 HTTP_TIMEOUT_SECONDS = 10.0
@@ -54,10 +56,13 @@ def log(*parts):
 class Agent:
     """One `muster agent` process, restartable with the same flags and data dir."""
 
-    def __init__(self, binary, name, address, tmpdir, extra_args=()):
+    def __init__(self, binary, name, address, tmpdir, extra_args=(), ports=None):
         self.binary = binary
         self.name = name
         self.address = address
+        # Non-default ports (several agents on one address, as on [::1]) become port flags.
+        self.ports = dict(DEFAULT_PORTS, **(ports or {}))
+        port_flags = [f"-{flag}-port={port}" for flag, port in self.ports.items() if port != DEFAULT_PORTS[flag]]
         self.data_dir = os.path.join(tmpdir, name, "data")
         self.log_path = os.path.join(tmpdir, name, "agent.log")
         os.makedirs(self.data_dir, exist_ok=True)
@@ -68,7 +73,7 @@ class Agent:
             "-bind=" + address,
             "-client=" + address,
             "-log-level=DEBUG",
-        ] + list(extra_args)
+        ] + port_flags + list(extra_args)
         self.process = None
         self.starts = 0
 
@@ -117,7 +122,7 @@ class Agent:
     def http(self, method, path, body=None, timeout=HTTP_TIMEOUT_SECONDS):
         """(status, body bytes, headers) of one request to this agent's HTTP API; an agent
         that does not answer gives status 0 and the error as the body."""
-        url = f"http://{self.address}:{HTTP_PORT}{path}"
+        url = f"http://{join_host_port(self.address, self.ports['http'])}{path}"
         data = body.encode() if isinstance(body, str) else body
         request = urllib.request.Request(url, data=data, method=method)
         try:
@@ -176,20 +181,29 @@ class Agent:
             return ""
 
     def rpc_address(self):
-        return f"{self.address}:{RPC_PORT}"
+        return join_host_port(self.address, self.ports["server"])
+
+    def lan_address(self):
+        return join_host_port(self.address, self.ports["serf-lan"])
 
 
-def start_servers(binary, tmpdir, agents, addresses, extra_args=()):
+def join_host_port(host, port):
+    """host:port, with an IPv6 host in brackets (as Go's net.JoinHostPort and the agent)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def start_servers(binary, tmpdir, agents, addresses, extra_args=(), ports=None):
     """Starts one server per address (names s1, s2, ...) with -bootstrap-expect set to their
     number and -retry-join to all the others every second, so each can be restarted with the
-    same flags whichever others are up; returns them once they all name one leader."""
-    assert_ports_free(addresses)
-    servers = []
-    for i, address in enumerate(addresses):
-        joins = [f"-retry-join={other}" for other in addresses if other != address]
-        servers.append(Agent(binary, f"s{i + 1}", address, tmpdir,
-                             [f"-bootstrap-expect={len(addresses)}", "-retry-interval=1s"] + joins +
-                             list(extra_args)))
+    same flags whichever others are up; returns them once they all name one leader. `ports`:
+    one dict per server of the ports that differ from Consul's (see DEFAULT_PORTS)."""
+    ports = ports or [None] * len(addresses)
+    assert_ports_free(addresses, ports)
+    servers = [Agent(binary, f"s{i + 1}", address, tmpdir, ports=p) for i, (address, p) in
+               enumerate(zip(addresses, ports))]
+    for server in servers:
+        joins = [f"-retry-join={other.lan_address()}" for other in servers if other is not server]
+        server.args += [f"-bootstrap-expect={len(addresses)}", "-retry-interval=1s"] + joins + list(extra_args)
     agents.extend(servers)
     started = time.monotonic()
     for server in servers:
@@ -225,14 +239,16 @@ def agent_at(agents, rpc_address):
     return next(a for a in agents if a.rpc_address() == rpc_address)
 
 
-def assert_ports_free(addresses):
+def assert_ports_free(addresses, ports=None):
     """Fails naming the port when one of ours is taken (an agent left over from another run,
     or another test that took our addresses), before a confusing cluster forms."""
-    for address in addresses:
-        for port, kind in ((RPC_PORT, socket.SOCK_STREAM), (LAN_PORT, socket.SOCK_STREAM),
-                           (LAN_PORT, socket.SOCK_DGRAM), (WAN_PORT, socket.SOCK_DGRAM),
-                           (HTTP_PORT, socket.SOCK_STREAM)):
-            with socket.socket(socket.AF_INET, kind) as s:
+    for address, differing in zip(addresses, ports or [None] * len(addresses)):
+        p = dict(DEFAULT_PORTS, **(differing or {}))
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        for port, kind in ((p["server"], socket.SOCK_STREAM), (p["serf-lan"], socket.SOCK_STREAM),
+                           (p["serf-lan"], socket.SOCK_DGRAM), (p["serf-wan"], socket.SOCK_DGRAM),
+                           (p["http"], socket.SOCK_STREAM)):
+            with socket.socket(family, kind) as s:
                 if kind == socket.SOCK_STREAM:
                     # As libuv binds: a connection of an earlier run in TIME_WAIT is no owner.
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
