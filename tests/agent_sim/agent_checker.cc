@@ -68,7 +68,8 @@ void AgentChecker::OnStep(NodeId id, const Input& input, const Effects& effects,
   for (const raft::pb::Entry& e : m->TakeApplied()) {
     applied_now.insert(e.index());
     const uint64_t h = StableHash(e.data(), static_cast<uint64_t>(e.type()));
-    auto [it, inserted] = history_.try_emplace(e.index(), Hist{e.term(), h});
+    auto [it, inserted] = history_.try_emplace(
+        e.index(), Hist{e.term(), h, e.type() == raft::pb::ENTRY_NORMAL ? e.data() : std::string()});
     if (!inserted && (it->second.term != e.term() || it->second.hash != h)) {
       Fail(now, absl::StrCat(who, " applied ", e.term(), "/", e.index(), " but index ", e.index(),
                              " was applied elsewhere with term ", it->second.term,
@@ -120,6 +121,10 @@ void AgentChecker::OnAcknowledgedPut(const std::string& key, const std::string& 
   auto h = history_.find(index);
   if (index == 0 || h == history_.end()) {
     Fail(now, absl::StrCat("acknowledged put of ", key, " at index ", index, " was applied nowhere"));
+  } else if (h->second.data.find(key) == std::string::npos || h->second.data.find(value) == std::string::npos) {
+    // The command's bytes hold the key and the value (proto strings are stored as they are).
+    Fail(now, absl::StrCat("acknowledged put of ", key, "=", value, " names index ", index,
+                           ", where another command was applied"));
   }
 }
 

@@ -63,6 +63,7 @@ class AgentChecker : public sim::testing::CheckerBase {
   struct Hist {
     uint64_t term = 0;
     uint64_t hash = 0;  // of the entry's type and data
+    std::string data;   // a normal entry's command bytes (an acknowledged put is checked in it)
   };
   struct NodeRec {
     const raft::Raft* life = nullptr;  // CheckTransition compares steps of one Raft object

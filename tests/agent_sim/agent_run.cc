@@ -98,6 +98,13 @@ void AgentRun::Restart(int index) {
   sim_.Restart(id);
 }
 
+void AgentRun::Pause(int index, Duration how_long) {
+  const NodeId id = node(index);
+  if (!sim_.IsUp(id)) return;
+  faults_.pauses++;
+  sim_.Pause(id, how_long);
+}
+
 std::vector<int> AgentRun::Leaders() {
   std::vector<int> out;
   for (int i : up_indexes()) {
@@ -165,7 +172,10 @@ void AgentRun::Put(int index, const std::string& key, const std::string& value, 
 void AgentRun::Get(int index) {
   const std::string key = keys_written_[rng_.Uniform(keys_written_.size())];
   static constexpr const char* kModes[] = {"", "consistent", "stale"};
-  const std::string mode = kModes[rng_.Uniform(3)];
+  Get(index, key, kModes[rng_.Uniform(3)]);
+}
+
+void AgentRun::Get(int index, const std::string& key, const std::string& mode) {
   proto::agent::Call call;
   call.set_key(key);
   call.set_raw(true);
@@ -284,7 +294,7 @@ std::string AgentRun::Describe() const {
                       " term=", checker_.max_term(), " applied=", checker_.applied_max(),
                       " hashes=", checker_.hashes_compared(), " snap_installs=", checker_.snapshot_installs(),
                       " snap_recoveries=", checker_.snapshot_recoveries(), " t=",
-                      absl::FormatDuration(sim_.now() - SimEpoch()), " faults: ", f.Describe());
+                      absl::FormatDuration(sim_.now() - SimEpoch()), " steps=", observers_.steps(), " faults: ", f.Describe());
 }
 
 }  // namespace muster::agent_sim

@@ -22,8 +22,9 @@
 
 namespace muster::agent_sim {
 
-// Runs a whole simulation stops making sense past (a message storm): the checker says so.
-inline constexpr uint64_t kRunStepsMax = 20'000'000;
+// Steps past which a run has stopped making sense (a message storm): the checker says so.
+// The scenarios take under 10,000 steps per seed; a hundred times that is a storm.
+inline constexpr uint64_t kRunStepsMax = 1'000'000;
 // Workload requests in flight at once; past it a workload tick sends nothing.
 inline constexpr size_t kWorkloadInFlightMax = 8;
 // Log lines kept per run (for the scenarios' log assertions); past it, only counted.
@@ -60,6 +61,8 @@ class AgentRun {
   // the disk, and restart with the data dir gone.
   void Kill(int index, bool torn = false);
   void Restart(int index);
+  // The agent handles nothing for `how_long` (a stalled process); counted.
+  void Pause(int index, Duration how_long);
 
   // The agent indexes that lead (raft's view) among those up.
   std::vector<int> Leaders();
@@ -73,6 +76,9 @@ class AgentRun {
   void StopWorkload() { workload_on_ = false; }
   // One put through agent `index`; `acked` says whether it was acknowledged.
   void Put(int index, const std::string& key, const std::string& value, std::shared_ptr<bool> acked = nullptr);
+  // One read of `key` (already put) through agent `index` with `consistency`, checked as the
+  // workload's are.
+  void Get(int index, const std::string& key, const std::string& consistency);
 
   // The end of every scenario: heal the network, stop the workload, then within `budget`
   // reach one steady leader whose configuration holds every agent up, each caught up with it,
@@ -96,7 +102,7 @@ class AgentRun {
  private:
   class NodeLog;
   void WorkloadTick(Duration period);
-  void Get(int index);
+  void Get(int index);  // a random key written, a random mode
 
   uint64_t seed_;
   bool verbose_;

@@ -1,6 +1,6 @@
 // The agent scenarios' harness binary, for sweeps longer than `make test` runs and for one
 // seed's repro: agent_sim --scenario NAME|all [--seed S | --seeds K [--first F]] [--verbose]
-// [--unsafe RULE] (a raft rule switched off: the checkers must catch it on some seeds).
+// [--unsafe RULE] [--each] (a raft rule switched off: the checkers must catch it on some seeds).
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -12,8 +12,11 @@ int main(int argc, char** argv) {
   using namespace muster;
   sim::testing::HarnessFlags flags = sim::testing::ParseHarnessFlags(argc, argv);
   std::vector<agent_sim::Scenario> scenarios = agent_sim::AllScenarios();
+  bool each = false;  // --each: every seed's summary line
   for (size_t i = 0; i < flags.rest.size(); ++i) {
-    if (flags.rest[i] == "--scenario" && i + 1 < flags.rest.size()) {
+    if (flags.rest[i] == "--each") {
+      each = true;
+    } else if (flags.rest[i] == "--scenario" && i + 1 < flags.rest.size()) {
       const std::string name = flags.rest[++i];
       agent_sim::Scenario s;
       if (name == "all") continue;
@@ -28,7 +31,7 @@ int main(int argc, char** argv) {
   }
   if (!flags.error.empty()) {
     std::fprintf(stderr, "%s\nusage: agent_sim --scenario NAME|all [--seed S | --seeds K [--first F]] [--verbose] "
-                         "[--unsafe RULE]\n", flags.error.c_str());
+                         "[--unsafe RULE] [--each]\n", flags.error.c_str());
     return 2;
   }
   const agent_sim::UnsafeSwitch* unsafe = nullptr;
@@ -52,7 +55,7 @@ int main(int argc, char** argv) {
           }
           return agent_sim::RunScenario(c).outcome;
         },
-        stdout, flags.single);
+        stdout, flags.single || each);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("%s: %.1f s wall\n", std::string(agent_sim::ScenarioName(scenario)).c_str(), seconds);

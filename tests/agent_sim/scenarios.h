@@ -26,6 +26,9 @@ enum class Scenario {
   kLateServersPromoted,
   kDeadServerCleanup,
   kCrashLoop,
+  // Not in AllScenarios() (blocked on /tmp/prompts/agent_bugs.md, "forward answered across a
+  // restart"): a deterministic story for the harness binary.
+  kForwardAcrossRestart,
 };
 
 const std::vector<Scenario>& AllScenarios();
