@@ -56,7 +56,7 @@ def log(*parts):
 class Agent:
     """One `muster agent` process, restartable with the same flags and data dir."""
 
-    def __init__(self, binary, name, address, tmpdir, extra_args=(), ports=None):
+    def __init__(self, binary, name, address, tmpdir, extra_args=(), ports=None, log_level="DEBUG"):
         self.binary = binary
         self.name = name
         self.address = address
@@ -72,8 +72,7 @@ class Agent:
             "-data-dir=" + self.data_dir,
             "-bind=" + address,
             "-client=" + address,
-            "-log-level=DEBUG",
-        ] + port_flags + list(extra_args)
+        ] + ([f"-log-level={log_level}"] if log_level else []) + port_flags + list(extra_args)
         self.process = None
         self.starts = 0
 
