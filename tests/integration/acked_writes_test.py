@@ -5,6 +5,9 @@ until they are back); at the end every key whose PUT was answered 200 "true" is 
 server (?stale, each server's own state) with its value, and nothing is there that was never
 written."""
 
+import base64
+import json
+import os
 import random
 import threading
 import time
@@ -13,9 +16,11 @@ import cluster
 from cluster import log
 
 ADDRESSES = ["127.0.0.108", "127.0.0.109", "127.0.0.110"]
-SEED = 11
+# A longer hunt outside Bazel: MUSTER_IT_SEED=5 MUSTER_IT_CYCLES=20 python3 acked_writes_test.py ...
+SEED = int(os.environ.get("MUSTER_IT_SEED", "11"))
 # Servers killed together in each cycle (2: the cluster has no quorum until one is back).
 CYCLE_VICTIMS = [1, 1, 2, 1, 1]
+CYCLES = int(os.environ.get("MUSTER_IT_CYCLES", str(len(CYCLE_VICTIMS))))
 WRITER_THREADS = 2
 PREFIX = "acked/"
 SETTLE_SECONDS_MAX = 60
@@ -55,14 +60,58 @@ class Writer(threading.Thread):
                 time.sleep(0.02)  # a dead server refuses at once; do not spin on it
 
 
+class CasCounter(threading.Thread):
+    """Increments COUNTER_KEY by check-and-set through random servers: read it (default
+    consistency: the leader's), PUT value+1 with ?cas=<its ModifyIndex>. Counts the increments
+    answered "true" (applied), "false" (definitely not: the CAS lost) and the rest (unknown
+    outcome: the agent failed or did not answer, so it may or may not have been applied)."""
+
+    def __init__(self, servers, seed):
+        super().__init__(daemon=True)
+        self.servers = servers
+        self.rng = random.Random(seed)
+        self.stop = threading.Event()
+        self.applied = 0
+        self.lost = 0
+        self.unknown = 0
+
+    def run(self):
+        while not self.stop.is_set():
+            via = self.rng.choice(self.servers)
+            status, body, _ = via.http("GET", "/v1/kv/" + COUNTER_KEY)
+            if status == 404:
+                value, index = 0, 0
+            elif status == 200:
+                entry = json.loads(body)[0]
+                value, index = int(base64.b64decode(entry["Value"])), entry["ModifyIndex"]
+            else:
+                time.sleep(0.02)
+                continue
+            status, body, _ = via.http("PUT", f"/v1/kv/{COUNTER_KEY}?cas={index}", str(value + 1))
+            if status == 200 and body.strip() == b"true":
+                self.applied += 1
+            elif status == 200 and body.strip() == b"false":
+                self.lost += 1
+            else:
+                self.unknown += 1
+                time.sleep(0.02)
+
+
+COUNTER_KEY = "counter"
+
+
 def body(binary, tmpdir, agents):
     rng = random.Random(SEED)
     servers = cluster.start_servers(binary, tmpdir, agents, ADDRESSES)
     writers = [Writer(i, servers, SEED * 100 + i) for i in range(WRITER_THREADS)]
+    counter = CasCounter(servers, SEED * 100 + 99)
+    writers.append(counter)
     for w in writers:
         w.start()
+    writers.remove(counter)
     try:
-        for cycle, victims_count in enumerate(CYCLE_VICTIMS, start=1):
+        for cycle in range(1, CYCLES + 1):
+            victims_count = CYCLE_VICTIMS[(cycle - 1) % len(CYCLE_VICTIMS)]
             time.sleep(rng.uniform(0.5, 1.5))
             leader_address = cluster.agreed_leader(servers)
             # Half the time the leader is among the victims.
@@ -87,11 +136,11 @@ def body(binary, tmpdir, agents):
                 f"{sum(len(w.acknowledged) for w in writers)}")
         time.sleep(1.0)
     finally:
-        for w in writers:
+        for w in writers + [counter]:
             w.stop.set()
-        for w in writers:
+        for w in writers + [counter]:
             w.join(timeout=30)
-    assert not any(w.is_alive() for w in writers), "a writer did not stop"
+    assert not any(w.is_alive() for w in writers + [counter]), "a writer did not stop"
 
     attempted, acknowledged = {}, {}
     for w in writers:
@@ -132,6 +181,16 @@ def body(binary, tmpdir, agents):
     log(f"every server settled {time.monotonic() - settle_start:.2f}s after the writers stopped")
     contents = [server.stale_kv(PREFIX) for server in servers]
     assert all(c == contents[0] for c in contents), "the servers' kv contents differ after settling"
+
+    # Every applied CAS increment is in the counter, none twice: applied <= value <= applied +
+    # unknown (an unanswered increment may have been applied; a lost CAS was not).
+    values = [int((server.stale_kv(COUNTER_KEY) or {}).get(COUNTER_KEY, "0")) for server in servers]
+    assert len(set(values)) == 1, f"the servers disagree on the counter: {values}"
+    log(f"CAS counter: {values[0]}; increments applied {counter.applied}, lost the CAS {counter.lost}, "
+        f"outcome unknown {counter.unknown}")
+    assert counter.applied > 10, "too few CAS increments applied for the check to mean anything"
+    assert counter.applied <= values[0] <= counter.applied + counter.unknown, \
+        f"counter {values[0]} outside [{counter.applied}, {counter.applied + counter.unknown}]"
 
 
 if __name__ == "__main__":
