@@ -82,8 +82,9 @@ class AgentRun {
 
   // The end of every scenario: heal the network, stop the workload, then within `budget`
   // reach one steady leader whose configuration holds every agent up, each caught up with it,
-  // and one more put acknowledged; then the final checks (acknowledged writes on every one of
-  // them, every request answered). Returns false (after failing the checker) if not reached.
+  // and one more put acknowledged; then, after a quiet stretch longer than any request may be
+  // parked, the final checks: acknowledged writes on every one of them, every request sent to
+  // an agent still up answered. Returns false (after failing the checker) if not reached.
   bool Settle(Duration budget);
   // Runs until `done` or the checker fails or `budget` passes; true if `done` held.
   bool RunUntil(const std::function<bool()>& done, Duration budget);
