@@ -1660,7 +1660,15 @@ absl::btree_map<NodeId, ServerCandidate> AgentMachine::Impl::KnownServers() cons
     std::optional<ServerCandidate> s = ServerOfMember(m);
     if (!s.has_value()) continue;
     if (s->raft_id == raft_id_ && name != node_name_) continue;  // reuses our ID: not a peer
-    out[s->raft_id] = *s;
+    auto [it, inserted] = out.emplace(s->raft_id, *s);
+    if (inserted) continue;
+    // Two members claim one ID (an impostor refusing to run, until gossip drops it): the one
+    // raft knows at that address is the server; else the one seen first keeps it.
+    if (raft != nullptr) {
+      for (const raft::pb::Server& srv : raft->configuration().servers()) {
+        if (srv.id() == s->raft_id.value && srv.address() == s->rpc_address) it->second = *s;
+      }
+    }
   }
   return out;
 }
