@@ -516,6 +516,9 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
   if (rpc_addr_.empty()) rpc_addr_ = lan_addr_;
   now_ = ctx.now;
   last_leader_contact_ = ctx.now;
+  // RPC sequence numbers start anywhere in 2^64 each life, so an answer to a forward of an
+  // earlier life (the leader answers after we restarted) never matches one of this life's.
+  next_rpc_seq_ = rng_.Next() | 1;
 
   c_raft_ = composition_.Add("raft");
   c_lan_ = composition_.Add("serf.lan");
@@ -806,7 +809,9 @@ void AgentMachine::Impl::HandleRpc(Time now, const MessageInput& m, std::string_
     HandleRequest(now, id, rpc.forward().method(), call);
   } else if (rpc.has_answer()) {
     auto it = forwards_.find(rpc.seq());
-    if (it == forwards_.end()) return;  // timed out already, or not ours
+    // Timed out already, or not ours: an answer counts only from where the forward went (a
+    // stranger, or a server answering an earlier life's forward, is not the one we asked).
+    if (it == forwards_.end() || it->second.to != m.from) return;
     timers_.Cancel(it->second.timer);
     const uint64_t request_id = it->second.request_id;
     forwards_.erase(it);
