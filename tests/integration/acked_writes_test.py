@@ -98,17 +98,17 @@ class CasCounter(threading.Thread):
 
 
 COUNTER_KEY = "counter"
+CAS_THREADS = 2
 
 
 def body(binary, tmpdir, agents):
     rng = random.Random(SEED)
     servers = cluster.start_servers(binary, tmpdir, agents, ADDRESSES)
     writers = [Writer(i, servers, SEED * 100 + i) for i in range(WRITER_THREADS)]
-    counter = CasCounter(servers, SEED * 100 + 99)
-    writers.append(counter)
-    for w in writers:
+    # Two incrementers, so CAS is contended: some lose and must change nothing.
+    counters = [CasCounter(servers, SEED * 100 + 90 + i) for i in range(CAS_THREADS)]
+    for w in writers + counters:
         w.start()
-    writers.remove(counter)
     try:
         for cycle in range(1, CYCLES + 1):
             victims_count = CYCLE_VICTIMS[(cycle - 1) % len(CYCLE_VICTIMS)]
@@ -136,11 +136,11 @@ def body(binary, tmpdir, agents):
                 f"{sum(len(w.acknowledged) for w in writers)}")
         time.sleep(1.0)
     finally:
-        for w in writers + [counter]:
+        for w in writers + counters:
             w.stop.set()
-        for w in writers + [counter]:
+        for w in writers + counters:
             w.join(timeout=30)
-    assert not any(w.is_alive() for w in writers + [counter]), "a writer did not stop"
+    assert not any(w.is_alive() for w in writers + counters), "a writer did not stop"
 
     attempted, acknowledged = {}, {}
     for w in writers:
@@ -186,11 +186,12 @@ def body(binary, tmpdir, agents):
     # unknown (an unanswered increment may have been applied; a lost CAS was not).
     values = [int((server.stale_kv(COUNTER_KEY) or {}).get(COUNTER_KEY, "0")) for server in servers]
     assert len(set(values)) == 1, f"the servers disagree on the counter: {values}"
-    log(f"CAS counter: {values[0]}; increments applied {counter.applied}, lost the CAS {counter.lost}, "
-        f"outcome unknown {counter.unknown}")
-    assert counter.applied > 10, "too few CAS increments applied for the check to mean anything"
-    assert counter.applied <= values[0] <= counter.applied + counter.unknown, \
-        f"counter {values[0]} outside [{counter.applied}, {counter.applied + counter.unknown}]"
+    applied = sum(c.applied for c in counters)
+    lost = sum(c.lost for c in counters)
+    unknown = sum(c.unknown for c in counters)
+    log(f"CAS counter: {values[0]}; increments applied {applied}, lost the CAS {lost}, outcome unknown {unknown}")
+    assert applied > 10, "too few CAS increments applied for the check to mean anything"
+    assert applied <= values[0] <= applied + unknown, f"counter {values[0]} outside [{applied}, {applied + unknown}]"
 
 
 if __name__ == "__main__":
