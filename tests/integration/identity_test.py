@@ -72,6 +72,9 @@ def body(binary, tmpdir, agents):
     clone.process = None
     assert f"conflicting node ID" in clone.log_text() and s1_id in clone.log_text(), \
         "the refused server's output does not name the conflicting node ID"
+    time.sleep(1.0)
+    stopped = [s.name for s in servers if not s.running()]
+    assert not stopped, f"incumbent servers stopped over the newcomer's duplicate ID: {stopped}"
     watch_unchanged(servers, before_members, before_raft, 2.0)
     for s in servers:
         assert "s4" not in (s.members() or {}), f"{s.name} lists s4 with s1's node ID"
