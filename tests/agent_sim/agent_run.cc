@@ -98,6 +98,13 @@ void AgentRun::Restart(int index) {
   sim_.Restart(id);
 }
 
+void AgentRun::RestartWiped(int index) {
+  const NodeId id = node(index);
+  faults_.wipes++;
+  if (sim_.IsUp(id)) checker_.OnCrash(id);
+  sim_.RestartWiped(id);
+}
+
 void AgentRun::Pause(int index, Duration how_long) {
   const NodeId id = node(index);
   if (!sim_.IsUp(id)) return;

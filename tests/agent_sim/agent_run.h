@@ -57,10 +57,13 @@ class AgentRun {
   std::vector<int> indexes() const;
   std::vector<int> up_indexes() const;
 
-  // SIGKILL (torn: the oldest unsynced write is torn, counted if there was one), restart from
-  // the disk, and restart with the data dir gone.
+  // SIGKILL (torn: the oldest unsynced write is torn, counted if there was one) and restart
+  // from the disk.
   void Kill(int index, bool torn = false);
   void Restart(int index);
+  // Kill, the data dir gone, restart (outside the fault model the checks promise to survive
+  // when it hits a majority: the mutation check uses it to show the final checks look).
+  void RestartWiped(int index);
   // The agent handles nothing for `how_long` (a stalled process); counted.
   void Pause(int index, Duration how_long);
 
