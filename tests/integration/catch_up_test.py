@@ -75,6 +75,9 @@ def body(binary, tmpdir, agents):
     # A server with raft state never bootstraps again; and everyone agrees at the end.
     bootstraps = follower.log_text().count("Found expected number of peers, attempting bootstrap")
     assert bootstraps <= 1, f"{follower.name} bootstrapped {bootstraps} times over its restarts"
+    restarts = follower.log_text().split("===== start ")[2:]
+    assert all("Raft data found, disabling bootstrap mode" in r for r in restarts), \
+        f"a restart of {follower.name} did not log 'Raft data found, disabling bootstrap mode'"
     for server in servers:
         assert server.stale_kv("") == expected, f"{server.name}'s kv differs"
     log(f"raft configuration at the end: {leader.raft_servers()}")
