@@ -89,6 +89,7 @@ class AgentRun {
   // parked, the final checks: acknowledged writes on every one of them, every request sent to
   // an agent still up answered. Returns false (after failing the checker) if not reached.
   bool Settle(Duration budget);
+  void RunFor(Duration how_long) { RunUntil([] { return false; }, how_long); }
   // Runs until `done` or the checker fails or `budget` passes; true if `done` held.
   bool RunUntil(const std::function<bool()>& done, Duration budget);
 

@@ -91,6 +91,39 @@ TEST(AgentMutation, EveryDiskWipedIsCaught) {
   EXPECT_EQ(caught, 10);
 }
 
+// The acknowledged-write check reads the stores it is handed: the puts one cluster acknowledged
+// are reported missing from another cluster's servers, and found on their own.
+TEST(AgentMutation, AcknowledgedPutsAreLookedUpInTheStores) {
+  auto cluster = [](uint64_t seed, int puts_min) {
+    auto run = std::make_unique<AgentRun>(seed, "AcknowledgedPutsAreLookedUpInTheStores", false);
+    for (int i = 1; i <= 3; ++i) {
+      AgentSpec spec;
+      spec.index = i;
+      spec.bootstrap_expect = 3;
+      if (i > 1) spec.join = {LanAddress(1)};
+      run->Add(spec);
+    }
+    run->RunUntil([&] { return run->SteadyLeader().has_value(); }, absl::Seconds(30));
+    if (puts_min > 0) run->StartWorkload(absl::Milliseconds(50));
+    run->RunUntil([&] { return static_cast<int>(run->puts_acked()) >= puts_min; }, absl::Seconds(20));
+    run->StopWorkload();
+    run->RunFor(absl::Seconds(2));
+    return run;
+  };
+  std::unique_ptr<AgentRun> written = cluster(1, 20);
+  std::unique_ptr<AgentRun> empty = cluster(2, 0);
+  auto servers = [](AgentRun& run) {
+    std::vector<std::pair<NodeId, const agent::AgentMachine*>> out;
+    for (int i : run.up_indexes()) out.emplace_back(run.node(i), run.agent(i));
+    return out;
+  };
+  ASSERT_GE(written->checker().acknowledged(), 20u);
+  written->checker().CheckAcknowledgedPresent(servers(*written), written->sim().now());
+  EXPECT_FALSE(written->checker().failed()) << written->checker().failure();
+  written->checker().CheckAcknowledgedPresent(servers(*empty), written->sim().now());
+  EXPECT_NE(written->checker().failure().find("is missing on"), std::string::npos) << written->checker().failure();
+}
+
 // Without a switch the same seeds hold (the catches above are the switches', not noise).
 TEST(AgentMutation, SameSeedsHoldWithoutASwitch) {
   for (uint64_t seed = 1; seed <= 40; ++seed) {
