@@ -370,7 +370,7 @@ const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario> all = {
       Scenario::kStaggeredStarts, Scenario::kPartitionDuringDiscovery, Scenario::kRestartAfterBootstrap,
       Scenario::kMismatchedExpect, Scenario::kLeaderKill, Scenario::kLateServersPromoted,
-      Scenario::kDeadServerCleanup, Scenario::kCrashLoop};
+      Scenario::kDeadServerCleanup, Scenario::kCrashLoop, Scenario::kForwardAcrossRestart};
   return all;
 }
 
@@ -390,9 +390,7 @@ std::string_view ScenarioName(Scenario s) {
 }
 
 bool ScenarioByName(std::string_view name, Scenario* out) {
-  std::vector<Scenario> all = AllScenarios();
-  all.push_back(Scenario::kForwardAcrossRestart);
-  for (Scenario s : all) {
+  for (Scenario s : AllScenarios()) {
     if (ScenarioName(s) == name) {
       *out = s;
       return true;

@@ -1,7 +1,7 @@
 // The agent's scenarios in the simulator, each a function of the seed on AgentRun: staggered
 // starts, a partition during discovery, a restart after bootstrap (from the log or a snapshot),
 // mismatched -bootstrap-expect, leader kill, late servers promoted by autopilot, dead-server
-// cleanup, and a crash loop with torn writes. Each runs its story with a workload of puts and
+// cleanup, a crash loop with torn writes, and a forward answered across a restart. Each runs its story with a workload of puts and
 // reads (every mode) through random servers, asserts its own milestones, then settles (heal,
 // one leader, everyone caught up, one more write) and runs the final checks.
 #pragma once
@@ -26,8 +26,7 @@ enum class Scenario {
   kLateServersPromoted,
   kDeadServerCleanup,
   kCrashLoop,
-  // Not in AllScenarios() (blocked on /tmp/prompts/agent_bugs.md, "forward answered across a
-  // restart"): a deterministic story for the harness binary.
+  // A forward's answer must not reach the forwarder's next life (fixed in 2688150).
   kForwardAcrossRestart,
 };
 
