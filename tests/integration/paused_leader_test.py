@@ -4,7 +4,9 @@ the others elect a new leader and k becomes v2 there; requests sent to the pause
 it sleeps (default and consistent reads of k, a write of another key) sit in its sockets. On
 SIGCONT they are the first thing it handles: each read must answer v2 or fail (never v1: its
 lease ran out while it slept, on the monotonic clock), the write must be applied if
-acknowledged, and the old leader must step down and rejoin as a follower. Three rounds."""
+acknowledged, and the old leader must step down and rejoin as a follower. Three rounds. Then
+a paused follower: autopilot calls it unhealthy (HTTP 429, FailureTolerance 0) within a few
+hundred ms, and healthy once awake."""
 
 import base64
 import json
@@ -72,10 +74,44 @@ def one_round(servers, round_number):
         (s.stale_kv("k") or {}).get("k") == new for s in servers), 10)
 
 
+def paused_follower(servers):
+    """A paused follower is unhealthy in autopilot's eyes (no contact past LastContactThreshold)
+    and the failure tolerance drops to 0; awake, it is healthy again."""
+    leader = cluster.agent_at(servers, cluster.agreed_leader(servers))
+    follower = next(s for s in servers if s is not leader)
+
+    def health_of():
+        """(HTTP status, Healthy, FailureTolerance, the follower's Healthy, its LastContact)."""
+        status, body_bytes, _ = leader.http("GET", "/v1/operator/autopilot/health")
+        if status not in (200, 429):  # Consul answers 429 while the cluster is unhealthy
+            return None
+        health = json.loads(body_bytes)
+        mine = next((s for s in health["Servers"] if s["Name"] == follower.name), None)
+        assert mine is not None, f"autopilot health lacks {follower.name}: {health}"
+        assert (status == 200) == health["Healthy"], f"status {status} with Healthy {health['Healthy']}"
+        return status, health["Healthy"], health["FailureTolerance"], mine["Healthy"], mine["LastContact"]
+    cluster.wait_until("a healthy cluster", lambda: (health_of() or (0, None))[1] is True, 20)
+    follower.process.send_signal(signal.SIGSTOP)
+    try:
+        unhealthy = cluster.wait_until(f"autopilot to see {follower.name} unhealthy",
+                                       lambda: (health_of() or (None,) * 4)[3] is False, 20)
+        seen = health_of()
+        assert seen[:3] == (429, False, 0), f"cluster health with a paused follower: {seen}"
+        assert leader.put_kv("while/follower-paused", "ok"), "write with one of three paused"
+    finally:
+        follower.process.send_signal(signal.SIGCONT)
+    # Woken before gossip calls it failed (and autopilot removes it, as Consul's CleanupDeadServers).
+    healthy = cluster.wait_until(f"{follower.name} healthy again",
+                                 lambda: (health_of() or (None,) * 4)[1:4] == (True, 1, True), 20)
+    log(f"paused follower {follower.name}: unhealthy after {unhealthy:.2f}s (health {seen}); "
+        f"healthy {healthy:.2f}s after SIGCONT: {health_of()}")
+
+
 def body(binary, tmpdir, agents):
     servers = cluster.start_servers(binary, tmpdir, agents, ADDRESSES)
     for round_number in range(1, ROUNDS + 1):
         one_round(servers, round_number)
+    paused_follower(servers)
 
 
 if __name__ == "__main__":
