@@ -105,6 +105,25 @@ def body(binary, tmpdir, agents):
     assert survivors[0].put_kv("after-removal", "ok"), "write after the removal"
     assert sorted(leader.get_json("/v1/status/peers")) == sorted(s.rpc_address() for s in survivors)
 
+    # The removed server restarted from its data dir: back as a non-voter, promoted, caught up.
+    restarted = time.monotonic()
+    victim.start()
+    saw_nonvoter = False
+    while True:
+        config = leader.raft_servers() or {}
+        if config.get(victim.name) is False:
+            saw_nonvoter = True
+        if config.get(victim.name) is True:
+            break
+        assert time.monotonic() - restarted < PROMOTION_SECONDS_MAX, \
+            f"{victim.name} not a voter again within {PROMOTION_SECONDS_MAX}s: {config}"
+        time.sleep(0.1)
+    assert saw_nonvoter, f"{victim.name} came back a voter without being a non-voter first"
+    cluster.wait_until(f"{victim.name} to hold the writes made without it",
+                       lambda: "after-removal" in (victim.stale_kv("after-") or {}), 20)
+    log(f"{victim.name} restarted after its removal: a non-voter, then a voter "
+        f"{time.monotonic() - restarted:.2f}s after its start, with the writes made without it")
+
 
 if __name__ == "__main__":
     cluster.scenario(body)
