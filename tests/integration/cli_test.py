@@ -1,7 +1,8 @@
 """The CLI against a real cluster: `muster operator raft list-peers` shows every server's node
 name, node ID (its raft ID) and address, one leader and all voters; `muster members` shows the
 three alive servers; `muster kv put` through one server is read by `muster kv get` through
-another; `muster leave` makes the agent leave and exit 0, and members shows it left."""
+another; `muster operator raft remove-peer -id` takes a crashed follower out of the raft
+configuration; `muster leave` makes the agent leave and exit 0, and members shows it left."""
 
 import subprocess
 
@@ -58,13 +59,24 @@ def body(binary, tmpdir, agents):
     code, out, err = cli(binary, servers[2], "kv get", "cli/missing")
     assert code == 1 and "No key exists at: cli/missing" in out + err, (code, out, err)
 
-    follower = next(s for s in servers if s.rpc_address() != leader_address)
+    # remove-peer of a crashed follower, before gossip and autopilot get to it.
+    followers = [s for s in servers if s.rpc_address() != leader_address]
+    crashed, follower = followers
+    crashed.kill()
+    crashed_id = next(s["ID"] for s in config["Servers"] if s["Node"] == crashed.name)
+    code, out, _ = cli(binary, follower, "operator raft remove-peer", f"-id={crashed_id}")
+    assert code == 0 and f'Removed peer with id "{crashed_id}"' in out, (code, out)
+    code, out, _ = cli(binary, follower, "operator raft list-peers")
+    assert code == 0 and crashed.name not in {l.split()[0] for l in out.splitlines()[1:]}, out
+    leader = cluster.agent_at(servers, leader_address)
+    assert set(leader.raft_servers() or {}) == {s.name for s in servers if s is not crashed}, leader.raft_servers()
+
     code, out, _ = cli(binary, follower, "leave")
     assert code == 0 and "Graceful leave complete" in out, (code, out)
     exit_code = follower.process.wait(timeout=cluster.EXIT_TIMEOUT_SECONDS)
     follower.process = None
     assert exit_code == 0, f"{follower.name} exited {exit_code} after `muster leave`"
-    other = next(s for s in servers if s is not follower)
+    other = leader
     cluster.wait_until(f"members to show {follower.name} left", lambda: (other.members() or {}).get(follower.name) == 3, 10)
     code, out, _ = cli(binary, other, "members")
     assert code == 0 and any(l.split()[:3] == [follower.name, f"{follower.address}:{cluster.LAN_PORT}", "left"]
