@@ -148,6 +148,36 @@ void AgentChecker::CheckAcknowledgedPresent(
   }
 }
 
+void AgentChecker::CheckLogMatching(const std::vector<std::pair<NodeId, const agent::AgentMachine*>>& servers,
+                                    Time now) {
+  for (size_t a = 0; a < servers.size(); ++a) {
+    for (size_t b = a + 1; b < servers.size(); ++b) {
+      const raft::RaftLog& la = servers[a].second->raft()->log();
+      const raft::RaftLog& lb = servers[b].second->raft()->log();
+      const uint64_t lo = std::max(la.first_index(), lb.first_index());
+      const uint64_t hi = std::min(la.last_index(), lb.last_index());
+      // The highest index both hold with one term: everything from `lo` to it must agree.
+      uint64_t top = 0;
+      for (uint64_t i = hi; i >= lo && i > 0; --i) {
+        if (la.At(i).term() == lb.At(i).term()) {
+          top = i;
+          break;
+        }
+      }
+      for (uint64_t i = lo; i <= top; ++i) {
+        const raft::pb::Entry& x = la.At(i);
+        const raft::pb::Entry& y = lb.At(i);
+        if (x.term() != y.term() || x.type() != y.type() || x.data() != y.data()) {
+          Fail(now, absl::StrCat("log matching: ", ToString(servers[a].first), " and ", ToString(servers[b].first),
+                                 " agree at ", top, " (term ", la.At(top).term(), ") but differ at ", i, " (terms ",
+                                 x.term(), " and ", y.term(), ")"));
+          return;
+        }
+      }
+    }
+  }
+}
+
 void AgentChecker::CheckRequestsAnswered(const std::vector<NodeId>& nodes, Duration age_max, Time now) {
   for (const auto& [request_id, req] : requests_) {
     if (std::find(nodes.begin(), nodes.end(), NodeId{req.node}) == nodes.end()) continue;

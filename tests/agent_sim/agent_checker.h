@@ -4,6 +4,7 @@
 //  - election safety: at most one leader per term, across every server and restart;
 //  - one applied history: every server applies, at each raft index, the same entry (term and
 //    bytes), whatever mix of log replay and snapshots brought it there;
+//  - log matching (periodic, all pairs of servers up): same index and term, same prefix;
 //  - state-hash agreement: servers whose state store reached the same index have the same
 //    ContentHash (sampled whenever a server's store index moves);
 //  - exactly-once answers (core/seam/effects.h rule 5): a request is answered once, by the
@@ -42,6 +43,8 @@ class AgentChecker : public sim::testing::CheckerBase {
   void OnAcknowledgedPut(const std::string& key, const std::string& value, uint64_t index, Time now);
   // Every acknowledged put is on each of `servers` with its value.
   void CheckAcknowledgedPresent(const std::vector<std::pair<NodeId, const agent::AgentMachine*>>& servers, Time now);
+  // All pairs of `servers`: where two logs hold one term at one index, they agree before it.
+  void CheckLogMatching(const std::vector<std::pair<NodeId, const agent::AgentMachine*>>& servers, Time now);
   // Fails if a request to a node in `nodes` (not crashed since) has waited longer than `age_max`.
   void CheckRequestsAnswered(const std::vector<NodeId>& nodes, Duration age_max, Time now);
 

@@ -40,6 +40,16 @@ AgentRun::AgentRun(uint64_t seed, std::string repro, bool verbose)
   observers_.Add([this](NodeId id, const Input& input, const Effects& effects) {
     checker_.OnStep(id, input, effects, static_cast<agent::AgentMachine*>(sim_.machine(id)), sim_.now());
   });
+  sim_.After(kLogMatchingInterval, [this] { CheckLogMatchingEvery(kLogMatchingInterval); });
+}
+
+void AgentRun::CheckLogMatchingEvery(Duration interval) {
+  std::vector<std::pair<NodeId, const agent::AgentMachine*>> servers;
+  for (int i : up_indexes()) {
+    if (agent(i)->raft() != nullptr) servers.emplace_back(node(i), agent(i));
+  }
+  checker_.CheckLogMatching(servers, sim_.now());
+  if (!checker_.failed()) sim_.After(interval, [this, interval] { CheckLogMatchingEvery(interval); });
 }
 
 AgentRun::~AgentRun() = default;
@@ -281,6 +291,14 @@ bool AgentRun::Settle(Duration budget) {
   const Time quiet_end = sim_.now() + parked_max + absl::Seconds(1);
   RunUntil([] { return false; }, quiet_end - sim_.now());
   if (checker_.failed()) return false;
+  // Whatever happened meanwhile (a restart a scenario scheduled), everyone caught up again.
+  if (!RunUntil(settled, budget)) {
+    if (!checker_.failed()) {
+      checker_.Fail(sim_.now(), absl::StrCat("liveness: not settled again within ", absl::FormatDuration(budget),
+                                             " after the quiet stretch: ", missing));
+    }
+    return false;
+  }
   std::vector<std::pair<NodeId, const agent::AgentMachine*>> servers;
   std::vector<NodeId> up_nodes;
   for (int i : up_indexes()) {

@@ -29,6 +29,8 @@ inline constexpr uint64_t kRunStepsMax = 1'000'000;
 inline constexpr size_t kWorkloadInFlightMax = 8;
 // Log lines kept per run (for the scenarios' log assertions); past it, only counted.
 inline constexpr size_t kLogLinesKeptMax = 200'000;
+// How often the servers' logs are compared pairwise (AgentChecker::CheckLogMatching).
+inline constexpr Duration kLogMatchingInterval = absl::Milliseconds(250);
 
 class AgentRun {
  public:
@@ -106,6 +108,7 @@ class AgentRun {
 
  private:
   class NodeLog;
+  void CheckLogMatchingEvery(Duration interval);
   void WorkloadTick(Duration period);
   void Get(int index);  // a random key written, a random mode
 

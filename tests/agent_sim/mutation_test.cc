@@ -1,19 +1,20 @@
 // The checkers over whole agents catch real bugs: with one raft rule switched off (RaftOptions'
 // unsafe_*), the crash loop (kills, torn writes, pauses, restarts under a workload) must fail
-// on some seeds, each with its seed and repro. Figures at commit time (the agent changes
-// under these runs, so the counts move; the test asks for at least one catch each):
-//   vote_twice_in_term          8 of 40 (raft's CheckInvariants: a candidate that did not vote
-//                               for itself, a vote changed within a term)
+// on some seeds, each with its seed and repro. Figures at commit time, seeds 1-300 of the
+// crash loop (the agent changes under these runs, so the counts move; the test asks for at
+// least one catch each):
+//   vote_twice_in_term          95 of 300 (8 of seeds 1-40; raft's CheckInvariants: a
+//                               candidate that did not vote for itself, a vote changed within
+//                               a term)
 //   ack_before_durable          3 of 300 (one applied history: an index applied with two terms)
-//   ack_append_before_persist   11 of 300 (one applied history; 2 message storms stopped by the
-//                               step budget; earlier also a read answered with another request's
-//                               reply, /tmp/prompts/agent_bugs.md entry 4)
-//   reply_before_persist        0 of 300 (4 of 1,000 before pauses were added: two leaders in
-//                               a term); not run here.
+//   ack_append_before_persist   14 of 300 (10 by the applied history; 4 message storms stopped
+//                               by the step budget: a follower whose committed log diverged
+//                               rejects every append and the leader's probes pile up)
+//   reply_before_persist        2 of 300 (two leaders in a term)
 // The agent's group proposal (a leader's writes wait while its last log write syncs) leaves
-// ack_before_durable a narrow window, hence the long range for it. With the acknowledgement
-// gated on the leader's sync, no acknowledged put was lost in these runs: the divergence is
-// caught where it happens, in the applied history.
+// ack_before_durable a narrow window, hence the long range for it. The acknowledgement waits
+// for the leader's sync, so the divergence is caught where it happens, in the applied history,
+// before an acknowledged put goes missing.
 #include <cstdio>
 
 #include "gtest/gtest.h"
@@ -62,6 +63,10 @@ TEST(AgentMutation, AckBeforeDurableIsCaught) {
 
 TEST(AgentMutation, AckAppendBeforePersistIsCaught) {
   EXPECT_GE(Caught({"ack_append_before_persist", 1, 300}), 1);
+}
+
+TEST(AgentMutation, ReplyBeforePersistIsCaught) {
+  EXPECT_GE(Caught({"reply_before_persist", 1, 300}), 1);
 }
 
 // A cluster whose every disk is wiped (beyond the fault model) re-bootstraps empty: caught,

@@ -331,6 +331,7 @@ void CrashLoop(Story& s) {
       s.run.Pause(stalled, absl::Milliseconds(s.run.rng().UniformInRange(200, 1500)));
     }
   }
+  s.RunFor(absl::Seconds(3));  // the last restarts happen before the settling
 }
 
 // A forward's answer reaching the forwarder's next life: a follower forwards a put, dies
