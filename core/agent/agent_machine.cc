@@ -46,8 +46,10 @@ constexpr Duration kSyncInterval = absl::Seconds(60);
 // -join at start: how long the seeds have to answer before the agent gives up.
 constexpr Duration kStartJoinTimeout = absl::Seconds(10);
 // An agent counts as joining (and so refuses to run beside an agent with its name or ID) from
-// its first join attempt until this long after the first seed answered.
-constexpr Duration kJoinSettleTime = absl::Seconds(30);
+// its first join attempt until this long after the first seed answered: the seed's answer (a
+// push-pull of every member) shows an incumbent at once, while an impostor arriving later shows
+// up well after. A server that raft already knows at its address never counts as joining.
+constexpr Duration kJoinSettleTime = absl::Seconds(5);
 
 std::string HostOf(std::string_view address) {
   if (!address.empty() && address[0] == '[') {
@@ -1531,6 +1533,11 @@ void AgentMachine::Impl::OnLeadershipChange(Time now) {
 
 bool AgentMachine::Impl::Joining(Time now) const {
   if (!join_started_.has_value()) return false;  // we never joined anyone: we are the cluster
+  if (raft != nullptr) {
+    for (const raft::pb::Server& s : raft->configuration().servers()) {
+      if (s.id() == raft_id_.value && s.address() == rpc_addr_) return false;  // a member of the cluster
+    }
+  }
   return !first_joined_.has_value() || now - *first_joined_ < kJoinSettleTime;
 }
 

@@ -24,7 +24,7 @@ class Lines final : public LogSink {
 // A cluster of two bootstrapped servers (s1, s2) and a newcomer at node 3 built from `spec`'s
 // options with `edit` applied.
 struct Cluster {
-  explicit Cluster(uint64_t seed) : sim(seed) {
+  explicit Cluster(uint64_t seed, Duration settle = absl::Seconds(40)) : sim(seed) {
     sim.set_log_sink(&log);
     for (int i = 1; i <= 2; ++i) {
       AgentSpec spec;
@@ -34,7 +34,7 @@ struct Cluster {
       nodes.push_back(AddAgent(sim, spec));
     }
     EXPECT_TRUE(sim.RunUntil([&] { return Leaders(sim).size() == 1; }, absl::Seconds(30)));
-    sim.RunFor(absl::Seconds(40));  // past the join settle time of s2
+    sim.RunFor(settle);
   }
   NodeId AddNewcomer(const std::function<void(agent::AgentMachineOptions&)>& edit) {
     AgentSpec spec;
@@ -94,6 +94,22 @@ TEST(IdentityConflict, AnAgentJoiningWithATakenNodeIdRefusesToRun) {
     // The leader never registered the impostor.
     const NodeId leader = Leaders(c.sim)[0];
     EXPECT_FALSE(AgentAt(c.sim, leader)->fsm().store().GetNode(NodeName(3)).has_value());
+  }
+}
+
+// The incumbents of a cluster a few seconds old (their own joins just done) must not take the
+// impostor's arrival for their own join's answer: servers raft knows never yield.
+TEST(IdentityConflict, AYoungClustersServersDoNotYieldToANewcomer) {
+  for (uint64_t seed : {1, 2, 3, 4, 5}) {
+    Cluster c(seed, absl::Seconds(1));
+    NodeId newcomer = c.AddNewcomer([](agent::AgentMachineOptions& o) { o.config.node_id = NodeIdOf(1); });
+    ASSERT_TRUE(c.sim.RunUntil([&] { return AgentAt(c.sim, newcomer)->exit_reason().has_value(); },
+                               absl::Seconds(30)))
+        << "seed " << seed;
+    for (NodeId n : c.nodes) EXPECT_FALSE(AgentAt(c.sim, n)->exit_reason().has_value()) << "seed " << seed;
+    c.sim.Kill(newcomer);
+    c.sim.RunFor(absl::Seconds(5));
+    EXPECT_EQ(Leaders(c.sim).size(), 1u);
   }
 }
 
