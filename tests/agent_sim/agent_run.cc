@@ -321,7 +321,9 @@ int AgentRun::CountLog(int index, std::string_view text) const {
 std::string AgentRun::Describe() const {
   sim::testing::FaultCounts f = faults_;
   f.TakeNetworkStats(sim_);
-  return absl::StrCat("agents=", nodes_.size(), " puts=", puts_acked_, "/", puts_sent_, " reads=", reads_ok_, "/",
+  std::string notes;
+  for (const auto& [name, d] : notes_) absl::StrAppend(&notes, " ", name, "=", absl::FormatDuration(d));
+  return absl::StrCat("agents=", nodes_.size(), notes, " puts=", puts_acked_, "/", puts_sent_, " reads=", reads_ok_, "/",
                       reads_sent_, " forwarded=", forwarded_sent_, " leaders=", checker_.leaders_elected(),
                       " term=", checker_.max_term(), " applied=", checker_.applied_max(),
                       " hashes=", checker_.hashes_compared(), " snap_installs=", checker_.snapshot_installs(),

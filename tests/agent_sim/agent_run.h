@@ -103,6 +103,9 @@ class AgentRun {
   uint64_t reads_sent() const { return reads_sent_; }
   uint64_t reads_ok() const { return reads_ok_; }
   uint64_t forwarded_sent() const { return forwarded_sent_; }
+  // A scenario's own measurement ("new_leader_after"), printed in the summary.
+  void Note(const std::string& name, Duration value) { notes_[name] = value; }
+  const std::map<std::string, Duration>& notes() const { return notes_; }
   // One line: what the run did (for SeedOutcome::summary).
   std::string Describe() const;
 
@@ -133,6 +136,7 @@ class AgentRun {
   std::vector<std::string> keys_written_;  // keys sent in puts, for reads
   std::map<std::string, std::string> value_of_;  // every key's one value
   std::map<std::string, bool> acked_keys_;
+  std::map<std::string, Duration> notes_;
   uint64_t puts_sent_ = 0, puts_acked_ = 0, reads_sent_ = 0, reads_ok_ = 0, forwarded_sent_ = 0;
 };
 

@@ -209,8 +209,10 @@ void LeaderKill(Story& s) {
     return;
   }
   s.run.Kill(*leader, s.run.rng().Bernoulli(0.5));
+  const Time killed_at = s.run.sim().now();
   const Duration budget = kElectionTimeout * kElectionTimeoutsForNewLeader;
   if (!s.WaitSteadyLeader(budget, absl::StrCat("after s", *leader, " (the leader) was killed"))) return;
+  s.run.Note("new_leader_after", s.run.sim().now() - killed_at);
   if (!s.WriteGoesThrough(absl::Seconds(10), "after the new leader")) return;
   s.RunFor(absl::Seconds(2));
   if (s.run.rng().Bernoulli(0.5)) s.run.Restart(*leader);
@@ -243,6 +245,7 @@ void LateServersPromoted(Story& s) {
         }
         if (srv.voter() && !j.voter.has_value()) {
           j.voter = now;
+          s.run.Note(absl::StrCat("s", late, "_promoted_after"), now - *j.in_config);
           if (now - *j.in_config < stabilization) {
             s.Fail(absl::StrCat("s", late, " promoted ", absl::FormatDuration(now - *j.in_config),
                                 " after it joined, before the stabilization time ",
@@ -282,9 +285,11 @@ void DeadServerCleanup(Story& s) {
     }
     return true;
   };
+  const Time killed_at = s.run.sim().now();
   if (!s.run.RunUntil(removed, absl::Seconds(60)) && !s.run.checker().failed()) {
     return s.Fail(absl::StrCat("autopilot did not remove dead s", victim, " within 60s"));
   }
+  s.run.Note("removed_after", s.run.sim().now() - killed_at);
   s.WriteGoesThrough(absl::Seconds(10), "after the dead server was removed");
 }
 
