@@ -1,10 +1,12 @@
-"""Scenario 6: SIGINT makes a member *left*, not *failed*. A follower that gets SIGINT leaves
-gracefully and exits 0; the other servers' /v1/agent/members show it with Status 3 (left) and
-keep showing that, never 4 (failed), for longer than gossip takes to call a silent member
-failed. Then the leader gets SIGINT: it too exits 0 and is shown left, and the one remaining
-server leads and takes writes."""
+"""Scenario 6: SIGINT makes a member *left*, not *failed*. The leader of three gets SIGINT: it
+hands leadership to another ("leadership transfer to ..."), leaves gracefully, exits 0, is no
+longer a raft peer, and the others' /v1/agent/members show it with Status 3 (left) and keep
+showing that, never 4 (failed), for longer than gossip takes to call a silent member failed.
+Then a follower of the two gets SIGINT: it too exits 0 and is shown left, and the one remaining
+server leads alone and takes writes."""
 
 import signal
+import threading
 import time
 
 import cluster
@@ -43,20 +45,39 @@ def leave(member, others, watch_seconds):
 def body(binary, tmpdir, agents):
     servers = cluster.start_servers(binary, tmpdir, agents, ADDRESSES)
     leader = cluster.agent_at(servers, cluster.agreed_leader(servers))
-    follower = next(s for s in servers if s is not leader)
-    others = [s for s in servers if s is not follower]
-    leave(follower, others, WATCH_AFTER_LEAVE_SECONDS)
-    log(f"raft configuration after {follower.name} left: {leader.raft_servers()}")
-    assert leader.put_kv("after-follower-left", "ok"), "write after a follower left"
+    others = [s for s in servers if s is not leader]
 
-    last = next(s for s in others if s is not leader)
-    leave(leader, [last], 2.0)
-    log(f"raft configuration after the leader {leader.name} left: {last.raft_servers()}")
-    elapsed = cluster.wait_until(f"{last.name} to lead alone", lambda: last.leader() == last.rpc_address(), 20)
-    assert last.put_kv("after-leader-left", "ok"), f"write through {last.name} alone"
-    log(f"{last.name} leads {elapsed:.2f}s after the leader left; write acknowledged")
-    members = last.members()
-    assert members == {follower.name: STATUS_LEFT, leader.name: STATUS_LEFT, last.name: STATUS_ALIVE}, members
+    # The leader leaves: it hands leadership over first, so the others need no election timeout.
+    watcher_result = {}
+
+    def watch_new_leader():
+        watcher_result["seconds"] = cluster.wait_until(
+            "a new leader after the leader's SIGINT",
+            lambda: (lambda l: l if l and l != leader.rpc_address() else None)(cluster.agreed_leader(others)),
+            20, interval=0.05)
+    watcher = threading.Thread(target=watch_new_leader, daemon=True)
+    watcher.start()
+    leave(leader, others, WATCH_AFTER_LEAVE_SECONDS)
+    watcher.join(timeout=20)
+    assert "seconds" in watcher_result, "no new leader after the leader left"
+    assert "leadership transfer to" in leader.log_text(), "the leaving leader did not transfer leadership"
+    log(f"the leaving leader {leader.name} transferred leadership: both others named "
+        f"{cluster.agreed_leader(others)} {watcher_result['seconds']:.2f}s after its SIGINT")
+    log(f"raft configuration after {leader.name} left: {others[0].raft_servers()}")
+    assert set(others[0].raft_servers() or {}) == {s.name for s in others}, "the leader that left is still a peer"
+    assert others[0].put_kv("after-leader-left", "ok"), "write after the leader left"
+
+    # Then a follower of the two.
+    new_leader = cluster.agent_at(others, cluster.agreed_leader(others))
+    follower = next(s for s in others if s is not new_leader)
+    leave(follower, [new_leader], 2.0)
+    elapsed = cluster.wait_until(f"{new_leader.name} to lead alone",
+                                 lambda: new_leader.leader() == new_leader.rpc_address(), 20)
+    assert new_leader.raft_servers() == {new_leader.name: True}, new_leader.raft_servers()
+    assert new_leader.put_kv("after-follower-left", "ok"), f"write through {new_leader.name} alone"
+    log(f"{new_leader.name} leads alone {elapsed:.2f}s after the follower left; write acknowledged")
+    members = new_leader.members()
+    assert members == {follower.name: STATUS_LEFT, leader.name: STATUS_LEFT, new_leader.name: STATUS_ALIVE}, members
 
 
 if __name__ == "__main__":
