@@ -95,6 +95,10 @@ def body(binary, tmpdir, agents):
     assert sorted(peers) == sorted(a.rpc_address() for a in agents), f"peers: {peers}"
     voters = agents[1].raft_servers()
     assert voters == {"s1": True, "s2": True, "s3": True}, f"raft configuration: {voters}"
+    # Servers of one datacenter find each other in the WAN pool too, through the LAN.
+    cluster.wait_until("three servers in the WAN pool", lambda: sorted(
+        (m["Name"], m["Addr"], m["Port"], m["Status"]) for m in agents[2].get_json("/v1/agent/members?wan") or []) ==
+        [(f"s{i}.dc1", a, cluster.WAN_PORT, 1) for i, a in enumerate(ADDRESSES, start=1)], 10)
 
 
 if __name__ == "__main__":
