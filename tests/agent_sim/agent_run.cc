@@ -238,6 +238,7 @@ bool AgentRun::RunUntil(const std::function<bool()>& done, Duration budget) {
 bool AgentRun::Settle(Duration budget) {
   sim_.network().Heal();
   sim_.network().ClearLinkOverrides();
+  sim_.network().SetDefaultLink(sim::LinkConfig());
   StopWorkload();
   auto last_put = std::make_shared<bool>(false);
   bool put_sent = false;

@@ -91,7 +91,7 @@ struct Story {
                                                               absl::FormatDuration(budget), " ", what));
     return *acked;
   }
-  void RunFor(Duration d) { run.RunUntil([] { return false; }, d); }
+  void RunFor(Duration d) { run.RunFor(d); }
   // Light datagram faults on half the seeds (gossip's; raft and RPC travel on streams).
   void MaybeLossyNetwork() {
     if (!run.rng().Bernoulli(0.5)) return;
