@@ -46,6 +46,15 @@ def kill_leader_round(servers, round_number):
     for via in survivors:
         assert via.stale_kv(f"round{round_number}/").get(f"round{round_number}/before") == \
             "written before the kill", f"{via.name} lost the write from before the kill"
+    # The three read modes through the follower, with Consul's facts about the leader.
+    for mode in ("", "?consistent", "?stale"):
+        status, body_bytes, headers = follower.http("GET", f"/v1/kv/round{round_number}/after1{mode}")
+        assert status == 200 and b'"Key":"round' in body_bytes, f"read{mode or ' (default)'}: {status} {body_bytes!r}"
+        assert headers.get("X-Consul-KnownLeader") == "true", f"read{mode}: headers {headers}"
+        assert int(headers.get("X-Consul-Index", "0")) > 0, f"read{mode}: headers {headers}"
+        last_contact = int(headers.get("X-Consul-LastContact", "-1"))
+        assert 0 <= last_contact < 1000 and (mode == "?stale" or last_contact == 0), \
+            f"read{mode}: X-Consul-LastContact {last_contact}"
     return leader, elapsed
 
 
