@@ -15,7 +15,8 @@ import time
 import cluster
 from cluster import log
 
-ADDRESSES = ["127.0.0.108", "127.0.0.109", "127.0.0.110"]
+# A hunt beside a running `make test` takes other addresses (MUSTER_IT_ADDRESSES=a,b,c).
+ADDRESSES = os.environ.get("MUSTER_IT_ADDRESSES", "127.0.0.108,127.0.0.109,127.0.0.110").split(",")
 # A longer hunt outside Bazel: MUSTER_IT_SEED=5 MUSTER_IT_CYCLES=20 python3 acked_writes_test.py ...
 SEED = int(os.environ.get("MUSTER_IT_SEED", "11"))
 # Servers killed together in each cycle (2: the cluster has no quorum until one is back).
