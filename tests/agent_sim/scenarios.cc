@@ -339,6 +339,26 @@ void CrashLoop(Story& s) {
   s.RunFor(absl::Seconds(3));  // the last restarts happen before the settling
 }
 
+// A partition around the leader after bootstrap (isolated, one way, halves, a bridge: the
+// fault model's shapes, the leader as the victim), under a workload that keeps reading through
+// every server, the cut-off leader included: a default (lease) or consistent read must never
+// miss a put the majority side acknowledged before the read was sent.
+void LeaderPartitioned(Story& s) {
+  const int n = s.run.rng().Bernoulli(0.33) ? 5 : 3;
+  s.StartServers(n, n);
+  if (!s.WaitSteadyLeader(absl::Seconds(30), "after bootstrap")) return;
+  s.run.StartWorkload(absl::Milliseconds(20));
+  s.RunFor(absl::Seconds(s.run.rng().UniformInRange(1, 4)));
+  std::optional<int> leader = s.run.SteadyLeader();
+  if (!leader.has_value()) return;
+  std::vector<NodeId> nodes;
+  for (int i = 1; i <= n; ++i) nodes.push_back(s.run.node(i));
+  sim::testing::InjectPartition(s.run.sim(), s.run.rng(), nodes, s.run.node(*leader), &s.run.faults());
+  s.RunFor(absl::Milliseconds(s.run.rng().UniformInRange(1000, 8000)));
+  s.run.sim().network().Heal();
+  s.RunFor(absl::Seconds(2));
+}
+
 // A forward's answer reaching the forwarder's next life: a follower forwards a put, dies
 // before it has synced the entry (a slow disk; the third server is down, so the leader needs
 // the follower to commit), restarts at once and forwards another put; the leader answers the
@@ -376,7 +396,8 @@ const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario> all = {
       Scenario::kStaggeredStarts, Scenario::kPartitionDuringDiscovery, Scenario::kRestartAfterBootstrap,
       Scenario::kMismatchedExpect, Scenario::kLeaderKill, Scenario::kLateServersPromoted,
-      Scenario::kDeadServerCleanup, Scenario::kCrashLoop, Scenario::kForwardAcrossRestart};
+      Scenario::kDeadServerCleanup, Scenario::kCrashLoop, Scenario::kForwardAcrossRestart,
+      Scenario::kLeaderPartitioned};
   return all;
 }
 
@@ -391,6 +412,7 @@ std::string_view ScenarioName(Scenario s) {
     case Scenario::kDeadServerCleanup: return "dead_server_cleanup";
     case Scenario::kCrashLoop: return "crash_loop";
     case Scenario::kForwardAcrossRestart: return "forward_across_restart";
+    case Scenario::kLeaderPartitioned: return "leader_partitioned";
   }
   return "?";
 }
@@ -424,6 +446,7 @@ ScenarioResult RunScenario(const ScenarioConfig& config) {
     case Scenario::kDeadServerCleanup: DeadServerCleanup(story); break;
     case Scenario::kCrashLoop: CrashLoop(story); break;
     case Scenario::kForwardAcrossRestart: ForwardAcrossRestart(story); break;
+    case Scenario::kLeaderPartitioned: LeaderPartitioned(story); break;
   }
   if (!run.checker().failed()) run.Settle(kSettleBudget);
 

@@ -1,7 +1,8 @@
 // The agent's scenarios in the simulator, each a function of the seed on AgentRun: staggered
 // starts, a partition during discovery, a restart after bootstrap (from the log or a snapshot),
 // mismatched -bootstrap-expect, leader kill, late servers promoted by autopilot, dead-server
-// cleanup, a crash loop with torn writes, and a forward answered across a restart. Each runs its story with a workload of puts and
+// cleanup, a crash loop with torn writes, a forward answered across a restart, and the leader
+// partitioned away while reads go through it. Each runs its story with a workload of puts and
 // reads (every mode) through random servers, asserts its own milestones, then settles (heal,
 // one leader, everyone caught up, one more write) and runs the final checks.
 #pragma once
@@ -28,6 +29,8 @@ enum class Scenario {
   kCrashLoop,
   // A forward's answer must not reach the forwarder's next life (fixed in 2688150).
   kForwardAcrossRestart,
+  // The leader cut off (every partition shape) while reads go through it.
+  kLeaderPartitioned,
 };
 
 const std::vector<Scenario>& AllScenarios();
