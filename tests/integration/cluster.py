@@ -11,6 +11,7 @@ import base64
 import ctypes
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -232,6 +233,16 @@ def agreed_leader(agents):
         return None
     leader = leaders.pop()
     return leader or None
+
+
+def leaders_by_term(agents):
+    """{term: [names of the agents that logged entering the Leader state in it]}, over every
+    start in their logs; raft's promise is one name per term."""
+    terms = {}
+    for agent in agents:
+        for term in re.findall(r"entering Leader state: term=(\d+)", agent.log_text()):
+            terms.setdefault(int(term), []).append(agent.name)
+    return terms
 
 
 def agent_at(agents, rpc_address):
