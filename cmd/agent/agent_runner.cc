@@ -211,9 +211,13 @@ class AgentRun {
         [](uv_timer_t* t) {
           auto* self = static_cast<AgentRun*>(t->data);
           if (!self->host_->last_storage_error().ok()) self->Shutdown(1);
-          // The agent gave up joining (-join at start, -retry-join past -retry-max): exit 1.
+          // The agent cannot go on (-join at start, -retry-join past -retry-max, an identity
+          // clash): exit 1, once its goodbye (if it is saying one) is out or after 3 s.
           auto* agent = dynamic_cast<agent::AgentMachine*>(self->host_->machine());
-          if (agent != nullptr && agent->exit_reason().has_value() && !self->shutting_down_) self->Shutdown(1);
+          if (agent != nullptr && agent->exit_reason().has_value() && !self->shutting_down_ &&
+              (agent->left() || ++self->exit_wait_polls_ >= 3)) {
+            self->Shutdown(1);
+          }
         },
         Millis(kStorageWatchInterval), Millis(kStorageWatchInterval));
     handles_started_ = true;
@@ -356,6 +360,7 @@ class AgentRun {
   bool leaving_ = false;
   bool shutting_down_ = false;
   int exit_code_ = 0;
+  int exit_wait_polls_ = 0;  // storage-watch polls since the agent set its exit reason
 };
 
 constexpr char kHelp[] = R"(Usage: muster agent [options]

@@ -88,6 +88,12 @@ TEST(IdentityConflict, AnAgentJoiningWithATakenNodeIdRefusesToRun) {
     EXPECT_NE(AgentAt(c.sim, newcomer)->exit_reason()->find("has conflicting node ID " + NodeIdOf(1)),
               std::string::npos)
         << *AgentAt(c.sim, newcomer)->exit_reason();
+    // It says goodbye before it goes: the cluster sees it left, not failed.
+    ASSERT_TRUE(c.sim.RunUntil([&] { return AgentAt(c.sim, newcomer)->left(); }, absl::Seconds(5))) << "seed " << seed;
+    c.sim.RunFor(absl::Seconds(1));
+    const gossip::Member* gone = AgentAt(c.sim, c.nodes[0])->lan().member(NodeName(3));
+    ASSERT_NE(gone, nullptr) << "seed " << seed;
+    EXPECT_EQ(gone->status, gossip::MemberStatus::kLeft) << "seed " << seed;
     c.sim.Kill(newcomer);
     c.sim.RunFor(absl::Seconds(5));
     EXPECT_TRUE(c.log.Has("has conflicting node ID " + NodeIdOf(1) + " with this agent's ID; it is ignored"));
