@@ -18,6 +18,7 @@ SNAPSHOT_PHASE_KEYS = SNAPSHOT_THRESHOLD + 200
 WRITER_THREADS = 4
 CATCH_UP_SECONDS_MAX = 30
 
+HTTP_BODY_BYTES_MAX = 512 * 1024
 INSTALL_LINE = "installing snapshot"
 SEND_LINE = "sending snapshot to"
 
@@ -81,6 +82,17 @@ def body(binary, tmpdir, agents):
     for server in servers:
         assert server.stale_kv("") == expected, f"{server.name}'s kv differs"
     log(f"raft configuration at the end: {leader.raft_servers()}")
+
+    # Large entries: the biggest body the HTTP API takes (Consul's 512 KiB), written through a
+    # follower (so it is forwarded over RPC, then replicated), reaches every server whole; one
+    # byte more is refused with 413 and changes nothing.
+    big = "".join(chr(ord("a") + i % 26) for i in range(HTTP_BODY_BYTES_MAX))
+    assert follower.put_kv("big/ok", big), "a 512 KiB write through a follower"
+    status, _, _ = follower.http("PUT", "/v1/kv/big/too", big + "x")
+    assert status == 413, f"a body of 512 KiB + 1 answered {status}, not 413"
+    cluster.wait_until("the 512 KiB value whole on every server",
+                       lambda: all((s.stale_kv("big/") or {}) == {"big/ok": big} for s in servers), 20)
+    log(f"a {HTTP_BODY_BYTES_MAX}-byte value forwarded and replicated whole; one byte more: 413")
 
 
 if __name__ == "__main__":
