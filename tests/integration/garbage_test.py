@@ -3,7 +3,8 @@ and LAN gossip port (8301, UDP and TCP) are dropped, logged, and change nothing.
 follower of a 3-server cluster: well-framed messages (io/frame.h) whose payload is garbage;
 envelopes (proto/envelope.proto, encoded here by hand) of protocol version 9, of an unknown
 kind, of a kind on the wrong port, and of a known kind with a garbage body; and bytes that
-break the framing itself (random bytes, a 4 GiB length, a sender longer than its frame). Each
+break the framing itself (random bytes, a 4 GiB length, a sender longer than its frame), and a
+seeded flood of envelopes of every kind with random bodies. Each
 must bring a log line naming the drop and the sender (the agent and the host each log drops at
 most once a second, so they are sent that far apart); bytes that hold nothing whole (an empty
 datagram, half a frame) owe no line. Afterwards the leader, the term, the members, the raft
@@ -25,6 +26,7 @@ FAKE_FROM = "127.0.0.129:8300"
 DROP_LOG_INTERVAL_SECONDS = 1.0
 DROP_LINE_SECONDS_MAX = 2.5
 SEND_ATTEMPTS_MAX = 3
+FLOOD_MESSAGES = 300
 
 KIND_RAFT, KIND_GOSSIP, KIND_RPC = 1, 2, 3
 
@@ -182,6 +184,30 @@ def body(binary, tmpdir, agents):
         log(f"{what}: sent {len(data)} bytes; warnings logged: {added or 'none'}")
         assert target.leader() == before["leader"], f"{target.name} stopped answering or lost its leader"
 
+    # A seeded flood of envelopes of every kind with random bodies, on their own ports (some
+    # bodies parse as messages of the kind: they must still change nothing), as fast as we
+    # can send them. The agent's own drop lines stay throttled to about one a second.
+    flood_log_start = len(target.log_text())
+    flood_started = time.monotonic()
+    with socket.create_connection((target.address, cluster.RPC_PORT), timeout=5) as rpc:
+        for _ in range(FLOOD_MESSAGES):
+            kind = rng.choice([KIND_RAFT, KIND_GOSSIP, KIND_RPC])
+            body_bytes = bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 300)))
+            if kind == KIND_GOSSIP:
+                send_udp(target.address, cluster.LAN_PORT, datagram(envelope(1, kind, body_bytes)))
+            else:
+                rpc.sendall(stream_frame(envelope(1, kind, body_bytes)))
+        time.sleep(0.5)
+    flood_seconds = time.monotonic() - flood_started
+    flood_lines = target.log_text()[flood_log_start:].splitlines()
+    agent_drops = [l for l in flood_lines if "agent: dropping message" in l]
+    gossip_drops = [l for l in flood_lines if "memberlist: dropping" in l]
+    log(f"flood of {FLOOD_MESSAGES} random envelopes in {flood_seconds:.2f}s: {len(agent_drops)} agent drop lines, "
+        f"{len(gossip_drops)} memberlist drop lines")
+    assert len(agent_drops) <= flood_seconds / DROP_LOG_INTERVAL_SECONDS + 2, \
+        f"{len(agent_drops)} agent drop lines in {flood_seconds:.2f}s: not throttled"
+    assert target.running() and target.leader() == before["leader"], "the flood stopped the agent or its leader"
+
     # Nothing changed, and everything still works.
     time.sleep(1.0)
     after = state_of(servers)
@@ -192,7 +218,7 @@ def body(binary, tmpdir, agents):
     assert target.put_kv("after/garbage", "still serving"), f"write through {target.name} after the garbage"
     assert leader.stale_kv("after/") == {"after/garbage": "still serving"}
     assert FAKE_FROM.split(":")[0] not in str(after["members"]), "the fake sender became a member"
-    log(f"after {len(framed) + len(unframed) + len(silent)} hostile messages: leader, terms {after['terms']}, members, raft "
+    log(f"after {len(framed) + len(unframed) + len(silent) + FLOOD_MESSAGES} hostile messages: leader, terms {after['terms']}, members, raft "
         f"configuration and kv unchanged; {target.name} still takes writes")
 
 
