@@ -77,7 +77,8 @@ def body(binary, tmpdir, agents):
     follower.process = None
     assert exit_code == 0, f"{follower.name} exited {exit_code} after `muster leave`"
     other = leader
-    cluster.wait_until(f"members to show {follower.name} left", lambda: (other.members() or {}).get(follower.name) == 3, 10)
+    cluster.wait_until(f"members to show {follower.name} left",
+                       lambda: (other.members() or {}).get(follower.name) == 3, 10)
     code, out, _ = cli(binary, other, "members")
     assert code == 0 and any(l.split()[:3] == [follower.name, f"{follower.address}:{cluster.LAN_PORT}", "left"]
                              for l in out.splitlines()), out

@@ -218,8 +218,9 @@ def body(binary, tmpdir, agents):
     assert target.put_kv("after/garbage", "still serving"), f"write through {target.name} after the garbage"
     assert leader.stale_kv("after/") == {"after/garbage": "still serving"}
     assert FAKE_FROM.split(":")[0] not in str(after["members"]), "the fake sender became a member"
-    log(f"after {len(framed) + len(unframed) + len(silent) + FLOOD_MESSAGES} hostile messages: leader, terms {after['terms']}, members, raft "
-        f"configuration and kv unchanged; {target.name} still takes writes")
+    hostile = len(framed) + len(unframed) + len(silent) + FLOOD_MESSAGES
+    log(f"after {hostile} hostile messages: leader, terms {after['terms']}, members, raft configuration and kv "
+        f"unchanged; {target.name} still takes writes")
 
 
 if __name__ == "__main__":
