@@ -1838,9 +1838,14 @@ void AgentMachine::Impl::Reconcile(Time now) {
   if (!conf_change_in_flight_) {
     absl::btree_map<NodeId, bool> in_config;
     for (const raft::pb::Server& s : raft->configuration().servers()) in_config[NodeId{s.id()}] = s.voter();
+    const absl::btree_map<NodeId, ServerCandidate> known = KnownServers();
     for (const auto& [name, m] : lan->members()) {
       std::optional<ServerCandidate> s = ServerOfMember(m);
       if (!s.has_value() || s->raft_id == raft_id_) continue;
+      // Two members claiming one ID: only the one taken for the server (KnownServers) may
+      // change raft; an impostor's goodbye must not remove the server it imitated.
+      auto chosen = known.find(s->raft_id);
+      if (chosen == known.end() || chosen->second.name != name) continue;
       const bool present = in_config.contains(s->raft_id);
       raft::ConfChange change;
       if (m.status == gossip::MemberStatus::kAlive && !present) {

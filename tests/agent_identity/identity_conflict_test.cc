@@ -76,11 +76,12 @@ TEST(IdentityConflict, AnAgentJoiningWithATakenNameRefusesToRun) {
 }
 
 TEST(IdentityConflict, AnAgentJoiningWithATakenNodeIdRefusesToRun) {
-  for (uint64_t seed : {1, 2, 3, 4, 5}) {
+  for (uint64_t seed : {1, 2, 3, 4, 5, 6}) {
     Cluster c(seed);
-    NodeId newcomer = c.AddNewcomer([](agent::AgentMachineOptions& o) {
+    const bool server = seed % 2 == 0;  // a client, or a server imitating s1's raft ID
+    NodeId newcomer = c.AddNewcomer([&](agent::AgentMachineOptions& o) {
       o.config.node_id = NodeIdOf(1);
-      o.config.server = false;  // a client: the ID clash is the only thing wrong with it
+      o.config.server = server;
     });
     ASSERT_TRUE(c.sim.RunUntil([&] { return AgentAt(c.sim, newcomer)->exit_reason().has_value(); },
                                absl::Seconds(30)))
@@ -97,9 +98,13 @@ TEST(IdentityConflict, AnAgentJoiningWithATakenNodeIdRefusesToRun) {
     c.sim.Kill(newcomer);
     c.sim.RunFor(absl::Seconds(5));
     EXPECT_TRUE(c.log.Has("has conflicting node ID " + NodeIdOf(1) + " with this agent's ID; it is ignored"));
-    // The leader never registered the impostor.
+    // The leader never registered the impostor, and its goodbye removed no server from raft.
+    ASSERT_EQ(Leaders(c.sim).size(), 1u) << "seed " << seed;
     const NodeId leader = Leaders(c.sim)[0];
     EXPECT_FALSE(AgentAt(c.sim, leader)->fsm().store().GetNode(NodeName(3)).has_value());
+    c.sim.RunFor(absl::Seconds(10));
+    const raft::pb::Configuration& conf = AgentAt(c.sim, Leaders(c.sim)[0])->raft()->configuration();
+    EXPECT_EQ(conf.servers_size(), 2) << "seed " << seed << ": " << conf.ShortDebugString();
   }
 }
 
