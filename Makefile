@@ -25,5 +25,6 @@ bench: setup
 	bazel-bin/bench/raft_bench
 	bazel-bin/bench/raft_storage_bench
 	bazel-bin/bench/state_bench
+	@command -v etcd >/dev/null || apt-get install -y etcd-server || echo "no etcd: cluster_bench runs without its comparison"
 	bazel build -c opt //cmd:muster //bench:cluster_bench
 	bazel-out/k8-opt/bin/bench/cluster_bench --muster=bazel-out/k8-opt/bin/cmd/muster
