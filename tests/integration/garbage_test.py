@@ -1,14 +1,15 @@
 """Scenario 7: garbage and unknown protocol versions sent to a server's RPC port (8300, TCP)
-and LAN gossip port (8301, UDP and TCP) are dropped, logged, and change nothing. Sent to a
-follower of a 3-server cluster: well-framed messages (io/frame.h) whose payload is garbage;
-envelopes (proto/envelope.proto, encoded here by hand) of protocol version 9, of an unknown
-kind, of a kind on the wrong port, and of a known kind with a garbage body; and bytes that
-break the framing itself (random bytes, a 4 GiB length, a sender longer than its frame), and a
-seeded flood of envelopes of every kind with random bodies. Each
-must bring a log line naming the drop and the sender (the agent and the host each log drops at
-most once a second, so they are sent that far apart); bytes that hold nothing whole (an empty
-datagram, half a frame) owe no line. Afterwards the leader, the term, the members, the raft
-configuration and the kv contents are what they were, and the cluster still takes writes."""
+and LAN gossip port (8301, UDP and TCP) are dropped, logged, and change nothing. Sent to the
+servers of a 3-server cluster (the silent ones and the flood to a follower): well-framed
+messages (io/frame.h) whose payload is garbage; envelopes (proto/envelope.proto, encoded here
+by hand) of protocol version 9, of an unknown kind, of a kind on the wrong port, and of a known
+kind with a garbage body; bytes that break the framing itself (random bytes, a 4 GiB length, a
+sender longer than its frame); and a seeded flood of envelopes of every kind with random
+bodies. Each must bring a log line naming the drop and the sender (the agent and the host each
+log drops at most once a second, so sends to one throttle are that far apart); bytes that hold
+nothing whole (an empty datagram, half a frame) owe no line. Afterwards the leader, the term,
+the members, the raft configuration and the kv contents are what they were, and the cluster
+still takes writes."""
 
 import random
 import socket
@@ -155,27 +156,40 @@ def body(binary, tmpdir, agents):
         ("LAN/TCP seeded random bytes", send_tcp, cluster.LAN_PORT, garbage[8:]),
     ]
 
-    def expect_drop_line(what, send, port, data, words):
-        log_before = len(target.log_text())
+    last_send = {}  # (agent, throttle) -> when we last sent it something owed a line
+
+    def expect_drop_line(agent, throttle, what, send, port, data, words):
+        log_before = len(agent.log_text())
         found = None
-        # A drop line is owed at most once a second (the throttle runs on the agent's clock, so
-        # under load two sends a second apart may land within one): resend when none came.
+        # A drop line is owed at most once a second per throttle (the agent's, the host's): wait
+        # that long since the last send to this one; and since it runs on the agent's clock,
+        # under load two sends a second apart may land within one, so resend when none came.
         for attempt in range(1, SEND_ATTEMPTS_MAX + 1):
-            time.sleep(DROP_LOG_INTERVAL_SECONDS + 0.1)
-            sender = send(target.address, port, data)
+            since = time.monotonic() - last_send.get((agent.name, throttle), 0.0)
+            time.sleep(max(0.0, DROP_LOG_INTERVAL_SECONDS + 0.1 - since))
+            sender = send(agent.address, port, data)
+            last_send[(agent.name, throttle)] = time.monotonic()
             wanted = words + sender if words.endswith(" from ") else words
             deadline = time.monotonic() + DROP_LINE_SECONDS_MAX
             while found is None and time.monotonic() < deadline:
-                added = target.log_text()[log_before:]
+                added = agent.log_text()[log_before:]
                 found = next((l for l in added.splitlines() if wanted in l and "dropping" in l), None)
                 time.sleep(0.05)
             if found is not None:
                 break
-        assert found is not None, f"no drop line with {wanted!r} after {what} ({SEND_ATTEMPTS_MAX} sends)"
-        log(f"{what}: logged (send {attempt}): {found.split(']', 1)[-1].strip()}")
+        assert found is not None, f"no drop line with {wanted!r} after {what} to {agent.name} ({attempt} sends)"
+        log(f"{what} to {agent.name}: logged (send {attempt}): {found.split(']', 1)[-1].strip()}")
 
-    for what, send, port, data, words in framed + unframed:
-        expect_drop_line(what, send, port, data, words)
+    # Spread over the three servers (the leader too) and interleaved between the agent's and the
+    # host's throttles, so few sends wait on one.
+    agent_cases = [("agent", c) for c in framed]
+    host_cases = [("host", c) for c in unframed]
+    cases = []
+    while agent_cases or host_cases:
+        cases += agent_cases[:1] + host_cases[:1]
+        agent_cases, host_cases = agent_cases[1:], host_cases[1:]
+    for i, (throttle, (what, send, port, data, words)) in enumerate(cases):
+        expect_drop_line(servers[i % len(servers)], throttle, what, send, port, data, words)
     for what, send, port, data in silent:
         log_before = len(target.log_text())
         send(target.address, port, data)

@@ -15,7 +15,7 @@ from cluster import log
 ADDRESSES = ["127.0.0.122", "127.0.0.123", "127.0.0.124"]
 STATUS_ALIVE, STATUS_LEFT, STATUS_FAILED = 1, 3, 4
 # Longer than a killed member takes to be marked failed (the autopilot scenario measures ~8 s).
-WATCH_AFTER_LEAVE_SECONDS = 10.0
+WATCH_AFTER_LEAVE_SECONDS = 8.0
 LEFT_SEEN_SECONDS_MAX = 10.0
 
 
