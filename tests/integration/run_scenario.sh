@@ -4,5 +4,7 @@
 set -euo pipefail
 scenario="$1"
 binary="$2"
+# No .pyc next to the sources (runfiles link back into the tree).
+export PYTHONDONTWRITEBYTECODE=1
 export PYTHONPATH="$(dirname "$scenario")${PYTHONPATH:+:$PYTHONPATH}"
 exec /usr/bin/python3 -u "$scenario" "$binary"
