@@ -215,7 +215,7 @@ class AgentRun {
           // clash): exit 1, once its goodbye (if it is saying one) is out or after 3 s.
           auto* agent = dynamic_cast<agent::AgentMachine*>(self->host_->machine());
           if (agent != nullptr && agent->exit_reason().has_value() && !self->shutting_down_ &&
-              (agent->left() || ++self->exit_wait_polls_ >= 3)) {
+              (!agent->leaving() || agent->left() || ++self->exit_wait_polls_ >= 3)) {
             self->Shutdown(1);
           }
         },

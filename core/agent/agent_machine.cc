@@ -294,6 +294,7 @@ class AgentMachine::Impl {
   std::unique_ptr<gossip::Serf> lan;
   std::unique_ptr<gossip::Serf> wan;
   bool left = false;
+  bool leaving() const { return leaving_; }
   std::optional<std::string> exit_reason_;
   std::vector<raft::pb::Entry> applied;
 
@@ -2076,6 +2077,7 @@ const gossip::Serf* AgentMachine::wan() const { return impl_->wan.get(); }
 const AgentMachineOptions& AgentMachine::options() const { return impl_->opt; }
 bool AgentMachine::left() const { return impl_->left; }
 const std::optional<std::string>& AgentMachine::exit_reason() const { return impl_->exit_reason_; }
+bool AgentMachine::leaving() const { return impl_->leaving(); }
 std::vector<raft::pb::Entry> AgentMachine::TakeApplied() { return std::exchange(impl_->applied, {}); }
 
 MachineFactory AgentMachineFactory(AgentMachineOptions options) {

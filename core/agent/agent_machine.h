@@ -109,6 +109,8 @@ class AgentMachine final : public Machine {
   // Set when the agent cannot go on and its process should exit 1 (Consul's): no seed of
   // -join answered at start, or -retry-join gave up after -retry-max attempts.
   const std::optional<std::string>& exit_reason() const;
+  // A graceful leave is under way (agent.leave, or a goodbye before exit_reason's exit).
+  bool leaving() const;
   // Entries applied since the last call (state-hash and acknowledged-write checkers).
   std::vector<raft::pb::Entry> TakeApplied();
 
