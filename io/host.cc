@@ -99,17 +99,12 @@ absl::Status Host::Start() {
 
 void Host::LogMalformed(Endpoint endpoint, const std::string& peer, const std::string& why) {
   ++frames_malformed_;
-  ++malformed_unlogged_;
   const Time now = Now();
   // Strangers' bytes: one line a second at most, so a flood cannot flood the log.
-  if (options_.log == nullptr || now - last_malformed_log_ < absl::Seconds(1)) return;
+  std::string note;
+  if (options_.log == nullptr || !malformed_log_.Allow(now, &note)) return;
   options_.log->Write(now, LogLevel::kWarn, "agent.host",
-                      absl::StrCat("dropping ", why, " on the ", EndpointName(endpoint), " endpoint from ", peer,
-                                   malformed_unlogged_ > 1
-                                       ? absl::StrCat(" (", malformed_unlogged_, " dropped since the last such line)")
-                                       : ""));
-  last_malformed_log_ = now;
-  malformed_unlogged_ = 0;
+                      absl::StrCat("dropping ", why, " on the ", EndpointName(endpoint), " endpoint from ", peer, note));
 }
 
 absl::Status Host::OpenTransports() {

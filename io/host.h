@@ -35,6 +35,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/status/status.h"
+#include "core/base/log_throttle.h"
 #include "core/seam/machine.h"
 #include "io/durable_store.h"
 #include "io/inbox.h"
@@ -156,8 +157,7 @@ class Host {
   uint64_t messages_dropped_no_endpoint_ = 0;
   void LogMalformed(Endpoint endpoint, const std::string& peer, const std::string& why);
   uint64_t frames_malformed_ = 0;
-  uint64_t malformed_unlogged_ = 0;
-  Time last_malformed_log_ = absl::InfinitePast();
+  LogThrottle malformed_log_;
   ProcessRunner processes_;
   uv_timer_t timer_;
   uv_idle_t pump_;  // runs queued inputs on the next loop turn

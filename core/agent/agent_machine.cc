@@ -16,6 +16,7 @@
 #include "core/agent/identity.h"
 #include "core/agent/server_tags.h"
 #include "core/base/check.h"
+#include "core/base/log_throttle.h"
 #include "core/base/timer_queue.h"
 #include "core/seam/envelope.h"
 #include "nlohmann/json.hpp"
@@ -489,9 +490,7 @@ class AgentMachine::Impl {
   bool conf_change_in_flight_ = false;
   uint64_t sync_timer_ = 0;
 
-  // Dropped-message log throttle.
-  Time last_drop_log_ = absl::InfinitePast();
-  uint64_t drops_unlogged_ = 0;
+  LogThrottle drop_log_{kDropLogInterval};  // dropped messages: one line a second
 };
 
 // ---------------------------------------------------------------------------------------
@@ -736,12 +735,9 @@ void AgentMachine::Impl::SendRpc(const Address& to, const pba::RpcMessage& m) {
 // Messages.
 
 void AgentMachine::Impl::DropLog(Time now, const Address& from, Endpoint endpoint, const std::string& why) {
-  ++drops_unlogged_;
-  if (now - last_drop_log_ < kDropLogInterval) return;
-  log_.Warn(now, "dropping message from ", from, " on the ", EndpointName(endpoint), " endpoint: ", why,
-            drops_unlogged_ > 1 ? absl::StrCat(" (", drops_unlogged_, " dropped since the last such line)") : "");
-  last_drop_log_ = now;
-  drops_unlogged_ = 0;
+  std::string note;
+  if (!drop_log_.Allow(now, &note)) return;
+  log_.Warn(now, "dropping message from ", from, " on the ", EndpointName(endpoint), " endpoint: ", why, note);
 }
 
 void AgentMachine::Impl::HandleMessage(Time now, const MessageInput& m) {

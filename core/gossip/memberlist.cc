@@ -519,7 +519,8 @@ void Memberlist::HandleMessage(Time now, const MessageInput& message, Effects* o
   if (shutdown_) return;
   pb::Packet packet;
   if (!packet.ParseFromString(message.payload)) {
-    log_.Warn(now_, "dropping unparsable packet from ", message.from);
+    std::string note;
+    if (unparsable_log_.Allow(now_, &note)) log_.Warn(now_, "dropping unparsable packet from ", message.from, note);
     return;
   }
   for (const pb::Message& m : packet.messages()) HandleOne(m, message.from, message.channel);

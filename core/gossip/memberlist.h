@@ -22,6 +22,7 @@
 
 #include "absl/container/btree_map.h"
 #include "core/base/log.h"
+#include "core/base/log_throttle.h"
 #include "core/base/node_id.h"
 #include "core/base/rng.h"
 #include "core/gossip/awareness.h"
@@ -229,6 +230,7 @@ class Memberlist {
   BroadcastQueue broadcasts_;
   TimerQueue timers_;
   Time now_;
+  LogThrottle unparsable_log_;  // strangers' garbage: one line a second
   Effects* out_ = nullptr;
   int entry_depth_ = 0;  // Entry scopes open (nested entries request no wake-up)
 

@@ -256,7 +256,8 @@ TagMap Serf::DecodeTags(const std::string& meta) {
 void Serf::NotifyMsg(std::string_view payload, const Address& from) {
   pb::SerfMessage m;
   if (!m.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    log_.Warn(now_, "dropping unparsable serf message from ", from);
+    std::string note;
+    if (unparsable_log_.Allow(now_, &note)) log_.Warn(now_, "dropping unparsable serf message from ", from, note);
     return;
   }
   // Bounded as a local request would be: what we accept we also pass on (limits.h).

@@ -18,6 +18,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/status/statusor.h"
 #include "core/base/log.h"
+#include "core/base/log_throttle.h"
 #include "core/gossip/broadcast_queue.h"
 #include "core/gossip/event_handler.h"
 #include "core/gossip/lamport.h"
@@ -229,6 +230,7 @@ class Serf final : private MemberlistDelegate {
   BroadcastQueue query_leave_broadcasts_;   // queries and leave intents (Serf's queryBroadcasts)
   std::vector<std::vector<EventFilter>> handler_filters_;
   Time now_;
+  LogThrottle unparsable_log_;  // strangers' garbage: one line a second
   Effects* out_ = nullptr;
 
   LamportClock clock_;
