@@ -629,6 +629,13 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
         }
         bootstrap_done_ = true;
       }
+      // The only voter of its configuration (-bootstrap, -dev, a one-server cluster
+      // restarting) has nobody to wait for: it stands for election at once instead of after an
+      // election timeout, so a dev agent answers /v1/status/leader as soon as it is up.
+      const raft::pb::Configuration& c = raft->configuration();
+      if (c.servers_size() == 1 && c.servers(0).id() == raft_id_.value && c.servers(0).voter()) {
+        raft->Campaign(now, &ready);
+      }
     }
     StartGossip(now);
     sync_timer_ = timers_.Add(now + kSyncFirst, [this] { SyncOwnNode(now_); });
