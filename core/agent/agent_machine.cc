@@ -251,34 +251,6 @@ absl::StatusOr<std::pair<state::Session, bool>> ParseSessionCreate(std::string_v
   return std::make_pair(s, default_checks);
 }
 
-state::AutopilotConfiguration ToState(const AutopilotConfig& c) {
-  state::AutopilotConfiguration s;
-  s.cleanup_dead_servers = c.cleanup_dead_servers;
-  s.last_contact_threshold = c.last_contact_threshold;
-  s.max_trailing_logs = c.max_trailing_logs;
-  s.min_quorum = c.min_quorum;
-  s.server_stabilization_time = c.server_stabilization_time;
-  s.redundancy_zone_tag = c.redundancy_zone_tag;
-  s.disable_upgrade_migration = c.disable_upgrade_migration;
-  s.upgrade_version_tag = c.upgrade_version_tag;
-  return s;
-}
-
-AutopilotConfig FromState(const state::AutopilotConfiguration& s) {
-  AutopilotConfig c;
-  c.cleanup_dead_servers = s.cleanup_dead_servers;
-  c.last_contact_threshold = s.last_contact_threshold;
-  c.max_trailing_logs = s.max_trailing_logs;
-  c.min_quorum = s.min_quorum;
-  c.server_stabilization_time = s.server_stabilization_time;
-  c.redundancy_zone_tag = s.redundancy_zone_tag;
-  c.disable_upgrade_migration = s.disable_upgrade_migration;
-  c.upgrade_version_tag = s.upgrade_version_tag;
-  c.create_index = s.create_index;
-  c.modify_index = s.modify_index;
-  return c;
-}
-
 std::string ReplyBytes(const pba::Reply& r) { return r.SerializeAsString(); }
 
 }  // namespace
@@ -1198,7 +1170,7 @@ void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, c
   } else if (method == "operator.autopilot.get") {
     std::optional<state::AutopilotConfiguration> stored = store.Autopilot();
     reply.set_index(stored.has_value() ? stored->modify_index : 1);
-    reply.set_body(AutopilotConfigJson(stored.has_value() ? FromState(*stored) : opt.autopilot));
+    reply.set_body(AutopilotConfigJson(stored.has_value() ? *stored : opt.autopilot));
   } else {
     return Fail(request_id, absl::InvalidArgumentError(absl::StrCat("not a read: ", method)));
   }
@@ -1267,9 +1239,9 @@ void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string&
   } else if (method == "operator.autopilot.set") {
     std::optional<state::AutopilotConfiguration> stored = fsm.store().Autopilot();
     absl::StatusOr<AutopilotConfig> c =
-        ParseAutopilotConfigJson(call.json(), stored.has_value() ? FromState(*stored) : opt.autopilot);
+        ParseAutopilotConfigJson(call.json(), stored.has_value() ? *stored : opt.autopilot);
     if (!c.ok()) return Fail(request_id, c.status());
-    Propose(now, request_id, state::commands::AutopilotSet(stamp, ToState(*c), call.has_cas(), call.cas()),
+    Propose(now, request_id, state::commands::AutopilotSet(stamp, *c, call.has_cas(), call.cas()),
             WriteKind::kAutopilot);
   } else if (method == "session.create") {
     absl::StatusOr<std::pair<state::Session, bool>> parsed = ParseSessionCreate(call.json(), node_name_);
@@ -1516,7 +1488,7 @@ void AgentMachine::Impl::OnLeadershipChange(Time now) {
       // Seed the configuration into the log (only if none is stored: cas 0), so what an
       // operator sets later survives every change of leader, as Consul's leader does.
       Propose(now, InternalRequest([](const absl::Status&, const pba::Reply&) {}),
-              state::commands::AutopilotSet(clock_.Stamp(now, raft->term()), ToState(opt.autopilot), true, 0),
+              state::commands::AutopilotSet(clock_.Stamp(now, raft->term()), opt.autopilot, true, 0),
               WriteKind::kInternal);
     }
     Reconcile(now);
@@ -1880,7 +1852,7 @@ void AgentMachine::Impl::Reconcile(Time now) {
 
 AutopilotConfig AgentMachine::Impl::CurrentAutopilotConfig() const {
   const std::optional<state::AutopilotConfiguration>& stored = fsm.store().Autopilot();
-  return stored.has_value() ? FromState(*stored) : opt.autopilot;
+  return stored.has_value() ? *stored : opt.autopilot;
 }
 
 // What autopilot knows of every server in the configuration, as of now (the leader's view).

@@ -19,22 +19,13 @@
 #include "absl/status/statusor.h"
 #include "core/base/node_id.h"
 #include "core/base/time.h"
+#include "core/state/types.h"
 
 namespace muster::agent {
 
-// Consul's AutopilotConfiguration with its defaults.
-struct AutopilotConfig {
-  bool cleanup_dead_servers = true;
-  Duration last_contact_threshold = absl::Milliseconds(200);
-  uint64_t max_trailing_logs = 250;
-  uint32_t min_quorum = 0;
-  Duration server_stabilization_time = absl::Seconds(10);
-  std::string redundancy_zone_tag;
-  bool disable_upgrade_migration = false;
-  std::string upgrade_version_tag;
-  uint64_t create_index = 0;
-  uint64_t modify_index = 0;
-};
+// Consul's AutopilotConfiguration with its defaults: the state store's record of it (kept in
+// the raft log, so an operator's set-config survives leader changes).
+using AutopilotConfig = state::AutopilotConfiguration;
 
 // Consul's JSON ("CleanupDeadServers", "LastContactThreshold": "200ms", ...).
 std::string AutopilotConfigJson(const AutopilotConfig& config);
