@@ -35,6 +35,11 @@ constexpr uint64_t kInternalIdBase = uint64_t{1} << 62;
 // Commands waiting for the log write before them to be durable (group proposal); past it a
 // write is refused as UNAVAILABLE (the disk is behind).
 constexpr size_t kQueuedCommandsMax = 4096;
+// Blocking queries parked at once (each holds its Call and a few topics: ~0.5 KiB); past it a
+// query is answered at once, which is a legal blocking answer (the client asks again).
+constexpr size_t kParkedQueriesMax = 65536;
+constexpr Duration kBlockingWaitDefault = absl::Minutes(5);
+constexpr Duration kBlockingWaitMax = absl::Minutes(10);
 // Bootstrap-expect: how often the peer question is asked again while answers are missing.
 constexpr Duration kPeerQueryInterval = absl::Seconds(1);
 // A dropped message is logged at most this often (with the count since), so a flood of
@@ -143,7 +148,20 @@ class AgentMachine::Impl {
   // Reads and writes.
   bool MayPropose() const;
   void Read(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
-  void Serve(uint64_t request_id, const std::string& method, const pba::Call& call);
+  void Serve(uint64_t request_id, const std::string& method, const pba::Call& call, bool may_block = true);
+  void Done(uint64_t request_id, const std::string& method, const pba::Call& call, const absl::Status& status,
+            pba::Reply reply, bool may_block);
+  // Blocking queries.
+  struct ParkedQuery {
+    std::string method;
+    pba::Call call;
+    uint64_t timer = 0;  // its deadline
+  };
+  std::vector<state::WatchTopic> TopicsOf(const std::string& method, const pba::Call& call) const;
+  Duration BlockingWait(const pba::Call& call);
+  bool Park(uint64_t request_id, const std::string& method, const pba::Call& call);
+  void Wake(const std::vector<uint64_t>& woken);
+  absl::btree_map<uint64_t, ParkedQuery> parked_;  // by request id (= watch id)
   void Write(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
   void Propose(Time now, uint64_t request_id, const pbs::Command& c, WriteKind kind, std::string session_id = "");
   void Forward(Time now, uint64_t request_id, const std::string& method, pba::Call call);
@@ -836,7 +854,13 @@ void AgentMachine::Impl::Forward(Time now, uint64_t request_id, const std::strin
   m.mutable_forward()->set_method(method);
   *m.mutable_forward()->mutable_call() = call;
   SendRpc(to, m);
-  const uint64_t timer = timers_.Add(now + opt.rpc_timeout, [this, seq] {
+  // A blocking query waits at the leader for up to its wait (and jitter) before it answers.
+  const Duration blocking = call.min_index() > 0
+                                ? (call.wait_ms() == 0 ? kBlockingWaitDefault
+                                                       : std::min(absl::Milliseconds(call.wait_ms()), kBlockingWaitMax)) *
+                                      17 / 16
+                                : absl::ZeroDuration();
+  const uint64_t timer = timers_.Add(now + opt.rpc_timeout + blocking, [this, seq] {
     auto it = forwards_.find(seq);
     if (it == forwards_.end()) return;
     const uint64_t id = it->second.request_id;
@@ -926,7 +950,7 @@ void AgentMachine::Impl::Read(Time now, uint64_t request_id, const std::string& 
   reads_[request_id] = PendingRead{request_id, method, call, 0, raft->term()};
 }
 
-void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, const pba::Call& call) {
+void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, const pba::Call& call, bool may_block) {
   const state::Store& store = fsm.store();
   pba::Reply reply = Facts();
   Json j;
@@ -935,12 +959,12 @@ void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, c
     if (call.keys()) {
       state::Indexed<std::vector<std::string>> keys = store.KVKeys(call.key(), call.separator());
       reply.set_index(keys.index);
-      if (keys.value.empty()) return Answer(request_id, absl::NotFoundError(""), reply);
+      if (keys.value.empty()) return Done(request_id, method, call, absl::NotFoundError(""), std::move(reply), may_block);
       reply.set_body(Json(keys.value).dump());
     } else if (call.recurse()) {
       state::Indexed<std::vector<state::KVEntry>> list = store.KVList(call.key());
       reply.set_index(list.index);
-      if (list.value.empty()) return Answer(request_id, absl::NotFoundError(""), reply);
+      if (list.value.empty()) return Done(request_id, method, call, absl::NotFoundError(""), std::move(reply), may_block);
       if (call.raw()) {
         reply.set_body(list.value.front().value);
       } else {
@@ -951,7 +975,7 @@ void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, c
     } else {
       state::Indexed<std::optional<state::KVEntry>> e = store.KVGet(call.key());
       reply.set_index(e.index);
-      if (!e.value.has_value()) return Answer(request_id, absl::NotFoundError(""), reply);
+      if (!e.value.has_value()) return Done(request_id, method, call, absl::NotFoundError(""), std::move(reply), may_block);
       reply.set_body(call.raw() ? e.value->value : Json::array({KVJson(*e.value)}).dump());
     }
   } else if (method == "catalog.nodes") {
@@ -985,7 +1009,83 @@ void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, c
   } else {
     return Fail(request_id, absl::InvalidArgumentError(absl::StrCat("not a read: ", method)));
   }
-  Answer(request_id, absl::OkStatus(), reply);
+  Done(request_id, method, call, absl::OkStatus(), std::move(reply), may_block);
+}
+
+// A read's answer, unless it is a blocking query whose index has not moved past the client's:
+// then it is parked on the topics its query reads (core/state/watch.h) until an apply touches
+// them or its wait runs out (Consul's blocking queries).
+void AgentMachine::Impl::Done(uint64_t request_id, const std::string& method, const pba::Call& call,
+                              const absl::Status& status, pba::Reply reply, bool may_block) {
+  if (reply.index() == 0) reply.set_index(1);  // never 0: a client blocking on 0 would spin
+  const bool blocks = may_block && call.min_index() > 0 && reply.index() <= call.min_index() &&
+                      (status.ok() || status.code() == absl::StatusCode::kNotFound);
+  if (!blocks || !Park(request_id, method, call)) return Answer(request_id, status, std::move(reply));
+}
+
+std::vector<state::WatchTopic> AgentMachine::Impl::TopicsOf(const std::string& method, const pba::Call& call) const {
+  using state::WatchTopic;
+  if (method == "kv.get") {
+    return {call.recurse() || call.keys() ? WatchTopic::KVPrefix(call.key()) : WatchTopic::KVKey(call.key())};
+  }
+  if (method == "catalog.nodes") return {WatchTopic::Table(state::kTableNodes)};
+  if (method == "health.node") return {WatchTopic::Table(state::kTableChecks)};
+  if (method == "session.info" || method == "session.list") return {WatchTopic::Table(state::kTableSessions)};
+  if (method == "operator.autopilot.get") return {WatchTopic::Table(state::kTableAutopilot)};
+  return {};
+}
+
+Duration AgentMachine::Impl::BlockingWait(const pba::Call& call) {
+  // Consul's: 5 min when the client names none, at most 10 min, plus up to wait/16 of jitter
+  // so that many clients woken together do not all come back at once.
+  Duration wait = call.wait_ms() == 0 ? kBlockingWaitDefault
+                                      : std::min(absl::Milliseconds(call.wait_ms()), kBlockingWaitMax);
+  const uint64_t jitter_ms = static_cast<uint64_t>(absl::ToInt64Milliseconds(wait) / 16);
+  if (jitter_ms > 0) wait += absl::Milliseconds(rng_.Uniform(jitter_ms));
+  return wait;
+}
+
+bool AgentMachine::Impl::Park(uint64_t request_id, const std::string& method, const pba::Call& call) {
+  std::vector<state::WatchTopic> topics = TopicsOf(method, call);
+  if (topics.empty()) return false;
+  auto it = parked_.find(request_id);
+  if (it == parked_.end()) {
+    if (parked_.size() >= kParkedQueriesMax) return false;  // answered at once: a legal answer
+    const uint64_t timer = timers_.Add(now_ + BlockingWait(call), [this, request_id] {
+      auto p = parked_.find(request_id);
+      if (p == parked_.end()) return;
+      ParkedQuery q = std::move(p->second);
+      parked_.erase(p);
+      fsm.watches().Remove(request_id);
+      Serve(request_id, q.method, q.call, /*may_block=*/false);  // the wait ran out: as it is now
+    });
+    it = parked_.emplace(request_id, ParkedQuery{method, call, timer}).first;
+  }
+  if (!fsm.watches().Add(request_id, std::move(topics))) {
+    timers_.Cancel(it->second.timer);
+    parked_.erase(it);
+    return false;
+  }
+  return true;
+}
+
+void AgentMachine::Impl::Wake(const std::vector<uint64_t>& woken) {
+  for (uint64_t id : woken) {
+    auto it = parked_.find(id);
+    if (it == parked_.end()) continue;
+    // Run the query again: answered if its index moved, parked again (same deadline) if not.
+    const std::string method = it->second.method;
+    const pba::Call call = it->second.call;
+    const uint64_t timer = it->second.timer;
+    parked_.erase(it);
+    Serve(id, method, call, /*may_block=*/true);
+    if (auto again = parked_.find(id); again != parked_.end()) {
+      timers_.Cancel(again->second.timer);  // the re-park's new deadline: keep the first one
+      again->second.timer = timer;
+    } else {
+      timers_.Cancel(timer);
+    }
+  }
 }
 
 void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string& method, const pba::Call& call) {
@@ -1156,7 +1256,9 @@ void AgentMachine::Impl::FlushQueued(Time now) {
 void AgentMachine::Impl::Carry(Time now, raft::Ready& ready) {
   if (raft == nullptr) return;
   if (ready.restore.has_value()) {
-    MUSTER_CHECK(fsm.Restore(raft->log().snapshot_data()).ok(), "snapshot data does not parse");
+    absl::StatusOr<std::vector<uint64_t>> woken = fsm.Restore(raft->log().snapshot_data());
+    MUSTER_CHECK(woken.ok(), "snapshot data does not parse");
+    Wake(*woken);
     MUSTER_CHECK_EQ(fsm.store().last_index(), ready.restore->index(), "snapshot data and meta disagree");
     clock_.Observe(fsm.store().last_stamp(), now);
     term_applied_ = ready.restore->term();
@@ -1199,6 +1301,7 @@ void AgentMachine::Impl::ApplyEntry(Time now, const raft::pb::Entry& e) {
     result = fsm.Apply(e.index(), e.data());
     clock_.Observe(fsm.store().last_stamp(), now);
     applied_command = true;
+    if (!result.woken.empty()) Wake(result.woken);
   }
   applied.push_back(e);
   auto it = writes_.find(e.index());

@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 
+#include "absl/strings/escaping.h"
 #include "core/agent/identity.h"
 #include "core/seam/envelope.h"
 #include "gtest/gtest.h"
@@ -385,6 +386,93 @@ TEST(AgentMachineTest, TheOnlyVoterStandsForElectionAtOnce) {
   put.set_key("k");
   put.set_value("v");
   EXPECT_TRUE(d.Call("kv.put", put).status.ok());
+}
+
+TEST(AgentMachineTest, ABlockingQueryAnswersWhenItsKeyChangesOrItsWaitRunsOut) {
+  Driver d;
+  d.RunFor(absl::Seconds(3));
+  pba::Call put;
+  put.set_key("watched");
+  put.set_value("v1");
+  ASSERT_TRUE(d.Call("kv.put", put).status.ok());
+  pba::Call get;
+  get.set_key("watched");
+  const uint64_t index = ReplyOf(d.Call("kv.get", get)).index();
+  // Parked past the index it has seen, for 30 s at most.
+  get.set_min_index(index);
+  get.set_wait_ms(30'000);
+  d.Feed(RequestInput{9000, "kv.get", get.SerializeAsString()});
+  pba::Call other;
+  other.set_key("elsewhere");
+  other.set_value("x");
+  ASSERT_TRUE(d.Call("kv.put", other).status.ok());
+  d.RunFor(absl::Seconds(5));
+  EXPECT_TRUE(d.responses[9000].empty()) << "another key's write does not answer it";
+  put.set_value("v2");
+  ASSERT_TRUE(d.Call("kv.put", put).status.ok());
+  ASSERT_EQ(d.responses[9000].size(), 1u) << "answered by the write that touched its key";
+  const pba::Reply changed = ReplyOf(d.responses[9000][0]);
+  EXPECT_GT(changed.index(), index);
+  EXPECT_NE(changed.body().find(absl::Base64Escape("v2")), std::string::npos) << changed.body();
+
+  // Nothing changes: answered when the wait (plus at most 1/16 of jitter) runs out, as it is.
+  get.set_min_index(changed.index());
+  get.set_wait_ms(2'000);
+  const Time asked = d.now;
+  d.Feed(RequestInput{9001, "kv.get", get.SerializeAsString()});
+  d.RunFor(absl::Milliseconds(1'990));
+  EXPECT_TRUE(d.responses[9001].empty());
+  d.RunFor(absl::Milliseconds(200));
+  ASSERT_EQ(d.responses[9001].size(), 1u);
+  EXPECT_LE(d.now - asked, absl::Milliseconds(2'200));
+  EXPECT_EQ(ReplyOf(d.responses[9001][0]).index(), changed.index());
+
+  // A key that does not exist yet: a blocking 404 answers when it is created.
+  pba::Call absent;
+  absent.set_key("later");
+  const Response& missing = d.Call("kv.get", absent);
+  ASSERT_EQ(missing.status.code(), absl::StatusCode::kNotFound);
+  absent.set_min_index(ReplyOf(missing).index());
+  d.Feed(RequestInput{9002, "kv.get", absent.SerializeAsString()});
+  EXPECT_TRUE(d.responses[9002].empty());
+  pba::Call create;
+  create.set_key("later");
+  create.set_value("here");
+  ASSERT_TRUE(d.Call("kv.put", create).status.ok());
+  ASSERT_EQ(d.responses[9002].size(), 1u);
+  EXPECT_TRUE(d.responses[9002][0].status.ok());
+}
+
+TEST(AgentMachineTest, TenThousandParkedQueriesAllAnswerWhenTheirKeysChange) {
+  Driver d;
+  d.RunFor(absl::Seconds(3));
+  constexpr int kQueries = 10'000;
+  constexpr int kKeys = 100;
+  for (int k = 0; k < kKeys; ++k) {
+    pba::Call put;
+    put.set_key(absl::StrCat("many/", k));
+    put.set_value("0");
+    ASSERT_TRUE(d.Call("kv.put", put).status.ok());
+  }
+  const uint64_t index = d.machine->fsm().store().last_index();  // past every key's own index
+  for (int q = 0; q < kQueries; ++q) {
+    pba::Call get;
+    get.set_key(absl::StrCat("many/", q % kKeys));
+    get.set_min_index(index);
+    get.set_wait_ms(600'000);
+    d.Feed(RequestInput{100'000 + static_cast<uint64_t>(q), "kv.get", get.SerializeAsString()});
+  }
+  for (int q = 0; q < kQueries; ++q) ASSERT_TRUE(d.responses[100'000 + q].empty()) << q;
+  for (int k = 0; k < kKeys; ++k) {
+    pba::Call put;
+    put.set_key(absl::StrCat("many/", k));
+    put.set_value("1");
+    ASSERT_TRUE(d.Call("kv.put", put).status.ok());
+  }
+  for (int q = 0; q < kQueries; ++q) {
+    ASSERT_EQ(d.responses[100'000 + q].size(), 1u) << q;
+    EXPECT_GT(ReplyOf(d.responses[100'000 + q][0]).index(), index);
+  }
 }
 
 TEST(AgentMachineTest, SameSeedAndInputsGiveTheSameEffects) {

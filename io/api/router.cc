@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/go_duration.h"
 #include "core/base/strings.h"
 #include "nlohmann/json.hpp"
 
@@ -110,7 +111,16 @@ std::optional<http::Response> Conflicting(const http::Request& request,
 // before the endpoint's own. `consistency` is what reads carry into the Call.
 struct CommonParams {
   std::string consistency;
+  uint64_t min_index = 0;  // ?index: a blocking query
+  uint64_t wait_ms = 0;    // ?wait (Go duration; 0: the agent's default, Consul's 5 min)
 };
+
+// What a read carries from the common parameters into its Call.
+void ApplyReadParams(const CommonParams& common, proto::agent::Call* call) {
+  call->set_consistency(common.consistency);
+  call->set_min_index(common.min_index);
+  call->set_wait_ms(common.wait_ms);
+}
 
 std::variant<CommonParams, http::Response> ParseCommon(const http::Request& request,
                                                        const RouterOptions& options) {
@@ -124,10 +134,15 @@ std::variant<CommonParams, http::Response> ParseCommon(const http::Request& requ
     return Text(400, "Cannot specify ?stale with ?consistent, conflicting semantics.");
   }
   common.consistency = stale ? "stale" : consistent ? "consistent" : "";
-  // Blocking queries are issue 12's; a well-formed index is accepted and ignored, as a
-  // malformed one is refused like Consul's parseWait.
-  if (UintParam index = ParseUintParam(request, "index"); index.error.has_value()) {
-    return Text(400, "Invalid index");
+  // Blocking queries: ?index (the client's last X-Consul-Index) and ?wait, refused as Consul's
+  // parseWait refuses them.
+  UintParam index = ParseUintParam(request, "index");
+  if (index.error.has_value()) return Text(400, "Invalid index");
+  common.min_index = index.value.value_or(0);
+  if (std::optional<std::string> wait = request.Query("wait"); wait.has_value()) {
+    absl::StatusOr<absl::Duration> d = ParseGoDuration(*wait);
+    if (wait->size() > 32 || !d.ok() || *d < absl::ZeroDuration()) return Text(400, "Invalid wait time");
+    common.wait_ms = static_cast<uint64_t>(std::min(absl::ToInt64Milliseconds(*d), int64_t{600'000}));
   }
   return common;
 }
@@ -157,7 +172,7 @@ Routed KvGet(const EndpointRequest& in) {
   RoutedCall routed = Call("kv.get", AnswerShape::kQuery);
   proto::agent::Call& call = routed.call;
   call.set_key(std::string(in.suffix));
-  call.set_consistency(in.common.consistency);
+  ApplyReadParams(in.common, &call);
   call.set_recurse(request.HasQuery("recurse"));
   call.set_keys(request.HasQuery("keys"));
   if (call.keys()) {
@@ -234,7 +249,7 @@ Routed Kv(const EndpointRequest& in) {
 
 Routed CatalogNodes(const EndpointRequest& in) {
   RoutedCall routed = Call("catalog.nodes", AnswerShape::kQuery);
-  routed.call.set_consistency(in.common.consistency);
+  ApplyReadParams(in.common, &routed.call);
   return routed;
 }
 
@@ -243,7 +258,7 @@ Routed HealthNode(const EndpointRequest& in) {
   if (auto bad = CheckString("node name", in.suffix, kParamBytesMax)) return *bad;
   RoutedCall routed = Call("health.node", AnswerShape::kQuery);
   routed.call.set_key(std::string(in.suffix));
-  routed.call.set_consistency(in.common.consistency);
+  ApplyReadParams(in.common, &routed.call);
   return routed;
 }
 
@@ -268,7 +283,7 @@ Routed AgentLeave(const EndpointRequest&) { return Call("agent.leave"); }
 
 Routed RaftConfiguration(const EndpointRequest& in) {
   RoutedCall routed = Call("operator.raft.configuration");
-  routed.call.set_consistency(in.common.consistency);
+  ApplyReadParams(in.common, &routed.call);
   return routed;
 }
 
@@ -296,7 +311,7 @@ Routed AutopilotConfiguration(const EndpointRequest& in) {
   const http::Request& request = in.http;
   if (request.method != "PUT") {
     RoutedCall routed = Call("operator.autopilot.get");
-    routed.call.set_consistency(in.common.consistency);
+    ApplyReadParams(in.common, &routed.call);
     return routed;
   }
   // The body is the agent's to read field by field; here it only has to be a JSON object, so
@@ -319,7 +334,7 @@ Routed AutopilotConfiguration(const EndpointRequest& in) {
 
 Routed AutopilotHealth(const EndpointRequest& in) {
   RoutedCall routed = Call("operator.autopilot.health", AnswerShape::kAutopilotHealth);
-  routed.call.set_consistency(in.common.consistency);
+  ApplyReadParams(in.common, &routed.call);
   return routed;
 }
 

@@ -251,9 +251,18 @@ TEST_F(RouterTest, CommonParameters) {
   EXPECT_EQ(Serve("GET", "/v1/kv/k", {{"dc", "dc2"}}).body, "No path to datacenter");
   EXPECT_EQ(Serve("GET", "/v1/kv/k", {{"dc", "dc2"}}).status, 500);
   EXPECT_TRUE(agent_.asked.empty());
-  // A blocking query's index and wait are accepted (and, until issue 12, not waited on).
+  // A blocking query's index and wait go to the agent, which parks it.
   EXPECT_EQ(Serve("GET", "/v1/kv/k", {{"index", "12"}, {"wait", "5s"}, {"dc", "dc1"}}).status, 200);
   EXPECT_EQ(agent_.asked.size(), 1u);
+  EXPECT_EQ(LastCall().min_index(), 12u);
+  EXPECT_EQ(LastCall().wait_ms(), 5000u);
+  Serve("GET", "/v1/catalog/nodes", {{"index", "7"}, {"wait", "1m30s"}});
+  EXPECT_EQ(LastCall().min_index(), 7u);
+  EXPECT_EQ(LastCall().wait_ms(), 90'000u);
+  Serve("GET", "/v1/kv/k", {{"index", "7"}, {"wait", "2h"}});
+  EXPECT_EQ(LastCall().wait_ms(), 600'000u) << "clamped to Consul's 10 min";
+  EXPECT_EQ(Serve("GET", "/v1/kv/k", {{"index", "7"}, {"wait", "soon"}}).body, "Invalid wait time");
+  EXPECT_EQ(Serve("GET", "/v1/kv/k", {{"index", "7"}, {"wait", "-1s"}}).status, 400);
 }
 
 TEST_F(RouterTest, UnknownPathsAndMethods) {
