@@ -100,7 +100,7 @@ absl::StatusOr<HttpResponse> ApiClient::DoOk(std::string_view method, std::strin
 void HttpFlags::AddClientFlags(FlagSet& flags) {
   flags.AddString("http-addr", &http_addr_,
                   "The address and port of the agent's HTTP API, \"host:port\" or \"http://host:port\". "
-                  "The default is CONSUL_HTTP_ADDR, else 127.0.0.1:8500.");
+                  "The default is MUSTER_HTTP_ADDR, else CONSUL_HTTP_ADDR, else 127.0.0.1:8500.");
   flags.AddString("token", &token_,
                   "ACL token to use in the request (X-Consul-Token). The default is CONSUL_HTTP_TOKEN.");
 }
@@ -115,6 +115,8 @@ void HttpFlags::AddServerFlags(FlagSet& flags) {
 
 absl::StatusOr<ApiClient> HttpFlags::Client(const Environment& env) const {
   std::string address_text = http_addr_;
+  // MUSTER_HTTP_ADDR, ours, wins over CONSUL_HTTP_ADDR, so one shell can hold both tools' settings.
+  if (address_text.empty() && env.getenv) address_text = env.getenv("MUSTER_HTTP_ADDR").value_or("");
   if (address_text.empty() && env.getenv) address_text = env.getenv("CONSUL_HTTP_ADDR").value_or("");
   if (address_text.empty()) address_text = std::string(kHttpAddrDefault);
   absl::StatusOr<HttpAddress> address = ParseHttpAddress(address_text);

@@ -1,5 +1,5 @@
 // The agent's HTTP API as Consul's Go client (github.com/hashicorp/consul/api) calls it: the
-// address from -http-addr, else CONSUL_HTTP_ADDR, else 127.0.0.1:8500; the token as
+// address from -http-addr, else MUSTER_HTTP_ADDR, else CONSUL_HTTP_ADDR, else 127.0.0.1:8500; the token as
 // X-Consul-Token from -token or CONSUL_HTTP_TOKEN; -datacenter as ?dc=, -stale as ?stale;
 // paths and query strings escaped as Go's net/url does; and errors worded as that client's:
 //   Get "http://127.0.0.1:8500/v1/agent/members": dial tcp 127.0.0.1:8500: connect: connection refused

@@ -131,6 +131,21 @@ TEST_F(CliTest, HttpAddressFromFlagEnvAndDefault) {
   EXPECT_TRUE(transport_.requests.empty());
 }
 
+TEST_F(CliTest, MusterHttpAddrWinsOverConsulHttpAddr) {
+  transport_.Answer("GET /v1/agent/members", 200, "[]");
+  vars_["MUSTER_HTTP_ADDR"] = "127.0.0.8:8600";
+  EXPECT_EQ(Cli({"members"}), 2);
+  EXPECT_EQ(transport_.addresses.back(), "127.0.0.8:8600");
+  vars_["CONSUL_HTTP_ADDR"] = "127.0.0.7:9500";
+  EXPECT_EQ(Cli({"members"}), 2);
+  EXPECT_EQ(transport_.addresses.back(), "127.0.0.8:8600");
+  EXPECT_EQ(Cli({"members", "-http-addr=127.0.0.6:1"}), 2);  // the flag wins over both
+  EXPECT_EQ(transport_.addresses.back(), "127.0.0.6:1");
+  vars_.erase("MUSTER_HTTP_ADDR");
+  EXPECT_EQ(Cli({"members"}), 2);
+  EXPECT_EQ(transport_.addresses.back(), "127.0.0.7:9500");
+}
+
 // ---- join / leave -----------------------------------------------------------------------
 
 TEST_F(CliTest, JoinCountsJoins) {
