@@ -379,6 +379,100 @@ TEST_F(RouterTest, AutopilotHealthIs429WhenUnhealthy) {
   EXPECT_EQ(Serve("GET", "/v1/operator/autopilot/health").status, 200);
 }
 
+TEST_F(RouterTest, SessionCreateRenamesFieldsAsConsulMatchesThem) {
+  agent_.play = [](const std::string&, const proto::agent::Call&) {
+    return AgentAnswer(absl::OkStatus(), R"({"ID":"adf4238a-882b-9ddc-4a9d-5b6758e4159e"})", 12);
+  };
+  // python-consul's body: lower-case names (W4), Go durations as strings.
+  http::Response response = Serve("PUT", "/v1/session/create", {},
+                                  R"({"name": "lock", "lockdelay": "5s", "behavior": "delete", "ttl": "10s",)"
+                                  R"( "checks": ["serfHealth"], "NODE": "n1"})");
+  EXPECT_EQ(LastMethod(), "session.create");
+  EXPECT_EQ(LastCall().json(),
+            R"({"Name":"lock","LockDelay":"5s","Behavior":"delete","TTL":"10s","Checks":["serfHealth"],"Node":"n1"})");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, R"({"ID":"adf4238a-882b-9ddc-4a9d-5b6758e4159e"})");
+  EXPECT_EQ(Header(response, "Content-Type"), "application/json");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "<none>");
+  // Consul's own spelling passes unchanged; a field sent twice keeps the later value, as Go's
+  // encoding/json; an unknown field goes on for the agent to refuse by name.
+  Serve("PUT", "/v1/session/create", {}, R"({"TTL":"30s","ServiceChecks":[{"ID":"web"}],"ttl":"40s","Extra":1})");
+  EXPECT_EQ(LastCall().json(), R"({"TTL":"40s","ServiceChecks":[{"ID":"web"}],"Extra":1})");
+  // No body: Consul's defaults, decided by the agent.
+  Serve("PUT", "/v1/session/create");
+  EXPECT_EQ(LastCall().json(), "");
+}
+
+TEST_F(RouterTest, SessionCreateRefusesBodiesThatAreNotJsonObjects) {
+  for (const char* bad : {"not json", "[]", "\"ttl\"", "{\"ttl\":", " ", "{\"ttl\":\"10s\"} x"}) {
+    http::Response response = Serve("PUT", "/v1/session/create", {}, bad);
+    EXPECT_EQ(response.status, 400) << bad;
+    EXPECT_NE(response.body.find("Request decode failed"), std::string::npos) << response.body;
+  }
+  EXPECT_EQ(Serve("PUT", "/v1/session/create", {}, std::string(100000, '{')).status, 400);
+  EXPECT_TRUE(agent_.asked.empty());
+}
+
+TEST_F(RouterTest, SessionDestroyAndRenewCarryTheId) {
+  const std::string id = "adf4238a-882b-9ddc-4a9d-5b6758e4159e";
+  http::Response response = Serve("PUT", "/v1/session/destroy/" + id);
+  EXPECT_EQ(LastMethod(), "session.destroy");
+  EXPECT_EQ(LastCall().key(), id);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "true");
+  agent_.play = [](const std::string&, const proto::agent::Call&) {
+    return AgentAnswer(absl::OkStatus(), R"([{"ID":"s","TTL":"10s"}])", 8);
+  };
+  response = Serve("PUT", "/v1/session/renew/" + id);
+  EXPECT_EQ(LastMethod(), "session.renew");
+  EXPECT_EQ(LastCall().key(), id);
+  EXPECT_EQ(response.body, R"([{"ID":"s","TTL":"10s"}])");
+  // An unknown session: 404, which python-consul's renew raises as NotFound.
+  agent_.play = [](const std::string&, const proto::agent::Call&) {
+    return AgentAnswer(absl::NotFoundError("Session id 'x' not found"), "");
+  };
+  EXPECT_EQ(Serve("PUT", "/v1/session/renew/x").status, 404);
+  size_t asked = agent_.asked.size();
+  for (const char* verb : {"destroy", "renew"}) {
+    const std::string path = std::string("/v1/session/") + verb + "/";
+    EXPECT_EQ(Serve("PUT", path).body, "Missing session") << verb;
+    EXPECT_EQ(Serve("PUT", path + "\xff").status, 400) << verb;
+    EXPECT_EQ(Serve("PUT", path + std::string(kParamBytesMax + 1, 's')).status, 400) << verb;
+    // Writes: Consul's strict PUT (python-consul 0.7.1 uses PUT here).
+    response = Serve("GET", path + id);
+    EXPECT_EQ(response.status, 405) << verb;
+    EXPECT_EQ(Header(response, "Allow"), "OPTIONS,PUT");
+  }
+  EXPECT_EQ(Serve("GET", "/v1/session/create").status, 405);
+  EXPECT_EQ(agent_.asked.size(), asked);
+}
+
+TEST_F(RouterTest, SessionInfoAndListAreBlockingReads) {
+  agent_.play = [](const std::string&, const proto::agent::Call&) { return AgentAnswer(absl::OkStatus(), "[]", 0); };
+  // An unknown ID is 200 with [] (Consul 1.x), with the query headers.
+  http::Response response = Serve("GET", "/v1/session/info/nope", {{"index", "4"}, {"wait", "10s"}, {"stale", "1"}});
+  EXPECT_EQ(LastMethod(), "session.info");
+  EXPECT_EQ(LastCall().key(), "nope");
+  EXPECT_EQ(LastCall().min_index(), 4u);
+  EXPECT_EQ(LastCall().wait_ms(), 10'000u);
+  EXPECT_EQ(LastCall().consistency(), "stale");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "[]");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "1");
+  EXPECT_EQ(Header(response, "X-Consul-KnownLeader"), "true");
+  EXPECT_EQ(Header(response, "X-Consul-LastContact"), "0");
+  response = Serve("GET", "/v1/session/list", {{"consistent", ""}});
+  EXPECT_EQ(LastMethod(), "session.list");
+  EXPECT_EQ(LastCall().consistency(), "consistent");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "1");
+  size_t asked = agent_.asked.size();
+  EXPECT_EQ(Serve("GET", "/v1/session/info/").body, "Missing session");
+  EXPECT_EQ(Serve("GET", "/v1/session/info/x", {{"index", "-1"}}).body, "Invalid index");
+  EXPECT_EQ(Serve("PUT", "/v1/session/list").status, 405);
+  EXPECT_EQ(Serve("GET", "/v1/session/list/extra").status, 404);
+  EXPECT_EQ(agent_.asked.size(), asked);
+}
+
 TEST_F(RouterTest, AgentErrorsBecomeConsulStatuses) {
   struct Case {
     absl::Status status;
