@@ -71,6 +71,7 @@ CommandTable Commands() {
   table["members"] = NewMembersCommand();
   table["join"] = NewJoinCommand();
   table["leave"] = NewLeaveCommand();
+  table["info"] = NewInfoCommand();
   table["version"] = NewVersionCommand();
   table["kv"] = std::make_unique<GroupCommand>("Interact with the key-value store", R"(Usage: muster kv <subcommand> [options] [args]
 
@@ -97,6 +98,8 @@ CommandTable Commands() {
   table["kv get"] = NewKvGetCommand();
   table["kv put"] = NewKvPutCommand();
   table["kv delete"] = NewKvDeleteCommand();
+  table["kv export"] = NewKvExportCommand();
+  table["kv import"] = NewKvImportCommand();
   table["operator"] = std::make_unique<GroupCommand>("Provides cluster-level tools for muster operators", R"(Usage: muster operator <subcommand> [options]
 
   Provides cluster-level tools for muster operators, such as interacting with

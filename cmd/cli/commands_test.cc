@@ -3,6 +3,7 @@
 #include <map>
 #include <sstream>
 
+#include "absl/strings/str_join.h"
 #include "cmd/cli/cli.h"
 #include "gtest/gtest.h"
 
@@ -386,6 +387,139 @@ TEST_F(CliTest, AutopilotSetConfigMergesAndCas) {
   EXPECT_EQ(Err().rfind("invalid value \"fast\" for flag -last-contact-threshold: parse error\n", 0), 0u);
 }
 
+// ---- kv export / import -----------------------------------------------------------------
+
+TEST_F(CliTest, KvExport) {
+  transport_.Answer("GET /v1/kv/app?recurse=", 200,
+                    R"([{"Key":"app/a","Flags":42,"Value":"MQ==","CreateIndex":5,"ModifyIndex":7},)"
+                    R"({"Key":"app/<b>&\"c\"","Value":null}])");
+  EXPECT_EQ(Cli({"kv", "export", "/app"}), 0);  // the leading '/' is taken off
+  // Go's json.MarshalIndent(entries, "", "\t"), with its HTML escaping.
+  EXPECT_EQ(Out(),
+            "[\n"
+            "\t{\n\t\t\"key\": \"app/a\",\n\t\t\"flags\": 42,\n\t\t\"value\": \"MQ==\"\n\t},\n"
+            "\t{\n\t\t\"key\": \"app/\\u003cb\\u003e\\u0026\\\"c\\\"\",\n\t\t\"flags\": 0,\n\t\t\"value\": \"\"\n\t}\n"
+            "]\n");
+  EXPECT_EQ(Err(), "");
+  // Control bytes, U+2028 and invalid UTF-8 as Go writes them; valid UTF-8 kept.
+  transport_.Answer("GET /v1/kv/odd?recurse=", 200,
+                    R"([{"Key":"odd/\n\u0001\u2028é","Value":"eA=="}])");
+  EXPECT_EQ(Cli({"kv", "export", "odd"}), 0);
+  EXPECT_NE(Out().find("\"key\": \"odd/\\n\\u0001\\u2028\xC3\xA9\","), std::string::npos);
+  // Nothing under the prefix (404): an empty array, success.
+  EXPECT_EQ(Cli({"kv", "export", "none"}), 0);
+  EXPECT_EQ(Out(), "[]\n");
+  EXPECT_EQ(OnlyRequest().target, "/v1/kv/none?recurse=");
+  EXPECT_EQ(Cli({"kv", "export", "-stale"}), 0);
+  EXPECT_EQ(OnlyRequest().target, "/v1/kv/?recurse=&stale=");
+  EXPECT_EQ(Cli({"kv", "export", "a", "b"}), 1);
+  EXPECT_EQ(Err(), "Too many arguments (expected 1, got 2)\n");
+  transport_.Answer("GET /v1/kv/app?recurse=", 500, "No cluster leader");
+  EXPECT_EQ(Cli({"kv", "export", "app"}), 1);
+  EXPECT_EQ(Err(), "Error querying muster agent: Unexpected response code: 500 (No cluster leader)\n");
+  EXPECT_EQ(Out(), "");
+}
+
+TEST_F(CliTest, KvImportWritesEachEntryWithItsFlags) {
+  transport_.Answer("PUT /v1/kv/app/a?flags=42", 200, "true");
+  transport_.Answer("PUT /v1/kv/app/b", 200, "true");
+  const std::string exported =
+      "[\n\t{\n\t\t\"key\": \"app/a\",\n\t\t\"flags\": 42,\n\t\t\"value\": \"MQ==\"\n\t},\n"
+      "\t{\"Key\": \"app/b\", \"VALUE\": \"\", \"extra\": 1}\n]\n";  // Go matches names in any case
+  EXPECT_EQ(Cli({"kv", "import", exported}), 0);
+  EXPECT_EQ(Out(), "Imported: app/a\nImported: app/b\n");
+  EXPECT_EQ(Err(), "");
+  ASSERT_EQ(transport_.requests.size(), 2u);
+  EXPECT_EQ(transport_.requests[0].method, "PUT");
+  EXPECT_EQ(transport_.requests[0].body, "1");
+  EXPECT_EQ(transport_.requests[1].target, "/v1/kv/app/b");
+  EXPECT_EQ(transport_.requests[1].body, "");
+  // From stdin and from a file.
+  stdin_ = R"([{"key":"app/b","flags":0,"value":"Mg=="}])";
+  EXPECT_EQ(Cli({"kv", "import", "-"}), 0);
+  EXPECT_EQ(Out(), "Imported: app/b\n");
+  EXPECT_EQ(OnlyRequest().body, "2");
+  EXPECT_EQ(Cli({"kv", "import", "@license.lic"}), 1);  // a file that is not JSON
+  EXPECT_EQ(Err().rfind("Cannot unmarshal data: ", 0), 0u);
+  EXPECT_EQ(Cli({"kv", "import", "@missing.json"}), 1);
+  EXPECT_EQ(Err(), "Error! Failed to read file: open missing.json: no such file or directory\n");
+  EXPECT_TRUE(transport_.requests.empty());
+  EXPECT_EQ(Cli({"kv", "import", "[]"}), 0);
+  EXPECT_EQ(Out(), "");
+}
+
+TEST_F(CliTest, KvImportErrors) {
+  EXPECT_EQ(Cli({"kv", "import"}), 1);
+  EXPECT_EQ(Err(), "Error! Missing DATA argument\n");
+  EXPECT_EQ(Cli({"kv", "import", ""}), 1);
+  EXPECT_EQ(Err(), "Error! Empty DATA argument\n");
+  EXPECT_EQ(Cli({"kv", "import", "[]", "[]"}), 1);
+  EXPECT_EQ(Err(), "Error! Too many arguments (expected 1, got 2)\n");
+  EXPECT_EQ(Cli({"kv", "import", R"({"key":"a"})"}), 1);
+  EXPECT_EQ(Err(), "Cannot unmarshal data: json: cannot unmarshal object into Go value of type []*kv.kvExportEntry\n");
+  EXPECT_EQ(Cli({"kv", "import", R"([{"key":"a","flags":"7"}])"}), 1);
+  EXPECT_EQ(Err(),
+            "Cannot unmarshal data: json: cannot unmarshal string into Go struct field kvExportEntry.flags of type "
+            "uint64\n");
+  EXPECT_EQ(Cli({"kv", "import", R"([{"key":"a","value":"!!"}])"}), 1);
+  EXPECT_EQ(Err(), "Error base 64 decoding value for key a: illegal base64 data\n");
+  EXPECT_EQ(Cli({"kv", "import", R"([{"key":"/a","value":""}])"}), 1);
+  EXPECT_EQ(Err(), "Error! Failed writing data for key /a: Invalid key. Key must not begin with a '/': /a\n");
+  EXPECT_TRUE(transport_.requests.empty());
+  // The first failed write stops the import; the entries before it stay written.
+  transport_.Answer("PUT /v1/kv/a", 200, "true");
+  transport_.Answer("PUT /v1/kv/b", 413, "Value exceeds 524288 byte limit");
+  EXPECT_EQ(Cli({"kv", "import", R"([{"key":"a"},{"key":"b"},{"key":"c"}])"}), 1);
+  EXPECT_EQ(Out(), "Imported: a\n");
+  EXPECT_EQ(Err(),
+            "Error! Failed writing data for key b: Unexpected response code: 413 (Value exceeds 524288 byte limit)\n");
+  EXPECT_EQ(transport_.requests.size(), 2u);
+}
+
+// ---- info -------------------------------------------------------------------------------
+
+TEST_F(CliTest, InfoPrintsStatsSectionsSorted) {
+  transport_.Answer("GET /v1/agent/self", 200,
+                    R"({"Config":{"NodeName":"s1"},"Stats":{"storage":{"syncs":"4","sync_writes":"9"},)"
+                    R"("raft":{"term":"2","state":"Leader","applied_index":"17"},"agent":{"server":"true"}}})");
+  EXPECT_EQ(Cli({"info"}), 0);
+  EXPECT_EQ(Out(),
+            "agent:\n\tserver = true\n"
+            "raft:\n\tapplied_index = 17\n\tstate = Leader\n\tterm = 2\n"
+            "storage:\n\tsync_writes = 9\n\tsyncs = 4\n");
+  EXPECT_EQ(Err(), "");
+  transport_.Answer("GET /v1/agent/self", 200, R"({"Config":{}})");
+  EXPECT_EQ(Cli({"info"}), 1);
+  EXPECT_EQ(Err(), "Agent response did not contain 'Stats' key: {\"Config\":{}}\n");
+  transport_.Refuse();
+  EXPECT_EQ(Cli({"info"}), 1);
+  EXPECT_EQ(Err().rfind("Error querying agent: Get \"http://127.0.0.1:8500/v1/agent/self\": dial tcp", 0), 0u);
+}
+
+// Every command, group included, answers -h and --help with its usage, exit 0, and sends
+// nothing.
+TEST_F(CliTest, HelpOnEveryCommand) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"agent"}, {"info"}, {"join"}, {"kv"}, {"kv", "delete"}, {"kv", "export"}, {"kv", "get"},
+      {"kv", "import"}, {"kv", "put"}, {"leave"}, {"members"}, {"operator"}, {"operator", "autopilot"},
+      {"operator", "autopilot", "get-config"}, {"operator", "autopilot", "set-config"}, {"operator", "raft"},
+      {"operator", "raft", "list-peers"}, {"operator", "raft", "remove-peer"}, {"version"}};
+  for (const std::vector<std::string>& words : commands) {
+    const std::string name = absl::StrJoin(words, " ");
+    for (const char* flag : {"-h", "--help", "-help"}) {
+      std::vector<std::string> args = words;
+      args.push_back(flag);
+      EXPECT_EQ(Cli(args), 0) << name << " " << flag;
+      const std::string usage = absl::StrCat("Usage: muster ", name);
+      EXPECT_EQ(Out().rfind(usage, 0), 0u) << name << " " << flag << ": " << Out();
+      EXPECT_TRUE(Out().size() > usage.size() && (Out()[usage.size()] == ' ' || Out()[usage.size()] == '\n'))
+          << name << " " << flag << ": " << Out();
+      EXPECT_EQ(Err(), "") << name << " " << flag;
+      EXPECT_TRUE(transport_.requests.empty()) << name << " " << flag;
+    }
+  }
+}
+
 // ---- dispatch ---------------------------------------------------------------------------
 
 TEST_F(CliTest, VersionAndDispatch) {
@@ -411,7 +545,7 @@ TEST_F(CliTest, VersionAndDispatch) {
   EXPECT_TRUE(transport_.requests.empty());
   // A group alone, or with a subcommand it lacks: its help and subcommands, exit 1.
   EXPECT_EQ(Cli({"kv"}), 1);
-  EXPECT_NE(Err().find("Subcommands:\n    delete    Removes data from the KV store\n    get       "), std::string::npos);
+  EXPECT_NE(Err().find("Subcommands:\n    delete    Removes data from the KV store\n    export    "), std::string::npos);
   EXPECT_EQ(Cli({"operator", "raft", "bogus"}), 1);
   EXPECT_NE(Err().find("    list-peers     Display the current Raft peer configuration\n"), std::string::npos);
   // Flags before the command are refused, as mitchellh/cli does.
