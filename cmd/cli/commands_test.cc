@@ -448,6 +448,20 @@ TEST_F(CliTest, KvImportWritesEachEntryWithItsFlags) {
   EXPECT_EQ(Out(), "");
 }
 
+TEST_F(CliTest, KvImportPrefixJoinsAsGoPathJoinKeepingTrailingSlash) {
+  for (const char* target : {"PUT /v1/kv/backup/app/a", "PUT /v1/kv/backup/dir/", "PUT /v1/kv/b"}) {
+    transport_.Answer(target, 200, "true");
+  }
+  EXPECT_EQ(Cli({"kv", "import", "-prefix=backup/", R"([{"key":"app//a"},{"key":"./dir/"}])"}), 0);
+  EXPECT_EQ(Out(), "Imported: backup/app/a\nImported: backup/dir/\n");
+  EXPECT_EQ(Cli({"kv", "import", "-prefix=backup", R"([{"key":"../b"}])"}), 0);
+  EXPECT_EQ(Out(), "Imported: b\n");
+  // No prefix: the key exactly as exported.
+  transport_.Answer("PUT /v1/kv/x//y/", 200, "true");
+  EXPECT_EQ(Cli({"kv", "import", R"([{"key":"x//y/"}])"}), 0);
+  EXPECT_EQ(OnlyRequest().target, "/v1/kv/x//y/");
+}
+
 TEST_F(CliTest, KvImportErrors) {
   EXPECT_EQ(Cli({"kv", "import"}), 1);
   EXPECT_EQ(Err(), "Error! Missing DATA argument\n");
@@ -545,7 +559,8 @@ TEST_F(CliTest, VersionAndDispatch) {
   EXPECT_TRUE(transport_.requests.empty());
   // A group alone, or with a subcommand it lacks: its help and subcommands, exit 1.
   EXPECT_EQ(Cli({"kv"}), 1);
-  EXPECT_NE(Err().find("Subcommands:\n    delete    Removes data from the KV store\n    export    "), std::string::npos);
+  EXPECT_NE(Err().find("Subcommands:\n    delete    Removes data from the KV store\n    export    Exports part of the KV tree in JSON "
+                       "format\n    get       "), std::string::npos);
   EXPECT_EQ(Cli({"operator", "raft", "bogus"}), 1);
   EXPECT_NE(Err().find("    list-peers     Display the current Raft peer configuration\n"), std::string::npos);
   // Flags before the command are refused, as mitchellh/cli does.

@@ -12,7 +12,7 @@
 namespace muster::cli {
 namespace {
 
-constexpr std::string_view kKvExportHelp = R"(Usage: muster kv export [KEY_OR_PREFIX]
+constexpr std::string_view kKvExportHelp = R"(Usage: muster kv export [options] [PREFIX]
 
   Retrieves key-value pairs for the given prefix from muster's key-value store,
   and writes a JSON representation to stdout. This can be used with the command
@@ -100,7 +100,7 @@ class KvExportCommand : public Command {
     http_.AddClientFlags(flags_);
     http_.AddServerFlags(flags_);
   }
-  std::string_view Synopsis() const override { return "Exports a tree from the KV store as JSON"; }
+  std::string_view Synopsis() const override { return "Exports part of the KV tree in JSON format"; }
   std::string Help() const override { return HelpWithFlags(kKvExportHelp, flags_); }
 
   int Run(const std::vector<std::string>& args, Environment& env) override {
