@@ -74,5 +74,52 @@ TEST(AgentSmoke, ThreeServersBootstrapElectAndReplicate) {
   EXPECT_TRUE(found);
 }
 
+// A blocking query through a follower is forwarded and parked at the leader (default mode) or
+// parked on the follower itself (stale), and both answer once another server's write touches
+// the key, not before.
+TEST(AgentSmoke, BlockingQueriesThroughAFollowerAnswerWhenTheKeyChanges) {
+  sim::Simulator sim(11);
+  std::vector<NodeId> nodes;
+  for (int i = 1; i <= 3; ++i) {
+    AgentSpec spec;
+    spec.index = i;
+    spec.bootstrap_expect = 3;
+    if (i > 1) spec.join = {LanAddress(1)};
+    nodes.push_back(AddAgent(sim, spec));
+  }
+  ASSERT_TRUE(sim.RunUntil([&] { return Leaders(sim).size() == 1; }, absl::Seconds(30)));
+  sim.RunFor(absl::Seconds(3));
+  const NodeId leader = Leaders(sim)[0];
+  std::vector<NodeId> followers;
+  for (NodeId n : nodes) {
+    if (n != leader) followers.push_back(n);
+  }
+  proto::agent::Call put;
+  put.set_key("blocking");
+  put.set_value("one");
+  auto first = Send(sim, leader, "kv.put", put);
+  ASSERT_TRUE(sim.RunUntil([&] { return first->answered; }, absl::Seconds(5)));
+  sim.RunFor(absl::Seconds(1));
+  proto::agent::Call get;
+  get.set_key("blocking");
+  get.set_min_index(first->reply.index());
+  get.set_wait_ms(60'000);
+  auto forwarded = Send(sim, followers[0], "kv.get", get);
+  get.set_consistency("stale");
+  auto local = Send(sim, followers[1], "kv.get", get);
+  sim.RunFor(absl::Seconds(10));
+  EXPECT_FALSE(forwarded->answered);
+  EXPECT_FALSE(local->answered);
+  put.set_value("two");
+  auto second = Send(sim, followers[1], "kv.put", put);
+  ASSERT_TRUE(sim.RunUntil([&] { return second->answered && forwarded->answered && local->answered; },
+                           absl::Seconds(5)));
+  for (const auto& r : {forwarded, local}) {
+    ASSERT_TRUE(r->status.ok()) << r->status;
+    EXPECT_GT(r->reply.index(), first->reply.index());
+    EXPECT_NE(r->reply.body().find("dHdv"), std::string::npos) << r->reply.body();  // base64 "two"
+  }
+}
+
 }  // namespace
 }  // namespace muster::agent_sim
