@@ -12,7 +12,7 @@ CHECK_FIELDS = {"Node", "CheckID", "Name", "Status", "Notes", "Output", "Service
 # How long a blocking read with nothing to wake it must last, with Consul's wait/16 jitter.
 QUIET_WAIT = "1s"
 QUIET_WAIT_SECONDS = 1.0
-TIMING_SLACK_SECONDS = 0.5
+LATE_SLACK_SECONDS = 1.0  # on a loaded machine; nothing may come early
 
 
 class CatalogTest(dev_agent.TestCase):
@@ -53,7 +53,7 @@ class CatalogTest(dev_agent.TestCase):
             new_index, nodes = self.c.catalog.nodes(index=index, wait=QUIET_WAIT)
             elapsed = time.monotonic() - started
             self.assertEqual([n["Node"] for n in nodes], [dev_agent.NODE_NAME])
-            self.assertLess(elapsed, QUIET_WAIT_SECONDS * (1 + 1 / 16) + TIMING_SLACK_SECONDS)
+            self.assertLess(elapsed, QUIET_WAIT_SECONDS * (1 + 1 / 16) + LATE_SLACK_SECONDS)
             if elapsed >= QUIET_WAIT_SECONDS - 0.05:
                 self.assertEqual(new_index, index)
                 return

@@ -12,8 +12,9 @@ import dev_agent
 ADDRESS = "127.0.0.160"
 # The blocking get's writer waits this long before its put: the get must not return earlier.
 BLOCKING_PUT_DELAY_SECONDS = 1.5
-# Slack for the machine's scheduling on either side of a timing assertion.
-TIMING_SLACK_SECONDS = 0.5
+# How late an answer may come on a loaded machine (make test runs every target at once on two
+# cores). Nothing may come early: those bounds are exact.
+LATE_SLACK_SECONDS = 1.0
 KV_FIELDS = {"LockIndex", "Key", "Flags", "Value", "CreateIndex", "ModifyIndex"}
 
 
@@ -181,8 +182,9 @@ class KvTest(dev_agent.TestCase):
         self.assertEqual(index_of(new_index), new_value["ModifyIndex"])
         # Not before the put was sent, and promptly after it.
         self.assertGreaterEqual(returned, put_at[0], "the blocking get returned before the put")
-        self.assertGreaterEqual(returned - started, BLOCKING_PUT_DELAY_SECONDS - TIMING_SLACK_SECONDS)
-        self.assertLess(returned - put_at[0], 2 * TIMING_SLACK_SECONDS + 1.0)
+        self.assertGreaterEqual(returned - started, BLOCKING_PUT_DELAY_SECONDS)
+        self.assertLess(returned - put_at[0], LATE_SLACK_SECONDS)
+        dev_agent.log(f"the blocking get returned {returned - put_at[0]:.3f}s after the put was sent")
 
     def test_a_blocking_get_without_a_change_waits_out_its_wait(self):
         self.assertIs(self.c.kv.put("block/quiet", "v"), True)
@@ -194,7 +196,7 @@ class KvTest(dev_agent.TestCase):
         elapsed = time.monotonic() - started
         # Consul adds up to wait/16 of jitter.
         self.assertGreaterEqual(elapsed, 1.0 - 0.05)
-        self.assertLess(elapsed, 1.0 + 1.0 / 16 + TIMING_SLACK_SECONDS)
+        self.assertLess(elapsed, 1.0 + 1.0 / 16 + LATE_SLACK_SECONDS)
         self.assertEqual(value["Value"], b"v")
         self.assertGreaterEqual(index_of(new_index), index_of(index))
 
