@@ -50,6 +50,16 @@ class KvTest(dev_agent.TestCase):
         index, values = self.c.kv.get("missing/", recurse=True)
         self.assertIsNone(values)
         index_of(index)
+        index, keys = self.c.kv.get("missing/", keys=True)
+        self.assertIsNone(keys)
+        index_of(index)
+
+    def test_every_consistency_mode_reads_the_write(self):
+        self.assertIs(self.c.kv.put("modes/k", "v"), True)
+        for consistency in ("default", "consistent", "stale"):
+            self.assertEqual(self.c.kv.get("modes/k", consistency=consistency)[1]["Value"], b"v", consistency)
+        stale_client = self.client(consistency="stale")
+        self.assertEqual(stale_client.kv.get("modes/k")[1]["Value"], b"v")
 
     def test_empty_and_none_values_read_back_as_none(self):
         # Consul's null for an empty value (python-consul's own test_kv_encoding).

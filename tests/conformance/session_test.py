@@ -45,6 +45,18 @@ class SessionTest(dev_agent.TestCase):
         self.assertEqual(session["LockDelay"], 0)
         self.assertIs(self.c.session.destroy(session_id), True)
 
+    def test_checks(self):
+        # Consul >= 1.7 answers NodeChecks (python-consul's docstring shows 0.x's "Checks").
+        session_id = self.c.session.create(checks=["serfHealth"])
+        self.assertEqual(self.c.session.info(session_id)[1]["NodeChecks"], ["serfHealth"])
+        self.assertIs(self.c.session.destroy(session_id), True)
+        # No checks at all: a session only its TTL or a destroy ends.
+        session_id = self.c.session.create(checks=[], ttl=60)
+        self.assertIn(self.c.session.info(session_id)[1]["NodeChecks"], ([], None))
+        self.assertIs(self.c.session.destroy(session_id), True)
+        with self.assertRaises(dev_agent.consul.ConsulException):
+            self.c.session.create(checks=["no-such-check"])
+
     def test_renew(self):
         session_id = self.c.session.create(ttl=30)
         renewed = self.c.session.renew(session_id)
