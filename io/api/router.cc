@@ -1,5 +1,6 @@
 #include "io/api/router.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string_view>
@@ -347,6 +348,10 @@ Routed AutopilotHealth(const EndpointRequest& in) {
 constexpr std::array<std::string_view, 8> kSessionFields = {
     "Name", "Node", "LockDelay", "Behavior", "TTL", "Checks", "NodeChecks", "ServiceChecks"};
 
+// The deepest a session-create body may nest: ServiceChecks' [{"ID": ...}] is 3 (the body
+// object, the list, its entries), with room to spare.
+constexpr int kSessionBodyDepthMax = 8;
+
 std::string_view SessionFieldName(std::string_view sent) {
   for (std::string_view field : kSessionFields) {
     if (absl::EqualsIgnoreCase(Absl(sent), Absl(field))) return field;
@@ -360,10 +365,19 @@ Routed SessionCreate(const EndpointRequest& in) {
   // No body is a session with Consul's defaults (python-consul sends none then).
   if (body.empty()) return routed;
   // Key order kept, so the agent sees the fields in the order sent; a field sent twice under
-  // two spellings keeps the later value, as encoding/json does.
-  OrderedJson parsed = OrderedJson::parse(body, nullptr, /*allow_exceptions=*/false);
+  // two spellings keeps the later value, as encoding/json does. The parse does not recurse,
+  // but the dump below does: a body nested deeper than any session field is refused first.
+  int depth_max = 0;
+  OrderedJson::parser_callback_t deepest = [&depth_max](int depth, nlohmann::json::parse_event_t, OrderedJson&) {
+    depth_max = std::max(depth_max, depth);
+    return true;
+  };
+  OrderedJson parsed = OrderedJson::parse(body, deepest, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {
     return Text(400, "Request decode failed: the body is not a JSON object");
+  }
+  if (depth_max > kSessionBodyDepthMax) {
+    return Text(400, absl::StrCat("Request decode failed: nested deeper than ", kSessionBodyDepthMax));
   }
   OrderedJson canonical = OrderedJson::object();
   for (auto field = parsed.begin(); field != parsed.end(); ++field) {

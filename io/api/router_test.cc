@@ -410,6 +410,16 @@ TEST_F(RouterTest, SessionCreateRefusesBodiesThatAreNotJsonObjects) {
     EXPECT_NE(response.body.find("Request decode failed"), std::string::npos) << response.body;
   }
   EXPECT_EQ(Serve("PUT", "/v1/session/create", {}, std::string(100000, '{')).status, 400);
+  // Well-formed but deep (no session field nests past 3): refused before anything walks it
+  // recursively (nlohmann's dump recurses).
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += "{\"x\":";
+  deep += "1" + std::string(100000, '}');
+  http::Response response = Serve("PUT", "/v1/session/create", {}, deep);
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body.find("nested"), std::string::npos) << response.body;
+  EXPECT_EQ(Serve("PUT", "/v1/session/create", {}, "{\"Checks\":" + std::string(9, '[') + std::string(9, ']') + "}").status,
+            400);
   EXPECT_TRUE(agent_.asked.empty());
 }
 
