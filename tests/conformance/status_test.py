@@ -47,6 +47,15 @@ class StatusTest(dev_agent.TestCase):
         self.assertIs(self.c.agent.join(ADDRESS), True)
         self.assertEqual([m["Name"] for m in self.c.agent.members()], [dev_agent.NODE_NAME])
 
+    def test_another_datacenter_has_no_path(self):
+        # One datacenter until the WAN issue: python-consul's ConsulException with Consul's 500.
+        elsewhere = self.client(dc="dc2")
+        with self.assertRaisesRegex(dev_agent.consul.ConsulException, "^500 No path to datacenter"):
+            elsewhere.kv.get("k")
+        with self.assertRaisesRegex(dev_agent.consul.ConsulException, "^500 No path to datacenter"):
+            elsewhere.session.list()
+        self.assertEqual(self.client(dc="dc1").kv.get("k"), self.c.kv.get("k"))
+
     def test_operator_raft_config(self):
         config = self.c.operator.raft_config()
         self.assertEqual(set(config), {"Servers", "Index"})
