@@ -1,9 +1,12 @@
 """python-consul 0.7.1's session calls against a muster dev agent, each checked against the
 shapes its documentation (consul/base.py) promises: create -> the ID string, info -> (index,
 session or None), list -> (index, [sessions]), renew -> the session (NotFound when unknown),
-destroy -> True; and what a session's behavior does to the locks it holds when it ends."""
+destroy -> True; what a session's behavior and lock delay do to the locks it holds when it
+ends, and blocking reads of sessions."""
 
 import re
+import threading
+import time
 
 import dev_agent
 
@@ -11,6 +14,10 @@ ADDRESS = "127.0.0.161"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SESSION_FIELDS = {"ID", "Name", "Node", "LockDelay", "Behavior", "TTL", "CreateIndex", "ModifyIndex"}
 SECOND_NS = 1_000_000_000
+LOCK_DELAY_SECONDS = 1  # python-consul sends whole seconds ("1s")
+BLOCKING_DESTROY_DELAY_SECONDS = 1.0
+# How late an answer may come on a loaded machine; nothing may come early.
+LATE_SLACK_SECONDS = 1.0
 
 
 class SessionTest(dev_agent.TestCase):
@@ -114,6 +121,44 @@ class SessionTest(dev_agent.TestCase):
         _, kept = self.c.kv.get("held/by-release")
         self.assertEqual(kept["Value"], b"v", "behavior=release keeps the key")
         self.assertNotIn("Session", kept)
+
+    def test_lock_delay_holds_a_lock_after_its_session_ends(self):
+        holder = self.c.session.create(lock_delay=LOCK_DELAY_SECONDS)
+        waiter = self.c.session.create(lock_delay=0)
+        self.assertIs(self.c.kv.put("delay/lock", "holder", acquire=holder), True)
+        self.assertIs(self.c.session.destroy(holder), True)
+        ended = time.monotonic()
+        self.assertIs(self.c.kv.put("delay/lock", "waiter", acquire=waiter), False, "taken within the lock delay")
+        while not self.c.kv.put("delay/lock", "waiter", acquire=waiter):
+            self.assertLess(time.monotonic() - ended, LOCK_DELAY_SECONDS + LATE_SLACK_SECONDS)
+            time.sleep(0.05)
+        # The delay runs from the destroy's commit, a little before `ended`.
+        self.assertGreaterEqual(time.monotonic() - ended, LOCK_DELAY_SECONDS - 0.1)
+        # A release is no invalidation: no lock delay after it (Consul's).
+        other = self.c.session.create(lock_delay=LOCK_DELAY_SECONDS)
+        self.assertIs(self.c.kv.put("delay/other", "v", acquire=other), True)
+        self.assertIs(self.c.kv.put("delay/other", "v", release=other), True)
+        self.assertIs(self.c.kv.put("delay/other", "v", acquire=waiter), True)
+        for session_id in (waiter, other):
+            self.assertIs(self.c.session.destroy(session_id), True)
+
+    def test_a_blocking_info_wakes_when_the_session_is_destroyed(self):
+        session_id = self.c.session.create()
+        index, session = self.c.session.info(session_id)
+        self.assertEqual(session["ID"], session_id)
+        destroyer = self.client()
+        timer = threading.Timer(BLOCKING_DESTROY_DELAY_SECONDS, lambda: destroyer.session.destroy(session_id))
+        started = time.monotonic()
+        timer.start()
+        try:
+            new_index, gone = self.c.session.info(session_id, index=index, wait="20s")
+            elapsed = time.monotonic() - started
+        finally:
+            timer.join()
+        self.assertIsNone(gone)
+        self.assertGreater(int(new_index), int(index))
+        self.assertGreaterEqual(elapsed, BLOCKING_DESTROY_DELAY_SECONDS)
+        self.assertLess(elapsed, BLOCKING_DESTROY_DELAY_SECONDS + LATE_SLACK_SECONDS)
 
     def test_an_unknown_node_is_refused(self):
         with self.assertRaises(dev_agent.consul.ConsulException):
