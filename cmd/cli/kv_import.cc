@@ -13,6 +13,7 @@
 #include "cmd/cli/api_client.h"
 #include "cmd/cli/command.h"
 #include "cmd/cli/json_fields.h"
+#include "cmd/cli/kv_pair.h"
 #include "core/base/strings.h"
 
 namespace muster::cli {
@@ -183,17 +184,7 @@ class KvImportCommand : public Command {
     }
     const std::string& arg = args[0];
     if (arg.empty()) return absl::InvalidArgumentError("Empty DATA argument");
-    if (arg[0] == '@') {
-      absl::StatusOr<std::string> contents = env.read_file(arg.substr(1));
-      if (!contents.ok()) return absl::InvalidArgumentError(absl::StrCat("Failed to read file: ", contents.status().message()));
-      return contents;
-    }
-    if (arg == "-") {
-      absl::StatusOr<std::string> contents = env.read_stdin();
-      if (!contents.ok()) return absl::InvalidArgumentError(absl::StrCat("Failed to read stdin: ", contents.status().message()));
-      return contents;
-    }
-    return arg;
+    return ReadDataArgument(arg, env);
   }
 
   FlagSet flags_;

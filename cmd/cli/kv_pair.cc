@@ -28,4 +28,18 @@ absl::StatusOr<std::vector<KvPair>> ParseKvPairs(const std::string& body) {
   return pairs;
 }
 
+absl::StatusOr<std::string> ReadDataArgument(const std::string& arg, Environment& env) {
+  if (!arg.empty() && arg[0] == '@') {
+    absl::StatusOr<std::string> contents = env.read_file(arg.substr(1));
+    if (!contents.ok()) return absl::InvalidArgumentError(absl::StrCat("Failed to read file: ", contents.status().message()));
+    return contents;
+  }
+  if (arg == "-") {
+    absl::StatusOr<std::string> contents = env.read_stdin();
+    if (!contents.ok()) return absl::InvalidArgumentError(absl::StrCat("Failed to read stdin: ", contents.status().message()));
+    return contents;
+  }
+  return arg;
+}
+
 }  // namespace muster::cli

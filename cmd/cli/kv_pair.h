@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "cmd/cli/environment.h"
 
 namespace muster::cli {
 
@@ -23,5 +24,9 @@ struct KvPair {
 // The entries of a GET /v1/kv answer; an error when it is not a list of entries or a value is
 // not base64.
 absl::StatusOr<std::vector<KvPair>> ParseKvPairs(const std::string& body);
+
+// A DATA argument as Consul's kv put and kv import read it: the literal text, "-" for standard
+// input, "@path" for a file's contents.
+absl::StatusOr<std::string> ReadDataArgument(const std::string& arg, Environment& env);
 
 }  // namespace muster::cli

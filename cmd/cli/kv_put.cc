@@ -8,6 +8,7 @@
 #include "cmd/cli/api_client.h"
 #include "cmd/cli/command.h"
 #include "cmd/cli/json_fields.h"
+#include "cmd/cli/kv_pair.h"
 
 namespace muster::cli {
 namespace {
@@ -138,18 +139,7 @@ class KvPutCommand : public Command {
 
   // The DATA argument: literal, "-" for stdin, "@path" for a file's contents.
   static absl::StatusOr<std::string> Data(const std::string& arg, Environment& env) {
-    if (arg.empty()) return std::string();
-    if (arg[0] == '@') {
-      absl::StatusOr<std::string> contents = env.read_file(arg.substr(1));
-      if (!contents.ok()) return absl::InvalidArgumentError(absl::StrCat("Failed to read file: ", contents.status().message()));
-      return contents;
-    }
-    if (arg == "-") {
-      absl::StatusOr<std::string> contents = env.read_stdin();
-      if (!contents.ok()) return absl::InvalidArgumentError(absl::StrCat("Failed to read stdin: ", contents.status().message()));
-      return contents;
-    }
-    return arg;
+    return ReadDataArgument(arg, env);
   }
 
   FlagSet flags_;
