@@ -780,8 +780,20 @@ void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std:
     log_.Info(now, "(LAN) joining: ", absl::StrJoin(seeds, ","));
   } else if (method == "agent.leave") {
     BeginLeave(now, request_id);
+  } else if (method == "catalog.datacenters") {
+    // Ours and every datacenter the WAN pool has servers of, sorted (Consul's order is by
+    // round-trip time; with one datacenter the two agree).
+    absl::btree_set<std::string> dcs = {opt.config.datacenter};
+    if (wan != nullptr) {
+      for (const auto& [name, m] : wan->members()) {
+        auto dc = m.tags.find("dc");
+        if (dc != m.tags.end() && m.status == gossip::MemberStatus::kAlive && dcs.size() < 256) dcs.insert(dc->second);
+      }
+    }
+    ok_json(Json(std::vector<std::string>(dcs.begin(), dcs.end())));
   } else if (method == "kv.get" || method == "catalog.nodes" || method == "health.node" ||
-             method == "operator.autopilot.get" || method == "session.info" || method == "session.list") {
+             method == "operator.autopilot.get" || method == "session.info" || method == "session.list" ||
+             method == "catalog.services" || method == "catalog.node" || method == "health.state") {
     Read(now, request_id, method, call);
   } else if (method == "kv.put" || method == "kv.delete" || method == "operator.autopilot.set" ||
              method == "operator.raft.remove-peer" || method == "catalog.register" ||
@@ -914,6 +926,7 @@ void AgentMachine::Impl::RedirectForwards(Time now) {
   }
   for (PendingForward& f : moved) {
     const bool read = f.method == "kv.get" || f.method == "catalog.nodes" || f.method == "health.node" ||
+                      f.method == "catalog.services" || f.method == "catalog.node" || f.method == "health.state" ||
                       f.method == "operator.autopilot.get" || f.method == "session.info" ||
                       f.method == "session.list" || f.method == "operator.raft.configuration" ||
                       f.method == "operator.autopilot.health";
@@ -990,6 +1003,32 @@ void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, c
     Json arr = Json::array();
     for (const state::Check& c : checks.value) arr.push_back(CheckJson(c));
     reply.set_body(arr.dump());
+  } else if (method == "catalog.services") {
+    auto services = store.Services();
+    reply.set_index(services.index);
+    Json obj = Json::object();
+    for (const auto& [name, tags] : services.value) obj[name] = tags;
+    reply.set_body(obj.dump());
+  } else if (method == "catalog.node") {
+    auto node = store.GetNodeServices(call.key());
+    reply.set_index(node.index);
+    if (!node.value.has_value()) {
+      reply.set_body("null");  // Consul answers 200 null for an unknown node
+    } else {
+      Json services = Json::object();
+      for (const state::Service& s : node.value->services) services[s.id] = ServiceJson(s);
+      Json j;
+      j["Node"] = NodeJson(node.value->node);
+      j["Services"] = std::move(services);
+      reply.set_body(j.dump());
+    }
+  } else if (method == "health.state") {
+    absl::StatusOr<state::Indexed<std::vector<state::Check>>> checks = store.ChecksInState(call.key());
+    if (!checks.ok()) return Fail(request_id, absl::InvalidArgumentError(checks.status().message()));
+    reply.set_index(checks->index);
+    Json arr = Json::array();
+    for (const state::Check& c : checks->value) arr.push_back(CheckJson(c));
+    reply.set_body(arr.dump());
   } else if (method == "session.info" || method == "session.list") {
     Json arr = Json::array();
     if (method == "session.info") {
@@ -1029,6 +1068,9 @@ std::vector<state::WatchTopic> AgentMachine::Impl::TopicsOf(const std::string& m
     return {call.recurse() || call.keys() ? WatchTopic::KVPrefix(call.key()) : WatchTopic::KVKey(call.key())};
   }
   if (method == "catalog.nodes") return {WatchTopic::Table(state::kTableNodes)};
+  if (method == "catalog.services") return {WatchTopic::Table(state::kTableServices)};
+  if (method == "catalog.node") return {WatchTopic::Table(state::kTableNodes), WatchTopic::Table(state::kTableServices)};
+  if (method == "health.state") return {WatchTopic::Table(state::kTableChecks)};
   if (method == "health.node") return {WatchTopic::Table(state::kTableChecks)};
   if (method == "session.info" || method == "session.list") return {WatchTopic::Table(state::kTableSessions)};
   if (method == "operator.autopilot.get") return {WatchTopic::Table(state::kTableAutopilot)};

@@ -475,6 +475,27 @@ TEST(AgentMachineTest, TenThousandParkedQueriesAllAnswerWhenTheirKeysChange) {
   }
 }
 
+TEST(AgentMachineTest, CatalogAndHealthReadsInConsulsShapes) {
+  Driver d;
+  d.RunFor(absl::Seconds(5));  // the leader has registered itself with serfHealth
+  EXPECT_EQ(ReplyOf(d.Call("catalog.datacenters", pba::Call())).body(), "[\"dc1\"]");
+  EXPECT_EQ(ReplyOf(d.Call("catalog.services", pba::Call())).body(), "{}");
+  pba::Call node;
+  node.set_key("solo");
+  const std::string solo = ReplyOf(d.Call("catalog.node", node)).body();
+  EXPECT_NE(solo.find("\"Node\":{\"ID\":\""), std::string::npos) << solo;
+  EXPECT_NE(solo.find("\"Services\":{}"), std::string::npos) << solo;
+  node.set_key("nobody");
+  EXPECT_EQ(ReplyOf(d.Call("catalog.node", node)).body(), "null");
+  pba::Call state;
+  state.set_key("passing");
+  EXPECT_NE(ReplyOf(d.Call("health.state", state)).body().find("\"CheckID\":\"serfHealth\""), std::string::npos);
+  state.set_key("critical");
+  EXPECT_EQ(ReplyOf(d.Call("health.state", state)).body(), "[]");
+  state.set_key("sideways");
+  EXPECT_EQ(d.Call("health.state", state).status.code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(AgentMachineTest, SameSeedAndInputsGiveTheSameEffects) {
   auto run = [](uint64_t seed) {
     Driver d(seed);

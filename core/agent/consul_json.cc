@@ -87,6 +87,23 @@ Json CheckJson(const state::Check& c) {
   return j;
 }
 
+Json ServiceJson(const state::Service& s) {
+  Json j;
+  j["ID"] = s.id;
+  j["Service"] = s.name;
+  j["Tags"] = s.tags;
+  j["Address"] = s.address;
+  Json meta = Json::object();
+  for (const auto& [k, v] : s.meta) meta[k] = v;
+  j["Meta"] = std::move(meta);
+  j["Port"] = s.port;
+  j["Weights"] = Json{{"Passing", s.weights.passing}, {"Warning", s.weights.warning}};
+  j["EnableTagOverride"] = s.enable_tag_override;
+  j["CreateIndex"] = s.create_index;
+  j["ModifyIndex"] = s.modify_index;
+  return j;
+}
+
 Json SessionJson(const state::Session& s) {
   Json j;
   j["ID"] = s.id;

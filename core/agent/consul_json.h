@@ -21,6 +21,7 @@ Json KVJson(const state::KVEntry& e);        // /v1/kv (Value in base64, null wh
 Json NodeJson(const state::Node& n);         // /v1/catalog/nodes
 Json CheckJson(const state::Check& c);       // /v1/health/node
 Json SessionJson(const state::Session& s);   // /v1/session/info
+Json ServiceJson(const state::Service& s);   // /v1/catalog/node's Services values (AgentService)
 
 // Consul's session create body: {"Name","Node","LockDelay","Behavior","TTL","Checks",
 // "NodeChecks","ServiceChecks"}; absent fields take Consul's defaults (`node`, 15 s lock

@@ -254,6 +254,34 @@ Routed CatalogNodes(const EndpointRequest& in) {
   return routed;
 }
 
+Routed CatalogDatacenters(const EndpointRequest&) { return Call("catalog.datacenters"); }
+
+Routed CatalogServices(const EndpointRequest& in) {
+  RoutedCall routed = Call("catalog.services", AnswerShape::kQuery);
+  ApplyReadParams(in.common, &routed.call);
+  return routed;
+}
+
+Routed CatalogNode(const EndpointRequest& in) {
+  if (in.suffix.empty()) return Text(400, "Missing node name");
+  if (auto bad = CheckString("node name", in.suffix, kParamBytesMax)) return *bad;
+  RoutedCall routed = Call("catalog.node", AnswerShape::kQuery);
+  routed.call.set_key(std::string(in.suffix));
+  ApplyReadParams(in.common, &routed.call);
+  return routed;
+}
+
+Routed HealthState(const EndpointRequest& in) {
+  if (in.suffix.empty()) return Text(400, "Missing check state");
+  if (in.suffix != "any" && in.suffix != "passing" && in.suffix != "warning" && in.suffix != "critical") {
+    return Text(400, "Invalid check state");
+  }
+  RoutedCall routed = Call("health.state", AnswerShape::kQuery);
+  routed.call.set_key(std::string(in.suffix));
+  ApplyReadParams(in.common, &routed.call);
+  return routed;
+}
+
 Routed HealthNode(const EndpointRequest& in) {
   if (in.suffix.empty()) return Text(400, "Missing node name");
   if (auto bad = CheckString("node name", in.suffix, kParamBytesMax)) return *bad;
@@ -434,6 +462,10 @@ constexpr std::array kEndpoints = {
     EndpointSpec{"/v1/kv/", "GET,PUT,DELETE", false, Kv},
     EndpointSpec{"/v1/catalog/nodes", "GET", false, CatalogNodes},
     EndpointSpec{"/v1/health/node/", "GET", false, HealthNode},
+    EndpointSpec{"/v1/catalog/datacenters", "GET", false, CatalogDatacenters},
+    EndpointSpec{"/v1/catalog/services", "GET", false, CatalogServices},
+    EndpointSpec{"/v1/catalog/node/", "GET", false, CatalogNode},
+    EndpointSpec{"/v1/health/state/", "GET", false, HealthState},
     EndpointSpec{"/v1/agent/self", "GET", false, AgentSelf},
     EndpointSpec{"/v1/agent/members", "GET", false, AgentMembers},
     EndpointSpec{"/v1/agent/join/", "PUT", true, AgentJoin},

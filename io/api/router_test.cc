@@ -305,6 +305,24 @@ TEST_F(RouterTest, CatalogHealthAndAgentEndpoints) {
   EXPECT_FALSE(LastCall().wan());
 }
 
+TEST_F(RouterTest, CatalogDatacentersServicesNodeAndHealthState) {
+  Serve("GET", "/v1/catalog/datacenters");
+  EXPECT_EQ(LastMethod(), "catalog.datacenters");
+  Serve("GET", "/v1/catalog/services", {{"index", "3"}});
+  EXPECT_EQ(LastMethod(), "catalog.services");
+  EXPECT_EQ(LastCall().min_index(), 3u);
+  Serve("GET", "/v1/catalog/node/web-1", {{"stale", ""}});
+  EXPECT_EQ(LastMethod(), "catalog.node");
+  EXPECT_EQ(LastCall().key(), "web-1");
+  EXPECT_EQ(LastCall().consistency(), "stale");
+  Serve("GET", "/v1/health/state/critical");
+  EXPECT_EQ(LastMethod(), "health.state");
+  EXPECT_EQ(LastCall().key(), "critical");
+  EXPECT_EQ(Serve("GET", "/v1/health/state/sideways").status, 400);
+  EXPECT_EQ(Serve("GET", "/v1/catalog/node/").body, "Missing node name");
+  EXPECT_EQ(Serve("PUT", "/v1/catalog/services").status, 405);
+}
+
 TEST_F(RouterTest, JoinAndLeave) {
   agent_.play = [](const std::string&, const proto::agent::Call&) { return AgentAnswer(absl::OkStatus(), ""); };
   http::Response response = Serve("PUT", "/v1/agent/join/10.0.0.2:8301", {{"wan", ""}});
