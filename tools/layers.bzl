@@ -24,6 +24,7 @@ CORE_LIBRARIES = [
     "//core/raft",
     "//core/raft:kv_fsm",
     "//core/raft:kv_machine",
+    "//core/raft:log_matching",
     "//core/raft:test_configuration",
     "//core/seam",
     "//core/seam:envelope",

@@ -21,6 +21,14 @@ int MemberStatusCode(gossip::MemberStatus s) {
   return 0;
 }
 
+// A string map as a JSON object ({} when empty, as Consul answers), in key order.
+template <typename Map>
+Json ObjectOf(const Map& map) {
+  Json out = Json::object();
+  for (const auto& [k, v] : map) out[k] = v;
+  return out;
+}
+
 }  // namespace
 
 Json MemberJson(const gossip::Member& m) {
@@ -28,9 +36,7 @@ Json MemberJson(const gossip::Member& m) {
   j["Name"] = m.name;
   j["Addr"] = HostOf(m.addr);
   j["Port"] = PortOf(m.addr, 8301);
-  Json tags = Json::object();
-  for (const auto& [k, v] : m.tags) tags[k] = v;
-  j["Tags"] = std::move(tags);
+  j["Tags"] = ObjectOf(m.tags);
   j["Status"] = MemberStatusCode(m.status);
   j["ProtocolMin"] = 1;
   j["ProtocolMax"] = 5;
@@ -59,12 +65,8 @@ Json NodeJson(const state::Node& n) {
   j["Node"] = n.name;
   j["Address"] = n.address;
   j["Datacenter"] = n.datacenter;
-  Json tagged = Json::object();
-  for (const auto& [k, v] : n.tagged_addresses) tagged[k] = v;
-  j["TaggedAddresses"] = std::move(tagged);
-  Json meta = Json::object();
-  for (const auto& [k, v] : n.meta) meta[k] = v;
-  j["Meta"] = std::move(meta);
+  j["TaggedAddresses"] = ObjectOf(n.tagged_addresses);
+  j["Meta"] = ObjectOf(n.meta);
   j["CreateIndex"] = n.create_index;
   j["ModifyIndex"] = n.modify_index;
   return j;
@@ -93,9 +95,7 @@ Json ServiceJson(const state::Service& s) {
   j["Service"] = s.name;
   j["Tags"] = s.tags;
   j["Address"] = s.address;
-  Json meta = Json::object();
-  for (const auto& [k, v] : s.meta) meta[k] = v;
-  j["Meta"] = std::move(meta);
+  j["Meta"] = ObjectOf(s.meta);
   j["Port"] = s.port;
   j["Weights"] = Json{{"Passing", s.weights.passing}, {"Warning", s.weights.warning}};
   j["EnableTagOverride"] = s.enable_tag_override;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/raft/log_matching.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/base/hash.h"
@@ -152,27 +153,11 @@ void AgentChecker::CheckLogMatching(const std::vector<std::pair<NodeId, const ag
                                     Time now) {
   for (size_t a = 0; a < servers.size(); ++a) {
     for (size_t b = a + 1; b < servers.size(); ++b) {
-      const raft::RaftLog& la = servers[a].second->raft()->log();
-      const raft::RaftLog& lb = servers[b].second->raft()->log();
-      const uint64_t lo = std::max(la.first_index(), lb.first_index());
-      const uint64_t hi = std::min(la.last_index(), lb.last_index());
-      // The highest index both hold with one term: everything from `lo` to it must agree.
-      uint64_t top = 0;
-      for (uint64_t i = hi; i >= lo && i > 0; --i) {
-        if (la.At(i).term() == lb.At(i).term()) {
-          top = i;
-          break;
-        }
-      }
-      for (uint64_t i = lo; i <= top; ++i) {
-        const raft::pb::Entry& x = la.At(i);
-        const raft::pb::Entry& y = lb.At(i);
-        if (x.term() != y.term() || x.type() != y.type() || x.data() != y.data()) {
-          Fail(now, absl::StrCat("log matching: ", ToString(servers[a].first), " and ", ToString(servers[b].first),
-                                 " agree at ", top, " (term ", la.At(top).term(), ") but differ at ", i, " (terms ",
-                                 x.term(), " and ", y.term(), ")"));
-          return;
-        }
+      if (std::optional<std::string> why =
+              raft::LogMatchingViolation(servers[a].second->raft()->log(), servers[b].second->raft()->log())) {
+        Fail(now, absl::StrCat("log matching: ", ToString(servers[a].first), " and ", ToString(servers[b].first), " ",
+                               *why));
+        return;
       }
     }
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/raft/log_matching.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/base/hash.h"
@@ -210,26 +211,11 @@ void Checker::OnAck(uint64_t index, const std::string& data, Time now) {
 void Checker::CheckLogMatching(const std::vector<std::pair<NodeId, const raft::KvMachine*>>& machines, Time now) {
   for (size_t a = 0; a < machines.size(); ++a) {
     for (size_t b = a + 1; b < machines.size(); ++b) {
-      const raft::RaftLog& la = machines[a].second->raft().log();
-      const raft::RaftLog& lb = machines[b].second->raft().log();
-      const uint64_t lo = std::max(la.first_index(), lb.first_index());
-      const uint64_t hi = std::min(la.last_index(), lb.last_index());
-      // The highest index where the terms agree: everything below must agree too.
-      uint64_t top = 0;
-      for (uint64_t i = hi; i >= lo && i > 0; --i) {
-        if (la.At(i).term() == lb.At(i).term()) {
-          top = i;
-          break;
-        }
-      }
-      for (uint64_t i = lo; i <= top; ++i) {
-        const Entry& x = la.At(i);
-        const Entry& y = lb.At(i);
-        if (x.term() != y.term() || x.data() != y.data() || x.type() != y.type()) {
-          Fail(now, absl::StrCat("log matching: ", ToString(machines[a].first), " and ", ToString(machines[b].first),
-                                 " agree at ", top, " but differ at ", i, " (", x.term(), " vs ", y.term(), ")"));
-          return;
-        }
+      if (std::optional<std::string> why =
+              raft::LogMatchingViolation(machines[a].second->raft().log(), machines[b].second->raft().log())) {
+        Fail(now, absl::StrCat("log matching: ", ToString(machines[a].first), " and ", ToString(machines[b].first), " ",
+                               *why));
+        return;
       }
     }
   }
