@@ -14,6 +14,9 @@
 #include "absl/strings/str_split.h"
 #include "core/agent/addresses.h"
 #include "core/agent/consul_json.h"
+#include "core/agent/methods.h"
+#include "core/agent/store_reads.h"
+#include "core/agent/store_writes.h"
 #include "core/agent/go_duration.h"
 #include "core/agent/identity.h"
 #include "core/agent/server_tags.h"
@@ -98,12 +101,13 @@ class AgentMachine::Impl {
   using Origin = std::variant<std::monostate, FromRpc, Callback>;
 
   // A write waiting for its entry to be applied.
-  enum class WriteKind : uint8_t { kKv, kConfChange, kAutopilot, kInternal, kSessionCreate, kSessionRenew, kSessionDestroy };
+  enum class WriteKind : uint8_t { kStore, kConfChange, kAutopilot, kInternal, kSessionCreate, kSessionRenew, kSessionDestroy };
   struct PendingWrite {
     uint64_t request_id = 0;
     uint64_t term = 0;
-    WriteKind kind = WriteKind::kKv;
+    WriteKind kind = WriteKind::kStore;
     std::string session_id;  // kSessionCreate, kSessionRenew
+    WriteAnswer answer = WriteAnswer::kTrueFalse;  // kStore
   };
   // A read waiting for a ReadIndex round (index 0) or for the applied index to reach `index`.
   struct PendingRead {
@@ -137,6 +141,8 @@ class AgentMachine::Impl {
   void HandleMessage(Time now, const MessageInput& m);
   void HandleRpc(Time now, const MessageInput& m, std::string_view body);
   void HandleRequest(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
+  void ServeAgent(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
+  void ServeLeader(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
   void HandleRequestBytes(Time now, const RequestInput& r);
   void DropLog(Time now, const Address& from, Endpoint endpoint, const std::string& why);
 
@@ -157,13 +163,13 @@ class AgentMachine::Impl {
     pba::Call call;
     uint64_t timer = 0;  // its deadline
   };
-  std::vector<state::WatchTopic> TopicsOf(const std::string& method, const pba::Call& call) const;
   Duration BlockingWait(const pba::Call& call);
   bool Park(uint64_t request_id, const std::string& method, const pba::Call& call);
   void Wake(const std::vector<uint64_t>& woken);
   absl::btree_map<uint64_t, ParkedQuery> parked_;  // by request id (= watch id)
   void Write(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
-  void Propose(Time now, uint64_t request_id, const pbs::Command& c, WriteKind kind, std::string session_id = "");
+  void Propose(Time now, uint64_t request_id, const pbs::Command& c, WriteKind kind, std::string session_id = "",
+               WriteAnswer answer = WriteAnswer::kTrueFalse);
   void Forward(Time now, uint64_t request_id, const std::string& method, pba::Call call);
   Address LeaderRpcAddress() const;
   Address AnyServerRpcAddress() const;
@@ -240,9 +246,10 @@ class AgentMachine::Impl {
   // proposed together (one log write, one append per follower) once it is.
   struct QueuedCommand {
     uint64_t request_id = 0;
-    WriteKind kind = WriteKind::kKv;
+    WriteKind kind = WriteKind::kStore;
     std::string bytes;
     std::string session_id;
+    WriteAnswer answer = WriteAnswer::kTrueFalse;
   };
   std::vector<QueuedCommand> queued_;
   void FlushQueued(Time now);
@@ -704,6 +711,25 @@ void AgentMachine::Impl::Answer(uint64_t request_id, const absl::Status& status,
 
 void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std::string& method,
                                        const pba::Call& call) {
+  const std::optional<MethodKind> kind = KindOf(method);
+  if (!kind.has_value()) {
+    return Fail(request_id, absl::InvalidArgumentError(absl::StrCat("unknown request method \"", method, "\"")));
+  }
+  switch (*kind) {
+    case MethodKind::kRead:
+      return Read(now, request_id, method, call);
+    case MethodKind::kWrite:
+      return Write(now, request_id, method, call);
+    case MethodKind::kLeader:
+      return ServeLeader(now, request_id, method, call);
+    case MethodKind::kAgent:
+      return ServeAgent(now, request_id, method, call);
+  }
+}
+
+// Answered by this agent from its own state (MethodKind::kAgent).
+void AgentMachine::Impl::ServeAgent(Time now, uint64_t request_id, const std::string& method,
+                                    const pba::Call& call) {
   const bool server = raft != nullptr;
   Json j;
   pba::Reply reply = Facts();
@@ -791,21 +817,29 @@ void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std:
       }
     }
     ok_json(Json(std::vector<std::string>(dcs.begin(), dcs.end())));
-  } else if (method == "kv.get" || method == "catalog.nodes" || method == "health.node" ||
-             method == "operator.autopilot.get" || method == "session.info" || method == "session.list" ||
-             method == "catalog.services" || method == "catalog.node" || method == "health.state") {
-    Read(now, request_id, method, call);
-  } else if (method == "kv.put" || method == "kv.delete" || method == "operator.autopilot.set" ||
-             method == "operator.raft.remove-peer" || method == "catalog.register" ||
-             method == "operator.autopilot.health" || method == "session.create" ||
-             method == "session.destroy" || method == "session.renew") {
-    Write(now, request_id, method, call);
-  } else if (method == "operator.raft.configuration") {
-    // The leader's view, as Consul's (a default read); ?stale: this server's own.
-    if (!server || (call.consistency() != "stale" && raft->role() != raft::Role::kLeader)) {
-      return Forward(now, request_id, method, call);
-    }
-    if (call.consistency() != "stale" && !MayPropose()) return Hold(now, request_id, method, call);
+  } else {
+    Fail(request_id, absl::InvalidArgumentError(absl::StrCat("unknown request method \"", method, "\"")));
+  }
+}
+
+// Answered by the leader from its raft state (MethodKind::kLeader). The raft configuration
+// is the leader's view, as Consul's (a default read), or with ?stale this server's own;
+// autopilot's health is only the leader's.
+void AgentMachine::Impl::ServeLeader(Time now, uint64_t request_id, const std::string& method,
+                                     const pba::Call& call) {
+  const bool own_view = method == "operator.raft.configuration" && call.consistency() == "stale";
+  if (raft == nullptr || (!own_view && raft->role() != raft::Role::kLeader)) {
+    return Forward(now, request_id, method, call);
+  }
+  if (!own_view && !MayPropose()) return Hold(now, request_id, method, call);
+  pba::Reply reply = Facts();
+  if (method == "operator.autopilot.health") {
+    UpdateAutopilot(now);
+    reply.set_body(autopilot_.HealthJson(now));
+    return Answer(request_id, absl::OkStatus(), reply);
+  }
+  if (method == "operator.raft.configuration") {
+    Json j;
     absl::btree_map<NodeId, ServerCandidate> known = KnownServers();
     Json servers = Json::array();
     for (const raft::pb::Server& s : raft->configuration().servers()) {
@@ -822,10 +856,10 @@ void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std:
     j["Servers"] = std::move(servers);
     j["Index"] = raft->configuration_index();
     reply.set_index(std::max<uint64_t>(1, raft->configuration_index()));
-    ok_json(j);
-  } else {
-    Fail(request_id, absl::InvalidArgumentError(absl::StrCat("unknown request method \"", method, "\"")));
+    reply.set_body(j.dump());
+    return Answer(request_id, absl::OkStatus(), reply);
   }
+  Fail(request_id, absl::InvalidArgumentError(absl::StrCat("not a leader request: ", method)));
 }
 
 bool AgentMachine::Impl::MayPropose() const {
@@ -925,12 +959,7 @@ void AgentMachine::Impl::RedirectForwards(Time now) {
     it = forwards_.erase(it);
   }
   for (PendingForward& f : moved) {
-    const bool read = f.method == "kv.get" || f.method == "catalog.nodes" || f.method == "health.node" ||
-                      f.method == "catalog.services" || f.method == "catalog.node" || f.method == "health.state" ||
-                      f.method == "operator.autopilot.get" || f.method == "session.info" ||
-                      f.method == "session.list" || f.method == "operator.raft.configuration" ||
-                      f.method == "operator.autopilot.health";
-    if (read) {
+    if (KindOf(f.method) != MethodKind::kWrite) {  // reads and leader answers change nothing
       HandleRequest(now, f.request_id, f.method, f.call);
     } else {
       Fail(f.request_id, absl::UnavailableError("leadership lost: outcome unknown"));
@@ -964,91 +993,10 @@ void AgentMachine::Impl::Read(Time now, uint64_t request_id, const std::string& 
 }
 
 void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, const pba::Call& call, bool may_block) {
-  const state::Store& store = fsm.store();
   pba::Reply reply = Facts();
-  Json j;
-  if (method == "kv.get") {
-    if (call.key().size() > 2048) return Fail(request_id, absl::InvalidArgumentError("key too long"));
-    if (call.keys()) {
-      state::Indexed<std::vector<std::string>> keys = store.KVKeys(call.key(), call.separator());
-      reply.set_index(keys.index);
-      if (keys.value.empty()) return Done(request_id, method, call, absl::NotFoundError(""), std::move(reply), may_block);
-      reply.set_body(Json(keys.value).dump());
-    } else if (call.recurse()) {
-      state::Indexed<std::vector<state::KVEntry>> list = store.KVList(call.key());
-      reply.set_index(list.index);
-      if (list.value.empty()) return Done(request_id, method, call, absl::NotFoundError(""), std::move(reply), may_block);
-      if (call.raw()) {
-        reply.set_body(list.value.front().value);
-      } else {
-        Json arr = Json::array();
-        for (const state::KVEntry& e : list.value) arr.push_back(KVJson(e));
-        reply.set_body(arr.dump());
-      }
-    } else {
-      state::Indexed<std::optional<state::KVEntry>> e = store.KVGet(call.key());
-      reply.set_index(e.index);
-      if (!e.value.has_value()) return Done(request_id, method, call, absl::NotFoundError(""), std::move(reply), may_block);
-      reply.set_body(call.raw() ? e.value->value : Json::array({KVJson(*e.value)}).dump());
-    }
-  } else if (method == "catalog.nodes") {
-    state::Indexed<std::vector<state::Node>> nodes = store.Nodes();
-    reply.set_index(nodes.index);
-    Json arr = Json::array();
-    for (const state::Node& n : nodes.value) arr.push_back(NodeJson(n));
-    reply.set_body(arr.dump());
-  } else if (method == "health.node") {
-    state::Indexed<std::vector<state::Check>> checks = store.NodeChecks(call.key());
-    reply.set_index(checks.index);
-    Json arr = Json::array();
-    for (const state::Check& c : checks.value) arr.push_back(CheckJson(c));
-    reply.set_body(arr.dump());
-  } else if (method == "catalog.services") {
-    auto services = store.Services();
-    reply.set_index(services.index);
-    Json obj = Json::object();
-    for (const auto& [name, tags] : services.value) obj[name] = tags;
-    reply.set_body(obj.dump());
-  } else if (method == "catalog.node") {
-    auto node = store.GetNodeServices(call.key());
-    reply.set_index(node.index);
-    if (!node.value.has_value()) {
-      reply.set_body("null");  // Consul answers 200 null for an unknown node
-    } else {
-      Json services = Json::object();
-      for (const state::Service& s : node.value->services) services[s.id] = ServiceJson(s);
-      Json j;
-      j["Node"] = NodeJson(node.value->node);
-      j["Services"] = std::move(services);
-      reply.set_body(j.dump());
-    }
-  } else if (method == "health.state") {
-    absl::StatusOr<state::Indexed<std::vector<state::Check>>> checks = store.ChecksInState(call.key());
-    if (!checks.ok()) return Fail(request_id, absl::InvalidArgumentError(checks.status().message()));
-    reply.set_index(checks->index);
-    Json arr = Json::array();
-    for (const state::Check& c : checks->value) arr.push_back(CheckJson(c));
-    reply.set_body(arr.dump());
-  } else if (method == "session.info" || method == "session.list") {
-    Json arr = Json::array();
-    if (method == "session.info") {
-      state::Indexed<std::optional<state::Session>> one = store.SessionGet(call.key());
-      reply.set_index(one.index);
-      if (one.value.has_value()) arr.push_back(SessionJson(*one.value));
-    } else {
-      state::Indexed<std::vector<state::Session>> all = store.SessionList();
-      reply.set_index(all.index);
-      for (const state::Session& s : all.value) arr.push_back(SessionJson(s));
-    }
-    reply.set_body(arr.dump());
-  } else if (method == "operator.autopilot.get") {
-    std::optional<state::AutopilotConfiguration> stored = store.Autopilot();
-    reply.set_index(stored.has_value() ? stored->modify_index : 1);
-    reply.set_body(AutopilotConfigJson(stored.has_value() ? *stored : opt.autopilot));
-  } else {
-    return Fail(request_id, absl::InvalidArgumentError(absl::StrCat("not a read: ", method)));
-  }
-  Done(request_id, method, call, absl::OkStatus(), std::move(reply), may_block);
+  const absl::Status s = ServeStoreRead(fsm.store(), StoreReadContext{opt.autopilot}, method, call, &reply);
+  if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return Fail(request_id, s);
+  Done(request_id, method, call, s, std::move(reply), may_block);
 }
 
 // A read's answer, unless it is a blocking query whose index has not moved past the client's:
@@ -1062,21 +1010,6 @@ void AgentMachine::Impl::Done(uint64_t request_id, const std::string& method, co
   if (!blocks || !Park(request_id, method, call)) return Answer(request_id, status, std::move(reply));
 }
 
-std::vector<state::WatchTopic> AgentMachine::Impl::TopicsOf(const std::string& method, const pba::Call& call) const {
-  using state::WatchTopic;
-  if (method == "kv.get") {
-    return {call.recurse() || call.keys() ? WatchTopic::KVPrefix(call.key()) : WatchTopic::KVKey(call.key())};
-  }
-  if (method == "catalog.nodes") return {WatchTopic::Table(state::kTableNodes)};
-  if (method == "catalog.services") return {WatchTopic::Table(state::kTableServices)};
-  if (method == "catalog.node") return {WatchTopic::Table(state::kTableNodes), WatchTopic::Table(state::kTableServices)};
-  if (method == "health.state") return {WatchTopic::Table(state::kTableChecks)};
-  if (method == "health.node") return {WatchTopic::Table(state::kTableChecks)};
-  if (method == "session.info" || method == "session.list") return {WatchTopic::Table(state::kTableSessions)};
-  if (method == "operator.autopilot.get") return {WatchTopic::Table(state::kTableAutopilot)};
-  return {};
-}
-
 Duration AgentMachine::Impl::BlockingWait(const pba::Call& call) {
   // Consul's: 5 min when the client names none, at most 10 min, plus up to wait/16 of jitter
   // so that many clients woken together do not all come back at once.
@@ -1088,7 +1021,7 @@ Duration AgentMachine::Impl::BlockingWait(const pba::Call& call) {
 }
 
 bool AgentMachine::Impl::Park(uint64_t request_id, const std::string& method, const pba::Call& call) {
-  std::vector<state::WatchTopic> topics = TopicsOf(method, call);
+  std::vector<state::WatchTopic> topics = StoreReadTopics(method, call);
   if (topics.empty()) return false;
   auto it = parked_.find(request_id);
   if (it == parked_.end()) {
@@ -1135,39 +1068,7 @@ void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string&
   if (!MayPropose()) return Hold(now, request_id, method, call);
   if (writes_.size() >= kPendingRequestsMax) return Fail(request_id, absl::UnavailableError("too many writes in flight"));
   const Time stamp = clock_.Stamp(now, raft->term());
-  if (method == "kv.put" || method == "kv.delete") {
-    state::KVEntry e;
-    e.key = call.key();
-    pbs::KVRequest::Op op;
-    uint64_t cas = 0;
-    if (method == "kv.put") {
-      e.value = call.value();
-      e.flags = call.flags();
-      if (!call.acquire().empty() && !call.release().empty()) {
-        return Fail(request_id, absl::InvalidArgumentError("acquire and release together"));
-      }
-      if (!call.acquire().empty()) {
-        op = pbs::KVRequest::LOCK;
-        e.session = call.acquire();
-      } else if (!call.release().empty()) {
-        op = pbs::KVRequest::UNLOCK;
-        e.session = call.release();
-      } else if (call.has_cas()) {
-        op = pbs::KVRequest::CAS;
-        cas = call.cas();
-      } else {
-        op = pbs::KVRequest::SET;
-      }
-    } else if (call.recurse()) {
-      op = pbs::KVRequest::DELETE_TREE;
-    } else if (call.has_cas()) {
-      op = pbs::KVRequest::DELETE_CAS;
-      cas = call.cas();
-    } else {
-      op = pbs::KVRequest::DELETE;
-    }
-    Propose(now, request_id, state::commands::KV(stamp, op, e, cas), WriteKind::kKv);
-  } else if (method == "catalog.register") {
+  if (method == "catalog.sync-self") {
     state::RegisterRequest reg;
     reg.node.name = call.key();
     reg.node.id = call.id();
@@ -1217,11 +1118,6 @@ void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string&
             state::commands::SessionOp(stamp, destroy ? pbs::SessionRequest::DESTROY : pbs::SessionRequest::RENEW,
                                        call.key()),
             destroy ? WriteKind::kSessionDestroy : WriteKind::kSessionRenew, call.key());
-  } else if (method == "operator.autopilot.health") {
-    UpdateAutopilot(now);
-    pba::Reply r = Facts();
-    r.set_body(autopilot_.HealthJson(now));
-    Answer(request_id, absl::OkStatus(), r);
   } else if (method == "operator.raft.remove-peer") {
     NodeId target;
     for (const raft::pb::Server& s : raft->configuration().servers()) {
@@ -1243,12 +1139,15 @@ void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string&
     raft_log_.Info(now, "Updating configuration with RemoveServer (", ToString(target), ")");
     writes_[raft->log().last_index()] = PendingWrite{request_id, raft->term(), WriteKind::kConfChange};
   } else {
-    Fail(request_id, absl::InvalidArgumentError(absl::StrCat("not a write: ", method)));
+    absl::StatusOr<StoreWrite> w =
+        BuildStoreWrite(fsm.store(), StoreWriteContext{node_name_, opt.config.datacenter}, method, call, stamp);
+    if (!w.ok()) return Fail(request_id, w.status());
+    Propose(now, request_id, w->command, WriteKind::kStore, "", w->answer);
   }
 }
 
 void AgentMachine::Impl::Propose(Time now, uint64_t request_id, const pbs::Command& c, WriteKind kind,
-                                 std::string session_id) {
+                                 std::string session_id, WriteAnswer answer) {
   // While a log write of ours is on its way to the disk, a new command waits for it and then
   // goes out with every other one that arrived meanwhile (FlushQueued): the group commit of
   // proposals (raft's ProposeBatch). A lone client's write is proposed at once.
@@ -1256,13 +1155,13 @@ void AgentMachine::Impl::Propose(Time now, uint64_t request_id, const pbs::Comma
     if (queued_.size() >= kQueuedCommandsMax) {
       return Fail(request_id, absl::UnavailableError("too many writes waiting for the disk"));
     }
-    queued_.push_back(QueuedCommand{request_id, kind, c.SerializeAsString(), std::move(session_id)});
+    queued_.push_back(QueuedCommand{request_id, kind, c.SerializeAsString(), std::move(session_id), answer});
     return;
   }
   absl::StatusOr<uint64_t> index = raft->Propose(now, c.SerializeAsString(), ready_);
   if (!index.ok()) return Fail(request_id, absl::UnavailableError(index.status().message()));
   MUSTER_CHECK(!writes_.contains(*index), "a pending entry's index was reused while leading");
-  writes_[*index] = PendingWrite{request_id, raft->term(), kind, std::move(session_id)};
+  writes_[*index] = PendingWrite{request_id, raft->term(), kind, std::move(session_id), answer};
   ++proposals_;
 }
 
@@ -1287,7 +1186,8 @@ void AgentMachine::Impl::FlushQueued(Time now) {
   MUSTER_CHECK_EQ(raft->log().last_index(), first + batch.size() - 1, "a batch's entries are not contiguous");
   for (size_t i = 0; i < batch.size(); ++i) {
     MUSTER_CHECK(!writes_.contains(first + i), "a pending entry's index was reused while leading");
-    writes_[first + i] = PendingWrite{batch[i].request_id, raft->term(), batch[i].kind, std::move(batch[i].session_id)};
+    writes_[first + i] =
+        PendingWrite{batch[i].request_id, raft->term(), batch[i].kind, std::move(batch[i].session_id), batch[i].answer};
   }
   ++batches_proposed_;
 }
@@ -1361,7 +1261,10 @@ void AgentMachine::Impl::ApplyEntry(Time now, const raft::pb::Entry& e) {
     if (s.code() == absl::StatusCode::kNotFound) s = absl::FailedPreconditionError(s.message());
     return Answer(w.request_id, s, reply);
   }
-  if (w.kind == WriteKind::kKv || w.kind == WriteKind::kAutopilot || w.kind == WriteKind::kSessionDestroy) {
+  if (w.kind == WriteKind::kStore) {
+    absl::Status rendered = RenderWriteAnswer(w.answer, result, &reply);
+    if (!rendered.ok()) return Answer(w.request_id, rendered, reply);
+  } else if (w.kind == WriteKind::kAutopilot || w.kind == WriteKind::kSessionDestroy) {
     reply.set_body(result.ok ? "true" : "false");
   } else if (w.kind == WriteKind::kSessionCreate) {
     Json id;
@@ -1951,7 +1854,7 @@ void AgentMachine::Impl::SyncOwnNode(Time now) {
       sync_timer_ = timers_.Add(now_ + kSyncRetry, [this] { SyncOwnNode(now_); });
     }
   });
-  HandleRequest(now, id, "catalog.register", call);
+  HandleRequest(now, id, "catalog.sync-self", call);
 }
 
 void AgentMachine::Impl::BeginLeave(Time now, uint64_t request_id) {

@@ -1,0 +1,48 @@
+#include "core/agent/methods.h"
+
+#include <utility>
+
+namespace muster::agent {
+namespace {
+
+// By family, then name. A few dozen rows: a scan is as quick as a map and needs no
+// static initialisation.
+constexpr std::pair<std::string_view, MethodKind> kMethods[] = {
+    {"agent.join", MethodKind::kAgent},
+    {"agent.leave", MethodKind::kAgent},
+    {"agent.members", MethodKind::kAgent},
+    {"agent.self", MethodKind::kAgent},
+    {"catalog.datacenters", MethodKind::kAgent},
+    {"catalog.node", MethodKind::kRead},
+    {"catalog.nodes", MethodKind::kRead},
+    {"catalog.sync-self", MethodKind::kWrite},
+    {"catalog.services", MethodKind::kRead},
+    {"health.node", MethodKind::kRead},
+    {"health.state", MethodKind::kRead},
+    {"kv.delete", MethodKind::kWrite},
+    {"kv.get", MethodKind::kRead},
+    {"kv.put", MethodKind::kWrite},
+    {"operator.autopilot.get", MethodKind::kRead},
+    {"operator.autopilot.health", MethodKind::kLeader},
+    {"operator.autopilot.set", MethodKind::kWrite},
+    {"operator.raft.configuration", MethodKind::kLeader},
+    {"operator.raft.remove-peer", MethodKind::kWrite},
+    {"session.create", MethodKind::kWrite},
+    {"session.destroy", MethodKind::kWrite},
+    {"session.info", MethodKind::kRead},
+    {"session.list", MethodKind::kRead},
+    {"session.renew", MethodKind::kWrite},
+    {"status.leader", MethodKind::kAgent},
+    {"status.peers", MethodKind::kAgent},
+};
+
+}  // namespace
+
+std::optional<MethodKind> KindOf(std::string_view method) {
+  for (const auto& [name, kind] : kMethods) {
+    if (name == method) return kind;
+  }
+  return std::nullopt;
+}
+
+}  // namespace muster::agent
