@@ -48,7 +48,7 @@ void ChatterMachine::Step(const Input& input, Effects* out) {
   } else if (const auto* r = std::get_if<RequestInput>(&input.what)) {
     ++requests_served_;
     if (r->method == "exec") {
-      out->processes.push_back({r->request_id, r->body, {}, "", absl::Seconds(1)});
+      out->processes.push_back(ProcessStart{.id = r->request_id, .command = r->body, .timeout = absl::Seconds(1)});
     } else {
       out->responses.push_back({r->request_id, absl::OkStatus(), absl::StrCat("seq=", seq_)});
     }

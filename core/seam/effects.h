@@ -62,13 +62,31 @@ struct StorageWrite {
   }
 };
 
-// A process to run (script health checks, event handlers). Its end comes back as
-// ProcessExitedInput with the same id.
+// A task the host runs for the machine and reports the end of: a process (script health
+// checks, event handlers) or a probe (HTTP and TCP health checks). Its end comes back as
+// ProcessExitedInput with the same id, whatever the kind; every start gets exactly one end
+// (a timeout or a failure to start is an end too).
 struct ProcessStart {
+  enum class Kind : uint8_t {
+    kShell,  // `command` with /bin/sh -c
+    kExec,   // `args` (argv[0] first, looked up in PATH), no shell
+    kHttp,   // an HTTP request: exit_code is the status (0: no answer), output the body
+    kTcp,    // a TCP connect to `address`: exit_code 0 connected, 1 not
+  };
   uint64_t id = 0;
-  std::string command;  // run with /bin/sh -c
-  std::vector<std::pair<std::string, std::string>> env;
-  std::string stdin_data;
+  Kind kind = Kind::kShell;
+  std::string command;            // kShell
+  std::vector<std::string> args;  // kExec
+  std::vector<std::pair<std::string, std::string>> env;  // kShell, kExec
+  std::string stdin_data;                                // kShell, kExec
+  // kHttp: the URL (http:// or https://), method, headers in order, body, and whether a TLS
+  // certificate is taken unverified (Consul's tls_skip_verify).
+  std::string url;
+  std::string method = "GET";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  bool tls_skip_verify = false;
+  std::string address;  // kTcp: host:port ([v6]:port)
   Duration timeout = absl::Seconds(30);
 };
 

@@ -30,12 +30,13 @@ struct WriteDurableInput {
   uint64_t write_id = 0;
 };
 
-// A process started by a ProcessStart effect ended.
+// A task started by a ProcessStart effect ended (a process exited, a probe was answered or
+// failed; effects.h says what exit_code means for each kind).
 struct ProcessExitedInput {
   uint64_t process_id = 0;
   int exit_code = 0;
   bool timed_out = false;
-  std::string output;  // stdout and stderr, truncated by the host to a limit it states
+  std::string output;  // stdout and stderr / the HTTP body / why a probe failed, truncated by the host to a limit it states
 };
 
 // A client request (HTTP API, RPC from another agent, simulator workload). The host picks
