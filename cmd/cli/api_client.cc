@@ -5,7 +5,9 @@
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cmd/cli/json_fields.h"
 
 namespace muster::cli {
 namespace {
@@ -95,6 +97,25 @@ absl::StatusOr<HttpResponse> ApiClient::DoOk(std::string_view method, std::strin
     return absl::UnknownError(absl::StrCat("Unexpected response code: ", response->status, " (", response->body, ")"));
   }
   return response;
+}
+
+absl::StatusOr<uint64_t> ConsulIndex(const HttpResponse& response) {
+  const std::string text = response.Header("X-Consul-Index");
+  uint64_t index = 0;
+  if (text.empty() || !absl::SimpleAtoi(text, &index) || text[0] == '+' || text[0] == '-') {
+    return absl::DataLossError(
+        absl::StrCat("Failed to parse X-Consul-Index: strconv.ParseUint: parsing \"", text, "\": invalid syntax"));
+  }
+  return index;
+}
+
+absl::StatusOr<std::string> AgentNodeName(ApiClient& client) {
+  absl::StatusOr<HttpResponse> response = client.DoOk("GET", "/v1/agent/self", {});
+  if (!response.ok()) return response.status();
+  std::optional<Json> json = ParseJson(response->body);
+  if (!json || !json->is_object()) return absl::DataLossError("the agent's answer to /v1/agent/self is not a JSON object");
+  if (!json->contains("Config")) return std::string();
+  return StringField((*json)["Config"], "NodeName");
 }
 
 void HttpFlags::AddClientFlags(FlagSet& flags) {

@@ -7,6 +7,7 @@
 // so a command's "Error ...: <this>" line reads as Consul's.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,6 +60,14 @@ class HttpFlags {
   std::string datacenter_;
   bool stale_ = false;
 };
+
+// A read's X-Consul-Index, as the Go client's parseQueryMeta reads it: a missing or bad header
+// is an error ("Failed to parse X-Consul-Index: ...").
+absl::StatusOr<uint64_t> ConsulIndex(const HttpResponse& response);
+
+// The agent's node name (GET /v1/agent/self, Config.NodeName): Consul's commands ask for it
+// first, to learn the agent is there before they start.
+absl::StatusOr<std::string> AgentNodeName(ApiClient& client);
 
 // Go's url.URL path escaping (EscapedPath): unreserved bytes and $&+,/:;=@ are kept.
 std::string EscapePath(std::string_view path);

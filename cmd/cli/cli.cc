@@ -4,6 +4,10 @@
 // "--version" anywhere runs `version`.
 #include "cmd/cli/cli.h"
 
+#include <signal.h>
+#include <time.h>
+
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -12,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <cerrno>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -73,6 +78,54 @@ CommandTable Commands() {
   table["leave"] = NewLeaveCommand();
   table["info"] = NewInfoCommand();
   table["version"] = NewVersionCommand();
+  table["force-leave"] = NewForceLeaveCommand();
+  table["reload"] = NewReloadCommand();
+  table["event"] = NewEventCommand();
+  table["maint"] = NewMaintCommand();
+  table["catalog"] = std::make_unique<GroupCommand>("Interact with the catalog", R"(Usage: muster catalog <subcommand> [options] [args]
+
+  This command has subcommands for interacting with muster's catalog. The
+  catalog should not be confused with the agent, although the APIs and
+  responses may be similar.
+
+  Here are some simple examples, and more detailed examples are available
+  in the subcommands or the documentation.
+
+  List all datacenters:
+
+      $ muster catalog datacenters
+
+  List all nodes:
+
+      $ muster catalog nodes
+
+  List all services:
+
+      $ muster catalog services
+
+  For more examples, ask for subcommand help or view the documentation.
+)");
+  table["catalog datacenters"] = NewCatalogDatacentersCommand();
+  table["catalog nodes"] = NewCatalogNodesCommand();
+  table["catalog services"] = NewCatalogServicesCommand();
+  table["services"] = std::make_unique<GroupCommand>("Interact with services", R"(Usage: muster services <subcommand> [options] [args]
+
+  This command has subcommands for interacting with services. The subcommands
+  default to working with services registered with the local agent. Please see
+  the "muster catalog" command for interacting with the entire catalog.
+
+  To register a service:
+
+      $ muster services register web.json
+
+  To deregister a service:
+
+      $ muster services deregister web.json
+
+  For more examples, ask for subcommand help or view the documentation.
+)");
+  table["services register"] = NewServicesRegisterCommand();
+  table["services deregister"] = NewServicesDeregisterCommand();
   table["kv"] = std::make_unique<GroupCommand>("Interact with the key-value store", R"(Usage: muster kv <subcommand> [options] [args]
 
   This command has subcommands for interacting with muster's key-value
@@ -252,6 +305,18 @@ absl::StatusOr<std::string> ReadBounded(std::istream& in, const std::string& wha
   return data;
 }
 
+volatile std::sig_atomic_t interrupt_seen = 0;
+
+void OnInterrupt(int) { interrupt_seen = 1; }
+
+void SleepFor(absl::Duration duration) {
+  if (duration <= absl::ZeroDuration()) return;
+  timespec left = absl::ToTimespec(duration);
+  while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+    if (interrupt_seen) return;  // a caught interrupt ends a sleep early, so the loop can stop
+  }
+}
+
 }  // namespace
 
 int Run(int argc, char** argv) {
@@ -273,6 +338,17 @@ int Run(int argc, char** argv) {
     return ReadBounded(file, path);
   };
   env.transport = &transport;
+  env.now = []() { return absl::Now(); };
+  env.sleep = SleepFor;
+  env.start_child = StartChildProcess;
+  env.catch_interrupts = []() {
+    struct sigaction action {};
+    action.sa_handler = OnInterrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+  };
+  env.interrupted = []() { return interrupt_seen != 0; };
   const int code = RunArgs(args, env);
   std::cout.flush();
   return code;

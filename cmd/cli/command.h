@@ -45,5 +45,14 @@ std::unique_ptr<Command> NewRaftRemovePeerCommand();
 std::unique_ptr<Command> NewAutopilotGetCommand();
 std::unique_ptr<Command> NewAutopilotSetCommand();
 std::unique_ptr<Command> NewVersionCommand();
+std::unique_ptr<Command> NewForceLeaveCommand();
+std::unique_ptr<Command> NewReloadCommand();
+std::unique_ptr<Command> NewCatalogDatacentersCommand();
+std::unique_ptr<Command> NewCatalogNodesCommand();
+std::unique_ptr<Command> NewCatalogServicesCommand();
+std::unique_ptr<Command> NewEventCommand();
+std::unique_ptr<Command> NewMaintCommand();
+std::unique_ptr<Command> NewServicesRegisterCommand();
+std::unique_ptr<Command> NewServicesDeregisterCommand();
 
 }  // namespace muster::cli

@@ -5,71 +5,11 @@
 
 #include "absl/strings/str_join.h"
 #include "cmd/cli/cli.h"
+#include "cmd/cli/cli_test_fixture.h"
 #include "gtest/gtest.h"
 
 namespace muster::cli {
 namespace {
-
-// Answers "METHOD target" from a table; records every request. Unknown requests get 404.
-class CannedTransport : public HttpTransport {
- public:
-  void Answer(const std::string& method_target, int status, std::string body) {
-    answers_[method_target] = HttpResponse{status, std::move(body)};
-  }
-  void Refuse() { refuse_ = true; }
-  absl::StatusOr<HttpResponse> RoundTrip(const HttpAddress& to, const HttpRequest& request) override {
-    requests.push_back(request);
-    addresses.push_back(to.HostPort());
-    if (refuse_) return absl::UnavailableError(absl::StrCat("dial tcp ", to.HostPort(), ": connect: connection refused"));
-    auto it = answers_.find(request.method + " " + request.target);
-    if (it == answers_.end()) return HttpResponse{404, ""};
-    return it->second;
-  }
-  std::vector<HttpRequest> requests;
-  std::vector<std::string> addresses;
-
- private:
-  std::map<std::string, HttpResponse> answers_;
-  bool refuse_ = false;
-};
-
-class CliTest : public ::testing::Test {
- protected:
-  CliTest() {
-    env_.out = &out_;
-    env_.err = &err_;
-    env_.getenv = [this](const std::string& name) -> std::optional<std::string> {
-      auto it = vars_.find(name);
-      if (it == vars_.end()) return std::nullopt;
-      return it->second;
-    };
-    env_.read_stdin = [this]() -> absl::StatusOr<std::string> { return stdin_; };
-    env_.read_file = [](const std::string& path) -> absl::StatusOr<std::string> {
-      if (path == "license.lic") return std::string("file contents\n");
-      return absl::NotFoundError(absl::StrCat("open ", path, ": no such file or directory"));
-    };
-    env_.transport = &transport_;
-  }
-  int Cli(std::vector<std::string> args) {
-    out_.str("");
-    err_.str("");
-    transport_.requests.clear();
-    transport_.addresses.clear();
-    return RunArgs(args, env_);
-  }
-  std::string Out() const { return out_.str(); }
-  std::string Err() const { return err_.str(); }
-  const HttpRequest& OnlyRequest() const {
-    EXPECT_EQ(transport_.requests.size(), 1u);
-    return transport_.requests.back();
-  }
-
-  CannedTransport transport_;
-  Environment env_;
-  std::ostringstream out_, err_;
-  std::map<std::string, std::string> vars_;
-  std::string stdin_;
-};
 
 // ---- members ----------------------------------------------------------------------------
 
@@ -517,7 +457,9 @@ TEST_F(CliTest, HelpOnEveryCommand) {
       {"agent"}, {"info"}, {"join"}, {"kv"}, {"kv", "delete"}, {"kv", "export"}, {"kv", "get"},
       {"kv", "import"}, {"kv", "put"}, {"leave"}, {"members"}, {"operator"}, {"operator", "autopilot"},
       {"operator", "autopilot", "get-config"}, {"operator", "autopilot", "set-config"}, {"operator", "raft"},
-      {"operator", "raft", "list-peers"}, {"operator", "raft", "remove-peer"}, {"version"}};
+      {"operator", "raft", "list-peers"}, {"operator", "raft", "remove-peer"}, {"version"}, {"force-leave"},
+      {"reload"}, {"event"}, {"maint"}, {"catalog"}, {"catalog", "datacenters"}, {"catalog", "nodes"},
+      {"catalog", "services"}, {"services"}, {"services", "register"}, {"services", "deregister"}};
   for (const std::vector<std::string>& words : commands) {
     const std::string name = absl::StrJoin(words, " ");
     for (const char* flag : {"-h", "--help", "-help"}) {
@@ -547,8 +489,8 @@ TEST_F(CliTest, VersionAndDispatch) {
   // Unknown command or none: the command list on stderr, 127 (mitchellh/cli's code).
   EXPECT_EQ(Cli({"bogus"}), 127);
   EXPECT_EQ(Err().rfind("Usage: muster [--version] [--help] <command> [<args>]\n\nAvailable commands are:\n", 0), 0u);
-  EXPECT_NE(Err().find("    members     Lists the members of a muster cluster\n"), std::string::npos);
-  EXPECT_NE(Err().find("    operator    Provides cluster-level tools for muster operators\n"), std::string::npos);
+  EXPECT_NE(Err().find("    members        Lists the members of a muster cluster\n"), std::string::npos);
+  EXPECT_NE(Err().find("    operator       Provides cluster-level tools for muster operators\n"), std::string::npos);
   EXPECT_EQ(Cli({}), 127);
   // -h: the help asked for, exit 0.
   EXPECT_EQ(Cli({"-h"}), 0);

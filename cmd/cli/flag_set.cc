@@ -23,6 +23,20 @@ bool ParseGoBool(std::string_view text, bool* value) {
   return false;
 }
 
+absl::StatusOr<std::map<std::string, std::string>> KeyValueFlag(std::string_view name,
+                                                                const std::vector<std::string>& values) {
+  std::map<std::string, std::string> pairs;
+  for (const std::string& value : values) {
+    size_t eq = value.find('=');
+    if (eq == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid value \"", value, "\" for flag -", std::string(name),
+                                                     ": Missing \"=\" value in argument: ", value));
+    }
+    pairs[value.substr(0, eq)] = value.substr(eq + 1);
+  }
+  return pairs;
+}
+
 namespace {
 
 // Go's strconv.ParseUint(s, 0, 64): decimal, or 0x / 0o / 0b / leading-0 octal prefixes.
@@ -61,6 +75,10 @@ void FlagSet::AddDuration(std::string name, absl::Duration* value, std::string u
   MUSTER_CHECK(flags_.emplace(std::move(name), Flag{value, std::move(usage)}).second, "flag defined twice");
 }
 
+void FlagSet::AddStringList(std::string name, std::vector<std::string>* values, std::string usage) {
+  MUSTER_CHECK(flags_.emplace(std::move(name), Flag{values, std::move(usage)}).second, "flag defined twice");
+}
+
 bool FlagSet::WasSet(std::string_view name) const {
   auto it = flags_.find(name);
   return it != flags_.end() && it->second.set;
@@ -75,6 +93,8 @@ absl::Status FlagSet::SetValue(const std::string& name, Flag& flag, const std::s
     **s = value;
   } else if (uint64_t** u = std::get_if<uint64_t*>(&flag.target)) {
     ok = ParseGoUint64(value, *u);
+  } else if (std::vector<std::string>** list = std::get_if<std::vector<std::string>*>(&flag.target)) {
+    (*list)->push_back(value);
   } else if (absl::Duration** d = std::get_if<absl::Duration*>(&flag.target)) {
     absl::StatusOr<absl::Duration> parsed = ParseGoDuration(value);
     ok = parsed.ok();
@@ -135,6 +155,7 @@ std::string FlagSet::Usage() const {
     if (std::holds_alternative<std::string*>(flag.target)) value_hint = "=<string>";
     if (std::holds_alternative<uint64_t*>(flag.target)) value_hint = "=<uint>";
     if (std::holds_alternative<absl::Duration*>(flag.target)) value_hint = "=<duration>";
+    if (std::holds_alternative<std::vector<std::string>*>(flag.target)) value_hint = "=<value>";
     absl::StrAppend(&out, "\n  -", name, value_hint, "\n     ", flag.usage, "\n");
   }
   return out;

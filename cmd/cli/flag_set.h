@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 namespace muster::cli {
@@ -30,6 +31,9 @@ class FlagSet {
   void AddUint64(std::string name, uint64_t* value, std::string usage);
   // Go's time.ParseDuration syntax ("200ms", "1m30s", "1.5h").
   void AddDuration(std::string name, absl::Duration* value, std::string usage);
+  // A flag that may be given many times, each value appended (Consul's AppendSliceValue, and
+  // its FlagMapValue before the command splits "key=value").
+  void AddStringList(std::string name, std::vector<std::string>* values, std::string usage);
 
   // Parses `args` (the arguments after the command's name). On success the positional
   // arguments are in args(). A help flag (-h, -help) that is not defined is an error whose
@@ -42,7 +46,7 @@ class FlagSet {
   std::string Usage() const;
 
  private:
-  using Target = std::variant<bool*, std::string*, uint64_t*, absl::Duration*>;
+  using Target = std::variant<bool*, std::string*, uint64_t*, absl::Duration*, std::vector<std::string>*>;
   struct Flag {
     Target target;
     std::string usage;
@@ -53,6 +57,12 @@ class FlagSet {
   std::map<std::string, Flag, std::less<>> flags_;
   std::vector<std::string> positional_;
 };
+
+// The values of a repeated "key=value" flag as Consul's FlagMapValue keeps them: a map (a later
+// key wins), here sorted by key; a value without '=' is the error Go's flag package reports,
+// `invalid value "x" for flag -name: Missing "=" value in argument: x`.
+absl::StatusOr<std::map<std::string, std::string>> KeyValueFlag(std::string_view name,
+                                                                const std::vector<std::string>& values);
 
 // Go's strconv.ParseBool: 1 t T TRUE true True, 0 f F FALSE false False.
 bool ParseGoBool(std::string_view text, bool* value);

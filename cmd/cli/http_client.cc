@@ -25,6 +25,13 @@
 
 namespace muster::cli {
 
+std::string HttpResponse::Header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (absl::EqualsIgnoreCase(key, Absl(name))) return value;
+  }
+  return "";
+}
+
 std::string HttpAddress::HostPort() const {
   if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
   return absl::StrCat(host, ":", port);
@@ -182,7 +189,24 @@ struct ParseState {
   HttpResponse response;
   bool complete = false;
   bool too_large = false;
+  bool in_value = false;  // http-parser hands a header's name and value over in pieces
 };
+
+int OnHeaderField(http_parser* parser, const char* at, size_t length) {
+  auto* state = static_cast<ParseState*>(parser->data);
+  if (state->in_value || state->response.headers.empty()) state->response.headers.emplace_back();
+  state->in_value = false;
+  state->response.headers.back().first.append(at, length);
+  return 0;
+}
+
+int OnHeaderValue(http_parser* parser, const char* at, size_t length) {
+  auto* state = static_cast<ParseState*>(parser->data);
+  if (state->response.headers.empty()) return 0;
+  state->in_value = true;
+  state->response.headers.back().second.append(at, length);
+  return 0;
+}
 
 int OnBody(http_parser* parser, const char* at, size_t length) {
   auto* state = static_cast<ParseState*>(parser->data);
@@ -238,6 +262,8 @@ absl::StatusOr<HttpResponse> SocketHttpTransport::RoundTrip(const HttpAddress& t
 
   http_parser_settings settings;
   http_parser_settings_init(&settings);
+  settings.on_header_field = OnHeaderField;
+  settings.on_header_value = OnHeaderValue;
   settings.on_headers_complete = OnHeadersComplete;
   settings.on_body = OnBody;
   settings.on_message_complete = OnMessageComplete;

@@ -44,6 +44,9 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 0;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // as received, names as sent
+  // The first header named `name` (compared case-insensitively, as HTTP names are), or "".
+  std::string Header(std::string_view name) const;
 };
 
 class HttpTransport {

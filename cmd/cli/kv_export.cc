@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "cmd/cli/api_client.h"
 #include "cmd/cli/command.h"
+#include "cmd/cli/go_json.h"
 #include "cmd/cli/kv_pair.h"
 
 namespace muster::cli {
@@ -22,77 +23,6 @@ constexpr std::string_view kKvExportHelp = R"(Usage: muster kv export [options] 
 
   For a full list of options and examples, please see the muster documentation.
 )";
-
-// The length of the valid UTF-8 sequence at text[i] (as Go's utf8.DecodeRuneInString takes
-// one: no overlong forms, no surrogates, nothing past U+10FFFF), or 0 when it is not one.
-size_t Utf8SequenceLength(std::string_view text, size_t i, uint32_t* rune) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  size_t length = 0;
-  uint32_t value = 0;
-  uint32_t min = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2, value = lead & 0x1F, min = 0x80;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3, value = lead & 0x0F, min = 0x800;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4, value = lead & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    value = (value << 6) | (byte(i + k) & 0x3F);
-  }
-  if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return 0;
-  *rune = value;
-  return length;
-}
-
-// A string as Go's encoding/json writes one with its default HTML escaping: '"' and '\\'
-// escaped, \n \r \t \b \f short, other control bytes and < > & as \u00xx, U+2028 and U+2029
-// escaped, and each byte of invalid UTF-8 as \ufffd.
-std::string GoJsonString(std::string_view text) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (size_t i = 0; i < text.size();) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default:
-          if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-            absl::StrAppend(&out, "\\u00", std::string(1, kHex[c >> 4]), std::string(1, kHex[c & 0xF]));
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
-    }
-    uint32_t rune = 0;
-    const size_t length = Utf8SequenceLength(text, i, &rune);
-    if (length == 0) {
-      out += "\\ufffd";
-      ++i;
-    } else if (rune == 0x2028 || rune == 0x2029) {
-      out += rune == 0x2028 ? "\\u2028" : "\\u2029";
-      i += length;
-    } else {
-      out.append(text.substr(i, length));
-      i += length;
-    }
-  }
-  out += "\"";
-  return out;
-}
 
 class KvExportCommand : public Command {
  public:
