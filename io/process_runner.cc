@@ -24,6 +24,7 @@ struct ProcessRunner::Running {
   std::string stdin_data;
   std::string output;
   int handles_open = 0;
+  bool process_initialised = false;  // uv_spawn was called (it initialises the handle even when it fails)
   bool exited = false;
   bool timed_out = false;
   int64_t exit_code = 0;
@@ -67,8 +68,17 @@ void ProcessRunner::Start(const ProcessStart& start, Done done) {
   for (std::string& s : env_strings) env.push_back(s.data());
   env.push_back(nullptr);
 
-  std::string sh = "/bin/sh", dash_c = "-c", command = start.command;
-  char* args[] = {sh.data(), dash_c.data(), command.data(), nullptr};
+  // kShell: /bin/sh -c command. kExec: the arguments as given, argv[0] looked up in PATH (the
+  // child's PATH: libuv execs with execvp after setting the environment above).
+  std::vector<std::string> arg_strings;
+  if (start.kind == ProcessStart::Kind::kExec) {
+    arg_strings = start.args;
+  } else {
+    arg_strings = {"/bin/sh", "-c", start.command};
+  }
+  std::vector<char*> args;
+  for (std::string& a : arg_strings) args.push_back(a.data());
+  args.push_back(nullptr);
 
   uv_pipe_init(loop_, &r->stdin_pipe, 0);
   uv_pipe_init(loop_, &r->stdout_pipe, 0);
@@ -86,8 +96,8 @@ void ProcessRunner::Start(const ProcessStart& start, Done done) {
   stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&r->stderr_pipe);
 
   uv_process_options_t options{};
-  options.file = sh.c_str();
-  options.args = args;
+  options.file = arg_strings.empty() ? "" : arg_strings[0].c_str();
+  options.args = args.data();
   options.env = env.data();
   options.stdio = stdio;
   options.stdio_count = 3;
@@ -102,15 +112,29 @@ void ProcessRunner::Start(const ProcessStart& start, Done done) {
   };
 
   running_[r] = std::move(owned);
-  if (int rc = uv_spawn(loop_, &r->process, &options); rc != 0) {
+  // An empty argument list is refused here: uv_spawn would fail the same way, less clearly.
+  const int rc = arg_strings.empty() ? UV_EINVAL : uv_spawn(loop_, &r->process, &options);
+  if (rc != 0) {
     r->exited = true;
+    // A shell answers 127 for a command it cannot find (126 for one it cannot run); a program
+    // we could not exec gets the same, with the reason as its output.
     r->exit_code = 127;
-    r->output = absl::StrCat("cannot start /bin/sh: ", uv_strerror(rc));
+    if (arg_strings.empty()) {
+      r->output = "cannot start a process with no arguments (args is empty)";
+    } else if (rc == UV_ENOENT) {
+      r->output = absl::StrCat("cannot start \"", arg_strings[0], "\": not found in PATH (", uv_strerror(rc), ")");
+    } else {
+      r->output = absl::StrCat("cannot start \"", arg_strings[0], "\": ", uv_strerror(rc));
+    }
     // uv_spawn initialised the process handle even on failure; it must be closed too.
-    r->handles_open++;
+    if (!arg_strings.empty()) {
+      r->process_initialised = true;
+      r->handles_open++;
+    }
     Finish(r);
     return;
   }
+  r->process_initialised = true;
   r->handles_open++;  // the process handle
   r->pid = r->process.pid;
 
@@ -168,6 +192,7 @@ void ProcessRunner::Finish(Running* r) {
     done(std::move(result));
   };
   for (uv_handle_t* h : {AsHandle(&r->stdin_pipe), AsHandle(&r->timer), AsHandle(&r->process)}) {
+    if (h == AsHandle(&r->process) && !r->process_initialised) continue;
     if (!uv_is_closing(h)) uv_close(h, on_closed);
   }
   // Drain what the child wrote before closing the output pipes.

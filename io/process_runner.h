@@ -1,5 +1,6 @@
 // Runs the processes that core machines ask for (script checks, event handlers) with
-// uv_spawn: `/bin/sh -c command`, the given environment added to ours, the given standard
+// uv_spawn: `/bin/sh -c command` (kShell) or the arguments themselves with no shell (kExec,
+// argv[0] looked up in PATH), the given environment added to ours, the given standard
 // input, stdout and stderr captured together up to a limit, and a timeout after which the
 // whole process group is killed (a check script's children must not outlive it).
 #pragma once

@@ -75,5 +75,54 @@ TEST_F(ProcessRunnerTest, MissingCommandIs127) {
   EXPECT_NE(r.output.find("not found"), std::string::npos) << r.output;
 }
 
+TEST_F(ProcessRunnerTest, ExecRunsArgumentsWithoutAShell) {
+  ProcessStart p;
+  p.kind = ProcessStart::Kind::kExec;
+  // No shell: "$HOME" and the quote reach the program as they are, looked up in PATH.
+  p.args = {"printf", "%s|%s", "$HOME", "it's"};
+  ProcessExitedInput r = Run(p);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.output, "$HOME|it's");
+}
+
+TEST_F(ProcessRunnerTest, ExecReportsTheExitCodeEnvironmentAndStdin) {
+  ProcessStart p;
+  p.kind = ProcessStart::Kind::kExec;
+  p.args = {"/bin/sh", "-c", "echo \"$CHECK_ID\"; cat; exit 3"};
+  p.env = {{"CHECK_ID", "web"}};
+  p.stdin_data = "in";
+  ProcessExitedInput r = Run(p);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.output, "web\nin");
+}
+
+TEST_F(ProcessRunnerTest, ExecOfAMissingProgramIs127) {
+  ProcessStart p;
+  p.kind = ProcessStart::Kind::kExec;
+  p.args = {"muster-no-such-check-program", "--flag"};
+  ProcessExitedInput r = Run(p);
+  EXPECT_EQ(r.exit_code, 127);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.output.find("\"muster-no-such-check-program\": not found"), std::string::npos) << r.output;
+}
+
+TEST_F(ProcessRunnerTest, ExecWithNoArgumentsIs127) {
+  ProcessStart p;
+  p.kind = ProcessStart::Kind::kExec;
+  ProcessExitedInput r = Run(p);
+  EXPECT_EQ(r.exit_code, 127);
+  EXPECT_NE(r.output.find("no arguments"), std::string::npos) << r.output;
+}
+
+TEST_F(ProcessRunnerTest, ExecTimeoutKillsTheProgram) {
+  ProcessStart p;
+  p.kind = ProcessStart::Kind::kExec;
+  p.args = {"sleep", "30"};
+  p.timeout = absl::Milliseconds(100);
+  ProcessExitedInput r = Run(p);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 128 + 9);
+}
+
 }  // namespace
 }  // namespace muster::io
