@@ -82,6 +82,7 @@ CommandTable Commands() {
   table["reload"] = NewReloadCommand();
   table["event"] = NewEventCommand();
   table["maint"] = NewMaintCommand();
+  table["watch"] = NewWatchCommand();
   table["catalog"] = std::make_unique<GroupCommand>("Interact with the catalog", R"(Usage: muster catalog <subcommand> [options] [args]
 
   This command has subcommands for interacting with muster's catalog. The

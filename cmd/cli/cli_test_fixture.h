@@ -28,7 +28,8 @@ class CannedTransport : public HttpTransport {
               std::vector<std::pair<std::string, std::string>> headers = {}) {
     answers_[method_target] = HttpResponse{status, std::move(body), std::move(headers)};
   }
-  // Answers in turn, the last one again and again once the others are used.
+  // Answers requests for this "METHOD path" (whatever their query) in turn, the last one again
+  // and again once the others are used: a blocking query's successive answers.
   void AnswerInTurn(const std::string& method_target, std::vector<HttpResponse> responses) {
     sequences_[method_target] = std::move(responses);
   }
@@ -37,7 +38,8 @@ class CannedTransport : public HttpTransport {
     requests.push_back(request);
     addresses.push_back(to.HostPort());
     if (refuse_) return absl::UnavailableError(absl::StrCat("dial tcp ", to.HostPort(), ": connect: connection refused"));
-    if (auto seq = sequences_.find(request.method + " " + request.target); seq != sequences_.end()) {
+    const std::string path = request.target.substr(0, request.target.find('?'));
+    if (auto seq = sequences_.find(request.method + " " + path); seq != sequences_.end()) {
       HttpResponse next = seq->second.front();
       if (seq->second.size() > 1) seq->second.erase(seq->second.begin());
       return next;

@@ -54,5 +54,7 @@ std::unique_ptr<Command> NewEventCommand();
 std::unique_ptr<Command> NewMaintCommand();
 std::unique_ptr<Command> NewServicesRegisterCommand();
 std::unique_ptr<Command> NewServicesDeregisterCommand();
+std::unique_ptr<Command> NewWatchCommand();
+std::unique_ptr<Command> NewLockCommand();
 
 }  // namespace muster::cli
