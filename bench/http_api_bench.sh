@@ -48,6 +48,12 @@ wrk.method = "POST"
 wrk.body = '{"key":"$get_key_b64"}'
 wrk.headers["Content-Type"] = "application/json"
 EOF
+# bench/list/ holds 100 keys; etcd's prefix range ends at "bench/list0" ('/' + 1).
+cat >"$root/etcd_range_prefix.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '{"key":"$(b64 bench/list/)","range_end":"$(b64 bench/list0)"}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
 cat >"$root/etcd_range_serializable.lua" <<EOF
 wrk.method = "POST"
 wrk.body = '{"key":"$get_key_b64","serializable":true}'
@@ -66,24 +72,42 @@ for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
 ' "$1"
 }
 
-# row SYSTEM SETUP OPERATION TOOL RPS P50 P99 ERRORS
-row() { printf '| %s | %s | %s | %s | %s | %s ms | %s ms | %s |\n' "$@"; }
+# CPU ticks (utime + stime) used so far by the servers running now (the pids array).
+server_ticks() {
+  local total=0 p
+  for p in "${pids[@]}"; do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+ticks_per_s=$(getconf CLK_TCK)
+
+# row SYSTEM SETUP OPERATION TOOL RPS P50 P99 ERRORS TICKS_BEFORE: the last column is the
+# servers' CPU during the load in cores (1.00: one core busy all along), which shows whether
+# another process took the pinned core.
+row() {
+  local cores
+  cores=$(awk -v t="$(( $(server_ticks) - $9 ))" -v hz="$ticks_per_s" -v s="$seconds" 'BEGIN {printf "%.2f", t / hz / s}')
+  printf '| %s | %s | %s | %s | %s | %s ms | %s ms | %s | %s |\n' "${@:1:8}" "$cores"
+}
 
 # wrk_get SYSTEM SETUP OPERATION URL [LUA]: GET (or the Lua script's request) for $seconds.
 wrk_get() {
-  local out errors
+  local out errors ticks
+  ticks=$(server_ticks)
   out=$($client_cpu wrk -t1 -c"$connections" -d"${seconds}s" --latency ${5:+-s "$5"} "$4")
   errors=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
   row "$1" "$2" "$3" "wrk -t1 -c$connections" \
     "$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")" \
     "$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")" \
-    "$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")" "$errors"
+    "$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")" "$errors" "$ticks"
 }
 
 # hey_write SYSTEM SETUP OPERATION METHOD URL BODY_FILE CONTENT_TYPE: writes for $seconds.
 # Errors: answers other than 200, and hey's transport errors ("[count] message").
 hey_write() {
-  local out
+  local out ticks
+  ticks=$(server_ticks)
   out=$($client_cpu hey -z "${seconds}s" -c "$connections" -m "$4" -D "$6" -T "$7" "$5")
   row "$1" "$2" "$3" "hey -m $4 -c$connections" \
     "$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")" \
@@ -91,7 +115,7 @@ hey_write() {
     "$(to_ms "$(awk '$1 == "99%" {print $3 "s"}' <<<"$out")")" \
     "$(awk '/^ *\[[0-9]+\]/ {
            if (/responses/) { if ($1 != "[200]") n += $2 } else { gsub(/[][]/, "", $1); n += $1 } }
-         END {print n + 0}' <<<"$out")"
+         END {print n + 0}' <<<"$out")" "$ticks"
 }
 
 wait_for() {  # wait_for DESCRIPTION COMMAND...: up to 30 s
@@ -129,8 +153,8 @@ start_etcd() {
 printf '%s' "$value" >"$root/value"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $seconds s per load, $connections connections"
 echo
-echo "| system | setup | operation | client | requests/s | p50 | p99 | errors |"
-echo "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |"
+echo "| system | setup | operation | client | requests/s | p50 | p99 | errors | server CPU (cores) |"
+echo "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
 for round in $(seq "$rounds"); do
   # 1. One node on one core.
   client_cpu="taskset -c 1"
@@ -140,6 +164,10 @@ for round in $(seq "$rounds"); do
   wait_for "the dev agent" muster_agreed $dev
   curl -sf -X PUT --data-binary @"$root/value" "http://$dev:8500/v1/kv/bench/get" >/dev/null
   wrk_get muster "dev agent, core 0" "GET /v1/kv" "http://$dev:8500/v1/kv/bench/get"
+  for i in $(seq 100); do
+    curl -sf -X PUT --data-binary @"$root/value" "http://$dev:8500/v1/kv/bench/list/key-$i" >/dev/null
+  done
+  wrk_get muster "dev agent, core 0" "GET /v1/kv?recurse, 100 keys" "http://$dev:8500/v1/kv/bench/list/?recurse"
   hey_write muster "dev agent, core 0" "PUT /v1/kv" PUT "http://$dev:8500/v1/kv/bench/put" "$root/value" \
     application/octet-stream
   stop_all
@@ -150,6 +178,12 @@ for round in $(seq "$rounds"); do
     wait_for "the one-member etcd" etcd_up $one
     curl -sf -X POST -d "{\"key\":\"$get_key_b64\",\"value\":\"$value_b64\"}" "http://$one:2379/v3/kv/put" >/dev/null
     wrk_get etcd "1 member on tmpfs, core 0" "POST /v3/kv/range" "http://$one:2379/v3/kv/range" "$root/etcd_range.lua"
+    for i in $(seq 100); do
+      curl -sf -X POST -d "{\"key\":\"$(b64 "bench/list/key-$i")\",\"value\":\"$value_b64\"}" \
+        "http://$one:2379/v3/kv/put" >/dev/null
+    done
+    wrk_get etcd "1 member on tmpfs, core 0" "range, prefix of 100 keys" "http://$one:2379/v3/kv/range" \
+      "$root/etcd_range_prefix.lua"
     hey_write etcd "1 member on tmpfs, core 0" "POST /v3/kv/put" POST "http://$one:2379/v3/kv/put" "$root/etcd_put.json" \
       application/json
     stop_all
