@@ -377,8 +377,13 @@ void ExpectReadableCall(const RoutedCall& routed, const http::Request& request, 
   EXPECT_TRUE(call.consistency().empty() || call.consistency() == "stale" || call.consistency() == "consistent")
       << call.consistency();
   EXPECT_LE(call.wait_ms(), 600'000u) << "Consul's 10 min wait maximum: " << what;
-  if (!call.json().empty()) {
-    EXPECT_TRUE(nlohmann::json::accept(call.json())) << routed.method << ": " << Shown(call.json());
+  // The bodies the router itself checks are JSON objects by the time they reach the agent
+  // (others, as txn's, go as they came: the agent's decoder checks them).
+  if (routed.method == "session.create" || routed.method == "operator.autopilot.set") {
+    if (!call.json().empty()) {
+      const nlohmann::json parsed = nlohmann::json::parse(call.json(), nullptr, /*allow_exceptions=*/false);
+      EXPECT_TRUE(parsed.is_object()) << routed.method << ": " << Shown(call.json());
+    }
   }
   if (routed.method == "kv.put") {
     EXPECT_EQ(call.value(), request.body) << "a KV value passes byte for byte";

@@ -1,0 +1,514 @@
+"""Bad input to a real `muster agent -dev`'s HTTP API (issue 12, "What must be shown": malformed,
+truncated, huge and slow requests; none crashes the agent or loses data).
+
+While a writer makes KV PUTs one after another on its own keep-alive connection (each answered
+200 `true` is acknowledged) and a normal client reads on another every 50 ms, the test sends:
+malformed HTTP (not HTTP, bad headers, two Content-Lengths, Transfer-Encoding with
+Content-Length, bad chunk sizes, bad percent-encoding, a TLS hello); requests cut mid-header and
+mid-body (closed, reset, half-closed); heads over the 64 KiB limit; bodies over the 512 KiB KV
+limit (413, by Content-Length, chunked and behind `Expect: 100-continue`), and one of exactly
+512 KiB; slow-loris clients (one byte a second); a client that pipelines thousands of requests
+and never reads; thousands of connections opened and dropped (some reset); seeded random bytes.
+Then: the agent is alive and never restarted, every malformed request was answered 400 (or 431
+or 413) with its connection closed, no cut or refused write reached the store, every
+acknowledged PUT is readable with its value, the normal client was served throughout, the slow
+clients got 408 when their 30 s ran out, and the agent holds no more file descriptors than
+before. Loopback 127.0.0.170 only (Consul's default ports there)."""
+
+import http.client
+import os
+import random
+import socket
+import struct
+import threading
+import time
+
+import cluster
+from cluster import log
+
+ADDRESS = "127.0.0.170"
+PORT = cluster.HTTP_PORT
+SEED = 12
+# io/http's limits as `muster agent` runs it (ServerOptions' defaults).
+HEADER_BYTES_MAX = 64 * 1024
+KV_VALUE_BYTES_MAX = 512 * 1024
+REQUEST_TIMEOUT_SECONDS = 30
+# How long one attack's connection may take to be answered or closed.
+ANSWER_TIMEOUT_SECONDS = 5.0
+# The normal client's pace, and the slowest answer it may get (a loaded 2-core machine).
+NORMAL_INTERVAL_SECONDS = 0.05
+NORMAL_ANSWER_SECONDS_MAX = 3.0
+SLOW_LORIS_CLIENTS = 8
+CHURN_ROUNDS = 6
+CHURN_CONNECTIONS_PER_ROUND = 500
+RANDOM_BYTE_CLIENTS = 300
+NEVER_READING_CLIENTS = 4
+# What one client that pipelines GETs of a 512 KiB value and never reads may make the agent
+# hold now: pipelined_requests_max (64) answers of 512 KiB, the 1 MiB write queue, slack.
+NEVER_READING_CLIENT_KIB_MAX = (64 * 512 + 1024) * 5 // 4
+# Known bug (/tmp/prompts/agent_bugs.md, bad-input helper, 16:35): nothing bounds unsent
+# answers across connections, so ~100 such clients (a few MB of requests) take the agent's
+# memory (20 measured: +685 MB). Set True once io/http bounds them server-wide; then the four
+# clients must cost at most UNSENT_ANSWER_KIB_MAX together.
+UNSENT_ANSWERS_BOUNDED_PER_SERVER = False
+UNSENT_ANSWER_KIB_MAX = 64 * 1024
+# File descriptors the agent may hold above its count before the attacks (its clients' sockets
+# come and go; a leak of one per attack would be hundreds).
+FD_SLACK = 8
+
+
+# ---- Raw clients -------------------------------------------------------------------------------
+
+def connect(timeout=ANSWER_TIMEOUT_SECONDS):
+    s = socket.create_connection((ADDRESS, PORT), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def send_quietly(s, data):
+    """Sends what the server takes; it may close first (that is what it does to bad input)."""
+    try:
+        s.sendall(data)
+        return True
+    except (BrokenPipeError, ConnectionResetError):
+        return False
+
+
+def read_until_closed(s, timeout=ANSWER_TIMEOUT_SECONDS):
+    """(bytes read, True if the server closed the connection) within `timeout`."""
+    s.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            return data, False
+        except ConnectionResetError:
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+    return data, False
+
+
+def status_of(data):
+    """The status of the first response in `data`, 0 if none."""
+    if not data.startswith(b"HTTP/1."):
+        return 0
+    try:
+        return int(data[9:12])
+    except ValueError:
+        return 0
+
+
+def reset_close(s):
+    """Closes with a RST instead of a FIN (SO_LINGER 0), as a crashed client does."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+def exchange(data, half_close=False):
+    """Sends `data` on a new connection and returns (status, bytes, closed by the server)."""
+    with connect() as s:
+        send_quietly(s, data)
+        if half_close:
+            try:
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+        got, closed = read_until_closed(s)
+    return status_of(got), got, closed
+
+
+def request(method, path, body=b"", headers=()):
+    head = f"{method} {path} HTTP/1.1\r\nHost: {ADDRESS}\r\n"
+    if body or method in ("PUT", "POST"):
+        head += f"Content-Length: {len(body)}\r\n"
+    head += "".join(f"{h}\r\n" for h in headers)
+    return head.encode() + b"\r\n" + body
+
+
+# ---- Clients that must be served throughout -----------------------------------------------------
+
+class Writer(threading.Thread):
+    """PUTs w/<n> = v<n> one after another on one keep-alive connection; keeps the acknowledged."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.acked = {}
+        self.last_acked = None  # read by the normal client's thread
+        self.errors = []
+
+    def run(self):
+        conn = http.client.HTTPConnection(ADDRESS, PORT, timeout=cluster.HTTP_TIMEOUT_SECONDS)
+        n = 0
+        while not self.stop.is_set():
+            key, value = f"w/{n:06d}", f"v{n}-" + "x" * (n % 97)
+            n += 1
+            try:
+                conn.request("PUT", "/v1/kv/" + key, body=value.encode())
+                response = conn.getresponse()
+                body = response.read()
+                if response.status == 200 and body.strip() == b"true":
+                    self.acked[key] = value
+                    self.last_acked = key
+                else:
+                    self.errors.append(f"{key}: {response.status} {body[:200]!r}")
+            except (OSError, http.client.HTTPException) as e:
+                self.errors.append(f"{key}: {e!r}")
+                conn.close()
+                conn = http.client.HTTPConnection(ADDRESS, PORT, timeout=cluster.HTTP_TIMEOUT_SECONDS)
+            time.sleep(0.002)
+        conn.close()
+
+
+class NormalClient(threading.Thread):
+    """Reads the leader and the writer's latest key every 50 ms on its own keep-alive
+    connection; every answer must come, 200, within NORMAL_ANSWER_SECONDS_MAX."""
+
+    def __init__(self, writer):
+        super().__init__(daemon=True)
+        self.writer = writer
+        self.stop = threading.Event()
+        self.served = 0
+        self.slowest = 0.0
+        self.failures = []
+
+    def run(self):
+        conn = http.client.HTTPConnection(ADDRESS, PORT, timeout=cluster.HTTP_TIMEOUT_SECONDS)
+        while not self.stop.is_set():
+            paths = ["/v1/status/leader"]
+            last = self.writer.last_acked
+            if last is not None:
+                paths.append("/v1/kv/" + last + "?raw")
+            for path in paths:
+                started = time.monotonic()
+                try:
+                    conn.request("GET", path)
+                    response = conn.getresponse()
+                    response.read()
+                    took = time.monotonic() - started
+                    self.slowest = max(self.slowest, took)
+                    if response.status != 200 or took > NORMAL_ANSWER_SECONDS_MAX:
+                        self.failures.append(f"{time.strftime('%H:%M:%S')} {path}: {response.status} in {took:.2f}s")
+                    else:
+                        self.served += 1
+                except (OSError, http.client.HTTPException) as e:
+                    self.failures.append(f"{time.strftime('%H:%M:%S')} {path}: {e!r}")
+                    conn.close()
+                    conn = http.client.HTTPConnection(ADDRESS, PORT, timeout=cluster.HTTP_TIMEOUT_SECONDS)
+            time.sleep(NORMAL_INTERVAL_SECONDS)
+        conn.close()
+
+
+class SlowLoris(threading.Thread):
+    """Sends a GET one byte a second; the server must end it with 408 once the request has
+    taken REQUEST_TIMEOUT_SECONDS (the whole request, not each byte, is timed)."""
+
+    def __init__(self, index):
+        super().__init__(daemon=True)
+        self.index = index
+        # Longer than the timeout at one byte a second, so it cannot finish first.
+        self.payload = request("GET", "/v1/kv/w/000000?slow=" + "s" * 40, headers=[f"X-Loris: {index}"])
+        self.answer = b""
+        self.closed = False
+        self.seconds = 0.0
+        self.bytes_sent = 0
+
+    def run(self):
+        started = time.monotonic()
+        with connect() as s:
+            s.settimeout(1.0)
+            for byte in self.payload:
+                if not send_quietly(s, bytes([byte])):
+                    break
+                self.bytes_sent += 1
+                try:
+                    chunk = s.recv(4096)
+                    self.answer += chunk
+                    if not chunk:
+                        self.closed = True
+                        break
+                except socket.timeout:
+                    continue
+                except ConnectionResetError:
+                    self.closed = True
+                    break
+            if not self.closed:
+                more, self.closed = read_until_closed(s, 10)
+                self.answer += more
+        self.seconds = time.monotonic() - started
+
+
+# ---- The agent ---------------------------------------------------------------------------------
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def start_dev_agent(binary, tmpdir, agents):
+    agent = cluster.Agent(binary, "dev", ADDRESS, tmpdir)
+    # -dev keeps its data in memory (no -data-dir) and is its own server.
+    agent.args = [binary, "agent", "-dev", "-node=dev", "-bind=" + ADDRESS, "-client=" + ADDRESS,
+                  "-log-level=DEBUG"]
+    cluster.assert_ports_free([ADDRESS])
+    agents.append(agent)
+    agent.start()
+    cluster.wait_until("the dev agent to lead", lambda: agent.leader() == agent.rpc_address(), 20, 0.05)
+    return agent
+
+
+def expect_answered_and_closed(what, data, statuses, half_close=False):
+    status, got, closed = exchange(data, half_close)
+    assert status in statuses, f"{what}: answered {status} ({got[:300]!r}), want one of {statuses}"
+    assert closed, f"{what}: the connection stayed open after {status}"
+    return status
+
+
+def absent(agent, key):
+    status, body, _ = agent.http("GET", "/v1/kv/" + key)
+    assert status == 404, f"{key} must not exist: {status} {body[:200]!r}"
+
+
+# ---- The attacks -------------------------------------------------------------------------------
+
+def malformed(agent):
+    """Each is 400 and closes its connection only; nothing it carried is written."""
+    cases = [
+        ("not HTTP", b"THIS IS NOT HTTP\r\n\r\n"),
+        ("a header without a colon", b"GET /v1/status/leader HTTP/1.1\r\nHost localhost\r\n\r\n"),
+        ("a bad Content-Length", b"PUT /v1/kv/bi/cl HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nabc"),
+        ("a negative Content-Length", b"PUT /v1/kv/bi/neg HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"),
+        ("two Content-Lengths", b"PUT /v1/kv/bi/two HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                b"Content-Length: 6\r\n\r\nhello!"),
+        ("Transfer-Encoding and Content-Length", b"PUT /v1/kv/bi/smuggle HTTP/1.1\r\nHost: x\r\n"
+                                                 b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                                 b"0\r\n\r\nPUT /v1/kv/bi/smuggled HTTP/1.1\r\n\r\n"),
+        ("a bad chunk size", b"PUT /v1/kv/bi/chunk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             b"zz\r\nhello\r\n0\r\n\r\n"),
+        ("a bad percent-encoding", b"GET /v1/kv/%zz HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ("a NUL in a header", b"GET /v1/status/leader HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n"),
+        ("a TLS ClientHello", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(32))),
+        ("a control byte in the method", b"G\x01T /v1/status/leader HTTP/1.1\r\n\r\n"),
+    ]
+    wrong = []
+    for what, data in cases:
+        status, got, closed = exchange(data)
+        if status != 400 or not closed:
+            wrong.append(f"{what}: {status} closed={closed} {got[:120]!r}")
+    assert not wrong, "not 400 and closed:\n  " + "\n  ".join(wrong)
+    # Known leniencies of http-parser 2.9 (/tmp/prompts/agent_bugs.md, bad-input helper, 16:30):
+    # RFC 9112 says 400 for whitespace before a header's colon, Go's server answers 505 for an
+    # HTTP major version other than 1; io/http serves both as HTTP/1.1. Until that changes they
+    # must at least be answered and harm nothing.
+    lenient = [("a space before the colon", b"GET /v1/status/leader HTTP/1.1\r\nHost : x\r\n\r\n"),
+               ("HTTP/9.9", b"GET /v1/status/leader HTTP/9.9\r\nHost: x\r\n\r\n")]
+    for what, data in lenient:
+        status, got, closed = exchange(data, half_close=True)
+        assert status in (200, 400, 505) and closed, f"{what}: {status} closed={closed} {got[:120]!r}"
+    # A good request before a bad one on the same connection is still served (and written).
+    status, got, closed = exchange(request("PUT", "/v1/kv/bi/before", b"kept") + b"NOT HTTP\r\n\r\n")
+    assert status == 200 and b"true" in got and b" 400 " in got and closed, got[:500]
+    for key in ("bi/cl", "bi/neg", "bi/two", "bi/smuggle", "bi/smuggled", "bi/chunk"):
+        absent(agent, key)
+    assert agent.http("GET", "/v1/kv/bi/before?raw")[1] == b"kept"
+    log(f"malformed: {len(cases)} kinds each 400 and closed; nothing they carried written")
+
+
+def truncated(agent):
+    """Requests cut mid-header and mid-body, by FIN, RST or half-close: nothing is written and
+    the server lets the connection go."""
+    head = b"PUT /v1/kv/bi/cut-head HTTP/1.1\r\nHost: x\r\nContent-Le"
+    body_cut = b"PUT /v1/kv/bi/cut-body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"b" * 50
+    chunk_cut = (b"PUT /v1/kv/bi/cut-chunk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"10\r\n0123456789")
+    for data in (head, body_cut, chunk_cut):
+        for how in ("close", "reset", "half-close"):
+            s = connect()
+            send_quietly(s, data)
+            if how == "close":
+                s.close()
+            elif how == "reset":
+                reset_close(s)
+            else:
+                s.shutdown(socket.SHUT_WR)
+                got, closed = read_until_closed(s)
+                s.close()
+                assert closed, f"half-closed mid-request: the server kept the connection ({got[:200]!r})"
+                assert status_of(got) in (0, 400), f"half-closed mid-request answered {got[:200]!r}"
+    time.sleep(0.3)
+    for key in ("bi/cut-head", "bi/cut-body", "bi/cut-chunk"):
+        absent(agent, key)
+    log("truncated: 9 requests cut mid-header or mid-body (close, reset, half-close); none written")
+
+
+def huge(agent):
+    """Heads over the limit are 431; bodies over the KV limit 413 (also chunked, also behind
+    Expect: 100-continue, before the body is sent); a head just under it and a value of exactly
+    512 KiB are served."""
+    expect_answered_and_closed("a 100 KiB header", request("GET", "/v1/status/leader",
+                                                           headers=["X-Big: " + "h" * 100 * 1024]), (431,))
+    expect_answered_and_closed("10,000 headers", request("GET", "/v1/status/leader",
+                                                         headers=[f"X-{i}: v" for i in range(10000)]), (431,))
+    expect_answered_and_closed("a 70 KiB path", request("GET", "/v1/kv/" + "p" * 70 * 1024), (431,))
+    status, got, _ = exchange(request("GET", "/v1/status/leader",
+                                      headers=["X-Pad: " + "p" * 60 * 1024, "Connection: close"]))
+    assert status == 200, f"a 60 KiB head is within the limit: {got[:200]!r}"
+
+    exact = random.Random(SEED).randbytes(KV_VALUE_BYTES_MAX)
+    status, got, _ = exchange(request("PUT", "/v1/kv/bi/max", exact, headers=["Connection: close"]))
+    assert status == 200 and got.endswith(b"true"), got[:300]
+    status, value, _ = agent.http("GET", "/v1/kv/bi/max?raw")
+    assert status == 200 and value == exact, f"the 512 KiB value came back {status}, {len(value)} bytes"
+
+    expect_answered_and_closed("a body of 512 KiB + 1", request("PUT", "/v1/kv/bi/over", exact + b"!"), (413,))
+    chunked = (b"PUT /v1/kv/bi/over-chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+               b"".join(b"10000\r\n" + b"c" * 0x10000 + b"\r\n" for _ in range(9)) + b"0\r\n\r\n")
+    expect_answered_and_closed("a chunked body over 512 KiB", chunked, (413,))
+    with connect() as s:
+        s.sendall(b"PUT /v1/kv/bi/over-expect HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        got, closed = read_until_closed(s)
+        assert status_of(got) == 413 and closed, f"Expect: 100-continue over the limit: {got[:200]!r}"
+    for key in ("bi/over", "bi/over-chunked", "bi/over-expect"):
+        absent(agent, key)
+    log("huge: heads over 64 KiB 431, bodies over 512 KiB 413 (plain, chunked, 100-continue), "
+        "a 60 KiB head and an exact 512 KiB value served")
+
+
+def never_reads(agent):
+    """Clients pipeline 2,000 GETs of the 512 KiB value each and never read. io/http stops
+    reading a client whose answers pile up, but only after the requests it has already taken
+    (up to pipelined_requests_max, 64) are answered: so each such client holds up to 64 x 512
+    KiB of answers for the request timeout. Checked here: the agent's growth stays within that
+    per-client bound, and it gives the memory back once they go."""
+    before = rss_kib(agent.process.pid)
+    clients = []
+    data = request("GET", "/v1/kv/bi/max?raw") * 2000
+    for _ in range(NEVER_READING_CLIENTS):
+        s = connect()
+        s.setblocking(False)
+        try:
+            s.send(data)
+        except BlockingIOError:
+            pass
+        clients.append(s)
+    time.sleep(1.5)
+    grown = rss_kib(agent.process.pid) - before
+    for s in clients:
+        reset_close(s)
+    bound = NEVER_READING_CLIENTS * NEVER_READING_CLIENT_KIB_MAX
+    if UNSENT_ANSWERS_BOUNDED_PER_SERVER:
+        bound = UNSENT_ANSWER_KIB_MAX
+    assert grown < bound, f"the agent grew {grown} KiB for {NEVER_READING_CLIENTS} clients that never read"
+    cluster.wait_until("the agent to free what they held", lambda: rss_kib(agent.process.pid) - before < bound / 4,
+                       5, 0.2)
+    log(f"never read: {NEVER_READING_CLIENTS} clients pipelining 2,000 GETs of 512 KiB, agent RSS +{grown} KiB "
+        f"(+{grown // NEVER_READING_CLIENTS} KiB each), back to +{rss_kib(agent.process.pid) - before} KiB after")
+
+
+def churn(agent):
+    """Thousands of connections opened at once and dropped: closed, reset, or after half a
+    request."""
+    opened = 0
+    for round_ in range(CHURN_ROUNDS):
+        sockets = []
+        for i in range(CHURN_CONNECTIONS_PER_ROUND):
+            try:
+                s = socket.create_connection((ADDRESS, PORT), timeout=ANSWER_TIMEOUT_SECONDS)
+            except OSError as e:
+                raise AssertionError(f"connection {opened} refused: {e!r}")
+            opened += 1
+            if i % 3 == 1:
+                send_quietly(s, b"GET /v1/kv/w/0000")
+            sockets.append(s)
+        for i, s in enumerate(sockets):
+            if i % 2:
+                reset_close(s)
+            else:
+                s.close()
+    log(f"churn: {opened} connections opened ({CHURN_CONNECTIONS_PER_ROUND} at a time) and dropped")
+
+
+def random_bytes(agent):
+    """Seeded random bytes, alone or after a valid request line: every connection is answered
+    400 or closed, none hangs."""
+    rng = random.Random(SEED)
+    answered = {}
+    for i in range(RANDOM_BYTE_CLIENTS):
+        noise = rng.randbytes(rng.randint(1, 4096))
+        if i % 3 == 0:
+            noise = b"PUT /v1/kv/bi/random HTTP/1.1\r\n" + noise
+        status, got, closed = exchange(noise, half_close=True)
+        assert closed, f"random bytes #{i}: the connection stayed open ({got[:200]!r})"
+        answered[status] = answered.get(status, 0) + 1
+    log(f"random bytes: {RANDOM_BYTE_CLIENTS} connections, answers by status {sorted(answered.items())}")
+
+
+# ---- The scenario ------------------------------------------------------------------------------
+
+def body(binary, tmpdir, agents):
+    agent = start_dev_agent(binary, tmpdir, agents)
+    pid = agent.process.pid
+    writer = Writer()
+    normal = NormalClient(writer)
+    writer.start()
+    normal.start()
+    cluster.wait_until("the writer's first acknowledged PUT", lambda: writer.acked, 10)
+    fd_before = fd_count(pid)
+    loris = [SlowLoris(i) for i in range(SLOW_LORIS_CLIENTS)]
+    loris_started = time.monotonic()
+    for slow in loris:
+        slow.start()
+    log(f"dev agent pid {pid} holds {fd_before} fds; writer, normal client and {len(loris)} slow clients running")
+
+    for attack in (malformed, truncated, huge, never_reads, churn, random_bytes):
+        attack(agent)
+        assert agent.running(), f"the agent exited during {attack.__name__}: {agent.process.returncode}"
+
+    # The slow clients end with the request timeout (30 s after their first byte).
+    for slow in loris:
+        slow.join(REQUEST_TIMEOUT_SECONDS + 20 - (time.monotonic() - loris_started))
+        assert not slow.is_alive(), f"slow client {slow.index} still connected after {slow.seconds:.0f}s"
+        assert status_of(slow.answer) == 408 and slow.closed, \
+            f"slow client {slow.index}: {slow.answer[:200]!r} after {slow.seconds:.1f}s, closed {slow.closed}"
+        assert REQUEST_TIMEOUT_SECONDS - 1 <= slow.seconds <= REQUEST_TIMEOUT_SECONDS + 5, \
+            f"slow client {slow.index} ended after {slow.seconds:.1f}s"
+    log(f"slow loris: {len(loris)} clients sending a byte a second each got 408 after "
+        f"{min(s.seconds for s in loris):.1f}-{max(s.seconds for s in loris):.1f}s "
+        f"({max(s.bytes_sent for s in loris)} bytes sent)")
+
+    writer.stop.set()
+    normal.stop.set()
+    writer.join(cluster.HTTP_TIMEOUT_SECONDS + 5)
+    normal.join(cluster.HTTP_TIMEOUT_SECONDS + 5)
+
+    assert agent.running(), f"the agent exited: {agent.process.returncode}"
+    assert agent.starts == 1 and agent.process.pid == pid
+    assert not writer.errors, f"{len(writer.errors)} PUTs failed, first: {writer.errors[:5]}"
+    assert not normal.failures, f"the normal client was not served: {normal.failures[:10]}"
+    stored = agent.stale_kv("w/")
+    assert stored is not None, "the agent does not answer a recurse read"
+    lost = [k for k, v in writer.acked.items() if stored.get(k) != v]
+    assert not lost, f"{len(lost)} acknowledged PUTs not readable, first {lost[:5]}"
+    log(f"{len(writer.acked)} acknowledged PUTs all readable; normal client served {normal.served} reads, "
+        f"slowest {normal.slowest * 1000:.0f} ms")
+
+    # Every connection the attacks made is gone from the agent (closed ones linger briefly).
+    cluster.wait_until("the agent's fds back to their count before the attacks",
+                       lambda: fd_count(pid) <= fd_before + FD_SLACK, 10, 0.2)
+    log(f"agent fds: {fd_before} before, {fd_count(pid)} after")
+
+
+if __name__ == "__main__":
+    cluster.scenario(body)
