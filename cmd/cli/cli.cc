@@ -83,6 +83,7 @@ CommandTable Commands() {
   table["event"] = NewEventCommand();
   table["maint"] = NewMaintCommand();
   table["watch"] = NewWatchCommand();
+  table["lock"] = NewLockCommand();
   table["catalog"] = std::make_unique<GroupCommand>("Interact with the catalog", R"(Usage: muster catalog <subcommand> [options] [args]
 
   This command has subcommands for interacting with muster's catalog. The

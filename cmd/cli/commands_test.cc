@@ -459,7 +459,7 @@ TEST_F(CliTest, HelpOnEveryCommand) {
       {"operator", "autopilot", "get-config"}, {"operator", "autopilot", "set-config"}, {"operator", "raft"},
       {"operator", "raft", "list-peers"}, {"operator", "raft", "remove-peer"}, {"version"}, {"force-leave"},
       {"reload"}, {"event"}, {"maint"}, {"catalog"}, {"catalog", "datacenters"}, {"catalog", "nodes"},
-      {"catalog", "services"}, {"services"}, {"services", "register"}, {"services", "deregister"}, {"watch"}};
+      {"catalog", "services"}, {"services"}, {"services", "register"}, {"services", "deregister"}, {"watch"}, {"lock"}};
   for (const std::vector<std::string>& words : commands) {
     const std::string name = absl::StrJoin(words, " ");
     for (const char* flag : {"-h", "--help", "-help"}) {
