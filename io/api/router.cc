@@ -58,6 +58,10 @@ int HttpStatusOf(absl::StatusCode code) {
       return 404;
     case absl::StatusCode::kPermissionDenied:
       return 403;
+    case absl::StatusCode::kAborted:  // a transaction rolled back
+      return 409;
+    case absl::StatusCode::kResourceExhausted:  // a transaction with too many operations
+      return 413;
     default:
       return 500;
   }
@@ -110,6 +114,11 @@ http::Response Answer(const RoutedCall& routed, const ::muster::Response& respon
   // sets none when the request itself failed (no leader, a timeout).
   if (query && (status == 200 || status == 404)) AddQueryHeaders(reply, answer.headers);
   if (status == 404) return answer;
+  if (status == 409 && !reply.body().empty()) {  // a rolled-back transaction: its errors, as JSON
+    answer.headers.Add("Content-Type", "application/json");
+    answer.body = reply.body();
+    return answer;
+  }
   if (status != 200) {
     http::Response error = Text(status, std::string(response.status.message()));
     for (const auto& [name, value] : answer.headers.fields()) error.headers.Add(name, value);
