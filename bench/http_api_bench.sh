@@ -82,13 +82,15 @@ server_ticks() {
 }
 ticks_per_s=$(getconf CLK_TCK)
 
-# row SYSTEM SETUP OPERATION TOOL RPS P50 P99 ERRORS TICKS_BEFORE: the last column is the
-# servers' CPU during the load in cores (1.00: one core busy all along), which shows whether
-# another process took the pinned core.
+# row SYSTEM SETUP OPERATION TOOL RPS P50 P99 ERRORS TICKS_BEFORE: the last columns are the
+# servers' CPU during the load in cores (1.00: one core busy all along; less on the pinned core
+# means another process had part of it) and in microseconds per request, all servers summed
+# (the figure to trust on a machine shared with builds).
 row() {
-  local cores
-  cores=$(awk -v t="$(( $(server_ticks) - $9 ))" -v hz="$ticks_per_s" -v s="$seconds" 'BEGIN {printf "%.2f", t / hz / s}')
-  printf '| %s | %s | %s | %s | %s | %s ms | %s ms | %s | %s |\n' "${@:1:8}" "$cores"
+  local cpu
+  cpu=$(awk -v t="$(( $(server_ticks) - $9 ))" -v hz="$ticks_per_s" -v s="$seconds" -v rps="$5" \
+    'BEGIN {printf "%.2f | %.1f", t / hz / s, rps > 0 ? t / hz / s / rps * 1e6 : 0}')
+  printf '| %s | %s | %s | %s | %s | %s ms | %s ms | %s | %s |\n' "${@:1:8}" "$cpu"
 }
 
 # wrk_get SYSTEM SETUP OPERATION URL [LUA]: GET (or the Lua script's request) for $seconds.
@@ -153,8 +155,8 @@ start_etcd() {
 printf '%s' "$value" >"$root/value"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $seconds s per load, $connections connections"
 echo
-echo "| system | setup | operation | client | requests/s | p50 | p99 | errors | server CPU (cores) |"
-echo "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| system | setup | operation | client | requests/s | p50 | p99 | errors | server CPU, cores | server CPU per request, us |"
+echo "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 for round in $(seq "$rounds"); do
   # 1. One node on one core.
   client_cpu="taskset -c 1"
