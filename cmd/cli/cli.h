@@ -1,7 +1,8 @@
 // muster's CLI: every subcommand but `agent` (cmd/main.cc dispatches that one), talking to the
 // local agent's HTTP API as Consul's CLI does, with Consul's verbs, flags, output shapes and
-// exit codes: members, join, leave, info, kv get|put|delete|export|import, operator raft
-// list-peers|remove-peer, operator autopilot get-config|set-config, version.
+// exit codes: members, join, leave, force-leave, reload, info, kv get|put|delete|export|import,
+// catalog datacenters|nodes|services, services register|deregister, event, maint, watch, lock,
+// operator raft list-peers|remove-peer, operator autopilot get-config|set-config, version.
 //
 // Exit codes, as Consul's (its mitchellh/cli dispatcher): 0 success; 1 a failed command, a
 // bad flag, or a command group given no (or an unknown) subcommand (`muster kv`), after its

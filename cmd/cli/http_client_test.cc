@@ -171,6 +171,23 @@ TEST(HttpClientTest, NotFoundAndChunkedAndCloseDelimited) {
   EXPECT_FALSE(absl::StrContains(requests[0], "Content-Length")) << requests[0];
 }
 
+// The answer's header fields are kept (a blocking read's X-Consul-Index), names matched in any
+// case, as HTTP's are.
+TEST(HttpClientTest, HeaderFieldsKept) {
+  FakeAgent agent({"HTTP/1.1 404 Not Found\r\nx-consul-index: 17\r\nX-Consul-KnownLeader: true\r\n"
+                   "Content-Length: 0\r\n\r\n"});
+  SocketHttpTransport transport;
+  absl::StatusOr<HttpAddress> address = ParseHttpAddress(agent.address());
+  ASSERT_TRUE(address.ok());
+  absl::StatusOr<HttpResponse> response = transport.RoundTrip(*address, HttpRequest{"GET", "/v1/kv/k?index=3", {}, ""});
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status, 404);
+  EXPECT_EQ(response->Header("X-Consul-Index"), "17");
+  EXPECT_EQ(response->Header("x-consul-knownleader"), "true");
+  EXPECT_EQ(response->Header("X-Consul-LastContact"), "");
+  EXPECT_EQ(response->headers.size(), 3u);
+}
+
 TEST(HttpClientTest, MembersAndErrorStatus) {
   FakeAgent agent({
       Sized(R"([{"Name":"s1","Addr":"127.0.0.81","Port":8301,"Tags":{"role":"consul","dc":"dc1"},"Status":1}])"),
