@@ -32,7 +32,7 @@ struct ProcessRunner::Running {
   char read_buffer[4096];
 };
 
-ProcessRunner::ProcessRunner(uv_loop_t* loop) : loop_(loop) {}
+ProcessRunner::ProcessRunner(uv_loop_t* loop) : loop_(loop), probes_(loop) {}
 
 ProcessRunner::~ProcessRunner() {
   MUSTER_CHECK(running_.empty(), "destroy a ProcessRunner only when nothing runs (KillAll, then run the loop)");
@@ -53,6 +53,10 @@ void AppendOutput(std::string& output, const char* data, size_t size) {
 }  // namespace
 
 void ProcessRunner::Start(const ProcessStart& start, Done done) {
+  if (start.kind == ProcessStart::Kind::kHttp || start.kind == ProcessStart::Kind::kTcp) {
+    probes_.Start(start, std::move(done));
+    return;
+  }
   auto owned = std::make_unique<Running>();
   Running* r = owned.get();
   r->owner = this;
@@ -209,6 +213,7 @@ void ProcessRunner::Finish(Running* r) {
 }
 
 void ProcessRunner::KillAll() {
+  probes_.CancelAll();
   for (auto& [r, owned] : running_) {
     if (!r->exited && r->pid > 0) kill(-r->pid, SIGKILL);
   }
