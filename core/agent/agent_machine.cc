@@ -17,6 +17,8 @@
 #include "core/agent/methods.h"
 #include "core/agent/store_reads.h"
 #include "core/agent/store_writes.h"
+#include "core/agent/txn_json.h"
+#include "core/agent/user_events.h"
 #include "core/agent/go_duration.h"
 #include "core/agent/identity.h"
 #include "core/agent/server_tags.h"
@@ -184,6 +186,17 @@ class AgentMachine::Impl {
 
   // Gossip.
   void ObserveMemberEvents(Time now, const Effects& batch, std::string_view pool);
+  // User events (event.fire / event.list).
+  void FireUserEvent(Time now, uint64_t request_id, const pba::Call& call);
+  void ListUserEvents(uint64_t request_id, const pba::Call& call, bool may_block);
+  void ObserveUserEvents(const Effects& batch);
+  EventTarget LocalEventTarget() const;
+  struct ParkedEventList {
+    pba::Call call;
+    uint64_t timer = 0;
+  };
+  UserEventLog user_events_;
+  absl::btree_map<uint64_t, ParkedEventList> parked_event_lists_;  // by request id
   gossip::TagMap LanTags() const;
   void StartGossip(Time now);
   void FloodWan(Time now);
@@ -481,6 +494,7 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
 
   ObserveMemberEvents(now, lan_batch, "lan");
   if (wan != nullptr) ObserveMemberEvents(now, wan_batch, "wan");
+  ObserveUserEvents(lan_batch);
 
   // Raft's output may call for more (proposals from leader duties, answers): until quiet.
   raft::Ready raft_total;
@@ -715,6 +729,12 @@ void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std:
   if (!kind.has_value()) {
     return Fail(request_id, absl::InvalidArgumentError(absl::StrCat("unknown request method \"", method, "\"")));
   }
+  if (method == "txn") {
+    // A transaction that only reads is served as a read, in its consistency mode, without
+    // the log (Consul's read-only transactions); a malformed one is refused by the write path.
+    absl::StatusOr<std::vector<state::TxnOp>> ops = ParseTxnOps(call.json(), fsm.store().config().txn_ops_max);
+    if (ops.ok() && TxnReadOnly(*ops)) return Read(now, request_id, "txn.read", call);
+  }
   switch (*kind) {
     case MethodKind::kRead:
       return Read(now, request_id, method, call);
@@ -806,6 +826,10 @@ void AgentMachine::Impl::ServeAgent(Time now, uint64_t request_id, const std::st
     log_.Info(now, "(LAN) joining: ", absl::StrJoin(seeds, ","));
   } else if (method == "agent.leave") {
     BeginLeave(now, request_id);
+  } else if (method == "event.fire") {
+    FireUserEvent(now, request_id, call);
+  } else if (method == "event.list") {
+    ListUserEvents(request_id, call, /*may_block=*/true);
   } else if (method == "catalog.datacenters") {
     // Ours and every datacenter the WAN pool has servers of, sorted (Consul's order is by
     // round-trip time; with one datacenter the two agree).
@@ -995,6 +1019,8 @@ void AgentMachine::Impl::Read(Time now, uint64_t request_id, const std::string& 
 void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, const pba::Call& call, bool may_block) {
   pba::Reply reply = Facts();
   const absl::Status s = ServeStoreRead(fsm.store(), StoreReadContext{opt.autopilot}, method, call, &reply);
+  // A rolled-back read-only transaction's body holds its errors (409): answered with it.
+  if (s.code() == absl::StatusCode::kAborted) return Answer(request_id, s, std::move(reply));
   if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return Fail(request_id, s);
   Done(request_id, method, call, s, std::move(reply), may_block);
 }
@@ -1498,6 +1524,87 @@ void AgentMachine::Impl::ObserveMemberEvents(Time now, const Effects& batch, std
   }
   if (changed && pool == "lan" && MayPropose()) Reconcile(now);
   if (changed && pool == "lan") FloodWan(now);
+}
+
+// ---------------------------------------------------------------------------------------
+// User events: fired into LAN gossip, kept by each agent its filters select.
+
+void AgentMachine::Impl::FireUserEvent(Time now, uint64_t request_id, const pba::Call& call) {
+  pba::UserEventRecord record;
+  record.set_name(call.key());
+  record.set_payload(call.value());
+  record.set_node_filter(call.event_node_filter());
+  record.set_service_filter(call.event_service_filter());
+  record.set_tag_filter(call.event_tag_filter());
+  record.set_version(1);
+  if (absl::Status s = ValidateUserEvent(record); !s.ok()) return Fail(request_id, s);
+  record.set_id(FormatNodeId(rng_.Next(), rng_.Next()));  // seeded: the same run fires the same IDs
+  absl::Status s = lan->UserEvent(now, std::string(kUserEventSerfName), record.SerializeAsString(),
+                                  /*coalesce=*/false, lan_out_);
+  if (!s.ok()) return Fail(request_id, absl::InvalidArgumentError(s.message()));
+  pba::Reply reply = Facts();
+  reply.set_body(UserEventJson(record, 0));  // Consul answers LTime 0: gossip assigns it
+  Answer(request_id, absl::OkStatus(), reply);
+}
+
+void AgentMachine::Impl::ListUserEvents(uint64_t request_id, const pba::Call& call, bool may_block) {
+  UserEventLog::Listed listed = user_events_.List(call.key());
+  // A blocking list waits while the newest event is the one the client has seen (the index
+  // is a fold of its ID, not an order: "not equal" is the change, as in Consul).
+  if (may_block && call.min_index() > 0 && listed.index == call.min_index() &&
+      parked_event_lists_.size() < kParkedQueriesMax && !parked_event_lists_.contains(request_id)) {
+    const uint64_t timer = timers_.Add(now_ + BlockingWait(call), [this, request_id] {
+      auto it = parked_event_lists_.find(request_id);
+      if (it == parked_event_lists_.end()) return;
+      pba::Call c = std::move(it->second.call);
+      parked_event_lists_.erase(it);
+      ListUserEvents(request_id, c, /*may_block=*/false);
+    });
+    parked_event_lists_[request_id] = ParkedEventList{call, timer};
+    return;
+  }
+  pba::Reply reply = Facts();
+  reply.set_index(listed.index);
+  reply.set_body(UserEventListJson(listed));
+  Answer(request_id, absl::OkStatus(), reply);
+}
+
+void AgentMachine::Impl::ObserveUserEvents(const Effects& batch) {
+  const std::string kind = absl::StrCat("user:", std::string(kUserEventSerfName));
+  bool added = false;
+  for (const Event& e : batch.events) {
+    if (e.kind != kind) continue;
+    pba::UserEventRecord record;
+    if (!record.ParseFromString(e.payload) || record.id().empty() || record.name().empty()) continue;
+    if (!EventSelects(record, LocalEventTarget())) continue;
+    user_events_.Add(std::move(record), e.ltime);
+    added = true;
+  }
+  if (!added || parked_event_lists_.empty()) return;
+  absl::btree_map<uint64_t, ParkedEventList> parked = std::exchange(parked_event_lists_, {});
+  for (auto& [id, p] : parked) {
+    UserEventLog::Listed listed = user_events_.List(p.call.key());
+    if (listed.index == p.call.min_index()) {  // not one it lists: still waiting
+      parked_event_lists_[id] = std::move(p);
+      continue;
+    }
+    timers_.Cancel(p.timer);
+    ListUserEvents(id, p.call, /*may_block=*/false);
+  }
+}
+
+// What user event filters are matched against: this node, and its services. Until the
+// agent's local services exist (issue 13) a server uses what the catalog holds for it.
+EventTarget AgentMachine::Impl::LocalEventTarget() const {
+  EventTarget target;
+  target.node_name = node_name_;
+  if (raft != nullptr) {
+    std::optional<state::NodeServices> mine = fsm.store().GetNodeServices(node_name_).value;
+    if (mine.has_value()) {
+      for (const state::Service& s : mine->services) target.services.emplace_back(s.name, s.tags);
+    }
+  }
+  return target;
 }
 
 std::optional<ServerCandidate> AgentMachine::Impl::ServerOfMember(const gossip::Member& m) const {

@@ -7,6 +7,7 @@
 
 #include "absl/strings/escaping.h"
 #include "core/agent/identity.h"
+#include "core/agent/user_events.h"
 #include "core/seam/envelope.h"
 #include "gtest/gtest.h"
 
@@ -494,6 +495,101 @@ TEST(AgentMachineTest, CatalogAndHealthReadsInConsulsShapes) {
   EXPECT_EQ(ReplyOf(d.Call("health.state", state)).body(), "[]");
   state.set_key("sideways");
   EXPECT_EQ(d.Call("health.state", state).status.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AgentMachineTest, TransactionsApplyAllOrNoneAndReadOnlyOnesAreReads) {
+  Driver d;
+  d.RunFor(absl::Seconds(3));
+  const std::string v = absl::Base64Escape("one");
+  pba::Call txn;
+  txn.set_json(absl::StrCat(R"([{"KV":{"Verb":"set","Key":"t/a","Value":")", v,
+                            R"("}},{"kv":{"verb":"set","key":"t/b","flags":7}}])"));
+  const Response& ok = d.Call("txn", txn);
+  ASSERT_TRUE(ok.status.ok()) << ok.status;
+  const std::string body = ReplyOf(ok).body();
+  EXPECT_NE(body.find(R"("Results":[{"KV":{)"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("Errors":null)"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("Key":"t/b")"), std::string::npos) << body;
+  // A failed check rolls back the write beside it: 409 (ABORTED) with Consul's errors.
+  txn.set_json(R"([{"KV":{"Verb":"set","Key":"t/c"}},{"KV":{"Verb":"check-not-exists","Key":"t/a"}}])");
+  const Response& rolled = d.Call("txn", txn);
+  EXPECT_EQ(rolled.status.code(), absl::StatusCode::kAborted);
+  EXPECT_NE(ReplyOf(rolled).body().find(R"("Results":null,"Errors":[{"OpIndex":1,)"), std::string::npos)
+      << ReplyOf(rolled).body();
+  pba::Call get;
+  get.set_key("t/c");
+  EXPECT_EQ(d.Call("kv.get", get).status.code(), absl::StatusCode::kNotFound);
+  // Only reads: answered without a log entry, in the read's consistency mode.
+  const uint64_t last = d.machine->raft()->log().last_index();
+  txn.set_json(R"([{"KV":{"Verb":"get","Key":"t/a"}},{"KV":{"Verb":"get-tree","Key":"t/"}}])");
+  txn.set_consistency("stale");
+  const Response& read = d.Call("txn", txn);
+  ASSERT_TRUE(read.status.ok()) << read.status;
+  EXPECT_EQ(d.machine->raft()->log().last_index(), last);
+  EXPECT_NE(ReplyOf(read).body().find(absl::StrCat(R"("Value":")", v, "\"")), std::string::npos)
+      << ReplyOf(read).body();
+  // The client's mistakes are 400s that name the op; too many ops is its own code (413).
+  for (const char* bad : {"{}", "[1]", R"([{"KV":{"Verb":"fly","Key":"k"}}])",
+                          R"([{"KV":{"Verb":"set","Key":"k","Value":"%%%"}}])",
+                          R"([{"Node":{"Verb":"set"}}])", "not json"}) {
+    txn.set_json(bad);
+    EXPECT_EQ(d.Call("txn", txn).status.code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  std::string many = "[";
+  for (int i = 0; i < 65; ++i) absl::StrAppend(&many, i ? "," : "", R"({"KV":{"Verb":"get","Key":"k"}})");
+  txn.set_json(many + "]");
+  EXPECT_EQ(d.Call("txn", txn).status.code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(AgentMachineTest, UserEventsAreFiredListedAndWakeABlockingList) {
+  Driver d;
+  d.RunFor(absl::Seconds(3));
+  pba::Call list;
+  const Response& empty = d.Call("event.list", list);
+  EXPECT_EQ(ReplyOf(empty).body(), "[]");
+  EXPECT_EQ(ReplyOf(empty).index(), 1u);
+  pba::Call fire;
+  fire.set_key("deploy");
+  fire.set_value("v42");
+  const Response& fired = d.Call("event.fire", fire);
+  ASSERT_TRUE(fired.status.ok()) << fired.status;
+  const std::string f = ReplyOf(fired).body();
+  EXPECT_NE(f.find(R"("Name":"deploy","Payload":")" + absl::Base64Escape("v42") + "\""), std::string::npos) << f;
+  EXPECT_NE(f.find(R"("Version":1,"LTime":0)"), std::string::npos) << f;
+  const Response& one = d.Call("event.list", list);
+  const std::string listed = ReplyOf(one).body();
+  EXPECT_NE(listed.find(R"("Name":"deploy")"), std::string::npos) << listed;
+  const uint64_t index = ReplyOf(one).index();
+  EXPECT_GT(index, 1u);
+  // Consul's index is a fold of the newest event's ID, which a client can compute itself.
+  const size_t id_at = f.find(R"("ID":")") + 6;
+  EXPECT_EQ(IndexOfEventId(f.substr(id_at, 36)), index);
+  // A blocking list on that index waits for the next event, then answers with it.
+  list.set_min_index(index);
+  list.set_wait_ms(60'000);
+  const uint64_t parked = d.next_id++;
+  d.Feed(RequestInput{parked, "event.list", list.SerializeAsString()});
+  d.RunFor(absl::Seconds(1));
+  EXPECT_TRUE(d.responses[parked].empty());
+  fire.set_value("");
+  ASSERT_TRUE(d.Call("event.fire", fire).status.ok());
+  d.RunFor(absl::Milliseconds(10));
+  ASSERT_EQ(d.responses[parked].size(), 1u);
+  EXPECT_NE(ReplyOf(d.responses[parked][0]).index(), index);
+  EXPECT_NE(ReplyOf(d.responses[parked][0]).body().find(R"("Payload":null)"), std::string::npos);
+  // A node filter that does not match this node: fired, not kept here.
+  fire.set_key("elsewhere");
+  fire.set_event_node_filter("^other$");
+  ASSERT_TRUE(d.Call("event.fire", fire).status.ok());
+  list.Clear();
+  list.set_key("elsewhere");
+  EXPECT_EQ(ReplyOf(d.Call("event.list", list)).body(), "[]");
+  // Bad names and filters are the client's mistake.
+  fire.set_event_node_filter("(");
+  EXPECT_EQ(d.Call("event.fire", fire).status.code(), absl::StatusCode::kInvalidArgument);
+  fire.set_event_node_filter("");
+  fire.set_key("_reserved");
+  EXPECT_EQ(d.Call("event.fire", fire).status.code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(AgentMachineTest, SameSeedAndInputsGiveTheSameEffects) {

@@ -17,6 +17,8 @@ constexpr std::pair<std::string_view, MethodKind> kMethods[] = {
     {"catalog.nodes", MethodKind::kRead},
     {"catalog.sync-self", MethodKind::kWrite},
     {"catalog.services", MethodKind::kRead},
+    {"event.fire", MethodKind::kAgent},
+    {"event.list", MethodKind::kAgent},
     {"health.node", MethodKind::kRead},
     {"health.state", MethodKind::kRead},
     {"kv.delete", MethodKind::kWrite},
@@ -34,6 +36,8 @@ constexpr std::pair<std::string_view, MethodKind> kMethods[] = {
     {"session.renew", MethodKind::kWrite},
     {"status.leader", MethodKind::kAgent},
     {"status.peers", MethodKind::kAgent},
+    {"txn", MethodKind::kWrite},
+    {"txn.read", MethodKind::kRead},
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/agent/consul_json.h"
+#include "core/agent/txn_json.h"
 
 namespace muster::agent {
 
@@ -87,6 +88,16 @@ absl::Status ServeStoreRead(const state::Store& store, const StoreReadContext& c
       for (const state::Session& s : all.value) arr.push_back(SessionJson(s));
     }
     reply->set_body(arr.dump());
+  } else if (method == "txn.read") {
+    absl::StatusOr<std::vector<state::TxnOp>> ops = ParseTxnOps(call.json(), store.config().txn_ops_max);
+    if (!ops.ok()) return ops.status();
+    if (!TxnReadOnly(*ops)) return absl::InvalidArgumentError("txn.read: a write in a read-only transaction");
+    absl::StatusOr<state::TxnResponse> response = store.TxnRead(*ops);
+    if (!response.ok()) return response.status();
+    reply->set_index(store.TxnReadIndex());
+    reply->set_body(TxnResponseJson(*response));
+    // Rolled back: Consul's 409 with the errors as the JSON body.
+    if (!response->ok()) return absl::AbortedError("transaction rolled back");
   } else if (method == "operator.autopilot.get") {
     std::optional<state::AutopilotConfiguration> stored = store.Autopilot();
     reply->set_index(stored.has_value() ? stored->modify_index : 1);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "core/agent/txn_json.h"
 #include "core/state/fsm.h"
 
 namespace muster::agent {
@@ -50,9 +51,13 @@ absl::StatusOr<StoreWrite> KvWrite(std::string_view method, const pba::Call& cal
 
 absl::StatusOr<StoreWrite> BuildStoreWrite(const state::Store& store, const StoreWriteContext& context,
                                            std::string_view method, const pba::Call& call, Time stamp) {
-  (void)store;
   (void)context;
   if (method == "kv.put" || method == "kv.delete") return KvWrite(method, call, stamp);
+  if (method == "txn") {
+    absl::StatusOr<std::vector<state::TxnOp>> ops = ParseTxnOps(call.json(), store.config().txn_ops_max);
+    if (!ops.ok()) return ops.status();
+    return StoreWrite{state::commands::Txn(stamp, *ops), WriteAnswer::kTxn};
+  }
   return absl::NotFoundError(absl::StrCat("not a store write: ", std::string(method)));
 }
 
@@ -67,7 +72,11 @@ absl::Status RenderWriteAnswer(WriteAnswer answer, const state::ApplyResult& res
     case WriteAnswer::kEmpty:
       break;
     case WriteAnswer::kTxn:
-      return absl::UnimplementedError("txn answers: not yet");
+      if (!result.txn.has_value()) return absl::InternalError("a transaction applied without a response");
+      reply->set_body(TxnResponseJson(*result.txn));
+      // Rolled back: Consul's 409 with the errors as the JSON body (the Reply's).
+      if (!result.txn->ok()) return absl::AbortedError("transaction rolled back");
+      break;
   }
   return absl::OkStatus();
 }

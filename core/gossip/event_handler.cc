@@ -92,6 +92,7 @@ Event ToSeamEvent(const SerfEvent& event) {
   e.kind = event.type;
   if (event.type == "user" || event.type == "query") absl::StrAppend(&e.kind, ":", event.name);
   e.payload = EventStdin(event);
+  if (event.type == "user" || event.type == "query") e.ltime = event.ltime;
   return e;
 }
 

@@ -101,6 +101,7 @@ struct Response {
 struct Event {
   std::string kind;
   std::string payload;
+  uint64_t ltime = 0;  // user events and queries: their Lamport time in the pool
 };
 
 struct Effects {
