@@ -16,12 +16,14 @@ clients got 408 when their 30 s ran out, and the agent holds no more file descri
 before. Loopback 127.0.0.170 only (Consul's default ports there)."""
 
 import http.client
+import json
 import os
 import random
 import socket
 import struct
 import threading
 import time
+import urllib.parse
 
 import cluster
 from cluster import log
@@ -455,6 +457,112 @@ def random_bytes(agent):
     log(f"random bytes: {RANDOM_BYTE_CLIENTS} connections, answers by status {sorted(answered.items())}")
 
 
+# Consul's endpoints (issue 12's list) with the methods they take; prefixes end in '/'. Left out:
+# what would stop or shrink the dev agent itself (leave, force-leave, raft peer removal) or make
+# it dial strangers (join).
+API_ENDPOINTS = [
+    ("/v1/status/leader", "GET"), ("/v1/status/peers", "GET"), ("/v1/kv/fz/", "GET PUT DELETE"),
+    ("/v1/txn", "PUT"), ("/v1/event/fire/", "PUT"), ("/v1/event/list", "GET"),
+    ("/v1/catalog/register", "PUT"), ("/v1/catalog/deregister", "PUT"), ("/v1/catalog/datacenters", "GET"),
+    ("/v1/catalog/nodes", "GET"), ("/v1/catalog/services", "GET"), ("/v1/catalog/service/", "GET"),
+    ("/v1/catalog/node/", "GET"), ("/v1/catalog/node-services/", "GET"), ("/v1/health/node/", "GET"),
+    ("/v1/health/checks/", "GET"), ("/v1/health/service/", "GET"), ("/v1/health/state/", "GET"),
+    ("/v1/agent/self", "GET"), ("/v1/agent/members", "GET"), ("/v1/agent/services", "GET"),
+    ("/v1/agent/service/", "GET"), ("/v1/agent/checks", "GET"), ("/v1/agent/service/register", "PUT"),
+    ("/v1/agent/service/deregister/", "PUT"), ("/v1/agent/check/register", "PUT"),
+    ("/v1/agent/check/deregister/", "PUT"), ("/v1/agent/check/pass/", "PUT"), ("/v1/agent/check/fail/", "PUT"),
+    ("/v1/agent/check/update/", "PUT"), ("/v1/agent/maintenance", "PUT"),
+    ("/v1/agent/service/maintenance/", "PUT"), ("/v1/agent/health/service/name/", "GET"),
+    ("/v1/session/create", "PUT"), ("/v1/session/destroy/", "PUT"), ("/v1/session/renew/", "PUT"),
+    ("/v1/session/info/", "GET"), ("/v1/session/node/", "GET"), ("/v1/session/list", "GET"),
+    ("/v1/operator/raft/configuration", "GET"), ("/v1/operator/autopilot/configuration", "GET PUT"),
+    ("/v1/operator/autopilot/health", "GET"),
+]
+API_PARAMS = ["dc", "stale", "consistent", "index", "recurse", "keys", "separator", "raw", "flags", "cas",
+              "acquire", "release", "pretty", "wan", "tag", "passing", "node-meta", "near", "filter", "name",
+              "node", "service", "enable", "reason", "note"]
+API_VALUES = ["", "0", "1", "-1", "18446744073709551615", "18446744073709551616", "dc1", "dc2", "a:b", "_agent",
+              "passing", "any", "x", "/", "\u00e9", "Node == \"dev\"", "((", "10s"]
+API_STATUSES = {200, 400, 403, 404, 405, 409, 413, 429, 500}
+API_REQUESTS = 6000
+
+
+def api_body(rng):
+    """A body for a write endpoint: none, random bytes, or random JSON of the shapes Consul's
+    bodies have (objects of lists of objects), with values of every type."""
+    def value(depth):
+        kind = rng.randrange(7 if depth < 3 else 4)
+        if kind == 0:
+            return rng.choice([None, True, False])
+        if kind == 1:
+            return rng.choice([0, -1, 1.5, 2 ** 64, 10 ** 30, 15000000000])
+        if kind in (2, 3):
+            return rng.choice(["", "x", "10s", "-1s", "release", "delete", "set", "get", "cas", "passing",
+                               "fz/k", "\u00e9", "\x00", "a" * 300, "fz/" + "k" * 9000])
+        if kind == 4:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        keys = ["Name", "ID", "Node", "Address", "Service", "Port", "Tags", "Meta", "Check", "Checks", "TTL",
+                "KV", "Verb", "Key", "Value", "Flags", "Index", "Session", "Behavior", "LockDelay", "Status",
+                "Output", "Payload", "CleanupDeadServers", "MinQuorum", "ServiceID", "Definition"]
+        return {rng.choice(keys): value(depth + 1) for _ in range(rng.randrange(5))}
+    kind = rng.randrange(5)
+    if kind == 0:
+        return b""
+    if kind == 1:
+        return rng.randbytes(rng.randrange(1, 300))
+    if kind == 2:
+        return json.dumps([{"KV": value(2)} for _ in range(rng.randrange(1, 4))]).encode()
+    return json.dumps(value(0)).encode()
+
+
+def api_fuzz(agent):
+    """Seeded requests that are good HTTP but odd API calls (every endpoint and method, odd
+    parameters, odd bodies, odd bytes in keys and names) through the router and the agent:
+    each answered with a status Consul uses, JSON that parses where it says JSON, and the
+    agent alive after."""
+    rng = random.Random(SEED)
+    conn = http.client.HTTPConnection(ADDRESS, PORT, timeout=cluster.HTTP_TIMEOUT_SECONDS)
+    by_status, odd_500 = {}, {}
+    for i in range(API_REQUESTS):
+        path, methods = rng.choice(API_ENDPOINTS)
+        method = rng.choice(methods.split()) if rng.random() < 0.9 else rng.choice(["GET", "PUT", "DELETE", "POST"])
+        if path.endswith("/"):
+            path += urllib.parse.quote(rng.choice([b"a", b"dev", b"serfHealth", b"x/y", b"\xff\xfe", b"\x00",
+                                                   b"%", b"..", rng.randbytes(rng.randrange(1, 12))]), safe="/")
+        params = [(rng.choice(API_PARAMS), rng.choice(API_VALUES)) for _ in range(rng.randrange(4))]
+        # A blocking query waits at most a moment (the default is 5 minutes).
+        params = [(k, v) for k, v in params if k != "index"]
+        if rng.random() < 0.1:
+            params += [("index", rng.choice(["1", "42", "x"])), ("wait", "50ms")]
+        query = urllib.parse.urlencode(params)
+        target = path + ("?" + query if query else "")
+        body = api_body(rng) if method in ("PUT", "POST") else b""
+        try:
+            conn.request(method, target, body=body)
+            response = conn.getresponse()
+            answer = response.read()
+        except (OSError, http.client.HTTPException) as e:
+            raise AssertionError(f"api fuzz #{i}: {method} {target} body {body[:100]!r}: no answer ({e!r})")
+        what = f"api fuzz #{i}: {method} {target} body {body[:200]!r}"
+        assert response.status in API_STATUSES, f"{what}: {response.status} {answer[:200]!r}"
+        if answer and (response.getheader("Content-Type") or "").startswith("application/json"):
+            try:
+                json.loads(answer)
+            except ValueError:
+                raise AssertionError(f"{what}: not JSON: {answer[:300]!r}")
+        by_status[response.status] = by_status.get(response.status, 0) + 1
+        if response.status == 500 and answer.strip() not in (b"No path to datacenter", b"No cluster leader"):
+            odd_500.setdefault(answer[:120], what)
+        if response.will_close:
+            conn.close()
+            conn = http.client.HTTPConnection(ADDRESS, PORT, timeout=cluster.HTTP_TIMEOUT_SECONDS)
+    conn.close()
+    assert agent.running(), f"the agent exited during the api fuzz: {agent.process.returncode}"
+    log(f"api fuzz: {API_REQUESTS} odd API calls, answers by status {sorted(by_status.items())}")
+    for message, what in sorted(odd_500.items()):
+        log(f"  500 {message!r}, first from {what[:300]}")
+
+
 # ---- The scenario ------------------------------------------------------------------------------
 
 def body(binary, tmpdir, agents):
@@ -472,7 +580,7 @@ def body(binary, tmpdir, agents):
         slow.start()
     log(f"dev agent pid {pid} holds {fd_before} fds; writer, normal client and {len(loris)} slow clients running")
 
-    for attack in (malformed, truncated, huge, never_reads, churn, random_bytes):
+    for attack in (malformed, truncated, huge, never_reads, churn, random_bytes, api_fuzz):
         attack(agent)
         assert agent.running(), f"the agent exited during {attack.__name__}: {agent.process.returncode}"
 
