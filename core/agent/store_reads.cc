@@ -1,10 +1,14 @@
 #include "core/agent/store_reads.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/container/btree_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/agent/catalog_filter.h"
 #include "core/agent/consul_json.h"
 #include "core/agent/txn_json.h"
 
@@ -12,8 +16,168 @@ namespace muster::agent {
 
 namespace pba = ::muster::proto::agent;
 
+namespace {
+
+// ?node-meta=key:value, repeatable (Consul's parseMetaFilter: split at the first ':'): a node
+// matches when it carries every pair.
+bool NodeMetaMatches(const state::Node& node, const pba::Call& call) {
+  for (const std::string& pair : call.node_meta()) {
+    const size_t colon = pair.find(':');
+    auto it = node.meta.find(pair.substr(0, colon));
+    if (it == node.meta.end() || it->second != (colon == std::string::npos ? "" : pair.substr(colon + 1))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The rows of one catalog or health answer: kept when the call's filter matches them, then
+// ordered for ?near. Consul sorts by the estimated round-trip time from the near node; muster
+// has no network coordinates yet, so the near node's own rows come first and the rest keep
+// the default (lexical) order. near=_agent names the agent serving the request.
+class Rows {
+ public:
+  Rows(const CatalogFilter& filter, const pba::Call& call, const StoreReadContext& context)
+      : filter_(filter), near_(call.near() == "_agent" ? std::string(context.node_name) : call.near()) {}
+
+  void Add(const std::string& node, Json row) {
+    if (filter_.Matches(row)) rows_.emplace_back(node, std::move(row));
+  }
+
+  std::string Dump() {
+    if (!near_.empty()) {
+      std::stable_partition(rows_.begin(), rows_.end(), [&](const auto& r) { return r.first == near_; });
+    }
+    Json out = Json::array();
+    for (auto& [node, row] : rows_) out.push_back(std::move(row));
+    return out.dump();
+  }
+
+ private:
+  const CatalogFilter& filter_;
+  const std::string near_;
+  std::vector<std::pair<std::string, Json>> rows_;
+};
+
+std::optional<FilterSubject> FilterSubjectOf(std::string_view method) {
+  if (method == "catalog.nodes") return FilterSubject::kNode;
+  if (method == "catalog.services" || method == "catalog.service") return FilterSubject::kServiceNode;
+  if (method == "catalog.node" || method == "catalog.node-services") return FilterSubject::kNodeService;
+  if (method == "health.node" || method == "health.checks" || method == "health.state") {
+    return FilterSubject::kHealthCheck;
+  }
+  if (method == "health.service") return FilterSubject::kCheckServiceNode;
+  return std::nullopt;
+}
+
+std::vector<std::string> TagsOf(const pba::Call& call) { return {call.tags().begin(), call.tags().end()}; }
+
+// The catalog and health reads (docs: api-docs/catalog, api-docs/health). Each answers `[]`
+// when nothing matches (a node's own reads: `null` for an unknown node), indexed by what it
+// reads: a service's own index for one service's reads (Consul's per-service index, so churn
+// elsewhere does not wake its watchers), the table's otherwise.
+absl::Status ServeCatalogRead(const state::Store& store, const StoreReadContext& context, std::string_view method,
+                              const pba::Call& call, pba::Reply* reply) {
+  const std::optional<FilterSubject> subject = FilterSubjectOf(method);
+  if (!subject.has_value()) return absl::InvalidArgumentError(absl::StrCat("not a read: ", std::string(method)));
+  absl::StatusOr<CatalogFilter> filter = CatalogFilter::Parse(call.filter(), *subject);
+  if (!filter.ok()) return filter.status();
+  Rows rows(*filter, call, context);
+  auto node_meta_of = [&](const std::string& name) {
+    if (call.node_meta().empty()) return true;
+    std::optional<state::Node> node = store.GetNode(name);
+    return node.has_value() && NodeMetaMatches(*node, call);
+  };
+  if (method == "catalog.nodes") {
+    state::Indexed<std::vector<state::Node>> nodes = store.Nodes();
+    reply->set_index(nodes.index);
+    for (const state::Node& n : nodes.value) {
+      if (NodeMetaMatches(n, call)) rows.Add(n.name, NodeJson(n));
+    }
+    reply->set_body(rows.Dump());
+  } else if (method == "catalog.services") {
+    auto services = store.Services();
+    reply->set_index(services.index);
+    Json obj = Json::object();
+    for (const auto& [name, tags] : services.value) {
+      if (call.node_meta().empty() && filter->empty()) {
+        obj[name] = tags;
+        continue;
+      }
+      // Only the instances on matching nodes (or matching the filter) count, tags included.
+      absl::btree_set<std::string> kept_tags;
+      bool kept = false;
+      for (const state::ServiceInstance& i : store.ServiceNodes(name, {}).value) {
+        if (!NodeMetaMatches(i.node, call) || !filter->Matches(CatalogServiceJson(i))) continue;
+        kept = true;
+        kept_tags.insert(i.service.tags.begin(), i.service.tags.end());
+      }
+      if (kept) obj[name] = std::vector<std::string>(kept_tags.begin(), kept_tags.end());
+    }
+    reply->set_body(obj.dump());
+  } else if (method == "catalog.service") {
+    state::Indexed<std::vector<state::ServiceInstance>> instances = store.ServiceNodes(call.key(), TagsOf(call));
+    reply->set_index(instances.index);
+    for (const state::ServiceInstance& i : instances.value) {
+      if (NodeMetaMatches(i.node, call)) rows.Add(i.node.name, CatalogServiceJson(i));
+    }
+    reply->set_body(rows.Dump());
+  } else if (method == "catalog.node" || method == "catalog.node-services") {
+    auto node = store.GetNodeServices(call.key());
+    reply->set_index(node.index);
+    if (!node.value.has_value()) {
+      reply->set_body("null");  // Consul answers 200 null for an unknown node
+      return absl::OkStatus();
+    }
+    // catalog/node: {"Node", "Services": {"<id>": ...}}; node-services (Consul 1.7+):
+    // {"Node", "Services": [...]}.
+    Json services = method == "catalog.node" ? Json::object() : Json::array();
+    for (const state::Service& s : node.value->services) {
+      Json service = ServiceJson(s);
+      if (!filter->Matches(service)) continue;
+      if (services.is_object()) {
+        services[s.id] = std::move(service);
+      } else {
+        services.push_back(std::move(service));
+      }
+    }
+    Json j;
+    j["Node"] = NodeJson(node.value->node);
+    j["Services"] = std::move(services);
+    reply->set_body(j.dump());
+  } else if (method == "health.node" || method == "health.checks" || method == "health.state") {
+    state::Indexed<std::vector<state::Check>> checks;
+    if (method == "health.node") {
+      checks = store.NodeChecks(call.key());
+    } else if (method == "health.checks") {
+      checks = store.ServiceChecks(call.key());
+    } else {
+      absl::StatusOr<state::Indexed<std::vector<state::Check>>> in_state = store.ChecksInState(call.key());
+      if (!in_state.ok()) return absl::InvalidArgumentError(in_state.status().message());
+      checks = std::move(*in_state);
+    }
+    reply->set_index(checks.index);
+    for (const state::Check& c : checks.value) {
+      if (node_meta_of(c.node)) rows.Add(c.node, CheckJson(c));
+    }
+    reply->set_body(rows.Dump());
+  } else if (method == "health.service") {
+    state::Indexed<std::vector<state::ServiceHealth>> healths =
+        store.ServiceHealthQuery(call.key(), TagsOf(call), call.passing());
+    reply->set_index(healths.index);
+    for (const state::ServiceHealth& h : healths.value) {
+      if (NodeMetaMatches(h.node, call)) rows.Add(h.node.name, HealthServiceJson(h));
+    }
+    reply->set_body(rows.Dump());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ServeStoreRead(const state::Store& store, const StoreReadContext& context, std::string_view method,
                             const pba::Call& call, pba::Reply* reply) {
+  if (FilterSubjectOf(method).has_value()) return ServeCatalogRead(store, context, method, call, reply);
   if (method == "kv.get") {
     if (call.key().size() > 2048) return absl::InvalidArgumentError("key too long");
     if (call.keys()) {
@@ -38,44 +202,6 @@ absl::Status ServeStoreRead(const state::Store& store, const StoreReadContext& c
       if (!e.value.has_value()) return absl::NotFoundError("");
       reply->set_body(call.raw() ? e.value->value : Json::array({KVJson(*e.value)}).dump());
     }
-  } else if (method == "catalog.nodes") {
-    state::Indexed<std::vector<state::Node>> nodes = store.Nodes();
-    reply->set_index(nodes.index);
-    Json arr = Json::array();
-    for (const state::Node& n : nodes.value) arr.push_back(NodeJson(n));
-    reply->set_body(arr.dump());
-  } else if (method == "health.node") {
-    state::Indexed<std::vector<state::Check>> checks = store.NodeChecks(call.key());
-    reply->set_index(checks.index);
-    Json arr = Json::array();
-    for (const state::Check& c : checks.value) arr.push_back(CheckJson(c));
-    reply->set_body(arr.dump());
-  } else if (method == "catalog.services") {
-    auto services = store.Services();
-    reply->set_index(services.index);
-    Json obj = Json::object();
-    for (const auto& [name, tags] : services.value) obj[name] = tags;
-    reply->set_body(obj.dump());
-  } else if (method == "catalog.node") {
-    auto node = store.GetNodeServices(call.key());
-    reply->set_index(node.index);
-    if (!node.value.has_value()) {
-      reply->set_body("null");  // Consul answers 200 null for an unknown node
-    } else {
-      Json services = Json::object();
-      for (const state::Service& s : node.value->services) services[s.id] = ServiceJson(s);
-      Json j;
-      j["Node"] = NodeJson(node.value->node);
-      j["Services"] = std::move(services);
-      reply->set_body(j.dump());
-    }
-  } else if (method == "health.state") {
-    absl::StatusOr<state::Indexed<std::vector<state::Check>>> checks = store.ChecksInState(call.key());
-    if (!checks.ok()) return absl::InvalidArgumentError(checks.status().message());
-    reply->set_index(checks->index);
-    Json arr = Json::array();
-    for (const state::Check& c : checks->value) arr.push_back(CheckJson(c));
-    reply->set_body(arr.dump());
   } else if (method == "session.info" || method == "session.list") {
     Json arr = Json::array();
     if (method == "session.info") {
@@ -115,7 +241,13 @@ std::vector<state::WatchTopic> StoreReadTopics(std::string_view method, const pb
   }
   if (method == "catalog.nodes") return {WatchTopic::Table(state::kTableNodes)};
   if (method == "catalog.services") return {WatchTopic::Table(state::kTableServices)};
-  if (method == "catalog.node") return {WatchTopic::Table(state::kTableNodes), WatchTopic::Table(state::kTableServices)};
+  if (method == "catalog.node" || method == "catalog.node-services") {
+    return {WatchTopic::Table(state::kTableNodes), WatchTopic::Table(state::kTableServices)};
+  }
+  // One service's reads: its instances, their nodes and checks (the store's ServiceIndex).
+  if (method == "catalog.service" || method == "health.service" || method == "health.checks") {
+    return {WatchTopic::ServiceName(call.key())};
+  }
   if (method == "health.state") return {WatchTopic::Table(state::kTableChecks)};
   if (method == "health.node") return {WatchTopic::Table(state::kTableChecks)};
   if (method == "session.info" || method == "session.list") return {WatchTopic::Table(state::kTableSessions)};

@@ -18,6 +18,8 @@ namespace muster::agent {
 struct StoreReadContext {
   // What operator.autopilot.get answers before a configuration is stored.
   const AutopilotConfig& default_autopilot;
+  // This agent's node name: what ?near=_agent sorts first.
+  std::string_view node_name = {};
 };
 
 // Fills reply's body and index. NOT_FOUND (kv: nothing matches) still sets the index: it is

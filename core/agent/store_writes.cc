@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "core/agent/consul_json.h"
 #include "core/agent/txn_json.h"
 #include "core/state/fsm.h"
 
@@ -47,12 +48,40 @@ absl::StatusOr<StoreWrite> KvWrite(std::string_view method, const pba::Call& cal
   return StoreWrite{state::commands::KV(stamp, op, e, cas), WriteAnswer::kTrueFalse};
 }
 
+// PUT /v1/catalog/register and /v1/catalog/deregister (docs: api-docs/catalog), from clients
+// and from the agents' anti-entropy alike: Consul's JSON bodies, checked before anything is
+// proposed; what only the state can decide (a check's service, a node ID taken by another
+// node) is decided when the entry applies.
+absl::StatusOr<StoreWrite> CatalogWrite(const state::Store& store, const StoreWriteContext& context,
+                                        std::string_view method, const pba::Call& call, Time stamp) {
+  auto other_datacenter = [&](const std::string& dc) { return !dc.empty() && dc != context.datacenter; };
+  if (method == "catalog.register") {
+    absl::StatusOr<CatalogRegistration> r = ParseCatalogRegister(call.json());
+    if (!r.ok()) return r.status();
+    // Consul forwards to that datacenter; until the WAN issue does, no path (a 500, as Consul's).
+    if (other_datacenter(r->datacenter)) return absl::UnavailableError("No path to datacenter");
+    state::RegisterRequest& req = r->request;
+    req.node.datacenter = std::string(context.datacenter);
+    if (req.node.address.empty() && !(req.skip_node_update && store.GetNode(req.node.name).has_value())) {
+      return absl::InvalidArgumentError("Must provide address");
+    }
+    return StoreWrite{state::commands::Register(stamp, req), WriteAnswer::kTrue};
+  }
+  absl::StatusOr<CatalogDeregistration> d = ParseCatalogDeregister(call.json());
+  if (!d.ok()) return d.status();
+  if (other_datacenter(d->datacenter)) return absl::UnavailableError("No path to datacenter");
+  return StoreWrite{state::commands::Deregister(stamp, d->node, d->service_id, d->check_id), WriteAnswer::kTrue};
+}
+
 }  // namespace
 
 absl::StatusOr<StoreWrite> BuildStoreWrite(const state::Store& store, const StoreWriteContext& context,
                                            std::string_view method, const pba::Call& call, Time stamp) {
   (void)context;
   if (method == "kv.put" || method == "kv.delete") return KvWrite(method, call, stamp);
+  if (method == "catalog.register" || method == "catalog.deregister") {
+    return CatalogWrite(store, context, method, call, stamp);
+  }
   if (method == "txn") {
     absl::StatusOr<std::vector<state::TxnOp>> ops = ParseTxnOps(call.json(), store.config().txn_ops_max);
     if (!ops.ok()) return ops.status();

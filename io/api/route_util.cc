@@ -123,6 +123,37 @@ std::variant<CommonParams, http::Response> ParseCommon(const http::Request& requ
   return common;
 }
 
+// The longest ?filter, and the most ?tag or ?node-meta values, one read may carry.
+constexpr size_t kFilterBytesMax = 4096;
+constexpr size_t kRepeatedParamsMax = 64;
+
+std::optional<http::Response> ApplyCatalogParams(const http::Request& request, const CommonParams& common,
+                                                 bool takes_tags, proto::agent::Call* call) {
+  ApplyReadParams(common, call);
+  if (std::optional<std::string> filter = request.Query("filter"); filter.has_value()) {
+    if (auto bad = CheckString("filter", *filter, kFilterBytesMax)) return bad;
+    call->set_filter(*filter);
+  }
+  if (std::optional<std::string> near = request.Query("near"); near.has_value()) {
+    if (auto bad = CheckString("near", *near, kParamBytesMax)) return bad;
+    call->set_near(*near);
+  }
+  std::vector<std::string> meta = request.QueryAll("node-meta");
+  std::vector<std::string> tags = takes_tags ? request.QueryAll("tag") : std::vector<std::string>{};
+  if (meta.size() > kRepeatedParamsMax || tags.size() > kRepeatedParamsMax) {
+    return Text(400, absl::StrCat("Invalid parameters: more than ", kRepeatedParamsMax, " node-meta or tag values"));
+  }
+  for (const std::string& m : meta) {
+    if (auto bad = CheckString("node-meta", m, kParamBytesMax)) return bad;
+    call->add_node_meta(m);
+  }
+  for (const std::string& t : tags) {
+    if (auto bad = CheckString("tag", t, kParamBytesMax)) return bad;
+    call->add_tags(t);
+  }
+  return std::nullopt;
+}
+
 RoutedCall Call(std::string method, AnswerShape shape) {
   RoutedCall routed;
   routed.method = std::move(method);

@@ -57,6 +57,12 @@ std::variant<CommonParams, http::Response> ParseCommon(const http::Request& requ
 
 RoutedCall Call(std::string method, AnswerShape shape = AnswerShape::kJson);
 
+// The catalog and health reads' parameters: the common read ones, ?filter (a go-bexpr
+// expression, checked by the agent), ?near, ?node-meta=key:value (repeatable) and, where
+// the endpoint takes it, ?tag (repeatable: all must match). Bounded and UTF-8, else a 400.
+std::optional<http::Response> ApplyCatalogParams(const http::Request& request, const CommonParams& common,
+                                                 bool takes_tags, proto::agent::Call* call);
+
 // What each endpoint handler sees: the request, what follows its path prefix, the common
 // parameters already checked.
 struct EndpointRequest {
