@@ -8,6 +8,8 @@
 // had or given back. Progress lines (-verbose) go to stdout, as Consul's UI.Info.
 #include <signal.h>
 
+#include <ostream>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cmd/cli/api_client.h"
@@ -127,7 +129,8 @@ class LockCommand : public Command {
   }
   static bool Interrupted(Environment& env) { return env.interrupted && env.interrupted(); }
   void Info(Environment& env, std::string_view line) const {
-    if (verbose_) *env.out << line << "\n";
+    // Flushed at once: the child writes to the same stdout, and its lines must come after.
+    if (verbose_) *env.out << line << "\n" << std::flush;
   }
 
   // Runs the child while the lock holds: 0 when it ended well, 2 when it failed (or could not
@@ -147,6 +150,7 @@ class LockCommand : public Command {
       Info(env, "Stdin passed to handler process");
       spec.inherit_stdin = true;
     }
+    env.err->flush();
     absl::StatusOr<std::unique_ptr<ChildProcess>> started = env.start_child(spec);
     if (!started.ok()) {
       *env.err << "Error starting handler: " << started.status().message() << "\n";

@@ -256,6 +256,8 @@ class WatchCommand : public Command {
     }
     spec.extra_env = {{"CONSUL_INDEX", absl::StrCat(index)}};
     spec.stdin_data = GoEncode(result);
+    env.out->flush();  // what we printed comes before what the handler prints
+    env.err->flush();
     absl::StatusOr<std::unique_ptr<ChildProcess>> child = env.start_child(spec);
     if (!child.ok()) {
       *env.err << "Error starting handler: " << child.status().message() << "\n";
