@@ -232,6 +232,15 @@ class AgentRun {
       done(refused);
       return;
     }
+    if (method == "agent.reload") {
+      // Re-reading the configuration files is the host's business (the machine reads no
+      // files); answered here, as Consul's PUT /v1/agent/reload: 200, or 500 and why.
+      Response answer;
+      answer.status = Reload();
+      answer.body = proto::agent::Reply().SerializeAsString();
+      done(answer);
+      return;
+    }
     const bool leave = method == "agent.leave";
     const bool self = method == "agent.self";
     host_->Request(std::move(method), std::move(body), [this, leave, self, done = std::move(done)](const Response& response) {
@@ -269,7 +278,7 @@ class AgentRun {
   void OnSignal(int signum) {
     Info(absl::StrCat("Caught signal: ", SignalName(signum)));
     if (signum == SIGHUP) {
-      Reload();
+      (void)Reload();  // logged either way; SIGHUP has nobody to answer
       return;
     }
     if (leaving_) {
@@ -308,18 +317,19 @@ class AgentRun {
 
   // What can change while running: the log level. Everything else needs a restart, as in
   // Consul for the options this agent takes.
-  void Reload() {
+  absl::Status Reload() {
     Info("Reloading configuration...");
     absl::StatusOr<agent::AgentConfig> reloaded = config::LoadAgentConfig(args_, files_, hostname_);
     absl::StatusOr<LogLevel> level =
         reloaded.ok() ? ParseLogLevel(reloaded->log_level) : absl::StatusOr<LogLevel>(reloaded.status());
     if (!level.ok()) {
       log_->Write(absl::Now(), LogLevel::kError, "agent", absl::StrCat("Reload config failed: ", level.status().message()));
-      return;
+      return absl::InternalError(absl::StrCat("Failed reloading the configuration: ", level.status().message()));
     }
     log_->set_min_level(*level);
     config_.log_level = reloaded->log_level;
     Info(absl::StrCat("Reloaded configuration: log level ", Absl(LogLevelName(*level))));
+    return absl::OkStatus();
   }
 
   // Stops the HTTP API and the host and closes the runner's handles; the loop then ends.

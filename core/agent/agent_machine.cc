@@ -826,6 +826,15 @@ void AgentMachine::Impl::ServeAgent(Time now, uint64_t request_id, const std::st
     log_.Info(now, "(LAN) joining: ", absl::StrJoin(seeds, ","));
   } else if (method == "agent.leave") {
     BeginLeave(now, request_id);
+  } else if (method == "agent.force-leave") {
+    // Consul's force-leave: a failed member left at once (and with prune forgotten); the
+    // leader then deregisters it from the catalog as for any member that left.
+    gossip::Serf* pool = call.wan() ? wan.get() : lan.get();
+    if (pool == nullptr) return Fail(request_id, absl::InvalidArgumentError("this agent is not in a WAN pool"));
+    absl::Status s = pool->ForceLeave(now, call.key(), call.prune(), call.wan() ? wan_out_ : lan_out_);
+    if (!s.ok()) return Fail(request_id, s);
+    log_.Info(now, "Force leaving node: ", call.key());
+    Answer(request_id, absl::OkStatus(), reply);  // empty 200, as Consul
   } else if (method == "event.fire") {
     FireUserEvent(now, request_id, call);
   } else if (method == "event.list") {

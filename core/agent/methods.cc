@@ -8,6 +8,7 @@ namespace {
 // By family, then name. A few dozen rows: a scan is as quick as a map and needs no
 // static initialisation.
 constexpr std::pair<std::string_view, MethodKind> kMethods[] = {
+    {"agent.force-leave", MethodKind::kAgent},
     {"agent.join", MethodKind::kAgent},
     {"agent.leave", MethodKind::kAgent},
     {"agent.members", MethodKind::kAgent},

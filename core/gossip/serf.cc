@@ -101,6 +101,29 @@ void Serf::Leave(Time now, Effects* out) {
   memberlist_.timers().Add(now + config_.leave_propagate_delay, [this] { memberlist_.Shutdown(); });
 }
 
+absl::Status Serf::ForceLeave(Time now, const std::string& node, bool prune, Effects* out) {
+  auto entry = Enter(now, out);
+  if (node == config_.memberlist.name) return absl::InvalidArgumentError("cannot force-leave this agent itself");
+  if (node.empty() || node.size() > kNodeNameBytesMax) {
+    return absl::InvalidArgumentError("force-leave: bad node name");
+  }
+  if (!members_.contains(node)) return absl::OkStatus();
+  pb::SerfMessage m;
+  m.mutable_leave()->set_ltime(clock_.Increment());
+  m.mutable_leave()->set_node(node);
+  HandleLeaveIntent(m.leave());
+  QueueSerf(absl::StrCat("intent:", node), m);
+  auto it = members_.find(node);
+  if (prune && it != members_.end() &&
+      (it->second.status == MemberStatus::kLeft || it->second.status == MemberStatus::kFailed)) {
+    Member gone = it->second;
+    members_.erase(it);
+    memberlist_.Forget(node);
+    PublishMember("member-reap", gone);
+  }
+  return absl::OkStatus();
+}
+
 void Serf::HandleMessage(Time now, const MessageInput& message, Effects* out) {
   auto entry = Enter(now, out);
   memberlist_.HandleMessage(now, message, out);

@@ -131,6 +131,12 @@ class Serf final : private MemberlistDelegate {
   void Start(Time now, Effects* out);
   void Join(Time now, const std::vector<Address>& seeds, Effects* out);
   void Leave(Time now, Effects* out);  // graceful: intent, memberlist leave, then shutdown
+  // Serf's RemoveFailedNode (Consul's force-leave): a leave intent on behalf of `node`, so a
+  // failed member becomes left at once everywhere instead of after reconnect_timeout; an alive
+  // one refutes it. With `prune` a failed or left member is also forgotten here at once
+  // (reaped, "member-reap") instead of after tombstone_timeout. An unknown name is not an
+  // error (Consul answers 200); our own name is.
+  absl::Status ForceLeave(Time now, const std::string& node, bool prune, Effects* out);
   void HandleMessage(Time now, const MessageInput& message, Effects* out);
   void Tick(Time now, Effects* out);
   void HandleProcessExit(Time now, const ProcessExitedInput& exit, Effects* out);

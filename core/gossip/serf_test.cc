@@ -243,6 +243,27 @@ TEST_F(SerfTest, ALateLeaveIntentTurnsAFailedMemberIntoALeftOne) {
   EXPECT_EQ(serf_->stats().events.at("member-leave"), 1u);
 }
 
+TEST_F(SerfTest, ForceLeaveTurnsAFailedMemberLeftAndPruneForgetsIt) {
+  Make(Config());
+  DeliverMember("b", 1);
+  DeliverMember("c", 1);
+  DeliverDead("b", 1, "c");
+  DeliverDead("c", 1, "b");
+  ASSERT_EQ(serf_->member("b")->status, MemberStatus::kFailed);
+  ASSERT_TRUE(serf_->ForceLeave(now_, "b", /*prune=*/false, &out_).ok());
+  EXPECT_EQ(serf_->member("b")->status, MemberStatus::kLeft);
+  EXPECT_EQ(serf_->stats().events.at("member-leave"), 1u);
+  // With prune a failed member is gone from our list at once, reaped.
+  ASSERT_TRUE(serf_->ForceLeave(now_, "c", /*prune=*/true, &out_).ok());
+  EXPECT_EQ(serf_->member("c"), nullptr);
+  EXPECT_EQ(serf_->stats().events.at("member-reap"), 1u);
+  // Unknown names are fine (Consul answers 200); ourselves and bad names are not.
+  EXPECT_TRUE(serf_->ForceLeave(now_, "nobody", false, &out_).ok());
+  EXPECT_FALSE(serf_->ForceLeave(now_, "a", false, &out_).ok());
+  EXPECT_FALSE(serf_->ForceLeave(now_, "", false, &out_).ok());
+  EXPECT_FALSE(serf_->ForceLeave(now_, std::string(500, 'x'), false, &out_).ok());
+}
+
 // Issue 10 item 10, the Serf half: memberlist drops a failed member after
 // GossipToTheDeadTime (memberlist_test), but Serf keeps it as failed, reconnects to it, and
 // its push-pull state still names it, until the reconnect timeout reaps it.

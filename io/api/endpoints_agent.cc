@@ -39,7 +39,23 @@ Routed AgentJoin(const EndpointRequest& in) {
 
 Routed AgentLeave(const EndpointRequest&) { return Call("agent.leave"); }
 
+// PUT /v1/agent/force-leave/:node (?prune, ?wan): an empty 200, also for an unknown node.
+Routed AgentForceLeave(const EndpointRequest& in) {
+  if (in.suffix.empty()) return Text(400, "Missing node name");
+  if (auto bad = CheckString("node", in.suffix, kParamBytesMax)) return *bad;
+  RoutedCall routed = Call("agent.force-leave");
+  routed.call.set_key(std::string(in.suffix));
+  routed.call.set_prune(in.http.HasQuery("prune"));
+  routed.call.set_wan(in.http.HasQuery("wan"));
+  return routed;
+}
+
+// PUT /v1/agent/reload: the host re-reads its configuration.
+Routed AgentReload(const EndpointRequest&) { return Call("agent.reload"); }
+
 constexpr std::array kRows = {
+    EndpointSpec{"/v1/agent/force-leave/", "PUT", true, AgentForceLeave},
+    EndpointSpec{"/v1/agent/reload", "PUT", false, AgentReload},
     EndpointSpec{"/v1/agent/self", "GET", false, AgentSelf},
     EndpointSpec{"/v1/agent/members", "GET", false, AgentMembers},
     EndpointSpec{"/v1/agent/join/", "PUT", true, AgentJoin},
