@@ -66,7 +66,6 @@ struct ProbeRunner::Probe {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   curl_slist* resolve_entries = nullptr;
-  std::string status_text;  // "200 OK", from the last status line received
   std::string body;
   bool body_cut = false;  // more body came than kBodyBytesMax; the transfer was dropped
   char error[CURL_ERROR_SIZE] = {0};
@@ -418,22 +417,6 @@ void ProbeRunner::AddCurlTransfer(Probe* p) {
   if (p->resolve_entries != nullptr) curl_easy_setopt(easy, CURLOPT_RESOLVE, p->resolve_entries);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnCurlBody);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &p->body);
-  auto on_header = [](char* data, size_t size, size_t count, void* user) -> size_t {
-    auto* probe = static_cast<Probe*>(user);
-    const size_t bytes = size * count;
-    absl::string_view line(data, bytes);
-    if (absl::StartsWith(line, "HTTP/")) {
-      // "HTTP/1.1 200 OK": Go's resp.Status is "200 OK". Each response of a redirect chain
-      // (and a 100 Continue) starts again.
-      const size_t space = line.find(' ');
-      line = space == absl::string_view::npos ? absl::string_view() : line.substr(space + 1);
-      probe->status_text = std::string(absl::StripTrailingAsciiWhitespace(line));
-    }
-    return bytes;
-  };
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, static_cast<size_t (*)(char*, size_t, size_t, void*)>(on_header));
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, p);
-
   // The method: GET and POST as curl sends them (so a redirect turns a POST into a GET as
   // Go's does), HEAD with no body awaited, any other as given. A body goes with any method.
   const std::string method = MethodOf(s);
@@ -486,11 +469,11 @@ void ProbeRunner::FinishHttp(Probe* p, bool deadline_passed, CURLcode code) {
   if (p->easy != nullptr) curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
   if (status > 0) {
     // It answered: the status counts even if the body was cut, broken or late (Consul
-    // reports the status whatever reading the body gave).
+    // reports the status whatever reading the body gave). The output is the body alone, as
+    // the seam says: the agent words it ("HTTP GET <url>: 200 OK Output: <body>").
     ProcessExitedInput r;
     r.exit_code = static_cast<int>(status);
-    const std::string status_text = p->status_text.empty() ? absl::StrCat(status) : p->status_text;
-    r.output = absl::StrCat("HTTP ", MethodOf(p->start), " ", p->start.url, ": ", status_text, " Output: ", p->body);
+    r.output = std::move(p->body);
     Finish(p, std::move(r));
     return;
   }

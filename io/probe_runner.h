@@ -6,9 +6,10 @@
 //
 // What a probe reports (ProcessExitedInput, exactly once per Start, never inside Start):
 //   - kHttp: exit_code is the HTTP status of the answer (after up to 10 redirects, as Go's
-//     client that Consul uses follows them), output Consul's "HTTP GET <url>: 200 OK Output:
-//     <body>"; at most kBodyBytesMax of the body is read (the connection is dropped after).
-//     With no answer (refused, name unknown, TLS failure, timeout) exit_code is 0 and output
+//     client that Consul uses follows them) and output its body, of which at most
+//     kBodyBytesMax is read (the connection is dropped after); the agent words Consul's
+//     "HTTP GET <url>: 200 OK Output: <body>" from them (core/agent/check_state.cc). With no
+//     answer (refused, name unknown, TLS failure, timeout) exit_code is 0 and output
 //     "HTTP GET <url>: <why>". A timeout sets timed_out.
 //   - kTcp: exit_code 0 and "TCP connect <address>: Success" once connected (then closed), 1
 //     with the reason otherwise; every resolved address is tried in turn within the timeout.

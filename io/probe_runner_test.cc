@@ -261,15 +261,15 @@ class ProbeRunnerTest : public ::testing::Test {
 
 // ---- HTTP ------------------------------------------------------------------------------------
 
-TEST_F(ProbeRunnerTest, HttpStatusAndBodyInConsulsShape) {
+TEST_F(ProbeRunnerTest, HttpStatusAndBody) {
   std::vector<ProcessExitedInput> r = RunAll({Http(Url("/ok")), Http(Url("/429")), Http(Url("/500"))});
   EXPECT_EQ(r[0].exit_code, 200);
   EXPECT_FALSE(r[0].timed_out);
-  EXPECT_EQ(r[0].output, absl::StrCat("HTTP GET ", Url("/ok"), ": 200 OK Output: healthy"));
+  EXPECT_EQ(r[0].output, "healthy");
   EXPECT_EQ(r[1].exit_code, 429);
-  EXPECT_EQ(r[1].output, absl::StrCat("HTTP GET ", Url("/429"), ": 429 Too Many Requests Output: slow down"));
+  EXPECT_EQ(r[1].output, "slow down");
   EXPECT_EQ(r[2].exit_code, 500);
-  EXPECT_EQ(r[2].output, absl::StrCat("HTTP GET ", Url("/500"), ": 500 Internal Server Error Output: broken"));
+  EXPECT_EQ(r[2].output, "broken");
 }
 
 TEST_F(ProbeRunnerTest, MethodHeadersAndBodyAreSent) {
@@ -279,7 +279,7 @@ TEST_F(ProbeRunnerTest, MethodHeadersAndBodyAreSent) {
   s.body = "payload";
   ProcessExitedInput r = RunOne(s);
   EXPECT_EQ(r.exit_code, 404);
-  EXPECT_TRUE(absl::StartsWith(r.output, absl::StrCat("HTTP PUT ", Url("/echo?x=1"), ": 404 Not Found"))) << r.output;
+  EXPECT_EQ(r.output, "no such path");
   EXPECT_EQ(last_request_.method, "PUT");
   EXPECT_EQ(last_request_.target, "/echo?x=1");
   EXPECT_EQ(last_request_.body, "payload");
@@ -318,13 +318,13 @@ TEST_F(ProbeRunnerTest, HeadWaitsForNoBody) {
   EXPECT_EQ(r.exit_code, 200);
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(last_request_.method, "HEAD");
-  EXPECT_EQ(r.output, absl::StrCat("HTTP HEAD ", Url("/ok"), ": 200 OK Output: "));
+  EXPECT_EQ(r.output, "");
 }
 
 TEST_F(ProbeRunnerTest, RedirectsAreFollowed) {
   ProcessExitedInput r = RunOne(Http(Url("/redirect")));
   EXPECT_EQ(r.exit_code, 200);
-  EXPECT_EQ(r.output, absl::StrCat("HTTP GET ", Url("/redirect"), ": 200 OK Output: healthy"));
+  EXPECT_EQ(r.output, "healthy");
   EXPECT_EQ(requests_, 2);
 }
 
@@ -332,10 +332,7 @@ TEST_F(ProbeRunnerTest, BodyOver4KiBIsCut) {
   ProcessExitedInput r = RunOne(Http(Url("/big")));
   EXPECT_EQ(r.exit_code, 200);
   EXPECT_FALSE(r.timed_out);
-  EXPECT_EQ(r.output.size(), ProbeRunner::kOutputBytesMax);
-  const std::string head = absl::StrCat("HTTP GET ", Url("/big"), ": 200 OK Output: ");
-  EXPECT_TRUE(absl::StartsWith(r.output, head));
-  EXPECT_EQ(r.output.find_first_not_of('a', head.size()), std::string::npos);
+  EXPECT_EQ(r.output, std::string(ProbeRunner::kBodyBytesMax, 'a'));
 }
 
 TEST_F(ProbeRunnerTest, RefusedIsNoAnswer) {
@@ -365,7 +362,7 @@ TEST_F(ProbeRunnerTest, HostNamesAndIpv6) {
               Http("http://no-such-host.invalid/", absl::Seconds(10)), Http("ftp://127.0.0.1/x"), Http("not a url")});
   EXPECT_EQ(r[0].exit_code, 200) << r[0].output;
   EXPECT_EQ(r[1].exit_code, 200) << r[1].output;
-  EXPECT_TRUE(absl::EndsWith(r[1].output, "Output: six"));
+  EXPECT_EQ(r[1].output, "six");
   EXPECT_EQ(r[2].exit_code, 0);
   EXPECT_TRUE(absl::StrContains(r[2].output, "no-such-host.invalid")) << r[2].output;
   EXPECT_EQ(r[3].exit_code, 0);
@@ -384,7 +381,7 @@ TEST_F(ProbeRunnerTest, HttpsWithAndWithoutVerification) {
   skip.tls_skip_verify = true;
   std::vector<ProcessExitedInput> r = RunAll({skip, Http(url)});
   EXPECT_EQ(r[0].exit_code, 200) << r[0].output;
-  EXPECT_EQ(r[0].output, absl::StrCat("HTTP GET ", url, ": 200 OK Output: secure"));
+  EXPECT_EQ(r[0].output, "secure");
   // A self-signed certificate is refused unless verification is skipped: no answer.
   EXPECT_EQ(r[1].exit_code, 0) << r[1].output;
   EXPECT_FALSE(r[1].timed_out);
