@@ -51,9 +51,28 @@ struct WatchQuery {
   std::string path;
   QueryParams params;
   bool not_found_is_null = false;  // KV: a 404 is "nothing there" (null), not an error
+  bool kv_pairs = false;           // KV: each entry laid out as the Go client's KVPair
   bool single_pair = false;        // key: the one entry, not the list
   bool events = false;             // event: prune what was already handed over
 };
+
+// An entry as Consul's CLI re-encodes the api.KVPair it decoded: its fields in the struct's
+// order (Key, CreateIndex, ModifyIndex, LockIndex, Flags, Value, Session), Session always
+// there, so what `watch` prints for a key is the bytes `consul watch` prints.
+OrderedJson AsGoKvPair(const OrderedJson& entry) {
+  const auto field = [&](const char* name, OrderedJson missing) {
+    return entry.is_object() && entry.contains(name) && !entry[name].is_null() ? entry[name] : missing;
+  };
+  OrderedJson pair = OrderedJson::object();
+  pair["Key"] = field("Key", "");
+  pair["CreateIndex"] = field("CreateIndex", 0);
+  pair["ModifyIndex"] = field("ModifyIndex", 0);
+  pair["LockIndex"] = field("LockIndex", 0);
+  pair["Flags"] = field("Flags", 0);
+  pair["Value"] = field("Value", nullptr);
+  pair["Session"] = field("Session", "");
+  return pair;
+}
 
 // Consul's event.IDToIndex: the event ID's UUID halves, XORed, as the list's index.
 uint64_t EventIdToIndex(const std::string& id) {
@@ -133,6 +152,7 @@ class WatchCommand : public Command {
       if (key_.empty()) return absl::InvalidArgumentError("Must specify a single key to watch");
       query.path = absl::StrCat("/v1/kv/", strip(key_));
       query.not_found_is_null = true;
+      query.kv_pairs = true;
       query.single_pair = true;
     } else if (type_ == "keyprefix") {
       reads = {"prefix", "stale"};
@@ -140,6 +160,7 @@ class WatchCommand : public Command {
       query.path = absl::StrCat("/v1/kv/", strip(prefix_));
       query.params.emplace_back("recurse", "");
       query.not_found_is_null = true;
+      query.kv_pairs = true;
     } else if (type_ == "services") {
       reads = {"stale"};
       query.path = "/v1/catalog/services";
@@ -195,6 +216,9 @@ class WatchCommand : public Command {
       std::optional<OrderedJson> json = ParseOrderedJson(response->body);
       if (!json) return absl::DataLossError(absl::StrCat("the agent's answer to ", query.path, " is not JSON"));
       result = std::move(*json);
+    }
+    if (query.kv_pairs && result.is_array()) {
+      for (OrderedJson& entry : result) entry = AsGoKvPair(entry);
     }
     if (query.single_pair) result = result.is_array() && !result.empty() ? OrderedJson(result[0]) : OrderedJson(nullptr);
     if (query.events && result.is_array() && last_index) {

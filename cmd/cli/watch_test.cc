@@ -34,8 +34,9 @@ TEST_F(WatchTest, KeyWithoutHandlerPrintsOnceAndExits) {
                           {At(12, R"([{"LockIndex":0,"Key":"app/cfg","Flags":0,"Value":"PGE+","CreateIndex":9,"ModifyIndex":12}])")});
   EXPECT_EQ(Cli({"watch", "-type=key", "-key=/app/cfg"}), 0);
   EXPECT_EQ(Out(),
-            "{\n    \"LockIndex\": 0,\n    \"Key\": \"app/cfg\",\n    \"Flags\": 0,\n    \"Value\": \"PGE+\",\n"
-            "    \"CreateIndex\": 9,\n    \"ModifyIndex\": 12\n}\n");
+            // The Go client's KVPair order, Session always there.
+            "{\n    \"Key\": \"app/cfg\",\n    \"CreateIndex\": 9,\n    \"ModifyIndex\": 12,\n    \"LockIndex\": 0,\n"
+            "    \"Flags\": 0,\n    \"Value\": \"PGE+\",\n    \"Session\": \"\"\n}\n");
   EXPECT_EQ(Targets(), std::vector<std::string>{"/v1/kv/app/cfg"});
   // Missing: null, as Go marshals a nil pair; a prefix with nothing under it likewise.
   transport_.AnswerInTurn("GET /v1/kv/none", {At(3, "", 404)});
