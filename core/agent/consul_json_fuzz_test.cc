@@ -1,6 +1,6 @@
 // Randomized tests of the agent's decoders of what a client sends (issue 12, "Bad input"):
-// ParseSessionCreate (consul_json.h), ParseAutopilotConfigJson (autopilot.h) and the Go
-// durations inside both (go_duration.h). From fixed seeds, thousands of inputs — random JSON of
+// ParseSessionCreate (consul_json.h), ParseAutopilotConfigJson (autopilot.h), the Go
+// durations inside both (go_duration.h), and ?filter= expressions (catalog_filter.h). From fixed seeds, thousands of inputs — random JSON of
 // every type, mutations of valid bodies, deep nesting, huge numbers, invalid UTF-8, bodies over
 // the limit — must each come back as a value within the decoder's bounds or an InvalidArgument
 // that names the decoder: never a crash, a CHECK or an exception. Valid bodies round-trip
@@ -22,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/agent/autopilot.h"
+#include "core/agent/catalog_filter.h"
 #include "core/agent/consul_json.h"
 #include "core/agent/go_duration.h"
 #include "core/base/rng.h"
@@ -533,6 +534,158 @@ TEST(ConsulJsonFuzzTest, GoDurationsRoundTripAndRandomTextIsRefused) {
       }
     }
   }
+}
+
+// ---- Catalog filters ----------------------------------------------------------------------
+
+// Known bug (/tmp/prompts/agent_bugs.md, bad-input helper, 16:45): "unexpected character 'c'"
+// quotes one byte of a multi-byte character, so the message is not UTF-8; the leader's answer
+// to a follower then fails to parse (Answer.message is a proto3 string) and the client waits
+// 7 s for a 500. Set true once fixed: then every error of a UTF-8 filter must be UTF-8.
+constexpr bool kFilterErrorsAreUtf8 = false;
+
+bool IsUtf8(const std::string& text) {
+  try {
+    (void)Json(text).dump();  // nlohmann refuses to write a string that is not UTF-8
+    return true;
+  } catch (const Json::exception&) {
+    return false;
+  }
+}
+
+// Filter text from the grammar's pieces (selectors of every subject, every operator, quoted,
+// raw and bare values, regexes RE2 refuses, connectives), mutated or as random bytes now and
+// then, and nested past the depth bound.
+std::string RandomFilter(JsonFuzzer& fuzzer, FilterSubject subject) {
+  Rng& rng = fuzzer.rng();
+  // Mostly selectors the subject takes, so most filters get past the selector check.
+  static const std::vector<std::vector<std::string>> kOwn = {
+      {"Node", "Address", "Meta.env", "TaggedAddresses.lan", "Datacenter"},
+      {"ServiceName", "ServiceTags", "ServicePort", "NodeMeta.env", "ServiceWeights.Passing"},
+      {"Service", "Tags", "Port", "Meta.v", "Weights.Warning", "EnableTagOverride"},
+      {"Status", "CheckID", "ServiceTags", "Output", "Name"},
+      {"Service.Port", "Service.Tags", "Node.Node", "Checks.Status", "Node.Meta.env"}};
+  const std::vector<std::string>& own = kOwn[static_cast<size_t>(subject)];
+  static const char* const kSelectors[] = {
+      "Node", "ID", "Address", "Datacenter", "Meta.env", "Meta[\"a b\"]", "TaggedAddresses.lan", "ServiceName",
+      "ServiceTags", "ServicePort", "ServiceMeta.v", "ServiceWeights.Passing", "ServiceTaggedAddresses.wan.Port",
+      "ServiceEnableTagOverride", "Service.Port", "Service.Tags", "Node.Node", "Checks.Status", "Checks.ServiceTags",
+      "Status", "CheckID", "Tags", "Weights.Warning", "Nope", "Meta.", ".x", "Meta[\"", "Meta[x]"};
+  auto selector = [&]() -> std::string {
+    if (rng.Bernoulli(0.8)) return own[rng.Uniform(own.size())];
+    return kSelectors[rng.Uniform(std::size(kSelectors))];
+  };
+  static const char* const kOps[] = {"==", "!=", "is empty", "is not empty", "contains", "not contains",
+                                     "matches", "not matches", "=", "===", "is", "in"};
+  static const char* const kValues[] = {
+      "web", "\"web\"", "`raw`", "8080", "-1", "99999999999999999999", "true", "false", "\"\"", "\"\\u00e9\"",
+      "\"(a+)+$\"", "\"(\"", "\"[\"", "\"\\\"", "`", "\"\xC3\xA9\"", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
+      "\xFF", "passing", "v1.2", "\"a\\x00b\""};
+  static const char* const kJoins[] = {" and ", " or ", " and not ", " or not ", " ", " and (", ") or "};
+  std::string text;
+  if (rng.Bernoulli(0.1)) text += "not ";
+  for (uint64_t terms = 1 + rng.Uniform(4); terms > 0; --terms) {
+    const bool in_form = rng.Bernoulli(0.2);
+    if (in_form) {
+      absl::StrAppend(&text, kValues[rng.Uniform(std::size(kValues))],
+                      rng.Bernoulli(0.3) ? " not in " : " in ", selector());
+    } else {
+      const std::string op = kOps[rng.Uniform(std::size(kOps))];
+      absl::StrAppend(&text, selector(), " ", op);
+      if (!absl::StrContains(op, "empty")) absl::StrAppend(&text, " ", kValues[rng.Uniform(std::size(kValues))]);
+    }
+    if (terms > 1) text += kJoins[rng.Uniform(std::size(kJoins))];
+  }
+  if (rng.Bernoulli(0.2)) text = absl::StrCat("(", text, ")");
+  switch (rng.Uniform(10)) {
+    case 0: return fuzzer.Mutate(text);
+    case 1: return fuzzer.Mutate(fuzzer.Mutate(text));
+    case 2: {
+      const size_t levels = rng.Bernoulli(0.5) ? 33 : 3000;
+      const bool nots = rng.Bernoulli(0.5);
+      std::string deep;
+      for (size_t i = 0; i < levels; ++i) deep += nots ? "not " : "(";
+      deep += "Node == a";
+      if (!nots) deep += std::string(levels, ')');
+      return deep;
+    }
+    case 3: return std::string(4097, 'x');
+    case 4: {
+      std::string terms;
+      for (int i = 0; i < 300; ++i) absl::StrAppend(&terms, i > 0 ? " or " : "", "Node == n", i);
+      return terms;
+    }
+    default: return text;
+  }
+}
+
+// A row in roughly the shape of the subject's answers, with values of random types: a filter
+// must match or not, never crash, whatever the row holds.
+Json RandomRow(JsonFuzzer& fuzzer) {
+  Rng& rng = fuzzer.rng();
+  static const char* const kKeys[] = {"Node", "ID", "Address", "Meta", "TaggedAddresses", "ServiceName",
+                                      "ServiceTags", "ServicePort", "ServiceWeights", "Service", "Checks",
+                                      "Status", "Tags", "Port", "Weights", "ServiceTaggedAddresses"};
+  Json row = Json::object();
+  for (const char* key : kKeys) {
+    if (rng.Bernoulli(0.3)) continue;
+    Json value = Json::parse(fuzzer.Value(1), nullptr, /*allow_exceptions=*/false);
+    if (value.is_discarded()) value = fuzzer.Utf8(8);
+    row[key] = std::move(value);
+  }
+  if (rng.Bernoulli(0.5)) row["Checks"] = Json::array({row, Json::object({{"Status", "passing"}})});
+  return row;
+}
+
+TEST(ConsulJsonFuzzTest, CatalogFiltersTakeAnyTextWithoutBreaking) {
+  constexpr FilterSubject kSubjects[] = {FilterSubject::kNode, FilterSubject::kServiceNode,
+                                         FilterSubject::kNodeService, FilterSubject::kHealthCheck,
+                                         FilterSubject::kCheckServiceNode};
+  int accepted = 0, refused = 0, matched = 0, known_bug = 0;
+  for (uint64_t seed : kSeeds) {
+    Rng rng(seed);
+    JsonFuzzer fuzzer(rng, {});
+    for (int i = 0; i < kCasesPerSeed; ++i) {
+      const FilterSubject subject = kSubjects[rng.Uniform(std::size(kSubjects))];
+      const std::string text = RandomFilter(fuzzer, subject);
+      SCOPED_TRACE(absl::StrCat("seed ", seed, " case ", i, " subject ", static_cast<int>(subject)));
+      absl::StatusOr<CatalogFilter> filter = absl::InternalError("not run");
+      ASSERT_NO_THROW(filter = CatalogFilter::Parse(text, subject)) << Shown(text);
+      if (!filter.ok()) {
+        ++refused;
+        ExpectRefusal(filter.status(), "Failed to create boolean expression evaluator", text);
+        const std::string message(filter.status().message());
+        if (IsUtf8(text) && !IsUtf8(message)) {
+          ++known_bug;
+          if (kFilterErrorsAreUtf8 || !absl::StrContains(message, "unexpected character")) {
+            ADD_FAILURE() << "the error of a UTF-8 filter is not UTF-8 (it cannot be forwarded): "
+                          << Shown(message) << " for " << Shown(text);
+          }
+        }
+        continue;
+      }
+      ++accepted;
+      for (int r = 0; r < 4; ++r) {
+        const Json row = RandomRow(fuzzer);
+        bool result = false;
+        ASSERT_NO_THROW(result = filter->Matches(row)) << Shown(text) << " on " << row.dump();
+        matched += result;
+      }
+    }
+  }
+  EXPECT_GT(accepted, kCasesPerSeed / 4);
+  EXPECT_GT(refused, kCasesPerSeed / 4);
+  std::cout << "catalog filters: " << accepted << " accepted (" << matched << " row matches), " << refused
+            << " refused, " << known_bug << " with a non-UTF-8 error (the known bug)\n";
+}
+
+// The known bug at kFilterErrorsAreUtf8, on its smallest input.
+TEST(ConsulJsonFuzzTest, CatalogFilterErrorsAreUtf8) {
+  absl::StatusOr<CatalogFilter> filter = CatalogFilter::Parse("\xC3\xA9", FilterSubject::kNode);
+  ASSERT_FALSE(filter.ok());
+  EXPECT_EQ(IsUtf8(std::string(filter.status().message())), kFilterErrorsAreUtf8)
+      << Shown(std::string(filter.status().message()))
+      << (kFilterErrorsAreUtf8 ? "" : ": fixed? set kFilterErrorsAreUtf8 to true");
 }
 
 }  // namespace
