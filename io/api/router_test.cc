@@ -555,5 +555,113 @@ TEST_F(RouterTest, TheAgentMayAnswerLater) {
   EXPECT_EQ(answered->body, "true");
 }
 
+// ---- catalog and health (issue 12): the reads' parameters, the writes' bodies, headers.
+
+TEST_F(RouterTest, CatalogServiceCarriesTagsNodeMetaFilterAndNear) {
+  agent_.play = [](const std::string&, const proto::agent::Call&) { return AgentAnswer(absl::OkStatus(), "[]", 9); };
+  http::Response response = Serve("GET", "/v1/catalog/service/web",
+                                  {{"tag", "v1"}, {"tag", "primary"}, {"node-meta", "rack:r1"},
+                                   {"node-meta", "env:prod"}, {"filter", "ServicePort == 80"}, {"near", "_agent"},
+                                   {"index", "4"}, {"stale", ""}});
+  EXPECT_EQ(LastMethod(), "catalog.service");
+  const proto::agent::Call& call = LastCall();
+  EXPECT_EQ(call.key(), "web");
+  EXPECT_EQ(std::vector<std::string>(call.tags().begin(), call.tags().end()),
+            (std::vector<std::string>{"v1", "primary"}));
+  EXPECT_EQ(std::vector<std::string>(call.node_meta().begin(), call.node_meta().end()),
+            (std::vector<std::string>{"rack:r1", "env:prod"}));
+  EXPECT_EQ(call.filter(), "ServicePort == 80");
+  EXPECT_EQ(call.near(), "_agent");
+  EXPECT_EQ(call.min_index(), 4u);
+  EXPECT_EQ(call.consistency(), "stale");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "[]");
+  EXPECT_EQ(Header(response, "Content-Type"), "application/json");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "9");
+  EXPECT_EQ(Header(response, "X-Consul-KnownLeader"), "true");
+  EXPECT_EQ(Header(response, "X-Consul-LastContact"), "0");
+  EXPECT_EQ(Serve("GET", "/v1/catalog/service/").body, "Missing service name");
+  EXPECT_EQ(Serve("PUT", "/v1/catalog/service/web").status, 405);
+}
+
+TEST_F(RouterTest, HealthServicePassingIsTrueWhenPresent) {
+  for (const char* value : {"1", "", "true", "0"}) {  // W3: present is true, whatever the value
+    Serve("GET", "/v1/health/service/web", {{"passing", value}, {"tag", "v1"}});
+    EXPECT_EQ(LastMethod(), "health.service");
+    EXPECT_TRUE(LastCall().passing()) << value;
+    EXPECT_EQ(LastCall().tags_size(), 1);
+  }
+  Serve("GET", "/v1/health/service/web");
+  EXPECT_FALSE(LastCall().passing());
+  EXPECT_EQ(Serve("GET", "/v1/health/service/").body, "Missing service name");
+  http::Response response = Serve("GET", "/v1/health/checks/web", {{"filter", "Status == passing"}});
+  EXPECT_EQ(LastMethod(), "health.checks");
+  EXPECT_EQ(LastCall().key(), "web");
+  EXPECT_EQ(LastCall().filter(), "Status == passing");
+  EXPECT_EQ(LastCall().tags_size(), 0);  // ?tag is health/service's and catalog/service's only
+  EXPECT_NE(Header(response, "X-Consul-Index"), "<none>");
+  EXPECT_EQ(Serve("GET", "/v1/health/checks/").body, "Missing service name");
+}
+
+TEST_F(RouterTest, NodeServicesAndFiltersOnTheOtherReads) {
+  Serve("GET", "/v1/catalog/node-services/node-1", {{"filter", "Port == 80"}});
+  EXPECT_EQ(LastMethod(), "catalog.node-services");
+  EXPECT_EQ(LastCall().key(), "node-1");
+  EXPECT_EQ(LastCall().filter(), "Port == 80");
+  EXPECT_EQ(Serve("GET", "/v1/catalog/node-services/").body, "Missing node name");
+  for (const char* path : {"/v1/catalog/nodes", "/v1/catalog/services", "/v1/catalog/node/n", "/v1/health/node/n",
+                           "/v1/health/state/any"}) {
+    Serve("GET", path, {{"filter", "Node == n"}, {"node-meta", "a:b"}, {"near", "n"}});
+    EXPECT_EQ(LastCall().filter(), "Node == n") << path;
+    EXPECT_EQ(LastCall().node_meta_size(), 1) << path;
+    EXPECT_EQ(LastCall().near(), "n") << path;
+  }
+}
+
+TEST_F(RouterTest, CatalogQueryParametersAreBounded) {
+  const size_t asked = agent_.asked.size();
+  http::Response response = Serve("GET", "/v1/catalog/service/web", {{"filter", std::string(4097, 'x')}});
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.body, "Invalid filter: longer than 4096 bytes");
+  EXPECT_EQ(Serve("GET", "/v1/catalog/service/web", {{"tag", "\xff"}}).status, 400);
+  EXPECT_EQ(Serve("GET", "/v1/health/service/web", {{"near", std::string(600, 'n')}}).status, 400);
+  Query many;
+  for (int i = 0; i < 65; ++i) many.emplace_back("tag", "t");
+  EXPECT_EQ(Serve("GET", "/v1/catalog/service/web", many).status, 400);
+  EXPECT_EQ(agent_.asked.size(), asked);  // none of these reached the agent
+}
+
+TEST_F(RouterTest, CatalogRegisterAndDeregisterCarryTheBodyAsSent) {
+  const std::string body = R"({"node":"n1","address":"10.0.0.9","service":{"Service":"web","Port":80}})";
+  http::Response response = Serve("PUT", "/v1/catalog/register", {}, body);
+  EXPECT_EQ(LastMethod(), "catalog.register");
+  EXPECT_EQ(LastCall().json(), body);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "true");
+  EXPECT_EQ(Header(response, "X-Consul-Index"), "<none>");  // a write, not a query
+  Serve("PUT", "/v1/catalog/deregister", {}, R"({"Node":"n1","ServiceID":"web"})");
+  EXPECT_EQ(LastMethod(), "catalog.deregister");
+  EXPECT_EQ(LastCall().json(), R"({"Node":"n1","ServiceID":"web"})");
+  response = Serve("GET", "/v1/catalog/register");
+  EXPECT_EQ(response.status, 405);
+  EXPECT_EQ(Header(response, "Allow"), "OPTIONS,PUT");
+  EXPECT_EQ(Serve("GET", "/v1/catalog/deregister").status, 405);
+  // ?dc of another datacenter never reaches the agent; a body's Datacenter is the agent's to
+  // refuse, as Consul's 500.
+  EXPECT_EQ(Serve("PUT", "/v1/catalog/register", {{"dc", "dc2"}}, body).body, "No path to datacenter");
+  agent_.play = [](const std::string&, const proto::agent::Call&) {
+    return AgentAnswer(absl::UnavailableError("No path to datacenter"), "");
+  };
+  response = Serve("PUT", "/v1/catalog/register", {}, R"({"Node":"n","Address":"a","Datacenter":"dc2"})");
+  EXPECT_EQ(response.status, 500);
+  EXPECT_EQ(response.body, "No path to datacenter");
+  agent_.play = [](const std::string&, const proto::agent::Call&) {
+    return AgentAnswer(absl::InvalidArgumentError("Must provide node"), "");
+  };
+  response = Serve("PUT", "/v1/catalog/register", {}, "{}");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.body, "Must provide node");
+}
+
 }  // namespace
 }  // namespace muster::io::api
