@@ -8,12 +8,15 @@ Content-Length, bad chunk sizes, bad percent-encoding, a TLS hello); requests cu
 mid-body (closed, reset, half-closed); heads over the 64 KiB limit; bodies over the 512 KiB KV
 limit (413, by Content-Length, chunked and behind `Expect: 100-continue`), and one of exactly
 512 KiB; slow-loris clients (one byte a second); a client that pipelines thousands of requests
-and never reads; thousands of connections opened and dropped (some reset); seeded random bytes.
-Then: the agent is alive and never restarted, every malformed request was answered 400 (or 431
+and never reads; thousands of connections opened and dropped (some reset); seeded random bytes;
+and 6,000 seeded odd API calls (good HTTP; every endpoint and method, odd parameters, bodies and
+bytes in keys), each answered with a status Consul uses and JSON that parses. Then: the agent is alive and never restarted, every malformed request was answered 400 (or 431
 or 413) with its connection closed, no cut or refused write reached the store, every
 acknowledged PUT is readable with its value, the normal client was served throughout, the slow
 clients got 408 when their 30 s ran out, and the agent holds no more file descriptors than
-before. Loopback 127.0.0.170 only (Consul's default ports there)."""
+before. Then odd API calls go through a follower of three servers (127.0.0.171-173), so
+they are forwarded to the leader: every server stays up and the three KV stores agree.
+Loopback 127.0.0.170-173 only (Consul's default ports there)."""
 
 import http.client
 import json
@@ -57,6 +60,16 @@ UNSENT_ANSWER_KIB_MAX = 64 * 1024
 # File descriptors the agent may hold above its count before the attacks (its clients' sockets
 # come and go; a leak of one per attack would be hundreds).
 FD_SLACK = 8
+
+
+CLUSTER_ADDRESSES = ["127.0.0.171", "127.0.0.172", "127.0.0.173"]
+# Known bug (/tmp/prompts/agent_bugs.md, bad-input helper, 16:45): a ?filter= whose error
+# message the leader makes non-UTF-8 ("unexpected character" quoting one byte of "é") is
+# dropped by the follower it is forwarded from (Answer.message is a proto3 string): the client
+# waits the 7 s RPC timeout and gets this 500 instead of the leader's 400. Set True once fixed.
+FORWARDED_FILTER_ERRORS_FIXED = False
+RPC_TIMEOUT_500 = b"rpc error: timeout waiting for the leader's answer"
+CLUSTER_API_REQUESTS = 2500
 
 
 # ---- Raw clients -------------------------------------------------------------------------------
@@ -515,15 +528,15 @@ def api_body(rng):
     return json.dumps(value(0)).encode()
 
 
-def api_fuzz(agent):
+def api_fuzz(agent, requests=API_REQUESTS, seed=SEED):
     """Seeded requests that are good HTTP but odd API calls (every endpoint and method, odd
     parameters, odd bodies, odd bytes in keys and names) through the router and the agent:
     each answered with a status Consul uses, JSON that parses where it says JSON, and the
     agent alive after."""
-    rng = random.Random(SEED)
-    conn = http.client.HTTPConnection(ADDRESS, PORT, timeout=cluster.HTTP_TIMEOUT_SECONDS)
+    rng = random.Random(seed)
+    conn = http.client.HTTPConnection(agent.address, PORT, timeout=cluster.HTTP_TIMEOUT_SECONDS)
     by_status, odd_500 = {}, {}
-    for i in range(API_REQUESTS):
+    for i in range(requests):
         path, methods = rng.choice(API_ENDPOINTS)
         method = rng.choice(methods.split()) if rng.random() < 0.9 else rng.choice(["GET", "PUT", "DELETE", "POST"])
         if path.endswith("/"):
@@ -552,15 +565,56 @@ def api_fuzz(agent):
                 raise AssertionError(f"{what}: not JSON: {answer[:300]!r}")
         by_status[response.status] = by_status.get(response.status, 0) + 1
         if response.status == 500 and answer.strip() not in (b"No path to datacenter", b"No cluster leader"):
-            odd_500.setdefault(answer[:120], what)
+            known = not FORWARDED_FILTER_ERRORS_FIXED and answer.startswith(RPC_TIMEOUT_500) and "filter=%" in target
+            if not known:
+                odd_500.setdefault(answer[:120], what)
         if response.will_close:
             conn.close()
-            conn = http.client.HTTPConnection(ADDRESS, PORT, timeout=cluster.HTTP_TIMEOUT_SECONDS)
+            conn = http.client.HTTPConnection(agent.address, PORT, timeout=cluster.HTTP_TIMEOUT_SECONDS)
     conn.close()
-    assert agent.running(), f"the agent exited during the api fuzz: {agent.process.returncode}"
-    log(f"api fuzz: {API_REQUESTS} odd API calls, answers by status {sorted(by_status.items())}")
+    assert agent.running(), f"{agent.name} exited during the api fuzz: {agent.process.returncode}"
+    log(f"api fuzz on {agent.name}: {requests} odd API calls, answers by status {sorted(by_status.items())}")
     for message, what in sorted(odd_500.items()):
         log(f"  500 {message!r}, first from {what[:300]}")
+    return odd_500
+
+
+def kv_dump(agent):
+    """Every KV entry this server's own state holds (?stale), as the JSON list, None if no
+    answer."""
+    status, body, _ = agent.http("GET", "/v1/kv/?recurse&stale")
+    if status == 404:
+        return []
+    return json.loads(body) if status == 200 else None
+
+
+def cluster_api_fuzz(binary, tmpdir, agents):
+    """The odd API calls through a follower of three servers (so every write and consistent
+    read is forwarded to the leader over RPC) and then through the leader: every server stays
+    up, and all three end with the same KV store."""
+    servers = cluster.start_servers(binary, tmpdir, agents, CLUSTER_ADDRESSES)
+    leader = cluster.agent_at(servers, cluster.agreed_leader(servers))
+    follower = next(s for s in servers if s is not leader)
+    odd = api_fuzz(follower, CLUSTER_API_REQUESTS, SEED + 1)
+    odd.update(api_fuzz(leader, CLUSTER_API_REQUESTS // 5, SEED + 2))
+    assert not odd, f"500s no endpoint should give: {odd}"
+    # The known bug on its smallest input: the leader's 400, or (until fixed) the 7 s 500.
+    started = time.monotonic()
+    status, answer, _ = follower.http("GET", "/v1/catalog/nodes?filter=%C3%A9")
+    took = time.monotonic() - started
+    if FORWARDED_FILTER_ERRORS_FIXED:
+        assert status == 400 and took < 2, f"{status} {answer!r} after {took:.1f}s"
+    else:
+        assert status == 500 and answer.startswith(RPC_TIMEOUT_500), \
+            f"fixed? set FORWARDED_FILTER_ERRORS_FIXED: {status} {answer!r} after {took:.1f}s"
+    log(f"a forwarded filter error: {status} {answer[:60]!r} after {took:.1f}s")
+    for server in servers:
+        assert server.running(), f"{server.name} exited: {server.process.returncode}"
+    assert cluster.agreed_leader(servers) == leader.rpc_address(), "the odd calls moved the leadership"
+    cluster.wait_until("the three servers' KV stores to agree",
+                       lambda: len({json.dumps(kv_dump(s)) for s in servers}) == 1 and kv_dump(leader) is not None,
+                       10, 0.2)
+    log(f"cluster: {len(kv_dump(leader))} keys written by the odd calls, the same on all three servers")
 
 
 # ---- The scenario ------------------------------------------------------------------------------
@@ -580,9 +634,14 @@ def body(binary, tmpdir, agents):
         slow.start()
     log(f"dev agent pid {pid} holds {fd_before} fds; writer, normal client and {len(loris)} slow clients running")
 
-    for attack in (malformed, truncated, huge, never_reads, churn, random_bytes, api_fuzz):
+    for attack in (malformed, truncated, huge, never_reads, churn, random_bytes):
         attack(agent)
         assert agent.running(), f"the agent exited during {attack.__name__}: {agent.process.returncode}"
+    odd = api_fuzz(agent)
+    assert not odd, f"500s no endpoint should give: {odd}"
+
+    # While the slow clients wait out their timeout: the odd calls through a cluster.
+    cluster_api_fuzz(binary, tmpdir, agents)
 
     # The slow clients end with the request timeout (30 s after their first byte).
     for slow in loris:
