@@ -235,12 +235,12 @@ EffectExecutor::Sinks Simulator::Sinks(Node& node) {
   sinks.send = [this, n](OutboundMessage m) { SendNow(*n, std::move(m)); };
   sinks.respond = [this, n](Response r) { Respond(*n, std::move(r)); };
   sinks.start_process = [this, n](const ProcessStart& process) {
-    ProcessExitedInput result;
-    if (process_runner_) result = process_runner_(n->id, process);
+    ProcessExitedInput result = process_runner_ ? process_runner_(n->id, process) : HealthyEnd(process);
     result.process_id = process.id;
     const NodeId id = n->id;
     const uint64_t generation = n->generation;
-    Schedule(now_ + process_delay_, [this, id, generation, result] { Deliver(id, generation, Input{now_, result}); });
+    const Duration delay = result.timed_out ? std::max(process_delay_, process.timeout) : process_delay_;
+    Schedule(now_ + delay, [this, id, generation, result] { Deliver(id, generation, Input{now_, result}); });
   };
   sinks.sync = [this, n](uint64_t write_id) {
     // Syncs finish in issue order: a later sync never completes before an earlier one.
@@ -252,6 +252,13 @@ EffectExecutor::Sinks Simulator::Sinks(Node& node) {
     Schedule(done, [this, id, generation, write_id] { OnSynced(id, generation, write_id); });
   };
   return sinks;
+}
+
+ProcessExitedInput Simulator::HealthyEnd(const ProcessStart& start) {
+  ProcessExitedInput end;
+  end.process_id = start.id;
+  end.exit_code = start.kind == ProcessStart::Kind::kHttp ? 200 : 0;
+  return end;
 }
 
 void Simulator::Execute(Node& node, Effects effects) {

@@ -97,11 +97,15 @@ class Simulator {
   using ResponseHandler = std::function<void(const Response&)>;
   uint64_t Request(NodeId node, std::string method, std::string body, ResponseHandler on_response);
 
-  // Processes started by machines: the runner decides the outcome (default: exit 0, no
-  // output) and the simulator delivers it after `delay`.
+  // Processes and probes started by machines (every ProcessStart kind): the runner decides
+  // the outcome (default: HealthyEnd) and the simulator delivers it after `delay`, or after
+  // the start's timeout when the outcome says it timed out (as a real host reports it).
   using ProcessRunner = std::function<ProcessExitedInput(NodeId, const ProcessStart&)>;
   void set_process_runner(ProcessRunner runner) { process_runner_ = std::move(runner); }
   void set_process_delay(Duration delay) { process_delay_ = delay; }
+  // A healthy end of each kind, no output: exit 0 for a process or a TCP probe, status 200
+  // for an HTTP probe (whose 0 would mean "no answer").
+  static ProcessExitedInput HealthyEnd(const ProcessStart& start);
 
   // Called after every machine step, with the input and the effects it produced: where
   // invariant checkers hook in.

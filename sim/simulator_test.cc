@@ -149,6 +149,34 @@ TEST(SimulatorTest, RequestsAreAnsweredAndProcessesRun) {
   EXPECT_EQ(answers[1], "exit=2 ran false");
 }
 
+TEST(SimulatorTest, ProcessesEndHealthyByDefaultAndTimeoutsAfterTheirTimeout) {
+  ProcessStart http;
+  http.kind = ProcessStart::Kind::kHttp;
+  EXPECT_EQ(Simulator::HealthyEnd(http).exit_code, 200);
+  ProcessStart tcp;
+  tcp.kind = ProcessStart::Kind::kTcp;
+  EXPECT_EQ(Simulator::HealthyEnd(tcp).exit_code, 0);
+  EXPECT_EQ(Simulator::HealthyEnd(ProcessStart{}).exit_code, 0);
+
+  // The chatter machine gives its processes a 1 s timeout: a timed-out end comes then.
+  Simulator sim(9);
+  ChatterConfig config;
+  config.messages_max = 0;
+  sim.AddNode(ChatterMachine::Factory(config));
+  sim.set_process_runner([](NodeId, const ProcessStart& p) {
+    ProcessExitedInput r;
+    r.timed_out = p.command == "hang";
+    return r;
+  });
+  std::vector<std::string> answers;
+  sim.Request(NodeId{1}, "exec", "hang", [&](const Response& r) { answers.push_back(r.body); });
+  sim.Request(NodeId{1}, "exec", "quick", [&](const Response& r) { answers.push_back(r.body); });
+  sim.RunFor(absl::Milliseconds(900));
+  EXPECT_EQ(answers.size(), 1u) << "the timed-out one came before its timeout";
+  sim.RunFor(absl::Milliseconds(200));
+  EXPECT_EQ(answers.size(), 2u);
+}
+
 TEST(SimulatorTest, RequestToCrashedNodeIsNeverAnswered) {
   Simulator sim(8);
   ChatterConfig config;
