@@ -89,7 +89,7 @@ ticks_per_s=$(getconf CLK_TCK)
 row() {
   local cpu
   cpu=$(awk -v t="$(( $(server_ticks) - $9 ))" -v hz="$ticks_per_s" -v s="$seconds" -v rps="$5" \
-    'BEGIN {printf "%.2f | %.1f", t / hz / s, rps > 0 ? t / hz / s / rps * 1e6 : 0}')
+    'BEGIN {printf "%.2f | %.1f", t / hz / s, (rps > 0 ? t / hz / s / rps * 1e6 : 0)}')
   printf '| %s | %s | %s | %s | %s | %s ms | %s ms | %s | %s |\n' "${@:1:8}" "$cpu"
 }
 
