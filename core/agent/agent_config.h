@@ -61,6 +61,10 @@ struct AgentConfig {
   int raft_snapshot_threshold = 16384;
   // -dev: one bootstrapped server in memory on 127.0.0.1 (ApplyDevDefaults).
   bool dev_mode = false;
+  // Consul's enable_script_checks (-enable-script-checks): script checks (Args, and the legacy
+  // Script through /bin/sh -c) may be registered; off by default, as Consul's, since anyone who
+  // reaches the HTTP API could otherwise run commands as the agent.
+  bool enable_script_checks = false;
 };
 
 // Whether SIGTERM makes the agent leave the cluster gracefully.

@@ -21,6 +21,9 @@
 #include "core/agent/user_events.h"
 #include "core/agent/go_duration.h"
 #include "core/agent/identity.h"
+#include "core/agent/anti_entropy.h"
+#include "core/agent/local_methods.h"
+#include "core/agent/local_state.h"
 #include "core/agent/server_tags.h"
 #include "core/base/check.h"
 #include "core/base/log_throttle.h"
@@ -236,6 +239,14 @@ class AgentMachine::Impl {
 
   Composition composition_;
   Composition::ComponentId c_raft_ = 0, c_lan_ = 0, c_wan_ = 0, c_agent_ = 0;
+  // The services and checks registered on this agent and their sync with the catalog
+  // (local_state.h, anti_entropy.h): their own component (writes under "local/", check runs).
+  Composition::ComponentId c_local_ = 0;
+  std::unique_ptr<LocalState> local_;
+  std::unique_ptr<AntiEntropy> anti_entropy_;
+  Effects* local_out_ = nullptr;
+  void ServeLocalRequest(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
+  void TickLocal(Time now);
   TimerQueue timers_;
   Time now_;
   bool started_ = false;
@@ -347,11 +358,24 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
   c_lan_ = composition_.Add("serf.lan");
   c_wan_ = composition_.Add("serf.wan");
   c_agent_ = composition_.Add("agent");
+  c_local_ = composition_.Add("local");
 
   Rng seeds(ctx.seed);
   const uint64_t raft_seed = seeds.Next();
   const uint64_t lan_seed = seeds.Next();
   const uint64_t wan_seed = seeds.Next();
+  const uint64_t local_seed = seeds.Next();
+  LocalStateOptions local_options;
+  local_options.node_name = node_name_;
+  local_options.enable_script_checks = opt.config.enable_script_checks;
+  if (opt.config.dev_mode) {  // Consul's dev source: reap every 3 s, no deregister floor
+    local_options.reap_interval = absl::Seconds(3);
+    local_options.deregister_interval_min = absl::ZeroDuration();
+  }
+  local_ = std::make_unique<LocalState>(local_options, ctx.storage, local_seed, ctx.now, Logger(ctx.log, "agent.local", level));
+  AntiEntropyOptions ae_options{node_name_, node_id_, HostOf(lan_addr_), {}};
+  if (opt.config.server) ae_options.protected_services.insert("consul");
+  anti_entropy_ = std::make_unique<AntiEntropy>(ae_options, local_seed ^ 0xae, ctx.now, Logger(ctx.log, "agent.anti_entropy", level));
 
   if (opt.config.server) {
     raft::RaftOptions ro = opt.raft;
@@ -421,7 +445,8 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
   const Time now = input.now;
   now_ = now;
   raft::Ready ready;
-  Effects lan_batch, wan_batch, own;
+  Effects lan_batch, wan_batch, own, local_batch;
+  local_out_ = &local_batch;
   ready_ = &ready;
   lan_out_ = &lan_batch;
   wan_out_ = &wan_batch;
@@ -479,6 +504,7 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
             own_exit.process_id = p->process_id;
             if (p->component == c_lan_) lan->HandleProcessExit(now, own_exit, &lan_batch);
             if (p->component == c_wan_ && wan != nullptr) wan->HandleProcessExit(now, own_exit, &wan_batch);
+            if (p->component == c_local_) local_->HandleProcessExit(now, own_exit, &local_batch);
           }
         } else if constexpr (std::is_same_v<T, RequestInput>) {
           HandleRequestBytes(now, what);
@@ -491,6 +517,7 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
   if (raft != nullptr) raft->Tick(now, &ready);
   lan->Tick(now, &lan_batch);
   if (wan != nullptr) wan->Tick(now, &wan_batch);
+  TickLocal(now);
 
   ObserveMemberEvents(now, lan_batch, "lan");
   if (wan != nullptr) ObserveMemberEvents(now, wan_batch, "wan");
@@ -541,7 +568,10 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
   composition_.Merge(c_wan_, std::move(wan_batch), out);
   if (std::optional<Time> next = timers_.Next()) own.WakeAt(*next);
   composition_.Merge(c_agent_, std::move(own), out);
-  own_ = lan_out_ = wan_out_ = nullptr;
+  // A sync answered after TickLocal ran (an applied registration) goes on at once.
+  if (anti_entropy_->wants_tick(*local_)) local_batch.WakeAt(now);
+  composition_.Merge(c_local_, std::move(local_batch), out);
+  own_ = lan_out_ = wan_out_ = local_out_ = nullptr;
 }
 
 void AgentMachine::Impl::Seal(Effects& batch, EnvelopeKind kind, Endpoint endpoint) {
@@ -757,6 +787,7 @@ void AgentMachine::Impl::ServeAgent(Time now, uint64_t request_id, const std::st
     reply.set_body(body.dump());
     Answer(request_id, absl::OkStatus(), reply);
   };
+  if (IsLocalMethod(method)) return ServeLocalRequest(now, request_id, method, call);
   if (method == "status.leader") {
     ok_json(Json(server ? LeaderRpcAddress() : std::string()));
   } else if (method == "status.peers") {
@@ -1971,6 +2002,37 @@ void AgentMachine::Impl::SyncOwnNode(Time now) {
     }
   });
   HandleRequest(now, id, "catalog.sync-self", call);
+}
+
+// The local services and checks: the registry's checks run, anti-entropy starts what is due
+// through the agent's own requests (before raft's output is carried, so their proposals go
+// out in this step).
+void AgentMachine::Impl::TickLocal(Time now) {
+  local_->Tick(now, local_out_);
+  const size_t nodes = std::max<size_t>(1, lan->members().size());
+  anti_entropy_->Tick(now, *local_, nodes,
+                      [this](const std::string& method, const pba::Call& call, AntiEntropy::Callback done) {
+                        HandleRequest(now_, InternalRequest(std::move(done)), method, call);
+                      },
+                      local_out_);
+}
+
+// Answered from LocalState (local_methods.h); a change once its write is durable.
+void AgentMachine::Impl::ServeLocalRequest(Time now, uint64_t request_id, const std::string& method,
+                                           const pba::Call& call) {
+  LocalAnswer a = ServeLocal(now, *local_, opt.config.datacenter, method, call, local_out_);
+  pba::Reply reply = Facts();
+  reply.set_body(std::move(a.body));
+  if (a.status.ok() && a.write_id != 0 && request_id < kInternalIdBase) {
+    // In the local component's batch, so the composition gates it on that component's write.
+    Response resp;
+    resp.request_id = request_id;
+    resp.body = ReplyBytes(reply);
+    resp.after_write_id = a.write_id;
+    local_out_->responses.push_back(std::move(resp));
+    return;
+  }
+  Answer(request_id, a.status, std::move(reply));
 }
 
 void AgentMachine::Impl::BeginLeave(Time now, uint64_t request_id) {
