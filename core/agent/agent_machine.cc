@@ -807,11 +807,44 @@ void AgentMachine::Impl::ServeAgent(Time now, uint64_t request_id, const std::st
     config["Server"] = opt.config.server;
     config["Revision"] = "";
     config["Version"] = std::string(kVersion);
+    // What older clients read besides (http-api.md row 11): python-consul 0.7.1's tests the
+    // advertise address and the server port, patroni the session TTL floor in nanoseconds.
+    config["AdvertiseAddr"] = HostOf(lan_addr_);
+    config["BindAddr"] = opt.config.bind_addr;
+    config["ClientAddr"] = opt.config.client_addr;
+    config["Ports"] = Json{{"DNS", opt.config.ports.dns},         {"HTTP", opt.config.ports.http},
+                           {"HTTPS", -1},                          {"SerfLan", opt.config.ports.serf_lan},
+                           {"SerfWan", opt.config.ports.serf_wan}, {"Server", opt.config.ports.server}};
+    config["SessionTTLMin"] = absl::ToInt64Nanoseconds(fsm.store().config().session_ttl_min);
+    config["Bootstrap"] = opt.config.bootstrap;
+    config["BootstrapExpect"] = opt.config.bootstrap_expect;
+    config["DevMode"] = opt.config.dev_mode;
+    config["EnableScriptChecks"] = opt.config.enable_script_checks;
     j["Config"] = std::move(config);
+    // Consul's DebugConfig is its whole runtime configuration; this is the part we have.
+    j["DebugConfig"] = Json{{"Datacenter", opt.config.datacenter},
+                            {"NodeName", node_name_},
+                            {"NodeID", node_id_},
+                            {"ServerMode", opt.config.server},
+                            {"AdvertiseAddrLAN", HostOf(lan_addr_)},
+                            {"AdvertiseAddrWAN", HostOf(wan_addr_)},
+                            {"DataDir", opt.config.data_dir},
+                            {"LogLevel", opt.config.log_level},
+                            {"RetryJoinLAN", opt.config.retry_join},
+                            {"StartJoinAddrsLAN", opt.config.start_join}};
+    j["Coord"] = nullptr;  // no network coordinates yet (Vivaldi is not implemented)
+    j["Meta"] = Json::object();
     const gossip::Member* self = lan->member(node_name_);
     j["Member"] = self != nullptr ? MemberJson(*self) : Json(nullptr);
     Json stats;
     stats["agent"]["server"] = opt.config.server ? "true" : "false";
+    stats["consul"]["server"] = opt.config.server ? "true" : "false";
+    stats["consul"]["known_datacenters"] = absl::StrCat(1);
+    if (server) {
+      stats["consul"]["leader"] = raft->role() == raft::Role::kLeader ? "true" : "false";
+      stats["consul"]["leader_addr"] = LeaderRpcAddress();
+      stats["consul"]["bootstrap"] = opt.config.bootstrap ? "true" : "false";
+    }
     if (server) {
       stats["raft"]["state"] = std::string(raft::RoleName(raft->role()));
       stats["raft"]["term"] = absl::StrCat(raft->term());

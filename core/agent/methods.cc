@@ -39,6 +39,7 @@ constexpr std::pair<std::string_view, MethodKind> kMethods[] = {
     {"session.create", MethodKind::kWrite},
     {"session.destroy", MethodKind::kWrite},
     {"session.info", MethodKind::kRead},
+    {"session.node", MethodKind::kRead},
     {"session.list", MethodKind::kRead},
     {"session.renew", MethodKind::kWrite},
     {"status.leader", MethodKind::kAgent},

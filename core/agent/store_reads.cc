@@ -214,6 +214,12 @@ absl::Status ServeStoreRead(const state::Store& store, const StoreReadContext& c
       for (const state::Session& s : all.value) arr.push_back(SessionJson(s));
     }
     reply->set_body(arr.dump());
+  } else if (method == "session.node") {
+    state::Indexed<std::vector<state::Session>> mine = store.NodeSessions(call.key());
+    reply->set_index(mine.index);
+    Json arr = Json::array();
+    for (const state::Session& s : mine.value) arr.push_back(SessionJson(s));
+    reply->set_body(arr.dump());
   } else if (method == "txn.read") {
     absl::StatusOr<std::vector<state::TxnOp>> ops = ParseTxnOps(call.json(), store.config().txn_ops_max);
     if (!ops.ok()) return ops.status();
@@ -250,7 +256,9 @@ std::vector<state::WatchTopic> StoreReadTopics(std::string_view method, const pb
   }
   if (method == "health.state") return {WatchTopic::Table(state::kTableChecks)};
   if (method == "health.node") return {WatchTopic::Table(state::kTableChecks)};
-  if (method == "session.info" || method == "session.list") return {WatchTopic::Table(state::kTableSessions)};
+  if (method == "session.info" || method == "session.list" || method == "session.node") {
+    return {WatchTopic::Table(state::kTableSessions)};
+  }
   if (method == "operator.autopilot.get") return {WatchTopic::Table(state::kTableAutopilot)};
   return {};
 }

@@ -97,6 +97,16 @@ Routed SessionInfo(const EndpointRequest& in) {
   return routed;
 }
 
+// GET /v1/session/node/:node: the node's sessions ([] for a node with none, or unknown).
+Routed SessionNode(const EndpointRequest& in) {
+  if (in.suffix.empty()) return Text(400, "Missing node name");
+  if (auto bad = CheckString("node", in.suffix, kParamBytesMax)) return *bad;
+  RoutedCall routed = Call("session.node", AnswerShape::kQuery);
+  routed.call.set_key(std::string(in.suffix));
+  ApplyReadParams(in.common, &routed.call);
+  return routed;
+}
+
 Routed SessionList(const EndpointRequest& in) {
   RoutedCall routed = Call("session.list", AnswerShape::kQuery);
   ApplyReadParams(in.common, &routed.call);
@@ -108,6 +118,7 @@ constexpr std::array kRows = {
     EndpointSpec{"/v1/session/destroy/", "PUT", false, SessionDestroy},
     EndpointSpec{"/v1/session/renew/", "PUT", false, SessionRenew},
     EndpointSpec{"/v1/session/info/", "GET", false, SessionInfo},
+    EndpointSpec{"/v1/session/node/", "GET", false, SessionNode},
     EndpointSpec{"/v1/session/list", "GET", false, SessionList},
 };
 

@@ -164,6 +164,14 @@ class SessionTest(dev_agent.TestCase):
         with self.assertRaises(dev_agent.consul.ConsulException):
             self.c.session.create(node="no-such-node")
 
+    def test_sessions_of_a_node(self):
+        mine = self.c.session.create(name="of-the-node")
+        index, listed = self.c.session.node(dev_agent.NODE_NAME)
+        self.assertGreaterEqual(int(index), 1)
+        self.assertIn(mine, [s["ID"] for s in listed])
+        self.assertTrue(all(s["Node"] == dev_agent.NODE_NAME for s in listed))
+        _, none = self.c.session.node("no-such-node")
+        self.assertEqual(none, [])
 
 if __name__ == "__main__":
     dev_agent.run(ADDRESS)

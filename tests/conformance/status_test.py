@@ -24,6 +24,13 @@ class StatusTest(dev_agent.TestCase):
         self.assertEqual(me["Member"]["Addr"], ADDRESS)
         self.assertEqual(me["Member"]["Status"], ALIVE)
         self.assertEqual(me["Stats"]["raft"]["state"], "Leader")
+        # What older clients read besides: python-consul 0.7.1's own tests, patroni, newer tests.
+        self.assertEqual(me["Config"]["AdvertiseAddr"], ADDRESS)
+        self.assertEqual(me["Config"]["Ports"]["Server"], dev_agent.RPC_PORT)
+        self.assertEqual(me["Config"]["SessionTTLMin"], 10 * 1_000_000_000)
+        self.assertEqual(me["Stats"]["consul"]["leader_addr"], dev_agent.rpc_address())
+        self.assertIn("DebugConfig", me)
+        self.assertEqual(me["Meta"], {})
 
     def test_members_lan_and_wan(self):
         members = self.c.agent.members()
