@@ -274,8 +274,10 @@ void ProbeRunner::StartHttp(Probe* p) {
     Finish(p, NoAnswer(p, why, false));
     return;
   }
+  // An IP literal needs no lookup; nor does an IPv6 one with a zone ("[fe80::1%25eth0]"),
+  // which CURLOPT_RESOLVE could not name anyway: curl parses both without a thread.
   sockaddr_storage literal;
-  if (ParseIpLiteral(p->host, p->port, &literal)) {
+  if (ParseIpLiteral(p->host, p->port, &literal) || p->host.find(':') != std::string::npos) {
     AddCurlTransfer(p);
     return;
   }
