@@ -10,8 +10,10 @@
 // gcc has no -fsanitize=fuzzer, so this is a seeded gtest (the issue allows one); a failure
 // prints the seed, the case number and the input.
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +27,8 @@
 #include "core/agent/catalog_filter.h"
 #include "core/agent/consul_json.h"
 #include "core/agent/go_duration.h"
+#include "core/agent/local_json.h"
+#include "core/agent/txn_json.h"
 #include "core/base/rng.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -686,6 +690,106 @@ TEST(ConsulJsonFuzzTest, CatalogFilterErrorsAreUtf8) {
   EXPECT_EQ(IsUtf8(std::string(filter.status().message())), kFilterErrorsAreUtf8)
       << Shown(std::string(filter.status().message()))
       << (kFilterErrorsAreUtf8 ? "" : ": fixed? set kFilterErrorsAreUtf8 to true");
+}
+
+// ---- Every other body decoder ------------------------------------------------------------
+
+// A decoder of a client's body, with valid bodies to mutate and the field names to draw.
+struct BodyDecoder {
+  std::string name;
+  std::vector<std::string> keys;
+  std::vector<std::string> valid;
+  // The decoder's answer; on success it also writes the result out where the agent does.
+  std::function<absl::Status(const std::string&)> decode;
+};
+
+std::vector<BodyDecoder> BodyDecoders() {
+  return {
+      {"catalog register",
+       {"Datacenter", "ID", "Node", "Address", "TaggedAddresses", "NodeMeta", "Service", "Check", "Checks",
+        "SkipNodeUpdate", "Tags", "Port", "Meta", "Weights", "CheckID", "Status", "ServiceID", "node", "service"},
+       {R"({"Datacenter":"dc1","ID":"40e4a748-2192-161a-0510-9bf59fe950b5","Node":"foobar","Address":"192.168.10.10",
+            "TaggedAddresses":{"lan":"192.168.10.10","wan":"10.0.10.10"},"NodeMeta":{"somekey":"somevalue"},
+            "Service":{"ID":"redis1","Service":"redis","Tags":["primary","v1"],"Address":"127.0.0.1",
+                       "Meta":{"redis_version":"4.0"},"Port":8000,"Weights":{"Passing":10,"Warning":1}},
+            "Check":{"Node":"foobar","CheckID":"service:redis1","Name":"Redis health check","Status":"passing",
+                     "ServiceID":"redis1"},"SkipNodeUpdate":false})",
+        R"({"Node":"n1","Address":"10.0.0.1","Checks":[{"CheckID":"a","Name":"a"},{"CheckID":"b","Status":"warning"}]})"},
+       [](const std::string& text) { return ParseCatalogRegister(text).status(); }},
+      {"catalog deregister",
+       {"Datacenter", "Node", "ServiceID", "CheckID", "node"},
+       {R"({"Datacenter":"dc1","Node":"foobar","ServiceID":"redis1"})", R"({"Node":"foobar","CheckID":"c"})"},
+       [](const std::string& text) { return ParseCatalogDeregister(text).status(); }},
+      {"service registration",
+       {"ID", "Name", "Tags", "Address", "Port", "Meta", "EnableTagOverride", "enable_tag_override", "Check",
+        "Checks", "Weights", "TTL", "HTTP", "Interval", "Timeout", "Args", "DeregisterCriticalServiceAfter",
+        "name", "port", "check"},
+       {R"({"ID":"redis1","Name":"redis","Tags":["primary","v1"],"Address":"127.0.0.1","Port":8000,
+            "Meta":{"redis_version":"4.0"},"EnableTagOverride":false,"Weights":{"Passing":10,"Warning":1},
+            "Check":{"DeregisterCriticalServiceAfter":"90m","HTTP":"http://localhost:5000/health",
+                     "Interval":"10s","Timeout":"5s"}})",
+        R"({"name":"web","port":80,"checks":[{"TTL":"30s","Status":"passing"},{"Args":["/bin/true"],"Interval":"5s"}]})"},
+       [](const std::string& text) -> absl::Status {
+         absl::StatusOr<ServiceRegistration> r = ParseServiceRegistration(text);
+         if (r.ok()) (void)AgentServiceJson(r->service, "dc1").dump();
+         return r.status();
+       }},
+      {"check registration",
+       {"ID", "Name", "Notes", "ServiceID", "TTL", "HTTP", "Method", "Header", "Body", "TCP", "Args", "Interval",
+        "Timeout", "TLSSkipVerify", "Status", "DeregisterCriticalServiceAfter", "SuccessBeforePassing",
+        "failures_before_critical", "name", "ttl"},
+       {R"({"ID":"mem","Name":"Memory utilization","Notes":"n","DeregisterCriticalServiceAfter":"90m",
+            "HTTP":"https://example.com","Method":"POST","Header":{"Content-Type":["application/json"]},
+            "Interval":"10s","Timeout":"5s","TLSSkipVerify":true})",
+        R"({"Name":"ttl","TTL":"15s","Status":"warning"})", R"({"name":"tcp","tcp":"localhost:22","interval":"10s"})"},
+       [](const std::string& text) { return ParseCheckRegistration(text).status(); }},
+      {"check update",
+       {"Status", "Output", "status", "output"},
+       {R"({"Status":"passing","Output":"ok"})", R"({"Status":"critical"})"},
+       [](const std::string& text) { return ParseCheckUpdate(text).status(); }},
+      {"txn",
+       {"KV", "Verb", "Key", "Value", "Flags", "Index", "Session", "Node", "Service", "Check", "kv", "verb"},
+       {R"([{"KV":{"Verb":"set","Key":"a","Value":"aGVsbG8=","Flags":1}},{"KV":{"Verb":"cas","Key":"b","Value":"",
+             "Index":5}},{"KV":{"Verb":"get-tree","Key":"a/"}},
+            {"KV":{"Verb":"lock","Key":"c","Value":"eA==","Session":"adf4238a-882b-9ddc-4a9d-5b6758e4159e"}}])",
+        R"([{"KV":{"Verb":"delete-tree","Key":"x/"}},{"KV":{"Verb":"check-index","Key":"y","Index":3}}])"},
+       [](const std::string& text) { return ParseTxnOps(text, 64).status(); }},
+  };
+}
+
+TEST(ConsulJsonFuzzTest, EveryBodyDecoderTakesAnyInputWithoutBreaking) {
+  for (const BodyDecoder& decoder : BodyDecoders()) {
+    for (const std::string& valid : decoder.valid) {
+      absl::Status status = decoder.decode(valid);
+      ASSERT_TRUE(status.ok()) << decoder.name << ": the valid body " << valid << " is refused: " << status;
+    }
+    int accepted = 0, refused = 0;
+    for (uint64_t seed : kSeeds) {
+      Rng rng(seed);
+      JsonFuzzer fuzzer(rng, decoder.keys);
+      for (int i = 0; i < kCasesPerSeed; ++i) {
+        const std::string input = NextInput(fuzzer, i, decoder.valid[rng.Uniform(decoder.valid.size())]);
+        absl::Status status = absl::InternalError("not run");
+        ASSERT_NO_THROW(status = decoder.decode(input))
+            << decoder.name << " seed " << seed << " case " << i << ": " << Shown(input);
+        if (status.ok()) {
+          ++accepted;
+          continue;
+        }
+        ++refused;
+        EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument)
+            << decoder.name << ": " << status << " for " << Shown(input);
+        EXPECT_FALSE(status.message().empty()) << decoder.name << " for " << Shown(input);
+        // The message goes back to a follower in Answer.message, a proto3 string.
+        EXPECT_TRUE(IsUtf8(std::string(status.message())))
+            << decoder.name << ": the error cannot be forwarded: " << Shown(std::string(status.message()))
+            << " for " << Shown(input);
+      }
+    }
+    EXPECT_GT(accepted, 0) << decoder.name;
+    EXPECT_GT(refused, kCasesPerSeed) << decoder.name;
+    std::cout << decoder.name << ": " << accepted << " accepted, " << refused << " refused\n";
+  }
 }
 
 }  // namespace
