@@ -535,5 +535,25 @@ TEST_F(ProbeRunnerTest, ProcessRunnerHandsProbesToItsProbeRunner) {
   EXPECT_EQ(ends[2].output, "hi\n");
 }
 
+TEST_F(ProbeRunnerTest, ProcessRunnerKillAllEndsProbesAndProcessesAlike) {
+  // What the host does on Stop: everything in flight ends, and the loop can be closed after.
+  int port = 0;
+  const int listener = BoundSocket(false, &port, 0);  // never accepts: a TCP probe may hang
+  ProcessRunner runner(&loop_);
+  std::vector<ProcessExitedInput> ends;
+  ProcessStart http = Http(Url("/hang"), absl::Seconds(30));
+  ProcessStart tcp = Tcp(absl::StrCat("127.0.0.1:", port), absl::Seconds(30));
+  ProcessStart shell;
+  shell.command = "sleep 30";
+  for (const ProcessStart& s : {http, tcp, tcp, tcp, shell}) runner.Start(s, [&](ProcessExitedInput r) { ends.push_back(r); });
+  RunUntil([&] { return requests_ == 1; });
+  const absl::Time start = absl::Now();
+  runner.KillAll();
+  RunUntil([&] { return ends.size() == 5; });
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_EQ(runner.running(), 0u);
+  close(listener);
+}
+
 }  // namespace
 }  // namespace muster::io
