@@ -9,6 +9,18 @@ namespace {
 // static initialisation.
 constexpr std::pair<std::string_view, MethodKind> kMethods[] = {
     {"agent.force-leave", MethodKind::kAgent},
+    {"agent.check.deregister", MethodKind::kAgent},
+    {"agent.check.register", MethodKind::kAgent},
+    {"agent.check.update", MethodKind::kAgent},
+    {"agent.checks", MethodKind::kAgent},
+    {"agent.health.service.id", MethodKind::kAgent},
+    {"agent.health.service.name", MethodKind::kAgent},
+    {"agent.maintenance", MethodKind::kAgent},
+    {"agent.service", MethodKind::kAgent},
+    {"agent.service.deregister", MethodKind::kAgent},
+    {"agent.service.maintenance", MethodKind::kAgent},
+    {"agent.service.register", MethodKind::kAgent},
+    {"agent.services", MethodKind::kAgent},
     {"agent.join", MethodKind::kAgent},
     {"agent.leave", MethodKind::kAgent},
     {"agent.members", MethodKind::kAgent},
