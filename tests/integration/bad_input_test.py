@@ -49,8 +49,9 @@ CHURN_CONNECTIONS_PER_ROUND = 500
 RANDOM_BYTE_CLIENTS = 300
 NEVER_READING_CLIENTS = 4
 # What one client that pipelines GETs of a 512 KiB value and never reads may make the agent
-# hold now: pipelined_requests_max (64) answers of 512 KiB, the 1 MiB write queue, slack.
-NEVER_READING_CLIENT_KIB_MAX = (64 * 512 + 1024) * 5 // 4
+# hold now: pipelined_requests_max (64) answers of 512 KiB, the 1 MiB write queue, and half
+# again for copies on the way and the allocator (measured: ~37 MB each).
+NEVER_READING_CLIENT_KIB_MAX = (64 * 512 + 1024) * 3 // 2
 # Known bug (/tmp/prompts/agent_bugs.md, bad-input helper, 16:35): nothing bounds unsent
 # answers across connections, so ~100 such clients (a few MB of requests) take the agent's
 # memory (20 measured: +685 MB). Set True once io/http bounds them server-wide; then the four
@@ -426,7 +427,8 @@ def never_reads(agent):
     if UNSENT_ANSWERS_BOUNDED_PER_SERVER:
         bound = UNSENT_ANSWER_KIB_MAX
     assert grown < bound, f"the agent grew {grown} KiB for {NEVER_READING_CLIENTS} clients that never read"
-    cluster.wait_until("the agent to free what they held", lambda: rss_kib(agent.process.pid) - before < bound / 4,
+    # (The allocator keeps some of it: measured 0-38 MB of the ~150 MB.)
+    cluster.wait_until("the agent to free what they held", lambda: rss_kib(agent.process.pid) - before < bound / 2,
                        5, 0.2)
     log(f"never read: {NEVER_READING_CLIENTS} clients pipelining 2,000 GETs of 512 KiB, agent RSS +{grown} KiB "
         f"(+{grown // NEVER_READING_CLIENTS} KiB each), back to +{rss_kib(agent.process.pid) - before} KiB after")
