@@ -13,7 +13,7 @@ import consul
 
 import dev_agent
 
-ADDRESS = "127.0.0.168"
+ADDRESS = "127.0.0.166"
 CHECK_FIELDS = {"Node", "CheckID", "Name", "Status", "Notes", "Output", "ServiceID", "ServiceName", "ServiceTags"}
 NODE_FIELDS = {"ID", "Node", "Address", "Datacenter", "TaggedAddresses", "Meta", "CreateIndex", "ModifyIndex"}
 SERVICE_FIELDS = {"ID", "Service", "Tags", "Address", "Port", "Meta", "Weights", "EnableTagOverride"}
