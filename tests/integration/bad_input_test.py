@@ -8,7 +8,8 @@ Content-Length, bad chunk sizes, bad percent-encoding, a TLS hello); requests cu
 mid-body (closed, reset, half-closed); heads over the 64 KiB limit; bodies over the 512 KiB KV
 limit (413, by Content-Length, chunked and behind `Expect: 100-continue`), and one of exactly
 512 KiB; slow-loris clients (one byte a second); a client that pipelines thousands of requests
-and never reads; thousands of connections opened and dropped (some reset); seeded random bytes;
+and never reads; thousands of connections opened and dropped (some reset), and 4,500 held at
+once (past the agent's bound of 4,096); seeded random bytes;
 and 6,000 seeded odd API calls (good HTTP; every endpoint and method, odd parameters, bodies and
 bytes in keys), each answered with a status Consul uses and JSON that parses. Then: the agent is alive and never restarted, every malformed request was answered 400 (or 431
 or 413) with its connection closed, no cut or refused write reached the store, every
@@ -46,6 +47,8 @@ NORMAL_ANSWER_SECONDS_MAX = 3.0
 SLOW_LORIS_CLIENTS = 8
 CHURN_ROUNDS = 6
 CHURN_CONNECTIONS_PER_ROUND = 500
+# Held open at once: past io/http's connections_max (4,096) as `muster agent` runs it.
+BURST_CONNECTIONS = 4500
 RANDOM_BYTE_CLIENTS = 300
 NEVER_READING_CLIENTS = 4
 # What one client that pipelines GETs of a 512 KiB value and never reads may make the agent
@@ -455,6 +458,28 @@ def churn(agent):
             else:
                 s.close()
     log(f"churn: {opened} connections opened ({CHURN_CONNECTIONS_PER_ROUND} at a time) and dropped")
+    # More than the agent's connection bound (io/http's connections_max, 4,096) held open at
+    # once: the ones past it are closed at once, the clients already connected are served (the
+    # normal client checks that), and once they go a new client is served again.
+    held = []
+    try:
+        for _ in range(BURST_CONNECTIONS):
+            held.append(socket.create_connection((ADDRESS, PORT), timeout=ANSWER_TIMEOUT_SECONDS))
+        closed_at_once = 0
+        for s in held[-200:]:
+            s.settimeout(0.05)
+            try:
+                closed_at_once += s.recv(1) == b""
+            except socket.timeout:
+                pass
+            except ConnectionResetError:
+                closed_at_once += 1
+    finally:
+        for s in held:
+            s.close()
+    cluster.wait_until("a new client to be served after the burst",
+                       lambda: agent.http("GET", "/v1/status/leader", timeout=2)[0] == 200, 10, 0.2)
+    log(f"burst: {len(held)} connections held at once, {closed_at_once} of the last 200 closed by the agent at once")
 
 
 def random_bytes(agent):
