@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "core/base/rng.h"
 #include "gtest/gtest.h"
 
 namespace muster::agent {
@@ -217,6 +219,48 @@ TEST(CatalogFilterTest, BoundedInLengthDepthAndTerms) {
   EXPECT_NE(Refusal(chain + " and v1 in ServiceTags").find("more than"), std::string::npos);
   EXPECT_NE(Refusal("ServiceName == \"" + std::string(kFilterBytesMax, 'x') + "\"").find("longer than"),
             std::string::npos);
+}
+
+// Seeded random filters (token soup from the language's own words, mutated, and raw bytes)
+// against every subject: each is a filter or Consul's named 400, never a crash or a hang, and
+// an accepted one matches rows of any shape (even ones that are not the subject's).
+TEST(CatalogFilterTest, RandomFiltersParseOrAreRefusedNamed) {
+  const std::vector<std::string> words = {
+      "ServiceName", "ServiceTags", "ServiceMeta.version", "NodeMeta[\"rack\"]", "Checks.Status", "Service.Port",
+      "Node.Meta.rack", "ServicePort", "ServiceEnableTagOverride", "Meta", "Tags", "Status", "ID", "Port",
+      "ServiceTaggedAddresses.lan.Port", "Weights.Passing", "==", "!=", "is", "not", "empty", "in", "contains",
+      "matches", "and", "or", "(", ")", "\"v1\"", "`raw`", "passing", "8080", "-1", "true", "\"^a.*(b|c)+$\"",
+      "\"(\"", "\"\\\"\"", "[", "]", ".", "\"", "=", "!", "\\"};
+  const FilterSubject subjects[] = {FilterSubject::kNode, FilterSubject::kServiceNode, FilterSubject::kNodeService,
+                                    FilterSubject::kHealthCheck, FilterSubject::kCheckServiceNode};
+  const Json rows[] = {ServiceRow(), HealthRow("passing", "critical"), Json::object(), Json::array({1, 2}),
+                       Json::parse(R"({"Checks": 3, "Service": [], "ServiceTags": {"a": 1}, "Meta": "x"})")};
+  Rng rng(20261201);
+  size_t accepted = 0;
+  const int runs = 20000;
+  for (int run = 0; run < runs; ++run) {
+    std::string text;
+    const size_t tokens = rng.Uniform(run % 10 == 0 ? 400 : 12);
+    for (size_t t = 0; t < tokens; ++t) {
+      if (rng.Bernoulli(0.05)) {
+        text.push_back(static_cast<char>(rng.Uniform(256)));
+      } else {
+        text += words[rng.Uniform(words.size())];
+      }
+      if (rng.Bernoulli(0.9)) text.push_back(' ');
+    }
+    const FilterSubject subject = subjects[rng.Uniform(std::size(subjects))];
+    absl::StatusOr<CatalogFilter> f = CatalogFilter::Parse(text, subject);
+    if (!f.ok()) {
+      ASSERT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << text;
+      ASSERT_TRUE(absl::StartsWith(f.status().message(), "Failed to create boolean expression evaluator: ")) << text;
+      continue;
+    }
+    ++accepted;
+    for (const Json& row : rows) (void)f->Matches(row);
+  }
+  // Some of the soup must be valid, or the test says nothing about matching.
+  EXPECT_GT(accepted, runs / 100u);
 }
 
 }  // namespace
