@@ -10,9 +10,11 @@
 #include "core/agent/autopilot.h"
 #include "core/agent/store_reads.h"
 #include "core/agent/store_writes.h"
+#include "core/base/rng.h"
 #include "core/base/time.h"
 #include "core/state/fsm.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace muster::agent {
 namespace {
@@ -342,6 +344,73 @@ TEST_F(StoreReadsGoldenTest, RegisterRefusalsBeforeProposing) {
   EXPECT_EQ(refusal("catalog.register", R"({"Node":"x","Address":"1.2.3.4","Check":{"Name":"c","ServiceID":"nope"}})")
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Seeded random mutations of real register and deregister bodies (bytes dropped, inserted,
+// swapped; values replaced by other JSON types): each is refused by name before proposing,
+// refused by the state when it applies, or applied; the catalog's answers stay JSON.
+TEST_F(StoreReadsGoldenTest, RandomBodiesAreRefusedOrApplied) {
+  const std::vector<std::string> seeds = {
+      kNodeA, kNodeB, kNodeC, R"({"Node":"node-b","ServiceID":"web-2"})", R"({"Node":"node-a","CheckID":"serfHealth"})",
+      R"({"Node":"node-a","SkipNodeUpdate":true,"Checks":[{"Name":"x","ServiceID":"web-1"},{"CheckID":"y","Status":"warning"}]})"};
+  const std::vector<std::string> values = {"null", "true", "-1", "1e308", "\"\"", "[]", "{}", "[[[[]]]]",
+                                           "\"\\u0000\"", "65536", "\"passing\"", "{\"a\":\"b\"}"};
+  Rng rng(1201);
+  size_t applied = 0, refused_early = 0, refused_late = 0;
+  for (int run = 0; run < 4000; ++run) {
+    std::string body = seeds[rng.Uniform(seeds.size())];
+    const int edits = static_cast<int>(rng.Uniform(4));
+    for (int e = 0; e < edits && !body.empty(); ++e) {
+      const size_t at = rng.Uniform(body.size());
+      switch (rng.Uniform(4)) {
+        case 0: body.erase(at, 1 + rng.Uniform(8)); break;
+        case 1: body.insert(at, 1, static_cast<char>(rng.Uniform(256))); break;
+        case 2: {  // a value after some ':' replaced by another type
+          const size_t colon = body.find(':', at);
+          if (colon == std::string::npos) break;
+          const size_t end = body.find_first_of(",}", colon);
+          body.replace(colon + 1, end == std::string::npos ? 0 : end - colon - 1, values[rng.Uniform(values.size())]);
+          break;
+        }
+        default: std::swap(body[at], body[rng.Uniform(body.size())]); break;
+      }
+    }
+    const std::string method = body.find("\"Address\"") != std::string::npos || rng.Bernoulli(0.5)
+                                   ? "catalog.register"
+                                   : "catalog.deregister";
+    pba::Call call;
+    call.set_json(body);
+    absl::StatusOr<StoreWrite> w = BuildStoreWrite(fsm_.store(), StoreWriteContext{"node-a", "dc1"}, method, call,
+                                                   SimEpoch() + absl::Seconds(next_index_));
+    if (!w.ok()) {
+      ASSERT_TRUE(w.status().code() == absl::StatusCode::kInvalidArgument ||
+                  w.status().code() == absl::StatusCode::kUnavailable)
+          << body << ": " << w.status();
+      ASSERT_FALSE(w.status().message().empty());
+      ++refused_early;
+      continue;
+    }
+    const state::ApplyResult r = fsm_.Apply(next_index_++, w->command);
+    if (r.status.ok()) {
+      ++applied;
+    } else {
+      ASSERT_EQ(r.status.code(), absl::StatusCode::kInvalidArgument) << body << ": " << r.status;
+      ++refused_late;
+    }
+    if (run % 50 == 0) {
+      for (const char* read : {"catalog.nodes", "catalog.services", "health.state"}) {
+        Answer a = Read(read, read == std::string("health.state") ? "any" : "");
+        ASSERT_TRUE(a.status.ok()) << read;
+        ASSERT_FALSE(nlohmann::json::parse(a.body, nullptr, false).is_discarded()) << a.body;
+      }
+      Answer a = Read("health.service", "web");
+      ASSERT_FALSE(nlohmann::json::parse(a.body, nullptr, false).is_discarded()) << a.body;
+    }
+  }
+  // Each outcome occurs, or the mutations test less than they seem to.
+  EXPECT_GT(applied, 100u);
+  EXPECT_GT(refused_early, 100u);
+  EXPECT_GT(refused_late, 0u);
 }
 
 }  // namespace
