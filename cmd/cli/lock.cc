@@ -38,6 +38,10 @@ constexpr std::string_view kLockHelp = R"(Usage: muster lock [options] prefix ch
 // Consul's lockKillGracePeriod: between SIGTERM and SIGKILL, time for the child to clean up,
 // well inside the 15s lock-delay that keeps others from the lock meanwhile.
 constexpr absl::Duration kKillGracePeriod = absl::Seconds(5);
+// A generated session name (Consul's "... lock for '<child>' at '<prefix>'") is cut to this: it
+// is only a label, and the agent refuses names over 256 bytes, which a long child command
+// would otherwise reach. A -name the user gives is sent as given.
+constexpr size_t kGeneratedSessionNameBytesMax = 200;
 // How often the running child is checked for having ended.
 constexpr absl::Duration kChildPollInterval = absl::Milliseconds(50);
 
@@ -82,7 +86,14 @@ class LockCommand : public Command {
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();  // as Go's path.Join cleans it
     if (timeout_ < absl::ZeroDuration()) return Fail(env, "Timeout must be positive");
     const std::vector<std::string> child_args(extra.begin() + 1, extra.end());
-    if (name_.empty()) name_ = absl::StrCat("muster lock for '", absl::StrJoin(child_args, " "), "' at '", prefix, "'");
+    if (name_.empty()) {
+      name_ = absl::StrCat("muster lock for '", absl::StrJoin(child_args, " "), "' at '", prefix, "'");
+      if (name_.size() > kGeneratedSessionNameBytesMax) {
+        size_t cut = kGeneratedSessionNameBytesMax - 3;
+        while (cut > 0 && (static_cast<unsigned char>(name_[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 rune
+        name_ = absl::StrCat(name_.substr(0, cut), "...");
+      }
+    }
 
     absl::StatusOr<ApiClient> client = http_.Client(env);
     if (!client.ok()) return Fail(env, absl::StrCat("Error connecting to muster agent: ", client.status().message()));

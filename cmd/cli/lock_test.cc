@@ -328,6 +328,12 @@ TEST_F(LockTest, ConflictsAndBadArguments) {
   EXPECT_EQ(Err(), "Lock holder limit must be positive\n");
   EXPECT_EQ(Cli({"lock", "-timeout=-1s", "app", "true"}), 1);
   EXPECT_EQ(Err(), "Timeout must be positive\n");
+  // A long child command: the generated session name is cut (the agent takes at most 256 bytes).
+  child_scripts_ = {FakeChildScript{0, ChildExit{0, 0}}};
+  server_.kv.clear();
+  EXPECT_EQ(Cli({"lock", "long", std::string(300, 'x')}), 0);
+  EXPECT_EQ(server_.session_bodies.back(),
+            absl::StrCat(R"({"Name":"muster lock for ')", std::string(197 - 17, 'x'), R"(...","TTL":"15s"})"));
 }
 
 TEST_F(LockTest, SemaphoreTakesASlotBesideAnotherHolder) {

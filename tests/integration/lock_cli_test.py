@@ -49,8 +49,15 @@ class Cli:
 
     def output(self, process):
         out = next(o for p, o in self.started if p is process)
+        out.flush()
         out.seek(0)
         return out.read()
+
+    def log_outputs(self):
+        for process, out in self.started:
+            log(f"output of pid {process.pid} (exit {process.poll()}):")
+            for line in self.output(process).splitlines():
+                log(f"    {line}")
 
     def finish(self, process, timeout=CLI_TIMEOUT_SECONDS):
         code = process.wait(timeout=timeout)
@@ -84,7 +91,9 @@ def lock_excludes(agent, cli, tmpdir):
     detail, a_end, b_start = path(tmpdir, "a_detail"), path(tmpdir, "a_end"), path(tmpdir, "b_start")
     first = cli.start("lock", "-verbose", "cli/lock",
                       f"{cli.binary} kv get -detailed cli/lock/.lock > {detail}; sleep 2; date +%s.%N > {a_end}")
-    cluster.wait_until("the first child to read the lock", lambda: os.path.exists(detail) and read(detail), 10, 0.05)
+    cluster.wait_until("the first child to read the lock",
+                       lambda: (os.path.exists(detail) and read(detail)) or first.poll() is not None, 10, 0.05)
+    assert first.poll() is None, f"the first lock exited {first.returncode}: {cli.output(first)}"
     second = cli.start("lock", "cli/lock", f"date +%s.%N > {b_start}")
     time.sleep(0.5)
     assert second.poll() is None and not os.path.exists(b_start), "the second lock did not wait"
@@ -160,6 +169,9 @@ def body(binary, tmpdir, agents):
         lost_lock_terminates_child(agent, cli, tmpdir)
         semaphore_limits_holders(agent, cli, tmpdir)
         watch_hands_changes_to_handler(agent, cli, tmpdir)
+    except BaseException:
+        cli.log_outputs()
+        raise
     finally:
         cli.stop_all()
 
