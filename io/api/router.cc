@@ -1,5 +1,6 @@
 #include "io/api/router.h"
 
+#include <algorithm>
 #include <array>
 #include <span>
 #include <string_view>
@@ -74,6 +75,24 @@ void AddQueryHeaders(const proto::agent::Reply& reply, http::Headers& headers) {
   headers.Add("X-Consul-LastContact", absl::StrCat(reply.last_contact_ms()));
 }
 
+// /v1/agent/health/service/...: Consul's status for an AgentServiceChecksInfo (or the worst of
+// a list of them): 200 passing, 429 warning, 503 critical or maintenance.
+int AgentHealthStatus(const OrderedJson& answer) {
+  int status = 200;
+  auto one = [&status](const OrderedJson& info) {
+    const auto aggregated = info.is_object() ? info.find("AggregatedStatus") : info.end();
+    if (aggregated == info.end() || !aggregated->is_string()) return;  // not one: the agent's answer as it is
+    const std::string s = aggregated->get<std::string>();
+    status = std::max(status, s == "passing" ? 200 : s == "warning" ? 429 : 503);
+  };
+  if (answer.is_array()) {
+    for (const OrderedJson& info : answer) one(info);
+  } else {
+    one(answer);
+  }
+  return status;
+}
+
 }  // namespace
 
 Routed Route(const http::Request& request, const RouterOptions& options) {
@@ -136,8 +155,9 @@ http::Response Answer(const RoutedCall& routed, const ::muster::Response& respon
   answer.body = reply.body();
   if (answer.body.empty()) return answer;
   answer.headers.Add("Content-Type", "application/json");
-  if (routed.shape == AnswerShape::kAutopilotHealth || routed.pretty) {
+  if (routed.shape == AnswerShape::kAutopilotHealth || routed.shape == AnswerShape::kAgentHealth || routed.pretty) {
     OrderedJson parsed = OrderedJson::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+    if (routed.shape == AnswerShape::kAgentHealth) answer.status = AgentHealthStatus(parsed);
     if (routed.shape == AnswerShape::kAutopilotHealth && parsed.is_object()) {
       auto healthy = parsed.find("Healthy");
       if (healthy != parsed.end() && healthy->is_boolean() && !healthy->get<bool>()) answer.status = 429;

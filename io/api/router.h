@@ -41,6 +41,7 @@ enum class AnswerShape {
   kQuery,            // JSON plus the X-Consul-* query headers, also on a 404 (W1)
   kRawValue,         // kv ?raw: the value's bytes, not JSON, with the query headers
   kAutopilotHealth,  // JSON; 429 when the answer says "Healthy": false, as Consul
+  kAgentHealth,      // JSON; 200/429/503 from AggregatedStatus (the worst of a list), as Consul
 };
 
 // One request for the agent, as Host::Request takes it once `call` is serialized.
