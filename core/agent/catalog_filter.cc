@@ -248,7 +248,6 @@ class Parser {
         return Error(i, absl::StrCat("unexpected character '", std::string(1, c), "'"));
       }
       tokens_.push_back(std::move(token));
-      if (tokens_.size() > kFilterBytesMax) return Error(i, "too many tokens");
     }
   }
 
