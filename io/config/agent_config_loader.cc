@@ -55,6 +55,7 @@ const KeySpec kKeys[] = {
     {"log_level", &AgentConfig::log_level},
     {"leave_on_terminate", &AgentConfig::leave_on_terminate},
     {"raft_snapshot_threshold", &AgentConfig::raft_snapshot_threshold},
+    {"enable_script_checks", &AgentConfig::enable_script_checks},
 };
 
 struct PortSpec {
@@ -254,6 +255,7 @@ const FlagSpec kFlags[] = {
     {"server-port", FlagKind::kInt, "/ports/server"},
     {"log-level", FlagKind::kString, "/log_level"},
     {"raft-snapshot-threshold", FlagKind::kInt, "/raft_snapshot_threshold"},
+    {"enable-script-checks", FlagKind::kBool, "/enable_script_checks"},
     {"dev", FlagKind::kDev, ""},
     {"config-file", FlagKind::kConfigFile, ""},
     {"config-dir", FlagKind::kConfigDir, ""},

@@ -167,6 +167,21 @@ TEST(LoadAgentConfig, BooleanFlagsTakeGoForms) {
   ExpectRefused(Load({"-data-dir=/d", "-server=yes"}), {"-server", "invalid boolean \"yes\""});
 }
 
+// Script checks are off unless the flag or the file's key turns them on, as Consul's.
+TEST(LoadAgentConfig, EnableScriptChecks) {
+  absl::StatusOr<AgentConfig> c = Load({"-data-dir=/d"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->enable_script_checks);
+  c = Load({"-data-dir=/d", "-enable-script-checks"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->enable_script_checks);
+  MemoryFiles files;
+  files.Add("/s.json", R"({"data_dir": "/d", "enable_script_checks": true})");
+  c = Load({"-config-file=/s.json"}, files);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->enable_script_checks);
+}
+
 TEST(LoadAgentConfig, EveryKeyOfAFile) {
   MemoryFiles files;
   files.Add("/etc/muster/agent.json", R"({
