@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -16,7 +17,6 @@
 #include <map>
 #include <memory>
 #include <sstream>
-#include <cerrno>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
