@@ -50,8 +50,12 @@ class Rows {
     }
     Json out = Json::array();
     for (auto& [node, row] : rows_) out.push_back(std::move(row));
-    return out.dump();
+    return Dump(out);
   }
+
+  // A check's output is whatever its script printed: bytes that are not UTF-8 become U+FFFD,
+  // as Go's encoding/json writes them, instead of failing the answer.
+  static std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
  private:
   const CatalogFilter& filter_;
@@ -114,7 +118,7 @@ absl::Status ServeCatalogRead(const state::Store& store, const StoreReadContext&
       }
       if (kept) obj[name] = std::vector<std::string>(kept_tags.begin(), kept_tags.end());
     }
-    reply->set_body(obj.dump());
+    reply->set_body(Rows::Dump(obj));
   } else if (method == "catalog.service") {
     state::Indexed<std::vector<state::ServiceInstance>> instances = store.ServiceNodes(call.key(), TagsOf(call));
     reply->set_index(instances.index);
@@ -144,7 +148,7 @@ absl::Status ServeCatalogRead(const state::Store& store, const StoreReadContext&
     Json j;
     j["Node"] = NodeJson(node.value->node);
     j["Services"] = std::move(services);
-    reply->set_body(j.dump());
+    reply->set_body(Rows::Dump(j));
   } else if (method == "health.node" || method == "health.checks" || method == "health.state") {
     state::Indexed<std::vector<state::Check>> checks;
     if (method == "health.node") {

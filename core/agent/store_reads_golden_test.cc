@@ -346,6 +346,27 @@ TEST_F(StoreReadsGoldenTest, RegisterRefusalsBeforeProposing) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(StoreReadsGoldenTest, CheckOutputThatIsNotUtf8IsAnsweredWithReplacements) {
+  // A script check's output is its bytes (the agent's own checks reach the store without a
+  // JSON body); the answers carry U+FFFD for them, as Go's encoder does, and never fail.
+  state::RegisterRequest req;
+  req.node.name = "node-a";
+  req.skip_node_update = true;
+  state::Check c;
+  c.check_id = "script";
+  c.name = "script";
+  c.status = state::HealthStatus::kWarning;
+  c.output = "exit 1: \xff\xfe";
+  req.checks.push_back(c);
+  ASSERT_TRUE(fsm_.Apply(next_index_++, state::commands::Register(SimEpoch(), req)).status.ok());
+  for (const char* method : {"health.node", "health.state"}) {
+    Answer a = Read(method, method == std::string("health.node") ? "node-a" : "warning");
+    ASSERT_TRUE(a.status.ok()) << method;
+    EXPECT_NE(a.body.find("\"Output\":\"exit 1: \xef\xbf\xbd\xef\xbf\xbd\""), std::string::npos) << a.body;
+  }
+  EXPECT_NE(Body("health.service", Key("web")).find("\xef\xbf\xbd"), std::string::npos);
+}
+
 // Seeded random mutations of real register and deregister bodies (bytes dropped, inserted,
 // swapped; values replaced by other JSON types): each is refused by name before proposing,
 // refused by the state when it applies, or applied; the catalog's answers stay JSON.
