@@ -321,7 +321,8 @@ bool IsToken(const std::string& name) {
 // A status Consul answers with; header fields that cannot split the response; JSON where the
 // answer says JSON (when the agent's body was JSON: the router passes the agent's body on).
 void ExpectWellFormed(const http::Response& answer, std::optional<std::string> agent_body, const std::string& what) {
-  static const int kStatuses[] = {200, 400, 403, 404, 405, 409, 413, 429, 500};
+  // (503: Consul's /v1/agent/health/service answer for a critical service.)
+  static const int kStatuses[] = {200, 400, 403, 404, 405, 409, 413, 429, 500, 503};
   EXPECT_NE(std::find(std::begin(kStatuses), std::end(kStatuses), answer.status), std::end(kStatuses))
       << answer.status << " for " << what;
   for (const auto& [name, value] : answer.headers.fields()) {
