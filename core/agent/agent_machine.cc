@@ -1071,7 +1071,12 @@ void AgentMachine::Impl::Read(Time now, uint64_t request_id, const std::string& 
     return Fail(request_id, absl::InvalidArgumentError("consistency: one of \"\", stale, consistent"));
   }
   if (mode == "stale") return Serve(request_id, method, call);  // any server, from its own state
+  if (raft->role() != raft::Role::kLeader && mode.empty() && opt.unsafe_followers_serve_default_reads) {
+    return Serve(request_id, method, call);
+  }
   if (raft->role() != raft::Role::kLeader) return Forward(now, request_id, method, call);
+  // A new leader serves reads only once its own term's first entry is applied: until then it
+  // may not have applied what the old leader committed (and answered with).
   if (!MayPropose()) return Hold(now, request_id, method, call);
   if (reads_.size() >= kPendingRequestsMax) return Fail(request_id, absl::UnavailableError("too many reads in flight"));
   if (mode.empty()) {

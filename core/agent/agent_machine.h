@@ -88,6 +88,10 @@ struct AgentMachineOptions {
   Duration rpc_timeout = absl::Seconds(7);
   // How often autopilot looks at the servers (Consul: 200 ms... its ServerHealthInterval 2 s).
   Duration autopilot_interval = absl::Seconds(2);
+  // For the simulator's mutation checks only (tests/agent_sim/unsafe_switches.h): followers
+  // serve default-mode reads from their own store, as if ?stale, so an answer may be older
+  // than one the client already had (its index goes backwards).
+  bool unsafe_followers_serve_default_reads = false;
   // -retry-join/-join seeds: joined at start, every retry_interval until one answers.
   // (Taken from config.start_join and config.retry_join.)
 };

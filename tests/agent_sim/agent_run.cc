@@ -144,6 +144,68 @@ void AgentRun::StartWorkload(Duration period, std::vector<int> targets) {
   if (workload_on_) return;
   workload_on_ = true;
   sim_.After(period, [this, period] { WorkloadTick(period); });
+  for (int w = 0; w < kWatchers; ++w) {
+    if (!watching_[w]) Watch(w, 0);
+  }
+}
+
+// One blocking query of watcher `w`: keys under the workload's prefix, from a random server
+// up, in the default or the consistent mode, with ?index = what it was last given. Across
+// leader changes the index it is given must never go backwards (what Consul's clients
+// assume: they only reset when it does).
+void AgentRun::Watch(int w, uint64_t last_index) {
+  if (!workload_on_) {
+    watching_[w] = false;
+    return;
+  }
+  std::vector<int> candidates;
+  for (int i : indexes()) {
+    if (up(i) && agent(i)->raft() != nullptr) candidates.push_back(i);
+  }
+  if (candidates.empty()) {
+    sim_.After(absl::Milliseconds(100), [this, w, last_index] { Watch(w, last_index); });
+    return;
+  }
+  const int to = candidates[rng_.Uniform(candidates.size())];
+  const std::string mode = rng_.Bernoulli(0.5) ? "" : "consistent";
+  proto::agent::Call call;
+  call.set_key("k/");
+  call.set_keys(true);
+  call.set_consistency(mode);
+  // Half of them blocking on the last index, half plain reads: a plain read that starts after
+  // an answer was received must not answer older either (reads are linearizable), and it is
+  // what shows a new leader answering before it caught up.
+  const bool blocking = rng_.Bernoulli(0.5);
+  call.set_min_index(blocking ? last_index : 0);
+  call.set_wait_ms(absl::ToInt64Milliseconds(kWatchWait));
+  watching_[w] = true;
+  const uint64_t seq = ++watch_seq_[w];
+  // A request to a server that crashes is never answered: the watcher goes on without it.
+  sim_.After(absl::Seconds(30), [this, w, seq, last_index] {
+    if (watch_seq_[w] == seq) Watch(w, last_index);
+  });
+  sim_.Request(node(to), "kv.get", call.SerializeAsString(), [this, w, seq, last_index, to, mode, blocking](const Response& resp) {
+    if (watch_seq_[w] != seq) return;  // the watchdog went on without it
+    watch_seq_[w]++;
+    proto::agent::Reply reply;
+    reply.ParseFromString(resp.body);
+    uint64_t next = last_index;
+    if (resp.status.ok() || resp.status.code() == absl::StatusCode::kNotFound) {
+      watch_answers_++;
+      if (reply.index() < last_index) {
+        checker_.Fail(sim_.now(), absl::StrCat(blocking ? "blocking " : "", "kv.get k/ ?keys consistency=\"", mode, "\" through s", to,
+                                               ": X-Consul-Index went backwards from ", last_index, " to ",
+                                               reply.index()));
+        return;
+      }
+      if (reply.index() > last_index) watch_index_moves_++;
+      next = reply.index();
+    }
+    // An error (no leader, a timeout): ask again a little later with the same index.
+    const bool served = resp.status.ok() || resp.status.code() == absl::StatusCode::kNotFound;
+    const Duration pause = !served ? absl::Milliseconds(100) : blocking ? absl::Milliseconds(1) : absl::Milliseconds(20);
+    sim_.After(pause, [this, w, next] { Watch(w, next); });
+  });
 }
 
 void AgentRun::WorkloadTick(Duration period) {
@@ -289,6 +351,9 @@ bool AgentRun::Settle(Duration budget) {
   // rpc_timeout), so every request to an agent up has had its answer.
   Duration parked_max;
   for (int i : up_indexes()) parked_max = std::max(parked_max, options(i).rpc_timeout);
+  // A watcher's blocking query forwarded just before the workload stopped waits out its ?wait
+  // (and jitter) at the leader on top of the forward's own timeout.
+  parked_max += kWatchWait * 17 / 16;
   const Time quiet_end = sim_.now() + parked_max + absl::Seconds(1);
   RunUntil([] { return false; }, quiet_end - sim_.now());
   if (checker_.failed()) return false;
@@ -325,7 +390,7 @@ std::string AgentRun::Describe() const {
   std::string notes;
   for (const auto& [name, d] : notes_) absl::StrAppend(&notes, " ", name, "=", absl::FormatDuration(d));
   return absl::StrCat("agents=", nodes_.size(), notes, " puts=", puts_acked_, "/", puts_sent_, " reads=", reads_ok_, "/",
-                      reads_sent_, " forwarded=", forwarded_sent_, " leaders=", checker_.leaders_elected(),
+                      reads_sent_, " watch=", watch_index_moves_, "/", watch_answers_, " forwarded=", forwarded_sent_, " leaders=", checker_.leaders_elected(),
                       " term=", checker_.max_term(), " applied=", checker_.applied_max(),
                       " hashes=", checker_.hashes_compared(), " snap_installs=", checker_.snapshot_installs(),
                       " snap_recoveries=", checker_.snapshot_recoveries(), " t=",

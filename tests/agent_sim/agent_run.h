@@ -32,6 +32,12 @@ inline constexpr size_t kWorkloadInFlightMax = 8;
 inline constexpr size_t kLogLinesKeptMax = 200'000;
 // How often the servers' logs are compared pairwise (AgentChecker::CheckLogMatching).
 inline constexpr Duration kLogMatchingInterval = absl::Milliseconds(250);
+// Blocking-query watchers the workload runs beside its puts and reads, and the ?wait each
+// asks for: each watches the workload's key prefix, half the time blocking with ?index = the
+// last index it was given, half with plain reads, and checks the index never goes backwards
+// (default and consistent reads; stale ones may come from a server behind).
+inline constexpr int kWatchers = 3;
+inline constexpr Duration kWatchWait = absl::Seconds(1);
 
 class AgentRun {
  public:
@@ -100,6 +106,8 @@ class AgentRun {
   int CountLog(int index, std::string_view text) const;
 
   uint64_t puts_sent() const { return puts_sent_; }
+  uint64_t watch_answers() const { return watch_answers_; }
+  uint64_t watch_index_moves() const { return watch_index_moves_; }
   uint64_t puts_acked() const { return puts_acked_; }
   uint64_t reads_sent() const { return reads_sent_; }
   uint64_t reads_ok() const { return reads_ok_; }
@@ -114,6 +122,9 @@ class AgentRun {
   class NodeLog;
   void CheckLogMatchingEvery(Duration interval);
   void WorkloadTick(Duration period);
+  void Watch(int watcher, uint64_t last_index);
+  std::map<int, bool> watching_;     // watcher -> a request of it is out
+  std::map<int, uint64_t> watch_seq_;  // watcher -> its latest request (a crash drops answers)
   void Get(int index);  // a random key written, a random mode
 
   uint64_t seed_;
@@ -139,6 +150,7 @@ class AgentRun {
   std::map<std::string, bool> acked_keys_;
   std::map<std::string, Duration> notes_;
   uint64_t puts_sent_ = 0, puts_acked_ = 0, reads_sent_ = 0, reads_ok_ = 0, forwarded_sent_ = 0;
+  uint64_t watch_answers_ = 0, watch_index_moves_ = 0;
 };
 
 }  // namespace muster::agent_sim

@@ -11,6 +11,9 @@
 //                               by the step budget: a follower whose committed log diverged
 //                               rejects every append and the leader's probes pile up)
 //   reply_before_persist        2 of 300 (two leaders in a term)
+//   followers_serve_default_reads  279 of 300 (an agent rule, not raft's: 274 by the watchers'
+//                               X-Consul-Index going backwards, 5 by a read missing an
+//                               acknowledged put)
 // The agent's group proposal (a leader's writes wait while its last log write syncs) leaves
 // ack_before_durable a narrow window, hence the long range for it. The acknowledgement waits
 // for the leader's sync, so the divergence is caught where it happens, in the applied history,
@@ -67,6 +70,10 @@ TEST(AgentMutation, AckAppendBeforePersistIsCaught) {
 
 TEST(AgentMutation, ReplyBeforePersistIsCaught) {
   EXPECT_GE(Caught({"reply_before_persist", 1, 300}), 1);
+}
+
+TEST(AgentMutation, FollowersServingDefaultReadsIsCaught) {
+  EXPECT_GE(Caught({"followers_serve_default_reads", 1, 10}), 1);
 }
 
 // A cluster whose every disk is wiped (beyond the fault model) re-bootstraps empty: caught,

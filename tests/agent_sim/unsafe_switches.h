@@ -27,6 +27,8 @@ inline const std::vector<UnsafeSwitch>& UnsafeSwitches() {
        [](agent::AgentMachineOptions& o) { o.raft.unsafe_vote_twice_in_term = true; }},
       {"reply_before_persist", "votes leave before the vote is synced",
        [](agent::AgentMachineOptions& o) { o.raft.unsafe_reply_before_persist = true; }},
+      {"followers_serve_default_reads", "followers answer default-mode reads from their own state (as ?stale)",
+       [](agent::AgentMachineOptions& o) { o.unsafe_followers_serve_default_reads = true; }},
   };
   return all;
 }
