@@ -256,6 +256,29 @@ TEST_F(LockTest, WaitsForTheHolderWithBlockingReadsAndKeepsRenewing) {
   EXPECT_TRUE(server_.kv.empty());
 }
 
+// An acquire refused with nobody holding the lock is a lock-delay (after a holder's session was
+// invalidated): no change will wake a blocking read, so it retries after 5s, as Consul.
+TEST_F(LockTest, LockDelayRetriesAfterAPause) {
+  int refusals = 0;
+  server_.intercept = [&](const HttpRequest& r) -> std::optional<HttpResponse> {
+    if (r.method == "PUT" && absl::StartsWith(r.target, "/v1/kv/app/.lock?acquire=") && refusals < 2) {
+      ++refusals;
+      return HttpResponse{200, "false", {}};
+    }
+    return std::nullopt;
+  };
+  child_scripts_ = {FakeChildScript{0, ChildExit{0, 0}}};
+  EXPECT_EQ(Cli({"lock", "app", "true"}), 0);
+  EXPECT_EQ(refusals, 2);
+  ASSERT_GE(sleeps_.size(), 2u);
+  EXPECT_EQ(sleeps_[0], absl::Seconds(5));
+  EXPECT_EQ(sleeps_[1], absl::Seconds(5));
+  EXPECT_EQ(children_.size(), 1u);
+  // The two pauses (10s) passed the renewal due at 7.5s: renewed once, before the third try.
+  const std::vector<std::string> puts = server_.Targets("PUT");
+  EXPECT_EQ(std::count(puts.begin(), puts.end(), "/v1/session/renew/sess-1"), 1);
+}
+
 TEST_F(LockTest, TimeoutGivesUpAndDestroysTheSession) {
   server_.sessions["other"] = false;
   server_.Put("app/.lock", "", 0x2ddccbc058a50c18, "other");
