@@ -16,8 +16,9 @@ or 413) with its connection closed, no cut or refused write reached the store, e
 acknowledged PUT is readable with its value, the normal client was served throughout, the slow
 clients got 408 when their 30 s ran out, and the agent holds no more file descriptors than
 before. Then odd API calls go through a follower of three servers (127.0.0.171-173), so
-they are forwarded to the leader: every server stays up and the three KV stores agree.
-Loopback 127.0.0.170-173 only (Consul's default ports there)."""
+they are forwarded to the leader: every server stays up and the three KV stores agree. Last,
+one deeply nested txn body to an agent of its own (127.0.0.174; a known crash, see
+TXN_DEEP_BODY_FIXED). Loopback 127.0.0.170-174 only (Consul's default ports there)."""
 
 import http.client
 import json
@@ -74,6 +75,12 @@ CLUSTER_ADDRESSES = ["127.0.0.171", "127.0.0.172", "127.0.0.173"]
 FORWARDED_FILTER_ERRORS_FIXED = False
 RPC_TIMEOUT_500 = b"rpc error: timeout waiting for the leader's answer"
 CLUSTER_API_REQUESTS = 2500
+# Known bug (/tmp/prompts/agent_bugs.md, bad-input helper, 17:00): ParseTxnOps measures the
+# body's depth by recursion, so one txn body nested ~85,000 deep kills the agent (SIGSEGV).
+# Shown on an agent of its own; set True once fixed, and it must be a 400 with the agent up.
+TXN_DEEP_BODY_FIXED = False
+TXN_DEEP_LEVELS = 250_000
+VICTIM_ADDRESS = "127.0.0.174"
 
 
 # ---- Raw clients -------------------------------------------------------------------------------
@@ -275,12 +282,12 @@ def rss_kib(pid):
     return 0
 
 
-def start_dev_agent(binary, tmpdir, agents):
-    agent = cluster.Agent(binary, "dev", ADDRESS, tmpdir)
+def start_dev_agent(binary, tmpdir, agents, name="dev", address=ADDRESS):
+    agent = cluster.Agent(binary, name, address, tmpdir)
     # -dev keeps its data in memory (no -data-dir) and is its own server.
-    agent.args = [binary, "agent", "-dev", "-node=dev", "-bind=" + ADDRESS, "-client=" + ADDRESS,
+    agent.args = [binary, "agent", "-dev", "-node=" + name, "-bind=" + address, "-client=" + address,
                   "-log-level=DEBUG"]
-    cluster.assert_ports_free([ADDRESS])
+    cluster.assert_ports_free([address])
     agents.append(agent)
     agent.start()
     cluster.wait_until("the dev agent to lead", lambda: agent.leader() == agent.rpc_address(), 20, 0.05)
@@ -644,6 +651,23 @@ def cluster_api_fuzz(binary, tmpdir, agents):
     log(f"cluster: {len(kv_dump(leader))} keys written by the odd calls, the same on all three servers")
 
 
+def deep_txn(binary, tmpdir, agents):
+    """One PUT /v1/txn of 250,000 nested arrays (500 KB, within the body limit), to an agent of
+    its own: a 400 and the agent alive, once the known bug at TXN_DEEP_BODY_FIXED is fixed;
+    until then it shows the bug (the agent dies)."""
+    victim = start_dev_agent(binary, tmpdir, agents, "victim", VICTIM_ADDRESS)
+    body = b"[" * TXN_DEEP_LEVELS + b"]" * TXN_DEEP_LEVELS
+    status, answer, _ = victim.http("PUT", "/v1/txn", body)
+    time.sleep(0.5)
+    alive = victim.running()
+    if TXN_DEEP_BODY_FIXED:
+        assert status == 400 and alive, f"a deep txn body: {status} {answer[:200]!r}, agent alive: {alive}"
+    else:
+        assert not alive, f"fixed? set TXN_DEEP_BODY_FIXED: answered {status} {answer[:200]!r} and still running"
+    log(f"deep txn body ({len(body)} bytes): answered {status}, agent "
+        f"{'alive' if alive else 'dead with ' + str(victim.process.returncode)}")
+
+
 # ---- The scenario ------------------------------------------------------------------------------
 
 def body(binary, tmpdir, agents):
@@ -667,8 +691,10 @@ def body(binary, tmpdir, agents):
     odd = api_fuzz(agent)
     assert not odd, f"500s no endpoint should give: {odd}"
 
-    # While the slow clients wait out their timeout: the odd calls through a cluster.
+    # While the slow clients wait out their timeout: the odd calls through a cluster, and the
+    # deep txn body.
     cluster_api_fuzz(binary, tmpdir, agents)
+    deep_txn(binary, tmpdir, agents)
 
     # The slow clients end with the request timeout (30 s after their first byte).
     for slow in loris:
