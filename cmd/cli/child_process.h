@@ -17,7 +17,7 @@
 namespace muster::cli {
 
 struct ChildSpec {
-  std::vector<std::string> argv;  // argv[0] is looked up on PATH
+  std::vector<std::string> argv;                               // argv[0] is looked up on PATH
   std::vector<std::pair<std::string, std::string>> extra_env;  // on top of the CLI's own
   // Standard input: these bytes, or else the CLI's own stdin when inherit_stdin, or else
   // /dev/null (Go's exec.Cmd with a nil Stdin). Stdout and stderr are always the CLI's.

@@ -45,8 +45,8 @@ const KvPair* KvLock::Find(const std::vector<KvPair>& pairs, const std::string& 
   return nullptr;
 }
 
-absl::StatusOr<KvLock::Read> KvLock::Get(const std::string& key, bool recurse, uint64_t wait_index,
-                                         absl::Duration wait, bool consistent) {
+absl::StatusOr<KvLock::Read> KvLock::Get(const std::string& key, bool recurse, uint64_t wait_index, absl::Duration wait,
+                                         bool consistent) {
   QueryParams params;
   if (recurse) params.emplace_back("recurse", "");
   if (wait_index != 0) {
@@ -154,9 +154,8 @@ absl::Status KvLock::AcquireLock(absl::Time start) {
       wait_index = read->index;  // held by another: wait for a change
       continue;
     }
-    absl::StatusOr<HttpResponse> acquired =
-        client_.DoOk("PUT", absl::StrCat("/v1/kv/", key),
-                     {{"acquire", session_}, {"flags", absl::StrCat(kLockFlagValue)}}, "");
+    absl::StatusOr<HttpResponse> acquired = client_.DoOk(
+        "PUT", absl::StrCat("/v1/kv/", key), {{"acquire", session_}, {"flags", absl::StrCat(kLockFlagValue)}}, "");
     if (!acquired.ok()) return Prefixed("failed to acquire lock: ", acquired.status());
     if (IsJsonTrue(acquired->body)) return absl::OkStatus();
     // Refused: taken in between (wait for it), or in its lock-delay with nobody holding it
@@ -241,9 +240,9 @@ absl::Status KvLock::AcquireSemaphore(absl::Time start) {
     state->holders.push_back(session_);
     std::sort(state->holders.begin(), state->holders.end());
     const uint64_t cas = lock_pair != nullptr ? lock_pair->modify_index : 0;
-    absl::StatusOr<HttpResponse> set =
-        client_.DoOk("PUT", absl::StrCat("/v1/kv/", LockKey()),
-                     {{"cas", absl::StrCat(cas)}, {"flags", absl::StrCat(kSemaphoreFlagValue)}}, EncodeSemaphore(*state));
+    absl::StatusOr<HttpResponse> set = client_.DoOk(
+        "PUT", absl::StrCat("/v1/kv/", LockKey()),
+        {{"cas", absl::StrCat(cas)}, {"flags", absl::StrCat(kSemaphoreFlagValue)}}, EncodeSemaphore(*state));
     if (!set.ok()) return Prefixed("failed to update lock: ", set.status());
     if (IsJsonTrue(set->body)) return absl::OkStatus();
     // Another contender updated it in between: read again.
@@ -350,9 +349,10 @@ absl::Status KvLock::Cleanup() {
     PruneDeadHolders(*state, read->pairs);
     if (!state->holders.empty()) return absl::Status(kInUse, "Semaphore in use");
   }
-  absl::StatusOr<HttpResponse> deleted = client_.DoOk("DELETE", absl::StrCat("/v1/kv/", LockKey()),
-                                                      {{"cas", absl::StrCat(lock_pair->modify_index)}});
-  if (!deleted.ok()) return Prefixed(semaphore ? "failed to remove semaphore: " : "failed to remove lock: ", deleted.status());
+  absl::StatusOr<HttpResponse> deleted =
+      client_.DoOk("DELETE", absl::StrCat("/v1/kv/", LockKey()), {{"cas", absl::StrCat(lock_pair->modify_index)}});
+  if (!deleted.ok())
+    return Prefixed(semaphore ? "failed to remove semaphore: " : "failed to remove lock: ", deleted.status());
   if (!IsJsonTrue(deleted->body)) return absl::Status(kInUse, semaphore ? "Semaphore in use" : "Lock in use");
   return absl::OkStatus();
 }

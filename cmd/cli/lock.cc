@@ -110,7 +110,8 @@ class LockCommand : public Command {
     if (env.catch_interrupts) env.catch_interrupts();
     Info(env, "Attempting lock acquisition");
     if (absl::Status acquired = lock.Acquire(); !acquired.ok()) {
-      if (acquired.code() == KvLock::kNotAcquired) return Fail(env, "Shutdown triggered or timeout during lock acquisition");
+      if (acquired.code() == KvLock::kNotAcquired)
+        return Fail(env, "Shutdown triggered or timeout during lock acquisition");
       return Fail(env, absl::StrCat("Lock acquisition failed: ", acquired.message()));
     }
 

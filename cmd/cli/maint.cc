@@ -61,15 +61,16 @@ class MaintCommand : public Command {
     if (!node_name.ok()) return Fail(env, absl::StrCat("Error querying muster agent: ", node_name.status().message()));
     if (!enable_ && !disable_) return List(*client, *node_name, env);
 
-    const std::string path = service_id_.empty() ? "/v1/agent/maintenance"
-                                                 : absl::StrCat("/v1/agent/service/maintenance/", service_id_);
+    const std::string path =
+        service_id_.empty() ? "/v1/agent/maintenance" : absl::StrCat("/v1/agent/service/maintenance/", service_id_);
     QueryParams params = {{"enable", enable_ ? "true" : "false"}};
     if (enable_) params.emplace_back("reason", reason_);  // the Go client sends it even when empty
     absl::StatusOr<HttpResponse> response = client->DoOk("PUT", path, params);
     const std::string verb = enable_ ? "enabling" : "disabling";
     const std::string state = enable_ ? "enabled" : "disabled";
     if (service_id_.empty()) {
-      if (!response.ok()) return Fail(env, absl::StrCat("Error ", verb, " node maintenance: ", response.status().message()));
+      if (!response.ok())
+        return Fail(env, absl::StrCat("Error ", verb, " node maintenance: ", response.status().message()));
       *env.out << "Node maintenance is now " << state << "\n";
     } else {
       if (!response.ok()) {
@@ -91,8 +92,8 @@ class MaintCommand : public Command {
     std::optional<Json> json;
     if (response.ok()) json = ParseJson(response->body);
     if (!response.ok() || !json || !(json->is_object() || json->is_null())) {
-      return Fail(env, absl::StrCat("Error getting checks: ",
-                                    response.ok() ? "the agent's answer is not a JSON object" : response.status().message()));
+      return Fail(env, absl::StrCat("Error getting checks: ", response.ok() ? "the agent's answer is not a JSON object"
+                                                                            : response.status().message()));
     }
     if (json->is_null()) return 0;
     for (const auto& [id, check] : json->items()) {
@@ -100,8 +101,8 @@ class MaintCommand : public Command {
       if (check_id == "_node_maintenance") {
         *env.out << "Node:\n  Name:   " << node_name << "\n  Reason: " << StringField(check, "Notes") << "\n\n";
       } else if (absl::StartsWith(check_id, "_service_maintenance:")) {
-        *env.out << "Service:\n  ID:     " << StringField(check, "ServiceID") << "\n  Reason: " << StringField(check, "Notes")
-                 << "\n\n";
+        *env.out << "Service:\n  ID:     " << StringField(check, "ServiceID")
+                 << "\n  Reason: " << StringField(check, "Notes") << "\n\n";
       }
     }
     return 0;

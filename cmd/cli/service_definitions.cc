@@ -59,7 +59,8 @@ absl::StatusOr<std::vector<OrderedJson>> ReadServiceDefinitions(const std::vecto
       }
     }
     if (definitions.size() == before) {
-      return absl::InvalidArgumentError(absl::StrCat("Failed to decode ", path, ": no \"service\" or \"services\" in it"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Failed to decode ", path, ": no \"service\" or \"services\" in it"));
     }
   }
   return definitions;

@@ -87,8 +87,7 @@ class ServicesRegisterCommand : public Command {
     }
     for (const OrderedJson& service : services) {
       const std::string name = FindString(service, "Name");
-      absl::StatusOr<HttpResponse> response =
-          client->DoOk("PUT", "/v1/agent/service/register", {}, GoEncode(service));
+      absl::StatusOr<HttpResponse> response = client->DoOk("PUT", "/v1/agent/service/register", {}, GoEncode(service));
       if (!response.ok()) {
         *env.err << "Error registering service " << GoQuote(name) << ": " << response.status().message() << "\n";
         return 1;

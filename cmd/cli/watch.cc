@@ -140,10 +140,14 @@ class WatchCommand : public Command {
   // Consul's watch.Parse and its per-type factories: what each type needs, and every given
   // parameter must be one its type reads ("Invalid parameters: [...]" otherwise).
   absl::StatusOr<WatchQuery> MakeQuery(bool passing) const {
-    std::map<std::string, bool> given = {{"key", !key_.empty()},       {"prefix", !prefix_.empty()},
-                                         {"service", !service_.empty()}, {"tag", !tag_.empty()},
-                                         {"passingonly", !passing_only_.empty()}, {"state", !state_.empty()},
-                                         {"name", !name_.empty()},     {"stale", flags_.WasSet("stale")}};
+    std::map<std::string, bool> given = {{"key", !key_.empty()},
+                                         {"prefix", !prefix_.empty()},
+                                         {"service", !service_.empty()},
+                                         {"tag", !tag_.empty()},
+                                         {"passingonly", !passing_only_.empty()},
+                                         {"state", !state_.empty()},
+                                         {"name", !name_.empty()},
+                                         {"stale", flags_.WasSet("stale")}};
     std::vector<std::string> reads;
     WatchQuery query;
     const auto strip = [](const std::string& k) { return !k.empty() && k[0] == '/' ? k.substr(1) : k; };
@@ -194,7 +198,8 @@ class WatchCommand : public Command {
     for (const auto& [param, is_given] : given) {
       if (is_given && std::find(reads.begin(), reads.end(), param) == reads.end()) unread.push_back(param);
     }
-    if (!unread.empty()) return absl::InvalidArgumentError(absl::StrCat("Invalid parameters: [", absl::StrJoin(unread, " "), "]"));
+    if (!unread.empty())
+      return absl::InvalidArgumentError(absl::StrCat("Invalid parameters: [", absl::StrJoin(unread, " "), "]"));
     return query;
   }
 
@@ -220,13 +225,13 @@ class WatchCommand : public Command {
     if (query.kv_pairs && result.is_array()) {
       for (OrderedJson& entry : result) entry = AsGoKvPair(entry);
     }
-    if (query.single_pair) result = result.is_array() && !result.empty() ? OrderedJson(result[0]) : OrderedJson(nullptr);
+    if (query.single_pair)
+      result = result.is_array() && !result.empty() ? OrderedJson(result[0]) : OrderedJson(nullptr);
     if (query.events && result.is_array() && last_index) {
       for (size_t i = 0; i < result.size(); ++i) {
         const OrderedJson& event = result[i];
-        const std::string id = event.is_object() && event.contains("ID") && event["ID"].is_string()
-                                   ? event["ID"].get<std::string>()
-                                   : "";
+        const std::string id =
+            event.is_object() && event.contains("ID") && event["ID"].is_string() ? event["ID"].get<std::string>() : "";
         if (EventIdToIndex(id) == *last_index) {
           OrderedJson newer = OrderedJson::array();
           for (size_t k = i + 1; k < result.size(); ++k) newer.push_back(result[k]);
