@@ -44,6 +44,10 @@ Json TaggedAddressesJson(const std::map<std::string, state::ServiceAddress>& add
 
 Json WeightsJson(const state::Weights& w) { return Json{{"Passing", w.passing}, {"Warning", w.warning}}; }
 
+// A service's Proxy / ServiceProxy when it is no Connect proxy: what Consul's encoder writes
+// for the zero ConnectProxyConfig (its other fields are omitempty).
+Json EmptyProxyJson() { return Json{{"MeshGateway", Json::object()}, {"Expose", Json::object()}}; }
+
 }  // namespace
 
 Json MemberJson(const gossip::Member& m) {
@@ -115,6 +119,8 @@ Json ServiceJson(const state::Service& s) {
   j["Port"] = s.port;
   j["Weights"] = WeightsJson(s.weights);
   j["EnableTagOverride"] = s.enable_tag_override;
+  j["Proxy"] = EmptyProxyJson();  // Connect proxies are not served; Consul writes the empty ones
+  j["Connect"] = Json::object();
   j["CreateIndex"] = s.create_index;
   j["ModifyIndex"] = s.modify_index;
   return j;
@@ -140,6 +146,8 @@ Json CatalogServiceJson(const state::ServiceInstance& instance) {
   j["ServiceMeta"] = ObjectOf(s.meta);
   j["ServicePort"] = s.port;
   j["ServiceEnableTagOverride"] = s.enable_tag_override;
+  j["ServiceProxy"] = EmptyProxyJson();
+  j["ServiceConnect"] = Json::object();
   j["CreateIndex"] = s.create_index;
   j["ModifyIndex"] = s.modify_index;
   return j;

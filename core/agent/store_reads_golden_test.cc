@@ -92,16 +92,19 @@ constexpr char kWeb1CatalogJson[] =
     R"("ServiceID":"web-1","ServiceName":"web","ServiceTags":["v1","primary"],"ServiceAddress":"10.0.0.11",)"
     R"("ServiceTaggedAddresses":{"lan":{"address":"10.0.0.11","port":8080}},)"
     R"("ServiceWeights":{"Passing":3,"Warning":1},"ServiceMeta":{"version":"1.2"},"ServicePort":8080,)"
-    R"("ServiceEnableTagOverride":true,"CreateIndex":1,"ModifyIndex":1})";
+    R"("ServiceEnableTagOverride":true,"ServiceProxy":{"MeshGateway":{},"Expose":{}},"ServiceConnect":{},)"
+    R"("CreateIndex":1,"ModifyIndex":1})";
 constexpr char kWeb2CatalogJson[] =
     R"({"ID":"","Node":"node-b","Address":"10.0.0.2","Datacenter":"dc1","TaggedAddresses":{},"NodeMeta":{},)"
     R"("ServiceKind":"","ServiceID":"web-2","ServiceName":"web","ServiceTags":["v2"],"ServiceAddress":"",)"
     R"("ServiceWeights":{"Passing":1,"Warning":1},"ServiceMeta":{},"ServicePort":80,)"
-    R"("ServiceEnableTagOverride":false,"CreateIndex":2,"ModifyIndex":2})";
+    R"("ServiceEnableTagOverride":false,"ServiceProxy":{"MeshGateway":{},"Expose":{}},"ServiceConnect":{},)"
+    R"("CreateIndex":2,"ModifyIndex":2})";
 constexpr char kWeb1ServiceJson[] =
     R"({"ID":"web-1","Service":"web","Tags":["v1","primary"],"Address":"10.0.0.11",)"
     R"("TaggedAddresses":{"lan":{"address":"10.0.0.11","port":8080}},"Meta":{"version":"1.2"},"Port":8080,)"
-    R"("Weights":{"Passing":3,"Warning":1},"EnableTagOverride":true,"CreateIndex":1,"ModifyIndex":1})";
+    R"("Weights":{"Passing":3,"Warning":1},"EnableTagOverride":true,"Proxy":{"MeshGateway":{},"Expose":{}},)"
+    R"("Connect":{},"CreateIndex":1,"ModifyIndex":1})";
 constexpr char kSerfAJson[] =
     R"({"Node":"node-a","CheckID":"serfHealth","Name":"Serf Health Status","Status":"passing","Notes":"",)"
     R"("Output":"","ServiceID":"","ServiceName":"","ServiceTags":[],"Type":"","CreateIndex":1,"ModifyIndex":1})";
