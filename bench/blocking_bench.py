@@ -90,7 +90,7 @@ class Watcher:
         self.keys = keys
         self.index = {}
         self.pending = []  # keys in the order their queries were sent
-        self.answers = []  # (key, monotonic time, status, index)
+        self.answers = []  # (key, monotonic time, status, new index, index it parked on)
 
     def park(self, key):
         self.pending.append(key)
