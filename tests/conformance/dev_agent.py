@@ -95,9 +95,10 @@ def assert_ports_free(address):
                 raise AssertionError(f"{address}:{port} is taken before the test starts: {e}")
 
 
-def run(address):
-    """Starts the agent on `address`, runs the calling module's unittest cases against it,
-    stops it, and exits 0 when every test passed (1 with the agent's log otherwise)."""
+def run(address, extra_args=()):
+    """Starts the agent on `address` (with `extra_args` after the usual flags), runs the calling
+    module's unittest cases against it, stops it, and exits 0 when every test passed (1 with the
+    agent's log otherwise)."""
     global ADDRESS
     ADDRESS = address
     binary = os.path.abspath(sys.argv[1])
@@ -107,7 +108,7 @@ def run(address):
     for name in ("CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN", "CONSUL_HTTP_SSL", "CONSUL_HTTP_SSL_VERIFY"):
         os.environ.pop(name, None)
     args = [binary, "agent", "-dev", "-node=" + NODE_NAME, "-bind=" + address, "-client=" + address,
-            "-log-level=DEBUG"]
+            "-log-level=DEBUG"] + list(extra_args)
     assert_ports_free(address)
     started = time.monotonic()
     with open(log_path, "ab") as out:
