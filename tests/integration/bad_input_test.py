@@ -78,7 +78,7 @@ CLUSTER_API_REQUESTS = 2500
 # Known bug (/tmp/prompts/agent_bugs.md, bad-input helper, 17:00): ParseTxnOps measures the
 # body's depth by recursion, so one txn body nested ~85,000 deep kills the agent (SIGSEGV).
 # Shown on an agent of its own; set True once fixed, and it must be a 400 with the agent up.
-TXN_DEEP_BODY_FIXED = False
+TXN_DEEP_BODY_FIXED = True
 TXN_DEEP_LEVELS = 250_000
 VICTIM_ADDRESS = "127.0.0.174"
 
