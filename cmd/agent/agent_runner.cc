@@ -1,7 +1,10 @@
 #include "cmd/agent/agent_runner.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <uv.h>
+
+#include <algorithm>
 
 #include <cstdio>
 #include <memory>
@@ -95,6 +98,25 @@ const char* SignalName(int signum) {
   }
 }
 
+// Parked blocking queries each hold an HTTP connection (python-consul and Consul's Go client
+// park one per connection), and "10,000 of them on one agent are ordinary" (issue 12): the
+// open-files limit is raised to its hard limit, as Consul's agent does at start, and the HTTP
+// server takes as many connections as it then allows, less room for the agent's own files
+// and sockets, up to kHttpConnectionsCap.
+constexpr size_t kHttpConnectionsCap = 65536;
+constexpr size_t kFilesKeptForTheAgent = 1024;
+size_t HttpConnectionsMax() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    rlimit raised = files;
+    raised.rlim_cur = files.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) files = raised;
+  }
+  const size_t allowed = files.rlim_cur == RLIM_INFINITY ? kHttpConnectionsCap : static_cast<size_t>(files.rlim_cur);
+  return std::clamp(allowed > kFilesKeptForTheAgent ? allowed - kFilesKeptForTheAgent : size_t{64}, size_t{64},
+                    kHttpConnectionsCap);
+}
+
 class AgentRun {
  public:
   explicit AgentRun(std::vector<std::string> args) : args_(std::move(args)) {}
@@ -177,7 +199,9 @@ class AgentRun {
                                                               std::function<void(const Response&)> done) {
         AskAgent(std::move(method), std::move(body), std::move(done));
       });
-      http_ = std::make_unique<io::http::Server>(&loop_, io::http::ServerOptions{}, router_->handler());
+      io::http::ServerOptions http_options;
+      http_options.connections_max = HttpConnectionsMax();
+      http_ = std::make_unique<io::http::Server>(&loop_, http_options, router_->handler());
       http_address_ = JoinHostPort(config_.client_addr, config_.ports.http);
       if (absl::Status status = http_->Listen(http_address_); !status.ok()) {
         return absl::Status(status.code(), absl::StrCat("Error starting agent: Failed to start the HTTP server on ",
