@@ -17,7 +17,7 @@ acknowledged PUT is readable with its value, the normal client was served throug
 clients got 408 when their 30 s ran out, and the agent holds no more file descriptors than
 before. Then odd API calls go through a follower of three servers (127.0.0.171-173), so
 they are forwarded to the leader: every server stays up and the three KV stores agree. Last,
-one deeply nested txn body to an agent of its own (127.0.0.174; a known crash, see
+one deeply nested txn body to an agent of its own (127.0.0.174; it once crashed the agent, see
 TXN_DEEP_BODY_FIXED). Loopback 127.0.0.170-174 only (Consul's default ports there)."""
 
 import http.client
@@ -75,9 +75,9 @@ CLUSTER_ADDRESSES = ["127.0.0.171", "127.0.0.172", "127.0.0.173"]
 FORWARDED_FILTER_ERRORS_FIXED = False
 RPC_TIMEOUT_500 = b"rpc error: timeout waiting for the leader's answer"
 CLUSTER_API_REQUESTS = 2500
-# Known bug (/tmp/prompts/agent_bugs.md, bad-input helper, 17:00): ParseTxnOps measures the
-# body's depth by recursion, so one txn body nested ~85,000 deep kills the agent (SIGSEGV).
-# Shown on an agent of its own; set True once fixed, and it must be a 400 with the agent up.
+# Found here (17:00, fixed 17:08 in e6c9008): ParseTxnOps measured the body's depth by
+# recursion, so one txn body nested ~85,000 deep killed the agent (SIGSEGV). Kept on an agent
+# of its own (so a regression kills only that one): a 400, the agent up. False shows the crash.
 TXN_DEEP_BODY_FIXED = True
 TXN_DEEP_LEVELS = 250_000
 VICTIM_ADDRESS = "127.0.0.174"
@@ -653,8 +653,7 @@ def cluster_api_fuzz(binary, tmpdir, agents):
 
 def deep_txn(binary, tmpdir, agents):
     """One PUT /v1/txn of 250,000 nested arrays (500 KB, within the body limit), to an agent of
-    its own: a 400 and the agent alive, once the known bug at TXN_DEEP_BODY_FIXED is fixed;
-    until then it shows the bug (the agent dies)."""
+    its own: a 400 and the agent alive (see TXN_DEEP_BODY_FIXED)."""
     victim = start_dev_agent(binary, tmpdir, agents, "victim", VICTIM_ADDRESS)
     body = b"[" * TXN_DEEP_LEVELS + b"]" * TXN_DEEP_LEVELS
     status, answer, _ = victim.http("PUT", "/v1/txn", body)
