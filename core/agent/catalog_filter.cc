@@ -1,6 +1,7 @@
 // See catalog_filter.h.
 #include "core/agent/catalog_filter.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -119,6 +120,53 @@ struct Token {
   std::string text;                   // a word as written; a quoted value unquoted
   std::vector<std::string> segments;  // a word as a selector: its dotted and ["key"] parts
 };
+
+// The length of the UTF-8 character (RFC 3629) that starts at text[i], 0 when none does.
+size_t Utf8CharLength(std::string_view text, size_t i) {
+  const unsigned char lead = static_cast<unsigned char>(text[i]);
+  size_t length = 0;
+  unsigned char second_min = 0x80, second_max = 0xBF;
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) second_min = 0xA0;
+    if (lead == 0xED) second_max = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) second_min = 0x90;
+    if (lead == 0xF4) second_max = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  const unsigned char second = static_cast<unsigned char>(text[i + 1]);
+  if (second < second_min || second > second_max) return 0;
+  for (size_t k = 2; k < length; ++k) {
+    const unsigned char next = static_cast<unsigned char>(text[i + k]);
+    if (next < 0x80 || next > 0xBF) return 0;
+  }
+  return length;
+}
+
+// An error message is UTF-8 whatever the filter was: a forwarded answer carries it in a proto3
+// string, which a message that is not UTF-8 cannot be (the follower would drop the answer).
+// Bytes that are no character are written as \xNN.
+std::string Utf8Message(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = Utf8CharLength(text, i);
+    if (length == 0) {
+      absl::StrAppend(&out, "\\x", absl::Hex(static_cast<unsigned char>(text[i]), absl::kZeroPad2));
+      ++i;
+    } else {
+      out.append(text.substr(i, length));
+      i += length;
+    }
+  }
+  return out;
+}
 
 bool IsWordByte(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-' || c == ':' ||
@@ -245,7 +293,9 @@ class Parser {
         }
         token.segments.push_back(std::move(segment));
       } else {
-        return Error(i, absl::StrCat("unexpected character '", std::string(1, c), "'"));
+        // The whole character, not its first byte (Utf8Message writes a stray byte as \xNN).
+        const size_t length = std::max<size_t>(Utf8CharLength(text_, i), 1);
+        return Error(i, absl::StrCat("unexpected character '", Absl(text_.substr(i, length)), "'"));
       }
       tokens_.push_back(std::move(token));
     }
@@ -632,7 +682,7 @@ absl::StatusOr<CatalogFilter> CatalogFilter::Parse(std::string_view text, Filter
   }
   if (absl::StripAsciiWhitespace(Absl(text)).empty()) return filter;
   absl::StatusOr<Expr> root = Parser(text, subject).Run();
-  if (!root.ok()) return root.status();
+  if (!root.ok()) return absl::InvalidArgumentError(Utf8Message(Std(root.status().message())));
   filter.root_ = std::make_shared<const Expr>(std::move(*root));
   return filter;
 }

@@ -198,6 +198,24 @@ TEST(CatalogFilterTest, RefusalsNameTheProblemInConsulsWords) {
   }
 }
 
+TEST(CatalogFilterTest, ErrorsAreUtf8WhateverTheFilter) {
+  // A character outside the language is quoted whole, not by its first byte.
+  EXPECT_EQ(Refusal("ServiceName == web \u00e9"),
+            "Failed to create boolean expression evaluator: 1:20 (19): unexpected character '\u00e9'");
+  EXPECT_EQ(Refusal("ServiceName == \u20ac"),
+            "Failed to create boolean expression evaluator: 1:16 (15): unexpected character '\u20ac'");
+  // Bytes that are no character at all (only a caller past the router's UTF-8 check could send
+  // them) are written as \xNN.
+  EXPECT_EQ(Refusal("ServiceName == \xc3"),
+            "Failed to create boolean expression evaluator: 1:16 (15): unexpected character '\\xc3'");
+  EXPECT_EQ(Refusal("\"\xff\" in Nope"), "Failed to create boolean expression evaluator: Selector \"Nope\" is not valid");
+  EXPECT_EQ(Refusal("ServiceName == \"\xff\" and Nope == 1"),
+            "Failed to create boolean expression evaluator: Selector \"Nope\" is not valid");
+  EXPECT_EQ(Refusal("ServicePort == \"\xff\""),
+            "Failed to create boolean expression evaluator: Failed to coerce value \"\\xff\" to an integer for "
+            "selector \"ServicePort\"");
+}
+
 TEST(CatalogFilterTest, BoundedInLengthDepthAndTerms) {
   std::string deep;
   for (int i = 0; i < kFilterDepthMax + 1; ++i) deep += "(";
@@ -254,6 +272,8 @@ TEST(CatalogFilterTest, RandomFiltersParseOrAreRefusedNamed) {
     if (!f.ok()) {
       ASSERT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << text;
       ASSERT_TRUE(absl::StartsWith(f.status().message(), "Failed to create boolean expression evaluator: ")) << text;
+      // Whatever the filter, the message can travel in a proto3 string (a forwarded answer).
+      ASSERT_FALSE(Json(std::string(f.status().message())).dump(-1, ' ', false, Json::error_handler_t::strict).empty());
       continue;
     }
     ++accepted;
