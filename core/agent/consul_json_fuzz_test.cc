@@ -545,11 +545,11 @@ TEST(ConsulJsonFuzzTest, GoDurationsRoundTripAndRandomTextIsRefused) {
 
 // ---- Catalog filters ----------------------------------------------------------------------
 
-// Known bug (/tmp/prompts/agent_bugs.md, bad-input helper, 16:45): "unexpected character 'c'"
-// quotes one byte of a multi-byte character, so the message is not UTF-8; the leader's answer
-// to a follower then fails to parse (Answer.message is a proto3 string) and the client waits
-// 7 s for a 500. Set true once fixed: then every error of a UTF-8 filter must be UTF-8.
-constexpr bool kFilterErrorsAreUtf8 = false;
+// Found here (16:45, fixed 17:12 in 4c9f0b2): "unexpected character 'c'" quoted one byte of a
+// multi-byte character, so the message was not UTF-8; the leader's answer to a follower then
+// failed to parse (Answer.message is a proto3 string) and the client waited 7 s for a 500.
+// Now every error of a filter must be UTF-8 (false would show the old behaviour).
+constexpr bool kFilterErrorsAreUtf8 = true;
 
 bool IsUtf8(const std::string& text) {
   try {
@@ -683,10 +683,10 @@ TEST(ConsulJsonFuzzTest, CatalogFiltersTakeAnyTextWithoutBreaking) {
   EXPECT_GT(accepted, kCasesPerSeed / 4);
   EXPECT_GT(refused, kCasesPerSeed / 4);
   std::cout << "catalog filters: " << accepted << " accepted (" << matched << " row matches), " << refused
-            << " refused, " << known_bug << " with a non-UTF-8 error (the known bug)\n";
+            << " refused, " << known_bug << " with a non-UTF-8 error\n";
 }
 
-// The known bug at kFilterErrorsAreUtf8, on its smallest input.
+// The bug at kFilterErrorsAreUtf8, on its smallest input.
 TEST(ConsulJsonFuzzTest, CatalogFilterErrorsAreUtf8) {
   absl::StatusOr<CatalogFilter> filter = CatalogFilter::Parse("\xC3\xA9", FilterSubject::kNode);
   ASSERT_FALSE(filter.ok());
