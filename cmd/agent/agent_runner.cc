@@ -195,6 +195,7 @@ class AgentRun {
     if (config_.ports.http != agent::kPortDisabled) {
       io::api::RouterOptions api;
       api.datacenter = config_.datacenter;
+      api.strict_http_methods = config_.strict_http_methods;
       router_ = std::make_unique<io::api::Router>(api, [this](std::string method, std::string body,
                                                               std::function<void(const Response&)> done) {
         AskAgent(std::move(method), std::move(body), std::move(done));

@@ -325,6 +325,25 @@ TEST(AntiEntropy, TheCatalogChangedBehindOurBackIsRepairedByTheNextFullSync) {
   EXPECT_TRUE(s.catalog.checks.contains("ttl-a"));
 }
 
+// A deregistration the catalog never heard of (the agent restarted before it synced: the
+// tombstone is gone with the old life) is still carried out: the next full sync finds the
+// catalog's entry that the agent no longer has.
+TEST(AntiEntropy, ARestartForgetsTombstonesAndTheFullSyncStillRemoves) {
+  Syncer s;
+  s.catalog.services["gone"] = Svc("gone");
+  s.catalog.checks["gone-check"] = Chk("gone-check", HealthStatus::kPassing, "gone");
+  Effects e;
+  ASSERT_TRUE(s.local.AddService(s.now, Reg("kept"), false, &e).ok());
+  s.RunUntil(kT0 + absl::Seconds(5));
+  EXPECT_FALSE(s.catalog.services.contains("gone"));
+  EXPECT_FALSE(s.catalog.checks.contains("gone-check"));
+  EXPECT_TRUE(s.catalog.services.contains("kept"));
+  // Nothing left to do: the next rounds send nothing until something changes.
+  const int writes = s.catalog.registers + s.catalog.deregisters;
+  s.RunUntil(kT0 + absl::Seconds(50));
+  EXPECT_EQ(s.catalog.registers + s.catalog.deregisters, writes);
+}
+
 TEST(AntiEntropy, FailuresBackOffAndThenSucceed) {
   Syncer s;
   s.catalog.fail = true;

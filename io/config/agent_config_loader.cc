@@ -56,6 +56,7 @@ const KeySpec kKeys[] = {
     {"leave_on_terminate", &AgentConfig::leave_on_terminate},
     {"raft_snapshot_threshold", &AgentConfig::raft_snapshot_threshold},
     {"enable_script_checks", &AgentConfig::enable_script_checks},
+    {"strict_http_methods", &AgentConfig::strict_http_methods},
 };
 
 struct PortSpec {
@@ -256,6 +257,7 @@ const FlagSpec kFlags[] = {
     {"log-level", FlagKind::kString, "/log_level"},
     {"raft-snapshot-threshold", FlagKind::kInt, "/raft_snapshot_threshold"},
     {"enable-script-checks", FlagKind::kBool, "/enable_script_checks"},
+    {"strict-http-methods", FlagKind::kBool, "/strict_http_methods"},
     {"dev", FlagKind::kDev, ""},
     {"config-file", FlagKind::kConfigFile, ""},
     {"config-dir", FlagKind::kConfigDir, ""},

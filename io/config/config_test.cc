@@ -182,6 +182,21 @@ TEST(LoadAgentConfig, EnableScriptChecks) {
   EXPECT_TRUE(c->enable_script_checks);
 }
 
+// GET on the legacy write endpoints is taken unless the operator asks for Consul's strict methods.
+TEST(LoadAgentConfig, StrictHttpMethods) {
+  absl::StatusOr<AgentConfig> c = Load({"-data-dir=/d"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->strict_http_methods);
+  c = Load({"-data-dir=/d", "-strict-http-methods"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->strict_http_methods);
+  MemoryFiles files;
+  files.Add("/s.json", R"({"data_dir": "/d", "strict_http_methods": true})");
+  c = Load({"-config-file=/s.json"}, files);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->strict_http_methods);
+}
+
 TEST(LoadAgentConfig, EveryKeyOfAFile) {
   MemoryFiles files;
   files.Add("/etc/muster/agent.json", R"({

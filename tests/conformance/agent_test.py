@@ -6,8 +6,11 @@ legacy script through sh -c), ttl_pass/warn/fail, node and service maintenance; 
 registers reaches the catalog by anti-entropy."""
 
 import http.server
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import consul
 
@@ -143,6 +146,40 @@ class AgentTest(dev_agent.TestCase):
         eventually("critical in the catalog too",
                    lambda: [c for c in self.c.health.node(dev_agent.NODE_NAME)[1]
                             if c["CheckID"] == "service:probe1" and c["Status"] == "critical"])
+
+    def test_deregister_critical_service_after(self):
+        # Nothing listens on port 9 of our address: the check is critical from its first run,
+        # and the dev agent's reaper (every 3 s, no floor) removes the service 2 s after.
+        url = f"http://{ADDRESS}:9/health"
+        self.assertTrue(self.c.agent.service.register(
+            "doomed", service_id="doomed1", check=consul.Check.http(url, "1s", timeout="1s", deregister="2s")))
+        eventually("the critical service removed", lambda: "doomed1" not in self.c.agent.services())
+        self.assertNotIn("service:doomed1", self.c.agent.checks())
+        eventually("and from the catalog", lambda: not self.c.catalog.service("doomed")[1])
+
+    def test_local_health_endpoints(self):
+        # Not in python-consul 0.7.1: through urllib. 200 passing, 503 critical, 404 unknown.
+        self.assertTrue(self.c.agent.service.register("hc", service_id="hc1", check=consul.Check.ttl("30s")))
+
+        def get(path):
+            try:
+                with urllib.request.urlopen(f"http://{ADDRESS}:{dev_agent.HTTP_PORT}{path}", timeout=10) as r:
+                    return r.status, json.loads(r.read() or b"null")
+            except urllib.error.HTTPError as e:
+                body = e.read()
+                return e.code, json.loads(body) if body.startswith((b"{", b"[")) else body
+        status, info = get("/v1/agent/health/service/id/hc1")
+        self.assertEqual(status, 503)
+        self.assertEqual(info["AggregatedStatus"], "critical")
+        self.assertEqual(info["Service"]["ID"], "hc1")
+        self.assertEqual([c["CheckID"] for c in info["Checks"]], ["service:hc1"])
+        self.assertTrue(self.c.agent.check.ttl_pass("service:hc1"))
+        status, infos = get("/v1/agent/health/service/name/hc")
+        self.assertEqual(status, 200)
+        self.assertEqual([i["AggregatedStatus"] for i in infos], ["passing"])
+        self.assertEqual(get("/v1/agent/health/service/id/nope")[0], 404)
+        status, service = get("/v1/agent/service/hc1")
+        self.assertEqual((status, service["Service"]), (200, "hc"))
 
     def test_script_checks_args_and_legacy(self):
         self.assertTrue(self.c.agent.check.register("true-args", check={"args": ["/bin/true"], "interval": "1s"}))
