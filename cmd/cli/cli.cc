@@ -351,6 +351,7 @@ int Run(int argc, char** argv) {
     sigaction(SIGTERM, &action, nullptr);
   };
   env.interrupted = []() { return interrupt_seen != 0; };
+  transport.set_cancelled(env.interrupted);
   const int code = RunArgs(args, env);
   std::cout.flush();
   return code;

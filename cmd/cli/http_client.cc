@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <functional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -110,8 +111,9 @@ class Socket {
   int fd_;
 };
 
-// Waits for `events` on fd until the deadline: true when ready, false on timeout.
-bool WaitFor(int fd, short events, absl::Time deadline) {
+// Waits for `events` on fd until the deadline: true when ready, false on timeout, or when a
+// signal interrupts the wait and `cancelled` says to stop.
+bool WaitFor(int fd, short events, absl::Time deadline, const std::function<bool()>& cancelled = nullptr) {
   for (;;) {
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return false;
@@ -120,6 +122,7 @@ bool WaitFor(int fd, short events, absl::Time deadline) {
     int rc = poll(&p, 1, timeout_ms);
     if (rc > 0) return true;
     if (rc < 0 && errno != EINTR) return true;  // let the following call report the error
+    if (rc < 0 && cancelled && cancelled()) return false;
   }
 }
 
@@ -276,7 +279,8 @@ absl::StatusOr<HttpResponse> SocketHttpTransport::RoundTrip(const HttpAddress& t
   while (!state.complete) {
     ssize_t n = recv(socket.fd(), buffer, sizeof(buffer), 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!WaitFor(socket.fd(), POLLIN, deadline)) {
+      if (!WaitFor(socket.fd(), POLLIN, deadline, cancelled_)) {
+        if (cancelled_ && cancelled_()) return absl::CancelledError(absl::StrCat("read ", local, ": interrupted"));
         return absl::DeadlineExceededError(absl::StrCat("read ", local, ": i/o timeout (no answer within ",
                                                         absl::FormatDuration(timeout_), ")"));
       }

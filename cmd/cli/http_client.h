@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -69,9 +70,13 @@ class SocketHttpTransport : public HttpTransport {
  public:
   explicit SocketHttpTransport(absl::Duration timeout = kRequestTimeoutDefault) : timeout_(timeout) {}
   absl::StatusOr<HttpResponse> RoundTrip(const HttpAddress& to, const HttpRequest& request) override;
+  // Asked when a signal interrupts the wait for an answer: true ends the request (Cancelled),
+  // so a caught Ctrl-C ends a blocking query at once rather than when the agent answers.
+  void set_cancelled(std::function<bool()> cancelled) { cancelled_ = std::move(cancelled); }
 
  private:
   absl::Duration timeout_;
+  std::function<bool()> cancelled_;
 };
 
 }  // namespace muster::cli

@@ -7,9 +7,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <sstream>
 #include <thread>
 
@@ -17,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "cmd/cli/cli.h"
 #include "gtest/gtest.h"
 
@@ -224,6 +228,34 @@ TEST(HttpClientTest, SilentAgentTimesOut) {
   absl::StatusOr<HttpResponse> response = transport.RoundTrip(HttpAddress{kTestHost, agent.port()}, request);
   EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded) << response.status();
   EXPECT_TRUE(absl::StrContains(response.status().message(), "i/o timeout")) << response.status();
+}
+
+// A caught signal (the CLI's Ctrl-C) that the cancel check accepts ends the wait for an answer
+// at once, as Cancelled; without the check the request would wait out its timeout.
+volatile std::sig_atomic_t test_signal_seen = 0;
+void OnTestSignal(int) { test_signal_seen = 1; }
+
+TEST(HttpClientTest, CaughtSignalCancelsTheWait) {
+  FakeAgent agent({"never sent"}, /*answer=*/false);
+  struct sigaction action {};
+  action.sa_handler = OnTestSignal;
+  sigemptyset(&action.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR1, &action, nullptr), 0);
+  SocketHttpTransport transport(absl::Seconds(20));
+  transport.set_cancelled([]() { return test_signal_seen != 0; });
+  const pthread_t waiter = pthread_self();
+  std::thread interrupter([waiter]() {
+    absl::SleepFor(absl::Milliseconds(200));
+    pthread_kill(waiter, SIGUSR1);
+  });
+  const absl::Time start = absl::Now();
+  absl::StatusOr<HttpResponse> response =
+      transport.RoundTrip(HttpAddress{kTestHost, agent.port()}, HttpRequest{"GET", "/v1/kv/k?index=9", {}, ""});
+  interrupter.join();
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kCancelled) << response.status();
+  EXPECT_TRUE(absl::StrContains(response.status().message(), "interrupted")) << response.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  signal(SIGUSR1, SIG_DFL);
 }
 
 TEST(HttpClientTest, OversizedAndGarbageAnswersRefused) {

@@ -144,6 +144,7 @@ absl::Status KvLock::AcquireLock(absl::Time start) {
     }
     RenewIfDue();
     absl::StatusOr<Read> read = Get(key, false, wait_index, WaitNow(start), false);
+    if (!read.ok() && Interrupted()) return NotAcquired();  // the read was cut short by it
     if (!read.ok()) return Prefixed("failed to read lock: ", read.status());
     const KvPair* pair = Find(read->pairs, key);
     if (pair != nullptr && pair->flags != kLockFlagValue) {
@@ -221,6 +222,7 @@ absl::Status KvLock::AcquireSemaphore(absl::Time start) {
     }
     RenewIfDue();
     absl::StatusOr<Read> read = Get(options_.prefix, true, wait_index, WaitNow(start), false);
+    if (!read.ok() && Interrupted()) return NotAcquired();
     if (!read.ok()) return Prefixed("failed to read prefix: ", read.status());
     const KvPair* lock_pair = Find(read->pairs, LockKey());
     if ((lock_pair != nullptr ? lock_pair->flags : kSemaphoreFlagValue) != kSemaphoreFlagValue) {
@@ -256,6 +258,7 @@ bool KvLock::StillHeld() {
   const bool semaphore = options_.limit > 1;
   absl::StatusOr<Read> read = semaphore ? Get(options_.prefix, true, 0, absl::ZeroDuration(), true)
                                         : Get(LockKey(), false, 0, absl::ZeroDuration(), true);
+  if (!read.ok() && Interrupted()) return true;  // the caller stops for the interrupt itself
   if (!read.ok()) {
     // Ride out a brief unavailability, as Consul's -monitor-retry: the lock counts as held.
     if (retries_left_ > 0 && Retryable(read.status())) {

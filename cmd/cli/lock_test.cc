@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -277,6 +278,24 @@ TEST_F(LockTest, LockDelayRetriesAfterAPause) {
   // The two pauses (10s) passed the renewal due at 7.5s: renewed once, before the third try.
   const std::vector<std::string> puts = server_.Targets("PUT");
   EXPECT_EQ(std::count(puts.begin(), puts.end(), "/v1/session/renew/sess-1"), 1);
+}
+
+// An interrupt while waiting (the blocking read cut short, as the real transport does on a
+// caught Ctrl-C) gives up the wait, destroys the session, exit 1.
+TEST_F(LockTest, InterruptWhileWaiting) {
+  server_.sessions["other"] = false;
+  server_.Put("app/.lock", "", 0x2ddccbc058a50c18, "other");
+  server_.intercept = [&](const HttpRequest& r) -> std::optional<HttpResponse> {
+    if (absl::StrContains(r.target, "index=")) {
+      interrupted_ = true;
+      return HttpResponse{0, "", {}};  // stands for the cancelled read
+    }
+    return std::nullopt;
+  };
+  EXPECT_EQ(Cli({"lock", "app", "true"}), 1);
+  EXPECT_EQ(Err(), "Shutdown triggered or timeout during lock acquisition\n");
+  EXPECT_TRUE(children_.empty());
+  EXPECT_EQ(server_.sessions.size(), 1u);
 }
 
 TEST_F(LockTest, TimeoutGivesUpAndDestroysTheSession) {

@@ -247,8 +247,11 @@ class WatchCommand : public Command {
     std::optional<uint64_t> last_index;
     std::optional<OrderedJson> last_result;
     uint64_t failures = 0;
-    while (!(env.interrupted && env.interrupted())) {
+    // Ctrl-C ends the watch, exit 0, as Consul's: caught, it also cuts a blocking read short.
+    if (env.catch_interrupts) env.catch_interrupts();
+    while (!Interrupted(env)) {
       absl::StatusOr<std::pair<uint64_t, OrderedJson>> fetched = Fetch(client, query, last_index);
+      if (!fetched.ok() && Interrupted(env)) break;
       if (!fetched.ok()) {
         ++failures;
         last_index.reset();
@@ -274,6 +277,8 @@ class WatchCommand : public Command {
     return 0;
   }
 
+  static bool Interrupted(Environment& env) { return env.interrupted && env.interrupted(); }
+
   bool RunHandler(uint64_t index, const OrderedJson& result, Environment& env) {
     ChildSpec spec;
     if (shell_) {
@@ -293,7 +298,11 @@ class WatchCommand : public Command {
       return false;
     }
     std::optional<ChildExit> exit;
-    while (!(exit = (*child)->Poll())) env.sleep(kChildPollInterval);
+    while (!(exit = (*child)->Poll())) {
+      // The handler got the terminal's Ctrl-C too; the watch ends without waiting for it.
+      if (Interrupted(env)) return true;
+      env.sleep(kChildPollInterval);
+    }
     if (!exit->ok()) {
       *env.err << "Error executing handler: " << exit->GoText() << "\n";
       return false;

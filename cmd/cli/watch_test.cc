@@ -109,6 +109,22 @@ TEST_F(WatchTest, ErrorsBackOffQuadraticallyToACap) {
   for (const std::string& target : Targets()) EXPECT_EQ(target, "/v1/health/state/any");
 }
 
+// Ctrl-C (caught) ends the watch with 0, as Consul's, even in the middle of a back-off or while
+// a handler runs.
+TEST_F(WatchTest, InterruptEndsTheWatchWithZero) {
+  transport_.AnswerInTurn("GET /v1/catalog/nodes", {HttpResponse{500, "No cluster leader", {}}});
+  on_sleep_ = [this]() { interrupted_ = true; };
+  EXPECT_EQ(Cli({"watch", "-type=nodes"}), 0);
+  EXPECT_TRUE(interrupts_caught_);
+  EXPECT_EQ(sleeps_, std::vector<absl::Duration>{absl::Seconds(5)});
+  EXPECT_EQ(Targets().size(), 1u);
+  interrupted_ = false;
+  transport_.AnswerInTurn("GET /v1/catalog/nodes", {At(3, "[]")});
+  child_scripts_ = {FakeChildScript{-1, ChildExit{}}};  // a handler that does not end by itself
+  EXPECT_EQ(Cli({"watch", "-type=nodes", "sleep 100"}), 0);
+  EXPECT_EQ(children_.size(), 1u);
+}
+
 TEST_F(WatchTest, EventWatchHandsOverOnlyNewEvents) {
   const std::string e1 = "b54fe110-7af5-cafc-d1fb-afc8ba432b1c";
   const std::string e2 = "00000000-0000-0000-0000-000000000011";
