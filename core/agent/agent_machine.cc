@@ -765,6 +765,13 @@ void AgentMachine::Impl::HandleRequest(Time now, uint64_t request_id, const std:
     absl::StatusOr<std::vector<state::TxnOp>> ops = ParseTxnOps(call.json(), fsm.store().config().txn_ops_max);
     if (ops.ok() && TxnReadOnly(*ops)) return Read(now, request_id, "txn.read", call);
   }
+  if (*kind == MethodKind::kRead && call.near() == "_agent") {
+    // Consul resolves ?near=_agent on the agent that took the HTTP request (parseSource),
+    // before the read goes to the leader: its own node sorts first.
+    pba::Call resolved = call;
+    resolved.set_near(node_name_);
+    return Read(now, request_id, method, resolved);
+  }
   switch (*kind) {
     case MethodKind::kRead:
       return Read(now, request_id, method, call);
@@ -1096,7 +1103,7 @@ void AgentMachine::Impl::Read(Time now, uint64_t request_id, const std::string& 
 
 void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, const pba::Call& call, bool may_block) {
   pba::Reply reply = Facts();
-  const absl::Status s = ServeStoreRead(fsm.store(), StoreReadContext{opt.autopilot}, method, call, &reply);
+  const absl::Status s = ServeStoreRead(fsm.store(), StoreReadContext{opt.autopilot, node_name_}, method, call, &reply);
   // A rolled-back read-only transaction's body holds its errors (409): answered with it.
   if (s.code() == absl::StatusCode::kAborted) return Answer(request_id, s, std::move(reply));
   if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return Fail(request_id, s);
