@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "core/base/rng.h"
 #include "gtest/gtest.h"
 
 namespace muster::agent {
@@ -99,6 +100,62 @@ TEST(CheckUpdateJson, StatusAndOutput) {
   EXPECT_EQ(u->status, HealthStatus::kWarning);
   EXPECT_EQ(u->output, "slow");
   EXPECT_FALSE(ParseCheckUpdate(R"({"Status": "maybe"})").ok());
+}
+
+// Seeded mutations of valid bodies (bytes flipped, cut, fields repeated and retyped): each
+// parse gives a bounded value or INVALID_ARGUMENT, never anything else.
+TEST(RegistrationJson, MutatedBodiesAreRefusedOrBounded) {
+  const std::vector<std::string> seeds = {
+      R"({"name":"web","id":"w","port":80,"tags":["a"],"meta":{"k":"v"},"weights":{"passing":2},"check":{"http":"http://x/","interval":"10s","header":{"A":["b"]}}})",
+      R"({"Name":"db","Checks":[{"TTL":"30s","Status":"passing"},{"Args":["/bin/true"],"Interval":"5s","Timeout":"1s"}]})",
+      R"({"name":"c","tcp":"h:1","interval":"1s","deregister_critical_service_after":"1m","success_before_passing":3})",
+  };
+  const std::string alphabet = "{}[]\":,0123456789-.eE truefalsnl\\abcXYZ_";
+  Rng rng(42);
+  int parsed = 0, refused = 0;
+  for (int i = 0; i < 6000; ++i) {
+    std::string body = seeds[rng.Uniform(seeds.size())];
+    const int edits = 1 + static_cast<int>(rng.Uniform(6));
+    for (int e = 0; e < edits && !body.empty(); ++e) {
+      const size_t at = rng.Uniform(body.size());
+      switch (rng.Uniform(4)) {
+        case 0: body[at] = alphabet[rng.Uniform(alphabet.size())]; break;
+        case 1: body.erase(at, 1 + rng.Uniform(8)); break;
+        case 2: body.insert(at, body.substr(at, rng.Uniform(40))); break;
+        default: body.insert(at, 1, alphabet[rng.Uniform(alphabet.size())]); break;
+      }
+    }
+    for (int kind = 0; kind < 3; ++kind) {
+      absl::Status status;
+      if (kind == 0) {
+        absl::StatusOr<ServiceRegistration> r = ParseServiceRegistration(body);
+        status = r.status();
+        if (r.ok()) {
+          EXPECT_FALSE(r->service.id.empty());
+          EXPECT_LE(r->checks.size(), kChecksPerRegistrationMax);
+          EXPECT_LE(r->service.tags.size(), kServiceTagsMax);
+          EXPECT_LE(r->service.meta.size(), kServiceMetaPairsMax);
+        }
+      } else if (kind == 1) {
+        absl::StatusOr<CheckDefinition> c = ParseCheckRegistration(body);
+        status = c.status();
+        if (c.ok()) {
+          EXPECT_FALSE(c->id.empty());
+          EXPECT_LE(c->headers.size(), kCheckHeadersMax);
+        }
+      } else {
+        status = ParseCheckUpdate(body).status();
+      }
+      if (status.ok()) {
+        ++parsed;
+      } else {
+        ++refused;
+        EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << body;
+      }
+    }
+  }
+  EXPECT_GT(parsed, 100);
+  EXPECT_GT(refused, 1000);
 }
 
 TEST(AgentJson, Shapes) {
