@@ -36,7 +36,10 @@ absl::Status Prefixed(std::string_view what, const absl::Status& status) {
 KvLock::KvLock(ApiClient& client, Environment& env, Options options)
     : client_(client), env_(env), options_(std::move(options)) {}
 
-std::string KvLock::LockKey() const { return absl::StrCat(options_.prefix, "/.lock"); }
+// Go's path.Join(prefix, ".lock"): an empty prefix is the root's ".lock".
+std::string KvLock::LockKey() const {
+  return options_.prefix.empty() ? ".lock" : absl::StrCat(options_.prefix, "/.lock");
+}
 
 const KvPair* KvLock::Find(const std::vector<KvPair>& pairs, const std::string& key) {
   for (const KvPair& pair : pairs) {

@@ -100,6 +100,7 @@ class LockCommand : public Command {
     if (absl::StatusOr<std::string> node = AgentNodeName(*client); !node.ok()) {
       return Fail(env, absl::StrCat("Error querying muster agent: ", node.status().message()));
     }
+    if (limit_ > 1 && prefix.empty()) return Fail(env, "Lock setup failed: missing prefix");  // api.SemaphoreOpts
     KvLock lock(*client, env, KvLock::Options{prefix, limit_, name_, timeout_, monitor_retry_});
     if (limit_ == 1) {
       Info(env, absl::StrCat("Setting up lock at path: ", lock.LockKey()));

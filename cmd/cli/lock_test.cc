@@ -223,6 +223,13 @@ TEST_F(LockTest, HoldsTheLockWhileTheChildRunsThenCleansUp) {
   EXPECT_TRUE(server_.sessions.empty());
 }
 
+TEST_F(LockTest, RootPrefixLocksDotLock) {
+  child_scripts_ = {FakeChildScript{0, ChildExit{0, 0}}};
+  EXPECT_EQ(Cli({"lock", "-verbose", "/", "true"}), 0);
+  EXPECT_NE(Out().find("Setting up lock at path: .lock\n"), std::string::npos);
+  EXPECT_EQ(server_.Targets("PUT")[1], absl::StrCat("/v1/kv/.lock?acquire=sess-1&flags=", kLockFlags));
+}
+
 TEST_F(LockTest, ChildFailureExitsZeroUnlessChildExitCodeIsAsked) {
   child_scripts_ = {FakeChildScript{0, ChildExit{3, 0}}, FakeChildScript{0, ChildExit{3, 0}}};
   EXPECT_EQ(Cli({"lock", "app", "false"}), 0);
@@ -368,6 +375,8 @@ TEST_F(LockTest, ConflictsAndBadArguments) {
   EXPECT_EQ(Err(), "Key prefix and child command must be specified\n");
   EXPECT_EQ(Cli({"lock", "-n=0", "app", "true"}), 1);
   EXPECT_EQ(Err(), "Lock holder limit must be positive\n");
+  EXPECT_EQ(Cli({"lock", "-n=3", "/", "true"}), 1);
+  EXPECT_EQ(Err(), "Lock setup failed: missing prefix\n");
   EXPECT_EQ(Cli({"lock", "-timeout=-1s", "app", "true"}), 1);
   EXPECT_EQ(Err(), "Timeout must be positive\n");
   // A long child command: the generated session name is cut (the agent takes at most 256 bytes).
