@@ -405,16 +405,17 @@ absl::StatusOr<uint64_t> LocalState::UpdateTtl(Time now, std::string_view id, st
   const std::string before = c.state.output();
   const bool changed = c.state.Record(now, c.def, CheckResult{status, CutCheckOutput(output)});
   Schedule(now, c, /*first=*/false);  // the TTL starts again
-  uint64_t write_id = 0;
   if (changed || c.state.output() != before) {
     // Output-only changes go with the next full sync (Consul defers them); a status change
     // syncs at once.
     if (changed) Changed(c);
-    write_id = NewWrite(out, /*sync=*/false);
+    // Not synced and not waited for (Consul saves check state in the background): a status
+    // lost to a crash is set again by the next update, or expires with the TTL.
+    NewWrite(out, /*sync=*/false);
     PersistCheck(c, &out->writes.back());
   }
   WakeUp(out);
-  return write_id;
+  return uint64_t{0};
 }
 
 uint64_t LocalState::SetNodeMaintenance(Time now, bool enable, std::string_view reason, Effects* out) {

@@ -80,7 +80,8 @@ class LocalState {
   uint64_t RemoveService(Time now, std::string_view id, Effects* out);
   absl::StatusOr<uint64_t> AddCheck(Time now, CheckDefinition def, Effects* out);
   uint64_t RemoveCheck(Time now, std::string_view id, Effects* out);
-  // A TTL check's pass/warn/fail/update (output cut at 4 KiB; the thresholds apply).
+  // A TTL check's pass/warn/fail/update (output cut at 4 KiB; the thresholds apply). Its
+  // write is not synced and not waited for: the id returned is 0.
   absl::StatusOr<uint64_t> UpdateTtl(Time now, std::string_view id, state::HealthStatus status, std::string output,
                                      Effects* out);
   // Maintenance: adds (enable) or removes Consul's _node_maintenance check.

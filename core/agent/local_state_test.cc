@@ -139,7 +139,13 @@ TEST(LocalState, RegisterWritesOneSyncedRecordEachAndRestartReadsThemBack) {
   h.Take(e);
   EXPECT_TRUE(h.disk.Get("local/service/web1").has_value());
   EXPECT_TRUE(h.disk.Get("local/check/web-ttl").has_value());
-  ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->UpdateTtl(h.now, "web-ttl", HealthStatus::kPassing, "fine", e); }).ok());
+  Effects update;
+  absl::StatusOr<uint64_t> ttl = h.local->UpdateTtl(h.now, "web-ttl", HealthStatus::kPassing, "fine", &update);
+  ASSERT_TRUE(ttl.ok());
+  EXPECT_EQ(*ttl, 0u);  // not waited for: an unsynced write gates no answer
+  ASSERT_EQ(update.writes.size(), 1u);
+  EXPECT_FALSE(update.writes[0].sync);
+  h.Take(update);
 
   // A restart: a new LocalState on the same storage has both, with the check's status.
   h.Start();
