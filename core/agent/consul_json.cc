@@ -359,6 +359,11 @@ absl::StatusOr<Json> ParseBody(std::string_view text, std::string_view what) {
     return absl::InvalidArgumentError(
         absl::StrCat("Request decode failed: the ", Absl(what), " body is larger than ", kCatalogBodyBytesMax, " bytes"));
   }
+  // nlohmann stops at a NUL byte as at the end of the input; Go's decoder refuses it (no JSON
+  // text holds one outside a string, and inside one it must be escaped).
+  if (text.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError("Request decode failed: invalid character '\\x00' in the body");
+  }
   bool too_deep = false;
   Json::parser_callback_t depth_check = [&too_deep](int depth, Json::parse_event_t, Json&) {
     if (depth > kCatalogBodyDepthMax) too_deep = true;

@@ -335,6 +335,12 @@ TEST_F(StoreReadsGoldenTest, RegisterRefusalsBeforeProposing) {
     absl::Status s = refusal("catalog.register", body);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << body << ": " << s;
   }
+  // Go's decoder refuses what follows a NUL byte; nlohmann would stop there and accept.
+  EXPECT_EQ(refusal("catalog.register", std::string(R"({"Node":"y","Address":"1.2.3.4"})") + '\0' + "garbage")
+                .message(),
+            "Request decode failed: invalid character '\\x00' in the body");
+  EXPECT_EQ(refusal("catalog.deregister", std::string(R"({"Node":"x"})") + '\0').code(),
+            absl::StatusCode::kInvalidArgument);
   // Bounds: nesting, meta pairs, body size.
   std::string deep = R"({"Node":"x","Address":"1.2.3.4","Service":)";
   for (int i = 0; i < 100000; ++i) deep += "[";

@@ -533,7 +533,9 @@ API_PARAMS = ["dc", "stale", "consistent", "index", "recurse", "keys", "separato
               "acquire", "release", "pretty", "wan", "tag", "passing", "node-meta", "near", "filter", "name",
               "node", "service", "enable", "reason", "note"]
 API_VALUES = ["", "0", "1", "-1", "18446744073709551615", "18446744073709551616", "dc1", "dc2", "a:b", "_agent",
-              "passing", "any", "x", "/", "\u00e9", "Node == \"dev\"", "((", "10s"]
+              "passing", "any", "x", "/", "\u00e9", "Node == \"dev\"", "((", "10s",
+              # Bytes that are not UTF-8: a proto3 string field of a forwarded Call must never hold them.
+              b"\xff", b"\xc3", b"a\x00b", b"\xed\xa0\x80"]
 API_STATUSES = {200, 400, 403, 404, 405, 409, 413, 429, 500}
 API_REQUESTS = 6000
 
