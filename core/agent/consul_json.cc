@@ -205,7 +205,8 @@ absl::StatusOr<std::pair<state::Session, bool>> ParseSessionCreate(std::string_v
       return absl::InvalidArgumentError(absl::StrCat("session: ", k, " must be ", std::string(what)));
     };
     if (k == "Name" || k == "Node") {
-      if (!v.is_string() || v.get<std::string>().size() > 256) return bad("a string");
+      if (!v.is_string()) return bad("a string");
+      if (v.get<std::string>().size() > 256) return bad("at most 256 bytes long");
       (k == "Name" ? s.name : s.node) = v.get<std::string>();
     } else if (k == "Behavior") {
       if (!v.is_string()) return bad("\"release\" or \"delete\"");
