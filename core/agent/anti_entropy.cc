@@ -302,16 +302,23 @@ void AntiEntropy::Push(Time now, LocalState& local, const Requester& request) {
     if (!room()) break;
     if (!local.checks().contains(id)) deregister("CheckID", id, false);
   }
-  // Services out of step go with all their checks.
+  // Services out of step go with all their checks (grouped once: thousands of checks).
+  absl::btree_map<std::string, std::vector<const LocalCheck*>> by_service;
+  for (const auto& [id, c] : local.checks()) {
+    if (!c.def.service_id.empty()) by_service[c.def.service_id].push_back(&c);
+  }
   absl::btree_set<std::string> covered;
   for (const auto& [id, s] : local.services()) {
     if (s.in_sync) continue;
     if (!room()) break;
-    std::vector<state::Check> checks = local.ServiceChecks(id);
+    std::vector<state::Check> checks;
     std::vector<std::pair<std::string, uint64_t>> check_revisions;
-    for (const state::Check& c : checks) {
-      covered.insert(c.check_id);
-      check_revisions.emplace_back(c.check_id, local.checks().at(c.check_id).revision);
+    if (auto its = by_service.find(id); its != by_service.end()) {
+      for (const LocalCheck* c : its->second) {
+        checks.push_back(local.CheckRecord(*c));
+        covered.insert(c->def.id);
+        check_revisions.emplace_back(c->def.id, c->revision);
+      }
     }
     sends.push_back({"catalog.register", Registration(local, &s.service, checks),
                      [this, state, id = id, revision = s.revision, check_revisions](const absl::Status& st,

@@ -344,6 +344,28 @@ TEST(AntiEntropy, ARestartForgetsTombstonesAndTheFullSyncStillRemoves) {
   EXPECT_EQ(s.catalog.registers + s.catalog.deregisters, writes);
 }
 
+// The large agent: 1,000 services with three checks each reach the catalog in rounds of
+// at most kSyncRequestsMax requests, one request per service (its checks with it).
+TEST(AntiEntropy, AThousandServicesAndThreeThousandChecksInBoundedRounds) {
+  Syncer s;
+  Effects e;
+  for (int i = 0; i < 1000; ++i) {
+    ServiceRegistration r = Reg(absl::StrCat("svc", i));
+    for (int k = 2; k <= 3; ++k) {
+      CheckDefinition c = r.checks[0];
+      c.id = absl::StrCat(c.id, "-", k);
+      r.checks.push_back(c);
+    }
+    ASSERT_TRUE(s.local.AddService(s.now, std::move(r), false, &e).ok());
+  }
+  s.RunUntil(kT0 + absl::Seconds(5));
+  EXPECT_EQ(s.catalog.services.size(), 1000u);
+  EXPECT_EQ(s.catalog.checks.size(), 3000u);
+  EXPECT_EQ(s.catalog.registers, 1000);
+  EXPECT_GE(s.ae.pushes(), 2u);  // 1,000 requests: more than one round of 512
+  for (const auto& [id, c] : s.local.checks()) EXPECT_TRUE(c.in_sync) << id;
+}
+
 TEST(AntiEntropy, FailuresBackOffAndThenSucceed) {
   Syncer s;
   s.catalog.fail = true;
