@@ -10,6 +10,7 @@
 // gcc has no -fsanitize=fuzzer, so this is a seeded gtest (the issue allows one); a failure
 // prints the seed, the case number and the input.
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <iterator>
@@ -36,8 +37,20 @@
 namespace muster::agent {
 namespace {
 
-// Fixed seeds: a failure reruns identically. Cases per seed and per kind of input.
-constexpr uint64_t kSeeds[] = {1, 2, 3, 20261201};
+// The fixed seeds make test runs, or seeds 1..N with MUSTER_FUZZ_SEEDS=N for a long sweep run
+// from bazel-out outside make test (a failure names its seed either way).
+const std::vector<uint64_t>& Seeds() {
+  static const std::vector<uint64_t>* seeds = [] {
+    auto* v = new std::vector<uint64_t>{1, 2, 3, 20261201};
+    if (const char* n = std::getenv("MUSTER_FUZZ_SEEDS"); n != nullptr && std::atoi(n) > 0) {
+      v->clear();
+      for (int s = 1; s <= std::atoi(n); ++s) v->push_back(static_cast<uint64_t>(s));
+    }
+    return v;
+  }();
+  return *seeds;
+}
+
 constexpr int kCasesPerSeed = 1500;
 // The decoders' own bound on a body (consul_json.cc, autopilot.cc).
 constexpr size_t kBodyBytesMax = 64 * 1024;
@@ -363,7 +376,7 @@ std::string SessionCreateBody(JsonFuzzer& fuzzer, const state::Session& s) {
 }
 
 TEST(ConsulJsonFuzzTest, SessionCreateBodiesRoundTrip) {
-  for (uint64_t seed : kSeeds) {
+  for (uint64_t seed : Seeds()) {
     Rng rng(seed);
     JsonFuzzer fuzzer(rng, kSessionKeys);
     for (int i = 0; i < kCasesPerSeed; ++i) {
@@ -386,7 +399,7 @@ TEST(ConsulJsonFuzzTest, SessionCreateBodiesRoundTrip) {
 
 TEST(ConsulJsonFuzzTest, SessionCreateTakesAnyInputWithoutBreaking) {
   int accepted = 0, refused = 0;
-  for (uint64_t seed : kSeeds) {
+  for (uint64_t seed : Seeds()) {
     Rng rng(seed);
     JsonFuzzer fuzzer(rng, kSessionKeys);
     for (int i = 0; i < kCasesPerSeed; ++i) {
@@ -467,7 +480,7 @@ AutopilotConfig RandomAutopilot(JsonFuzzer& fuzzer) {
 }
 
 TEST(ConsulJsonFuzzTest, AutopilotConfigRoundTrips) {
-  for (uint64_t seed : kSeeds) {
+  for (uint64_t seed : Seeds()) {
     Rng rng(seed);
     JsonFuzzer fuzzer(rng, kAutopilotKeys);
     for (int i = 0; i < kCasesPerSeed; ++i) {
@@ -490,7 +503,7 @@ TEST(ConsulJsonFuzzTest, AutopilotConfigRoundTrips) {
 
 TEST(ConsulJsonFuzzTest, AutopilotConfigTakesAnyInputWithoutBreaking) {
   int accepted = 0, refused = 0;
-  for (uint64_t seed : kSeeds) {
+  for (uint64_t seed : Seeds()) {
     Rng rng(seed);
     JsonFuzzer fuzzer(rng, kAutopilotKeys);
     for (int i = 0; i < kCasesPerSeed; ++i) {
@@ -519,7 +532,7 @@ TEST(ConsulJsonFuzzTest, AutopilotConfigTakesAnyInputWithoutBreaking) {
 // ---- Go durations ----------------------------------------------------------------------------
 
 TEST(ConsulJsonFuzzTest, GoDurationsRoundTripAndRandomTextIsRefused) {
-  for (uint64_t seed : kSeeds) {
+  for (uint64_t seed : Seeds()) {
     Rng rng(seed);
     JsonFuzzer fuzzer(rng, {});
     for (int i = 0; i < kCasesPerSeed; ++i) {
@@ -540,6 +553,21 @@ TEST(ConsulJsonFuzzTest, GoDurationsRoundTripAndRandomTextIsRefused) {
         ExpectRefusal(parsed.status(), "f: ", noise);
       }
     }
+  }
+}
+
+// Known bug (/tmp/prompts/agent_bugs.md, bad-input helper, 17:30; found by a MUSTER_FUZZ_SEEDS=40
+// sweep, seeds 5 and 33): Go's time.ParseDuration truncates to whole nanoseconds, ours keeps
+// absl's quarter-nanosecond ticks, so "0.25ns" is a non-zero TTL written back as "0s", and an
+// accepted configuration does not read back equal. Set true once fixed.
+constexpr bool kGoDurationsAreWholeNanoseconds = false;
+
+TEST(ConsulJsonFuzzTest, GoDurationsAreWholeNanoseconds) {
+  for (const char* text : {"1.5ns", "0.25ns", "1.00000000025s"}) {
+    absl::StatusOr<Duration> d = ParseGoDuration(text, "f");
+    ASSERT_TRUE(d.ok()) << d.status();
+    EXPECT_EQ(*d == absl::Trunc(*d, absl::Nanoseconds(1)), kGoDurationsAreWholeNanoseconds)
+        << text << (kGoDurationsAreWholeNanoseconds ? ": not whole nanoseconds" : ": fixed? set the flag");
   }
 }
 
@@ -649,7 +677,7 @@ TEST(ConsulJsonFuzzTest, CatalogFiltersTakeAnyTextWithoutBreaking) {
                                          FilterSubject::kNodeService, FilterSubject::kHealthCheck,
                                          FilterSubject::kCheckServiceNode};
   int accepted = 0, refused = 0, matched = 0, known_bug = 0;
-  for (uint64_t seed : kSeeds) {
+  for (uint64_t seed : Seeds()) {
     Rng rng(seed);
     JsonFuzzer fuzzer(rng, {});
     for (int i = 0; i < kCasesPerSeed; ++i) {
@@ -767,7 +795,7 @@ TEST(ConsulJsonFuzzTest, EveryBodyDecoderTakesAnyInputWithoutBreaking) {
       ASSERT_TRUE(status.ok()) << decoder.name << ": the valid body " << valid << " is refused: " << status;
     }
     int accepted = 0, refused = 0;
-    for (uint64_t seed : kSeeds) {
+    for (uint64_t seed : Seeds()) {
       Rng rng(seed);
       JsonFuzzer fuzzer(rng, decoder.keys);
       for (int i = 0; i < kCasesPerSeed; ++i) {
