@@ -1837,6 +1837,18 @@ void AgentMachine::Impl::Reconcile(Time now) {
     check.output = alive ? "Agent alive and reachable" : "Agent not live or unreachable";
     check.type = "";
     reg.checks.push_back(check);
+    // A server is also the "consul" service on its RPC port (Consul's leader registers it, so
+    // catalog/services lists {"consul": []} and DNS finds consul.service.consul).
+    std::optional<state::Service> consul_service;
+    if (std::optional<ServerCandidate> server = alive ? ServerOfMember(m) : std::nullopt; server.has_value()) {
+      state::Service s;
+      s.id = "consul";
+      s.name = "consul";
+      s.port = PortOf(server->rpc_address, opt.config.ports.server);
+      s.address = "";
+      consul_service = s;
+      reg.service = s;
+    }
     std::optional<state::Node> have = store.GetNode(name);
     bool same = have.has_value() && have->SameContent(reg.node);
     if (same) {
@@ -1845,6 +1857,16 @@ void AgentMachine::Impl::Reconcile(Time now) {
         if (c.check_id == state::kSerfCheckId) check_same = c.status == check.status && c.output == check.output;
       }
       same = check_same;
+    }
+    if (same && consul_service.has_value()) {
+      bool service_same = false;
+      std::optional<state::NodeServices> listed = store.GetNodeServices(name).value;
+      if (listed.has_value()) {
+        for (const state::Service& s : listed->services) {
+          if (s.id == "consul") service_same = s.SameContent(*consul_service);
+        }
+      }
+      same = service_same;
     }
     if (!same) {
       if (!alive) server_log_.Info(now, "member failed, marking health critical: member=", name);

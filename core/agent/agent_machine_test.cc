@@ -480,12 +480,14 @@ TEST(AgentMachineTest, CatalogAndHealthReadsInConsulsShapes) {
   Driver d;
   d.RunFor(absl::Seconds(5));  // the leader has registered itself with serfHealth
   EXPECT_EQ(ReplyOf(d.Call("catalog.datacenters", pba::Call())).body(), "[\"dc1\"]");
-  EXPECT_EQ(ReplyOf(d.Call("catalog.services", pba::Call())).body(), "{}");
+  // A server is the "consul" service (Consul's leader registers it for each server).
+  EXPECT_EQ(ReplyOf(d.Call("catalog.services", pba::Call())).body(), "{\"consul\":[]}");
   pba::Call node;
   node.set_key("solo");
   const std::string solo = ReplyOf(d.Call("catalog.node", node)).body();
   EXPECT_NE(solo.find("\"Node\":{\"ID\":\""), std::string::npos) << solo;
-  EXPECT_NE(solo.find("\"Services\":{}"), std::string::npos) << solo;
+  EXPECT_NE(solo.find("\"Services\":{\"consul\":{\"ID\":\"consul\",\"Service\":\"consul\""), std::string::npos) << solo;
+  EXPECT_NE(solo.find("\"Port\":8300"), std::string::npos) << solo;
   node.set_key("nobody");
   EXPECT_EQ(ReplyOf(d.Call("catalog.node", node)).body(), "null");
   pba::Call state;

@@ -43,6 +43,16 @@ class CatalogTest(dev_agent.TestCase):
             self.assertEqual([n["Node"] for n in self.c.catalog.nodes(consistency=consistency)[1]],
                              [dev_agent.NODE_NAME], consistency)
 
+    def test_the_server_is_the_consul_service(self):
+        # python-consul's own tests expect {'consul': []} from a fresh server's catalog.
+        _, services = self.c.catalog.services()
+        self.assertEqual(services.get("consul"), [])
+        _, instances = self.c.catalog.service("consul")
+        self.assertEqual([(i["Node"], i["ServiceID"], i["ServicePort"]) for i in instances],
+                         [(dev_agent.NODE_NAME, "consul", dev_agent.RPC_PORT)])
+        # The agent's own anti-entropy leaves it there: it is not one of the agent's services.
+        self.assertNotIn("consul", self.c.agent.services())
+
     def test_health_node_is_serf_health_passing(self):
         index, checks = self.c.health.node(dev_agent.NODE_NAME)
         self.assertGreaterEqual(int(index), 1)
