@@ -82,7 +82,7 @@ struct Reader {
       if (!d.ok() || *d < absl::ZeroDuration() || *d > absl::Hours(24 * 365)) {
         return Bad(what, field, "a duration (\"10s\") of at most a year");
       }
-      *out = *d;
+      *out = absl::Trunc(*d, absl::Nanoseconds(1));  // whole nanoseconds, as Go's
       return absl::OkStatus();
     }
     if (v.is_number_unsigned()) {

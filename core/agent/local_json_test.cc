@@ -92,6 +92,8 @@ TEST(CheckRegistrationJson, IdDefaultsToNameAndKinds) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->kind, CheckKind::kTcp);
   EXPECT_EQ(ParseCheckRegistration(R"({"ttl": "10s"})").status().message(), "Missing check name");
+  // Go keeps whole nanoseconds: a quarter of one is no TTL at all.
+  EXPECT_FALSE(ParseCheckRegistration(R"({"name": "t", "ttl": "0.25ns"})").ok());
 }
 
 TEST(CheckUpdateJson, StatusAndOutput) {
