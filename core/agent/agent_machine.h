@@ -14,24 +14,13 @@
 //
 // Requests (RequestInput.method; body: proto::agent::Call; every Response's body is a
 // proto::agent::Reply whose body is Consul's JSON for the endpoint, even on errors, where the
-// Reply carries only the index and leader facts):
-//   status.leader                   "\"10.0.0.1:8300\"" (or "\"\"")
-//   status.peers                    ["10.0.0.1:8300", ...] (voters)
-//   kv.get      key recurse raw keys separator consistency
-//                                   NOT_FOUND when nothing matches
-//   kv.put      key value flags has_cas cas acquire release   -> true | false
-//   kv.delete   key recurse has_cas cas                       -> true | false
-//   catalog.nodes consistency       [{"ID","Node","Address","Datacenter",...}]
-//   health.node key=node            the node's checks (serfHealth)
-//   agent.self                      {"Config":{...},"Member":{...}}
-//   agent.members wan               [{"Name","Addr","Port","Tags","Status",...}]
-//   agent.join  addresses wan       OK once one answered
-//   agent.leave                     OK once the goodbye has spread (then the host stops)
-//   operator.raft.configuration     {"Servers":[...],"Index":N}
-//   operator.raft.remove-peer id | address
-//   operator.autopilot.get          Consul's AutopilotConfiguration
-//   operator.autopilot.set json     true
-//   operator.autopilot.health       {"Healthy","FailureTolerance","Servers":[...]}
+// Reply carries only the index and leader facts). core/agent/methods.cc lists every method and
+// how it is carried out (this agent's own state, a store read, a write through the log, the
+// leader's raft state); io/api/README.md maps each to its HTTP endpoint. The families:
+//   status.*, agent.* (self, members, join, leave, force-leave; local services and checks:
+//   agent.services, agent.service.register, agent.check.update, agent.maintenance, ...),
+//   kv.*, txn, catalog.*, health.*, session.*, event.fire / event.list, operator.raft.*,
+//   operator.autopilot.*. Reads block with min_index / wait_ms (Consul's blocking queries).
 // Errors: INVALID_ARGUMENT (the client's mistake, HTTP 400), NOT_FOUND (404), UNAVAILABLE ("No
 // cluster leader", "leadership lost", a forward that timed out: HTTP 500, retryable),
 // FAILED_PRECONDITION (refused by the state, e.g. a lock held: 400).
