@@ -65,6 +65,11 @@ struct AgentConfig {
   // Script through /bin/sh -c) may be registered; off by default, as Consul's, since anyone who
   // reaches the HTTP API could otherwise run commands as the agent.
   bool enable_script_checks = false;
+  // Consul's `service` / `services` and `check` / `checks` blocks, each definition's JSON object
+  // as written (the agent reads them as its registration endpoints do: core/agent/local_json.h),
+  // in the order the files are merged. Added at every start, never persisted.
+  std::vector<std::string> services;
+  std::vector<std::string> checks;
   // Consul >= 1.0 answers GET on its write endpoints with 405; python-consul 0.7.1 still calls
   // some of them with GET (agent/join, force-leave, service and check deregister, check
   // pass/warn/fail), so by default those take GET too. True: Consul's strict methods.

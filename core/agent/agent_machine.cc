@@ -368,6 +368,8 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
   LocalStateOptions local_options;
   local_options.node_name = node_name_;
   local_options.enable_script_checks = opt.config.enable_script_checks;
+  local_options.config_services = opt.config.services;
+  local_options.config_checks = opt.config.checks;
   if (opt.config.dev_mode) {  // Consul's dev source: reap every 3 s, no deregister floor
     local_options.reap_interval = absl::Seconds(3);
     local_options.deregister_interval_min = absl::ZeroDuration();

@@ -128,6 +128,7 @@ std::optional<LocalCheck> CheckFromRecord(std::string_view text, Time now) {
 LocalState::LocalState(LocalStateOptions options, const StorageView* storage, uint64_t seed, Time now, Logger log)
     : opt_(std::move(options)), log_(std::move(log)), rng_(seed) {
   if (storage != nullptr) Load(storage, now);
+  AddConfigured(now);
   reap_timer_ = timers_.Add(now + opt_.reap_interval, [this] { Reap(timers_now_); });
 }
 
@@ -141,7 +142,10 @@ void LocalState::Load(const StorageView* storage, Time now) {
       log_.Warn(now, "skipping a local service record that does not load: ", Absl(key));
       return true;
     }
-    services_[s->id] = LocalService{*s, false, 1};
+    LocalService loaded;
+    loaded.service = *s;
+    loaded.revision = 1;
+    services_[s->id] = std::move(loaded);
     return true;
   });
   const std::string checks_begin(kLocalCheckKeyPrefix);
@@ -165,12 +169,37 @@ void LocalState::Load(const StorageView* storage, Time now) {
   }
 }
 
+void LocalState::AddConfigured(Time now) {
+  Effects none;  // nothing is written for them; their timers' wake-up comes with the first Tick
+  for (const std::string& text : opt_.config_services) {
+    absl::StatusOr<ServiceRegistration> reg = ParseServiceRegistration(text);
+    absl::StatusOr<uint64_t> added =
+        reg.ok() ? AddService(now, std::move(*reg), /*replace_existing_checks=*/false, &none, /*persist=*/false)
+                 : absl::StatusOr<uint64_t>(reg.status());
+    if (!added.ok()) log_.Warn(now, "failed to register service from the configuration: ", added.status().message());
+  }
+  for (const std::string& text : opt_.config_checks) {
+    absl::StatusOr<CheckDefinition> def = ParseCheckRegistration(text);
+    absl::StatusOr<uint64_t> added =
+        def.ok() ? AddCheck(now, std::move(*def), &none, /*persist=*/false) : absl::StatusOr<uint64_t>(def.status());
+    if (!added.ok()) log_.Warn(now, "failed to register check from the configuration: ", added.status().message());
+  }
+  out_ = nullptr;
+}
+
 uint64_t LocalState::NewWrite(Effects* out, bool sync) {
   StorageWrite w;
   w.id = next_write_id_++;
   w.sync = sync;
   out->writes.push_back(std::move(w));
   return out->writes.back().id;
+}
+
+uint64_t LocalState::DropWrite(Effects* out, uint64_t write_id) {
+  MUSTER_CHECK(!out->writes.empty() && out->writes.back().id == write_id, "the dropped write is the last one");
+  out->writes.pop_back();
+  --next_write_id_;
+  return 0;
 }
 
 void LocalState::PersistService(const LocalService& s, StorageWrite* w) const {
@@ -182,7 +211,7 @@ void LocalState::PersistCheck(const LocalCheck& c, StorageWrite* w) const {
 }
 
 void LocalState::PersistStatus(Time now, const LocalCheck& c) {
-  if (out_ == nullptr) return;
+  if (out_ == nullptr || !c.persisted) return;
   NewWrite(out_, /*sync=*/false);
   PersistCheck(c, &out_->writes.back());
 }
@@ -286,7 +315,7 @@ void LocalState::DropCheck(const std::string& id, StorageWrite* w) {
 }
 
 absl::StatusOr<uint64_t> LocalState::AddService(Time now, ServiceRegistration reg, bool replace_existing_checks,
-                                                Effects* out) {
+                                                Effects* out, bool persist) {
   for (CheckDefinition& def : reg.checks) {
     if (absl::Status s = ValidateCheck(&def, opt_.enable_script_checks); !s.ok()) return s;
   }
@@ -299,6 +328,7 @@ absl::StatusOr<uint64_t> LocalState::AddService(Time now, ServiceRegistration re
   LocalService& s = services_[id];
   const bool added = s.revision == 0;
   s.service = std::move(reg.service);
+  s.persisted = persist;
   Changed(s);
   deleted_services_.erase(id);
   PersistService(s, w);
@@ -322,12 +352,14 @@ absl::StatusOr<uint64_t> LocalState::AddService(Time now, ServiceRegistration re
     c.def = std::move(def);
     const std::string cid = c.def.id;
     LocalCheck& placed = checks_[cid] = std::move(c);
+    placed.persisted = persist;
     Changed(placed);
     Schedule(now, placed, /*first=*/true);
     PersistCheck(placed, w);
   }
   log_.Info(now, added ? "Synced service: service=" : "updated service: service=", id);
   WakeUp(out);
+  if (!persist) return DropWrite(out, write_id);
   return write_id;
 }
 
@@ -355,7 +387,7 @@ uint64_t LocalState::RemoveService(Time now, std::string_view id, Effects* out) 
   return write_id;
 }
 
-absl::StatusOr<uint64_t> LocalState::AddCheck(Time now, CheckDefinition def, Effects* out) {
+absl::StatusOr<uint64_t> LocalState::AddCheck(Time now, CheckDefinition def, Effects* out, bool persist) {
   if (absl::Status s = ValidateCheck(&def, opt_.enable_script_checks); !s.ok()) return s;
   if (!def.service_id.empty() && !services_.contains(def.service_id)) {
     return absl::FailedPreconditionError(absl::StrCat("ServiceID \"", def.service_id, "\" does not exist"));
@@ -372,11 +404,13 @@ absl::StatusOr<uint64_t> LocalState::AddCheck(Time now, CheckDefinition def, Eff
   c.def = std::move(def);
   const std::string cid = c.def.id;
   LocalCheck& placed = checks_[cid] = std::move(c);
+  placed.persisted = persist;
   Changed(placed);
   Schedule(now, placed, /*first=*/true);
   PersistCheck(placed, w);
   log_.Info(now, "Synced check: check=", cid);
   WakeUp(out);
+  if (!persist) return DropWrite(out, write_id);
   return write_id;
 }
 
@@ -405,10 +439,10 @@ absl::StatusOr<uint64_t> LocalState::UpdateTtl(Time now, std::string_view id, st
   const std::string before = c.state.output();
   const bool changed = c.state.Record(now, c.def, CheckResult{status, CutCheckOutput(output)});
   Schedule(now, c, /*first=*/false);  // the TTL starts again
-  if (changed || c.state.output() != before) {
-    // Output-only changes go with the next full sync (Consul defers them); a status change
-    // syncs at once.
-    if (changed) Changed(c);
+  // Output-only changes go with the next full sync (Consul defers them); a status change
+  // syncs at once.
+  if (changed) Changed(c);
+  if (c.persisted && (changed || c.state.output() != before)) {
     // Not synced and not waited for (Consul saves check state in the background): a status
     // lost to a crash is set again by the next update, or expires with the TTL.
     NewWrite(out, /*sync=*/false);

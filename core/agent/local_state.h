@@ -52,10 +52,17 @@ struct LocalStateOptions {
   // Consul's check_reap_interval and check_deregister_interval_min (dev mode: 3 s and 0).
   Duration reap_interval = absl::Seconds(30);
   Duration deregister_interval_min = absl::Minutes(1);
+  // Services and checks from the configuration (Consul's `services` and `checks` blocks, one
+  // JSON object each, in the API's shapes): added at every start and never persisted, so one
+  // taken out of the configuration is gone after the next restart. One that does not parse or
+  // validate is logged and skipped.
+  std::vector<std::string> config_services;
+  std::vector<std::string> config_checks;
 };
 
 struct LocalService {
   state::Service service;
+  bool persisted = true;  // false: from the configuration
   bool in_sync = false;
   uint64_t revision = 0;  // bumped on each change, so a sync answered late marks only what it sent
 };
@@ -63,6 +70,7 @@ struct LocalService {
 struct LocalCheck {
   CheckDefinition def;
   CheckState state;
+  bool persisted = true;  // false: from the configuration
   bool in_sync = false;
   uint64_t revision = 0;
   uint64_t timer = 0;    // the next run, or the TTL deadline
@@ -76,9 +84,10 @@ class LocalState {
   // Registry changes. Each fills `out` with its StorageWrite and returns the write's id (the
   // answer waits for it to be durable); 0 when nothing changed. INVALID_ARGUMENT for a bad
   // definition, NOT_FOUND for an unknown service or check, RESOURCE_EXHAUSTED past the bounds.
-  absl::StatusOr<uint64_t> AddService(Time now, ServiceRegistration reg, bool replace_existing_checks, Effects* out);
+  absl::StatusOr<uint64_t> AddService(Time now, ServiceRegistration reg, bool replace_existing_checks, Effects* out,
+                                      bool persist = true);
   uint64_t RemoveService(Time now, std::string_view id, Effects* out);
-  absl::StatusOr<uint64_t> AddCheck(Time now, CheckDefinition def, Effects* out);
+  absl::StatusOr<uint64_t> AddCheck(Time now, CheckDefinition def, Effects* out, bool persist = true);
   uint64_t RemoveCheck(Time now, std::string_view id, Effects* out);
   // A TTL check's pass/warn/fail/update (output cut at 4 KiB; the thresholds apply). Its
   // write is not synced and not waited for: the id returned is 0.
@@ -116,9 +125,12 @@ class LocalState {
 
  private:
   uint64_t NewWrite(Effects* out, bool sync);
+  // Takes back the last write of `out` (a change that is not persisted); returns 0.
+  uint64_t DropWrite(Effects* out, uint64_t write_id);
   void PersistService(const LocalService& s, StorageWrite* w) const;
   void PersistCheck(const LocalCheck& c, StorageWrite* w) const;
   void Load(const StorageView* storage, Time now);
+  void AddConfigured(Time now);
   // Starts a check's timer: its first run (staggered within the interval) or its TTL.
   void Schedule(Time now, LocalCheck& c, bool first);
   void Run(Time now, const std::string& id);

@@ -305,6 +305,33 @@ TEST(LocalState, ReplaceExistingChecks) {
   EXPECT_FALSE(h.disk.Get("local/check/b").has_value());
 }
 
+TEST(LocalState, ConfiguredServicesAndChecksAreAddedAtStartAndNeverWritten) {
+  LocalStateOptions o = Options();
+  o.config_services = {R"({"name": "cfg", "port": 1, "check": {"ttl": "30s"}})", R"({"port": 2})"};
+  o.config_checks = {R"({"name": "disk", "http": "http://127.0.0.1:1/", "interval": "5s"})",
+                     R"({"name": "sh", "script": "true", "interval": "5s"})"};  // scripts are off
+  Harness h(o);
+  EXPECT_TRUE(h.local->services().contains("cfg"));
+  EXPECT_EQ(h.local->services().size(), 1u);  // the one without a name is skipped
+  EXPECT_TRUE(h.local->checks().contains("service:cfg"));
+  EXPECT_TRUE(h.local->checks().contains("disk"));
+  EXPECT_FALSE(h.local->checks().contains("sh"));
+  EXPECT_FALSE(h.local->services().at("cfg").in_sync);  // anti-entropy sends them
+  // Nothing of theirs is written, also not a status change.
+  ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->UpdateTtl(h.now, "service:cfg", HealthStatus::kPassing, "", e); }).ok());
+  EXPECT_EQ(h.local->checks().at("service:cfg").state.status(), HealthStatus::kPassing);
+  h.RunUntil(kT0 + absl::Seconds(6));
+  ASSERT_FALSE(h.started.empty());  // the configured HTTP check runs
+  h.Exit(h.started[0].id, 200);
+  EXPECT_EQ(h.disk.size(), 0u);
+  // Taken out of the configuration: gone after the restart.
+  h.options.config_services.clear();
+  h.options.config_checks.clear();
+  h.Start();
+  EXPECT_TRUE(h.local->services().empty());
+  EXPECT_TRUE(h.local->checks().empty());
+}
+
 TEST(LocalState, Maintenance) {
   Harness h;
   h.Do([&](Effects* e) { return h.local->SetNodeMaintenance(h.now, true, "", e); });

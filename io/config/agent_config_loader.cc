@@ -169,11 +169,35 @@ absl::Status ApplyPorts(absl::string_view source, const Json& ports, AgentConfig
 
 // One source's object onto the config, key by key in the object's (sorted) order; the keys
 // are independent, so their order does not matter.
+// Consul's service and check definitions: `service` / `check` one object, `services` / `checks`
+// a list of them, appended in merge order. Each is kept as its JSON text; the agent reads the
+// fields as its registration endpoints do (core/agent/local_json.h), and this only checks the
+// shape so an error names the file and key.
+constexpr size_t kDefinitionsMax = 4096;
+
+absl::Status ApplyDefinitions(absl::string_view source, const std::string& key, const Json& value, AgentConfig& config) {
+  const bool list = key == "services" || key == "checks";
+  std::vector<std::string>& into = key.rfind("service", 0) == 0 ? config.services : config.checks;
+  if (list && !value.is_array()) return WrongType(source, key, "a list of objects", value);
+  if (!list && !value.is_object()) return WrongType(source, key, "an object", value);
+  const std::vector<Json> items = list ? value.get<std::vector<Json>>() : std::vector<Json>{value};
+  for (const Json& item : items) {
+    if (!item.is_object()) return WrongType(source, key, "a list of objects", item);
+    if (into.size() >= kDefinitionsMax) return KeyError(source, key, "holds more definitions than 4096");
+    into.push_back(item.dump());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ApplyObject(absl::string_view source, const Json& object, AgentConfig& config) {
   if (!object.is_object()) return absl::InvalidArgumentError(absl::StrCat(source, ": must hold one JSON object, got ", TypeName(object)));
   for (const auto& [key, value] : object.items()) {
     if (key == kPortsKey) {
       if (absl::Status s = ApplyPorts(source, value, config); !s.ok()) return s;
+      continue;
+    }
+    if (key == "service" || key == "services" || key == "check" || key == "checks") {
+      if (absl::Status s = ApplyDefinitions(source, key, value, config); !s.ok()) return s;
       continue;
     }
     const auto spec = std::find_if(std::begin(kKeys), std::end(kKeys),

@@ -197,6 +197,24 @@ TEST(LoadAgentConfig, StrictHttpMethods) {
   EXPECT_TRUE(c->strict_http_methods);
 }
 
+// Consul's service and check blocks: one object or a list, appended across files in merge
+// order, kept as JSON for the agent to read; a wrong shape names the file and key.
+TEST(LoadAgentConfig, ServiceAndCheckDefinitions) {
+  MemoryFiles files;
+  files.Add("/conf.d/a.json", R"({"data_dir": "/d", "service": {"name": "web", "port": 80}, "checks": [{"name": "c1", "ttl": "10s"}]})");
+  files.Add("/conf.d/b.json", R"({"services": [{"name": "db"}, {"name": "cache"}], "check": {"name": "c2", "ttl": "5s"}})");
+  absl::StatusOr<AgentConfig> c = Load({"-config-dir=/conf.d"}, files);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->services.size(), 3u);
+  EXPECT_NE(c->services[0].find("\"web\""), std::string::npos);
+  EXPECT_NE(c->services[2].find("\"cache\""), std::string::npos);
+  ASSERT_EQ(c->checks.size(), 2u);
+  EXPECT_NE(c->checks[1].find("\"c2\""), std::string::npos);
+  MemoryFiles bad;
+  bad.Add("/bad.json", R"({"data_dir": "/d", "services": {"name": "web"}})");
+  ExpectRefused(Load({"-config-file=/bad.json"}, bad), {"/bad.json", "services"});
+}
+
 TEST(LoadAgentConfig, EveryKeyOfAFile) {
   MemoryFiles files;
   files.Add("/etc/muster/agent.json", R"({
