@@ -42,6 +42,10 @@ std::string AutopilotConfigJson(const AutopilotConfig& c) {
 
 absl::StatusOr<AutopilotConfig> ParseAutopilotConfigJson(std::string_view text, const AutopilotConfig& base) {
   if (text.size() > 64 * 1024) return absl::InvalidArgumentError("autopilot configuration: body too large");
+  // nlohmann's lexer ends the input at a NUL, so "{}\0garbage" would pass; Go refuses it.
+  if (text.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError("autopilot configuration: not JSON (a NUL byte)");
+  }
   Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError("autopilot configuration: not a JSON object");
@@ -68,7 +72,9 @@ absl::StatusOr<AutopilotConfig> ParseAutopilotConfigJson(std::string_view text, 
         if (!p.ok()) return p.status();
         d = *p;
       } else if (v.is_number_unsigned()) {  // Go encodes a bare Duration as nanoseconds
-        d = absl::Nanoseconds(std::min<uint64_t>(v.get<uint64_t>(), uint64_t{1} << 62));
+        absl::StatusOr<Duration> p = DurationFromNanoseconds(v.get<uint64_t>(), k);
+        if (!p.ok()) return p.status();
+        d = *p;
       } else {
         s = want(false, "a duration (\"200ms\")");
       }

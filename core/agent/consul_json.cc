@@ -172,7 +172,14 @@ Json SessionJson(const state::Session& s) {
   j["Behavior"] = std::string(state::SessionBehaviorName(s.behavior));
   j["TTL"] = s.ttl == absl::ZeroDuration() ? "" : GoDuration(s.ttl);
   j["NodeChecks"] = s.node_checks;
-  j["ServiceChecks"] = s.service_checks;
+  // Consul's structs.Session: [{"ID", "Namespace"}], null when there are none (a nil slice).
+  if (s.service_checks.empty()) {
+    j["ServiceChecks"] = nullptr;
+  } else {
+    Json checks = Json::array();
+    for (const std::string& id : s.service_checks) checks.push_back(Json{{"ID", id}, {"Namespace", ""}});
+    j["ServiceChecks"] = std::move(checks);
+  }
   j["CreateIndex"] = s.create_index;
   j["ModifyIndex"] = s.modify_index;
   return j;
@@ -187,6 +194,8 @@ absl::StatusOr<std::pair<state::Session, bool>> ParseSessionCreate(std::string_v
   bool default_checks = true;
   if (text.empty()) return std::make_pair(s, default_checks);
   if (text.size() > 64 * 1024) return absl::InvalidArgumentError("session: body too large");
+  // nlohmann's lexer ends the input at a NUL, so "{}\0garbage" would pass; Go refuses it.
+  if (text.find('\0') != std::string_view::npos) return absl::InvalidArgumentError("session: body is not JSON (a NUL byte)");
   Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return absl::InvalidArgumentError("session: body is not a JSON object");
   auto strings = [](const Json& v, std::vector<std::string>* out) -> bool {
@@ -224,7 +233,13 @@ absl::StatusOr<std::pair<state::Session, bool>> ParseSessionCreate(std::string_v
           d = *p;
         }
       } else if (v.is_number_unsigned()) {
-        d = absl::Nanoseconds(std::min<uint64_t>(v.get<uint64_t>(), uint64_t{1} << 62));
+        uint64_t n = v.get<uint64_t>();
+        // Consul's old clients send a lock delay in seconds: a number under 1,000 is taken so
+        // (structs.Session's lockDelayMinThreshold), anything larger as nanoseconds.
+        if (k == "LockDelay" && n < 1000) n *= 1'000'000'000;
+        absl::StatusOr<Duration> p = DurationFromNanoseconds(n, std::string("session: ") + k);
+        if (!p.ok()) return p.status();
+        d = *p;
       } else {
         return bad("a duration (\"10s\")");
       }
@@ -233,10 +248,12 @@ absl::StatusOr<std::pair<state::Session, bool>> ParseSessionCreate(std::string_v
       if (!strings(v, &s.node_checks)) return bad("a list of check IDs");
       default_checks = false;
     } else if (k == "ServiceChecks") {
-      // [{"ID": "..."}] in Consul; the IDs are what the store needs.
-      if (!v.is_array() || v.size() > 64) return bad("a list");
+      // [{"ID": "..."}] in Consul; the IDs are what the store needs. null: none (Go's nil).
+      if (!v.is_null() && (!v.is_array() || v.size() > 64)) return bad("a list");
       for (const Json& e : v) {
-        if (!e.is_object() || !e.contains("ID") || !e["ID"].is_string()) return bad("a list of {\"ID\": ...}");
+        if (!e.is_object() || !e.contains("ID") || !e["ID"].is_string() || e["ID"].get<std::string>().size() > 256) {
+          return bad("a list of {\"ID\": ...} (IDs of at most 256 bytes)");
+        }
         s.service_checks.push_back(e["ID"].get<std::string>());
       }
       default_checks = false;

@@ -17,7 +17,8 @@ absl::StatusOr<absl::Duration> ParseGoDuration(std::string_view text) {
   std::string ascii = absl::StrReplaceAll(std::string(text), {{"\xC2\xB5s", "us"}, {"\xCE\xBCs", "us"}});
   absl::Duration d;
   if (!absl::ParseDuration(ascii, &d)) return absl::InvalidArgumentError(bad);
-  return d;
+  // Go's Duration counts whole nanoseconds ("0.25ns" is 0, "1.5ns" is 1); absl keeps quarters.
+  return absl::Trunc(d, absl::Nanoseconds(1));
 }
 
 namespace {
