@@ -44,6 +44,7 @@ const char* ReasonPhrase(int status) {
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
   }
 }
@@ -245,6 +246,7 @@ class Server::Connection {
   bool in_message_ = false;
   size_t header_bytes_ = 0;
   int error_status_ = 0;  // set by a callback that rejects the request (413, 431, 400)
+  const char* error_message_ = nullptr;  // and why, when the status alone does not say
 
   std::deque<std::shared_ptr<internal::PendingAnswer>> pending_;
   std::string unparsed_;  // bytes read but not yet parsed (parsing waits for queue room)
@@ -377,7 +379,9 @@ void Server::Connection::Drive() {
       int status = error_status_ != 0 ? error_status_
                    : error == HPE_HEADER_OVERFLOW ? 431
                                                    : 400;
-      Fail(status, status == 400 ? http_errno_description(error) : ReasonPhrase(status));
+      Fail(status, error_message_ != nullptr ? error_message_
+                   : status == 400            ? http_errno_description(error)
+                                              : ReasonPhrase(status));
       break;
     }
     if (consumed < unparsed_.size()) {
@@ -411,6 +415,7 @@ void Server::Connection::CommitHeader() {
 int Server::Connection::OnMessageBegin(http_parser* parser) {
   Connection* c = From(parser);
   c->request_ = Request();
+  c->error_message_ = nullptr;
   c->header_field_.clear();
   c->header_value_.clear();
   c->in_header_value_ = false;
@@ -447,6 +452,21 @@ int Server::Connection::OnHeaderValue(http_parser* parser, const char* at, size_
 int Server::Connection::OnHeadersComplete(http_parser* parser) {
   Connection* c = From(parser);
   c->CommitHeader();
+  // HTTP/1.x only (http-parser takes any digit: "HTTP/9.9" would be served as 1.1); Go's
+  // server answers 505 too.
+  if (parser->http_major != 1) {
+    c->error_status_ = 505;
+    return -1;
+  }
+  // RFC 9112 5.1: no whitespace between a field name and its colon, which http-parser lets
+  // through ("Host : x"): a proxy in front that reads it differently is a smuggling vector.
+  for (const auto& [name, value] : c->request_.headers.fields()) {
+    if (name.find_first_of(" \t") != std::string::npos) {
+      c->error_status_ = 400;
+      c->error_message_ = "whitespace between a header field's name and its colon";
+      return -1;
+    }
+  }
   c->request_.method = http_method_str(static_cast<http_method>(parser->method));
   if (!ParseTarget(c->request_.target, &c->request_)) {
     c->error_status_ = 400;

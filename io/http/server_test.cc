@@ -444,6 +444,30 @@ TEST(ServerTest, MalformedRequestIs400AndCloses) {
   close(other);
 }
 
+// What http-parser lets through and RFC 9112 does not: whitespace before a field's colon
+// (400: a smuggling vector behind a proxy that reads it otherwise) and a major version other
+// than 1 (505, as Go's server).
+TEST(ServerTest, WhitespaceBeforeAColonIs400AndAnotherMajorVersionIs505) {
+  ServerThread server(&Echo);
+  for (const auto& [request, status] : {std::pair<std::string, int>{"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+                                        {"GET / HTTP/1.1\r\nX-A\t: y\r\n\r\n", 400},
+                                        {"GET / HTTP/9.9\r\nHost: x\r\n\r\n", 505},
+                                        {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505}}) {
+    int fd = Connect(server.port());
+    Reader reader(fd);
+    SendAll(fd, request);
+    ClientResponse response = reader.Next();
+    EXPECT_EQ(response.status, status) << request;
+    EXPECT_TRUE(reader.ClosedByServer()) << request;
+    close(fd);
+  }
+  int fd = Connect(server.port());
+  Reader reader(fd);
+  SendAll(fd, "GET / HTTP/1.0\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(reader.Next().status, 200);
+  close(fd);
+}
+
 TEST(ServerTest, UpgradeAndConnectAreAnsweredThenClosed) {
   ServerThread server(&Echo);
   for (const char* request :
