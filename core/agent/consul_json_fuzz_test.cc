@@ -58,11 +58,11 @@ constexpr size_t kBodyBytesMax = 64 * 1024;
 const Duration kNumericDurationMax = absl::Nanoseconds(uint64_t{1} << 62);
 // The largest it takes as Go's syntax (go_duration.h: up to a year).
 const Duration kGoDurationMax = absl::Hours(24 * 365);
-// Known bug (/tmp/prompts/agent_bugs.md, bad-input helper, 16:45): a duration sent as
-// nanoseconds is taken up to 2^62 ns (146 years, clamped), one in Go's syntax only up to a
-// year, so the agent writes back ("1281023h53m38.427387904s") what it then refuses to read:
-// `operator autopilot set-config` (read, change a field, write back) fails for good after one
-// such PUT. Set true once both forms are bounded alike; the tests then require it.
+// Found here (16:45, fixed in 89b9471): a duration sent as nanoseconds was taken up to 2^62 ns
+// (146 years, clamped), one in Go's syntax only up to a year, so the agent wrote back
+// ("1281023h53m38.427387904s") what it then refused to read: `operator autopilot set-config`
+// (read, change a field, write back) failed for good after one such PUT. Both forms are now
+// bounded alike, and the tests require it (false would accept the old behaviour).
 constexpr bool kNumericDurationsBoundedAsGoStrings = true;
 const Duration kAcceptedDurationMax = kNumericDurationsBoundedAsGoStrings ? kGoDurationMax : kNumericDurationMax;
 
@@ -432,7 +432,8 @@ TEST(ConsulJsonFuzzTest, SessionCreateEdges) {
   EXPECT_TRUE(empty->second);
   const std::string big = absl::StrCat("{\"Name\":\"", std::string(kBodyBytesMax, 'x'), "\"}");
   ExpectRefusal(ParseSessionCreate(big, "n1").status(), "session", big);
-  for (const std::string& input : {std::string("\0", 1), std::string("null"),
+  for (const std::string& input : {std::string("\0", 1), std::string("{}\0", 3), std::string("{}\0x", 4),
+                                  std::string("{\"Name\":\"a\"}\0", 13), std::string("null"),
                                   std::string("[]"), std::string("\"x\""), std::string("{\"Name\":\"\xFF\"}"),
                                   std::string("{\"Name\":\"\\ud800\"}"), std::string("{\"TTL\":1e400}"),
                                   std::string("{\"TTL\":-1}"), std::string("{\"TTL\":1.5}"),
@@ -567,10 +568,10 @@ TEST(ConsulJsonFuzzTest, GoDurationsRoundTripAndRandomTextIsRefused) {
   }
 }
 
-// Known bug (/tmp/prompts/agent_bugs.md, bad-input helper, 17:30; found by a MUSTER_FUZZ_SEEDS=40
-// sweep, seeds 5 and 33): Go's time.ParseDuration truncates to whole nanoseconds, ours keeps
-// absl's quarter-nanosecond ticks, so "0.25ns" is a non-zero TTL written back as "0s", and an
-// accepted configuration does not read back equal. Set true once fixed.
+// Found here (17:30, by a MUSTER_FUZZ_SEEDS=40 sweep, seeds 5 and 33; fixed in 89b9471): Go's
+// time.ParseDuration truncates to whole nanoseconds, ours kept absl's quarter-nanosecond ticks,
+// so "0.25ns" was a non-zero TTL written back as "0s", and an accepted configuration did not
+// read back equal. Now required (false would accept the old behaviour).
 constexpr bool kGoDurationsAreWholeNanoseconds = true;
 
 TEST(ConsulJsonFuzzTest, GoDurationsAreWholeNanoseconds) {
