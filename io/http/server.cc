@@ -194,6 +194,7 @@ class Server::Connection {
     uv_write_t request;
     std::string bytes;
     Connection* connection;
+    bool counted = false;  // in the server's unsent_bytes_ until written (or cancelled)
   };
 
   static const http_parser_settings& Settings();
@@ -577,6 +578,15 @@ void Server::Connection::Flush() {
       Close();
       return;
     }
+    write->counted = true;
+    server_->unsent_bytes_ += write->bytes.size();
+    // Over the server's budget: the connection that is not taking its answers goes.
+    if (server_->unsent_bytes_ > server_->options_.unsent_bytes_max &&
+        tcp_.write_queue_size > server_->options_.write_queue_bytes_max) {
+      server_->closed_for_unsent_bytes_.fetch_add(1, std::memory_order_relaxed);
+      Close();
+      return;
+    }
   }
   if (end) {
     ending_ = true;
@@ -596,6 +606,7 @@ void Server::Connection::Flush() {
 void Server::Connection::OnWritten(uv_write_t* request, int status) {
   auto* write = reinterpret_cast<WriteRequest*>(request);
   Connection* c = write->connection;
+  if (write->counted) c->server_->unsent_bytes_ -= write->bytes.size();
   delete write;
   --c->writes_in_flight_;
   if (c->closing_) return;

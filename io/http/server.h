@@ -46,6 +46,7 @@
 
 #include <uv.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -129,6 +130,12 @@ struct ServerOptions {
   // Answer bytes handed to the socket but not yet taken by the client, past which no further
   // request is read from it.
   size_t write_queue_bytes_max = 1024 * 1024;
+  // Answer bytes handed to sockets and not yet taken, over all connections. Past it, a
+  // connection whose own queue is over write_queue_bytes_max (a client that asks and does
+  // not read) is closed: up to pipelined_requests_max answers of 512 KiB each may already be
+  // on their way when its queue fills, so the per-connection bound alone lets a few hundred
+  // such clients take gigabytes.
+  size_t unsent_bytes_max = 64 * 1024 * 1024;
   int listen_backlog = 1024;
 };
 
@@ -148,6 +155,11 @@ class Server {
   // The bound port (useful after binding port 0); 0 before Listen.
   int port() const { return port_; }
   size_t connection_count() const { return connections_.size(); }
+  // Answer bytes queued on sockets and not yet written out, over all connections.
+  size_t unsent_bytes() const { return unsent_bytes_; }
+  // Connections closed because the server's unsent bytes were over unsent_bytes_max (atomic:
+  // readable from another thread, as tests and stats do).
+  uint64_t closed_for_unsent_bytes() const { return closed_for_unsent_bytes_.load(std::memory_order_relaxed); }
 
   // Closes the listener and every connection (pending answers are dropped); `done` runs once
   // libuv has released every handle.
@@ -174,6 +186,8 @@ class Server {
   int port_ = 0;
   std::function<void()> stop_done_;
   std::list<std::unique_ptr<Connection>> connections_;
+  size_t unsent_bytes_ = 0;
+  std::atomic<uint64_t> closed_for_unsent_bytes_{0};
   // One read buffer for every connection: the loop is single-threaded and read callbacks
   // consume their bytes before the next read, so 1,000 connections cost one buffer.
   std::vector<char> read_buffer_;

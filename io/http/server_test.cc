@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -150,6 +151,7 @@ class ServerThread {
 
   const absl::Status& status() const { return status_; }
   int port() const { return server_->port(); }
+  const Server& server() const { return *server_; }
   uv_loop_t* loop() { return &loop_; }
 
  private:
@@ -294,6 +296,61 @@ TEST(ServerTest, AClientThatDoesNotReadIsNotServedUnboundedly) {
   }
   EXPECT_EQ(handled.load(), kRequests);
   close(fd);
+}
+
+// Clients that pipeline requests for big answers and never read: each one's queue passes its
+// own bound with up to pipelined_requests_max answers already on their way, so past the
+// server-wide budget they are closed, while a client that reads is served throughout.
+TEST(ServerTest, ClientsThatNeverReadAreClosedPastTheServersBudget) {
+  ServerOptions options;
+  options.write_queue_bytes_max = 256 * 1024;
+  options.unsent_bytes_max = 4 * 1024 * 1024;
+  const std::string big(512 * 1024, 'b');
+  std::atomic<int> dropped{0};
+  uv_loop_t* loop = nullptr;
+  // Answers come later, as the agent's do: all 64 pipelined requests of a client are taken
+  // before its first answer fills its queue.
+  auto server = std::make_unique<ServerThread>(
+      [&](Request request, Responder responder) {
+        auto* deferred = new Deferred{{}, std::make_unique<Responder>(responder), big, &dropped};
+        uv_timer_init(loop, &deferred->timer);
+        deferred->timer.data = deferred;
+        uv_timer_start(
+            &deferred->timer,
+            [](uv_timer_t* timer) {
+              auto* d = static_cast<Deferred*>(timer->data);
+              d->responder->Respond(200, d->body);
+              uv_close(reinterpret_cast<uv_handle_t*>(timer),
+                       [](uv_handle_t* handle) { delete static_cast<Deferred*>(handle->data); });
+            },
+            50, 0);
+      },
+      options);
+  loop = server->loop();
+  constexpr int kGreedy = 6;
+  std::vector<int> greedy;
+  std::string burst;
+  for (int i = 0; i < 64; ++i) absl::StrAppend(&burst, Get(absl::StrCat("/", i)));
+  for (int i = 0; i < kGreedy; ++i) {
+    int fd = Connect(server->port());
+    int small = 4096;  // a small receive buffer, so the answers pile up on the server's side
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    SendAll(fd, burst);
+    greedy.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // A reading client is served meanwhile.
+  int good = Connect(server->port());
+  Reader reader(good);
+  SendAll(good, Get("/fine"));
+  EXPECT_EQ(reader.Next().body.size(), big.size());
+  close(good);
+  // Past the 4 MiB budget (6 clients x 64 answers x 512 KiB were asked for), greedy ones were
+  // closed (the kernel may still be draining what it took of their answers).
+  const uint64_t cut = server->server().closed_for_unsent_bytes();
+  for (int fd : greedy) close(fd);
+  EXPECT_GE(cut, 1);
+  server.reset();
 }
 
 TEST(ServerTest, DeferredAnswerFromATimer) {

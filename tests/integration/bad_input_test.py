@@ -61,7 +61,7 @@ NEVER_READING_CLIENT_KIB_MAX = (64 * 512 + 1024) * 3 // 2
 # answers across connections, so ~100 such clients (a few MB of requests) take the agent's
 # memory (20 measured: +685 MB). Set True once io/http bounds them server-wide; then the four
 # clients must cost at most UNSENT_ANSWER_KIB_MAX together.
-UNSENT_ANSWERS_BOUNDED_PER_SERVER = False
+UNSENT_ANSWERS_BOUNDED_PER_SERVER = True
 UNSENT_ANSWER_KIB_MAX = 64 * 1024
 # File descriptors the agent may hold above its count before the attacks (its clients' sockets
 # come and go; a leak of one per attack would be hundreds).
