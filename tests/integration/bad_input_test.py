@@ -57,10 +57,10 @@ NEVER_READING_CLIENTS = 4
 # hold now: pipelined_requests_max (64) answers of 512 KiB, the 1 MiB write queue, and half
 # again for copies on the way and the allocator (measured: ~37 MB each).
 NEVER_READING_CLIENT_KIB_MAX = (64 * 512 + 1024) * 3 // 2
-# Known bug (/tmp/prompts/agent_bugs.md, bad-input helper, 16:35): nothing bounds unsent
-# answers across connections, so ~100 such clients (a few MB of requests) take the agent's
-# memory (20 measured: +685 MB). Set True once io/http bounds them server-wide; then the four
-# clients must cost at most UNSENT_ANSWER_KIB_MAX together.
+# Found here (16:35, fixed in 0dea0d3): nothing bounded unsent answers across connections, so
+# ~100 such clients (a few MB of requests) could take the agent's memory (20 measured: +685 MB;
+# after the fix, +2.4 MB). io/http now closes them past a server-wide budget, and the four
+# clients must cost at most UNSENT_ANSWER_KIB_MAX together (False: only the per-client bound).
 UNSENT_ANSWERS_BOUNDED_PER_SERVER = True
 UNSENT_ANSWER_KIB_MAX = 64 * 1024
 # File descriptors the agent may hold above its count before the attacks (its clients' sockets
@@ -414,9 +414,9 @@ def huge(agent):
 def never_reads(agent):
     """Clients pipeline 2,000 GETs of the 512 KiB value each and never read. io/http stops
     reading a client whose answers pile up, but only after the requests it has already taken
-    (up to pipelined_requests_max, 64) are answered: so each such client holds up to 64 x 512
-    KiB of answers for the request timeout. Checked here: the agent's growth stays within that
-    per-client bound, and it gives the memory back once they go."""
+    (up to pipelined_requests_max, 64) are answered, and closes such clients past a server-wide
+    budget of unsent answers: the agent's growth stays within UNSENT_ANSWER_KIB_MAX, and it
+    gives the memory back once they go."""
     before = rss_kib(agent.process.pid)
     clients = []
     data = request("GET", "/v1/kv/bi/max?raw") * 2000
