@@ -1680,16 +1680,13 @@ void AgentMachine::Impl::ObserveUserEvents(const Effects& batch) {
   }
 }
 
-// What user event filters are matched against: this node, and its services. Until the
-// agent's local services exist (issue 13) a server uses what the catalog holds for it.
+// What user event filters are matched against: this node, and the services registered on
+// this agent (local_state.h), as Consul's shouldProcessUserEvent reads its local services.
 EventTarget AgentMachine::Impl::LocalEventTarget() const {
   EventTarget target;
   target.node_name = node_name_;
-  if (raft != nullptr) {
-    std::optional<state::NodeServices> mine = fsm.store().GetNodeServices(node_name_).value;
-    if (mine.has_value()) {
-      for (const state::Service& s : mine->services) target.services.emplace_back(s.name, s.tags);
-    }
+  if (local_ != nullptr) {
+    for (const auto& [id, s] : local_->services()) target.services.emplace_back(s.service.name, s.service.tags);
   }
   return target;
 }

@@ -81,6 +81,19 @@ class EventTest(dev_agent.TestCase):
         _, events = self.c.event.list(name="here")
         self.assertEqual(len(events), 1)
 
+    def test_service_and_tag_filters_match_this_agents_services(self):
+        self.c.agent.service.register("web", service_id="web-1", tags=["v1", "canary"])
+        self.addCleanup(self.c.agent.service.deregister, "web-1")
+        self.c.event.fire("for-web", "x", service="^web$", tag="canary")
+        self.c.event.fire("for-db", "x", service="^db$")
+        self.c.event.fire("for-web-v2", "x", service="web", tag="^v2$")
+        self.assertEqual(len(self.c.event.list(name="for-web")[1]), 1)
+        self.assertEqual(self.c.event.list(name="for-db")[1], [])
+        self.assertEqual(self.c.event.list(name="for-web-v2")[1], [])
+        # A tag filter without a service filter is refused, as Consul's.
+        with self.assertRaises(dev_agent.consul.ConsulException):
+            self.c.event.fire("tag-only", "x", tag="v1")
+
     def test_reserved_name_and_bad_filter_are_refused(self):
         with self.assertRaises(dev_agent.consul.ConsulException):
             self.c.event.fire("_internal", "x")
