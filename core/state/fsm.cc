@@ -101,7 +101,22 @@ void Fsm::Dispatch(uint64_t index, Time now, const proto::state::Command& c, App
           r.status = absl::InvalidArgumentError(absl::StrCat("unknown txn verb ", op.verb()));
           return;
         }
-        ops.push_back(TxnOp{static_cast<TxnVerb>(op.verb()), FromProto(op.entry()), op.index()});
+        if (op.kind() > static_cast<uint32_t>(TxnKind::kCheck)) {
+          r.status = absl::InvalidArgumentError(absl::StrCat("unknown txn op kind ", op.kind()));
+          return;
+        }
+        TxnOp t{static_cast<TxnVerb>(op.verb()), FromProto(op.entry()), op.index()};
+        t.kind = static_cast<TxnKind>(op.kind());
+        switch (t.kind) {
+          case TxnKind::kKV: break;
+          case TxnKind::kNode: t.node = FromProto(op.node()); break;
+          case TxnKind::kService:
+            t.service_node = op.service_node();
+            t.service = FromProto(op.service());
+            break;
+          case TxnKind::kCheck: t.check = FromProto(op.check()); break;
+        }
+        ops.push_back(std::move(t));
       }
       absl::StatusOr<TxnResponse> resp = store_.Txn(index, now, ops);
       r.status = resp.status();
@@ -193,6 +208,17 @@ Command Txn(Time now, const std::vector<TxnOp>& ops) {
     p->set_verb(static_cast<uint32_t>(op.verb));
     *p->mutable_entry() = ToProto(op.entry);
     p->set_index(op.index);
+    // A KV op leaves the catalog fields unset, so its bytes are those of before they came.
+    switch (op.kind) {
+      case TxnKind::kKV: break;
+      case TxnKind::kNode: *p->mutable_node() = ToProto(op.node); break;
+      case TxnKind::kService:
+        p->set_service_node(op.service_node);
+        *p->mutable_service() = ToProto(op.service);
+        break;
+      case TxnKind::kCheck: *p->mutable_check() = ToProto(op.check); break;
+    }
+    if (op.kind != TxnKind::kKV) p->set_kind(static_cast<uint32_t>(op.kind));
   }
   return c;
 }

@@ -393,7 +393,7 @@ class Interpreter {
           if (!in.errors().empty()) return std::string();
           auto describe = [](const TxnResponse& t) {
             std::vector<std::string> lines;
-            for (const KVEntry& e : t.results) lines.push_back(absl::StrCat("  result ", Describe(e)));
+            for (const TxnResult& e : t.results) lines.push_back(absl::StrCat("  result ", Describe(e.kv)));
             for (const TxnError& e : t.errors) lines.push_back(absl::StrCat("  error op ", e.op_index, ": ", e.what));
             return absl::StrJoin(lines, "\n");
           };

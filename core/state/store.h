@@ -54,7 +54,8 @@ struct RegisterRequest {
   std::vector<Check> checks;  // Check + Checks; node defaults to node.name
 };
 
-// Transaction verbs of PUT /v1/txn's KV operations.
+// Transaction verbs of PUT /v1/txn's operations. KV takes them all; Node, Service and Check
+// take set, cas, get, delete and delete-cas (Consul's api.NodeSet ... api.CheckDeleteCAS).
 enum class TxnVerb : uint8_t {
   kSet, kCas, kLock, kUnlock, kGet, kGetTree, kCheckIndex, kCheckSession, kCheckNotExists,
   kDelete, kDeleteCas, kDeleteTree,
@@ -62,11 +63,23 @@ enum class TxnVerb : uint8_t {
 std::string_view TxnVerbName(TxnVerb v);  // Consul's "set", "cas", "get-tree", ...
 absl::StatusOr<TxnVerb> ParseTxnVerb(std::string_view name);
 
+// Which table an operation works on: the JSON op's one key ("KV", "Node", "Service", "Check").
+enum class TxnKind : uint8_t { kKV = 0, kNode = 1, kService = 2, kCheck = 3 };
+std::string_view TxnKindName(TxnKind k);  // "KV", "Node", "Service", "Check"
+// Whether `kind` takes `verb` (catalog kinds: set, cas, get, delete, delete-cas).
+bool TxnKindTakes(TxnKind kind, TxnVerb verb);
+
 struct TxnOp {
   TxnVerb verb = TxnVerb::kGet;
-  // Key, Value, Flags, Session; `index` is the request's Index (CAS/check-index).
+  // KV: Key, Value, Flags, Session; `index` is the request's Index (CAS/check-index), and for
+  // the catalog kinds the object's ModifyIndex (cas, delete-cas: 0 means "only if absent").
   KVEntry entry;
   uint64_t index = 0;
+  TxnKind kind = TxnKind::kKV;
+  Node node;                 // kNode: the node (by name)
+  std::string service_node;  // kService: the node the service is on
+  Service service;           // kService
+  Check check;               // kCheck: Node and CheckID name it
 };
 
 struct TxnError {
@@ -75,10 +88,19 @@ struct TxnError {
   friend bool operator==(const TxnError&, const TxnError&) = default;
 };
 
-// Results (one entry per result; get-tree yields several, deletes none; writes carry no
-// Value, as Consul) or, when any op failed, the errors and nothing applied.
+// One element of Results: {"KV": ...}, {"Node": ...}, {"Service": ...} or {"Check": ...}.
+struct TxnResult {
+  TxnKind kind = TxnKind::kKV;
+  KVEntry kv;
+  Node node;
+  Service service;
+  Check check;
+};
+
+// Results (one per result; get-tree yields several, deletes none; KV writes carry no Value,
+// as Consul) or, when any op failed, the errors and nothing applied.
 struct TxnResponse {
-  std::vector<KVEntry> results;
+  std::vector<TxnResult> results;
   std::vector<TxnError> errors;
   bool ok() const { return errors.empty(); }
 };
@@ -248,8 +270,12 @@ class Store {
   bool KVCasInternal(uint64_t idx, KVEntry entry, uint64_t cas_index);
   bool KVDeleteCasInternal(uint64_t idx, const std::string& key, uint64_t cas_index);
   void KVDeleteTreeInternal(uint64_t idx, std::string_view prefix);
-  absl::Status TxnReadOne(const TxnOp& op, std::vector<KVEntry>& results) const;
-  absl::Status TxnOne(uint64_t idx, Time now, const TxnOp& op, std::vector<KVEntry>& results);
+  absl::Status TxnReadOne(const TxnOp& op, std::vector<TxnResult>& results) const;
+  absl::Status TxnOne(uint64_t idx, Time now, const TxnOp& op, std::vector<TxnResult>& results);
+  absl::Status TxnCatalogRead(const TxnOp& op, std::vector<TxnResult>& results) const;
+  absl::Status TxnCatalogOne(uint64_t idx, Time now, const TxnOp& op, std::vector<TxnResult>& results);
+  void SaveCatalogUndo(const std::string& node, const std::string& service_name);
+  void RollBackCatalog();
 
   // session helpers
   void InvalidateSession(uint64_t idx, Time now, std::string id);  // by value: callers pass keys it erases
@@ -296,6 +322,19 @@ class Store {
   };
   bool undo_active_ = false;
   absl::btree_map<std::string, Undo> undo_;
+  // The catalog's undo log: everything a catalog op may change is scoped to one node (its
+  // services, checks, and sessions, whose locks go through the KV undo log above), so each
+  // node touched is saved whole before its first change; plus the per-service-name indexes
+  // and the lock delays an invalidated session sets.
+  struct NodeUndo {
+    std::optional<Node> node;
+    std::vector<std::pair<Key2, Service>> services;
+    std::vector<std::pair<Key2, Check>> checks;
+    std::vector<Session> sessions;
+  };
+  absl::btree_map<std::string, NodeUndo> node_undo_;
+  absl::btree_map<std::string, std::optional<uint64_t>> service_index_undo_;
+  std::optional<absl::btree_map<std::string, Time>> lock_delays_undo_;
 };
 
 // Consul's maintenance-mode checks (docs: api/agent "Enable Maintenance Mode"): critical

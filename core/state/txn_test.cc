@@ -1,7 +1,9 @@
 // Transactions following Consul's docs: api/txn "Create Transaction": up to 64 ops, all
-// applied or none, per-op errors with OpIndex, results without Value for writes.
+// applied or none, per-op errors with OpIndex, results without Value for writes; Node,
+// Service and Check ops (set, cas, get, delete, delete-cas) rolled back with the KV ones.
 #include <gtest/gtest.h>
 
+#include "core/state/fsm.h"
 #include "core/state/store.h"
 #include "core/state/test_util.h"
 
@@ -9,6 +11,7 @@ namespace muster::state {
 namespace {
 
 using testing::KV;
+using testing::MakeCheck;
 using testing::LiveNodeReq;
 using testing::MakeSession;
 using testing::T;
@@ -26,10 +29,10 @@ TEST(TxnTest, AllOpsApplyAtOneIndex) {
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(r->ok());
   ASSERT_EQ(r->results.size(), 4u);
-  EXPECT_EQ(r->results[0].key, "a");
-  EXPECT_EQ(r->results[0].value, "");  // writes come back without their value
-  EXPECT_EQ(r->results[0].modify_index, 5u);
-  EXPECT_EQ(r->results[2].value, "1");  // get sees the earlier op, with the value
+  EXPECT_EQ(r->results[0].kv.key, "a");
+  EXPECT_EQ(r->results[0].kv.value, "");  // writes come back without their value
+  EXPECT_EQ(r->results[0].kv.modify_index, 5u);
+  EXPECT_EQ(r->results[2].kv.value, "1");  // get sees the earlier op, with the value
   EXPECT_EQ(s.KVGet("existing").value->value, "new");
   EXPECT_EQ(s.TableIndex(kTableKVs), 5u);
 }
@@ -76,7 +79,7 @@ TEST(TxnTest, LockUnlockAndCheckSessionRollBackTheirLocks) {
   auto ok = s.Txn(4, T(0), {Op(TxnVerb::kLock, "l", "v", 0, "s1"),
                             Op(TxnVerb::kCheckSession, "l", "", 0, "s1")});
   ASSERT_TRUE(ok->ok());
-  EXPECT_EQ(ok->results[0].lock_index, 1u);
+  EXPECT_EQ(ok->results[0].kv.lock_index, 1u);
   // Unlock then fail: the lock must still be held by s1 afterwards.
   auto bad = s.Txn(5, T(0), {Op(TxnVerb::kUnlock, "l", "", 0, "s1"), Op(TxnVerb::kLock, "l", "", 0, "s2"),
                              Op(TxnVerb::kCheckSession, "l", "", 0, "s1")});
@@ -102,8 +105,8 @@ TEST(TxnTest, GetTreeDeleteCasAndVerbNames) {
                            Op(TxnVerb::kGetTree, "t/")});
   ASSERT_TRUE(r->ok());
   ASSERT_EQ(r->results.size(), 3u);
-  EXPECT_EQ(r->results[1].value, "2");
-  EXPECT_EQ(r->results[2].key, "t/b");
+  EXPECT_EQ(r->results[1].kv.value, "2");
+  EXPECT_EQ(r->results[2].kv.key, "t/b");
   auto stale = s.Txn(4, T(0), {Op(TxnVerb::kDeleteCas, "t/b", "", 1)});
   EXPECT_EQ(stale->errors.at(0).what, "failed to delete key \"t/b\", index is stale");
   for (TxnVerb v : {TxnVerb::kSet, TxnVerb::kGetTree, TxnVerb::kCheckNotExists, TxnVerb::kDeleteTree}) {
@@ -121,7 +124,7 @@ TEST(TxnTest, ReadOnlyTransactions) {
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(r->ok());
   EXPECT_EQ(r->results.size(), 3u);
-  EXPECT_EQ(r->results[0].value, "1");
+  EXPECT_EQ(r->results[0].kv.value, "1");
   EXPECT_EQ(s.TxnReadIndex(), 4u);
   auto failed = s.TxnRead({Op(TxnVerb::kGet, "r/a"), Op(TxnVerb::kGet, "r/zz")});
   ASSERT_FALSE(failed->ok());
@@ -129,6 +132,214 @@ TEST(TxnTest, ReadOnlyTransactions) {
   EXPECT_EQ(failed->errors.at(0).what, "key \"r/zz\" doesn't exist");
   EXPECT_TRUE(failed->results.empty());
   EXPECT_EQ(s.TxnRead({Op(TxnVerb::kSet, "r/a")}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// ---- catalog operations
+
+TxnOp NodeOp(TxnVerb v, std::string name, uint64_t index = 0, std::string address = "10.0.0.9") {
+  TxnOp op;
+  op.kind = TxnKind::kNode;
+  op.verb = v;
+  op.index = index;
+  op.node.name = std::move(name);
+  op.node.address = std::move(address);
+  return op;
+}
+
+TxnOp ServiceOp(TxnVerb v, std::string node, std::string id, std::string name = "", uint64_t index = 0) {
+  TxnOp op;
+  op.kind = TxnKind::kService;
+  op.verb = v;
+  op.index = index;
+  op.service_node = std::move(node);
+  op.service.id = std::move(id);
+  op.service.name = std::move(name);
+  op.service.port = 8080;
+  return op;
+}
+
+TxnOp CheckOp(TxnVerb v, std::string node, std::string id, HealthStatus status = HealthStatus::kPassing,
+              std::string service_id = "", uint64_t index = 0) {
+  TxnOp op;
+  op.kind = TxnKind::kCheck;
+  op.verb = v;
+  op.index = index;
+  op.check = MakeCheck(std::move(id), status, std::move(service_id));
+  op.check.node = std::move(node);
+  return op;
+}
+
+TEST(TxnCatalogTest, NodeServiceAndCheckApplyAtOneIndex) {
+  Store s;
+  s.TakeChanges();
+  auto r = s.Txn(7, T(0), {NodeOp(TxnVerb::kSet, "n1"), ServiceOp(TxnVerb::kSet, "n1", "web-1", "web"),
+                           CheckOp(TxnVerb::kSet, "n1", "web-alive", HealthStatus::kPassing, "web-1"),
+                           ServiceOp(TxnVerb::kGet, "n1", "web-1"), ServiceOp(TxnVerb::kDelete, "n1", "nope")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->ok()) << r->errors.at(0).what;
+  ASSERT_EQ(r->results.size(), 4u);  // deletes answer nothing
+  EXPECT_EQ(r->results[0].kind, TxnKind::kNode);
+  EXPECT_EQ(r->results[0].node.address, "10.0.0.9");
+  EXPECT_EQ(r->results[0].node.create_index, 7u);
+  EXPECT_EQ(r->results[1].kind, TxnKind::kService);
+  EXPECT_EQ(r->results[1].service.name, "web");
+  EXPECT_EQ(r->results[1].service.modify_index, 7u);
+  EXPECT_EQ(r->results[2].kind, TxnKind::kCheck);
+  EXPECT_EQ(r->results[2].check.service_name, "web");  // filled from the service, as a registration's
+  EXPECT_EQ(r->results[3].service.id, "web-1");
+  for (const char* table : {kTableNodes, kTableServices, kTableChecks}) EXPECT_EQ(s.TableIndex(table), 7u) << table;
+  EXPECT_EQ(s.TableIndex(kTableKVs), 0u);
+  EXPECT_EQ(s.ServiceIndex("web"), 7u);
+  ASSERT_EQ(s.ServiceHealthQuery("web", {}, /*passing_only=*/true).value.size(), 1u);
+  ChangeSet changes = s.TakeChanges();
+  EXPECT_TRUE(changes.tables.contains(kTableServices));
+  EXPECT_TRUE(changes.service_names.contains("web"));
+  EXPECT_TRUE(changes.nodes.contains("n1"));
+}
+
+// cas: only at the stored ModifyIndex, 0 only while absent; delete-cas only at the stored one.
+TEST(TxnCatalogTest, CasVerbsCompareModifyIndex) {
+  Store s;
+  ASSERT_TRUE(s.Txn(3, T(0), {NodeOp(TxnVerb::kCas, "n1", 0)})->ok());
+  auto again = s.Txn(4, T(0), {NodeOp(TxnVerb::kCas, "n1", 0)});
+  ASSERT_FALSE(again->ok());
+  EXPECT_EQ(again->errors.at(0).what, "failed to set node \"n1\", index is stale");
+  EXPECT_TRUE(s.Txn(5, T(0), {NodeOp(TxnVerb::kCas, "n1", 3, "10.0.0.10")})->ok());
+  EXPECT_EQ(s.GetNode("n1")->address, "10.0.0.10");
+  ASSERT_TRUE(s.Txn(6, T(0), {ServiceOp(TxnVerb::kCas, "n1", "db", "db", 0)})->ok());
+  auto stale = s.Txn(7, T(0), {ServiceOp(TxnVerb::kCas, "n1", "db", "db", 5),
+                               ServiceOp(TxnVerb::kDeleteCas, "n1", "db", "", 5),
+                               ServiceOp(TxnVerb::kDeleteCas, "n1", "gone", "", 0),
+                               CheckOp(TxnVerb::kDeleteCas, "n1", "c", HealthStatus::kPassing, "", 0)});
+  ASSERT_EQ(stale->errors.size(), 4u);
+  EXPECT_EQ(stale->errors[0].what, "failed to set service \"db\" on node \"n1\", index is stale");
+  EXPECT_EQ(stale->errors[1].what, "failed to delete service \"db\" on node \"n1\", index is stale");
+  EXPECT_EQ(stale->errors[2].what, "failed to delete service \"gone\" on node \"n1\", index is stale");
+  EXPECT_EQ(stale->errors[3].what, "failed to delete check \"c\" on node \"n1\", index is stale");
+  ASSERT_TRUE(s.Txn(8, T(0), {ServiceOp(TxnVerb::kDeleteCas, "n1", "db", "", 6)})->ok());
+  EXPECT_EQ(s.service_count(), 0u);
+  ASSERT_TRUE(s.Txn(9, T(0), {NodeOp(TxnVerb::kDeleteCas, "n1", 5)})->ok());
+  EXPECT_FALSE(s.GetNode("n1").has_value());
+}
+
+TEST(TxnCatalogTest, WritesAreValidatedAsRegistrations) {
+  Store s;
+  auto r = s.Txn(2, T(0), {ServiceOp(TxnVerb::kSet, "ghost", "web", "web"),
+                           CheckOp(TxnVerb::kSet, "ghost", "c"), NodeOp(TxnVerb::kSet, ""),
+                           NodeOp(TxnVerb::kGet, "ghost"), CheckOp(TxnVerb::kGet, "ghost", "c"),
+                           ServiceOp(TxnVerb::kGet, "ghost", "web")});
+  ASSERT_EQ(r->errors.size(), 6u);
+  EXPECT_EQ(r->errors[0].what, "Missing node registration");
+  EXPECT_EQ(r->errors[1].what, "Missing node registration");
+  EXPECT_EQ(r->errors[2].what, "Must provide node");
+  EXPECT_EQ(r->errors[3].what, "node \"ghost\" doesn't exist");
+  EXPECT_EQ(r->errors[4].what, "check \"c\" on node \"ghost\" doesn't exist");
+  EXPECT_EQ(r->errors[5].what, "service \"web\" on node \"ghost\" doesn't exist");
+  auto orphan = s.Txn(3, T(0), {NodeOp(TxnVerb::kSet, "n1"), CheckOp(TxnVerb::kSet, "n1", "c", HealthStatus::kPassing, "nosvc")});
+  EXPECT_EQ(orphan->errors.at(0).what, "Missing service registration");
+  TxnOp lock = NodeOp(TxnVerb::kSet, "n1");
+  lock.verb = TxnVerb::kLock;  // not a catalog verb: the whole transaction is refused
+  EXPECT_EQ(s.Txn(4, T(0), {lock}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.last_index(), 0u);
+  EXPECT_EQ(s.TableIndex(kTableNodes), 0u);
+}
+
+// The catalog's undo: a failing op puts back nodes, services, checks, the sessions a node's
+// removal ended (with the locks they held and the lock delays their end set) and every index,
+// so the state is byte for byte the one before, and its derived maps agree with it (a store
+// restored from the snapshot then takes the same later commands to the same state).
+TEST(TxnCatalogTest, RollbackRestoresTheCatalogAndItsSessions) {
+  Store s;
+  ASSERT_TRUE(s.Register(1, T(0), LiveNodeReq("n1")).ok());
+  RegisterRequest web = testing::ServiceReq("n1", "web-1", "web", {"v1"});
+  web.node = s.GetNode("n1").value();
+  web.node.id = "11111111-2222-3333-4444-555555555555";
+  ASSERT_TRUE(s.Register(2, T(0), web).ok());
+  ASSERT_TRUE(s.SessionCreate(3, T(0), MakeSession("s1", "n1"), true).ok());
+  ASSERT_TRUE(*s.KVLock(4, T(0), KV("lock", "held", "s1")));
+  s.SetLastIndex(4);
+  s.TakeChanges();
+  const std::string before = s.Snapshot();
+
+  TxnOp rename = ServiceOp(TxnVerb::kSet, "n2", "web-1", "renamed");
+  auto r = s.Txn(9, T(1), {NodeOp(TxnVerb::kDelete, "n1"), NodeOp(TxnVerb::kSet, "n2"), rename,
+                           ServiceOp(TxnVerb::kSet, "n2", "api", "api"), Op(TxnVerb::kSet, "other", "x"),
+                           CheckOp(TxnVerb::kSet, "n2", "serfHealth", HealthStatus::kCritical),
+                           NodeOp(TxnVerb::kGet, "n1")});  // n1 is gone by now: fails
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].op_index, 6u);
+  EXPECT_TRUE(r->results.empty());
+  EXPECT_EQ(s.Snapshot(), before);
+  EXPECT_EQ(s.ServiceIndex("renamed"), s.TableIndex(kTableServices));  // never seen: the table's
+  EXPECT_TRUE(s.TakeChanges().tables.empty());
+  EXPECT_EQ(s.SessionGet("s1").value->node, "n1");
+  EXPECT_EQ(s.KVGet("lock").value->session, "s1");
+  EXPECT_FALSE(s.KVLockDelay("lock").has_value());
+  EXPECT_EQ(s.ServiceNodes("web", {}).value.size(), 1u);
+
+  Store restored;
+  absl::Status restore = restored.Restore(before);
+  ASSERT_TRUE(restore.ok()) << restore;
+  for (Store* store : {&s, &restored}) {
+    // The node ID is still n1's; removing n1 still ends s1 and releases its lock.
+    RegisterRequest alias = testing::NodeReq("n3");
+    alias.node.id = web.node.id;
+    EXPECT_FALSE(store->Register(10, T(2), alias).ok());
+    ASSERT_TRUE(store->DeregisterNode(11, T(2), "n1").ok());
+    EXPECT_FALSE(store->SessionGet("s1").value.has_value());
+    EXPECT_TRUE(store->KVGet("lock").value->session.empty());
+    EXPECT_TRUE(store->ServiceNodes("web", {}).value.empty());
+  }
+  EXPECT_EQ(s.ContentHash(), restored.ContentHash());
+}
+
+TEST(TxnCatalogTest, ReadOnlyGetsOfEveryKind) {
+  Store s;
+  ASSERT_TRUE(s.Register(3, T(0), testing::ServiceReq("n1", "web-1", "web")).ok());
+  RegisterRequest check = testing::NodeReq("n1");
+  check.checks.push_back(MakeCheck("up", HealthStatus::kWarning, "web-1"));
+  ASSERT_TRUE(s.Register(4, T(0), check).ok());
+  auto r = s.TxnRead({NodeOp(TxnVerb::kGet, "n1"), ServiceOp(TxnVerb::kGet, "n1", "web-1"),
+                      CheckOp(TxnVerb::kGet, "n1", "up"), Op(TxnVerb::kCheckNotExists, "k")});
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->ok());
+  ASSERT_EQ(r->results.size(), 3u);
+  EXPECT_EQ(r->results[0].node.address, "10.0.0.1");
+  EXPECT_EQ(r->results[1].service.port, 80);
+  EXPECT_EQ(r->results[2].check.status, HealthStatus::kWarning);
+  EXPECT_EQ(s.TxnRead({NodeOp(TxnVerb::kSet, "n1")}).status().code(), absl::StatusCode::kInvalidArgument);
+  auto missing = s.TxnRead({CheckOp(TxnVerb::kGet, "n1", "down")});
+  EXPECT_EQ(missing->errors.at(0).what, "check \"down\" on node \"n1\" doesn't exist");
+}
+
+// Through the log: catalog ops travel in the new TxnOp fields; a KV op's bytes are those of
+// before they came (the raft log holds such entries, and replicas must apply them the same).
+TEST(TxnCatalogTest, CatalogOpsThroughTheFsm) {
+  proto::state::Command kv_only = commands::Txn(T(0), {Op(TxnVerb::kSet, "k", "v")});
+  EXPECT_EQ(kv_only.txn().ops(0).kind(), 0u);
+  EXPECT_FALSE(kv_only.txn().ops(0).has_node());
+  EXPECT_FALSE(kv_only.txn().ops(0).has_service());
+  EXPECT_FALSE(kv_only.txn().ops(0).has_check());
+  EXPECT_TRUE(kv_only.txn().ops(0).service_node().empty());
+
+  Fsm a;
+  Fsm b;
+  const std::vector<TxnOp> ops = {NodeOp(TxnVerb::kSet, "n1"), ServiceOp(TxnVerb::kSet, "n1", "web", "web"),
+                                  CheckOp(TxnVerb::kSet, "n1", "c", HealthStatus::kWarning, "web")};
+  const std::string bytes = commands::Txn(T(0), ops).SerializeAsString();
+  for (Fsm* f : {&a, &b}) {
+    ApplyResult r = f->Apply(5, bytes);
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    ASSERT_TRUE(r.txn.has_value());
+    EXPECT_TRUE(r.ok);
+    ASSERT_EQ(r.txn->results.size(), 3u);
+  }
+  EXPECT_EQ(a.store().NodeChecks("n1").value.at(0).service_name, "web");
+  EXPECT_EQ(a.ContentHash(), b.ContentHash());
+  proto::state::Command bad = commands::Txn(T(0), ops);
+  bad.mutable_txn()->mutable_ops(0)->set_kind(9);
+  EXPECT_FALSE(a.Apply(6, bad.SerializeAsString()).status.ok());
 }
 
 }  // namespace
