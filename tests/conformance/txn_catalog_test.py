@@ -32,8 +32,10 @@ def b64(text):
     return base64.b64encode(text.encode()).decode()
 
 
-NODE = {"Node": "txn-node", "Address": "10.1.2.3", "Meta": {"rack": "r1"}}
-SERVICE = {"ID": "txn-web-1", "Service": "txn-web", "Tags": ["v1"], "Port": 8080}
+NODE = {"Node": "txn-node", "Address": "10.1.2.3", "Meta": {"rack": "r1"}, "TaggedAddresses": {"lan": "10.1.2.3"}}
+SERVICE = {"ID": "txn-web-1", "Service": "txn-web", "Tags": ["v1"], "Port": 8080, "Meta": {"team": "t"},
+           "Weights": {"Passing": 3, "Warning": 1},
+           "TaggedAddresses": {"lan": {"Address": "10.1.2.3", "Port": 8080}}}
 CHECK = {"Node": "txn-node", "CheckID": "txn-web-alive", "Name": "alive", "Status": "passing",
          "ServiceID": "txn-web-1"}
 
@@ -55,6 +57,10 @@ class TxnCatalogTest(dev_agent.TestCase):
         self.assertEqual(node["Meta"], {"rack": "r1"})
         self.assertEqual(service["Service"], "txn-web")
         self.assertEqual(service["Port"], 8080)
+        self.assertEqual(service["Weights"], {"Passing": 3, "Warning": 1})
+        # Consul writes a service address in lowercase (W5).
+        self.assertEqual(service["TaggedAddresses"], {"lan": {"address": "10.1.2.3", "port": 8080}})
+        self.assertEqual(node["TaggedAddresses"], {"lan": "10.1.2.3"})
         self.assertEqual(check["ServiceName"], "txn-web")
         self.assertEqual(check["Status"], "passing")
         # One transaction, one index.
@@ -122,7 +128,8 @@ class TxnCatalogTest(dev_agent.TestCase):
                     [{"Service": {"Verb": "set", "Service": SERVICE}}],
                     [{"Check": {"Verb": "set", "Check": dict(CHECK, Status="sideways")}}],
                     [{"Service": {"Verb": "set", "Node": "txn-node", "Service": dict(SERVICE, Port="80")}}],
-                    [{"KV": {"Verb": "get", "Key": "k"}, "Node": {"Verb": "get", "Node": NODE}}]):
+                    [{"KV": {"Verb": "get", "Key": "k"}, "Node": {"Verb": "get", "Node": NODE}}],
+                    [{"Node": {"Verb": "set", "Node": dict(NODE, Meta={"deep": {"deeper": {"deepest": []}}})}}]):
             status, body = txn(bad)
             self.assertEqual(status, 400, (bad, body))
         status, answer = txn([{"Service": {"Verb": "set", "Node": "txn-ghost", "Service": SERVICE}}])
