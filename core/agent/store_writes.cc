@@ -85,6 +85,15 @@ absl::StatusOr<StoreWrite> BuildStoreWrite(const state::Store& store, const Stor
   if (method == "txn") {
     absl::StatusOr<std::vector<state::TxnOp>> ops = ParseTxnOps(call.json(), store.config().txn_ops_max);
     if (!ops.ok()) return ops.status();
+    // A node written by a transaction is in this datacenter, as one registered through
+    // /v1/catalog/register: another one named has no path yet (the WAN issue forwards).
+    for (state::TxnOp& op : *ops) {
+      if (op.kind != state::TxnKind::kNode) continue;
+      if (!op.node.datacenter.empty() && op.node.datacenter != context.datacenter) {
+        return absl::UnavailableError("No path to datacenter");
+      }
+      op.node.datacenter = std::string(context.datacenter);
+    }
     return StoreWrite{state::commands::Txn(stamp, *ops), WriteAnswer::kTxn};
   }
   return absl::NotFoundError(absl::StrCat("not a store write: ", std::string(method)));

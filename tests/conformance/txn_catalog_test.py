@@ -70,6 +70,9 @@ class TxnCatalogTest(dev_agent.TestCase):
         self.assertIn(("txn-fresh", "txn-web-1"), [(n["Node"]["Node"], n["Service"]["ID"]) for n in nodes])
         _, catalog = self.c.catalog.node("txn-fresh")
         self.assertEqual(list(catalog["Services"]), ["txn-web-1"])
+        # In this datacenter, as a node registered through /v1/catalog/register.
+        self.assertEqual(node["Datacenter"], "dc1")
+        self.assertEqual(catalog["Node"]["Datacenter"], "dc1")
 
     def test_cas_compares_modify_index(self):
         answer = self.register()
