@@ -1370,9 +1370,10 @@ void AgentMachine::Impl::ApplyEntry(Time now, const raft::pb::Entry& e) {
   pba::Reply reply = Facts();
   reply.set_index(e.index());
   if (applied_command && !result.status.ok()) {
-    absl::Status s = result.status;
-    if (s.code() == absl::StatusCode::kNotFound) s = absl::FailedPreconditionError(s.message());
-    return Answer(w.request_id, s, reply);
+    // Refused by the state when it applied (an invalid session, a TTL out of range, a missing
+    // node or service): Consul's server returns these as RPC errors, which its HTTP layer
+    // answers 500 with the message (W10; patroni matches "Invalid Session TTL" on a 500).
+    return Answer(w.request_id, absl::UnknownError(result.status.message()), reply);
   }
   if (w.kind == WriteKind::kStore) {
     absl::Status rendered = RenderWriteAnswer(w.answer, result, &reply);

@@ -8,6 +8,8 @@ import re
 import threading
 import time
 
+import json
+
 import dev_agent
 
 ADDRESS = "127.0.0.161"
@@ -163,6 +165,19 @@ class SessionTest(dev_agent.TestCase):
     def test_an_unknown_node_is_refused(self):
         with self.assertRaises(dev_agent.consul.ConsulException):
             self.c.session.create(node="no-such-node")
+
+    def test_a_ttl_out_of_range_is_consuls_500(self):
+        # patroni matches a 500 whose text starts "Invalid Session TTL" (http-api.md W10).
+        # (python-consul's own session.create checks the range first: its HTTP client here.)
+        for ttl in ("5s", "90000s"):
+            with self.assertRaises(dev_agent.consul.ConsulException) as caught:
+                self.c.http.put(dev_agent.consul.base.CB.json(), "/v1/session/create", data=json.dumps({"TTL": ttl}))
+            self.assertNotIsInstance(caught.exception, dev_agent.consul.base.BadRequest)
+            self.assertTrue(str(caught.exception).startswith("500 Invalid Session TTL"), str(caught.exception))
+        # And a lock with a session that does not exist: 500 "invalid session".
+        with self.assertRaises(dev_agent.consul.ConsulException) as caught:
+            self.c.kv.put("lock/none", "v", acquire="00000000-0000-0000-0000-000000000000")
+        self.assertTrue(str(caught.exception).startswith("500 invalid session"), str(caught.exception))
 
     def test_sessions_of_a_node(self):
         mine = self.c.session.create(name="of-the-node")
