@@ -4,11 +4,10 @@ session or None), list -> (index, [sessions]), renew -> the session (NotFound wh
 destroy -> True; what a session's behavior and lock delay do to the locks it holds when it
 ends, and blocking reads of sessions."""
 
+import json
 import re
 import threading
 import time
-
-import json
 
 import dev_agent
 
