@@ -266,6 +266,14 @@ absl::StatusOr<std::pair<state::Session, bool>> ParseSessionCreate(std::string_v
 
 // ---- PUT /v1/catalog/register and /v1/catalog/deregister
 
+const Json* Member(const Json& object, std::string_view field) {
+  const Json* found = nullptr;
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (absl::EqualsIgnoreCase(it.key(), Absl(field)) && !it.value().is_null()) found = &it.value();
+  }
+  return found;
+}
+
 namespace {
 
 // Bounds on what one registration may carry. Consul's meta limits (structs.metaMaxKeyPairs,
@@ -285,16 +293,6 @@ constexpr size_t kTaggedAddressesMax = 64;
 absl::Status DecodeError(std::string_view field, std::string_view want) {
   return absl::InvalidArgumentError(
       absl::StrCat("Request decode failed: ", Absl(field), " must be ", Absl(want)));
-}
-
-// Go's encoding/json match of a member to a struct field: any case, the last one sent
-// winning; a null leaves the field as it was (absent).
-const Json* Member(const Json& object, std::string_view field) {
-  const Json* found = nullptr;
-  for (auto it = object.begin(); it != object.end(); ++it) {
-    if (absl::EqualsIgnoreCase(it.key(), Absl(field)) && !it.value().is_null()) found = &it.value();
-  }
-  return found;
 }
 
 std::string FieldPath(std::string_view where, std::string_view field) {

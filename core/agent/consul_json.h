@@ -18,6 +18,10 @@ namespace muster::agent {
 using Json = nlohmann::ordered_json;
 
 Json MemberJson(const gossip::Member& m);    // /v1/agent/members
+
+// Go's encoding/json match of an object's member to a struct field (W4): any case, the last
+// one sent winning; nullptr when absent or null (a null leaves the field as it was).
+const Json* Member(const Json& object, std::string_view field);
 Json KVJson(const state::KVEntry& e);        // /v1/kv (Value in base64, null when empty)
 Json NodeJson(const state::Node& n);         // /v1/catalog/nodes
 Json CheckJson(const state::Check& c);       // /v1/health/node

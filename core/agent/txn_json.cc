@@ -28,15 +28,6 @@ constexpr size_t kMetaKeyBytesMax = 128;
 constexpr size_t kMetaValueBytesMax = 512;
 constexpr size_t kTaggedAddressesMax = 64;
 
-// The value of `name` in `object`, matched case-insensitively as Go's encoding/json does;
-// nullptr when absent or null.
-const Json* Field(const Json& object, std::string_view name) {
-  for (auto it = object.begin(); it != object.end(); ++it) {
-    if (absl::EqualsIgnoreCase(it.key(), absl::string_view(name.data(), name.size())) && !it.value().is_null()) return &it.value();
-  }
-  return nullptr;
-}
-
 absl::Status OpError(size_t op, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("Failed to parse transaction operation ", op, ": ", what));
 }
@@ -53,7 +44,7 @@ class FieldReader {
   FieldReader(const Json& object, std::string where) : object_(object), where_(std::move(where)) {}
 
   absl::Status String(std::string_view name, size_t bytes_max, std::string* out) const {
-    const Json* v = Field(object_, name);
+    const Json* v = Member(object_, name);
     if (v == nullptr) return absl::OkStatus();
     if (!v->is_string()) return Error(name, "want a string");
     if (v->get_ref<const std::string&>().size() > bytes_max) return Error(name, absl::StrCat("longer than ", bytes_max, " bytes"));
@@ -62,7 +53,7 @@ class FieldReader {
   }
 
   absl::Status Unsigned(std::string_view name, uint64_t* out) const {
-    const Json* v = Field(object_, name);
+    const Json* v = Member(object_, name);
     if (v == nullptr) return absl::OkStatus();
     std::optional<uint64_t> n = agent::Unsigned(*v);
     if (!n.has_value()) return Error(name, "want an unsigned integer");
@@ -71,7 +62,7 @@ class FieldReader {
   }
 
   absl::Status Int(std::string_view name, int64_t max, int32_t* out) const {
-    const Json* v = Field(object_, name);
+    const Json* v = Member(object_, name);
     if (v == nullptr) return absl::OkStatus();
     if (!v->is_number_integer() || v->get<int64_t>() < 0 || v->get<int64_t>() > max) {
       return Error(name, absl::StrCat("want an integer from 0 to ", max));
@@ -81,7 +72,7 @@ class FieldReader {
   }
 
   absl::Status Bool(std::string_view name, bool* out) const {
-    const Json* v = Field(object_, name);
+    const Json* v = Member(object_, name);
     if (v == nullptr) return absl::OkStatus();
     if (!v->is_boolean()) return Error(name, "want true or false");
     *out = v->get<bool>();
@@ -89,7 +80,7 @@ class FieldReader {
   }
 
   absl::Status Strings(std::string_view name, std::vector<std::string>* out) const {
-    const Json* v = Field(object_, name);
+    const Json* v = Member(object_, name);
     if (v == nullptr) return absl::OkStatus();
     if (!v->is_array() || v->size() > kTagsMax) return Error(name, absl::StrCat("want a list of at most ", kTagsMax, " strings"));
     out->clear();
@@ -103,7 +94,7 @@ class FieldReader {
   }
 
   absl::Status StringMap(std::string_view name, std::map<std::string, std::string>* out) const {
-    const Json* v = Field(object_, name);
+    const Json* v = Member(object_, name);
     if (v == nullptr) return absl::OkStatus();
     if (!v->is_object() || v->size() > kMetaPairsMax) {
       return Error(name, absl::StrCat("want an object of at most ", kMetaPairsMax, " strings"));
@@ -121,7 +112,7 @@ class FieldReader {
   }
 
   absl::Status ServiceAddresses(std::string_view name, std::map<std::string, state::ServiceAddress>* out) const {
-    const Json* v = Field(object_, name);
+    const Json* v = Member(object_, name);
     if (v == nullptr) return absl::OkStatus();
     if (!v->is_object() || v->size() > kTaggedAddressesMax) {
       return Error(name, absl::StrCat("want an object of at most ", kTaggedAddressesMax, " {\"Address\", \"Port\"}"));
@@ -140,7 +131,7 @@ class FieldReader {
     return absl::OkStatus();
   }
 
-  const Json* Object(std::string_view name) const { return Field(object_, name); }
+  const Json* Object(std::string_view name) const { return Member(object_, name); }
   absl::Status Error(std::string_view name, std::string_view what) const {
     return absl::InvalidArgumentError(absl::StrCat(where_, ".", std::string(name), ": ", std::string(what)));
   }
@@ -222,27 +213,27 @@ absl::Status ReadCheck(const Json& v, state::TxnOp& t) {
 #undef TXN_READ
 
 absl::Status ReadKV(const Json& kv, state::TxnOp& t) {
-  if (const Json* key = Field(kv, "Key"); key != nullptr) {
+  if (const Json* key = Member(kv, "Key"); key != nullptr) {
     if (!key->is_string()) return absl::InvalidArgumentError("Key: want a string");
     t.entry.key = key->get<std::string>();
   }
-  if (const Json* value = Field(kv, "Value"); value != nullptr) {
+  if (const Json* value = Member(kv, "Value"); value != nullptr) {
     if (!value->is_string()) return absl::InvalidArgumentError("Value: want base64 in a string");
     if (!absl::Base64Unescape(value->get<std::string>(), &t.entry.value)) {
       return absl::InvalidArgumentError("Value: not base64");
     }
   }
-  if (const Json* flags = Field(kv, "Flags"); flags != nullptr) {
+  if (const Json* flags = Member(kv, "Flags"); flags != nullptr) {
     std::optional<uint64_t> f = Unsigned(*flags);
     if (!f.has_value()) return absl::InvalidArgumentError("Flags: want an unsigned integer");
     t.entry.flags = *f;
   }
-  if (const Json* index = Field(kv, "Index"); index != nullptr) {
+  if (const Json* index = Member(kv, "Index"); index != nullptr) {
     std::optional<uint64_t> n = Unsigned(*index);
     if (!n.has_value()) return absl::InvalidArgumentError("Index: want an unsigned integer");
     t.index = *n;
   }
-  if (const Json* session = Field(kv, "Session"); session != nullptr) {
+  if (const Json* session = Member(kv, "Session"); session != nullptr) {
     if (!session->is_string()) return absl::InvalidArgumentError("Session: want a string");
     t.entry.session = session->get<std::string>();
   }
@@ -253,7 +244,7 @@ absl::Status ReadKV(const Json& kv, state::TxnOp& t) {
 absl::StatusOr<state::TxnOp> ReadOp(const Json& op) {
   if (!op.is_object()) return absl::InvalidArgumentError("want an object");
   for (std::string_view other : {"Intention", "Session"}) {
-    if (Field(op, other) != nullptr) {
+    if (Member(op, other) != nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(std::string(other), " operations are not supported"));
     }
   }
@@ -262,7 +253,7 @@ absl::StatusOr<state::TxnOp> ReadOp(const Json& op) {
   state::TxnOp t;
   const Json* body = nullptr;
   for (state::TxnKind kind : kKinds) {
-    const Json* v = Field(op, state::TxnKindName(kind));
+    const Json* v = Member(op, state::TxnKindName(kind));
     if (v == nullptr) continue;
     if (body != nullptr) return absl::InvalidArgumentError("want one of KV, Node, Service or Check, not two");
     body = v;
@@ -272,7 +263,7 @@ absl::StatusOr<state::TxnOp> ReadOp(const Json& op) {
     return absl::InvalidArgumentError("want a KV, Node, Service or Check operation");
   }
   const std::string kind_name(state::TxnKindName(t.kind));
-  const Json* verb = Field(*body, "Verb");
+  const Json* verb = Member(*body, "Verb");
   if (verb == nullptr || !verb->is_string()) return absl::InvalidArgumentError("Verb is required");
   absl::StatusOr<state::TxnVerb> parsed = state::ParseTxnVerb(verb->get<std::string>());
   if (!parsed.ok() || !state::TxnKindTakes(t.kind, *parsed)) {
@@ -284,25 +275,25 @@ absl::StatusOr<state::TxnOp> ReadOp(const Json& op) {
       if (absl::Status s = ReadKV(*body, t); !s.ok()) return s;
       break;
     case state::TxnKind::kNode: {
-      const Json* node = Field(*body, "Node");
+      const Json* node = Member(*body, "Node");
       if (node == nullptr) return absl::InvalidArgumentError("Node.Node is required");
       if (absl::Status s = ReadNode(*node, t); !s.ok()) return s;
       break;
     }
     case state::TxnKind::kService: {
-      const Json* node = Field(*body, "Node");
+      const Json* node = Member(*body, "Node");
       if (node == nullptr || !node->is_string()) return absl::InvalidArgumentError("Service.Node: want a node name");
       if (node->get_ref<const std::string&>().size() > kNameBytesMax) {
         return absl::InvalidArgumentError(absl::StrCat("Service.Node: longer than ", kNameBytesMax, " bytes"));
       }
       t.service_node = node->get<std::string>();
-      const Json* service = Field(*body, "Service");
+      const Json* service = Member(*body, "Service");
       if (service == nullptr) return absl::InvalidArgumentError("Service.Service is required");
       if (absl::Status s = ReadService(*service, t); !s.ok()) return s;
       break;
     }
     case state::TxnKind::kCheck: {
-      const Json* check = Field(*body, "Check");
+      const Json* check = Member(*body, "Check");
       if (check == nullptr) return absl::InvalidArgumentError("Check.Check is required");
       if (absl::Status s = ReadCheck(*check, t); !s.ok()) return s;
       break;
