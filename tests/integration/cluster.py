@@ -1,6 +1,7 @@
 """Real muster agents on loopback for the integration tests: start, stop by PID, ask over HTTP.
 
-Each agent runs `muster agent -server` on its own loopback address (127.0.0.x) with Consul's
+Each agent runs `muster agent -server` (or, with server=False, a client agent: no -server, joined
+to the servers through -retry-join) on its own loopback address (127.0.0.x) with Consul's
 default ports there (RPC 8300, LAN 8301, WAN 8302, HTTP 8500 through -client), in its own
 process group, with its data dir and log file under the test's TEST_TMPDIR. `scenario()` runs a
 test body, stops every agent it started (also on failure) and prints every agent's log when the
@@ -57,8 +58,10 @@ def log(*parts):
 class Agent:
     """One `muster agent` process, restartable with the same flags and data dir."""
 
-    def __init__(self, binary, name, address, tmpdir, extra_args=(), ports=None, log_level="DEBUG"):
+    def __init__(self, binary, name, address, tmpdir, extra_args=(), ports=None, log_level="DEBUG",
+                 server=True):
         self.binary = binary
+        self.server = server
         self.name = name
         self.address = address
         # Non-default ports (several agents on one address, as on [::1]) become port flags.
@@ -67,8 +70,7 @@ class Agent:
         self.data_dir = os.path.join(tmpdir, name, "data")
         self.log_path = os.path.join(tmpdir, name, "agent.log")
         os.makedirs(self.data_dir, exist_ok=True)
-        self.args = [
-            binary, "agent", "-server",
+        self.args = [binary, "agent"] + (["-server"] if server else []) + [
             "-node=" + name,
             "-data-dir=" + self.data_dir,
             "-bind=" + address,
@@ -212,6 +214,40 @@ def start_servers(binary, tmpdir, agents, addresses, extra_args=(), ports=None):
     log(f"{len(servers)} servers agree on leader {agreed_leader(servers)} "
         f"{time.monotonic() - started:.2f}s after the first started")
     return servers
+
+
+def start_clients(binary, tmpdir, agents, addresses, join, names=None, extra_args=(), ports=None,
+                  settle_timeout=30):
+    """Starts one client agent per address (names c1, c2, ... unless `names`), each with
+    -retry-join to every agent of `join` (Agents or "host:port" LAN addresses) every second, so
+    each can be restarted with the same flags; returns them once every client lists every
+    joined agent and itself as alive. `ports`: as in start_servers."""
+    ports = ports or [None] * len(addresses)
+    names = names or [f"c{i + 1}" for i in range(len(addresses))]
+    assert len(names) == len(addresses), "one name per address"
+    assert_ports_free(addresses, ports)
+    join_addresses = [j.lan_address() if isinstance(j, Agent) else j for j in join]
+    clients = []
+    for name, address, p in zip(names, addresses, ports):
+        client = Agent(binary, name, address, tmpdir, ports=p, server=False)
+        client.args += ["-retry-interval=1s"] + [f"-retry-join={a}" for a in join_addresses] + list(extra_args)
+        clients.append(client)
+    agents.extend(clients)
+    started = time.monotonic()
+    for client in clients:
+        client.start()
+    expected = {j.name for j in join if isinstance(j, Agent)}
+
+    def joined():
+        for client in clients:
+            members = client.members()
+            if not members or any(members.get(n) != 1 for n in expected | {client.name}):
+                return False
+        return True
+    wait_until("every client listing itself and the agents it joined as alive", joined, settle_timeout)
+    log(f"{len(clients)} clients joined {len(join_addresses)} agents "
+        f"{time.monotonic() - started:.2f}s after the first started")
+    return clients
 
 
 def wait_until(what, predicate, timeout, interval=0.1):
