@@ -121,6 +121,15 @@ absl::Status ValidateRest(const AgentConfig& config) {
     return Refuse(absl::StrCat("-retry-interval (retry_interval) must be a positive duration, got ",
                                absl::FormatDuration(config.retry_interval)));
   }
+  if (config.check_reap_interval <= absl::ZeroDuration() || config.check_reap_interval == absl::InfiniteDuration()) {
+    return Refuse(absl::StrCat("check_reap_interval must be a positive duration, got ",
+                               absl::FormatDuration(config.check_reap_interval)));
+  }
+  if (config.check_deregister_interval_min < absl::ZeroDuration() ||
+      config.check_deregister_interval_min == absl::InfiniteDuration()) {
+    return Refuse(absl::StrCat("check_deregister_interval_min must be a duration of 0 or more, got ",
+                               absl::FormatDuration(config.check_deregister_interval_min)));
+  }
   if (!IsKnownLogLevel(config.log_level)) {
     return Refuse(absl::StrCat("-log-level (log_level) '", config.log_level,
                                "' is not one of trace, debug, info, warn, err"));
@@ -142,6 +151,8 @@ void ApplyDevDefaults(AgentConfig& config) {
   config.client_addr = "127.0.0.1";
   config.log_level = "DEBUG";
   config.data_dir.clear();
+  config.check_reap_interval = absl::Seconds(3);
+  config.check_deregister_interval_min = absl::ZeroDuration();
 }
 
 absl::Status Validate(const AgentConfig& config) {

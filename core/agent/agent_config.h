@@ -65,6 +65,12 @@ struct AgentConfig {
   // Script through /bin/sh -c) may be registered; off by default, as Consul's, since anyone who
   // reaches the HTTP API could otherwise run commands as the agent.
   bool enable_script_checks = false;
+  // Consul's check_reap_interval and check_deregister_interval_min (Consul lists them among
+  // its non-user-configurable values, set by its dev source to 3 s and 0): how often services
+  // whose checks passed their deregister_critical_service_after are reaped, and the floor of
+  // that deadline. Tests shorten them to see a removal in seconds.
+  absl::Duration check_reap_interval = absl::Seconds(30);
+  absl::Duration check_deregister_interval_min = absl::Minutes(1);
   // Consul's `service` / `services` and `check` / `checks` blocks, each definition's JSON object
   // as written (the agent reads them as its registration endpoints do: core/agent/local_json.h),
   // in the order the files are merged. Added at every start, never persisted.

@@ -370,10 +370,9 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
   local_options.enable_script_checks = opt.config.enable_script_checks;
   local_options.config_services = opt.config.services;
   local_options.config_checks = opt.config.checks;
-  if (opt.config.dev_mode) {  // Consul's dev source: reap every 3 s, no deregister floor
-    local_options.reap_interval = absl::Seconds(3);
-    local_options.deregister_interval_min = absl::ZeroDuration();
-  }
+  // Consul's dev source sets these to 3 s and 0 (ApplyDevDefaults).
+  local_options.reap_interval = opt.config.check_reap_interval;
+  local_options.deregister_interval_min = opt.config.check_deregister_interval_min;
   local_ = std::make_unique<LocalState>(local_options, ctx.storage, local_seed, ctx.now, Logger(ctx.log, "agent.local", level));
   AntiEntropyOptions ae_options{node_name_, node_id_, HostOf(lan_addr_), {}};
   if (opt.config.server) ae_options.protected_services.insert("consul");

@@ -57,6 +57,8 @@ const KeySpec kKeys[] = {
     {"raft_snapshot_threshold", &AgentConfig::raft_snapshot_threshold},
     {"enable_script_checks", &AgentConfig::enable_script_checks},
     {"strict_http_methods", &AgentConfig::strict_http_methods},
+    {"check_reap_interval", &AgentConfig::check_reap_interval},
+    {"check_deregister_interval_min", &AgentConfig::check_deregister_interval_min},
 };
 
 struct PortSpec {
