@@ -70,6 +70,28 @@ KvOpId KvHistory::InvokeDeleteCas(int32_t client, std::string key,
   return Invoke(std::move(op));
 }
 
+KvHistory KvHistory::FromOps(std::vector<KvOp> ops) {
+  KvHistory history;
+  for (KvOp& op : ops) {
+    const KvOpStatus status = op.status;
+    const Time ret = op.ret;
+    const bool ok = op.ok;
+    std::optional<std::string> read = op.read;
+    const KvOpKind kind = op.kind;
+    const KvOpId id = history.Invoke(std::move(op));
+    if (status == KvOpStatus::kUnknown) {
+      history.Unknown(id);
+    } else if (status == KvOpStatus::kOk) {
+      if (kind == KvOpKind::kGet) {
+        history.CompleteGet(id, ret, std::move(read));
+      } else {
+        history.CompleteWrite(id, ret, ok);
+      }
+    }
+  }
+  return history;
+}
+
 const KvOp& KvHistory::op(KvOpId id) const {
   MUSTER_CHECK_LT(id, ops_.size());
   return ops_[id];

@@ -74,6 +74,9 @@ class KvHistory {
                          Time call);
   // The general form: `op`'s answer fields and status are ignored.
   KvOpId Invoke(KvOp op);
+  // A whole history at once, answers included (tests, and histories read back from a trace);
+  // every op must be consistent (an answered op returns no earlier than its call).
+  static KvHistory FromOps(std::vector<KvOp> ops);
 
   // A put, cas, delete or delete-cas answered true/false.
   void CompleteWrite(KvOpId id, Time ret, bool ok);
