@@ -217,11 +217,12 @@ def start_servers(binary, tmpdir, agents, addresses, extra_args=(), ports=None):
 
 
 def start_clients(binary, tmpdir, agents, addresses, join, names=None, extra_args=(), ports=None,
-                  settle_timeout=30):
+                  settle_timeout=30, extra_args_by_name=None):
     """Starts one client agent per address (names c1, c2, ... unless `names`), each with
     -retry-join to every agent of `join` (Agents or "host:port" LAN addresses) every second, so
     each can be restarted with the same flags; returns them once every client lists every
-    joined agent and itself as alive. `ports`: as in start_servers."""
+    joined agent and itself as alive. `ports`: as in start_servers; `extra_args_by_name`: flags
+    for one client only ({name: [flags]}), after `extra_args`."""
     ports = ports or [None] * len(addresses)
     names = names or [f"c{i + 1}" for i in range(len(addresses))]
     assert len(names) == len(addresses), "one name per address"
@@ -231,6 +232,7 @@ def start_clients(binary, tmpdir, agents, addresses, join, names=None, extra_arg
     for name, address, p in zip(names, addresses, ports):
         client = Agent(binary, name, address, tmpdir, ports=p, server=False)
         client.args += ["-retry-interval=1s"] + [f"-retry-join={a}" for a in join_addresses] + list(extra_args)
+        client.args += list((extra_args_by_name or {}).get(name, ()))
         clients.append(client)
     agents.extend(clients)
     started = time.monotonic()
