@@ -24,6 +24,7 @@
 #include "core/agent/anti_entropy.h"
 #include "core/agent/local_methods.h"
 #include "core/agent/local_state.h"
+#include "core/agent/server_router.h"
 #include "core/agent/server_tags.h"
 #include "core/base/check.h"
 #include "core/base/log_throttle.h"
@@ -128,6 +129,7 @@ class AgentMachine::Impl {
     Address to;
     std::string method;
     pba::Call call;
+    bool retried = false;  // a client's read sent again to another server after a failure
   };
   // A request that needs the leader while none is known (an election, a server not yet in
   // a cluster): held, as Consul's RPCHoldTimeout, and dispatched again once one is known.
@@ -176,8 +178,18 @@ class AgentMachine::Impl {
   void Propose(Time now, uint64_t request_id, const pbs::Command& c, WriteKind kind, std::string session_id = "",
                WriteAnswer answer = WriteAnswer::kTrueFalse);
   void Forward(Time now, uint64_t request_id, const std::string& method, pba::Call call);
+  void SendForward(Time now, PendingForward f);
   Address LeaderRpcAddress() const;
-  Address AnyServerRpcAddress() const;
+  // A client's routing among the servers (server_router.h): where its RPCs go, the router kept
+  // in step with gossip, a forward that failed (the server timed out, failed in gossip or could
+  // not serve it) reported and a read sent once to the next server, the periodic rebalance.
+  std::unique_ptr<ServerRouter> router_;
+  Address routed_to_;
+  uint64_t rebalance_timer_ = 0;
+  Address RoutedServerAddress(Time now);
+  void SyncRouter(Time now);
+  void ClientForwardFailed(Time now, PendingForward f, std::string_view why);
+  void RebalanceRouter(Time now);
   uint64_t InternalRequest(Callback cb);
 
   // Raft output and leadership.
@@ -365,6 +377,7 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
   const uint64_t lan_seed = seeds.Next();
   const uint64_t wan_seed = seeds.Next();
   const uint64_t local_seed = seeds.Next();
+  const uint64_t router_seed = seeds.Next();
   LocalStateOptions local_options;
   local_options.node_name = node_name_;
   local_options.enable_script_checks = opt.config.enable_script_checks;
@@ -378,6 +391,7 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
   if (opt.config.server) ae_options.protected_services.insert("consul");
   anti_entropy_ = std::make_unique<AntiEntropy>(ae_options, local_seed ^ 0xae, ctx.now, Logger(ctx.log, "agent.anti_entropy", level));
 
+  if (!opt.config.server) router_ = std::make_unique<ServerRouter>(router_seed);
   if (opt.config.server) {
     raft::RaftOptions ro = opt.raft;
     ro.id = raft_id_;
@@ -675,6 +689,8 @@ void AgentMachine::Impl::HandleRpc(Time now, const MessageInput& m, std::string_
     const uint64_t request_id = it->second.request_id;
     forwards_.erase(it);
     const int code = rpc.answer().code();
+    if (router_ != nullptr && code == static_cast<int>(absl::StatusCode::kUnavailable)) router_->NotifyFailed(m.from);
+    if (router_ != nullptr && code != static_cast<int>(absl::StatusCode::kUnavailable)) router_->NotifyAnswered(m.from);
     absl::Status status = code == 0 ? absl::OkStatus()
                                     : absl::Status(code > 0 && code <= 16 ? static_cast<absl::StatusCode>(code)
                                                                           : absl::StatusCode::kUnknown,
@@ -981,44 +997,100 @@ Address AgentMachine::Impl::LeaderRpcAddress() const {
   return "";
 }
 
-Address AgentMachine::Impl::AnyServerRpcAddress() const {
-  // A client's servers (issue 13 routes among them); the first alive one by raft ID for now.
-  for (const auto& [id, s] : KnownServers()) {
-    const gossip::Member* m = lan->member(s.name);
-    if (m != nullptr && m->status == gossip::MemberStatus::kAlive) return s.rpc_address;
-  }
-  return "";
+void AgentMachine::Impl::Forward(Time now, uint64_t request_id, const std::string& method, pba::Call call) {
+  const Address to = raft != nullptr ? LeaderRpcAddress() : RoutedServerAddress(now);
+  if (to.empty() || to == rpc_addr_) return Hold(now, request_id, method, call);
+  SendForward(now, PendingForward{request_id, 0, to, method, std::move(call)});
 }
 
-void AgentMachine::Impl::Forward(Time now, uint64_t request_id, const std::string& method, pba::Call call) {
-  const Address to = raft != nullptr ? LeaderRpcAddress() : AnyServerRpcAddress();
-  if (to.empty() || to == rpc_addr_) return Hold(now, request_id, method, call);
-  if (call.hops() >= kForwardHopsMax) {
-    return Fail(request_id, absl::UnavailableError("too many forwards: leadership is moving"));
+void AgentMachine::Impl::SendForward(Time now, PendingForward f) {
+  if (f.call.hops() >= kForwardHopsMax) {
+    return Fail(f.request_id, absl::UnavailableError("too many forwards: leadership is moving"));
   }
   if (forwards_.size() >= kPendingRequestsMax) {
-    return Fail(request_id, absl::UnavailableError("too many requests in flight"));
+    return Fail(f.request_id, absl::UnavailableError("too many requests in flight"));
   }
   const uint64_t seq = next_rpc_seq_++;
   pba::RpcMessage m;
   m.set_seq(seq);
-  m.mutable_forward()->set_method(method);
-  *m.mutable_forward()->mutable_call() = call;
-  SendRpc(to, m);
+  m.mutable_forward()->set_method(f.method);
+  *m.mutable_forward()->mutable_call() = f.call;
+  SendRpc(f.to, m);
   // A blocking query waits at the leader for up to its wait (and jitter) before it answers.
-  const Duration blocking = call.min_index() > 0
-                                ? (call.wait_ms() == 0 ? kBlockingWaitDefault
-                                                       : std::min(absl::Milliseconds(call.wait_ms()), kBlockingWaitMax)) *
+  const Duration blocking = f.call.min_index() > 0
+                                ? (f.call.wait_ms() == 0 ? kBlockingWaitDefault
+                                                         : std::min(absl::Milliseconds(f.call.wait_ms()), kBlockingWaitMax)) *
                                       17 / 16
                                 : absl::ZeroDuration();
-  const uint64_t timer = timers_.Add(now + opt.rpc_timeout + blocking, [this, seq] {
+  f.timer = timers_.Add(now + opt.rpc_timeout + blocking, [this, seq] {
     auto it = forwards_.find(seq);
     if (it == forwards_.end()) return;
-    const uint64_t id = it->second.request_id;
+    PendingForward timed_out = std::move(it->second);
     forwards_.erase(it);
-    Fail(id, absl::UnavailableError("rpc error: timeout waiting for the leader's answer"));
+    if (router_ != nullptr) return ClientForwardFailed(now_, std::move(timed_out), "rpc error: timeout waiting for the server's answer");
+    Fail(timed_out.request_id, absl::UnavailableError("rpc error: timeout waiting for the leader's answer"));
   });
-  forwards_[seq] = PendingForward{request_id, timer, to, method, std::move(call)};
+  forwards_[seq] = std::move(f);
+}
+
+// ---------------------------------------------------------------------------------------
+// A client's server routing.
+
+Address AgentMachine::Impl::RoutedServerAddress(Time now) {
+  const RoutedServer* s = router_->Current();
+  const Address to = s != nullptr ? s->rpc_address : "";
+  if (to != routed_to_) {
+    routed_to_ = to;
+    if (s != nullptr) log_.Debug(now, "client: RPC server: ", s->name, " (", s->rpc_address, ")");
+  }
+  return to;
+}
+
+void AgentMachine::Impl::SyncRouter(Time now) {
+  std::vector<RoutedServer> alive;
+  for (const auto& [id, s] : KnownServers()) {
+    const gossip::Member* m = lan->member(s.name);
+    if (m != nullptr && m->status == gossip::MemberStatus::kAlive) alive.push_back(RoutedServer{s.name, s.rpc_address});
+  }
+  if (!router_->Sync(alive)) log_.Warn(now, "client: more than ", kRouterServersMax, " servers in gossip; routing among the first");
+  if (rebalance_timer_ == 0 && router_->Current() != nullptr) {
+    rebalance_timer_ = timers_.Add(now + router_->RebalancePeriod(lan->members().size()), [this] { RebalanceRouter(now_); });
+  }
+  // A forward to a server that failed or left will not be answered: a read goes at once to the
+  // next server, a write fails now instead of at its timeout.
+  std::vector<PendingForward> orphaned;
+  for (auto it = forwards_.begin(); it != forwards_.end();) {
+    if (router_->Knows(it->second.to)) {
+      ++it;
+      continue;
+    }
+    timers_.Cancel(it->second.timer);
+    orphaned.push_back(std::move(it->second));
+    it = forwards_.erase(it);
+  }
+  for (PendingForward& f : orphaned) ClientForwardFailed(now, std::move(f), "rpc error: the server failed or left: outcome unknown");
+}
+
+// Consul's client does not retry a write whose outcome is unknown, and retries a read (which
+// changes nothing) on the next server; either way the server that failed is no longer the one
+// the next request goes to.
+void AgentMachine::Impl::ClientForwardFailed(Time now, PendingForward f, std::string_view why) {
+  router_->NotifyFailed(f.to);
+  if (KindOf(f.method) != MethodKind::kWrite && !f.retried) {
+    const Address next = RoutedServerAddress(now);
+    if (!next.empty() && next != f.to) {
+      f.retried = true;
+      f.to = next;
+      return SendForward(now, std::move(f));
+    }
+  }
+  Fail(f.request_id, absl::UnavailableError(std::string(why)));
+}
+
+void AgentMachine::Impl::RebalanceRouter(Time now) {
+  const Duration next = router_->Rebalance(lan->members().size());
+  RoutedServerAddress(now);  // logs a new current server
+  rebalance_timer_ = timers_.Add(now + next, [this] { RebalanceRouter(now_); });
 }
 
 void AgentMachine::Impl::Hold(Time now, uint64_t request_id, const std::string& method, const pba::Call& call) {
@@ -1033,7 +1105,7 @@ void AgentMachine::Impl::Hold(Time now, uint64_t request_id, const std::string& 
 }
 
 bool AgentMachine::Impl::LeaderUsable() const {
-  if (raft == nullptr) return !AnyServerRpcAddress().empty();
+  if (raft == nullptr) return router_->Current() != nullptr;
   if (!raft->leader().valid()) return false;
   return raft->leader() != raft_id_ || MayPropose();
 }
@@ -1610,6 +1682,7 @@ void AgentMachine::Impl::ObserveMemberEvents(Time now, const Effects& batch, std
     }
   }
   if (changed && pool == "lan" && MayPropose()) Reconcile(now);
+  if (changed && pool == "lan" && router_ != nullptr) SyncRouter(now);
   if (changed && pool == "lan") FloodWan(now);
 }
 
