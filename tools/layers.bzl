@@ -18,6 +18,7 @@ HOST_VISIBILITY = [
 CORE_LIBRARIES = [
     "//core/agent",
     "//core/agent:agent_config",
+    "//core/agent:dns",
     "//core/base",
     "//core/gossip",
     "//core/gossip:null_delegate",

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "core/agent/dns_config.h"
 
 namespace muster::agent {
 
@@ -80,6 +81,14 @@ struct AgentConfig {
   // some of them with GET (agent/join, force-leave, service and check deregister, check
   // pass/warn/fail), so by default those take GET too. True: Consul's strict methods.
   bool strict_http_methods = false;
+  // The DNS interface (issue 15): the domain it answers for (-domain, lowercased with its final
+  // dot by the loader), a second one (-alt-domain, "" for none), the servers that names
+  // outside both are forwarded to (-recursor / recursors, "ip" or "ip:port"; none: REFUSED),
+  // and Consul's dns_config block.
+  std::string domain = "consul.";
+  std::string alt_domain;
+  std::vector<std::string> recursors;
+  DnsConfig dns_config;
 };
 
 // Whether SIGTERM makes the agent leave the cluster gracefully.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "core/agent/addresses.h"
 #include "core/agent/consul_json.h"
+#include "core/agent/dns_resolve.h"
 #include "core/agent/methods.h"
 #include "core/agent/store_reads.h"
 #include "core/agent/store_writes.h"
@@ -1176,7 +1177,10 @@ void AgentMachine::Impl::Read(Time now, uint64_t request_id, const std::string& 
 
 void AgentMachine::Impl::Serve(uint64_t request_id, const std::string& method, const pba::Call& call, bool may_block) {
   pba::Reply reply = Facts();
-  const absl::Status s = ServeStoreRead(fsm.store(), StoreReadContext{opt.autopilot, node_name_}, method, call, &reply);
+  // DNS answers shuffle their instances from the machine's seeded Rng (dns_resolve.h).
+  const absl::Status s = method == kDnsQueryMethod
+                             ? ServeDnsQuery(fsm.store(), call, rng_.Next(), &reply)
+                             : ServeStoreRead(fsm.store(), StoreReadContext{opt.autopilot, node_name_}, method, call, &reply);
   // A rolled-back read-only transaction's body holds its errors (409): answered with it.
   if (s.code() == absl::StatusCode::kAborted) return Answer(request_id, s, std::move(reply));
   if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return Fail(request_id, s);

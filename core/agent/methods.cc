@@ -34,6 +34,8 @@ constexpr std::pair<std::string_view, MethodKind> kMethods[] = {
     {"catalog.service", MethodKind::kRead},
     {"catalog.services", MethodKind::kRead},
     {"catalog.sync-self", MethodKind::kWrite},
+    // The DNS interface (core/agent/dns_resolve.h): stale by default, as Consul's DNS.
+    {"dns.query", MethodKind::kRead},
     {"event.fire", MethodKind::kAgent},
     {"event.list", MethodKind::kAgent},
     {"health.checks", MethodKind::kRead},
