@@ -1,0 +1,94 @@
+// One run of whole agents generated from parameters instead of written as a story: the `sim`
+// binary's flags (or a swarm's draws from the seed) become a cluster (servers, clients,
+// staggered starts with bootstrap-expect), a fault schedule (partitions of every shape, kills
+// plain / torn / wiped, pauses, loss, duplication, delay, clock steps) and a workload, run on
+// AgentRun in two phases: safety (faults on for `duration`, checkers after every step) then
+// liveness (faults off, everyone restarted, AgentRun::Settle within a budget). The result
+// carries what the run did, what it checked, its fingerprint, and on failure the violated
+// property, the last events and the one command line that replays it.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/agent/agent_machine.h"
+#include "core/base/time.h"
+#include "sim/testing/faults.h"
+#include "sim/testing/seed_loop.h"
+
+namespace muster::agent_sim {
+
+enum class KillMode { kOff, kPlain, kTorn, kWipe };
+enum class TraceLevel { kOff, kShort, kFull };
+enum class WorkloadKind { kKv, kCas };
+
+const char* KillModeName(KillMode m);
+const char* WorkloadName(WorkloadKind w);
+
+// A message delay distribution, as the network draws it: a floor plus exponential jitter.
+// Written "exp:FLOOR+MEAN" (e.g. exp:1ms+5ms), "fixed:D", or "uniform:LO-HI", which the
+// network approximates by a floor of LO and a jitter of mean (HI-LO)/2 (it has no uniform
+// draw; the mean delay is the same).
+struct DelaySpec {
+  std::string text;  // as written; empty: the network's default link
+  Duration latency_min;
+  Duration jitter_mean;
+};
+// False (with `error` set) if `text` is none of the forms.
+bool ParseDelay(const std::string& text, DelaySpec* out, std::string* error);
+
+struct GeneratedConfig {
+  uint64_t seed = 1;
+  // Every parameter below but `duration`, `settle_budget` and the tracing drawn from the seed.
+  bool swarm = false;
+  int servers = 3;
+  int clients = 0;
+  Duration duration = absl::Seconds(20);  // the safety phase
+  Duration settle_budget = absl::Seconds(60);  // the liveness phase
+  bool partition = false;
+  KillMode kill = KillMode::kOff;
+  bool pause = false;
+  double loss = 0;  // datagrams (gossip); raft and RPC ride on streams
+  double dup = 0;
+  DelaySpec delay;
+  bool clock_skew = false;
+  // 0: every server expects all `servers` and all start at once. N: the servers start
+  // staggered (0.5-4 s apart, in a random order) each expecting N.
+  int bootstrap_expect = 0;
+  WorkloadKind workload = WorkloadKind::kKv;
+  int rate = 20;  // workload requests per simulated second
+  TraceLevel trace = TraceLevel::kOff;
+  // A raft rule switched off (tests/agent_sim/unsafe_switches.h): the checkers must catch it.
+  std::string unsafe_name;
+  std::function<void(agent::AgentMachineOptions&)> mutate;
+};
+
+// `base` with every swarm parameter drawn from its seed (`base.swarm` must be set); `knobs`
+// gets "name=value ..." of the draws.
+GeneratedConfig DrawSwarm(const GeneratedConfig& base, std::string* knobs);
+
+// "seed=7 servers=3 clients=2 duration=20s partition=on kill=torn ..." (every parameter).
+std::string DescribeConfig(const GeneratedConfig& config);
+// The one command line that replays `config` exactly (a swarm run: `--swarm --seed X` and
+// the duration; otherwise every parameter spelled out).
+std::string ReproCommand(const GeneratedConfig& config);
+
+struct GeneratedResult {
+  sim::testing::SeedOutcome outcome;  // summary: what it did; report: the failure, if any
+  std::string parameters;             // DescribeConfig of the run (swarm draws included)
+  std::string checked;                // one line per checker: what it saw
+  sim::testing::FaultCounts faults;   // network counts included
+  Duration virtual_time;
+  uint64_t steps = 0;
+  uint64_t events = 0;  // through the kernel
+  uint64_t puts_acked = 0;
+};
+
+// Runs `config` (drawing the swarm first if asked). With a trace, events go to `trace_out`
+// as they happen (and with TraceLevel::kFull every agent's log to stderr).
+GeneratedResult RunGenerated(const GeneratedConfig& config, std::FILE* trace_out);
+
+}  // namespace muster::agent_sim
