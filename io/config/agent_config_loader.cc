@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/agent/dns_resolve.h"
 #include "core/agent/identity.h"
 #include "nlohmann/json.hpp"
 
@@ -57,6 +58,9 @@ const KeySpec kKeys[] = {
     {"raft_snapshot_threshold", &AgentConfig::raft_snapshot_threshold},
     {"enable_script_checks", &AgentConfig::enable_script_checks},
     {"strict_http_methods", &AgentConfig::strict_http_methods},
+    {"domain", &AgentConfig::domain},
+    {"alt_domain", &AgentConfig::alt_domain},
+    {"recursors", &AgentConfig::recursors},
     {"check_reap_interval", &AgentConfig::check_reap_interval},
     {"check_deregister_interval_min", &AgentConfig::check_deregister_interval_min},
 };
@@ -191,11 +195,74 @@ absl::Status ApplyDefinitions(absl::string_view source, const std::string& key, 
   return absl::OkStatus();
 }
 
+// Consul's dns_config block (core/agent/dns_config.h); service_ttl is an object of name (or
+// prefix*) to duration.
+absl::Status ApplyDnsConfig(absl::string_view source, const Json& block, AgentConfig& config) {
+  constexpr absl::string_view kDnsKey = "dns_config";
+  if (!block.is_object()) return WrongType(source, kDnsKey, "an object", block);
+  agent::DnsConfig& dns = config.dns_config;
+  for (const auto& [name, value] : block.items()) {
+    const std::string key = absl::StrCat(kDnsKey, ".", name);
+    auto duration = [&](const std::string& at, const Json& v, absl::Duration& into) -> absl::Status {
+      if (!v.is_string()) return WrongType(source, at, "a duration string like \"5s\"", v);
+      absl::StatusOr<absl::Duration> d = ParseConfigDuration(v.get<std::string>());
+      if (!d.ok()) return KeyError(source, at, d.status().message());
+      into = *d;
+      return absl::OkStatus();
+    };
+    auto boolean = [&](bool& into) -> absl::Status {
+      if (!value.is_boolean()) return WrongType(source, key, "a boolean", value);
+      into = value.get<bool>();
+      return absl::OkStatus();
+    };
+    absl::Status s;
+    if (name == "allow_stale") {
+      s = boolean(dns.allow_stale);
+    } else if (name == "only_passing") {
+      s = boolean(dns.only_passing);
+    } else if (name == "enable_truncate") {
+      s = boolean(dns.enable_truncate);
+    } else if (name == "max_stale") {
+      s = duration(key, value, dns.max_stale);
+    } else if (name == "node_ttl") {
+      s = duration(key, value, dns.node_ttl);
+    } else if (name == "recursor_timeout") {
+      s = duration(key, value, dns.recursor_timeout);
+    } else if (name == "udp_answer_limit") {
+      absl::StatusOr<int> i = IntOf(source, key, value);
+      if (!i.ok()) return i.status();
+      if (*i < 1) return KeyError(source, key, "must be at least 1");
+      dns.udp_answer_limit = *i;
+    } else if (name == "service_ttl") {
+      if (!value.is_object()) return WrongType(source, key, "an object of service names to durations", value);
+      for (const auto& [service, ttl] : value.items()) {
+        absl::Duration d;
+        if (absl::Status t = duration(absl::StrCat(key, ".", service), ttl, d); !t.ok()) return t;
+        auto same = std::find_if(dns.service_ttl.begin(), dns.service_ttl.end(),
+                                 [&service = service](const auto& e) { return e.first == service; });
+        if (same != dns.service_ttl.end()) {
+          same->second = d;  // a later file's entry wins, as Consul merges maps
+        } else {
+          dns.service_ttl.emplace_back(service, d);
+        }
+      }
+    } else {
+      return KeyError(source, key, "is not a known config key");
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ApplyObject(absl::string_view source, const Json& object, AgentConfig& config) {
   if (!object.is_object()) return absl::InvalidArgumentError(absl::StrCat(source, ": must hold one JSON object, got ", TypeName(object)));
   for (const auto& [key, value] : object.items()) {
     if (key == kPortsKey) {
       if (absl::Status s = ApplyPorts(source, value, config); !s.ok()) return s;
+      continue;
+    }
+    if (key == "dns_config") {
+      if (absl::Status s = ApplyDnsConfig(source, value, config); !s.ok()) return s;
       continue;
     }
     if (key == "service" || key == "services" || key == "check" || key == "checks") {
@@ -284,6 +351,9 @@ const FlagSpec kFlags[] = {
     {"raft-snapshot-threshold", FlagKind::kInt, "/raft_snapshot_threshold"},
     {"enable-script-checks", FlagKind::kBool, "/enable_script_checks"},
     {"strict-http-methods", FlagKind::kBool, "/strict_http_methods"},
+    {"domain", FlagKind::kString, "/domain"},
+    {"alt-domain", FlagKind::kString, "/alt_domain"},
+    {"recursor", FlagKind::kList, "/recursors"},
     {"dev", FlagKind::kDev, ""},
     {"config-file", FlagKind::kConfigFile, ""},
     {"config-dir", FlagKind::kConfigDir, ""},
@@ -415,6 +485,11 @@ absl::StatusOr<agent::AgentConfig> LoadAgentConfig(std::vector<std::string> args
 
   if (config.node_name.empty()) config.node_name = std::string(hostname);
   config.datacenter = absl::AsciiStrToLower(config.datacenter);
+  // The DNS domains as the resolver compares them (core/agent/dns_resolve.h): lowercased,
+  // with one final dot; an empty -domain is Consul's "consul.".
+  config.domain = agent::CanonicalDomain(config.domain);
+  if (config.domain.empty()) config.domain = "consul.";
+  config.alt_domain = agent::CanonicalDomain(config.alt_domain);
   if (absl::Status s = agent::Validate(config); !s.ok()) return s;
   if (!config.node_id.empty()) config.node_id = *agent::ParseNodeId(config.node_id);
   return config;

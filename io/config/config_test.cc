@@ -254,6 +254,40 @@ TEST(LoadAgentConfig, EveryKeyOfAFile) {
 
 // Consul's order: files as given (a dir's sorted), each overriding earlier scalars and
 // appending to lists; then the flags, whose lists append too.
+// The DNS interface's flags and keys (issue 15): Consul's names, defaults and merge.
+TEST(LoadAgentConfig, DnsFlagsAndDnsConfig) {
+  absl::StatusOr<AgentConfig> d = Load({"-data-dir=/d"});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->domain, "consul.");
+  EXPECT_EQ(d->alt_domain, "");
+  EXPECT_TRUE(d->dns_config.allow_stale);
+  EXPECT_EQ(d->dns_config.max_stale, absl::Hours(87600));
+  EXPECT_EQ(d->dns_config.udp_answer_limit, 3);
+  MemoryFiles files;
+  files.Add("/dns.json", R"({"recursors": ["127.0.0.9"], "dns_config": {"allow_stale": false, "max_stale": "5s",
+      "node_ttl": "10s", "service_ttl": {"*": "5s", "web": "30s"}, "only_passing": true, "udp_answer_limit": 5,
+      "enable_truncate": true}})");
+  absl::StatusOr<AgentConfig> c =
+      Load({"-data-dir=/d", "-config-file=/dns.json", "-domain=Example.", "-alt-domain", "alt", "-recursor=10.0.0.1:53"},
+           files);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->domain, "example.");
+  EXPECT_EQ(c->alt_domain, "alt.");
+  EXPECT_EQ(c->recursors, (std::vector<std::string>{"127.0.0.9", "10.0.0.1:53"}));
+  EXPECT_FALSE(c->dns_config.allow_stale);
+  EXPECT_EQ(c->dns_config.max_stale, absl::Seconds(5));
+  EXPECT_EQ(c->dns_config.node_ttl, absl::Seconds(10));
+  ASSERT_EQ(c->dns_config.service_ttl.size(), 2u);
+  EXPECT_EQ(c->dns_config.service_ttl[1].first, "web");
+  EXPECT_EQ(c->dns_config.service_ttl[1].second, absl::Seconds(30));
+  EXPECT_TRUE(c->dns_config.only_passing);
+  EXPECT_EQ(c->dns_config.udp_answer_limit, 5);
+  files.Add("/bad.json", R"({"dns_config": {"node_ttl": 5}})");
+  EXPECT_FALSE(Load({"-data-dir=/d", "-config-file=/bad.json"}, files).ok());
+  files.Add("/unknown.json", R"({"dns_config": {"nope": true}})");
+  EXPECT_FALSE(Load({"-data-dir=/d", "-config-file=/unknown.json"}, files).ok());
+}
+
 TEST(LoadAgentConfig, MergeOrderIsConsuls) {
   MemoryFiles files;
   files.Add("/conf.d/20-b.json", R"({"node_name": "from-b", "retry_join": ["b"], "log_level": "WARN"})");
