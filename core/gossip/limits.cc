@@ -65,6 +65,10 @@ absl::Status CheckMessage(const pb::Message& m, size_t meta_bytes_max) {
       }
       break;
     case pb::Message::kAck:
+      if (m.ack().payload().size() > kAckPayloadBytesMax) {
+        return absl::InvalidArgumentError(absl::StrCat("ack payload of ", m.ack().payload().size(), " bytes"));
+      }
+      break;
     case pb::Message::kNack:
     case pb::Message::kUser:  // checked by the level above (CheckSerfMessage)
     case pb::Message::BODY_NOT_SET: break;

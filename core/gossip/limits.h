@@ -29,6 +29,9 @@ inline constexpr size_t kTagFilterPatternBytesMax = 256;
 // meta_bytes_max).
 inline constexpr size_t kTagKeyBytesMax = 128;
 
+// An ack's payload (Serf's coordinate: 8 doubles and 3 more, about 100 bytes encoded).
+inline constexpr size_t kAckPayloadBytesMax = 256;
+
 // Every name, address and meta in a memberlist message (push-pull entries included).
 absl::Status CheckMessage(const proto::gossip::Message& m, size_t meta_bytes_max);
 

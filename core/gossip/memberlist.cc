@@ -306,6 +306,7 @@ void Memberlist::StartProbe() {
   Probe p;
   p.seq = next_seq_++;
   p.target = target->name;
+  p.sent = now_;
   stats_.probes++;
   const pb::Message ping = PingMessage(p.seq, target->name);
   // Lifeguard's buddy system: tell a suspect member directly, so it can refute at once.
@@ -326,6 +327,7 @@ void Memberlist::StartProbe() {
 
 void Memberlist::OnProbeStage() {
   MUSTER_CHECK(probe_.has_value());
+  probe_->indirect = true;
   auto it = nodes_.find(probe_->target);
   if (it == nodes_.end()) return;
   const NodeState& target = it->second;
@@ -376,8 +378,15 @@ void Memberlist::FinishProbe() {
   probe_.reset();
 }
 
-void Memberlist::OnAck(uint32_t seq) {
+void Memberlist::OnAck(uint32_t seq, std::string_view payload, Channel channel) {
   if (probe_.has_value() && probe_->seq == seq) {
+    // A direct answer within the probe timeout measures the round trip (memberlist calls
+    // its ping delegate only there): the level above feeds it to its network coordinate.
+    if (!probe_->indirect && channel == Channel::kDatagram) {
+      if (auto it = nodes_.find(probe_->target); it != nodes_.end()) {
+        delegate_->NotifyPingComplete(it->second, now_ - probe_->sent, payload);
+      }
+    }
     // Any ack, direct, relayed by an indirect probe or over the stream fallback, is a
     // successful probe and improves local health (memberlist's probeNode sets
     // awarenessDelta = -1 once the ping is out; only its failure path raises it).
@@ -391,7 +400,7 @@ void Memberlist::OnAck(uint32_t seq) {
   Relay relay = std::move(it->second);
   relays_.erase(it);
   timers_.Cancel(relay.timer);
-  SendDatagram(relay.source, AckMessage(relay.source_seq));
+  SendDatagram(relay.source, AckMessage(relay.source_seq, /*direct=*/false));
 }
 
 void Memberlist::OnNack(uint32_t seq) {
@@ -610,10 +619,19 @@ pb::Message Memberlist::PingMessage(uint32_t seq, const std::string& target) con
   return m;
 }
 
-pb::Message Memberlist::AckMessage(uint32_t seq) const {
+pb::Message Memberlist::AckMessage(uint32_t seq, bool direct) {
   pb::Message m;
   m.mutable_ack()->set_seq(seq);
   m.mutable_ack()->set_members(NumAlive());
+  if (direct) {
+    std::string payload = delegate_->AckPayload();
+    if (payload.size() <= kAckPayloadBytesMax) {
+      m.mutable_ack()->set_payload(std::move(payload));
+    } else {
+      // Our own delegate's mistake: the ack goes without it rather than be refused.
+      log_.Warn(now_, "ack payload of ", payload.size(), " bytes over ", kAckPayloadBytesMax, ": not sent");
+    }
+  }
   return m;
 }
 
@@ -634,7 +652,7 @@ void Memberlist::HandleOne(const pb::Message& m, const Address& from, Channel ch
     case pb::Message::kIndirectPing: HandleIndirectPing(m.indirect_ping(), from); break;
     case pb::Message::kAck:
       MaybeSyncOnMemberCount(m.ack().members(), from);
-      OnAck(m.ack().seq());
+      OnAck(m.ack().seq(), m.ack().payload(), channel);
       break;
     case pb::Message::kNack: OnNack(m.nack().seq()); break;
     case pb::Message::kAlive: AliveNode(m.alive(), false); break;
@@ -654,7 +672,7 @@ void Memberlist::HandleOne(const pb::Message& m, const Address& from, Channel ch
 
 void Memberlist::HandlePing(const pb::Ping& ping, const Address& from, Channel channel) {
   if (!ping.target().empty() && ping.target() != config_.name) return;  // meant for someone else
-  const pb::Message ack = AckMessage(ping.seq());
+  const pb::Message ack = AckMessage(ping.seq(), /*direct=*/true);
   if (channel == Channel::kStream) {
     SendStream(from, ack);
   } else {

@@ -61,6 +61,12 @@ class MemberlistDelegate {
   virtual void NotifyJoin(const NodeState& node) = 0;
   virtual void NotifyLeave(const NodeState& node) = 0;  // state is kDead or kLeft
   virtual void NotifyUpdate(const NodeState& node) = 0;
+  // memberlist's PingDelegate: what each direct ack of ours carries (at most
+  // kAckPayloadBytesMax bytes; empty: nothing), and, when a probe of ours is answered
+  // directly within the probe timeout, the round-trip time and the payload the ack carried
+  // (empty from a node that sends none). Defaults: no payload, nothing done.
+  virtual std::string AckPayload() { return {}; }
+  virtual void NotifyPingComplete(const NodeState& node, Duration rtt, std::string_view payload) {}
 };
 
 // Counters for tests and benchmarks; per-member maps are keyed by name (ordered).
@@ -151,6 +157,8 @@ class Memberlist {
   struct Probe {
     uint32_t seq = 0;
     std::string target;
+    Time sent;                // when the direct ping went out (the RTT's start)
+    bool indirect = false;    // past the probe timeout: acks now may be relayed, no RTT
     int expected_nacks = 0;
     int nacks = 0;
     uint64_t stage_timer = 0;
@@ -175,7 +183,7 @@ class Memberlist {
   void OnProbeStage();
   void OnProbeEnd();
   void FinishProbe();
-  void OnAck(uint32_t seq);
+  void OnAck(uint32_t seq, std::string_view payload = {}, Channel channel = Channel::kStream);
   void OnNack(uint32_t seq);
   // Gossip and anti-entropy.
   void ScheduleGossip(Time at);
@@ -218,7 +226,8 @@ class Memberlist {
   // Every ping and ack we send, built in one place: each says how many members we know
   // (MaybeSyncOnMemberCount at the receiver).
   proto::gossip::Message PingMessage(uint32_t seq, const std::string& target) const;
-  proto::gossip::Message AckMessage(uint32_t seq) const;
+  // A direct ack carries the delegate's payload (AckPayload); a relayed one none.
+  proto::gossip::Message AckMessage(uint32_t seq, bool direct);
   std::vector<const NodeState*> RandomNodes(int k, const std::function<bool(const NodeState&)>& ok);
 
   MemberlistConfig config_;

@@ -46,7 +46,8 @@ Serf::Serf(SerfConfig config, Address self_addr, uint64_t seed, Logger log)
     : config_(std::move(config)),
       self_addr_(self_addr),
       log_(log),
-      memberlist_(config_.memberlist, std::move(self_addr), seed, this, log.Child("memberlist")) {
+      memberlist_(config_.memberlist, std::move(self_addr), seed, this, log.Child("memberlist")),
+      coordinates_(config_.coordinate, seed ^ 0xc002d) {
   MUSTER_CHECK(config_.event_buffer > 0 && config_.query_buffer > 0);
   // Whatever the size limits let through must fit one datagram with its wrapping: the
   // Serf message's other fields (Lamport time, id, flags; a response's sender name) and the
@@ -119,6 +120,7 @@ absl::Status Serf::ForceLeave(Time now, const std::string& node, bool prune, Eff
     Member gone = it->second;
     members_.erase(it);
     memberlist_.Forget(node);
+    ForgetCoordinate(node);
     PublishMember("member-reap", gone);
   }
   return absl::OkStatus();
@@ -737,6 +739,7 @@ void Serf::Reap() {
     Member m = members_.at(name);
     members_.erase(name);
     memberlist_.Forget(name);
+    ForgetCoordinate(name);
     PublishMember("member-reap", m);
   }
 }
@@ -761,6 +764,56 @@ void Serf::Reconnect() {
   const Member* m = failed[rng.Uniform(failed.size())];
   log_.Info(now_, "attempting reconnect to ", m->name, " ", m->addr);
   memberlist_.Join(now_, {m->addr}, out_);
+}
+
+// ---------------------------------------------------------------------------------------
+// Network coordinates (Serf's pingDelegate)
+
+std::string Serf::AckPayload() {
+  if (config_.disable_coordinates) return {};
+  const Coordinate& c = coordinates_.coordinate();
+  pb::Coordinate p;
+  for (double x : c.vec) p.add_vec(x);
+  p.set_error(c.error);
+  p.set_adjustment(c.adjustment);
+  p.set_height(c.height);
+  return p.SerializeAsString();
+}
+
+void Serf::NotifyPingComplete(const NodeState& node, Duration rtt, std::string_view payload) {
+  // A node of before coordinates (or with them off) acks without one: nothing to learn.
+  if (config_.disable_coordinates || payload.empty()) return;
+  pb::Coordinate p;
+  if (!p.ParseFromArray(payload.data(), static_cast<int>(payload.size())) ||
+      p.vec_size() > config_.coordinate.dimensionality) {
+    stats_.coordinates_rejected++;
+    return;
+  }
+  Coordinate c;
+  c.vec.assign(p.vec().begin(), p.vec().end());
+  c.error = p.error();
+  c.adjustment = p.adjustment();
+  c.height = p.height();
+  if (absl::Status s = coordinates_.Update(node.name, c, rtt); !s.ok()) {
+    stats_.coordinates_rejected++;
+    std::string note;
+    if (unparsable_log_.Allow(now_, &note)) log_.Warn(now_, "rejected coordinate from ", node.name, ": ", s.message(), note);
+    return;
+  }
+  // Only members are cached, so the cache is bounded by the member table.
+  if (members_.contains(node.name)) coordinate_cache_[node.name] = std::move(c);
+}
+
+const Coordinate* Serf::cached_coordinate(const std::string& name) const {
+  if (config_.disable_coordinates) return nullptr;
+  if (name == config_.memberlist.name) return &coordinates_.coordinate();
+  auto it = coordinate_cache_.find(name);
+  return it == coordinate_cache_.end() ? nullptr : &it->second;
+}
+
+void Serf::ForgetCoordinate(const std::string& name) {
+  coordinate_cache_.erase(name);
+  coordinates_.ForgetNode(name);
 }
 
 }  // namespace muster::gossip

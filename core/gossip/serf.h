@@ -20,6 +20,7 @@
 #include "core/base/log.h"
 #include "core/base/log_throttle.h"
 #include "core/gossip/broadcast_queue.h"
+#include "core/gossip/coordinate.h"
 #include "core/gossip/event_handler.h"
 #include "core/gossip/lamport.h"
 #include "core/gossip/memberlist.h"
@@ -67,6 +68,10 @@ struct SerfConfig {
   bool unsafe_intents_ignore_ltime = false;   // an older join/leave intent overrides a newer one
   bool unsafe_user_events_no_dedup = false;   // a user event seen at its Lamport time is delivered again
   std::vector<EventHandlerSpec> handlers;
+  // Network coordinates (Serf's DisableCoordinates, CoordinateConfig): every direct ack
+  // carries ours, every RTT measured by a probe moves ours, and the peers' are cached.
+  bool disable_coordinates = false;
+  CoordinateConfig coordinate;
 
   static SerfConfig Lan(std::string name) {
     SerfConfig c;
@@ -120,6 +125,7 @@ struct SerfStats {
   absl::btree_map<std::string, uint64_t> user_delivered;  // "name@ltime" -> deliveries
   uint64_t user_duplicates_dropped = 0;
   uint64_t messages_rejected = 0;  // Serf messages from the network over a bound of limits.h
+  uint64_t coordinates_rejected = 0;  // ack payloads that did not parse or were out of bounds
 };
 
 class Serf final : private MemberlistDelegate {
@@ -167,6 +173,13 @@ class Serf final : private MemberlistDelegate {
   uint64_t query_ltime() const { return query_clock_.Time(); }
   bool shut_down() const { return memberlist_.shut_down(); }
   Duration DefaultQueryTimeout() const;
+  // Network coordinates (Serf's GetCoordinate, GetCachedCoordinate): ours, and the last one
+  // each member's ack carried (null: none heard, or coordinates disabled). The cache holds
+  // members only, and forgets one when it is reaped.
+  const Coordinate& coordinate() const { return coordinates_.coordinate(); }
+  const Coordinate* cached_coordinate(const std::string& name) const;
+  const CoordinateClient& coordinate_client() const { return coordinates_; }
+  bool coordinates_enabled() const { return !config_.disable_coordinates; }
 
  private:
   // MemberlistDelegate.
@@ -178,6 +191,9 @@ class Serf final : private MemberlistDelegate {
   void NotifyJoin(const NodeState& node) override;
   void NotifyLeave(const NodeState& node) override;
   void NotifyUpdate(const NodeState& node) override;
+  std::string AckPayload() override;
+  void NotifyPingComplete(const NodeState& node, Duration rtt, std::string_view payload) override;
+  void ForgetCoordinate(const std::string& name);
 
   struct Intent {
     uint64_t ltime = 0;
@@ -256,6 +272,8 @@ class Serf final : private MemberlistDelegate {
   uint64_t next_process_id_ = 1;
   bool leaving_ = false;
   SerfStats stats_;
+  CoordinateClient coordinates_;
+  absl::btree_map<std::string, Coordinate> coordinate_cache_;  // by member name
 };
 
 }  // namespace muster::gossip
