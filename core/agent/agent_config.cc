@@ -6,7 +6,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/agent/event_handlers.h"
 #include "core/agent/identity.h"
+#include "core/agent/watches.h"
 
 namespace muster::agent {
 namespace {
@@ -155,9 +157,31 @@ void ApplyDevDefaults(AgentConfig& config) {
   config.check_deregister_interval_min = absl::ZeroDuration();
 }
 
+namespace {
+
+absl::Status ValidateHandlers(const AgentConfig& config) {
+  if (config.event_handlers.size() > kEventHandlersMax) {
+    return Refuse(absl::StrCat("-event-handler (event_handlers): more than ", kEventHandlersMax));
+  }
+  for (const std::string& h : config.event_handlers) {
+    if (absl::StatusOr<EventHandlerDefinition> d = ParseEventHandler(h); !d.ok()) {
+      return Refuse(absl::StrCat("-event-handler (event_handlers): ", d.status().message()));
+    }
+  }
+  if (config.watches.size() > kWatchesMax) return Refuse(absl::StrCat("watches: more than ", kWatchesMax));
+  for (const std::string& w : config.watches) {
+    if (absl::StatusOr<WatchDefinition> d = ParseWatch(w, config.datacenter); !d.ok()) {
+      return Refuse(absl::StrCat("watches: ", d.status().message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status Validate(const AgentConfig& config) {
   for (absl::Status s : {ValidateModes(config), ValidateIdentity(config), ValidatePorts(config.ports),
-                         ValidateRest(config)}) {
+                         ValidateRest(config), ValidateHandlers(config)}) {
     if (!s.ok()) return s;
   }
   return absl::OkStatus();

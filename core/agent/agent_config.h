@@ -89,6 +89,12 @@ struct AgentConfig {
   std::string alt_domain;
   std::vector<std::string> recursors;
   DnsConfig dns_config;
+  // Serf's -event-handler (repeatable; `event_handlers`, a list of strings, in a file): a
+  // "[filter=]script" each, run on the agent's LAN events (core/agent/event_handlers.h).
+  std::vector<std::string> event_handlers;
+  // Consul's `watches` block: each watch's JSON object as written (core/agent/watches.h reads
+  // them), in merge order.
+  std::vector<std::string> watches;
 };
 
 // Whether SIGTERM makes the agent leave the cluster gracefully.
@@ -104,7 +110,8 @@ void ApplyDevDefaults(AgentConfig& config);
 // without server and bootstrap, or with a data dir or -bootstrap-expect; a node ID that is not
 // a UUID (identity.h), an invalid node name or datacenter; ports outside 1..65535 (or -1 where
 // AgentPorts allows it) or two alike; no data dir outside dev mode; an unknown log level; a
-// negative count or a retry interval that is not positive.
+// negative count or a retry interval that is not positive; an event handler or a watch that
+// does not parse (event_handlers.h, watches.h), or more of them than their bounds.
 absl::Status Validate(const AgentConfig& config);
 
 }  // namespace muster::agent

@@ -58,6 +58,7 @@ const KeySpec kKeys[] = {
     {"raft_snapshot_threshold", &AgentConfig::raft_snapshot_threshold},
     {"enable_script_checks", &AgentConfig::enable_script_checks},
     {"strict_http_methods", &AgentConfig::strict_http_methods},
+    {"event_handlers", &AgentConfig::event_handlers},  // Serf's, not Consul's: -event-handler
     {"domain", &AgentConfig::domain},
     {"alt_domain", &AgentConfig::alt_domain},
     {"recursors", &AgentConfig::recursors},
@@ -269,6 +270,14 @@ absl::Status ApplyObject(absl::string_view source, const Json& object, AgentConf
       if (absl::Status s = ApplyDefinitions(source, key, value, config); !s.ok()) return s;
       continue;
     }
+    if (key == "watches") {  // a list of objects, kept as written (core/agent/watches.h reads them)
+      if (!value.is_array()) return WrongType(source, key, "a list of objects", value);
+      for (const Json& item : value) {
+        if (!item.is_object()) return WrongType(source, key, "a list of objects", item);
+        config.watches.push_back(item.dump());
+      }
+      continue;
+    }
     const auto spec = std::find_if(std::begin(kKeys), std::end(kKeys),
                                    [&key = key](const KeySpec& k) { return k.key == key; });
     if (spec == std::end(kKeys)) return KeyError(source, key, "is not a known config key");
@@ -351,6 +360,7 @@ const FlagSpec kFlags[] = {
     {"raft-snapshot-threshold", FlagKind::kInt, "/raft_snapshot_threshold"},
     {"enable-script-checks", FlagKind::kBool, "/enable_script_checks"},
     {"strict-http-methods", FlagKind::kBool, "/strict_http_methods"},
+    {"event-handler", FlagKind::kList, "/event_handlers"},
     {"domain", FlagKind::kString, "/domain"},
     {"alt-domain", FlagKind::kString, "/alt_domain"},
     {"recursor", FlagKind::kList, "/recursors"},

@@ -492,6 +492,29 @@ TEST(ParseConfigDuration, GoForms) {
 }
 
 // The one test on a real file system: a temporary dir of config files read by DiskConfigFiles.
+// -event-handler (Serf's flag, repeatable) appends to the files' event_handlers; watches are
+// kept as written, and one that does not parse, or a bad handler, refuses the config.
+TEST(LoadAgentConfig, EventHandlersAndWatches) {
+  MemoryFiles files;
+  files.Add("/etc/a.json", R"({"event_handlers": ["member-failed=/bin/f.sh"],
+      "watches": [{"type": "key", "key": "cfg/x", "handler": "/bin/w.sh"},
+                  {"type": "event", "name": "deploy", "args": ["/bin/e", "-v"]}]})");
+  absl::StatusOr<AgentConfig> c =
+      Load({"-data-dir=/d", "-config-file=/etc/a.json", "-event-handler", "user:deploy=/bin/d.sh", "-event-handler=all.sh"},
+           files);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->event_handlers, (std::vector<std::string>{"member-failed=/bin/f.sh", "user:deploy=/bin/d.sh", "all.sh"}));
+  ASSERT_EQ(c->watches.size(), 2u);
+  EXPECT_TRUE(absl::StrContains(c->watches[0], "\"cfg/x\""));
+
+  ExpectRefused(Load({"-data-dir=/d", "-event-handler=member-jion=x.sh"}), {"-event-handler", "unknown event type: member-jion"});
+  MemoryFiles bad;
+  bad.Add("/b.json", R"({"watches": [{"type": "key", "handler": "h"}]})");
+  ExpectRefused(Load({"-data-dir=/d", "-config-file=/b.json"}, bad), {"watches", "Must specify a single key to watch"});
+  bad.Add("/c.json", R"({"watches": {"type": "key"}})");
+  ExpectRefused(Load({"-data-dir=/d", "-config-file=/c.json"}, bad), {"config file /c.json", "'watches'", "a list of objects"});
+}
+
 TEST(DiskConfigFiles, LoadsARealDir) {
   const char* tmp = std::getenv("TEST_TMPDIR");
   const std::filesystem::path root = std::filesystem::path(tmp != nullptr ? tmp : "/tmp") / "muster_config_test";
