@@ -23,6 +23,9 @@
 #include "core/agent/go_duration.h"
 #include "core/agent/identity.h"
 #include "core/agent/anti_entropy.h"
+#include "core/agent/event_handlers.h"
+#include "core/agent/handler_queue.h"
+#include "core/agent/watches.h"
 #include "core/agent/local_methods.h"
 #include "core/agent/local_state.h"
 #include "core/agent/server_router.h"
@@ -94,6 +97,7 @@ class AgentMachine::Impl {
   std::unique_ptr<gossip::Serf> wan;
   bool left = false;
   bool leaving() const { return leaving_; }
+  const ServerRouter* router() const { return router_.get(); }
   std::optional<std::string> exit_reason_;
   std::vector<raft::pb::Entry> applied;
 
@@ -260,6 +264,15 @@ class AgentMachine::Impl {
   Effects* local_out_ = nullptr;
   void ServeLocalRequest(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
   void TickLocal(Time now);
+  // What the agent runs for the operator (event_handlers.h, watches.h): their own component,
+  // one queue of runs (handler_queue.h), the watches' reads as the agent's own requests.
+  Composition::ComponentId c_handlers_ = 0;
+  std::unique_ptr<HandlerQueue> handler_queue_;
+  std::unique_ptr<EventHandlers> event_handlers_;
+  std::unique_ptr<Watches> watches_;
+  Effects* handlers_out_ = nullptr;
+  void StartHandlers(const MachineContext& ctx, LogLevel level);
+  void TickHandlers(Time now);
   TimerQueue timers_;
   Time now_;
   bool started_ = false;
@@ -372,6 +385,7 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
   c_wan_ = composition_.Add("serf.wan");
   c_agent_ = composition_.Add("agent");
   c_local_ = composition_.Add("local");
+  c_handlers_ = composition_.Add("handlers");
 
   Rng seeds(ctx.seed);
   const uint64_t raft_seed = seeds.Next();
@@ -430,6 +444,7 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
     wan = std::make_unique<gossip::Serf>(wan_config, wan_addr_, wan_seed,
                                          Logger(ctx.log, "agent.server.serf.wan", level));
   }
+  StartHandlers(ctx, level);
 }
 
 gossip::TagMap AgentMachine::Impl::LanTags() const {
@@ -461,8 +476,9 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
   const Time now = input.now;
   now_ = now;
   raft::Ready ready;
-  Effects lan_batch, wan_batch, own, local_batch;
+  Effects lan_batch, wan_batch, own, local_batch, handlers_batch;
   local_out_ = &local_batch;
+  handlers_out_ = &handlers_batch;
   ready_ = &ready;
   lan_out_ = &lan_batch;
   wan_out_ = &wan_batch;
@@ -521,6 +537,7 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
             if (p->component == c_lan_) lan->HandleProcessExit(now, own_exit, &lan_batch);
             if (p->component == c_wan_ && wan != nullptr) wan->HandleProcessExit(now, own_exit, &wan_batch);
             if (p->component == c_local_) local_->HandleProcessExit(now, own_exit, &local_batch);
+            if (p->component == c_handlers_) handler_queue_->HandleProcessExit(now, own_exit, &handlers_batch);
           }
         } else if constexpr (std::is_same_v<T, RequestInput>) {
           HandleRequestBytes(now, what);
@@ -534,6 +551,7 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
   lan->Tick(now, &lan_batch);
   if (wan != nullptr) wan->Tick(now, &wan_batch);
   TickLocal(now);
+  TickHandlers(now);
 
   ObserveMemberEvents(now, lan_batch, "lan");
   if (wan != nullptr) ObserveMemberEvents(now, wan_batch, "wan");
@@ -587,7 +605,9 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
   // A sync answered after TickLocal ran (an applied registration) goes on at once.
   if (anti_entropy_->wants_tick(*local_)) local_batch.WakeAt(now);
   composition_.Merge(c_local_, std::move(local_batch), out);
-  own_ = lan_out_ = wan_out_ = local_out_ = nullptr;
+  if (watches_->wants_tick()) handlers_batch.WakeAt(now);  // a watch's answer came after TickHandlers
+  composition_.Merge(c_handlers_, std::move(handlers_batch), out);
+  own_ = lan_out_ = wan_out_ = local_out_ = handlers_out_ = nullptr;
 }
 
 void AgentMachine::Impl::Seal(Effects& batch, EnvelopeKind kind, Endpoint endpoint) {
@@ -690,8 +710,14 @@ void AgentMachine::Impl::HandleRpc(Time now, const MessageInput& m, std::string_
     const uint64_t request_id = it->second.request_id;
     forwards_.erase(it);
     const int code = rpc.answer().code();
-    if (router_ != nullptr && code == static_cast<int>(absl::StatusCode::kUnavailable)) router_->NotifyFailed(m.from);
-    if (router_ != nullptr && code != static_cast<int>(absl::StatusCode::kUnavailable)) router_->NotifyAnswered(m.from);
+    // A server that could not serve the request for want of a leader (cut off from the other
+    // servers) is left for the next request; one that knows a leader is healthy whatever it
+    // answered ("leadership lost" for a write that was out at an election).
+    if (router_ != nullptr && code == static_cast<int>(absl::StatusCode::kUnavailable) && !rpc.answer().reply().known_leader()) {
+      router_->NotifyFailed(m.from);
+    } else if (router_ != nullptr) {
+      router_->NotifyAnswered(m.from);
+    }
     absl::Status status = code == 0 ? absl::OkStatus()
                                     : absl::Status(code > 0 && code <= 16 ? static_cast<absl::StatusCode>(code)
                                                                           : absl::StatusCode::kUnknown,
@@ -1741,6 +1767,7 @@ void AgentMachine::Impl::ObserveUserEvents(const Effects& batch) {
     pba::UserEventRecord record;
     if (!record.ParseFromString(e.payload) || record.id().empty() || record.name().empty()) continue;
     if (!EventSelects(record, LocalEventTarget())) continue;
+    event_handlers_->OnUserEvent(now_, record.name(), record.payload(), e.ltime, *handler_queue_, handlers_out_);
     user_events_.Add(std::move(record), e.ltime);
     added = true;
   }
@@ -2178,6 +2205,39 @@ void AgentMachine::Impl::ServeLocalRequest(Time now, uint64_t request_id, const 
   Answer(request_id, a.status, std::move(reply));
 }
 
+// Event handlers and watches from the (validated) config; one that does not parse is logged
+// and left out, never a crash (a config built by hand skips Validate).
+void AgentMachine::Impl::StartHandlers(const MachineContext& ctx, LogLevel level) {
+  Logger handlers_log(ctx.log, "agent.handlers", level);
+  handler_queue_ = std::make_unique<HandlerQueue>(handlers_log);
+  std::vector<EventHandlerDefinition> handlers;
+  for (const std::string& spec : opt.config.event_handlers) {
+    absl::StatusOr<EventHandlerDefinition> h = ParseEventHandler(spec);
+    if (h.ok() && handlers.size() < kEventHandlersMax) handlers.push_back(std::move(*h));
+    if (!h.ok()) handlers_log.Warn(ctx.now, "event handler left out: ", h.status().message());
+  }
+  event_handlers_ = std::make_unique<EventHandlers>(std::move(handlers), node_name_, LanTags(), handlers_log);
+  std::vector<WatchDefinition> watches;
+  for (const std::string& json : opt.config.watches) {
+    absl::StatusOr<WatchDefinition> w = ParseWatch(json, opt.config.datacenter);
+    if (w.ok() && watches.size() < kWatchesMax) watches.push_back(std::move(*w));
+    if (!w.ok()) handlers_log.Warn(ctx.now, "watch left out: ", w.status().message());
+  }
+  watches_ = std::make_unique<Watches>(std::move(watches), ctx.now, Logger(ctx.log, "agent.watch", level));
+}
+
+// Member events of this step's LAN batch into the coalescer, due flushes and watch queries out
+// (before raft's output is carried, so a watch's read joins this step's round).
+void AgentMachine::Impl::TickHandlers(Time now) {
+  event_handlers_->ObserveMemberEvents(now, lan_out_->events, lan->members());
+  event_handlers_->Tick(now, *handler_queue_, handlers_out_);
+  watches_->Tick(now,
+                 [this](const std::string& method, const pba::Call& call, Watches::Callback done) {
+                   HandleRequest(now_, InternalRequest(std::move(done)), method, call);
+                 },
+                 *handler_queue_, handlers_out_);
+}
+
 void AgentMachine::Impl::BeginLeave(Time now, uint64_t request_id) {
   if (!leave_requests_.empty() || leaving_) {
     if (left) return Answer(request_id, absl::OkStatus(), Facts());
@@ -2230,6 +2290,7 @@ const state::Fsm& AgentMachine::fsm() const { return impl_->fsm; }
 const gossip::Serf& AgentMachine::lan() const { return *impl_->lan; }
 const gossip::Serf* AgentMachine::wan() const { return impl_->wan.get(); }
 const AgentMachineOptions& AgentMachine::options() const { return impl_->opt; }
+const ServerRouter* AgentMachine::router() const { return impl_->router(); }
 bool AgentMachine::left() const { return impl_->left; }
 const std::optional<std::string>& AgentMachine::exit_reason() const { return impl_->exit_reason_; }
 bool AgentMachine::leaving() const { return impl_->leaving(); }

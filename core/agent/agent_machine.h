@@ -42,6 +42,7 @@
 #include "core/agent/agent_config.h"
 #include "core/agent/autopilot.h"
 #include "core/agent/bootstrap_expect.h"
+#include "core/agent/server_router.h"
 #include "core/base/rng.h"
 #include "core/base/version.h"
 #include "core/gossip/serf.h"
@@ -98,6 +99,9 @@ class AgentMachine final : public Machine {
   const gossip::Serf& lan() const;
   const gossip::Serf* wan() const;
   const AgentMachineOptions& options() const;
+  // A client's server routing (server_router.h): the server its RPCs go to is its front. Null
+  // on a server.
+  const ServerRouter* router() const;
   // A graceful leave (agent.leave) finished: the host may stop the agent.
   bool left() const;
   // Set when the agent cannot go on and its process should exit 1 (Consul's): no seed of
