@@ -1,0 +1,202 @@
+// Client agents' server routing under the simulator (core/agent/server_router.h): three
+// servers and two clients that keep writing and reading; the server one client talks to is
+// killed, and restarted later, three times over. A write in flight at the kill may fail (its
+// outcome is unknown, Consul does not retry writes); the client's writes must then succeed
+// again within kRecoveryBound, with at most one failure per client per kill. Reads never fail
+// (one that timed out or whose server failed goes once to the next server). An idle stretch at
+// the end must see each client rebalance (every 120-180 s). The bounds measured are printed.
+// Seeds 1-50; CLIENT_ROUTING_SEEDS=N runs 1..N.
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/agent_sim/agent_cluster.h"
+
+namespace muster::agent_sim {
+namespace {
+
+namespace pba = ::muster::proto::agent;
+
+constexpr int kServers = 3;
+constexpr int kClients = 2;
+constexpr int kKills = 3;
+// Between two writes of one client.
+constexpr Duration kWriteGap = absl::Milliseconds(200);
+// From a kill to the first write answered OK that was sent after it: gossip's verdict on the
+// dead server (probe, suspicion: ~4-6 s here) or the forward's 7 s timeout, a new election
+// when the dead server led, the next write.
+constexpr Duration kRecoveryBound = absl::Seconds(12);
+constexpr Duration kDownFor = absl::Seconds(20);
+constexpr Duration kUpFor = absl::Seconds(20);
+constexpr Duration kElectionBound = absl::Seconds(30);
+
+struct Write {
+  Time sent;
+  Time answered;
+  bool ok = false;
+  std::string error;  // when not ok
+};
+
+// One client writing one key after another (or reading one key again and again), kWriteGap
+// apart, until stopped.
+class Writer {
+ public:
+  Writer(sim::Simulator& sim, NodeId client, std::string method = "kv.put")
+      : sim_(sim), client_(client), method_(std::move(method)) {}
+  void Start() { Next(); }
+  void Stop() { running_ = false; }
+  const std::vector<Write>& writes() const { return writes_; }
+
+ private:
+  void Next() {
+    if (!running_) return;
+    pba::Call call;
+    const bool read = method_ == "kv.get";
+    call.set_key(absl::StrCat("w/", client_.value, "/", read ? 0 : writes_.size()));
+    call.set_value("v");
+    const size_t i = writes_.size();
+    writes_.push_back(Write{sim_.now(), Time(), false});
+    sim_.Request(client_, method_, call.SerializeAsString(), [this, i](const Response& r) {
+      writes_[i].answered = sim_.now();
+      writes_[i].ok = r.status.ok() || r.status.code() == absl::StatusCode::kNotFound;
+      writes_[i].error = r.status.ToString();
+      sim_.After(kWriteGap, [this] { Next(); });
+    });
+  }
+
+  sim::Simulator& sim_;
+  NodeId client_;
+  std::string method_;
+  bool running_ = true;
+  std::vector<Write> writes_;
+};
+
+struct KillOutcome {
+  Duration recovery = absl::InfiniteDuration();  // the killed server's client
+  int failures[kClients] = {0, 0};
+};
+
+// Of the writes answered after `kill` and before `until`: how many failed (and why, into
+// `errors`), and when the first one sent after the kill was answered OK.
+void Measure(const Writer& w, Time kill, Time until, int* failures, Duration* recovery, std::string* errors) {
+  for (const Write& x : w.writes()) {
+    if (x.answered == Time() || x.answered < kill || x.answered >= until) continue;
+    if (!x.ok) {
+      ++*failures;
+      absl::StrAppend(errors, "\n  failed at +", absl::FormatDuration(x.answered - kill), " (sent +",
+                      absl::FormatDuration(x.sent - kill), "): ", x.error);
+    }
+    if (x.ok && x.sent >= kill && *recovery == absl::InfiniteDuration()) *recovery = x.answered - kill;
+  }
+}
+
+class ClientRouting : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(ClientRouting, WritesGoOnWhenTheServerAClientTalksToIsKilled) {
+  sim::Simulator sim(GetParam());
+  std::vector<std::string> server_lan;
+  for (int i = 1; i <= kServers; ++i) server_lan.push_back(LanAddress(i));
+  for (int i = 1; i <= kServers + kClients; ++i) {
+    AgentSpec spec;
+    spec.index = i;
+    spec.server = i <= kServers;
+    spec.bootstrap_expect = spec.server ? kServers : 0;
+    for (const std::string& a : server_lan) {
+      if (a != LanAddress(i)) spec.join.push_back(a);
+    }
+    ASSERT_EQ(AddAgent(sim, spec).value, static_cast<uint64_t>(i));
+  }
+  ASSERT_TRUE(sim.RunUntil([&] { return Leaders(sim).size() == 1; }, kElectionBound));
+  sim.RunFor(absl::Seconds(5));
+
+  std::vector<std::unique_ptr<Writer>> writers, readers;
+  for (int c = 0; c < kClients; ++c) {
+    writers.push_back(std::make_unique<Writer>(sim, NodeId{static_cast<uint64_t>(kServers + 1 + c)}));
+    writers.back()->Start();
+    readers.push_back(std::make_unique<Writer>(sim, NodeId{static_cast<uint64_t>(kServers + 1 + c)}, "kv.get"));
+    readers.back()->Start();
+  }
+  sim.RunFor(absl::Seconds(5));
+
+  std::vector<KillOutcome> kills;
+  std::vector<Time> kill_times;
+  for (int k = 0; k < kKills; ++k) {
+    const int c = k % kClients;
+    const NodeId client{static_cast<uint64_t>(kServers + 1 + c)};
+    const agent::ServerRouter* router = AgentAt(sim, client)->router();
+    ASSERT_NE(router, nullptr);
+    ASSERT_NE(router->Current(), nullptr) << "client " << ToString(client) << " knows no server";
+    const std::string name = router->Current()->name;
+    NodeId victim;
+    for (int i = 1; i <= kServers; ++i) {
+      if (NodeName(i) == name) victim = NodeId{static_cast<uint64_t>(i)};
+    }
+    ASSERT_TRUE(victim.valid()) << name;
+    kill_times.push_back(sim.now());
+    sim.Kill(victim);
+    sim.RunFor(kDownFor);
+    EXPECT_NE(AgentAt(sim, client)->router()->Current()->name, name) << "kill " << k << ": still routed to the dead server";
+    sim.Restart(victim);
+    sim.RunFor(kUpFor);
+  }
+  kill_times.push_back(sim.now());
+
+  // Idle (no writes): every client rebalances, every 120-180 s.
+  for (auto& w : writers) w->Stop();
+  for (auto& r : readers) r->Stop();
+  const uint64_t rebalances_before[kClients] = {AgentAt(sim, NodeId{kServers + 1})->router()->rebalances(),
+                                                AgentAt(sim, NodeId{kServers + 2})->router()->rebalances()};
+  sim.RunFor(absl::Seconds(400));
+  for (int c = 0; c < kClients; ++c) {
+    const agent::ServerRouter* router = AgentAt(sim, NodeId{static_cast<uint64_t>(kServers + 1 + c)})->router();
+    EXPECT_GE(router->rebalances() - rebalances_before[c], 2u) << "client " << c;
+    EXPECT_EQ(router->servers().size(), static_cast<size_t>(kServers)) << "client " << c << " lost a restarted server";
+  }
+
+  Duration worst = absl::ZeroDuration();
+  for (int k = 0; k < kKills; ++k) {
+    KillOutcome o;
+    for (int c = 0; c < kClients; ++c) {
+      Duration recovery = absl::InfiniteDuration();
+      std::string errors;
+      Measure(*writers[c], kill_times[k], kill_times[k + 1], &o.failures[c], &recovery, &errors);
+      if (c == k % kClients) o.recovery = recovery;
+      EXPECT_LE(o.failures[c], 1) << "kill " << k << ": client " << c << " failed " << o.failures[c] << " writes" << errors;
+    }
+    for (int c = 0; c < kClients; ++c) {
+      int read_failures = 0;
+      Duration unused = absl::InfiniteDuration();
+      std::string errors;
+      Measure(*readers[c], kill_times[k], kill_times[k + 1], &read_failures, &unused, &errors);
+      EXPECT_EQ(read_failures, 0) << "kill " << k << ": client " << c << " failed reads" << errors;
+    }
+    EXPECT_LE(o.recovery, kRecoveryBound) << "kill " << k << ": the killed server's client wrote again after "
+                                          << o.recovery;
+    worst = std::max(worst, o.recovery);
+    kills.push_back(o);
+  }
+  size_t total = 0, reads = 0;
+  for (auto& w : writers) total += w->writes().size();
+  for (auto& r : readers) reads += r->writes().size();
+  EXPECT_GT(total, 200u);
+  EXPECT_GT(reads, 200u);
+  std::printf("seed %llu: writes %zu, reads %zu; recovery after each kill %s %s %s (worst %s); failures per kill (c1,c2) %d,%d %d,%d %d,%d\n",
+              static_cast<unsigned long long>(GetParam()), total, reads, absl::FormatDuration(kills[0].recovery).c_str(),
+              absl::FormatDuration(kills[1].recovery).c_str(), absl::FormatDuration(kills[2].recovery).c_str(),
+              absl::FormatDuration(worst).c_str(), kills[0].failures[0], kills[0].failures[1], kills[1].failures[0],
+              kills[1].failures[1], kills[2].failures[0], kills[2].failures[1]);
+}
+
+uint64_t SeedsEnd() {
+  const char* n = std::getenv("CLIENT_ROUTING_SEEDS");
+  return n != nullptr && std::atoi(n) > 0 ? static_cast<uint64_t>(std::atoi(n)) + 1 : 51;
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, ClientRouting, ::testing::Range<uint64_t>(1, SeedsEnd()));
+
+}  // namespace
+}  // namespace muster::agent_sim
