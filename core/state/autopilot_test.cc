@@ -307,7 +307,7 @@ TEST(AutopilotStateTest, InconsistentSnapshotsAreRefused) {
   const std::vector<Case> cases = {
       {"version 1 with a configuration", [](proto::state::Snapshot& s) { s.set_version(1); }},
       {"version 2 without one", [](proto::state::Snapshot& s) { s.clear_autopilot(); }},
-      {"an unknown version", [](proto::state::Snapshot& s) { s.set_version(3); }, absl::StatusCode::kFailedPrecondition},
+      {"an unknown version", [](proto::state::Snapshot& s) { s.set_version(4); }, absl::StatusCode::kFailedPrecondition},
       {"an index past the snapshot", [](proto::state::Snapshot& s) { s.mutable_autopilot()->set_modify_index(10); }},
       {"no create index", [](proto::state::Snapshot& s) { s.mutable_autopilot()->set_create_index(0); }},
       {"create after modify",

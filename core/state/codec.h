@@ -22,6 +22,8 @@ pb::Session ToProto(const Session& s);
 Session FromProto(const pb::Session& p);
 pb::AutopilotConfiguration ToProto(const AutopilotConfiguration& c);
 AutopilotConfiguration FromProto(const pb::AutopilotConfiguration& p);
+pb::NodeCoordinate ToProto(const NodeCoordinate& c);
+NodeCoordinate FromProto(const pb::NodeCoordinate& p);
 pb::RegisterRequest ToProto(const RegisterRequest& r);
 RegisterRequest FromProto(const pb::RegisterRequest& p);
 

@@ -138,6 +138,14 @@ void Fsm::Dispatch(uint64_t index, Time now, const proto::state::Command& c, App
       set_bool(store_.AutopilotSet(index, FromProto(a.config()), a.has_cas(), a.cas()));
       break;
     }
+    case Command::kCoordinateBatchUpdate: {
+      std::vector<NodeCoordinate> updates;
+      for (const proto::state::NodeCoordinate& u : c.coordinate_batch_update().updates()) {
+        updates.push_back(FromProto(u));
+      }
+      store_.CoordinateBatchUpdate(index, updates);
+      break;
+    }
     case Command::CMD_NOT_SET:
       r.status = absl::InvalidArgumentError("empty state command");
       break;
@@ -234,6 +242,13 @@ Command AutopilotSet(Time now, const AutopilotConfiguration& config, bool has_ca
   *c.mutable_autopilot_set()->mutable_config() = ToProto(config);
   c.mutable_autopilot_set()->set_has_cas(has_cas);
   c.mutable_autopilot_set()->set_cas(cas);
+  return c;
+}
+
+Command CoordinateBatchUpdate(Time now, const std::vector<NodeCoordinate>& updates) {
+  Command c = At(now);
+  auto* batch = c.mutable_coordinate_batch_update();
+  for (const NodeCoordinate& u : updates) *batch->add_updates() = ToProto(u);
   return c;
 }
 

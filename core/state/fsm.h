@@ -67,6 +67,8 @@ proto::state::Command ReapTombstones(Time now, uint64_t up_to_index);
 // when the check-and-set fails). The config's indexes are ignored.
 proto::state::Command AutopilotSet(Time now, const AutopilotConfiguration& config, bool has_cas = false,
                                    uint64_t cas = 0);
+// The leader's batch of agents' coordinate updates (Store::CoordinateBatchUpdate).
+proto::state::Command CoordinateBatchUpdate(Time now, const std::vector<NodeCoordinate>& updates);
 }  // namespace commands
 
 }  // namespace muster::state

@@ -1,6 +1,9 @@
 // Store snapshot and restore (one protobuf Snapshot message, serialized deterministically so
 // equal states give equal bytes) and the content hash the simulator compares servers by.
+#include <bit>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
@@ -19,8 +22,12 @@ namespace {
 // store with one writes version 2, which a version-1 reader refuses loudly: protobuf would
 // skip the unknown field, and that server would restore without the configuration, its
 // autopilot and state hash parting silently from the others'. Both versions restore here.
+// Version 3 adds network coordinates (the `coordinates` field, with or without autopilot's
+// configuration), by the same rule: written only by a state that has one, so states without
+// coordinates keep their bytes, and refused by a reader of versions 1 and 2.
 constexpr uint32_t kSnapshotVersionBase = 1;
 constexpr uint32_t kSnapshotVersionAutopilot = 2;
+constexpr uint32_t kSnapshotVersionCoordinates = 3;
 
 std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
   std::string out;
@@ -38,7 +45,9 @@ std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
 std::string Store::Snapshot() const {
   MUSTER_CHECK(!undo_active_);
   pb::Snapshot snap;
-  snap.set_version(autopilot_.has_value() ? kSnapshotVersionAutopilot : kSnapshotVersionBase);
+  snap.set_version(!coordinates_.empty()    ? kSnapshotVersionCoordinates
+                   : autopilot_.has_value() ? kSnapshotVersionAutopilot
+                                            : kSnapshotVersionBase);
   snap.set_last_index(last_index_);
   snap.set_last_time_unix_ns(TimeToNanos(last_time_));
   snap.set_last_stamp_unix_ns(TimeToNanos(last_stamp_));
@@ -72,6 +81,7 @@ std::string Store::Snapshot() const {
     i->set_index(idx);
   }
   if (autopilot_.has_value()) *snap.mutable_autopilot() = ToProto(*autopilot_);
+  for (const auto& [key, c] : coordinates_) *snap.add_coordinates() = ToProto(c);
   return SerializeDeterministic(snap);
 }
 
@@ -80,10 +90,16 @@ absl::Status Store::Restore(std::string_view bytes) {
   if (!snap.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError("state snapshot does not parse");
   }
-  if (snap.version() != kSnapshotVersionBase && snap.version() != kSnapshotVersionAutopilot) {
+  if (snap.version() != kSnapshotVersionBase && snap.version() != kSnapshotVersionAutopilot &&
+      snap.version() != kSnapshotVersionCoordinates) {
     return absl::FailedPreconditionError(absl::StrCat("unknown state snapshot version ", snap.version()));
   }
-  if (snap.has_autopilot() != (snap.version() == kSnapshotVersionAutopilot)) {
+  if ((snap.coordinates_size() > 0) != (snap.version() == kSnapshotVersionCoordinates)) {
+    return absl::DataLossError(absl::StrCat("snapshot: version ", snap.version(),
+                                            snap.coordinates_size() > 0 ? " with" : " without", " coordinates"));
+  }
+  if (snap.version() != kSnapshotVersionCoordinates &&
+      snap.has_autopilot() != (snap.version() == kSnapshotVersionAutopilot)) {
     return absl::DataLossError(absl::StrCat("snapshot: version ", snap.version(),
                                             snap.has_autopilot() ? " with" : " without",
                                             " an autopilot configuration"));
@@ -115,6 +131,19 @@ absl::Status Store::Restore(std::string_view bytes) {
   }
   for (const pb::Session& s : snap.sessions()) {
     if (!node_names.contains(s.node())) return absl::DataLossError("snapshot: session on unknown node");
+  }
+  std::vector<NodeCoordinate> coordinates;
+  for (const pb::NodeCoordinate& p : snap.coordinates()) {
+    if (!node_names.contains(p.node())) return absl::DataLossError("snapshot: coordinate of unknown node");
+    if (p.vec_size() > static_cast<int>(kCoordinateDimensionsMax)) {
+      return absl::DataLossError("snapshot: coordinate of too many dimensions");
+    }
+    coordinates.push_back(FromProto(p));
+    if (!CoordinateValuesValid(coordinates.back())) return absl::DataLossError("snapshot: coordinate not finite");
+    if (coordinates.size() > 1 && !(std::pair(coordinates[coordinates.size() - 2].node, coordinates[coordinates.size() - 2].segment) <
+                                    std::pair(coordinates.back().node, coordinates.back().segment))) {
+      return absl::DataLossError("snapshot: coordinates out of order or repeated");
+    }
   }
   // No index in the state may lie beyond the snapshot's own: the next command applies at
   // last_index + 1 and every table and record index must stay below it (a snapshot from the
@@ -188,6 +217,10 @@ absl::Status Store::Restore(std::string_view bytes) {
   for (const pb::NamedIndex& i : snap.table_indexes()) table_index_[i.name()] = i.index();
   for (const pb::NamedIndex& i : snap.service_indexes()) service_index_[i.name()] = i.index();
   autopilot_ = std::move(autopilot);
+  for (NodeCoordinate& c : coordinates) {
+    Key2 key{c.node, c.segment};
+    coordinates_[key] = std::move(c);
+  }
   changes_.everything = true;
   return absl::OkStatus();
 }
@@ -325,6 +358,19 @@ uint64_t Store::ContentHash() const {
     f.Add(a.upgrade_version_tag);
     f.Add(a.create_index);
     f.Add(a.modify_index);
+  }
+  // Likewise only when there are any.
+  if (!coordinates_.empty()) {
+    f.Tag(11);
+    for (const auto& [key, c] : coordinates_) {
+      f.Add(c.node);
+      f.Add(c.segment);
+      f.Add(c.vec.size());
+      for (double x : c.vec) f.Add(std::bit_cast<uint64_t>(x));
+      f.Add(std::bit_cast<uint64_t>(c.error));
+      f.Add(std::bit_cast<uint64_t>(c.adjustment));
+      f.Add(std::bit_cast<uint64_t>(c.height));
+    }
   }
   return f.value();
 }

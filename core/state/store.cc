@@ -264,6 +264,7 @@ absl::Status Store::DeregisterNode(uint64_t idx, Time now, std::string_view node
     std::vector<std::string> ids(s->second.begin(), s->second.end());
     for (const std::string& id : ids) InvalidateSession(idx, now, id);
   }
+  DeleteNodeCoordinates(idx, node);
   it = nodes_.find(node);
   if (!it->second.id.empty()) node_ids_.erase(it->second.id);
   nodes_.erase(it);

@@ -186,6 +186,19 @@ class Store {
   const std::optional<AutopilotConfiguration>& Autopilot() const { return autopilot_; }
   absl::Status ValidateAutopilot(const AutopilotConfiguration& config) const;
 
+  // ---- network coordinates (Consul's Coordinate.Update, batched by the leader into one
+  // CoordinateBatchUpdate entry; coordinates.cc). An update for a node not in the catalog,
+  // or with a value CoordinateValuesValid refuses, is skipped (Consul's "don't let
+  // coordinates outlive the node"); deregistering a node deletes its coordinates.
+  void CoordinateBatchUpdate(uint64_t idx, const std::vector<NodeCoordinate>& updates);
+  // Every coordinate, by node then segment (/v1/coordinate/nodes); one node's
+  // (/v1/coordinate/node/:node). Index: the coordinates table's.
+  Indexed<std::vector<NodeCoordinate>> Coordinates() const;
+  Indexed<std::vector<NodeCoordinate>> NodeCoordinates(std::string_view node) const;
+  // One node's coordinate in `segment`, if any (?near sorting).
+  const NodeCoordinate* CoordinateOf(std::string_view node, std::string_view segment = "") const;
+  size_t coordinate_count() const { return coordinates_.size(); }
+
   // ---- queries
   Indexed<std::vector<Node>> Nodes() const;
   std::optional<Node> GetNode(std::string_view name) const;
@@ -310,6 +323,9 @@ class Store {
 
   std::optional<AutopilotConfiguration> autopilot_;
 
+  absl::btree_map<Key2, NodeCoordinate> coordinates_;  // (node, segment)
+  void DeleteNodeCoordinates(uint64_t idx, const std::string& node);
+
   absl::btree_map<std::string, uint64_t> table_index_;
   absl::btree_map<std::string, uint64_t> service_index_;
 
@@ -331,6 +347,7 @@ class Store {
     std::vector<std::pair<Key2, Service>> services;
     std::vector<std::pair<Key2, Check>> checks;
     std::vector<Session> sessions;
+    std::vector<std::pair<Key2, NodeCoordinate>> coordinates;
   };
   absl::btree_map<std::string, NodeUndo> node_undo_;
   absl::btree_map<std::string, std::optional<uint64_t>> service_index_undo_;

@@ -460,6 +460,9 @@ void Store::SaveCatalogUndo(const std::string& node, const std::string& service_
   if (auto by_node = sessions_by_node_.find(node); by_node != sessions_by_node_.end()) {
     for (const std::string& id : by_node->second) u.sessions.push_back(sessions_.at(id));
   }
+  for (auto it = coordinates_.lower_bound(Key2{node, ""}); it != coordinates_.end() && it->first.first == node; ++it) {
+    u.coordinates.push_back(*it);
+  }
   node_undo_.emplace(node, std::move(u));
 }
 
@@ -481,6 +484,9 @@ void Store::RollBackCatalog() {
     for (auto it = checks_.lower_bound(Key2{node, ""}); it != checks_.end() && it->first.first == node;) {
       it = checks_.erase(it);
     }
+    for (auto it = coordinates_.lower_bound(Key2{node, ""}); it != coordinates_.end() && it->first.first == node;) {
+      it = coordinates_.erase(it);
+    }
     // ...and put back what was there before it.
     if (u.node.has_value()) {
       if (!u.node->id.empty()) node_ids_[u.node->id] = node;
@@ -491,6 +497,7 @@ void Store::RollBackCatalog() {
       services_[key] = std::move(svc);
     }
     for (auto& [key, check] : u.checks) checks_[key] = std::move(check);
+    for (auto& [key, coordinate] : u.coordinates) coordinates_[key] = std::move(coordinate);
     for (Session& s : u.sessions) {
       sessions_by_node_[s.node].insert(s.id);
       const std::string id = s.id;

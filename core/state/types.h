@@ -151,6 +151,22 @@ struct AutopilotConfiguration {
   friend bool operator==(const AutopilotConfiguration&, const AutopilotConfiguration&) = default;
 };
 
+// A node's network coordinate (Consul's structs.Coordinate): JSON Node, Segment, Coord
+// {Vec, Error, Adjustment, Height}, in seconds (core/gossip/coordinate.h computes with them).
+// Segment is "" (muster has no network segments).
+struct NodeCoordinate {
+  std::string node;
+  std::string segment;
+  std::vector<double> vec;
+  double error = 0;
+  double adjustment = 0;
+  double height = 0;
+  friend bool operator==(const NodeCoordinate&, const NodeCoordinate&) = default;
+};
+// What the table accepts: Serf's 8 dimensions and then some, every value finite.
+inline constexpr size_t kCoordinateDimensionsMax = 16;
+bool CoordinateValuesValid(const NodeCoordinate& c);
+
 // One element of /v1/health/service/:s: the node, the instance and all checks that bear
 // on it (the node's checks, then the service's).
 struct ServiceHealth {

@@ -22,6 +22,7 @@ inline constexpr char kTableChecks[] = "checks";
 inline constexpr char kTableKVs[] = "kvs";
 inline constexpr char kTableSessions[] = "sessions";
 inline constexpr char kTableAutopilot[] = "autopilot-config";  // Consul's table name
+inline constexpr char kTableCoordinates[] = "coordinates";
 
 // What one apply (or a run of direct store calls) changed.
 struct ChangeSet {
@@ -50,6 +51,7 @@ struct ChangeSet {
 //   NodeChecks(node), ChecksInState    Table(checks)
 //   SessionGet / SessionList / NodeSessions   Table(sessions)
 //   Autopilot()                        Table(autopilot-config)
+//   Coordinates(), NodeCoordinates     Table(coordinates)
 struct WatchTopic {
   enum class Kind : uint8_t {
     kTable,        // name: a kTable* name; fires on any change to that table
