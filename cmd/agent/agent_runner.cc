@@ -24,6 +24,7 @@
 #include "io/api/router.h"
 #include "io/config/agent_config_loader.h"
 #include "io/config/disk_config_files.h"
+#include "io/dns/server.h"
 #include "io/host.h"
 #include "io/http/server.h"
 #include "io/memory_store.h"
@@ -210,13 +211,41 @@ class AgentRun {
       }
     }
 
+    if (config_.ports.dns != agent::kPortDisabled) {
+      if (absl::Status status = StartDns(); !status.ok()) return status;
+    }
+
     StartHandles();
     const std::string banner = FormatBanner(config_, config_.node_id, advertise_addr_);
     fwrite(banner.data(), 1, banner.size(), stdout);
     fflush(stdout);
     log_->Open();
     if (http_ != nullptr) Info(absl::StrCat("Started HTTP server on ", http_address_, " (tcp)"));
+    if (dns_ != nullptr) {
+      Info(absl::StrCat("Started DNS server on ", dns_address_, " (udp)"));
+      Info(absl::StrCat("Started DNS server on ", dns_address_, " (tcp)"));
+    }
     Info("muster agent running!");
+    return absl::OkStatus();
+  }
+
+  // The DNS interface (io/dns) on client_addr, asking the agent as the HTTP API does.
+  absl::Status StartDns() {
+    io::dns::DnsServerOptions dns;
+    dns.datacenter = config_.datacenter;
+    dns.domain = config_.domain;
+    dns.alt_domain = config_.alt_domain;
+    dns.recursors = config_.recursors;
+    dns.config = config_.dns_config;
+    dns_ = std::make_unique<io::dns::DnsServer>(
+        &loop_, std::move(dns), [this](std::string method, std::string body, std::function<void(const Response&)> done) {
+          AskAgent(std::move(method), std::move(body), std::move(done));
+        });
+    dns_address_ = JoinHostPort(config_.client_addr, config_.ports.dns);
+    if (absl::Status status = dns_->Listen(dns_address_); !status.ok()) {
+      return absl::Status(status.code(), absl::StrCat("Error starting agent: Failed to start the DNS server on ",
+                                                      dns_address_, ": ", status.message()));
+    }
     return absl::OkStatus();
   }
 
@@ -368,6 +397,7 @@ class AgentRun {
       uv_close(reinterpret_cast<uv_handle_t*>(&storage_watch_), nullptr);
     }
     if (http_ != nullptr) http_->Stop([] {});
+    if (dns_ != nullptr) dns_->Stop([] {});
     if (host_ != nullptr) {
       host_->Stop([this] {
         if (log_ != nullptr && handles_started_) Info("Agent stopped");
@@ -389,6 +419,8 @@ class AgentRun {
   std::unique_ptr<io::Host> host_;
   std::unique_ptr<io::api::Router> router_;
   std::unique_ptr<io::http::Server> http_;
+  std::unique_ptr<io::dns::DnsServer> dns_;
+  std::string dns_address_;
   uv_signal_t sigint_, sigterm_, sighup_;
   uv_timer_t leave_timer_, storage_watch_;
   bool handles_started_ = false;
@@ -421,6 +453,9 @@ Options (Consul's; each also a key of a JSON -config-file):
   -retry-interval=<dur>    Time between join attempts (default: 30s).
   -retry-max=<n>           Join attempts before giving up (default: 0, no end).
   -http-port, -dns-port, -server-port, -serf-lan-port, -serf-wan-port=<port>
+  -domain=<domain>         The DNS domain answered (default: consul.).
+  -alt-domain=<domain>     A second DNS domain answered the same way.
+  -recursor=<ip[:port]>    Where DNS names outside the domain go (repeatable).
   -raft-snapshot-threshold=<n>
                            Applied entries between raft snapshots (default: 16384).
   -log-level=<level>       TRACE, DEBUG, INFO, WARN or ERR (default: INFO).

@@ -29,7 +29,8 @@ RPC_PORT = 8300
 LAN_PORT = 8301
 WAN_PORT = 8302
 # Consul's defaults, under the names of `muster agent`'s port flags (-server-port, ...).
-DEFAULT_PORTS = {"server": RPC_PORT, "serf-lan": LAN_PORT, "serf-wan": WAN_PORT, "http": HTTP_PORT}
+# DNS (issue 15) listens on -client too: agents sharing an address need their own DNS port.
+DEFAULT_PORTS = {"server": RPC_PORT, "serf-lan": LAN_PORT, "serf-wan": WAN_PORT, "http": HTTP_PORT, "dns": 8600}
 # One HTTP request may take this long (a forwarded write waits for its commit; the agent's
 # own forward timeout is 7 s).
 HTTP_TIMEOUT_SECONDS = 10.0

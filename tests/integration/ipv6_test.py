@@ -11,7 +11,7 @@ from cluster import log
 ADDRESS = "::1"
 # Server i: RPC 29300+10i, LAN +1, WAN +2, HTTP 29500+10i (no other test uses 29300-29529).
 PORTS = [{"server": 29300 + 10 * i, "serf-lan": 29301 + 10 * i, "serf-wan": 29302 + 10 * i,
-          "http": 29500 + 10 * i} for i in range(3)]
+          "http": 29500 + 10 * i, "dns": 29600 + 10 * i} for i in range(3)]
 NEW_LEADER_SECONDS_MAX = 5.0
 
 
