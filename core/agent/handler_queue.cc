@@ -74,7 +74,8 @@ void HandlerQueue::HandleProcessExit(Time now, const ProcessExitedInput& exit, E
   } else if (!ok) {
     log_.Warn(now, run.what, ": handler exited ", exit.exit_code, ": ", OutputForLog(exit.output));
   } else {
-    log_.Debug(now, run.what, ": handler output: ", OutputForLog(exit.output));
+    const std::string output = OutputForLog(exit.output);
+    log_.Debug(now, run.what, ": handler done", output.empty() ? "" : ", output: ", output);
   }
   ended_.push_back(run.owner);
   running_.reset();
