@@ -234,6 +234,13 @@ class AgentMachine::Impl {
   void ScheduleSessionExpiry(Time now);
   void ExpireSessions(Time now);
   void SyncOwnNode(Time now);
+  // Network coordinates (coordinates.h): this agent's sent to the servers now and then; the
+  // leader's batch of everyone's, proposed every update_period.
+  void SendCoordinate(Time now);
+  void FlushCoordinates(Time now);
+  void QueueCoordinate(uint64_t request_id, const pba::Call& call);
+  std::unique_ptr<CoordinateUpdates> coordinate_updates_;
+  Rng coordinate_rng_{0};  // the sync stagger's own, so other draws (session IDs) stay as they were
   void BeginLeave(Time now, uint64_t request_id);
   void MaybeLeft();
 
@@ -379,6 +386,7 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
   // RPC sequence numbers start anywhere in 2^64 each life, so an answer to a forward of an
   // earlier life (the leader answers after we restarted) never matches one of this life's.
   next_rpc_seq_ = rng_.Next() | 1;
+  coordinate_rng_ = Rng(ctx.seed ^ 0xc002d);
 
   c_raft_ = composition_.Add("raft");
   c_lan_ = composition_.Add("serf.lan");
@@ -517,6 +525,9 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
     }
     StartGossip(now);
     sync_timer_ = timers_.Add(now + kSyncFirst, [this] { SyncOwnNode(now_); });
+    coordinate_updates_ = std::make_unique<CoordinateUpdates>(opt.coordinates);
+    timers_.Add(now + CoordinateSyncInterval(opt.coordinates, lan->members().size(), coordinate_rng_), [this] { SendCoordinate(now_); });
+    if (raft != nullptr) timers_.Add(now + opt.coordinates.update_period, [this] { FlushCoordinates(now_); });
   }
 
   std::visit(
@@ -954,6 +965,10 @@ void AgentMachine::Impl::ServeAgent(Time now, uint64_t request_id, const std::st
     FireUserEvent(now, request_id, call);
   } else if (method == "event.list") {
     ListUserEvents(request_id, call, /*may_block=*/true);
+  } else if (method == "coordinate.datacenters") {
+    pba::Reply r = Facts();
+    r.set_body(DatacenterCoordinatesJson(wan.get(), opt.config.datacenter));
+    Answer(request_id, absl::OkStatus(), std::move(r));
   } else if (method == "catalog.datacenters") {
     // Ours and every datacenter the WAN pool has servers of, sorted (Consul's order is by
     // round-trip time; with one datacenter the two agree).
@@ -1281,6 +1296,7 @@ void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string&
   if (raft == nullptr || raft->role() != raft::Role::kLeader) return Forward(now, request_id, method, call);
   if (!MayPropose()) return Hold(now, request_id, method, call);
   if (writes_.size() >= kPendingRequestsMax) return Fail(request_id, absl::UnavailableError("too many writes in flight"));
+  if (method == "coordinate.update") return QueueCoordinate(request_id, call);
   const Time stamp = clock_.Stamp(now, raft->term());
   if (method == "catalog.sync-self") {
     state::RegisterRequest reg;
@@ -1767,7 +1783,11 @@ void AgentMachine::Impl::ObserveUserEvents(const Effects& batch) {
     pba::UserEventRecord record;
     if (!record.ParseFromString(e.payload) || record.id().empty() || record.name().empty()) continue;
     if (!EventSelects(record, LocalEventTarget())) continue;
-    event_handlers_->OnUserEvent(now_, record.name(), record.payload(), e.ltime, *handler_queue_, handlers_out_);
+    // Once per event ID, as the log keeps it: Serf's dedup by Lamport time, and this besides.
+    const UserEventLog::Listed seen = user_events_.List(record.name());
+    if (std::none_of(seen.events.begin(), seen.events.end(), [&](const auto& ev) { return ev.first.id() == record.id(); })) {
+      event_handlers_->OnUserEvent(now_, record.name(), record.payload(), e.ltime, *handler_queue_, handlers_out_);
+    }
     user_events_.Add(std::move(record), e.ltime);
     added = true;
   }
@@ -2172,6 +2192,48 @@ void AgentMachine::Impl::SyncOwnNode(Time now) {
     }
   });
   HandleRequest(now, id, "catalog.sync-self", call);
+}
+
+// Consul's agent.sendCoordinate: the LAN coordinate as a Coordinate.Update, which the servers
+// forward to the leader; again after CoordinateSyncInterval whatever the answer (an error is
+// logged, as Consul's "Coordinate update error").
+void AgentMachine::Impl::SendCoordinate(Time now) {
+  timers_.Add(now + CoordinateSyncInterval(opt.coordinates, lan->members().size(), coordinate_rng_), [this] { SendCoordinate(now_); });
+  if (!lan->coordinates_enabled() || leaving_) return;
+  pba::Call call;
+  Json body;
+  body["Node"] = node_name_;
+  body["Segment"] = "";
+  body["Coord"] = CoordJson(lan->coordinate());
+  call.set_json(body.dump());
+  const uint64_t id = InternalRequest([this](const absl::Status& s, const pba::Reply&) {
+    if (!s.ok()) log_.Warn(now_, "Coordinate update error: ", s.message());
+  });
+  HandleRequest(now, id, "coordinate.update", call);
+}
+
+// Consul's Coordinate.Update at the leader: checked, kept as the node's latest, answered at once.
+void AgentMachine::Impl::QueueCoordinate(uint64_t request_id, const pba::Call& call) {
+  absl::StatusOr<state::NodeCoordinate> update = ParseCoordinateUpdate(call.json(), opt.lan.coordinate);
+  if (!update.ok()) return Fail(request_id, update.status());
+  if (!coordinate_updates_->Add(*std::move(update))) {
+    return Fail(request_id, absl::UnavailableError("too many coordinate updates waiting"));
+  }
+  Answer(request_id, absl::OkStatus(), Facts());
+}
+
+// Consul's batchUpdate: every update_period the leader proposes what it gathered, in batches.
+void AgentMachine::Impl::FlushCoordinates(Time now) {
+  timers_.Add(now + opt.coordinates.update_period, [this] { FlushCoordinates(now_); });
+  if (!MayPropose()) {
+    coordinate_updates_->Clear();  // a former leader's; their agents send again
+    return;
+  }
+  const Time stamp = clock_.Stamp(now, raft->term());
+  for (const std::vector<state::NodeCoordinate>& batch : coordinate_updates_->TakeBatches()) {
+    Propose(now, InternalRequest([](const absl::Status&, const pba::Reply&) {}),
+            state::commands::CoordinateBatchUpdate(stamp, batch), WriteKind::kInternal);
+  }
 }
 
 // The local services and checks: the registry's checks run, anti-entropy starts what is due

@@ -42,6 +42,7 @@
 #include "core/agent/agent_config.h"
 #include "core/agent/autopilot.h"
 #include "core/agent/bootstrap_expect.h"
+#include "core/agent/coordinates.h"
 #include "core/agent/server_router.h"
 #include "core/base/rng.h"
 #include "core/base/version.h"
@@ -83,6 +84,9 @@ struct AgentMachineOptions {
   // serve default-mode reads from their own store, as if ?stale, so an answer may be older
   // than one the client already had (its index goes backwards).
   bool unsafe_followers_serve_default_reads = false;
+  // Network coordinates: how often agents send theirs, how the leader batches them
+  // (core/agent/coordinates.h; Consul's defaults).
+  CoordinateOptions coordinates;
   // -retry-join/-join seeds: joined at start, every retry_interval until one answers.
   // (Taken from config.start_join and config.retry_join.)
 };

@@ -36,6 +36,10 @@ constexpr std::pair<std::string_view, MethodKind> kMethods[] = {
     {"catalog.sync-self", MethodKind::kWrite},
     // The DNS interface (core/agent/dns_resolve.h): stale by default, as Consul's DNS.
     {"dns.query", MethodKind::kRead},
+    {"coordinate.datacenters", MethodKind::kAgent},
+    {"coordinate.node", MethodKind::kRead},
+    {"coordinate.nodes", MethodKind::kRead},
+    {"coordinate.update", MethodKind::kWrite},
     {"event.fire", MethodKind::kAgent},
     {"event.list", MethodKind::kAgent},
     {"health.checks", MethodKind::kRead},

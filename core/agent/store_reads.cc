@@ -1,6 +1,7 @@
 #include "core/agent/store_reads.h"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/agent/catalog_filter.h"
 #include "core/agent/consul_json.h"
+#include "core/agent/coordinates.h"
 #include "core/agent/txn_json.h"
 
 namespace muster::agent {
@@ -32,13 +34,19 @@ bool NodeMetaMatches(const state::Node& node, const pba::Call& call) {
 }
 
 // The rows of one catalog or health answer: kept when the call's filter matches them, then
-// ordered for ?near. Consul sorts by the estimated round-trip time from the near node; muster
-// has no network coordinates yet, so the near node's own rows come first and the rest keep
-// the default (lexical) order. near=_agent names the agent serving the request.
+// ordered for ?near as Consul's sortNodesByDistanceFrom: by the estimated round-trip time
+// between the near node's network coordinate and each row's node's (Serf's DistanceTo), a
+// stable sort, rows whose node has no coordinate last. Unlike Consul, the near node's own rows
+// always come first (its distance to itself is its heights, which a close neighbour's can
+// undercut), and a near node without a coordinate still comes first, the rest in the default
+// (lexical) order, where Consul leaves the order alone. near=_agent names the agent serving
+// the request.
 class Rows {
  public:
-  Rows(const CatalogFilter& filter, const pba::Call& call, const StoreReadContext& context)
-      : filter_(filter), near_(call.near() == "_agent" ? std::string(context.node_name) : call.near()) {}
+  Rows(const state::Store& store, const CatalogFilter& filter, const pba::Call& call, const StoreReadContext& context)
+      : store_(store),
+        filter_(filter),
+        near_(call.near() == "_agent" ? std::string(context.node_name) : call.near()) {}
 
   void Add(const std::string& node, Json row) {
     if (filter_.Matches(row)) rows_.emplace_back(node, std::move(row));
@@ -46,7 +54,20 @@ class Rows {
 
   std::string Dump() {
     if (!near_.empty()) {
-      std::stable_partition(rows_.begin(), rows_.end(), [&](const auto& r) { return r.first == near_; });
+      auto rest = std::stable_partition(rows_.begin(), rows_.end(), [&](const auto& r) { return r.first == near_; });
+      if (const state::NodeCoordinate* from = store_.CoordinateOf(near_); from != nullptr) {
+        const gossip::Coordinate source = ToGossip(*from);
+        absl::btree_map<std::string, double> distance;  // by node: each computed once
+        for (auto it = rest; it != rows_.end(); ++it) {
+          if (distance.contains(it->first)) continue;
+          const state::NodeCoordinate* to = store_.CoordinateOf(it->first);
+          distance[it->first] = to != nullptr && to->vec.size() == source.vec.size()
+                                    ? source.DistanceSeconds(ToGossip(*to))
+                                    : std::numeric_limits<double>::infinity();
+        }
+        std::stable_sort(rest, rows_.end(),
+                         [&](const auto& a, const auto& b) { return distance.at(a.first) < distance.at(b.first); });
+      }
     }
     Json out = Json::array();
     for (auto& [node, row] : rows_) out.push_back(std::move(row));
@@ -58,6 +79,7 @@ class Rows {
   static std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
  private:
+  const state::Store& store_;
   const CatalogFilter& filter_;
   const std::string near_;
   std::vector<std::pair<std::string, Json>> rows_;
@@ -86,7 +108,7 @@ absl::Status ServeCatalogRead(const state::Store& store, const StoreReadContext&
   if (!subject.has_value()) return absl::InvalidArgumentError(absl::StrCat("not a read: ", std::string(method)));
   absl::StatusOr<CatalogFilter> filter = CatalogFilter::Parse(call.filter(), *subject);
   if (!filter.ok()) return filter.status();
-  Rows rows(*filter, call, context);
+  Rows rows(store, *filter, call, context);
   auto node_meta_of = [&](const std::string& name) {
     if (call.node_meta().empty()) return true;
     std::optional<state::Node> node = store.GetNode(name);
@@ -234,6 +256,16 @@ absl::Status ServeStoreRead(const state::Store& store, const StoreReadContext& c
     reply->set_body(TxnResponseJson(*response));
     // Rolled back: Consul's 409 with the errors as the JSON body.
     if (!response->ok()) return absl::AbortedError("transaction rolled back");
+  } else if (method == "coordinate.nodes" || method == "coordinate.node") {
+    // Consul's /v1/coordinate/nodes ([] when none) and /v1/coordinate/node/:node (404 when the
+    // node has none), both indexed by the coordinates table.
+    state::Indexed<std::vector<state::NodeCoordinate>> coordinates =
+        method == "coordinate.nodes" ? store.Coordinates() : store.NodeCoordinates(call.key());
+    reply->set_index(coordinates.index);
+    Json arr = Json::array();
+    for (const state::NodeCoordinate& c : coordinates.value) arr.push_back(NodeCoordinateJson(c));
+    if (method == "coordinate.node" && arr.empty()) return absl::NotFoundError("");
+    reply->set_body(arr.dump());
   } else if (method == "operator.autopilot.get") {
     std::optional<state::AutopilotConfiguration> stored = store.Autopilot();
     reply->set_index(stored.has_value() ? stored->modify_index : 1);
@@ -264,6 +296,7 @@ std::vector<state::WatchTopic> StoreReadTopics(std::string_view method, const pb
     return {WatchTopic::Table(state::kTableSessions)};
   }
   if (method == "operator.autopilot.get") return {WatchTopic::Table(state::kTableAutopilot)};
+  if (method == "coordinate.nodes" || method == "coordinate.node") return {WatchTopic::Table(state::kTableCoordinates)};
   return {};
 }
 
