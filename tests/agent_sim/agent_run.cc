@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 
 namespace muster::agent_sim {
 
@@ -99,6 +101,7 @@ void AgentRun::Kill(int index, bool torn) {
   faults_.crashes++;
   if (torn && sim_.disk(id).unsynced_writes() > 0) faults_.torn_crashes++;
   checker_.OnCrash(id);
+  AbandonRequestsTo(index);
   sim_.Kill(id, torn);
 }
 
@@ -111,7 +114,10 @@ void AgentRun::Restart(int index) {
 void AgentRun::RestartWiped(int index) {
   const NodeId id = node(index);
   faults_.wipes++;
-  if (sim_.IsUp(id)) checker_.OnCrash(id);
+  if (sim_.IsUp(id)) {
+    checker_.OnCrash(id);
+    AbandonRequestsTo(index);
+  }
   sim_.RestartWiped(id);
 }
 
@@ -218,7 +224,9 @@ void AgentRun::WorkloadTick(Duration period) {
   }
   if (candidates.empty()) return;
   const int to = candidates[rng_.Uniform(candidates.size())];
-  if (keys_written_.empty() || rng_.Bernoulli(0.6)) {
+  if (cas_share_ > 0 && rng_.Bernoulli(cas_share_)) {
+    CasRound(to);
+  } else if (keys_written_.empty() || rng_.Bernoulli(0.6)) {
     const uint64_t n = next_key_++;
     Put(to, absl::StrCat("k/", n), absl::StrCat("v", n, "-", seed_));
   } else {
@@ -236,11 +244,20 @@ void AgentRun::Put(int index, const std::string& key, const std::string& value, 
   in_flight_++;
   const raft::Raft* r = agent(index)->raft();
   if (r == nullptr || r->role() != raft::Role::kLeader) forwarded_sent_++;
-  sim_.Request(node(index), "kv.put", call.SerializeAsString(), [this, key, value, acked](const Response& resp) {
+  const sim::checkers::KvOpId op = history_.InvokePut(static_cast<int32_t>(history_.size()), key, value, sim_.now());
+  const uint64_t ticket = Track(index, op);
+  sim_.Request(node(index), "kv.put", call.SerializeAsString(), [this, key, value, acked, op, ticket](const Response& resp) {
+    if (!Untrack(ticket)) return;
     in_flight_--;
     proto::agent::Reply reply;
     reply.ParseFromString(resp.body);
-    if (!resp.status.ok() || reply.body() != "true") return;
+    // An error does not say whether the put applied (it may commit after a timeout).
+    if (!resp.status.ok()) {
+      history_.Unknown(op);
+      return;
+    }
+    history_.CompleteWrite(op, sim_.now(), reply.body() == "true");
+    if (reply.body() != "true") return;
     puts_acked_++;
     acked_keys_[key] = true;
     if (acked != nullptr) *acked = true;
@@ -266,11 +283,24 @@ void AgentRun::Get(int index, const std::string& key, const std::string& mode) {
   const raft::Raft* r = agent(index)->raft();
   if (mode != "stale" && (r == nullptr || r->role() != raft::Role::kLeader)) forwarded_sent_++;
   const int from = index;
+  const sim::checkers::ReadMode read_mode = mode == "consistent" ? sim::checkers::ReadMode::kConsistent
+                                            : mode == "stale"    ? sim::checkers::ReadMode::kStale
+                                                                 : sim::checkers::ReadMode::kDefault;
+  const sim::checkers::KvOpId op = history_.InvokeGet(static_cast<int32_t>(history_.size()), key, read_mode, sim_.now());
+  const uint64_t ticket = Track(index, op);
   sim_.Request(node(index), "kv.get", call.SerializeAsString(),
-               [this, key, mode, must_see, from](const Response& resp) {
+               [this, key, mode, must_see, from, op, ticket](const Response& resp) {
+                 if (!Untrack(ticket)) return;
                  in_flight_--;
                  proto::agent::Reply reply;
                  reply.ParseFromString(resp.body);
+                 if (resp.status.ok()) {
+                   history_.CompleteGet(op, sim_.now(), reply.body());
+                 } else if (resp.status.code() == absl::StatusCode::kNotFound) {
+                   history_.CompleteGet(op, sim_.now(), std::nullopt);
+                 } else {
+                   history_.Unknown(op);
+                 }
                  const std::string how = absl::StrCat("kv.get ", key, " consistency=\"", mode, "\" through s", from);
                  if (resp.status.ok()) {
                    reads_ok_++;
@@ -286,6 +316,96 @@ void AgentRun::Get(int index, const std::string& key, const std::string& mode) {
                    }
                  }
                });
+}
+
+// A consistent read of one contended key, then a cas on the ModifyIndex it returned (cas=0
+// when absent) with a fresh value; the cas's expected value is the one read (values are
+// unique, so the two name the same write).
+void AgentRun::CasRound(int index) {
+  const std::string key = absl::StrCat("c/", rng_.Uniform(kCasKeys));
+  proto::agent::Call call;
+  call.set_key(key);
+  call.set_consistency("consistent");
+  in_flight_++;
+  const sim::checkers::KvOpId read_op = history_.InvokeGet(static_cast<int32_t>(history_.size()), key,
+                                                           sim::checkers::ReadMode::kConsistent, sim_.now());
+  const uint64_t read_ticket = Track(index, read_op);
+  sim_.Request(node(index), "kv.get", call.SerializeAsString(), [this, index, key, read_op, read_ticket](const Response& resp) {
+    if (!Untrack(read_ticket)) return;
+    in_flight_--;
+    std::optional<std::string> read;
+    uint64_t modify_index = 0;
+    if (resp.status.ok()) {
+      proto::agent::Reply reply;
+      reply.ParseFromString(resp.body);
+      const nlohmann::json entries = nlohmann::json::parse(reply.body(), nullptr, false);
+      std::string value;
+      if (!entries.is_array() || entries.size() != 1 || !entries[0].contains("ModifyIndex") ||
+          !absl::Base64Unescape(entries[0].value("Value", ""), &value)) {
+        checker_.Fail(sim_.now(), absl::StrCat("kv.get ", key, " through s", index, " answered an entry that does not parse: ",
+                                               reply.body()));
+        return;
+      }
+      read = value;
+      modify_index = entries[0]["ModifyIndex"].get<uint64_t>();
+    } else if (resp.status.code() != absl::StatusCode::kNotFound) {
+      history_.Unknown(read_op);
+      return;
+    }
+    history_.CompleteGet(read_op, sim_.now(), read);
+    if (!workload_on_ || !up(index)) return;
+    const std::string value = absl::StrCat("c", next_cas_value_++, "-", seed_);
+    proto::agent::Call cas;
+    cas.set_key(key);
+    cas.set_value(value);
+    cas.set_has_cas(true);
+    cas.set_cas(modify_index);
+    cas_sent_++;
+    in_flight_++;
+    const sim::checkers::KvOpId op = history_.InvokeCas(static_cast<int32_t>(history_.size()), key, read, value, sim_.now());
+    const uint64_t ticket = Track(index, op);
+    sim_.Request(node(index), "kv.put", cas.SerializeAsString(), [this, op, ticket](const Response& resp) {
+      if (!Untrack(ticket)) return;
+      in_flight_--;
+      if (!resp.status.ok()) {
+        history_.Unknown(op);
+        return;
+      }
+      proto::agent::Reply reply;
+      reply.ParseFromString(resp.body);
+      history_.CompleteWrite(op, sim_.now(), reply.body() == "true");
+      if (reply.body() == "true") cas_applied_++;
+    });
+  });
+}
+
+uint64_t AgentRun::Track(int index, sim::checkers::KvOpId op) {
+  const uint64_t ticket = next_ticket_++;
+  pending_ops_[ticket] = PendingOp{index, op};
+  return ticket;
+}
+
+bool AgentRun::Untrack(uint64_t ticket) { return pending_ops_.erase(ticket) > 0; }
+
+void AgentRun::AbandonRequestsTo(int index) {
+  for (auto it = pending_ops_.begin(); it != pending_ops_.end();) {
+    if (it->second.node != index) {
+      ++it;
+      continue;
+    }
+    history_.Unknown(it->second.op);
+    in_flight_--;
+    it = pending_ops_.erase(it);
+  }
+}
+
+void AgentRun::CheckLinearizable() {
+  linearizability_ = sim::checkers::CheckLinearizable(history_);
+  if (linearizability_.violation()) {
+    checker_.Fail(sim_.now(), absl::StrCat("linearizability: key ", linearizability_.key,
+                                           " has no linearization (Wing & Gong with Lowe's memoization):\n",
+                                           linearizability_.report));
+  }
 }
 
 bool AgentRun::RunUntil(const std::function<bool()>& done, Duration budget) {
@@ -373,6 +493,7 @@ bool AgentRun::Settle(Duration budget) {
   }
   checker_.CheckAcknowledgedPresent(servers, sim_.now());
   checker_.CheckRequestsAnswered(up_nodes, absl::ZeroDuration(), sim_.now());
+  if (!checker_.failed()) CheckLinearizable();
   return !checker_.failed();
 }
 
@@ -390,7 +511,9 @@ std::string AgentRun::Describe() const {
   std::string notes;
   for (const auto& [name, d] : notes_) absl::StrAppend(&notes, " ", name, "=", absl::FormatDuration(d));
   return absl::StrCat("agents=", nodes_.size(), notes, " puts=", puts_acked_, "/", puts_sent_, " reads=", reads_ok_, "/",
-                      reads_sent_, " watch=", watch_index_moves_, "/", watch_answers_, " forwarded=", forwarded_sent_, " leaders=", checker_.leaders_elected(),
+                      reads_sent_, " watch=", watch_index_moves_, "/", watch_answers_, " forwarded=", forwarded_sent_,
+                      cas_sent_ > 0 ? absl::StrCat(" cas=", cas_applied_, "/", cas_sent_) : "",
+                      " history=", history_.size(), " leaders=", checker_.leaders_elected(),
                       " term=", checker_.max_term(), " applied=", checker_.applied_max(),
                       " hashes=", checker_.hashes_compared(), " snap_installs=", checker_.snapshot_installs(),
                       " snap_recoveries=", checker_.snapshot_recoveries(), " t=",

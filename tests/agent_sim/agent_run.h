@@ -2,7 +2,9 @@
 // step, each agent's options held per node (a restart reads them again, so a scenario can
 // restart a server with other flags), per-node log capture, the kill/restart faults with
 // their counts, and a workload of kv.put / kv.get through random servers (followers included,
-// so forwarding is exercised) whose answers feed the acknowledged-write and read checks.
+// so forwarding is exercised) whose answers feed the acknowledged-write and read checks, and,
+// with every other kv request, a history (sim/checkers/kv_history.h) checked for
+// linearizability when the run settles.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,8 @@
 #include <vector>
 
 #include "core/agent/agent_machine.h"
+#include "sim/checkers/kv_history.h"
+#include "sim/checkers/linearizability.h"
 #include "sim/simulator.h"
 #include "sim/testing/faults.h"
 #include "sim/testing/step_observers.h"
@@ -26,8 +30,12 @@ namespace muster::agent_sim {
 // The scenarios take at most about 12,000 steps per seed (seeds 1-200 of each); over sixteen
 // times that is a storm.
 inline constexpr uint64_t kRunStepsMax = 200'000;
-// Workload requests in flight at once; past it a workload tick sends nothing.
+// Workload requests in flight at once; past it a workload tick sends nothing. A request to a
+// node that crashes is never answered: it leaves the count (as maybe-happened in the history)
+// when the node is killed.
 inline constexpr size_t kWorkloadInFlightMax = 8;
+// The keys the CAS share of the workload contends on (read, then cas on the ModifyIndex read).
+inline constexpr int kCasKeys = 4;
 // Log lines kept per run (for the scenarios' log assertions); past it, only counted.
 inline constexpr size_t kLogLinesKeptMax = 200'000;
 // How often the servers' logs are compared pairwise (AgentChecker::CheckLogMatching).
@@ -85,6 +93,11 @@ class AgentRun {
   // (empty: all): kv.put of a fresh key (60%) or kv.get of a key already written with
   // consistency "", "consistent" or "stale".
   void StartWorkload(Duration period, std::vector<int> targets = {});
+  // The share of workload ticks that run a CAS round instead (0 by default): a consistent read
+  // of one of kCasKeys keys under c/, then a cas on the ModifyIndex it returned, with a fresh
+  // value (or cas=0 if the key was absent). Their answers go to the history only (the keys
+  // are overwritten, so the put-once checks do not apply).
+  void set_cas_share(double share) { cas_share_ = share; }
   void StopWorkload() { workload_on_ = false; }
   // One put through agent `index`; `acked` says whether it was acknowledged.
   void Put(int index, const std::string& key, const std::string& value, std::shared_ptr<bool> acked = nullptr);
@@ -101,6 +114,16 @@ class AgentRun {
   void RunFor(Duration how_long) { RunUntil([] { return false; }, how_long); }
   // Runs until `done` or the checker fails or `budget` passes; true if `done` held.
   bool RunUntil(const std::function<bool()>& done, Duration budget);
+
+  // Every kv request sent (put, get, cas) with its call and answer times, for the
+  // linearizability checker; Settle runs it.
+  const sim::checkers::KvHistory& history() const { return history_; }
+  const sim::checkers::LinearizabilityResult& linearizability() const { return linearizability_; }
+  // Runs the linearizability checker over the history now; a violation fails the run with the
+  // key's sub-history. (Settle calls it last.)
+  void CheckLinearizable();
+  uint64_t cas_sent() const { return cas_sent_; }
+  uint64_t cas_applied() const { return cas_applied_; }
 
   // Log lines of agent `index` (or of any, index 0) containing `text`.
   int CountLog(int index, std::string_view text) const;
@@ -126,6 +149,18 @@ class AgentRun {
   std::map<int, bool> watching_;     // watcher -> a request of it is out
   std::map<int, uint64_t> watch_seq_;  // watcher -> its latest request (a crash drops answers)
   void Get(int index);  // a random key written, a random mode
+  void CasRound(int index);
+  // A workload request's history entry while it is out, by request id; `node` is its agent.
+  struct PendingOp {
+    int node = 0;
+    sim::checkers::KvOpId op = 0;
+  };
+  // Records `op` as sent to `index` now; returns its key in pending_ops_.
+  uint64_t Track(int index, sim::checkers::KvOpId op);
+  // The answer came: false if it had already been given up (its node crashed).
+  bool Untrack(uint64_t ticket);
+  // Node `index` is gone: its requests may or may not have happened.
+  void AbandonRequestsTo(int index);
 
   uint64_t seed_;
   bool verbose_;
@@ -151,6 +186,12 @@ class AgentRun {
   std::map<std::string, Duration> notes_;
   uint64_t puts_sent_ = 0, puts_acked_ = 0, reads_sent_ = 0, reads_ok_ = 0, forwarded_sent_ = 0;
   uint64_t watch_answers_ = 0, watch_index_moves_ = 0;
+  double cas_share_ = 0;
+  uint64_t next_cas_value_ = 1, cas_sent_ = 0, cas_applied_ = 0;
+  sim::checkers::KvHistory history_;
+  sim::checkers::LinearizabilityResult linearizability_;
+  std::map<uint64_t, PendingOp> pending_ops_;
+  uint64_t next_ticket_ = 1;
 };
 
 }  // namespace muster::agent_sim

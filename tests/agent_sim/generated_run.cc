@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <memory>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -30,9 +31,10 @@ constexpr Duration kPauseMax = absl::Seconds(3);
 constexpr Duration kClockStepMax = absl::Seconds(3);
 constexpr Duration kInitialSkewMax = absl::Seconds(2);
 // A wiped server comes back as a new member (a new node ID, as a real agent whose data dir
-// is gone); the old one is a dead voter until autopilot removes it. One at a time, while every
-// other server is up and a leader is steady, and this long apart, so a quorum of the live
-// configuration always holds every committed entry (wiping more is outside the fault model).
+// is gone); the old one is a dead voter until it is removed. One at a time, while every other
+// server is up and the leader's configuration is exactly the servers' current IDs, all voters
+// (the last wipe healed), and this long apart, so a quorum of the live configuration always
+// holds every committed entry (wiping more is outside the fault model).
 constexpr Duration kWipeGapMin = absl::Seconds(20);
 
 // Durations in the trace, to the millisecond.
@@ -89,6 +91,7 @@ class Generated {
   void Partition();
   void Kill();
   void WipeRestart(int index);
+  bool ConfigurationWhole();
   void Pause();
   void ClockStep();
   bool Server(int index) const { return index <= c_.servers; }
@@ -256,7 +259,7 @@ void Generated::Kill() {
   if (c_.kill == KillMode::kWipe && Server(victim) && run_.rng().Bernoulli(0.5)) {
     const bool all_up = servers_up == c_.servers;
     const bool spaced = !last_wipe_at_.has_value() || run_.sim().now() - *last_wipe_at_ >= kWipeGapMin;
-    wipe = all_up && spaced && run_.SteadyLeader().has_value();
+    wipe = all_up && spaced && ConfigurationWhole();
   }
   const bool torn = c_.kill == KillMode::kTorn || (c_.kill == KillMode::kWipe && !wipe);
   const Duration downtime = run_.rng().UniformDuration(kDowntimeMin, kDowntimeMax);
@@ -274,6 +277,21 @@ void Generated::Kill() {
       Event(absl::StrCat("restart ", Name(victim)));
     });
   }
+}
+
+// A steady leader whose configuration is exactly the servers' current IDs, all voters: the
+// last wiped server's new member promoted and its old ID gone.
+bool Generated::ConfigurationWhole() {
+  std::optional<int> leader = run_.SteadyLeader();
+  if (!leader.has_value()) return false;
+  std::set<uint64_t> current;
+  for (int i = 1; i <= c_.servers; ++i) current.insert(agent::RaftIdOf(run_.options(i).config.node_id)->value);
+  const raft::pb::Configuration& conf = run_.agent(*leader)->raft()->configuration();
+  if (static_cast<size_t>(conf.servers_size()) != current.size()) return false;
+  for (const raft::pb::Server& s : conf.servers()) {
+    if (!s.voter() || !current.contains(s.id())) return false;
+  }
+  return true;
 }
 
 void Generated::WipeRestart(int index) {
