@@ -613,3 +613,35 @@ TEST(AgentMachineTest, SameSeedAndInputsGiveTheSameEffects) {
 
 }  // namespace
 }  // namespace muster::agent
+
+namespace muster::agent {
+namespace {
+
+// Network coordinates through one server: its own sent after 15-30 s and batched into the log
+// within the 5 s update period; an update through the API likewise; bad ones refused at once.
+TEST(AgentMachineTest, CoordinatesAreSentBatchedThroughTheLogAndRead) {
+  Driver d;
+  d.RunFor(absl::Seconds(3));
+  pba::Call none;
+  none.set_key("solo");
+  EXPECT_EQ(d.Call("coordinate.node", none).status.code(), absl::StatusCode::kNotFound);
+  pba::Call update;
+  update.set_json(R"({"Node":"solo","Coord":{"Vec":[0.001,0,0,0,0,0,0,0],"Error":0.2,"Height":0.0001}})");
+  ASSERT_TRUE(d.Call("coordinate.update", update).status.ok());
+  pba::Call bad;
+  bad.set_json(R"({"Node":"solo","Coord":{"Vec":[0.001]}})");
+  EXPECT_EQ(d.Call("coordinate.update", bad).status.code(), absl::StatusCode::kInvalidArgument);
+  d.RunFor(absl::Seconds(6));
+  const pba::Reply one = ReplyOf(d.Call("coordinate.node", none));
+  EXPECT_NE(one.body().find("\"Height\":0.0001"), std::string::npos) << one.body();
+  // Within 30 s more the agent has sent its own (the origin: nobody to measure against).
+  d.RunFor(absl::Seconds(32));
+  const pba::Reply own = ReplyOf(d.Call("coordinate.nodes", pba::Call()));
+  EXPECT_NE(own.body().find("\"Error\":1.5"), std::string::npos) << own.body();
+  EXPECT_GT(own.index(), one.index());
+  const pba::Reply dcs = ReplyOf(d.Call("coordinate.datacenters", pba::Call()));
+  EXPECT_NE(dcs.body().find("\"Datacenter\":\"dc1\""), std::string::npos) << dcs.body();
+}
+
+}  // namespace
+}  // namespace muster::agent

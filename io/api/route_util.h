@@ -89,5 +89,6 @@ std::span<const EndpointSpec> OperatorEndpoints();
 std::span<const EndpointSpec> SessionEndpoints();
 std::span<const EndpointSpec> TxnEndpoints();
 std::span<const EndpointSpec> EventEndpoints();
+std::span<const EndpointSpec> CoordinateEndpoints();
 
 }  // namespace muster::io::api

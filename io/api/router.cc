@@ -24,7 +24,7 @@ const std::vector<EndpointSpec>& AllEndpoints() {
   static const std::vector<EndpointSpec>* all = [] {
     auto* v = new std::vector<EndpointSpec>;
     for (auto family : {StatusEndpoints, KvEndpoints, CatalogEndpoints, HealthEndpoints, AgentEndpoints,
-                        OperatorEndpoints, SessionEndpoints, TxnEndpoints, EventEndpoints}) {
+                        OperatorEndpoints, SessionEndpoints, TxnEndpoints, EventEndpoints, CoordinateEndpoints}) {
       for (const EndpointSpec& spec : family()) v->push_back(spec);
     }
     return v;
