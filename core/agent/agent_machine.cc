@@ -1110,7 +1110,7 @@ void AgentMachine::Impl::SyncRouter(Time now) {
     orphaned.push_back(std::move(it->second));
     it = forwards_.erase(it);
   }
-  for (PendingForward& f : orphaned) ClientForwardFailed(now, std::move(f), "rpc error: the server failed or left: outcome unknown");
+  for (PendingForward& f : orphaned) ClientForwardFailed(now, std::move(f), "rpc error: the server failed or left");
 }
 
 // Consul's client does not retry a write whose outcome is unknown, and retries a read (which
@@ -1118,7 +1118,8 @@ void AgentMachine::Impl::SyncRouter(Time now) {
 // the next request goes to.
 void AgentMachine::Impl::ClientForwardFailed(Time now, PendingForward f, std::string_view why) {
   router_->NotifyFailed(f.to);
-  if (KindOf(f.method) != MethodKind::kWrite && !f.retried) {
+  const bool write = KindOf(f.method) == MethodKind::kWrite;
+  if (!write && !f.retried) {
     const Address next = RoutedServerAddress(now);
     if (!next.empty() && next != f.to) {
       f.retried = true;
@@ -1126,7 +1127,7 @@ void AgentMachine::Impl::ClientForwardFailed(Time now, PendingForward f, std::st
       return SendForward(now, std::move(f));
     }
   }
-  Fail(f.request_id, absl::UnavailableError(std::string(why)));
+  Fail(f.request_id, absl::UnavailableError(absl::StrCat(std::string(why), write ? ": outcome unknown" : "")));
 }
 
 void AgentMachine::Impl::RebalanceRouter(Time now) {

@@ -88,6 +88,9 @@ Duration ServerRouter::Rebalance(size_t lan_members) {
   // cycles past the servers that do not answer its ping); with all marked, the shuffle stands.
   auto healthy = std::find_if(servers_.begin(), servers_.end(), [](const RoutedServer& s) { return !s.failed; });
   if (healthy != servers_.end()) std::rotate(servers_.begin(), healthy, servers_.end());
+  // A mark stands for one period, as a ping's answer would: a server that failed once (a
+  // timeout in a partition since healed) is not kept from the front for ever.
+  for (RoutedServer& s : servers_) s.failed = false;
   return RebalancePeriod(lan_members);
 }
 

@@ -9,8 +9,8 @@
 //    NotifyFailedServer: only the front cycles, so several RPCs failing on one server move it
 //    once), and marks it until it answers again or rejoins.
 //  - Every rebalance period the list is shuffled again and the first unmarked server brought to
-//    the front (Consul pings each in turn; the mark of a recent failure stands in for a failed
-//    ping). The period is Consul's: clientRPCMinReuseDuration (120 s) plus up to half of it of
+//    the front (Consul pings each in turn; the mark of a failure since the last rebalance
+//    stands in for a failed ping), then the marks are cleared. The period is Consul's: clientRPCMinReuseDuration (120 s) plus up to half of it of
 //    jitter, or longer in a big cluster so that rebalancing clients open at most 64 connections
 //    a second per server (lan_members / (servers * 64) seconds).
 // Pure and deterministic for a seed; the list is bounded (kRouterServersMax).
@@ -45,7 +45,7 @@ struct ServerRouterOptions {
 struct RoutedServer {
   std::string name;     // its node name in gossip
   Address rpc_address;  // from its tags
-  bool failed = false;  // an RPC to it failed since it last answered or joined
+  bool failed = false;  // an RPC to it failed since it last answered, joined or a rebalance
 };
 
 class ServerRouter {
@@ -65,8 +65,8 @@ class ServerRouter {
   void NotifyAnswered(const Address& rpc_address);
   bool Knows(const Address& rpc_address) const;
 
-  // Shuffles, brings the first unmarked server to the front, and returns how long until the
-  // next rebalance for a LAN pool of `lan_members` (jitter drawn from the seed).
+  // Shuffles, brings the first unmarked server to the front, clears the marks, and returns how
+  // long until the next rebalance for a LAN pool of `lan_members` (jitter drawn from the seed).
   Duration Rebalance(size_t lan_members);
   // The period alone (draws the jitter).
   Duration RebalancePeriod(size_t lan_members);

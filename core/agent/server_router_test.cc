@@ -107,15 +107,17 @@ TEST(ServerRouter, RebalanceShufflesAndSkipsServersThatFailed) {
   }
   EXPECT_EQ(fronts.size(), 5u);
   for (const auto& [name, count] : fronts) EXPECT_GT(count, 60) << name;
-  // Marked ones never come to the front while an unmarked one is left.
-  for (const RoutedServer& s : Servers(4)) r.NotifyFailed(s.rpc_address);
+  // Servers that failed since the last rebalance do not come to the front while one that did
+  // not is left; the marks last one rebalance.
   for (int i = 0; i < 50; ++i) {
+    for (const RoutedServer& s : Servers(4)) r.NotifyFailed(s.rpc_address);
     r.Rebalance(8);
     EXPECT_EQ(r.Current()->name, "s5");
+    for (const RoutedServer& s : r.servers()) EXPECT_FALSE(s.failed) << s.name;
   }
-  r.NotifyFailed("10.0.0.5:8300");  // all marked: the shuffle stands
   fronts.clear();
   for (int i = 0; i < 100; ++i) {
+    for (const RoutedServer& s : Servers(5)) r.NotifyFailed(s.rpc_address);  // all marked: the shuffle stands
     r.Rebalance(8);
     ++fronts[r.Current()->name];
   }

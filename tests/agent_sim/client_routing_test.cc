@@ -4,8 +4,10 @@
 // outcome is unknown, Consul does not retry writes); the client's writes must then succeed
 // again within kRecoveryBound, with at most one failure per client per kill. Reads never fail
 // (one that timed out or whose server failed goes once to the next server). An idle stretch at
-// the end must see each client rebalance (every 120-180 s). The bounds measured are printed.
-// Seeds 1-50; CLIENT_ROUTING_SEEDS=N runs 1..N.
+// the end must see each client rebalance (every 120-180 s). And a client cut off from its
+// server alone (gossip still shows the server alive, through the others' indirect probes)
+// leaves it after one forward's timeout: its reads go on, one write may fail. The bounds
+// measured are printed. Seeds 1-50; CLIENT_ROUTING_SEEDS=N runs 1..N.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -33,6 +35,8 @@ constexpr Duration kRecoveryBound = absl::Seconds(12);
 constexpr Duration kDownFor = absl::Seconds(20);
 constexpr Duration kUpFor = absl::Seconds(20);
 constexpr Duration kElectionBound = absl::Seconds(30);
+// A client cut off from its server: the forward's timeout (rpc_timeout, 7 s) and the next write.
+constexpr Duration kTimeoutRecoveryBound = absl::Seconds(9);
 
 struct Write {
   Time sent;
@@ -94,10 +98,8 @@ void Measure(const Writer& w, Time kill, Time until, int* failures, Duration* re
   }
 }
 
-class ClientRouting : public ::testing::TestWithParam<uint64_t> {};
-
-TEST_P(ClientRouting, WritesGoOnWhenTheServerAClientTalksToIsKilled) {
-  sim::Simulator sim(GetParam());
+// Servers n1-n3 (each joining the others), clients n4-n5 joining every server; one leader.
+void BuildCluster(sim::Simulator& sim) {
   std::vector<std::string> server_lan;
   for (int i = 1; i <= kServers; ++i) server_lan.push_back(LanAddress(i));
   for (int i = 1; i <= kServers + kClients; ++i) {
@@ -112,6 +114,23 @@ TEST_P(ClientRouting, WritesGoOnWhenTheServerAClientTalksToIsKilled) {
   }
   ASSERT_TRUE(sim.RunUntil([&] { return Leaders(sim).size() == 1; }, kElectionBound));
   sim.RunFor(absl::Seconds(5));
+}
+
+// The server node `client` routes to now.
+NodeId RoutedServerOf(sim::Simulator& sim, NodeId client) {
+  const agent::ServerRouter* router = AgentAt(sim, client)->router();
+  if (router == nullptr || router->Current() == nullptr) return NodeId();
+  for (int i = 1; i <= kServers; ++i) {
+    if (NodeName(i) == router->Current()->name) return NodeId{static_cast<uint64_t>(i)};
+  }
+  return NodeId();
+}
+
+class ClientRouting : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(ClientRouting, WritesGoOnWhenTheServerAClientTalksToIsKilled) {
+  sim::Simulator sim(GetParam());
+  ASSERT_NO_FATAL_FAILURE(BuildCluster(sim));
 
   std::vector<std::unique_ptr<Writer>> writers, readers;
   for (int c = 0; c < kClients; ++c) {
@@ -127,15 +146,9 @@ TEST_P(ClientRouting, WritesGoOnWhenTheServerAClientTalksToIsKilled) {
   for (int k = 0; k < kKills; ++k) {
     const int c = k % kClients;
     const NodeId client{static_cast<uint64_t>(kServers + 1 + c)};
-    const agent::ServerRouter* router = AgentAt(sim, client)->router();
-    ASSERT_NE(router, nullptr);
-    ASSERT_NE(router->Current(), nullptr) << "client " << ToString(client) << " knows no server";
-    const std::string name = router->Current()->name;
-    NodeId victim;
-    for (int i = 1; i <= kServers; ++i) {
-      if (NodeName(i) == name) victim = NodeId{static_cast<uint64_t>(i)};
-    }
-    ASSERT_TRUE(victim.valid()) << name;
+    const NodeId victim = RoutedServerOf(sim, client);
+    ASSERT_TRUE(victim.valid()) << "client " << ToString(client) << " knows no server";
+    const std::string name = AgentAt(sim, client)->router()->Current()->name;
     kill_times.push_back(sim.now());
     sim.Kill(victim);
     sim.RunFor(kDownFor);
@@ -189,6 +202,38 @@ TEST_P(ClientRouting, WritesGoOnWhenTheServerAClientTalksToIsKilled) {
               absl::FormatDuration(kills[1].recovery).c_str(), absl::FormatDuration(kills[2].recovery).c_str(),
               absl::FormatDuration(worst).c_str(), kills[0].failures[0], kills[0].failures[1], kills[1].failures[0],
               kills[1].failures[1], kills[2].failures[0], kills[2].failures[1]);
+}
+
+TEST_P(ClientRouting, AClientCutOffFromItsServerLeavesItAfterOneTimeout) {
+  sim::Simulator sim(GetParam());
+  ASSERT_NO_FATAL_FAILURE(BuildCluster(sim));
+  const NodeId client{kServers + 1};
+  Writer writer(sim, client), reader(sim, client, "kv.get");
+  writer.Start();
+  reader.Start();
+  sim.RunFor(absl::Seconds(5));
+  const NodeId server = RoutedServerOf(sim, client);
+  ASSERT_TRUE(server.valid());
+  const Time cut = sim.now();
+  sim.network().Partition({client}, {server});
+  sim.RunFor(absl::Seconds(20));
+  EXPECT_NE(RoutedServerOf(sim, client), server) << "still routed to the server it cannot reach";
+  sim.network().Heal();
+  sim.RunFor(absl::Seconds(5));
+  writer.Stop();
+  reader.Stop();
+
+  int write_failures = 0, read_failures = 0;
+  Duration recovery = absl::InfiniteDuration(), unused = absl::InfiniteDuration();
+  std::string write_errors, read_errors;
+  Measure(writer, cut, sim.now(), &write_failures, &recovery, &write_errors);
+  Measure(reader, cut, sim.now(), &read_failures, &unused, &read_errors);
+  EXPECT_LE(write_failures, 1) << write_errors;
+  EXPECT_EQ(read_failures, 0) << read_errors;
+  EXPECT_LE(recovery, kTimeoutRecoveryBound);
+  EXPECT_GT(writer.writes().size(), 100u);
+  std::printf("seed %llu: cut off from %s: writes OK again after %s, %d failed\n", static_cast<unsigned long long>(GetParam()),
+              ToString(server).c_str(), absl::FormatDuration(recovery).c_str(), write_failures);
 }
 
 uint64_t SeedsEnd() {
