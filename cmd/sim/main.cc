@@ -33,7 +33,7 @@ constexpr char kUsage[] =
     "usage: sim [--nodes N | --servers S --clients C] [--seed X] [--seeds K] [--jobs J]\n"
     "           [--duration D] [--settle-budget D] [--partition] [--kill[=plain|torn|wipe]] [--pause]\n"
     "           [--loss P] [--dup P] [--delay fixed:D|exp:FLOOR+MEAN|uniform:LO-HI] [--clock-skew]\n"
-    "           [--bootstrap-expect N] [--workload kv] [--rate R] [--swarm] [--trace off|short|full]\n"
+    "           [--bootstrap-expect N] [--workload kv|cas] [--rate R] [--swarm] [--trace off|short|full]\n"
     "           [--check-determinism] [--each] [--unsafe RULE]\n"
     "  --nodes N            N servers (default 3), no clients\n"
     "  --seeds K            K runs from --seed (default 1), a summary at the end; --jobs J processes\n"
@@ -41,6 +41,8 @@ constexpr char kUsage[] =
     "  --kill               crash and restart; =torn: unsynced writes torn; =wipe: some restarts\n"
     "                       with the data dir gone (a new member)\n"
     "  --bootstrap-expect N servers start staggered, each expecting N\n"
+    "  --workload           kv: puts of fresh keys, reads in every mode, blocking watchers;\n"
+    "                       cas: half of it read-then-cas rounds on four contended keys\n"
     "  --swarm              every parameter but the duration drawn from the seed\n"
     "  --trace              short: the faults and leaders as they happen (default for one seed);\n"
     "                       full: every agent's log too\n"
@@ -177,8 +179,10 @@ bool ParseArgs(int argc, char** argv, Flags* f, std::string* error) {
       if (!need(&text)) return false;
       if (text == "kv") {
         c.workload = WorkloadKind::kKv;
+      } else if (text == "cas") {
+        c.workload = WorkloadKind::kCas;
       } else {
-        *error = absl::StrCat("--workload ", text, ": only kv so far (cas, register, lock, events, mixed: not yet)");
+        *error = absl::StrCat("--workload ", text, ": kv or cas (register, lock, events, mixed: not yet)");
         return false;
       }
     } else if (arg == "--rate") {

@@ -28,6 +28,7 @@ constexpr Duration kDowntimeMin = absl::Milliseconds(50);
 constexpr Duration kDowntimeMax = absl::Seconds(4);
 constexpr Duration kPauseMin = absl::Milliseconds(100);
 constexpr Duration kPauseMax = absl::Seconds(3);
+constexpr Duration kTornWaitMax = absl::Milliseconds(200);
 constexpr Duration kClockStepMax = absl::Seconds(3);
 constexpr Duration kInitialSkewMax = absl::Seconds(2);
 // A wiped server comes back as a new member (a new node ID, as a real agent whose data dir
@@ -36,6 +37,10 @@ constexpr Duration kInitialSkewMax = absl::Seconds(2);
 // (the last wipe healed), and this long apart, so a quorum of the live configuration always
 // holds every committed entry (wiping more is outside the fault model).
 constexpr Duration kWipeGapMin = absl::Seconds(20);
+
+// The share of workload ticks that are CAS rounds under --workload cas (the rest: the kv
+// workload's puts of fresh keys and reads).
+constexpr double kCasShare = 0.5;
 
 // Durations in the trace, to the millisecond.
 std::string Ms(Duration d) { return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1))); }
@@ -68,6 +73,7 @@ class Generated {
   }
   Duration settled_after() const { return settled_after_; }
   int wipes() const { return wipes_; }
+  int wiped_empty() const { return wiped_empty_; }
 
  private:
   void Event(const std::string& what) {
@@ -92,6 +98,8 @@ class Generated {
   void Kill();
   void WipeRestart(int index);
   bool ConfigurationWhole();
+  void KillNow(int victim, bool torn, bool wipe);
+  void FireArmedKill(NodeId id);
   void Pause();
   void ClockStep();
   bool Server(int index) const { return index <= c_.servers; }
@@ -107,6 +115,9 @@ class Generated {
   std::map<int, int> lives_;          // wiped restarts per agent
   std::optional<Time> last_wipe_at_;
   int wipes_ = 0;
+  int wiped_empty_ = 0;
+  std::optional<int> armed_victim_;  // a torn kill waiting for an unsynced write
+  uint64_t arm_generation_ = 0;
   uint64_t leader_term_seen_ = 0;
   Duration settled_after_;
 };
@@ -154,6 +165,7 @@ void Generated::Start() {
   }
   run_.sim().network().SetDefaultLink(link);
   run_.AddObserver([this](NodeId id, const Input&, const Effects&) {
+    FireArmedKill(id);
     auto* m = static_cast<agent::AgentMachine*>(run_.sim().machine(id));
     if (m == nullptr || m->raft() == nullptr || m->raft()->role() != raft::Role::kLeader) return;
     if (m->raft()->term() <= leader_term_seen_) return;
@@ -191,6 +203,7 @@ void Generated::Start() {
     std::vector<std::string> join = JoinSome(i, all_servers);
     run_.sim().After(at, [this, i, join] { AddAgent(i, false, 0, join); });
   }
+  if (c_.workload == WorkloadKind::kCas) run_.set_cas_share(kCasShare);
   run_.StartWorkload(absl::Seconds(1) / std::max(c_.rate, 1));
   if (c_.partition || c_.kill != KillMode::kOff || c_.pause || c_.clock_skew) ScheduleFault();
 }
@@ -262,6 +275,29 @@ void Generated::Kill() {
     wipe = all_up && spaced && ConfigurationWhole();
   }
   const bool torn = c_.kill == KillMode::kTorn || (c_.kill == KillMode::kWipe && !wipe);
+  if (!torn) return KillNow(victim, false, wipe);
+  // A torn kill waits (a little) for a write in flight to the disk, so there is one to tear.
+  const uint64_t generation = ++arm_generation_;
+  armed_victim_ = victim;
+  run_.sim().After(kTornWaitMax, [this, victim, generation] {
+    if (armed_victim_ != victim || arm_generation_ != generation) return;
+    armed_victim_.reset();
+    KillNow(victim, true, false);
+  });
+}
+
+// After every step: an armed torn kill fires as soon as its victim has an unsynced write (at
+// once, before the sync can finish: syncs take at least DiskConfig::sync_latency_min).
+void Generated::FireArmedKill(NodeId id) {
+  if (!armed_victim_.has_value() || run_.node(*armed_victim_) != id) return;
+  if (!run_.sim().IsUp(id) || run_.sim().disk(id).unsynced_writes() == 0) return;
+  const int victim = *armed_victim_;
+  armed_victim_.reset();
+  run_.sim().After(absl::ZeroDuration(), [this, victim] { KillNow(victim, true, false); });
+}
+
+void Generated::KillNow(int victim, bool torn, bool wipe) {
+  if (!faults_on_ || !run_.up(victim)) return;
   const Duration downtime = run_.rng().UniformDuration(kDowntimeMin, kDowntimeMax);
   run_.Kill(victim, torn);
   Event(absl::StrCat(wipe ? "kill (to be wiped) " : torn ? "kill (torn) " : "kill ", Name(victim), " for ",
@@ -301,6 +337,10 @@ void Generated::WipeRestart(int index) {
   run_.options(index).config.node_id = WipedNodeId(index, life);
   run_.RestartWiped(index);
   wipes_++;
+  const agent::AgentMachine* m = run_.agent(index);
+  if (m != nullptr && m->fsm().store().last_index() == 0 && m->raft() != nullptr && m->raft()->log().last_index() == 0) {
+    wiped_empty_++;
+  }
   Event(absl::StrCat("restart ", Name(index), " wiped, node ID ", run_.options(index).config.node_id));
 }
 
@@ -416,7 +456,8 @@ GeneratedConfig DrawSwarm(const GeneratedConfig& base, std::string* knobs) {
   c.clock_skew = d.Chance("clock_skew", "clocks offset at start and stepped forward", 0.3);
   const bool staggered = d.Chance("staggered", "servers started apart, each with -bootstrap-expect", 0.3);
   c.bootstrap_expect = staggered ? c.servers : 0;
-  c.workload = WorkloadKind::kKv;
+  c.workload = d.Chance("cas", "half the workload is CAS rounds on four contended keys", 0.5) ? WorkloadKind::kCas
+                                                                                             : WorkloadKind::kKv;
   c.rate = d.OneOf("rate", "workload requests per simulated second", {10, 20, 50});
   *knobs = d.Describe();
   return c;
@@ -482,6 +523,9 @@ GeneratedResult RunGenerated(const GeneratedConfig& base, std::FILE* trace_out) 
   r.virtual_time = run.sim().now() - SimEpoch();
   r.events = run.sim().events_processed();
   r.puts_acked = run.puts_acked();
+  r.wiped_restarts_empty = g.wiped_empty();
+  r.history_ops = run.history().size();
+  r.cas_applied = run.cas_applied();
   r.checked = absl::StrCat(
       "  raft invariants and transitions after every machine step; election safety: ", k.leaders_elected(),
       " leaders, at most one per term (max term ", k.max_term(), ")\n",
@@ -493,6 +537,13 @@ GeneratedResult RunGenerated(const GeneratedConfig& base, std::FILE* trace_out) 
       " puts acknowledged; reads saw them: ", run.reads_ok(), " of ", run.reads_sent(), " answered\n",
       "  blocking-query indexes never go backwards: ", run.watch_answers(), " answers, ", run.watch_index_moves(),
       " moves\n",
+      c.workload == WorkloadKind::kCas ? absl::StrCat("  cas rounds: ", run.cas_applied(), " of ", run.cas_sent(), " applied\n") : "",
+      "  linearizability of the kv history (Wing & Gong with Lowe's memoization, per key; writes, cas and "
+      "consistent reads; unanswered calls maybe-happened): ",
+      run.linearizability().ops_checked, " ops over ", run.linearizability().keys_checked, " keys of ",
+      run.history().size(), " recorded, ", sim::checkers::LinearizabilityVerdictName(run.linearizability().verdict),
+      run.linearizability().keys_undecided > 0 ? absl::StrCat(" (", run.linearizability().keys_undecided, " keys undecided)") : "",
+      "\n",
       "  liveness: ", r.outcome.ok ? absl::StrCat("settled ", Ms(g.settled_after()), " after healing")
                                   : "not reached (see the failure)",
       " (budget ", absl::FormatDuration(c.settle_budget), ")\n");

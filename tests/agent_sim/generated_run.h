@@ -85,6 +85,10 @@ struct GeneratedResult {
   uint64_t steps = 0;
   uint64_t events = 0;  // through the kernel
   uint64_t puts_acked = 0;
+  // Wiped restarts that came back with an empty store and raft log (all of them should).
+  int wiped_restarts_empty = 0;
+  uint64_t history_ops = 0;  // kv operations recorded for the linearizability checker
+  uint64_t cas_applied = 0;
 };
 
 // Runs `config` (drawing the swarm first if asked). With a trace, events go to `trace_out`
