@@ -2,12 +2,21 @@
 // checkSingle does: the history becomes a doubly linked list of call and return entries in time
 // order; the search walks it, linearizing a call whose step the register allows (lifting the
 // call and its return out of the list) and backtracking at a return whose op is not yet
-// linearized. A cache of (linearized set, register value) prunes configurations already
-// explored. Before the search, unanswered writes are tightened (see TightenMaybeOps).
+// linearized. Configurations (linearized set, register value) that failed are remembered and
+// never explored again.
+//
+// Unanswered ops are what makes such a search blow up (each may or may not be in every set),
+// so, all without changing the verdict: those whose effect was observed become answered
+// (TightenMaybeOps); values nothing compares against merge into one (MergeUnobservedValues);
+// interchangeable ones are placed in call order only (OrderInterchangeableMaybeOps); one is
+// placed only where it changes the register, and never needs to be placed at all; and a
+// configuration is also pruned when a failed one had the same answered ops and register
+// with fewer unanswered ops placed (KeySearch::Dominated).
 #include "sim/checkers/linearizability.h"
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -39,6 +48,8 @@ struct SearchOp {
   KvOpId id = 0;  // in the KvHistory, for the report
   StepKind step = StepKind::kRead;
   bool maybe = false;  // unanswered (its return is kNeverReturned unless tightened)
+  // A maybe op only linearizes after this one (the previous interchangeable one), or -1.
+  int32_t maybe_after = -1;
   ValueId value = kAbsent;
   ValueId expected = kAbsent;
   int64_t call_ns = 0;
@@ -69,6 +80,7 @@ struct KeyHistory {
   std::vector<SearchOp> ops;
   std::vector<std::optional<std::string>> value_names{std::nullopt};  // by ValueId
   absl::flat_hash_map<std::string, ValueId> value_ids;
+  ValueId unobserved = kIllegal;  // MergeUnobservedValues' one value, if any
 
   ValueId Intern(const std::optional<std::string>& value) {
     if (!value.has_value()) return kAbsent;
@@ -164,6 +176,54 @@ void TightenMaybeOps(KeyHistory& key) {
   });
 }
 
+// Values no op compares against (no read returned them, no cas expects them) cannot be told
+// apart: they all become one value, kUnobserved, so the maybe-writes that leave one of them
+// have the same effect and can be ordered (OrderInterchangeableMaybeOps).
+void MergeUnobservedValues(KeyHistory& key) {
+  std::vector<bool> observed(key.value_names.size(), false);
+  observed[kAbsent] = true;
+  for (const SearchOp& op : key.ops) {
+    if (op.step == StepKind::kRead) observed[op.value] = true;
+    if (op.step != StepKind::kRead && op.step != StepKind::kSet) observed[op.expected] = true;
+  }
+  const ValueId unobserved = static_cast<ValueId>(key.value_names.size());
+  bool any = false;
+  for (SearchOp& op : key.ops) {
+    if ((op.step == StepKind::kSet || op.step == StepKind::kCasTrue ||
+         op.step == StepKind::kCasMaybe) &&
+        !observed[op.value]) {
+      op.value = unobserved;
+      any = true;
+    }
+  }
+  if (any) {
+    key.unobserved = unobserved;
+    key.value_names.push_back(std::nullopt);
+  }
+}
+
+// Unanswered ops with the same effect (same step, value and expected value) are
+// interchangeable: any linearization can use them in call order instead, an earlier call
+// being placeable wherever a later one is (their returns are all "never"). So each may only
+// be linearized after the previous one of its kind: 2^k subsets become k prefixes.
+void OrderInterchangeableMaybeOps(KeyHistory& key) {
+  std::vector<int32_t> maybe;
+  for (int32_t i = 0; i < static_cast<int32_t>(key.ops.size()); ++i) {
+    if (key.ops[i].maybe) maybe.push_back(i);
+  }
+  auto effect = [&](int32_t i) {
+    const SearchOp& op = key.ops[i];
+    return std::make_tuple(static_cast<int>(op.step), op.value, op.expected);
+  };
+  std::stable_sort(maybe.begin(), maybe.end(), [&](int32_t a, int32_t b) {
+    if (effect(a) != effect(b)) return effect(a) < effect(b);
+    return key.ops[a].call_ns < key.ops[b].call_ns;
+  });
+  for (size_t j = 1; j < maybe.size(); ++j) {
+    if (effect(maybe[j - 1]) == effect(maybe[j])) key.ops[maybe[j]].maybe_after = maybe[j - 1];
+  }
+}
+
 // What one key's search found.
 struct KeyOutcome {
   LinearizabilityVerdict verdict = LinearizabilityVerdict::kOk;
@@ -177,19 +237,52 @@ struct KeyOutcome {
 
 class KeySearch {
  public:
-  KeySearch(const std::vector<SearchOp>& ops, const LinearizabilityOptions& options)
-      : ops_(ops), options_(options), words_((ops.size() + 63) / 64) {
+  // `unobserved`: MergeUnobservedValues' value (kIllegal if none).
+  KeySearch(const std::vector<SearchOp>& ops, ValueId unobserved, const LinearizabilityOptions& options)
+      : ops_(ops), options_(options), words_((ops.size() + 63) / 64), unobserved_(unobserved) {
     BuildList();
+    FindMaybeCas();
+    maybe_mask_.assign(words_, 0);
+    for (int32_t i = 0; i < static_cast<int32_t>(ops_.size()); ++i) {
+      if (ops_[i].step == StepKind::kCasFalse) failed_cas_by_expected_[ops_[i].expected].push_back(i);
+      if (ops_[i].maybe) {
+        maybe_ops_.push_back(i);
+        SetBit(maybe_mask_, i);
+      }
+    }
+    maybe_words_ = (maybe_ops_.size() + 63) / 64;
+    for (size_t cas = 0; cas < maybe_cas_.size(); ++cas) {
+      const auto m = std::lower_bound(maybe_ops_.begin(), maybe_ops_.end(), maybe_cas_[cas].first);
+      MUSTER_CHECK(m != maybe_ops_.end() && *m == maybe_cas_[cas].first);
+      maybe_cas_index_.emplace_back(cas, static_cast<int32_t>(m - maybe_ops_.begin()));
+    }
   }
 
+  // The search. Each configuration tries its answered candidates first, then its unanswered
+  // ones (pass 0, pass 1), so a configuration with fewer unanswered ops placed is explored,
+  // and if it fails remembered, before the ones it dominates.
   KeyOutcome Run() {
     KeyOutcome outcome;
+    struct Frame {
+      int32_t call;    // the call entry linearized
+      ValueId before;  // the register before it
+      int pass;        // the pass its configuration was in
+      bool saw_maybe;  // whether that pass 0 had passed an unanswered call already
+    };
+    std::vector<Frame> frames;
     std::vector<uint64_t> linearized(words_, 0);
-    std::vector<std::pair<int32_t, ValueId>> calls;  // (call entry, register before it)
-    const int64_t entry_bytes = static_cast<int64_t>(words_ * sizeof(uint64_t)) + 48;
+    std::vector<uint32_t> key;
+    std::vector<uint64_t> maybe_set;
+    int64_t cache_bytes = 0;
     ValueId state = kAbsent;
+    int pass = 0;
+    bool saw_maybe = false;  // in pass 0: an unanswered call was passed, so pass 1 is needed
     int32_t entry = next_[0];
-    while (next_[0] != kEnd) {
+    // Unanswered ops never need to be linearized: the history is linearizable once every
+    // answered op is (the rest go "at the end", where nothing sees them).
+    int64_t answered_left = 0;
+    for (const SearchOp& op : ops_) answered_left += op.maybe ? 0 : 1;
+    while (answered_left > 0) {
       if (++outcome.steps > options_.steps_per_key_max) {
         outcome.verdict = LinearizabilityVerdict::kUndecided;
         outcome.budget = absl::StrCat("steps_per_key_max (", options_.steps_per_key_max, ")");
@@ -199,47 +292,70 @@ class KeySearch {
       if (is_call_[entry]) {
         const int32_t op = op_of_[entry];
         const ValueId after = Step(state, ops_[op]);
-        if (after != kIllegal) {
+        if (pass == 0 && ops_[op].maybe) saw_maybe = true;
+        if (ops_[op].maybe == (pass == 1) && after != kIllegal &&
+            MayLinearize(ops_[op], linearized, state, after)) {
           SetBit(linearized, op);
-          if (cache_.emplace(linearized, after).second) {
-            if (static_cast<int64_t>(cache_.size()) * entry_bytes > options_.cache_bytes_per_key_max) {
-              outcome.verdict = LinearizabilityVerdict::kUndecided;
-              outcome.budget = absl::StrCat("cache_bytes_per_key_max (",
-                                            options_.cache_bytes_per_key_max, ")");
-              return outcome;
-            }
-            calls.emplace_back(entry, state);
+          CacheKey(linearized, after, key, maybe_set);
+          if (!Dominated(key, maybe_set)) {
+            frames.push_back({entry, state, pass, saw_maybe});
             state = after;
             Lift(entry);
-            if (calls.size() > outcome.best_prefix.size()) {
+            answered_left -= ops_[op].maybe ? 0 : 1;
+            if (frames.size() > outcome.best_prefix.size()) {
               outcome.best_prefix.clear();
-              for (const auto& [call, unused] : calls) outcome.best_prefix.push_back(op_of_[call]);
+              for (const Frame& frame : frames) outcome.best_prefix.push_back(op_of_[frame.call]);
               outcome.best_state = state;
             }
+            pass = 0;
+            saw_maybe = false;
             entry = next_[0];
             continue;
           }
           ClearBit(linearized, op);
         }
         entry = next_[entry];
-      } else {
-        if (calls.empty()) {
-          outcome.verdict = LinearizabilityVerdict::kViolation;
-          return outcome;
-        }
-        const auto [call, before] = calls.back();
-        calls.pop_back();
-        ClearBit(linearized, op_of_[call]);
-        state = before;
-        Unlift(call);
-        entry = next_[call];
+        continue;
       }
+      // A return entry ends a pass: every op that could go next was tried.
+      if (pass == 0 && saw_maybe) {
+        pass = 1;
+        entry = next_[0];
+        continue;
+      }
+      if (frames.empty()) {
+        outcome.verdict = LinearizabilityVerdict::kViolation;
+        return outcome;
+      }
+      // This configuration fails: remember it, then undo the op that led to it.
+      CacheKey(linearized, state, key, maybe_set);
+      cache_bytes += static_cast<int64_t>(key.size() * sizeof(uint32_t) +
+                                          maybe_set.size() * sizeof(uint64_t)) +
+                     kCacheEntryOverhead;
+      if (cache_bytes > options_.cache_bytes_per_key_max) {
+        outcome.verdict = LinearizabilityVerdict::kUndecided;
+        outcome.budget = absl::StrCat("cache_bytes_per_key_max (", options_.cache_bytes_per_key_max, ")");
+        return outcome;
+      }
+      failed_[key].push_back(maybe_set);
+      const Frame frame = frames.back();
+      frames.pop_back();
+      ClearBit(linearized, op_of_[frame.call]);
+      answered_left += ops_[op_of_[frame.call]].maybe ? 0 : 1;
+      state = frame.before;
+      Unlift(frame.call);
+      pass = frame.pass;
+      saw_maybe = frame.saw_maybe;
+      entry = next_[frame.call];
     }
     return outcome;
   }
 
  private:
   static constexpr int32_t kEnd = -1;
+  // What a remembered configuration costs beside its words: vector headers and the hash
+  // table's slot, about.
+  static constexpr int64_t kCacheEntryOverhead = 64;
 
   // Entry 0 is the list's head; entries 1..2n are the calls and returns in time order, a call
   // before a return at the same instant (the two ops then overlap: the permissive reading).
@@ -301,6 +417,125 @@ class KeySearch {
     prev_[next_[call]] = call;
   }
 
+  // An unanswered op is only worth placing where it changes the register (placed where it
+  // does not, it would only stop being available later), and after its interchangeable
+  // predecessor. One that leaves a value nothing reads is only worth placing where a failed
+  // cas expecting the value it replaces can be placed while that value lasts: making "not
+  // equal" true is all such a value can do, and any linearization can drop the ones that do
+  // not. "While it lasts": before every op that cannot follow it (a read, a write, a cas
+  // that succeeded), so the failed cas must be called no later than the first return of one.
+  bool MayLinearize(const SearchOp& op, const std::vector<uint64_t>& linearized, ValueId before,
+                    ValueId after) const {
+    if (!op.maybe) return true;
+    if (after == before) return false;
+    if (op.maybe_after >= 0 && !GetBit(linearized, op.maybe_after)) return false;
+    if (after != unobserved_) return true;
+    auto it = failed_cas_by_expected_.find(before);
+    if (it == failed_cas_by_expected_.end()) return false;
+    int64_t lasts_until_ns = kNeverReturned;
+    for (int32_t entry = next_[0]; entry != kEnd; entry = next_[entry]) {
+      const SearchOp& other = ops_[op_of_[entry]];
+      if (!is_call_[entry] && !other.maybe && other.step != StepKind::kCasFalse) {
+        lasts_until_ns = other.ret_ns;
+        break;
+      }
+    }
+    for (int32_t cas : it->second) {
+      if (!GetBit(linearized, cas) && ops_[cas].call_ns <= lasts_until_ns) return true;
+    }
+    return false;
+  }
+
+  // The unanswered cas ops, and for each the ops writing the value it expects: once all of
+  // those are linearized and the register holds something else, it can never apply again.
+  void FindMaybeCas() {
+    absl::flat_hash_map<ValueId, std::vector<int32_t>> writers;
+    for (int32_t i = 0; i < static_cast<int32_t>(ops_.size()); ++i) {
+      const StepKind step = ops_[i].step;
+      if (step == StepKind::kSet || step == StepKind::kCasTrue || step == StepKind::kCasMaybe) {
+        writers[ops_[i].value].push_back(i);
+      }
+    }
+    for (int32_t i = 0; i < static_cast<int32_t>(ops_.size()); ++i) {
+      const SearchOp& op = ops_[i];
+      if (op.step != StepKind::kCasMaybe || op.expected == kAbsent) continue;
+      auto it = writers.find(op.expected);
+      maybe_cas_.push_back({i, it == writers.end() ? std::vector<int32_t>{} : it->second});
+    }
+  }
+
+  // An unanswered cas that can never apply again behaves as if already placed; counting it
+  // as placed merges configurations that differ only in it (else each such op doubles them).
+  bool DeadMaybeCas(const std::pair<int32_t, std::vector<int32_t>>& cas,
+                    const std::vector<uint64_t>& linearized, ValueId state) const {
+    if (GetBit(linearized, cas.first) || state == ops_[cas.first].expected) return false;
+    for (int32_t writer : cas.second) {
+      if (!GetBit(linearized, writer)) return false;
+    }
+    return true;
+  }
+
+  // The memoization key of a configuration, in two parts. `key`: the answered ops linearized,
+  // run-length encoded (runs of ones and zeros alternately, from a run of ones that may be
+  // empty; unanswered ops count as ones here; ops are in call order, so a set is a long run
+  // of ones and a ragged edge), then the register's value. `maybe_set`: which unanswered ops
+  // are placed (or can never apply again: the same thing). Exact: no two configurations
+  // share both parts.
+  void CacheKey(const std::vector<uint64_t>& linearized, ValueId state, std::vector<uint32_t>& key,
+                std::vector<uint64_t>& maybe_set) const {
+    maybe_set.assign(maybe_words_, 0);
+    for (size_t m = 0; m < maybe_ops_.size(); ++m) {
+      if (GetBit(linearized, maybe_ops_[m])) SetBit(maybe_set, static_cast<int32_t>(m));
+    }
+    for (const auto& [cas, m] : maybe_cas_index_) {
+      if (DeadMaybeCas(maybe_cas_[cas], linearized, state)) SetBit(maybe_set, m);
+    }
+    key.clear();
+    const size_t n = ops_.size();
+    bool ones = true;
+    uint32_t run = 0;
+    for (size_t w = 0; w < words_; ++w) {
+      const uint64_t word = linearized[w] | maybe_mask_[w];
+      const int valid = (w + 1 == words_ && n % 64 != 0) ? static_cast<int>(n % 64) : 64;
+      if (valid == 64 && word == (ones ? ~uint64_t{0} : 0)) {
+        run += 64;
+        continue;
+      }
+      for (int b = 0; b < valid;) {
+        const uint64_t ends_run = (ones ? ~word : word) >> b;  // a 1 where the run stops
+        const int len = ends_run == 0 ? 64 : __builtin_ctzll(ends_run);
+        if (b + len >= valid) {
+          run += valid - b;
+          break;
+        }
+        run += len;
+        b += len;
+        key.push_back(run);
+        run = 0;
+        ones = !ones;
+      }
+    }
+    key.push_back(run);
+    key.push_back(static_cast<uint32_t>(state));
+  }
+
+  // Whether a failed configuration with the same answered ops and register, and a subset of
+  // these unanswered ops placed, is remembered: this one can do nothing that one could not
+  // (place the extra unanswered ops last, where nothing sees them), so it fails too.
+  bool Dominated(const std::vector<uint32_t>& key, const std::vector<uint64_t>& maybe_set) const {
+    auto it = failed_.find(key);
+    if (it == failed_.end()) return false;
+    for (const std::vector<uint64_t>& failed : it->second) {
+      bool subset = true;
+      for (size_t w = 0; w < maybe_set.size() && subset; ++w) subset = (failed[w] & ~maybe_set[w]) == 0;
+      if (subset) return true;
+    }
+    return false;
+  }
+
+  static bool GetBit(const std::vector<uint64_t>& bits, int32_t i) {
+    return (bits[i / 64] >> (i % 64)) & 1;
+  }
   static void SetBit(std::vector<uint64_t>& bits, int32_t i) { bits[i / 64] |= uint64_t{1} << (i % 64); }
   static void ClearBit(std::vector<uint64_t>& bits, int32_t i) {
     bits[i / 64] &= ~(uint64_t{1} << (i % 64));
@@ -309,12 +544,21 @@ class KeySearch {
   const std::vector<SearchOp>& ops_;
   const LinearizabilityOptions& options_;
   const size_t words_;
+  const ValueId unobserved_;
   std::vector<int32_t> next_, prev_, op_of_, match_;
   std::vector<bool> is_call_;
-  absl::flat_hash_set<std::pair<std::vector<uint64_t>, ValueId>> cache_;
+  absl::flat_hash_map<ValueId, std::vector<int32_t>> failed_cas_by_expected_;
+  std::vector<std::pair<int32_t, std::vector<int32_t>>> maybe_cas_;  // (op, its writers)
+  std::vector<std::pair<size_t, int32_t>> maybe_cas_index_;  // (in maybe_cas_, in maybe_ops_)
+  std::vector<int32_t> maybe_ops_;  // the unanswered ops, in op order
+  size_t maybe_words_ = 0;
+  std::vector<uint64_t> maybe_mask_;  // their bits among all ops
+  // Failed configurations: key -> the unanswered-op sets tried with it.
+  absl::flat_hash_map<std::vector<uint32_t>, std::vector<std::vector<uint64_t>>> failed_;
 };
 
 std::string ValueName(const KeyHistory& key, ValueId value) {
+  if (value == key.unobserved) return "a value nothing reads";
   const auto& name = key.value_names[value];
   return name.has_value() ? absl::StrCat("'", *name, "'") : "absent";
 }
@@ -330,7 +574,7 @@ std::string ViolationReport(const std::string& key_name, const KeyHistory& key,
   // The op that had to go next: the earliest return among those not linearized.
   int32_t stuck = -1;
   for (int32_t i = 0; i < n; ++i) {
-    if (in_prefix[i]) continue;
+    if (in_prefix[i] || key.ops[i].maybe) continue;
     if (stuck < 0 || key.ops[i].ret_ns < key.ops[stuck].ret_ns) stuck = i;
   }
   MUSTER_CHECK(stuck >= 0, "a violation leaves an op unlinearized");
@@ -395,11 +639,17 @@ LinearizabilityResult CheckLinearizable(const KvHistory& history,
   LinearizabilityResult result;
   size_t violated_ops = 0;
   for (auto& [name, key] : keys) {
+    // In call order: the cache key's run-length encoding is short then.
+    std::stable_sort(key.ops.begin(), key.ops.end(), [](const SearchOp& a, const SearchOp& b) {
+      return a.call_ns < b.call_ns;
+    });
     TightenMaybeOps(key);
+    MergeUnobservedValues(key);
+    OrderInterchangeableMaybeOps(key);
     if (key.ops.empty()) continue;
     ++result.keys_checked;
     result.ops_checked += static_cast<int64_t>(key.ops.size());
-    KeySearch search(key.ops, options);
+    KeySearch search(key.ops, key.unobserved, options);
     const KeyOutcome outcome = search.Run();
     result.steps += outcome.steps;
     switch (outcome.verdict) {
