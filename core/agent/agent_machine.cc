@@ -894,7 +894,7 @@ void AgentMachine::Impl::ServeAgent(Time now, uint64_t request_id, const std::st
                             {"LogLevel", opt.config.log_level},
                             {"RetryJoinLAN", opt.config.retry_join},
                             {"StartJoinAddrsLAN", opt.config.start_join}};
-    j["Coord"] = nullptr;  // no network coordinates yet (Vivaldi is not implemented)
+    j["Coord"] = lan->coordinates_enabled() ? CoordJson(lan->coordinate()) : Json(nullptr);  // the LAN one
     j["Meta"] = Json::object();
     const gossip::Member* self = lan->member(node_name_);
     j["Member"] = self != nullptr ? MemberJson(*self) : Json(nullptr);
