@@ -459,10 +459,14 @@ Options (Consul's; each also a key of a JSON -config-file):
   -raft-snapshot-threshold=<n>
                            Applied entries between raft snapshots (default: 16384).
   -log-level=<level>       TRACE, DEBUG, INFO, WARN or ERR (default: INFO).
+  -event-handler=[filter=]<script>
+                           Run script on LAN events, as Serf's flag (repeatable; filter
+                           e.g. member-join,member-failed,user:deploy; none: every event).
   -config-file=<path>      A JSON config file (repeatable).
   -config-dir=<path>       A directory of *.json config files (repeatable).
 
-  In config files only: leave_on_terminate (leave on SIGTERM; default: clients do).
+  In config files only: leave_on_terminate (leave on SIGTERM; default: clients do),
+  watches (Consul's: a handler run when a key, prefix, service, ... changes).
 )";
 
 bool AsksForHelp(const std::vector<std::string>& args) {

@@ -12,13 +12,18 @@ forwarded blocking reads).
     leaves it as it was;
   - kill -9 of client c2: every other agent's handler receives member-failed with c2's line
     ("c2\\t127.0.2.5\\tnode\\t...role=node...") on standard input.
-Loopback 127.0.2.1-5 (servers 1-3, clients 4-5) on Consul's default ports."""
+c1 also has a keyprefix watch with an http handler (PUTs to the test's HTTP server on
+127.0.2.10:18500 with its header, Content-Type and X-Consul-Index) and an event watch (run for the
+empty list, then once for the deploy event).
+Loopback 127.0.2.1-5 (servers 1-3, clients 4-5) on Consul's default ports, 127.0.2.10."""
 
 import base64
+import http.server
 import json
 import os
 import re
 import subprocess
+import threading
 import time
 
 import cluster
@@ -26,6 +31,9 @@ from cluster import log
 
 SERVERS = ["127.0.2.1", "127.0.2.2", "127.0.2.3"]
 CLIENTS = ["127.0.2.4", "127.0.2.5"]
+# The test's own HTTP server, the target of c1's http watch handler.
+HOOK_ADDRESS = "127.0.2.10"
+HOOK_PORT = 18500
 
 HANDLER = """#!/bin/sh
 # One section per run: a header with the event and the agent's role, then standard input.
@@ -58,6 +66,27 @@ def sections(path):
     return out
 
 
+class HookServer:
+    """Records every request of an http watch handler: (method, headers, body)."""
+
+    def __init__(self):
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                outer.requests.append((self.command, dict(self.headers), self.rfile.read(length).decode()))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        self.server = http.server.ThreadingHTTPServer((HOOK_ADDRESS, HOOK_PORT), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
 def body(binary, tmpdir, agents):
     handler = os.path.join(tmpdir, "handler.sh")
     with open(handler, "w") as f:
@@ -67,11 +96,19 @@ def body(binary, tmpdir, agents):
         f.write(WATCH.format(dir=tmpdir))
     os.chmod(handler, 0o755)
     os.chmod(watch, 0o755)
+    hook = HookServer()
     configs = {}
     for name, entry in (("c1", {"args": ["/bin/sh", watch, "c1"]}), ("c2", {"handler": f"/bin/sh {watch} c2"})):
         path = os.path.join(tmpdir, f"{name}-watch.json")
+        watches = [dict({"type": "key", "key": "cfg/x"}, **entry)]
+        if name == "c1":  # an HTTP handler for the prefix, and an event watch
+            watches.append({"type": "keyprefix", "prefix": "cfg/", "handler_type": "http",
+                            "http_handler_config": {"path": f"http://{HOOK_ADDRESS}:{HOOK_PORT}/hook",
+                                                    "method": "PUT", "header": {"X-Test": ["yes"]},
+                                                    "timeout": "5s"}})
+            watches.append({"type": "event", "name": "deploy", "args": ["/bin/sh", watch, "c1-events"]})
         with open(path, "w") as f:
-            json.dump({"watches": [dict({"type": "key", "key": "cfg/x"}, **entry)]}, f)
+            json.dump({"watches": watches}, f)
         configs[name] = [f"-config-file={path}"]
 
     event_flag = [f"-event-handler={handler}"]
@@ -118,6 +155,18 @@ def body(binary, tmpdir, agents):
         assert got in (["v1", "v2"], ["v1", "v1", "v2"]), (name, got)
     log("key watches on both clients ran for null, v1 and v2:", {n: values(p) for n, p in watch_logs.items()})
 
+    # c1's keyprefix watch through its http handler: PUT, the headers, the Go KVPairs as the body.
+    def hook_values():
+        out = []
+        for method, headers, text in hook.requests:
+            assert method == "PUT" and headers.get("X-Test") == "yes", (method, headers)
+            assert headers.get("Content-Type") == "application/json" and headers.get("X-Consul-Index"), headers
+            pairs = json.loads(text)
+            out.append({p["Key"]: base64.b64decode(p["Value"]).decode() for p in pairs or []})
+        return out
+    cluster.wait_until("the http handler handed cfg/x = v2", lambda: hook_values()[-1:] == [{"cfg/x": "v2"}], 20)
+    log("http watch handler got", len(hook.requests), "PUTs:", hook_values())
+
     # A user event fired once is handled once per agent.
     env = dict(os.environ, MUSTER_HTTP_ADDR=f"{CLIENTS[0]}:{cluster.HTTP_PORT}")
     fired = subprocess.run([binary, "event", "-name=deploy", "release-42"], env=env, capture_output=True,
@@ -139,6 +188,15 @@ def body(binary, tmpdir, agents):
         ltimes.add(re.search(r"ltime=(\d+)", header).group(1))
     assert len(ltimes) == 1, ltimes  # one event, one Lamport time everywhere
     log("the deploy event was handled exactly once on each of", len(everyone), "agents, ltime", ltimes)
+    # c1's event watch: the empty list first, then the one new event, once.
+    events_log = os.path.join(tmpdir, "watch-c1-events.log")
+    cluster.wait_until("the event watch's second run", lambda: len(sections(events_log)) >= 2, 20)
+    runs = sections(events_log)
+    lists = [json.loads(lines[0]) for _, lines in runs]
+    assert lists[0] == [], lists
+    assert [[e["Name"] for e in l] for l in lists[1:]] == [["deploy"]], lists
+    assert base64.b64decode(lists[1][0]["Payload"]).decode() == "release-42", lists
+    log("the event watch ran for [] and then the deploy event once")
 
     # kill -9 of c2: every other agent hears member-failed with c2's line.
     victim = clients[1]
