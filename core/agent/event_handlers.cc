@@ -171,8 +171,10 @@ void EventHandlers::Flush(Time now, HandlerQueue& queue, Effects* out) {
       if (last != last_handed_.end() && last->second == type && type != "member-update") continue;
       if (type == "member-reap") {
         last_handed_.erase(name);  // forgotten by the pool: a later join is news
-      } else {
-        last_handed_[name] = std::string(type);
+      } else if (auto it = last_handed_.find(name); it != last_handed_.end()) {
+        it->second = std::string(type);
+      } else if (last_handed_.size() < kCoalescedMembersMax) {  // past it: only less suppression
+        last_handed_.emplace(name, std::string(type));
       }
       members.push_back(std::move(p.member));
     }

@@ -4,6 +4,7 @@
 // handed the same event again is left out; updates always pass).
 #include "core/agent/event_handlers.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -195,6 +196,25 @@ TEST(EventHandlers, FiltersPickHandlersAndUserEventsCarryNameLtimeAndPayload) {
   runs = Drain(q, out);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].command, "all.sh");
+}
+
+// More members in one batch than the coalescer's bound (a push-pull of a large cluster): all
+// flushed at once in one run, and the memory of handed events stays bounded.
+TEST(EventHandlers, ABatchPastTheBoundIsFlushedAtOnce) {
+  EventHandlers h = Make({"member-join=join.sh"});
+  HandlerQueue q{Logger()};
+  Effects out;
+  std::vector<Event> events;
+  for (size_t i = 0; i < kCoalescedMembersMax + 10; ++i) {
+    events.push_back(MemberEvent("member-join", absl::StrCat("m", i), "10.0.0.1:8301"));
+  }
+  h.ObserveMemberEvents(kT0, events, Members({}));
+  h.Tick(kT0, q, &out);
+  std::vector<ProcessStart> runs = Drain(q, out);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(std::count(runs[0].stdin_data.begin(), runs[0].stdin_data.end(), '\n'),
+            static_cast<long>(kCoalescedMembersMax + 10));
+  EXPECT_EQ(h.pending_members(), 0u);
 }
 
 TEST(EventHandlers, WithoutHandlersNothingIsKept) {
