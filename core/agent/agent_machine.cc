@@ -2021,7 +2021,38 @@ void AgentMachine::Impl::Reconcile(Time now) {
       if (chosen == known.end() || chosen->second.name != name) continue;
       const bool present = in_config.contains(s->raft_id);
       raft::ConfChange change;
+      NodeId change_id = s->raft_id;
+      Address change_address = s->rpc_address;
+      // A server back with a new ID at an address the configuration holds under an old one (its
+      // data dir was wiped): the old ID goes first, or it stays a voter no one answers for, and
+      // two such wipes of three servers leave no quorum (Consul's joinConsulServer does the
+      // same). Only an ID no live member claims any more is removed.
+      std::optional<NodeId> stale;
       if (m.status == gossip::MemberStatus::kAlive && !present) {
+        for (const raft::pb::Server& c : raft->configuration().servers()) {
+          const NodeId id{c.id()};
+          if (c.address() == s->rpc_address && id != s->raft_id && id != raft_id_ && !known.contains(id)) stale = id;
+        }
+      }
+      // A server whose ID the configuration holds at another address (it moved): removed, and
+      // added again at its new address by the next round (as Consul's joinConsulServer).
+      bool moved = false;
+      if (m.status == gossip::MemberStatus::kAlive && present) {
+        for (const raft::pb::Server& c : raft->configuration().servers()) {
+          moved |= NodeId{c.id()} == s->raft_id && c.address() != s->rpc_address;
+        }
+      }
+      if (moved) {
+        change = raft::ConfChange::kRemove;
+        server_log_.Info(now, "removing server to add it at its new address: server=", name, " address=", s->rpc_address);
+        raft_log_.Info(now, "Updating configuration with RemoveServer (", s->node_id, ", moved)");
+      } else if (stale.has_value()) {
+        change = raft::ConfChange::kRemove;
+        change_id = *stale;
+        change_address = s->rpc_address;
+        server_log_.Info(now, "removing server with the address of a new one: server=", name, " address=", s->rpc_address);
+        raft_log_.Info(now, "Updating configuration with RemoveServer (stale ID at ", s->rpc_address, ")");
+      } else if (m.status == gossip::MemberStatus::kAlive && !present) {
         change = raft::ConfChange::kAddNonVoter;
         raft_log_.Info(now, "Updating configuration with AddNonvoter (", s->node_id, ", ", s->rpc_address, ")");
       } else if (m.status == gossip::MemberStatus::kLeft && present) {
@@ -2031,7 +2062,7 @@ void AgentMachine::Impl::Reconcile(Time now) {
       } else {
         continue;
       }
-      absl::Status st = raft->ChangeMembership(now, change, s->raft_id, s->rpc_address, ready_);
+      absl::Status st = raft->ChangeMembership(now, change, change_id, change_address, ready_);
       if (st.ok()) {
         conf_change_in_flight_ = true;
         writes_[raft->log().last_index()] =
