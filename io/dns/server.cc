@@ -108,13 +108,17 @@ absl::Status DnsServer::Listen(const std::string& address) {
   tcp_open_ = true;
   ++handles_open_;
   sockaddr_storage tcp_bind = bind->storage;
-  if (int rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&tcp_bind), 0); rc != 0) {
-    return absl::UnavailableError(absl::StrCat("DNS (tcp) on ", address, ": ", uv_strerror(rc)));
-  }
   if (PortOf(bind->storage) == 0) {
     // Port 0: TCP on the port the kernel gave UDP, so one port serves both (tests).
-    reinterpret_cast<sockaddr_in&>(tcp_bind).sin_port = htons(static_cast<uint16_t>(udp_port()));
-    if (bind->ipv6()) reinterpret_cast<sockaddr_in6&>(tcp_bind).sin6_port = htons(static_cast<uint16_t>(udp_port()));
+    const uint16_t port = htons(static_cast<uint16_t>(udp_port()));
+    if (bind->ipv6()) {
+      reinterpret_cast<sockaddr_in6&>(tcp_bind).sin6_port = port;
+    } else {
+      reinterpret_cast<sockaddr_in&>(tcp_bind).sin_port = port;
+    }
+  }
+  if (int rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&tcp_bind), 0); rc != 0) {
+    return absl::UnavailableError(absl::StrCat("DNS (tcp) on ", address, ": ", uv_strerror(rc)));
   }
   if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 128,
                          [](uv_stream_t* s, int status) { static_cast<DnsServer*>(s->data)->OnConnection(status); });
