@@ -60,6 +60,30 @@ OrderedJson AsGoKvPair(const OrderedJson& entry) {
   return pair;
 }
 
+// Go's json.Encoder writes <, >, & and U+2028/U+2029 as \u escapes (HTML-safe). In JSON text
+// those characters can only stand inside strings, where the escape means the same, so a pass
+// over the bytes makes any JSON text what Consul's agent hands its handler.
+std::string GoHtmlSafe(std::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (c == '<') {
+      out += "\\u003c";
+    } else if (c == '>') {
+      out += "\\u003e";
+    } else if (c == '&') {
+      out += "\\u0026";
+    } else if (c == '\xe2' && i + 2 < json.size() && json[i + 1] == '\x80' && (json[i + 2] == '\xa8' || json[i + 2] == '\xa9')) {
+      out += json[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 absl::Status ParseHandler(const Json& w, WatchDefinition& def) {
   absl::StatusOr<std::string> handler_type = StringParam(w, "handler_type");
   if (!handler_type.ok()) return handler_type.status();
@@ -233,7 +257,7 @@ absl::StatusOr<WatchDefinition> ParseWatch(std::string_view text, std::string_vi
 std::optional<std::string> WatchResult(const WatchDefinition& watch, bool not_found, std::string_view body,
                                        std::string_view last_event_id) {
   if (not_found) return std::string("null");
-  if (!watch.kv_pairs && !watch.events) return std::string(body);  // the endpoint's body as it is
+  if (!watch.kv_pairs && !watch.events) return GoHtmlSafe(body);  // the endpoint's body, Go-escaped
   OrderedJson result = OrderedJson::parse(body, nullptr, /*allow_exceptions=*/false);
   if (result.is_discarded()) return std::nullopt;
   if (watch.kv_pairs && result.is_array()) {
@@ -251,7 +275,7 @@ std::optional<std::string> WatchResult(const WatchDefinition& watch, bool not_fo
       }
     }
   }
-  return result.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+  return GoHtmlSafe(result.dump(-1, ' ', false, OrderedJson::error_handler_t::replace));
 }
 
 Watches::Watches(std::vector<WatchDefinition> watches, Time now, Logger log)

@@ -16,7 +16,8 @@
 // What a handler gets is the endpoint's JSON body, as the HTTP API answers it, with Consul's
 // watch shaping: key is the one entry (null when absent), KV entries in the Go client's field
 // order (Key, CreateIndex, ModifyIndex, LockIndex, Flags, Value, Session), keyprefix null when
-// nothing is there, an event watch only the events after the last one handed. Handlers:
+// nothing is there, an event watch only the events after the last one handed; <, >, & and
+// U+2028/9 escaped as Go's json.Encoder writes them (as `muster watch` hands them). Handlers:
 //   handler_type "script" (the default): `args` (a list, run without a shell) or `handler` (a
 //     string, through /bin/sh -c), the result and a newline on standard input, CONSUL_INDEX in
 //     the environment;

@@ -120,6 +120,9 @@ TEST(WatchResult, KeyKeyprefixAndEventsShapedAsConsulHandsThem) {
   EXPECT_EQ(*WatchResult(events, false, list, "e2"), R"([{"ID":"e3","Name":"x"}])");
   EXPECT_EQ(*WatchResult(events, false, list, "gone"), list);  // fell out of the ring: all
   EXPECT_FALSE(WatchResult(events, false, "not json", "").has_value());
+  // What Go's json.Encoder writes: HTML-safe escapes, inside strings only (where they can be).
+  EXPECT_EQ(*WatchResult(nodes, false, "[{\"Node\":\"a<b>&c\u2028\"}]", ""),
+            R"([{"Node":"a\u003cb\u003e\u0026c\u2028"}])");
 }
 
 // A fake agent: queries recorded, answered when the test says.
