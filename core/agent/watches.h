@@ -25,7 +25,9 @@
 //     timeout (10 s), tls_skip_verify}: the result as the body, with Content-Type
 //     application/json and X-Consul-Index; a non-2xx answer is logged as a failure.
 // Runs go through the agent's HandlerQueue (handler_queue.h). Pure: the queries are the
-// agent's own requests (a Requester, as anti-entropy's), the runs ProcessStarts.
+// agent's own requests (a Requester, as anti-entropy's), the runs ProcessStarts. Unlike
+// Consul's, a reload (SIGHUP, `muster reload`) does not add or remove watches or event
+// handlers: the agent reloads only its log level; a restart takes new ones.
 #pragma once
 
 #include <cstdint>
