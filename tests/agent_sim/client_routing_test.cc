@@ -236,6 +236,33 @@ TEST_P(ClientRouting, AClientCutOffFromItsServerLeavesItAfterOneTimeout) {
               ToString(server).c_str(), absl::FormatDuration(recovery).c_str(), write_failures);
 }
 
+// The same seed gives the same run: the routers' draws come from the machines' seeds only.
+TEST(ClientRoutingDeterminism, TheSameSeedRoutesTheSame) {
+  auto run = [](uint64_t seed) {
+    sim::Simulator sim(seed);
+    BuildCluster(sim);
+    const NodeId client{kServers + 1};
+    Writer writer(sim, client);
+    writer.Start();
+    sim.RunFor(absl::Seconds(3));
+    const NodeId victim = RoutedServerOf(sim, client);
+    sim.Kill(victim);
+    sim.RunFor(absl::Seconds(10));
+    sim.Restart(victim);
+    sim.RunFor(absl::Seconds(200));  // a rebalance or two
+    writer.Stop();
+    std::string trace = absl::StrCat(sim.fingerprint(), " ", writer.writes().size(), " ");
+    for (int c = 0; c < kClients; ++c) {
+      for (const agent::RoutedServer& s : AgentAt(sim, NodeId{static_cast<uint64_t>(kServers + 1 + c)})->router()->servers()) {
+        absl::StrAppend(&trace, s.name, ",");
+      }
+    }
+    return trace;
+  };
+  EXPECT_EQ(run(7), run(7));
+  EXPECT_NE(run(7), run(8));
+}
+
 uint64_t SeedsEnd() {
   const char* n = std::getenv("CLIENT_ROUTING_SEEDS");
   return n != nullptr && std::atoi(n) > 0 ? static_cast<uint64_t>(std::atoi(n)) + 1 : 51;
