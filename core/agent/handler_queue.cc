@@ -54,11 +54,12 @@ void HandlerQueue::StartNext(Effects* out) {
   queued_bytes_ -= running_->start.stdin_data.size() + running_->start.body.size();
   running_->start.id = next_process_id_++;
   ++started_;
-  ProcessStart start = running_->start;
-  // The queue keeps only what the log needs: the input and body went to the host.
-  running_->start.stdin_data.clear();
-  running_->start.body.clear();
-  out->processes.push_back(std::move(start));
+  // The start goes to the host; the queue keeps only what the exit's log line needs.
+  ProcessStart kept;
+  kept.id = running_->start.id;
+  kept.kind = running_->start.kind;
+  kept.timeout = running_->start.timeout;
+  out->processes.push_back(std::exchange(running_->start, std::move(kept)));
 }
 
 void HandlerQueue::HandleProcessExit(Time now, const ProcessExitedInput& exit, Effects* out) {
