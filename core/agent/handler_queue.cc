@@ -33,7 +33,7 @@ void HandlerQueue::Enqueue(Time now, HandlerRun run, Effects* out) {
   while (queued_.size() > kHandlerRunsQueuedMax || (queued_bytes_ > kHandlerQueuedBytesMax && queued_.size() > 1)) {
     HandlerRun& oldest = queued_.front();
     queued_bytes_ -= oldest.start.stdin_data.size() + oldest.start.body.size();
-    ended_.push_back(oldest.owner);
+    if (oldest.owner != 0) ended_.push_back(oldest.owner);
     queued_.pop_front();
     ++dropped_;
     ++dropped_now;
@@ -78,7 +78,7 @@ void HandlerQueue::HandleProcessExit(Time now, const ProcessExitedInput& exit, E
     const std::string output = OutputForLog(exit.output);
     log_.Debug(now, run.what, ": handler done", output.empty() ? "" : ", output: ", output);
   }
-  ended_.push_back(run.owner);
+  if (run.owner != 0) ended_.push_back(run.owner);
   running_.reset();
   StartNext(out);
 }

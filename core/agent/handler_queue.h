@@ -53,7 +53,8 @@ class HandlerQueue {
   // next one started. An id that is not the running one's is ignored.
   void HandleProcessExit(Time now, const ProcessExitedInput& exit, Effects* out);
 
-  // The owners of runs that ended or were dropped since the last call, in that order.
+  // The owners of runs that ended or were dropped since the last call, in that order (owner 0,
+  // an event handler's, is nobody to tell and is not kept).
   std::vector<uint64_t> TakeEnded();
 
   bool running() const { return running_.has_value(); }
