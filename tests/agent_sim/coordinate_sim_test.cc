@@ -6,7 +6,8 @@
 //  - ?near=s1 (asked through a client) and ?near=_agent on the client s5 answer the near node
 //    first and the rest in the order of their true RTT from it (the sites are spaced so that
 //    order is unambiguous, and it is not the lexical one);
-//  - every server answers the same table (it came through the log).
+//  - every server answers the same table (it came through the log);
+//  - /v1/coordinate/datacenters holds the three servers' WAN coordinates, near their RTTs too.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -108,6 +109,22 @@ TEST(CoordinateSimTest, AgentsCoordinatesReachTheTableAndNearSortsByTrueRoundTri
       }
     }
     std::printf("seed %d: worst relative RTT error in the table after 600 s: %.1f%%\n", 7100 + s, worst * 100);
+
+    // The WAN pool measures the servers too (probes every 5 s): /v1/coordinate/datacenters.
+    auto dcs = Send(sim, nodes[1], "coordinate.datacenters", proto::agent::Call());
+    ASSERT_TRUE(sim.RunUntil([&] { return dcs->answered; }, absl::Seconds(5)));
+    const Json wan = Json::parse(dcs->reply.body());
+    ASSERT_EQ(wan.size(), 1u) << wan.dump();
+    EXPECT_EQ(wan[0]["Datacenter"], "dc1");
+    ASSERT_EQ(wan[0]["Coordinates"].size(), 3u) << wan.dump();
+    for (const Json& a : wan[0]["Coordinates"]) {
+      for (const Json& b : wan[0]["Coordinates"]) {
+        if (a["Node"] >= b["Node"]) continue;
+        const int i = a["Node"].get<std::string>()[1] - '1', j = b["Node"].get<std::string>()[1] - '1';
+        const double want = 2 * absl::ToDoubleSeconds(OneWay(sites[i], sites[j])) + 2 * 50e-6;
+        EXPECT_NEAR(distance(a["Coord"], b["Coord"]), want, 0.3 * want + 0.005) << a["Node"] << "-" << b["Node"];
+      }
+    }
 
     proto::agent::Call near;
     near.set_near("s1");
