@@ -12,6 +12,7 @@ namespace {
 // A coordinate update body: a node name, a segment and a dozen numbers.
 constexpr size_t kCoordinateBodyBytesMax = 4096;
 constexpr size_t kCoordinateNameBytesMax = 256;
+constexpr size_t kDatacentersMax = 256;
 
 }  // namespace
 
@@ -161,6 +162,8 @@ std::string DatacenterCoordinatesJson(const gossip::Serf* wan, std::string_view 
       if (member.status != gossip::MemberStatus::kAlive) continue;
       auto dc = member.tags.find("dc");
       if (dc == member.tags.end()) continue;
+      // Tags are a stranger's: as many datacenters as catalog.datacenters lists, no more.
+      if (!by_dc.contains(dc->second) && by_dc.size() >= kDatacentersMax) continue;
       const gossip::Coordinate* c = wan->cached_coordinate(name);
       nlohmann::ordered_json& list = by_dc[dc->second];
       if (!list.is_array()) list = nlohmann::ordered_json::array();
