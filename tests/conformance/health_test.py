@@ -62,7 +62,7 @@ class HealthTest(dev_agent.TestCase):
         # tag, and both together.
         self.assertEqual([r["Service"]["ID"] for r in self.c.health.service("web", tag="v2")[1]], ["web-b"])
         self.assertEqual(self.c.health.service("web", tag="v2", passing=True)[1], [])
-        # near: that node's instances first (no coordinates yet).
+        # near: that node's instances first (registered nodes with no coordinate: the rest as they were).
         self.assertEqual([r["Node"]["Node"] for r in self.c.health.service("web", near="ext-b")[1]], ["ext-b", "ext-a"])
 
     def test_no_instances_is_the_text_empty_list(self):
