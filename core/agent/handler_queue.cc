@@ -34,6 +34,7 @@ void HandlerQueue::Enqueue(Time now, HandlerRun run, Effects* out) {
     HandlerRun& oldest = queued_.front();
     queued_bytes_ -= oldest.start.stdin_data.size() + oldest.start.body.size();
     if (oldest.owner != 0) ended_.push_back(oldest.owner);
+    MUSTER_CHECK_LE(ended_.size(), kEndedOwnersMax);
     queued_.pop_front();
     ++dropped_;
     ++dropped_now;
@@ -79,6 +80,7 @@ void HandlerQueue::HandleProcessExit(Time now, const ProcessExitedInput& exit, E
     log_.Debug(now, run.what, ": handler done", output.empty() ? "" : ", output: ", output);
   }
   if (run.owner != 0) ended_.push_back(run.owner);
+  MUSTER_CHECK_LE(ended_.size(), kEndedOwnersMax);
   running_.reset();
   StartNext(out);
 }

@@ -32,6 +32,9 @@ inline constexpr size_t kHandlerQueuedBytesMax = size_t{8} << 20;
 // A handler process that has not exited by then is killed (event handlers, script watches;
 // an HTTP watch handler takes its http_handler_config timeout, Consul's default 10 s).
 inline constexpr Duration kHandlerTimeoutDefault = absl::Seconds(60);
+// Ended owners waiting for TakeEnded: each watch has at most one run queued (watches.h, at most
+// kWatchesMax of them) and the agent drains them every step, so a few hundred at the very most.
+inline constexpr size_t kEndedOwnersMax = 4096;
 
 struct HandlerRun {
   // Who asked (0: an event handler; a watch's number otherwise): told when the run ended or
