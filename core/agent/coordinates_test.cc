@@ -3,6 +3,7 @@
 // on the state store (store_reads).
 #include "core/agent/coordinates.h"
 
+#include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
@@ -95,6 +96,39 @@ TEST(CoordinateJsonTest, AnUpdateBodyIsReadInAnyCaseAndCheckedAsUntrusted) {
       std::string("{\"Node\":\"a\0\"}", 13),
   };
   for (const std::string& b : bad) EXPECT_FALSE(ParseCoordinateUpdate(b, config).ok()) << b;
+}
+
+// Randomized: bodies mutated byte by byte from a good one (flips, cuts, insertions of JSON's
+// own characters) never crash the decoder, and whatever it takes is a coordinate the table
+// and the distance function accept.
+TEST(CoordinateJsonTest, MutatedBodiesAreTakenOnlyWhenValid) {
+  gossip::CoordinateConfig config;
+  const std::string good =
+      R"({"Node":"web1","Segment":"","Coord":{"Vec":[0.001,0,0,0,0,0,0,0.5],"Error":0.3,"Adjustment":-0.0001,"Height":0.00002}})";
+  const std::string alphabet = "{}[]\":,-+.eE0123456789 naNInfinity\\u0000\xff";
+  Rng rng(11);
+  int taken = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string body = good;
+    const int edits = 1 + static_cast<int>(rng.Uniform(4));
+    for (int e = 0; e < edits && !body.empty(); ++e) {
+      const size_t at = rng.Uniform(body.size());
+      switch (rng.Uniform(3)) {
+        case 0: body[at] = alphabet[rng.Uniform(alphabet.size())]; break;
+        case 1: body.erase(at, 1 + rng.Uniform(8)); break;
+        default: body.insert(at, 1, alphabet[rng.Uniform(alphabet.size())]); break;
+      }
+    }
+    absl::StatusOr<state::NodeCoordinate> c = ParseCoordinateUpdate(body, config);
+    if (!c.ok()) continue;
+    ++taken;
+    EXPECT_TRUE(state::CoordinateValuesValid(*c)) << body;
+    EXPECT_TRUE(gossip::CheckRemoteCoordinate(ToGossip(*c), config).ok()) << body;
+    EXPECT_FALSE(c->node.empty());
+    EXPECT_TRUE(std::isfinite(ToGossip(*c).DistanceSeconds(gossip::Coordinate::Initial(config))));
+  }
+  EXPECT_GT(taken, 100);  // the mutations do reach the checks past the parser
+  EXPECT_LT(taken, 20000);
 }
 
 TEST(CoordinateJsonTest, DatacentersWithoutAWanPoolListOursEmpty) {
