@@ -12,7 +12,8 @@ forwarded blocking reads).
     leaves it as it was;
   - kill -9 of client c2: every other agent's handler receives member-failed with c2's line
     ("c2\\t127.0.2.5\\tnode\\t...role=node...") on standard input.
-c1 also has a keyprefix watch with an http handler (PUTs to the test's HTTP server on
+c1 also runs a failing handler (logged, exit 3) and a slow one (6 s: c1 keeps answering HTTP at
+once, and the next event's run waits for it, once per agent). c1 also has a keyprefix watch with an http handler (PUTs to the test's HTTP server on
 127.0.2.10:18500 with its header, Content-Type and X-Consul-Index) and an event watch (run for the
 empty list, then once for the deploy event).
 Loopback 127.0.2.1-5 (servers 1-3, clients 4-5) on Consul's default ports, 127.0.2.10."""
@@ -31,6 +32,7 @@ from cluster import log
 
 SERVERS = ["127.0.2.1", "127.0.2.2", "127.0.2.3"]
 CLIENTS = ["127.0.2.4", "127.0.2.5"]
+SLOW_SECONDS = 6
 # The test's own HTTP server, the target of c1's http watch handler.
 HOOK_ADDRESS = "127.0.2.10"
 HOOK_PORT = 18500
@@ -110,6 +112,8 @@ def body(binary, tmpdir, agents):
         with open(path, "w") as f:
             json.dump({"watches": watches}, f)
         configs[name] = [f"-config-file={path}"]
+    # c1 also runs a slow and a failing handler (its queue: one at a time, in order).
+    configs["c1"] += [f"-event-handler=user:slow=sleep {SLOW_SECONDS}", "-event-handler=user:fail=echo broken; exit 3"]
 
     event_flag = [f"-event-handler={handler}"]
     servers = cluster.start_servers(binary, tmpdir, agents, SERVERS, extra_args=event_flag)
@@ -215,6 +219,33 @@ def body(binary, tmpdir, agents):
     took = cluster.wait_until(f"member-failed for {victim.name} on every other agent",
                               lambda: all(failed_seen(a) for a in others), 60)
     log(f"member-failed with {victim.name}'s line reached all {len(others)} other handlers in {took:.1f}s")
+
+    # A failing and a slow handler on c1 neither block the agent nor lose later runs: while the
+    # slow one runs, c1 answers HTTP at once; the next event's run waits for it, in order.
+    c1 = clients[0]
+    for name in ("fail", "slow", "after"):
+        fired = subprocess.run([binary, "event", f"-name={name}"], env=env, capture_output=True, text=True, timeout=30)
+        assert fired.returncode == 0, fired
+    fired_at = time.monotonic()
+    cluster.wait_until("c1 logging the failing handler", lambda: "handler exited 3: broken" in c1.log_text(), 10)
+    slowest = 0.0
+    while time.monotonic() - fired_at < SLOW_SECONDS - 2:
+        started = time.monotonic()
+        status, _, _ = c1.http("GET", "/v1/agent/self")
+        assert status == 200, status
+        slowest = max(slowest, time.monotonic() - started)
+        time.sleep(0.1)
+    assert slowest < 1.0, slowest
+
+    def after_runs(a):
+        return [h for h, _ in sections(logs[a.name]) if "user=after" in h]
+    cluster.wait_until("the next event handled on every live agent", lambda: all(after_runs(a) for a in others), 20)
+    c1_after = time.monotonic() - fired_at
+    assert c1_after >= SLOW_SECONDS - 0.5, c1_after  # behind the slow run on c1's queue
+    for a in others:
+        assert len(after_runs(a)) == 1, (a.name, after_runs(a))
+    log(f"c1 answered HTTP within {slowest * 1000:.0f} ms while its slow handler ran; the next event "
+        f"ran after it ({c1_after:.1f}s after firing), once on each of {len(others)} agents")
 
 
 if __name__ == "__main__":
