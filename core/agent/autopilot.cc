@@ -138,6 +138,11 @@ std::vector<NodeId> Autopilot::ToRemove(const AutopilotConfig& config) const {
     if (h.healthy) ++healthy_voters;
   }
   size_t remaining = voters;
+  // At most (voters - 1) / 2 dead voters go in one round, as raft-autopilot's pruning: none of
+  // two (a leader still seeing its peer failed in a stale gossip view just after a heal must
+  // not make itself the only voter), one of three or four, two of five.
+  const size_t removals_max = voters == 0 ? 0 : (voters - 1) / 2;
+  size_t removals = 0;
   for (const auto& [id, h] : servers_) {
     const bool dead = h.facts.gossip == ServerFacts::Gossip::kFailed || h.facts.gossip == ServerFacts::Gossip::kLeft;
     if (!dead || h.facts.leader) continue;
@@ -148,7 +153,8 @@ std::vector<NodeId> Autopilot::ToRemove(const AutopilotConfig& config) const {
     // Remove a dead voter only while the healthy voters still make a quorum of what is left
     // and the voters stay at or above MinQuorum (Consul's rule: never remove past a quorum).
     const size_t after = remaining - 1;
-    if (after < config.min_quorum || healthy_voters < after / 2 + 1) continue;
+    if (removals >= removals_max || after < config.min_quorum || healthy_voters < after / 2 + 1) continue;
+    ++removals;
     remaining = after;
     out.push_back(id);
   }

@@ -81,6 +81,28 @@ TEST(AutopilotTest, DeadServersAreRemovedOnlyWhileAHealthyQuorumRemains) {
   EXPECT_TRUE(a.ToRemove(c).empty());
 }
 
+TEST(AutopilotTest, AtMostHalfTheVotersLessOneAreRemovedInARound) {
+  AutopilotConfig c;
+  Autopilot a;
+  // Two voters, one failed (a leader's stale view just after a heal): the leader never makes
+  // itself the only voter, though it alone would be "a healthy quorum" of one.
+  a.Update(kT0, c, 100, {Server(1, true, G::kAlive), Server(2, true, G::kFailed)});
+  EXPECT_TRUE(a.ToRemove(c).empty());
+  // Three voters, one failed: one removal.
+  a.Update(kT0, c, 100, {Server(1, true, G::kAlive), Server(2, true, G::kAlive), Server(3, true, G::kFailed)});
+  EXPECT_EQ(a.ToRemove(c), std::vector<NodeId>{NodeId{3}});
+  // Five voters, two failed: both (two of five).
+  a.Update(kT0, c, 100,
+           {Server(1, true, G::kAlive), Server(2, true, G::kAlive), Server(3, true, G::kAlive),
+            Server(4, true, G::kFailed), Server(5, true, G::kFailed)});
+  EXPECT_EQ(a.ToRemove(c), (std::vector<NodeId>{NodeId{4}, NodeId{5}}));
+  // Dead non-voters are not counted against the cap.
+  a.Update(kT0, c, 100,
+           {Server(1, true, G::kAlive), Server(2, true, G::kFailed), Server(3, false, G::kFailed),
+            Server(4, false, G::kLeft)});
+  EXPECT_EQ(a.ToRemove(c), (std::vector<NodeId>{NodeId{3}, NodeId{4}}));
+}
+
 TEST(AutopilotTest, ConfigurationJsonRoundTripsInConsulsShape) {
   AutopilotConfig c;
   nlohmann::json j = nlohmann::json::parse(AutopilotConfigJson(c));
