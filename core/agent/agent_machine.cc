@@ -1137,12 +1137,14 @@ void AgentMachine::Impl::RebalanceRouter(Time now) {
 }
 
 void AgentMachine::Impl::Hold(Time now, uint64_t request_id, const std::string& method, const pba::Call& call) {
-  if (held_.size() >= kPendingRequestsMax) return Fail(request_id, absl::UnavailableError("No cluster leader"));
-  const uint64_t timer = timers_.Add(now + opt.rpc_timeout, [this, request_id] {
+  // A client holds only while it knows no server: Consul's client says so (ErrNoServers).
+  const char* why = raft != nullptr ? "No cluster leader" : "No known Consul servers";
+  if (held_.size() >= kPendingRequestsMax) return Fail(request_id, absl::UnavailableError(why));
+  const uint64_t timer = timers_.Add(now + opt.rpc_timeout, [this, request_id, why] {
     auto it = held_.find(request_id);
     if (it == held_.end()) return;
     held_.erase(it);
-    Fail(request_id, absl::UnavailableError("No cluster leader"));
+    Fail(request_id, absl::UnavailableError(why));
   });
   held_[request_id] = HeldRequest{request_id, method, call, timer};
 }
@@ -1711,6 +1713,7 @@ void AgentMachine::Impl::TryJoin(Time now) {
 
 void AgentMachine::Impl::ObserveMemberEvents(Time now, const Effects& batch, std::string_view pool) {
   bool changed = false;
+  bool server_joined = false;  // Consul's ServerUp: anti-entropy syncs in full soon
   for (const Event& e : batch.events) {
     std::string_view name;
     if (e.kind == "member-join") name = "EventMemberJoin";
@@ -1726,8 +1729,11 @@ void AgentMachine::Impl::ObserveMemberEvents(Time now, const Effects& batch, std
       Logger l = raft != nullptr ? Logger(server_log_.Child(absl::StrCat("serf.", std::string(pool))))
                                  : Logger(log_.Child(absl::StrCat("client.serf.", std::string(pool))));
       l.Info(now, "serf: ", std::string(name), ": ", f[0], " ", HostOf(f[1]));
+      const gossip::Member* m = e.kind == "member-join" && pool == "lan" ? lan->member(f[0]) : nullptr;
+      if (m != nullptr && f[0] != node_name_ && ServerOfMember(*m).has_value()) server_joined = true;
     }
   }
+  if (server_joined) anti_entropy_->ServerUp(now, std::max<size_t>(1, lan->members().size()), local_out_);
   if (changed && pool == "lan" && MayPropose()) Reconcile(now);
   if (changed && pool == "lan" && router_ != nullptr) SyncRouter(now);
   if (changed && pool == "lan") FloodWan(now);

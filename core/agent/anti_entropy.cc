@@ -189,6 +189,17 @@ void AntiEntropy::Tick(Time now, LocalState& local, size_t nodes, const Requeste
   }
 }
 
+void AntiEntropy::ServerUp(Time now, size_t nodes, Effects* out) {
+  const Duration stagger = kServerUpStagger * (FullSyncInterval(nodes) / kFullSyncInterval);
+  const Time at = now + rng_.UniformDuration(absl::ZeroDuration(), stagger);
+  if (retry_at_.has_value()) {
+    retry_at_ = std::min(*retry_at_, at);
+  } else {
+    full_at_ = std::min(full_at_, at);
+  }
+  out->WakeAt(at);
+}
+
 bool AntiEntropy::wants_tick(const LocalState& local) const {
   switch (phase_) {
     case Phase::kReading: return reads_outstanding_ == 0;

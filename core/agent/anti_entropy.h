@@ -34,6 +34,9 @@ inline constexpr Duration kSyncRetryMin = absl::Seconds(1);
 inline constexpr Duration kSyncRetryMax = absl::Seconds(60);
 // Requests of one sync round; what is left goes in the next round, at once.
 inline constexpr size_t kSyncRequestsMax = 512;
+// Consul's serverUpIntv: once a server joins, the next full sync comes within a random stagger
+// of this (scaled as the full-sync interval), cutting short the wait or a failed sync's back-off.
+inline constexpr Duration kServerUpStagger = absl::Seconds(3);
 
 // Consul's full-sync interval for a cluster of `nodes` (before the stagger).
 Duration FullSyncInterval(size_t nodes);
@@ -89,6 +92,12 @@ class AntiEntropy {
   // Starts what is due: a full sync, a partial one after local changes, a retry. `nodes` is
   // the cluster's size (the full-sync interval grows with it).
   void Tick(Time now, LocalState& local, size_t nodes, const Requester& request, Effects* out);
+
+  // A server joined the LAN pool (Consul's ServerUp, which triggers SyncFull): the next full
+  // sync is brought within kServerUpStagger, so a client cut from the servers is back in the
+  // catalog seconds after the network heals instead of after its back-off (up to a minute).
+  // Asks `out` for the wake-up.
+  void ServerUp(Time now, size_t nodes, Effects* out);
 
   // Work is ready for the next Tick (an answer arrived after this step's Tick ran): the
   // machine asks for a wake-up now.

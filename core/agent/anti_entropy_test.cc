@@ -383,5 +383,39 @@ TEST(AntiEntropy, FailuresBackOffAndThenSucceed) {
   EXPECT_TRUE(s.local.services().at("a").in_sync);
 }
 
+// Consul's ServerUp: a server joining cuts a long back-off short, so a client whose syncs failed
+// while it was cut off is in the catalog seconds after it can reach a server again.
+TEST(AntiEntropy, AServerJoiningBringsTheRetryWithinItsStagger) {
+  Syncer s;
+  s.catalog.fail = true;
+  Effects e;
+  ASSERT_TRUE(s.local.AddService(s.now, Reg("a"), false, &e).ok());
+  s.RunUntil(kT0 + absl::Seconds(200));  // the back-off has grown to kSyncRetryMax
+  const uint64_t failures = s.ae.failures();
+  s.catalog.fail = false;
+  s.RunUntil(s.now + absl::Seconds(1));
+  EXPECT_EQ(s.ae.failures(), failures);
+  ASSERT_FALSE(s.catalog.services.contains("a")) << "retried within a second of a long back-off";
+  Effects up;
+  s.ae.ServerUp(s.now, 3, &up);
+  ASSERT_TRUE(up.wake_at.has_value());
+  EXPECT_LE(*up.wake_at, s.now + kServerUpStagger);
+  s.wake = up.wake_at;
+  const Time joined = s.now;
+  for (int guard = 0; guard < 100 && !s.catalog.services.contains("a"); ++guard) {
+    ASSERT_TRUE(s.wake.has_value());
+    s.now = std::max(s.now, *s.wake);
+    s.Step();
+  }
+  EXPECT_TRUE(s.catalog.services.contains("a"));
+  EXPECT_LE(s.now - joined, kServerUpStagger);
+  // With nothing failing, it brings the next full sync forward the same way.
+  const uint64_t full = s.ae.full_syncs();
+  Effects again;
+  s.ae.ServerUp(s.now, 3, &again);
+  s.RunUntil(s.now + kServerUpStagger);
+  EXPECT_EQ(s.ae.full_syncs(), full + 1);
+}
+
 }  // namespace
 }  // namespace muster::agent

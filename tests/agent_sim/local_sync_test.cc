@@ -144,8 +144,8 @@ INSTANTIATE_TEST_SUITE_P(Seeds, LocalSync, ::testing::Range<uint64_t>(1, 11));
 // registers and deregisters. For a fault window the probes' results change at random while
 // servers are killed and restarted, partitioned from each other, and clients are cut from
 // every server (or from some) and crashed; then the network heals and every node is up. From
-// there every live client's services and checks must be in every server's catalog with the
-// status the client has, and nothing the client no longer has, within kConvergeBound; and with
+// there every live client's services and checks must be in the catalog (the leader's,
+// read consistently) with the status the client has, and nothing the client no longer has, within kConvergeBound; and with
 // the output the client has too within kOutputBound (a change of output alone, such as a TTL
 // running out on a check already critical, waits for the next full sync, as Consul defers
 // it; the seeds that caught this are named below).
@@ -162,6 +162,10 @@ constexpr Duration kTtl = absl::Seconds(45);
 const Duration kConvergeBound = agent::kSyncRetryMax + absl::Seconds(30);
 // Then one full-sync interval with its stagger (a sixteenth) for an output-only change. Seeds
 // 217, 225, 236, 262, 275 and 310 of 500 broke a single kConvergeBound for the output.
+// Over 1,500 seeds (with anti-entropy's ServerUp): status median 2.0 s, p99 37.7 s, max 85.7 s;
+// seeds 804 and 998 fail: the LAN pool is still split 90 s after healing (the leader's side
+// sees the client failed), which only Serf's 30 s probabilistic reconnect mends (no serf
+// snapshot to rejoin from at a restart; /tmp/prompts/agent_bugs_14.md).
 const Duration kOutputBound = kConvergeBound + agent::kFullSyncInterval * 17 / 16;
 // How often the convergence is looked at (each look is a few reads through the simulator).
 constexpr Duration kLookEvery = absl::Milliseconds(500);
@@ -258,12 +262,13 @@ std::optional<NodeView> LocalView(sim::Simulator& sim, NodeId client) {
   return v;
 }
 
-// `server`'s catalog view of `node` (stale: this server's own state), serfHealth apart.
+// The catalog's view of `node` as the leader `server` answers it (a consistent read: the
+// catalog, whatever a server outside the leader's configuration holds), serfHealth apart.
 std::optional<NodeView> CatalogView(sim::Simulator& sim, NodeId server, const std::string& node,
                                     state::HealthStatus* serf_health) {
   pba::Call call;
   call.set_key(node);
-  call.set_consistency("stale");
+  call.set_consistency("consistent");
   std::optional<std::string> catalog = Ask(sim, server, "catalog.node", call);
   std::optional<std::string> health = Ask(sim, server, "health.node", call);
   if (!catalog || !health) return std::nullopt;
@@ -489,7 +494,9 @@ TEST_P(ClientsConverge, AfterServerCrashesAndPartitionsEveryClientIsInTheCatalog
           http_check->second.status != want_http || tcp_check->second.status != want_tcp) {
         return (last_difference = absl::StrCat(NodeName(c.index), "'s own checks do not show the probes yet"), false);
       }
-      for (NodeId s : servers) {
+      const std::vector<NodeId> leaders = Leaders(sim);
+      if (leaders.size() != 1) return (last_difference = "no single leader", false);
+      for (NodeId s : leaders) {
         state::HealthStatus serf = state::HealthStatus::kCritical;
         std::optional<NodeView> remote = CatalogView(sim, s, NodeName(c.index), &serf);
         if (!remote) return (last_difference = absl::StrCat("server n", s.value, " does not answer"), false);
