@@ -1,6 +1,6 @@
 // `muster agent`: one agent process. Loads the configuration (io/config: flags and JSON files),
-// keeps the node ID in the data dir, opens the raft store (RocksDB in <data-dir>/raft, memory
-// with -dev), runs the agent machine in an io::Host with its RPC, LAN and (for servers) WAN
+// keeps the node ID in the data dir, opens the store (a server's RocksDB in <data-dir>/raft, a
+// client's one file in <data-dir>/local (io/file_store.h), memory with -dev), runs the agent machine in an io::Host with its RPC, LAN and (for servers) WAN
 // endpoints, serves the HTTP API (io/api) on client_addr, prints Consul's start banner and
 // then the log, and runs the loop until the agent stops.
 //
