@@ -23,17 +23,17 @@ struct PktDeleter {
 };
 using PktPtr = std::unique_ptr<ldns_pkt, PktDeleter>;
 
-// ldns's wire buffer (malloc'd) into bytes.
+// A packet's wire form. ldns_pkt2wire allocates a 64 KiB buffer for every packet (and glibc
+// then consolidates its free lists on each such free: ~4% of a query's CPU); one buffer per
+// thread, cleared each time, writes the same bytes with the same compression.
 std::string Wire(const ldns_pkt* p) {
-  uint8_t* wire = nullptr;
-  size_t size = 0;
-  if (ldns_pkt2wire(&wire, p, &size) != LDNS_STATUS_OK) {
-    free(wire);
-    return "";
-  }
-  std::string out(reinterpret_cast<const char*>(wire), size);
-  free(wire);
-  return out;
+  struct BufferDeleter {
+    void operator()(ldns_buffer* b) const { ldns_buffer_free(b); }
+  };
+  static thread_local std::unique_ptr<ldns_buffer, BufferDeleter> buffer(ldns_buffer_new(LDNS_MAX_PACKETLEN));
+  ldns_buffer_clear(buffer.get());
+  if (ldns_pkt2buffer_wire(buffer.get(), p) != LDNS_STATUS_OK) return "";
+  return std::string(reinterpret_cast<const char*>(ldns_buffer_begin(buffer.get())), ldns_buffer_position(buffer.get()));
 }
 
 // The answer skeleton every reply shares: the query's ID, opcode, RD and CD, its question,
