@@ -236,6 +236,34 @@ TEST_P(ClientRouting, AClientCutOffFromItsServerLeavesItAfterOneTimeout) {
               ToString(server).c_str(), absl::FormatDuration(recovery).c_str(), write_failures);
 }
 
+// A client that knows no server holds a request for rpc_timeout, then fails it as Consul's
+// client does; a request held when the first server appears goes to it.
+TEST(ClientRoutingNoServers, HeldUntilAServerIsKnownOrFailedNamingWhy) {
+  sim::Simulator sim(3);
+  AgentSpec client_spec;
+  client_spec.index = 2;
+  client_spec.server = false;
+  client_spec.join = {LanAddress(1)};  // not up yet: retried every 2 s
+  const NodeId client = AddAgent(sim, client_spec);
+  sim.RunFor(absl::Seconds(2));
+  pba::Call put;
+  put.set_key("k");
+  put.set_value("v");
+  auto alone = Send(sim, client, "kv.put", put);
+  ASSERT_TRUE(sim.RunUntil([&] { return alone->answered; }, absl::Seconds(10)));
+  EXPECT_EQ(alone->status, absl::UnavailableError("No known Consul servers"));
+
+  AgentSpec server_spec;
+  server_spec.index = 1;
+  server_spec.bootstrap = true;
+  AddAgent(sim, server_spec);
+  auto held = Send(sim, client, "kv.put", put);
+  ASSERT_TRUE(sim.RunUntil([&] { return held->answered; }, absl::Seconds(10)));
+  EXPECT_TRUE(held->status.ok()) << held->status;
+  ASSERT_NE(AgentAt(sim, client)->router()->Current(), nullptr);
+  EXPECT_EQ(AgentAt(sim, client)->router()->Current()->name, NodeName(1));
+}
+
 // The same seed gives the same run: the routers' draws come from the machines' seeds only.
 TEST(ClientRoutingDeterminism, TheSameSeedRoutesTheSame) {
   auto run = [](uint64_t seed) {
