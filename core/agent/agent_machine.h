@@ -3,7 +3,7 @@
 // LAN and a WAN Serf pool, the bootstrap-expect decision, leader duties (reconcile members into
 // the catalog, session TTL expiry, autopilot, leadership transfer on leave) and the server side
 // of RPC (forwarding to the leader, peer reports). A client (issue 13) holds the LAN pool only
-// and forwards to a server; `AgentConfig::server` picks.
+// and forwards to one server at a time (server_router.h); `AgentConfig::server` picks.
 //
 // Endpoints (core/seam/channel.h): raft and RPC travel on kRpc (the server port, streams), LAN
 // gossip on kLan, WAN gossip on kWan. Every message is sealed in the envelope
