@@ -10,10 +10,9 @@
 //   ack_append_before_persist   14 of 300 (10 by the applied history; 4 message storms stopped
 //                               by the step budget: a follower whose committed log diverged
 //                               rejects every append and the leader's probes pile up)
-//   reply_before_persist        2 of 300 (two leaders in a term); since the workload gives up
-//                               the requests of a killed node (issue 14) the
-//                               runs differ: 0 of seeds 1-300, 6 of 1-1500 (350, 568, 593, ...),
-//                               so the test runs 301-600
+//   reply_before_persist        2 of 300 (two leaders in a term); the runs change with the
+//                               agent and the catches move (6 of 1-1500 once, then 0 of
+//                               301-600), so the test searches seeds 1-3000 until one catches
 //   followers_serve_default_reads  279 of 300 (an agent rule, not raft's: 274 by the watchers'
 //                               X-Consul-Index going backwards, 5 by a read missing an
 //                               acknowledged put)
@@ -35,6 +34,10 @@ struct Mutation {
   const char* name;
   uint64_t first;
   uint64_t count;
+  // Stop at the first catch: for a rule caught on a fraction of a percent of seeds, whose
+  // catching seeds move whenever the agent's runs change, a long range searched until one
+  // catches is robust where a short fixed one is not.
+  bool until_first = false;
 };
 
 int Caught(const Mutation& m) {
@@ -42,7 +45,9 @@ int Caught(const Mutation& m) {
   EXPECT_NE(u, nullptr) << m.name;
   if (u == nullptr) return 0;
   int caught = 0;
+  uint64_t ran = 0;
   for (uint64_t seed = m.first; seed < m.first + m.count; ++seed) {
+    ++ran;
     ScenarioConfig c;
     c.scenario = Scenario::kCrashLoop;
     c.seed = seed;
@@ -52,10 +57,11 @@ int Caught(const Mutation& m) {
     if (!r.outcome.ok) {
       caught++;
       std::printf("caught: %s\n", r.outcome.report.c_str());
+      if (m.until_first) break;
     }
   }
   std::printf("%s: caught on %d of %llu seeds (from %llu)\n", m.name, caught,
-              static_cast<unsigned long long>(m.count), static_cast<unsigned long long>(m.first));
+              static_cast<unsigned long long>(ran), static_cast<unsigned long long>(m.first));
   return caught;
 }
 
@@ -72,7 +78,7 @@ TEST(AgentMutation, AckAppendBeforePersistIsCaught) {
 }
 
 TEST(AgentMutation, ReplyBeforePersistIsCaught) {
-  EXPECT_GE(Caught({"reply_before_persist", 301, 300}), 1);
+  EXPECT_GE(Caught({"reply_before_persist", 1, 3000, /*until_first=*/true}), 1);
 }
 
 TEST(AgentMutation, FollowersServingDefaultReadsIsCaught) {
