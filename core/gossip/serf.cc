@@ -76,6 +76,14 @@ void Serf::Start(Time now, Effects* out) {
   ScheduleReconnect(now + config_.reconnect_interval);
 }
 
+void Serf::RestoreClocks(uint64_t member_ltime, uint64_t event_ltime, uint64_t query_ltime) {
+  clock_.Witness(member_ltime);
+  event_clock_.Witness(event_ltime);
+  query_clock_.Witness(query_ltime);
+  event_min_time_ = std::max(event_min_time_, event_ltime + 1);
+  query_min_time_ = std::max(query_min_time_, query_ltime + 1);
+}
+
 void Serf::Join(Time now, const std::vector<Address>& seeds, Effects* out) {
   auto entry = Enter(now, out);
   if (leaving_) return;
@@ -587,6 +595,7 @@ void Serf::DeliverUser(const pb::UserEvent& e) {
 
 bool Serf::HandleQuery(const pb::Query& q) {
   query_clock_.Witness(q.ltime());
+  if (q.ltime() < query_min_time_) return false;
   const uint64_t buffer = config_.query_buffer;
   const uint64_t cur = query_clock_.Time();
   if (cur > buffer && q.ltime() < cur - buffer) return false;

@@ -135,6 +135,10 @@ class Serf final : private MemberlistDelegate {
   // Memberlist's calling convention: the input time first, the batch last, and each entry
   // point requests its next wake-up through the batch before it returns.
   void Start(Time now, Effects* out);
+  // Serf's restore from its snapshot (before Start): the clocks witness the previous life's
+  // times, and user events and queries at or before them are ignored (Serf's eventMinTime and
+  // queryMinTime), so a restart does not hand out again what it handled before.
+  void RestoreClocks(uint64_t member_ltime, uint64_t event_ltime, uint64_t query_ltime);
   void Join(Time now, const std::vector<Address>& seeds, Effects* out);
   void Leave(Time now, Effects* out);  // graceful: intent, memberlist leave, then shutdown
   // Serf's RemoveFailedNode (Consul's force-leave): a leave intent on behalf of `node`, so a
@@ -259,6 +263,7 @@ class Serf final : private MemberlistDelegate {
   LamportClock event_clock_;
   LamportClock query_clock_;
   uint64_t event_min_time_ = 0;
+  uint64_t query_min_time_ = 0;
   absl::btree_map<std::string, Member> members_;
   absl::btree_map<std::string, Intent> recent_intents_;
   std::vector<SeenEvents> event_buffer_;
