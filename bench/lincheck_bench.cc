@@ -2,7 +2,10 @@
 // real register (5 clients, 10 keys, about 1.7 ops in flight, 2% maybe-ops): linearizable
 // ones (the common case: the search rarely backtracks), ones with one flipped answer (the
 // failing key's search must exhaust its space), and one hot key (all ops on one register).
+// The histories are generated outside the timed part. Counters: search steps per history,
+// and how many histories came out a violation or undecided (a flipped answer can be legal).
 #include <cstdint>
+#include <cstdlib>
 
 #include "benchmark/benchmark.h"
 #include "sim/checkers/linearizability.h"
@@ -20,6 +23,19 @@ RandomKvHistoryOptions Workload(int ops, int keys, int clients) {
   return options;
 }
 
+// The checker's budgets, from LINCHECK_STEPS_PER_KEY_MAX and LINCHECK_CACHE_BYTES_PER_KEY_MAX
+// when set (to see how much a hard history needs).
+LinearizabilityOptions Budgets() {
+  LinearizabilityOptions options;
+  if (const char* steps = std::getenv("LINCHECK_STEPS_PER_KEY_MAX")) {
+    options.steps_per_key_max = std::atoll(steps);
+  }
+  if (const char* bytes = std::getenv("LINCHECK_CACHE_BYTES_PER_KEY_MAX")) {
+    options.cache_bytes_per_key_max = std::atoll(bytes);
+  }
+  return options;
+}
+
 void Run(benchmark::State& state, const RandomKvHistoryOptions& base, bool flip) {
   uint64_t seed = 1;
   int64_t steps = 0;
@@ -34,7 +50,7 @@ void Run(benchmark::State& state, const RandomKvHistoryOptions& base, bool flip)
     if (flip) history = FlipOneAnswer(history, seed);
     ++seed;
     state.ResumeTiming();
-    const LinearizabilityResult result = CheckLinearizable(history);
+    const LinearizabilityResult result = CheckLinearizable(history, Budgets());
     benchmark::DoNotOptimize(result.verdict);
     steps += result.steps;
     ++histories;

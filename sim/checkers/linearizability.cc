@@ -237,20 +237,36 @@ struct KeyOutcome {
 
 class KeySearch {
  public:
-  // `unobserved`: MergeUnobservedValues' value (kIllegal if none).
-  KeySearch(const std::vector<SearchOp>& ops, ValueId unobserved, const LinearizabilityOptions& options)
-      : ops_(ops), options_(options), words_((ops.size() + 63) / 64), unobserved_(unobserved) {
+  KeySearch(const std::vector<SearchOp>& ops, const LinearizabilityOptions& options)
+      : ops_(ops), options_(options), words_((ops.size() + 63) / 64) {
     BuildList();
     FindMaybeCas();
     maybe_mask_.assign(words_, 0);
     for (int32_t i = 0; i < static_cast<int32_t>(ops_.size()); ++i) {
-      if (ops_[i].step == StepKind::kCasFalse) failed_cas_by_expected_[ops_[i].expected].push_back(i);
+      const SearchOp& op = ops_[i];
+      if (op.step == StepKind::kCasFalse) failed_cas_by_expected_[op.expected].push_back(i);
+      if (op.step == StepKind::kRead) needs_value_[op.value].push_back(i);
+      if (op.step == StepKind::kCasTrue || op.step == StepKind::kCasMaybe) {
+        needs_value_[op.expected].push_back(i);
+      }
       if (ops_[i].maybe) {
         maybe_ops_.push_back(i);
         SetBit(maybe_mask_, i);
       }
     }
     maybe_words_ = (maybe_ops_.size() + 63) / 64;
+    group_of_.assign(ops_.size(), -1);
+    for (int32_t op : maybe_ops_) {
+      const int32_t after = ops_[op].maybe_after;
+      if (after < 0) {
+        group_of_[op] = static_cast<int32_t>(groups_.size());
+        groups_.emplace_back();
+      } else {
+        MUSTER_CHECK(group_of_[after] >= 0, "a group's ops come in call order");
+        group_of_[op] = group_of_[after];
+      }
+      groups_[group_of_[op]].push_back(op);
+    }
     for (size_t cas = 0; cas < maybe_cas_.size(); ++cas) {
       const auto m = std::lower_bound(maybe_ops_.begin(), maybe_ops_.end(), maybe_cas_[cas].first);
       MUSTER_CHECK(m != maybe_ops_.end() && *m == maybe_cas_[cas].first);
@@ -258,69 +274,92 @@ class KeySearch {
     }
   }
 
-  // The search. Each configuration tries its answered candidates first, then its unanswered
-  // ones (pass 0, pass 1), so a configuration with fewer unanswered ops placed is explored,
-  // and if it fails remembered, before the ones it dominates.
+  // The search. Each configuration tries its answered candidates first (pass 0: the calls
+  // before the list's first return), then its unanswered ones (pass 1: each group's next op,
+  // if called by then), so a configuration with fewer unanswered ops placed is explored, and
+  // if it fails remembered, before the ones it dominates.
   KeyOutcome Run() {
     KeyOutcome outcome;
     struct Frame {
-      int32_t call;    // the call entry linearized
+      int32_t op;
       ValueId before;  // the register before it
-      int pass;        // the pass its configuration was in
-      bool saw_maybe;  // whether that pass 0 had passed an unanswered call already
+      // Where its configuration's search resumes: the op's call entry (pass 0), or the next
+      // group to offer (pass 1) with that pass's window.
+      int pass;
+      int32_t entry;
+      size_t group;
+      int64_t window_end_ns;
     };
     std::vector<Frame> frames;
     std::vector<uint64_t> linearized(words_, 0);
+    std::vector<size_t> group_placed(groups_.size(), 0);  // how many of each group are placed
     std::vector<uint32_t> key;
     std::vector<uint64_t> maybe_set;
     int64_t cache_bytes = 0;
     ValueId state = kAbsent;
     int pass = 0;
-    bool saw_maybe = false;  // in pass 0: an unanswered call was passed, so pass 1 is needed
     int32_t entry = next_[0];
+    size_t group = 0;
+    int64_t window_end_ns = 0;  // pass 1: the first return's time
     // Unanswered ops never need to be linearized: the history is linearizable once every
     // answered op is (the rest go "at the end", where nothing sees them).
     int64_t answered_left = 0;
     for (const SearchOp& op : ops_) answered_left += op.maybe ? 0 : 1;
+
+    // Places `op` if the register allows it and the configuration it leads to is new.
+    auto try_place = [&](int32_t op) {
+      const ValueId after = Step(state, ops_[op]);
+      if (after == kIllegal || !MayLinearize(ops_[op], linearized, state, after)) return false;
+      SetBit(linearized, op);
+      CacheKey(linearized, after, key, maybe_set);
+      if (Dominated(key, maybe_set)) {
+        ClearBit(linearized, op);
+        return false;
+      }
+      frames.push_back({op, state, pass, entry, group, window_end_ns});
+      state = after;
+      if (ops_[op].maybe) {
+        ++group_placed[group_of_[op]];
+      } else {
+        Lift(entry);
+        --answered_left;
+      }
+      if (frames.size() > outcome.best_prefix.size()) {
+        outcome.best_prefix.clear();
+        for (const Frame& frame : frames) outcome.best_prefix.push_back(frame.op);
+        outcome.best_state = state;
+      }
+      pass = 0;
+      entry = next_[0];
+      return true;
+    };
+
     while (answered_left > 0) {
       if (++outcome.steps > options_.steps_per_key_max) {
         outcome.verdict = LinearizabilityVerdict::kUndecided;
         outcome.budget = absl::StrCat("steps_per_key_max (", options_.steps_per_key_max, ")");
         return outcome;
       }
-      MUSTER_CHECK(entry != kEnd, "a call entry always precedes its own return");
-      if (is_call_[entry]) {
-        const int32_t op = op_of_[entry];
-        const ValueId after = Step(state, ops_[op]);
-        if (pass == 0 && ops_[op].maybe) saw_maybe = true;
-        if (ops_[op].maybe == (pass == 1) && after != kIllegal &&
-            MayLinearize(ops_[op], linearized, state, after)) {
-          SetBit(linearized, op);
-          CacheKey(linearized, after, key, maybe_set);
-          if (!Dominated(key, maybe_set)) {
-            frames.push_back({entry, state, pass, saw_maybe});
-            state = after;
-            Lift(entry);
-            answered_left -= ops_[op].maybe ? 0 : 1;
-            if (frames.size() > outcome.best_prefix.size()) {
-              outcome.best_prefix.clear();
-              for (const Frame& frame : frames) outcome.best_prefix.push_back(op_of_[frame.call]);
-              outcome.best_state = state;
-            }
-            pass = 0;
-            saw_maybe = false;
-            entry = next_[0];
-            continue;
-          }
-          ClearBit(linearized, op);
+      if (pass == 0) {
+        MUSTER_CHECK(entry != kEnd, "a call entry always precedes its own return");
+        if (is_call_[entry]) {
+          if (!try_place(op_of_[entry])) entry = next_[entry];
+          continue;
         }
-        entry = next_[entry];
+        // The first return: every answered op that could go next was tried.
+        pass = 1;
+        group = 0;
+        window_end_ns = ops_[op_of_[entry]].ret_ns;
         continue;
       }
-      // A return entry ends a pass: every op that could go next was tried.
-      if (pass == 0 && saw_maybe) {
-        pass = 1;
-        entry = next_[0];
+      if (group < groups_.size()) {
+        const std::vector<int32_t>& members = groups_[group];
+        const size_t placed = group_placed[group];
+        if (placed < members.size() && ops_[members[placed]].call_ns <= window_end_ns &&
+            try_place(members[placed])) {
+          continue;
+        }
+        ++group;
         continue;
       }
       if (frames.empty()) {
@@ -340,13 +379,18 @@ class KeySearch {
       failed_[key].push_back(maybe_set);
       const Frame frame = frames.back();
       frames.pop_back();
-      ClearBit(linearized, op_of_[frame.call]);
-      answered_left += ops_[op_of_[frame.call]].maybe ? 0 : 1;
+      ClearBit(linearized, frame.op);
       state = frame.before;
-      Unlift(frame.call);
       pass = frame.pass;
-      saw_maybe = frame.saw_maybe;
-      entry = next_[frame.call];
+      window_end_ns = frame.window_end_ns;
+      if (ops_[frame.op].maybe) {
+        --group_placed[group_of_[frame.op]];
+        group = frame.group + 1;
+      } else {
+        Unlift(frame.entry);
+        ++answered_left;
+        entry = next_[frame.entry];
+      }
     }
     return outcome;
   }
@@ -357,8 +401,9 @@ class KeySearch {
   // table's slot, about.
   static constexpr int64_t kCacheEntryOverhead = 64;
 
-  // Entry 0 is the list's head; entries 1..2n are the calls and returns in time order, a call
-  // before a return at the same instant (the two ops then overlap: the permissive reading).
+  // Entry 0 is the list's head; then the answered ops' calls and returns in time order, a
+  // call before a return at the same instant (the two ops then overlap: the permissive
+  // reading). Unanswered ops are not in the list: they are offered by group (Groups()).
   void BuildList() {
     const int32_t n = static_cast<int32_t>(ops_.size());
     struct Event {
@@ -369,22 +414,24 @@ class KeySearch {
     std::vector<Event> events;
     events.reserve(2 * n);
     for (int32_t i = 0; i < n; ++i) {
+      if (ops_[i].maybe) continue;
       events.push_back({ops_[i].call_ns, false, i});
       events.push_back({ops_[i].ret_ns, true, i});
     }
+    const int32_t entries = static_cast<int32_t>(events.size());
     std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
       if (a.time_ns != b.time_ns) return a.time_ns < b.time_ns;
       if (a.is_return != b.is_return) return !a.is_return;
       return a.op < b.op;
     });
-    const int32_t size = 2 * n + 1;
+    const int32_t size = entries + 1;
     next_.assign(size, kEnd);
     prev_.assign(size, kEnd);
     op_of_.assign(size, -1);
     match_.assign(size, kEnd);
     is_call_.assign(size, false);
     std::vector<int32_t> call_entry(n, kEnd);
-    for (int32_t i = 0; i < 2 * n; ++i) {
+    for (int32_t i = 0; i < entries; ++i) {
       const int32_t entry = i + 1;
       op_of_[entry] = events[i].op;
       is_call_[entry] = !events[i].is_return;
@@ -418,32 +465,41 @@ class KeySearch {
   }
 
   // An unanswered op is only worth placing where it changes the register (placed where it
-  // does not, it would only stop being available later), and after its interchangeable
-  // predecessor. One that leaves a value nothing reads is only worth placing where a failed
-  // cas expecting the value it replaces can be placed while that value lasts: making "not
-  // equal" true is all such a value can do, and any linearization can drop the ones that do
-  // not. "While it lasts": before every op that cannot follow it (a read, a write, a cas
-  // that succeeded), so the failed cas must be called no later than the first return of one.
+  // does not, it would only stop being available later), after its interchangeable
+  // predecessor, and where some op still to place needs the value it leaves while that value
+  // lasts: a read of it, a cas expecting it, a failed cas expecting the value it replaces.
+  // "While it lasts": the needing op can go before every op that cannot follow the value
+  // unchanged, so it is called no later than the first return of one. Any linearization can
+  // drop the unanswered ops that nothing needs (an op that needs none of them sees the same
+  // value without them), so these rules keep the verdict.
   bool MayLinearize(const SearchOp& op, const std::vector<uint64_t>& linearized, ValueId before,
                     ValueId after) const {
     if (!op.maybe) return true;
     if (after == before) return false;
     if (op.maybe_after >= 0 && !GetBit(linearized, op.maybe_after)) return false;
-    if (after != unobserved_) return true;
-    auto it = failed_cas_by_expected_.find(before);
-    if (it == failed_cas_by_expected_.end()) return false;
     int64_t lasts_until_ns = kNeverReturned;
     for (int32_t entry = next_[0]; entry != kEnd; entry = next_[entry]) {
+      if (is_call_[entry]) continue;
       const SearchOp& other = ops_[op_of_[entry]];
-      if (!is_call_[entry] && !other.maybe && other.step != StepKind::kCasFalse) {
+      if (other.maybe) continue;
+      const bool follows_unchanged =
+          (other.step == StepKind::kRead && other.value == after) ||
+          (other.step == StepKind::kCasFalse && other.expected != after);
+      if (!follows_unchanged) {
         lasts_until_ns = other.ret_ns;
         break;
       }
     }
-    for (int32_t cas : it->second) {
-      if (!GetBit(linearized, cas) && ops_[cas].call_ns <= lasts_until_ns) return true;
-    }
-    return false;
+    auto needed_by = [&](const absl::flat_hash_map<ValueId, std::vector<int32_t>>& index,
+                         ValueId value) {
+      auto it = index.find(value);
+      if (it == index.end()) return false;
+      for (int32_t other : it->second) {
+        if (!GetBit(linearized, other) && ops_[other].call_ns <= lasts_until_ns) return true;
+      }
+      return false;
+    };
+    return needed_by(needs_value_, after) || needed_by(failed_cas_by_expected_, before);
   }
 
   // The unanswered cas ops, and for each the ops writing the value it expects: once all of
@@ -544,13 +600,19 @@ class KeySearch {
   const std::vector<SearchOp>& ops_;
   const LinearizabilityOptions& options_;
   const size_t words_;
-  const ValueId unobserved_;
   std::vector<int32_t> next_, prev_, op_of_, match_;
   std::vector<bool> is_call_;
+  // Ops that need the register to be a value (reads of it, cas expecting it), or not to be
+  // one (failed cas expecting it), by that value: who an unanswered op may be placed for.
+  absl::flat_hash_map<ValueId, std::vector<int32_t>> needs_value_;
   absl::flat_hash_map<ValueId, std::vector<int32_t>> failed_cas_by_expected_;
   std::vector<std::pair<int32_t, std::vector<int32_t>>> maybe_cas_;  // (op, its writers)
   std::vector<std::pair<size_t, int32_t>> maybe_cas_index_;  // (in maybe_cas_, in maybe_ops_)
   std::vector<int32_t> maybe_ops_;  // the unanswered ops, in op order
+  // Interchangeable unanswered ops (OrderInterchangeableMaybeOps), each group in call order,
+  // placed as a prefix; and each unanswered op's group.
+  std::vector<std::vector<int32_t>> groups_;
+  std::vector<int32_t> group_of_;
   size_t maybe_words_ = 0;
   std::vector<uint64_t> maybe_mask_;  // their bits among all ops
   // Failed configurations: key -> the unanswered-op sets tried with it.
@@ -649,7 +711,7 @@ LinearizabilityResult CheckLinearizable(const KvHistory& history,
     if (key.ops.empty()) continue;
     ++result.keys_checked;
     result.ops_checked += static_cast<int64_t>(key.ops.size());
-    KeySearch search(key.ops, key.unobserved, options);
+    KeySearch search(key.ops, options);
     const KeyOutcome outcome = search.Run();
     result.steps += outcome.steps;
     switch (outcome.verdict) {
