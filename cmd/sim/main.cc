@@ -417,7 +417,7 @@ int main(int argc, char** argv) {
               f.config.swarm ? "swarm" : DescribeConfig(f.config).c_str(),
               f.check_determinism ? ", each run twice" : "", static_cast<unsigned long long>(t.failed));
   if (t.first_failed != 0) std::printf(" (first: seed %llu)", static_cast<unsigned long long>(t.first_failed));
-  std::printf("\n%.1f s wall over %d process(es), %.0f s simulated (%.0fx the wall clock), %.2fM kernel events\n",
+  std::printf("\n%.1f s wall over %d process(es), %.0f s simulated (%.0fx the wall clock), %.2fM machine steps\n",
               wall, f.jobs, simulated, wall > 0 ? simulated / wall : 0.0, static_cast<double>(t.events) / 1e6);
   return t.failed == 0 ? 0 : 1;
 }

@@ -33,6 +33,12 @@ class AgentChecker : public sim::testing::CheckerBase {
  public:
   AgentChecker(uint64_t seed, std::string repro) : CheckerBase(seed, std::move(repro)) {}
 
+  // State hashes are recorded at every store index a server reaches (zero, the default), or
+  // at most once per `interval` per server; a server reaching an index recorded by another
+  // always compares. (A hash is a pass over the whole store: at 100 writes/s every index
+  // would cost more than the agents themselves.)
+  void set_hash_record_interval(Duration interval) { hash_record_interval_ = interval; }
+
   // After node `id` handled `input` and produced `effects`; `m` is its live machine.
   void OnStep(NodeId id, const Input& input, const Effects& effects, agent::AgentMachine* m, Time now);
   // Before the simulator kills `id`: its unanswered requests are dropped with it, and its next
@@ -74,6 +80,7 @@ class AgentChecker : public sim::testing::CheckerBase {
     uint64_t store_index_sampled = 0;
     bool sampled = false;
     uint64_t snapshot_index_seen = 0;
+    std::optional<Time> hash_recorded_at;
   };
   struct Request {
     uint64_t node = 0;
@@ -94,6 +101,7 @@ class AgentChecker : public sim::testing::CheckerBase {
   std::map<std::string, Acked> acked_;                      // key -> its one acknowledged put
   std::optional<Time> first_leader_at_;
   uint64_t hashes_compared_ = 0;
+  Duration hash_record_interval_;
   uint64_t snapshot_installs_ = 0;
   uint64_t snapshot_recoveries_ = 0;
   uint64_t answers_ = 0;

@@ -42,16 +42,16 @@ AgentRun::AgentRun(uint64_t seed, std::string repro, bool verbose)
   observers_.Add([this](NodeId id, const Input& input, const Effects& effects) {
     checker_.OnStep(id, input, effects, static_cast<agent::AgentMachine*>(sim_.machine(id)), sim_.now());
   });
-  sim_.After(kLogMatchingInterval, [this] { CheckLogMatchingEvery(kLogMatchingInterval); });
+  sim_.After(kLogMatchingInterval, [this] { CheckLogMatchingEvery(); });
 }
 
-void AgentRun::CheckLogMatchingEvery(Duration interval) {
+void AgentRun::CheckLogMatchingEvery() {
   std::vector<std::pair<NodeId, const agent::AgentMachine*>> servers;
   for (int i : up_indexes()) {
     if (agent(i)->raft() != nullptr) servers.emplace_back(node(i), agent(i));
   }
   checker_.CheckLogMatching(servers, sim_.now());
-  if (!checker_.failed()) sim_.After(interval, [this, interval] { CheckLogMatchingEvery(interval); });
+  if (!checker_.failed()) sim_.After(log_matching_interval_, [this] { CheckLogMatchingEvery(); });
 }
 
 AgentRun::~AgentRun() = default;
@@ -175,7 +175,7 @@ void AgentRun::Watch(int w, uint64_t last_index) {
   const int to = candidates[rng_.Uniform(candidates.size())];
   const std::string mode = rng_.Bernoulli(0.5) ? "" : "consistent";
   proto::agent::Call call;
-  call.set_key("k/");
+  call.set_key(watch_prefix_);
   call.set_keys(true);
   call.set_consistency(mode);
   // Half of them blocking on the last index, half plain reads: a plain read that starts after
@@ -199,7 +199,7 @@ void AgentRun::Watch(int w, uint64_t last_index) {
     if (resp.status.ok() || resp.status.code() == absl::StatusCode::kNotFound) {
       watch_answers_++;
       if (reply.index() < last_index) {
-        checker_.Fail(sim_.now(), absl::StrCat(blocking ? "blocking " : "", "kv.get k/ ?keys consistency=\"", mode, "\" through s", to,
+        checker_.Fail(sim_.now(), absl::StrCat(blocking ? "blocking " : "", "kv.get ", watch_prefix_, " ?keys consistency=\"", mode, "\" through s", to,
                                                ": X-Consul-Index went backwards from ", last_index, " to ",
                                                reply.index()));
         return;
@@ -490,6 +490,15 @@ bool AgentRun::Settle(Duration budget) {
   for (int i : up_indexes()) {
     up_nodes.push_back(node(i));
     if (agent(i)->raft() != nullptr) servers.emplace_back(node(i), agent(i));
+  }
+  // Settled, every server is at the leader's store index: one state, one hash.
+  for (size_t k = 1; k < servers.size() && !checker_.failed(); ++k) {
+    const uint64_t a = servers[0].second->fsm().ContentHash(), b = servers[k].second->fsm().ContentHash();
+    if (a != b) {
+      checker_.Fail(sim_.now(), absl::StrCat("state hash after settling: n", servers[0].first.value, " and n",
+                                             servers[k].first.value, " differ at store index ",
+                                             servers[0].second->fsm().store().last_index()));
+    }
   }
   checker_.CheckAcknowledgedPresent(servers, sim_.now());
   checker_.CheckRequestsAnswered(up_nodes, absl::ZeroDuration(), sim_.now());

@@ -59,6 +59,9 @@ class AgentRun {
   AgentChecker& checker() { return checker_; }
   Rng& rng() { return rng_; }
   sim::testing::FaultCounts& faults() { return faults_; }
+  // How often the servers' logs are compared pairwise from the next comparison on (default
+  // kLogMatchingInterval; each is a pass over every log).
+  void set_log_matching_interval(Duration interval) { log_matching_interval_ = interval; }
   // Another check after every step (after the checker's).
   void AddObserver(sim::Simulator::StepObserver observer) { observers_.Add(std::move(observer)); }
 
@@ -99,6 +102,9 @@ class AgentRun {
   // are overwritten, so the put-once checks do not apply).
   void set_cas_share(double share) { cas_share_ = share; }
   void StopWorkload() { workload_on_ = false; }
+  // The prefix the watchers list (default "k/", every key the workload puts: each answer is
+  // a pass over all of them, which dominates long runs at high rates).
+  void set_watch_prefix(std::string prefix) { watch_prefix_ = std::move(prefix); }
   // One put through agent `index`; `acked` says whether it was acknowledged.
   void Put(int index, const std::string& key, const std::string& value, std::shared_ptr<bool> acked = nullptr);
   // One read of `key` (already put) through agent `index` with `consistency`, checked as the
@@ -143,7 +149,7 @@ class AgentRun {
 
  private:
   class NodeLog;
-  void CheckLogMatchingEvery(Duration interval);
+  void CheckLogMatchingEvery();
   void WorkloadTick(Duration period);
   void Watch(int watcher, uint64_t last_index);
   std::map<int, bool> watching_;     // watcher -> a request of it is out
@@ -187,6 +193,8 @@ class AgentRun {
   uint64_t puts_sent_ = 0, puts_acked_ = 0, reads_sent_ = 0, reads_ok_ = 0, forwarded_sent_ = 0;
   uint64_t watch_answers_ = 0, watch_index_moves_ = 0;
   double cas_share_ = 0;
+  Duration log_matching_interval_ = kLogMatchingInterval;
+  std::string watch_prefix_ = "k/";
   uint64_t next_cas_value_ = 1, cas_sent_ = 0, cas_applied_ = 0;
   sim::checkers::KvHistory history_;
   sim::checkers::LinearizabilityResult linearizability_;

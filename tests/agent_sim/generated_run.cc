@@ -38,6 +38,18 @@ constexpr Duration kInitialSkewMax = absl::Seconds(2);
 // holds every committed entry (wiping more is outside the fault model).
 constexpr Duration kWipeGapMin = absl::Seconds(20);
 
+// State hashes recorded at most this often per server (every server reaching a recorded index
+// compares; Settle compares all at the end), and the logs compared pairwise this often: each
+// is a pass over a whole store or log, and at 100 writes/s over a minute, done at every index
+// and every 250 ms, they took half the run.
+constexpr Duration kHashRecordInterval = absl::Seconds(1);
+constexpr Duration kLogMatchingEvery = absl::Seconds(1);
+
+// The watchers list the keys under this prefix (k/1, k/10-k/19, k/100-k/199, ...: about a
+// ninth of the workload's keys), not all of k/: an answer is a pass over every key listed, and
+// at 100 writes/s over a minute listing all of them took 85% of the run.
+constexpr char kWatchPrefix[] = "k/1";
+
 // The share of workload ticks that are CAS rounds under --workload cas (the rest: the kv
 // workload's puts of fresh keys and reads).
 constexpr double kCasShare = 0.5;
@@ -506,6 +518,9 @@ GeneratedResult RunGenerated(const GeneratedConfig& base, std::FILE* trace_out) 
   GeneratedResult r;
   r.parameters = DescribeConfig(c);
   AgentRun run(c.seed, ReproCommand(c), c.trace == TraceLevel::kFull);
+  run.checker().set_hash_record_interval(kHashRecordInterval);
+  run.set_watch_prefix(kWatchPrefix);
+  run.set_log_matching_interval(kLogMatchingEvery);
   Generated g(run, c, trace_out);
   g.Start();
   g.SafetyPhase();
@@ -530,8 +545,9 @@ GeneratedResult RunGenerated(const GeneratedConfig& base, std::FILE* trace_out) 
       "  raft invariants and transitions after every machine step; election safety: ", k.leaders_elected(),
       " leaders, at most one per term (max term ", k.max_term(), ")\n",
       "  one applied history: ", k.applied_max(), " raft entries, each applied the same everywhere; log matching every ",
-      absl::FormatDuration(kLogMatchingInterval), "\n",
-      "  state hashes agree at equal store indexes: ", k.hashes_compared(), " compared\n",
+      absl::FormatDuration(kLogMatchingEvery), "\n",
+      "  state hashes agree at equal store indexes (recorded at most every ", absl::FormatDuration(kHashRecordInterval),
+      " per server, all compared after settling): ", k.hashes_compared(), " compared\n",
       "  exactly-once answers: ", k.answers(), " answered, ", k.requests_outstanding(), " left unanswered at the end\n",
       "  acknowledged writes on every server: ", k.acknowledged(), " of ", run.puts_sent(),
       " puts acknowledged; reads saw them: ", run.reads_ok(), " of ", run.reads_sent(), " answered\n",
