@@ -51,6 +51,9 @@ struct AgentConfig {
   std::vector<std::string> retry_join;
   absl::Duration retry_interval = absl::Seconds(30);
   int retry_max = 0;
+  // Consul's rejoin_after_leave (-rejoin): after a graceful leave the next start still
+  // re-joins the members of the serf snapshot (core/agent/serf_snapshot.h); off, it does not.
+  bool rejoin_after_leave = false;
   AgentPorts ports;
   // One of TRACE, DEBUG, INFO, WARN, ERR (ERROR and any case accepted).
   std::string log_level = "INFO";

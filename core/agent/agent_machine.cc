@@ -8,6 +8,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -28,6 +29,7 @@
 #include "core/agent/watches.h"
 #include "core/agent/local_methods.h"
 #include "core/agent/local_state.h"
+#include "core/agent/serf_snapshot.h"
 #include "core/agent/server_router.h"
 #include "core/agent/server_tags.h"
 #include "core/base/check.h"
@@ -194,6 +196,10 @@ class AgentMachine::Impl {
   Address RoutedServerAddress(Time now);
   void SyncRouter(Time now);
   void ClientForwardFailed(Time now, PendingForward f, std::string_view why);
+  // The stream to a server's RPC address broke (seam StreamBrokenInput): its forwards will not
+  // be answered, so they fail over now instead of at rpc_timeout.
+  void HandleStreamBroken(Time now, const StreamBrokenInput& broken);
+  Address broken_leader_rpc_;  // a server's leader whose stream broke, until it is heard again or replaced
   void RebalanceRouter(Time now);
   uint64_t InternalRequest(Callback cb);
 
@@ -279,6 +285,13 @@ class AgentMachine::Impl {
   std::unique_ptr<Watches> watches_;
   Effects* handlers_out_ = nullptr;
   void StartHandlers(const MachineContext& ctx, LogLevel level);
+  // Serf's snapshot of each pool (serf_snapshot.h): a component each (writes under "serf/");
+  // the clocks restored and the previous members re-joined at start.
+  Composition::ComponentId c_lan_snapshot_ = 0, c_wan_snapshot_ = 0;
+  std::unique_ptr<SerfSnapshot> lan_snapshot_, wan_snapshot_;
+  Effects* lan_snapshot_out_ = nullptr;
+  Effects* wan_snapshot_out_ = nullptr;
+  void TickSnapshots(Time now, const Effects& lan_batch, const Effects& wan_batch);
   void TickHandlers(Time now);
   TimerQueue timers_;
   Time now_;
@@ -394,6 +407,8 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
   c_agent_ = composition_.Add("agent");
   c_local_ = composition_.Add("local");
   c_handlers_ = composition_.Add("handlers");
+  c_lan_snapshot_ = composition_.Add("serf.lan.snapshot");
+  c_wan_snapshot_ = composition_.Add("serf.wan.snapshot");
 
   Rng seeds(ctx.seed);
   const uint64_t raft_seed = seeds.Next();
@@ -445,12 +460,20 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
   lan_config.tags = LanTags();
   lan = std::make_unique<gossip::Serf>(lan_config, lan_addr_, lan_seed,
                                        Logger(ctx.log, absl::StrCat(role, ".serf.lan"), level));
+  lan_snapshot_ = std::make_unique<SerfSnapshot>(std::string(kSerfSnapshotLanKey), ctx.storage,
+                                                 opt.config.rejoin_after_leave, ctx.seed ^ 0x5a4a1,
+                                                 ctx.now, Logger(ctx.log, absl::StrCat(role, ".serf.lan"), level));
+  lan_snapshot_->RestoreClocks(*lan);
   if (opt.config.server && !wan_addr_.empty()) {
     gossip::SerfConfig wan_config = opt.wan;
     wan_config.memberlist.name = absl::StrCat(node_name_, ".", opt.config.datacenter);
     wan_config.tags = LanTags();
     wan = std::make_unique<gossip::Serf>(wan_config, wan_addr_, wan_seed,
                                          Logger(ctx.log, "agent.server.serf.wan", level));
+    wan_snapshot_ = std::make_unique<SerfSnapshot>(std::string(kSerfSnapshotWanKey), ctx.storage,
+                                                   opt.config.rejoin_after_leave, ctx.seed ^ 0x5a4a2, ctx.now,
+                                                   Logger(ctx.log, "agent.server.serf.wan", level));
+    wan_snapshot_->RestoreClocks(*wan);
   }
   StartHandlers(ctx, level);
 }
@@ -484,8 +507,10 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
   const Time now = input.now;
   now_ = now;
   raft::Ready ready;
-  Effects lan_batch, wan_batch, own, local_batch, handlers_batch;
+  Effects lan_batch, wan_batch, own, local_batch, handlers_batch, lan_snapshot_batch, wan_snapshot_batch;
   local_out_ = &local_batch;
+  lan_snapshot_out_ = &lan_snapshot_batch;
+  wan_snapshot_out_ = &wan_snapshot_batch;
   handlers_out_ = &handlers_batch;
   ready_ = &ready;
   lan_out_ = &lan_batch;
@@ -552,6 +577,8 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
           }
         } else if constexpr (std::is_same_v<T, RequestInput>) {
           HandleRequestBytes(now, what);
+        } else if constexpr (std::is_same_v<T, StreamBrokenInput>) {
+          HandleStreamBroken(now, what);
         }
       },
       input.what);
@@ -567,6 +594,7 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
   ObserveMemberEvents(now, lan_batch, "lan");
   if (wan != nullptr) ObserveMemberEvents(now, wan_batch, "wan");
   ObserveUserEvents(lan_batch);
+  TickSnapshots(now, lan_batch, wan_batch);
 
   // Raft's output may call for more (proposals from leader duties, answers): until quiet.
   raft::Ready raft_total;
@@ -618,7 +646,9 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
   composition_.Merge(c_local_, std::move(local_batch), out);
   if (watches_->wants_tick()) handlers_batch.WakeAt(now);  // a watch's answer came after TickHandlers
   composition_.Merge(c_handlers_, std::move(handlers_batch), out);
-  own_ = lan_out_ = wan_out_ = local_out_ = handlers_out_ = nullptr;
+  composition_.Merge(c_lan_snapshot_, std::move(lan_snapshot_batch), out);
+  composition_.Merge(c_wan_snapshot_, std::move(wan_snapshot_batch), out);
+  own_ = lan_out_ = wan_out_ = local_out_ = handlers_out_ = lan_snapshot_out_ = wan_snapshot_out_ = nullptr;
 }
 
 void AgentMachine::Impl::Seal(Effects& batch, EnvelopeKind kind, Endpoint endpoint) {
@@ -647,6 +677,7 @@ void AgentMachine::Impl::DropLog(Time now, const Address& from, Endpoint endpoin
 }
 
 void AgentMachine::Impl::HandleMessage(Time now, const MessageInput& m) {
+  if (m.endpoint == Endpoint::kRpc && m.from == broken_leader_rpc_) broken_leader_rpc_.clear();  // reached again
   absl::StatusOr<Opened> opened = muster::Open(m.payload);
   if (!opened.ok()) {
     DropLog(now, m.from, m.endpoint, std::string(opened.status().message()));
@@ -1041,7 +1072,7 @@ Address AgentMachine::Impl::LeaderRpcAddress() const {
 
 void AgentMachine::Impl::Forward(Time now, uint64_t request_id, const std::string& method, pba::Call call) {
   const Address to = raft != nullptr ? LeaderRpcAddress() : RoutedServerAddress(now);
-  if (to.empty() || to == rpc_addr_) return Hold(now, request_id, method, call);
+  if (to.empty() || to == rpc_addr_ || to == broken_leader_rpc_) return Hold(now, request_id, method, call);
   SendForward(now, PendingForward{request_id, 0, to, method, std::move(call)});
 }
 
@@ -1130,6 +1161,38 @@ void AgentMachine::Impl::ClientForwardFailed(Time now, PendingForward f, std::st
   Fail(f.request_id, absl::UnavailableError(absl::StrCat(std::string(why), write ? ": outcome unknown" : "")));
 }
 
+// Consul's client moves to the next server on the RPC's connection error at once: a read goes
+// to the next server, a write fails with its outcome unknown (the server may have applied it
+// before it died). A server's forward to a leader that broke: a write fails the same way, a
+// read is held and sent again once a leader is reachable (heard from again, or a new one).
+void AgentMachine::Impl::HandleStreamBroken(Time now, const StreamBrokenInput& broken) {
+  if (broken.endpoint != Endpoint::kRpc) return;
+  std::vector<PendingForward> failed;
+  for (auto it = forwards_.begin(); it != forwards_.end();) {
+    if (it->second.to != broken.peer) {
+      ++it;
+      continue;
+    }
+    timers_.Cancel(it->second.timer);
+    failed.push_back(std::move(it->second));
+    it = forwards_.erase(it);
+  }
+  if (router_ != nullptr) {
+    if (failed.empty() && router_->Knows(broken.peer)) router_->NotifyFailed(broken.peer);  // the next request avoids it
+    for (PendingForward& f : failed) ClientForwardFailed(now, std::move(f), "rpc error: the connection to the server broke");
+    return;
+  }
+  if (raft == nullptr) return;
+  if (broken.peer == LeaderRpcAddress()) broken_leader_rpc_ = broken.peer;
+  for (PendingForward& f : failed) {
+    if (KindOf(f.method) == MethodKind::kWrite) {
+      Fail(f.request_id, absl::UnavailableError("rpc error: the connection to the leader broke: outcome unknown"));
+    } else {
+      Hold(now, f.request_id, f.method, f.call);
+    }
+  }
+}
+
 void AgentMachine::Impl::RebalanceRouter(Time now) {
   const Duration next = router_->Rebalance(lan->members().size());
   RoutedServerAddress(now);  // logs a new current server
@@ -1152,6 +1215,7 @@ void AgentMachine::Impl::Hold(Time now, uint64_t request_id, const std::string& 
 bool AgentMachine::Impl::LeaderUsable() const {
   if (raft == nullptr) return router_->Current() != nullptr;
   if (!raft->leader().valid()) return false;
+  if (!broken_leader_rpc_.empty() && LeaderRpcAddress() == broken_leader_rpc_) return false;  // its stream broke
   return raft->leader() != raft_id_ || MayPropose();
 }
 
@@ -1686,6 +1750,31 @@ void AgentMachine::Impl::StartGossip(Time now) {
     });
   }
   TryJoin(now);
+  // The serf snapshot's previous members (Serf's handleRejoin), beside -join and -retry-join.
+  std::vector<Address> previous = lan_snapshot_->StartRejoin(now, *lan, lan_addr_);
+  if (!previous.empty()) {
+    if (!join_started_.has_value()) join_started_ = now;
+    lan->Join(now, previous, lan_out_);
+  }
+  if (wan != nullptr) {
+    std::vector<Address> previous_wan = wan_snapshot_->StartRejoin(now, *wan, wan_addr_);
+    if (!previous_wan.empty()) wan->Join(now, previous_wan, wan_out_);
+  }
+}
+
+// Each pool's snapshot after the step's gossip: written when its members or clocks changed
+// (rate-bounded), and a re-join attempt through previous members not back yet when one is due.
+void AgentMachine::Impl::TickSnapshots(Time now, const Effects& lan_batch, const Effects& wan_batch) {
+  auto member_events = [](const Effects& batch) {
+    return std::any_of(batch.events.begin(), batch.events.end(),
+                       [](const Event& e) { return absl::StartsWith(e.kind, "member-"); });
+  };
+  std::vector<Address> seeds = lan_snapshot_->Tick(now, *lan, member_events(lan_batch), lan_snapshot_out_);
+  if (!seeds.empty() && !leaving_) lan->memberlist().Join(now, seeds, lan_out_);
+  if (wan != nullptr) {
+    seeds = wan_snapshot_->Tick(now, *wan, member_events(wan_batch), wan_snapshot_out_);
+    if (!seeds.empty() && !leaving_) wan->memberlist().Join(now, seeds, wan_out_);
+  }
 }
 
 void AgentMachine::Impl::TryJoin(Time now) {
@@ -2368,6 +2457,9 @@ void AgentMachine::Impl::BeginLeave(Time now, uint64_t request_id) {
   server_log_.Info(now, "Leaving LAN Serf cluster");
   lan->Leave(now, lan_out_);
   if (wan != nullptr) wan->Leave(now, wan_out_);
+  // The snapshots say "leave": the next start re-joins nobody unless rejoin_after_leave.
+  lan_snapshot_->Leave(now, *lan, lan_snapshot_out_);
+  if (wan_snapshot_ != nullptr) wan_snapshot_->Leave(now, *wan, wan_snapshot_out_);
 }
 
 void AgentMachine::Impl::MaybeLeft() {

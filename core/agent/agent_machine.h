@@ -10,8 +10,9 @@
 // (core/seam/envelope.h); what does not open, or arrives on an endpoint its kind does not
 // belong to, is dropped with one log line and changes nothing.
 //
-// Storage keys: "raft/" (Raft's) and "local/" (the services and checks registered on this
-// agent, local_state.h); nothing else: gossip state is rebuilt by rejoining.
+// Storage keys: "raft/" (Raft's), "local/" (the services and checks registered on this
+// agent, local_state.h) and "serf/" (each pool's snapshot, serf_snapshot.h: the members and
+// clocks to rejoin with); the rest of the gossip state is rebuilt by rejoining.
 //
 // Requests (RequestInput.method; body: proto::agent::Call; every Response's body is a
 // proto::agent::Reply whose body is Consul's JSON for the endpoint, even on errors, where the

@@ -182,6 +182,21 @@ TEST(LoadAgentConfig, EnableScriptChecks) {
   EXPECT_TRUE(c->enable_script_checks);
 }
 
+// After a graceful leave the serf snapshot is not re-joined unless -rejoin or the file's key says so.
+TEST(LoadAgentConfig, RejoinAfterLeave) {
+  absl::StatusOr<AgentConfig> c = Load({"-data-dir=/d"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->rejoin_after_leave);
+  c = Load({"-data-dir=/d", "-rejoin"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->rejoin_after_leave);
+  MemoryFiles files;
+  files.Add("/r.json", R"({"data_dir": "/d", "rejoin_after_leave": true})");
+  c = Load({"-config-file=/r.json"}, files);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->rejoin_after_leave);
+}
+
 // GET on the legacy write endpoints is taken unless the operator asks for Consul's strict methods.
 TEST(LoadAgentConfig, StrictHttpMethods) {
   absl::StatusOr<AgentConfig> c = Load({"-data-dir=/d"});
