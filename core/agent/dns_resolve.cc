@@ -214,7 +214,7 @@ class Resolver {
       tag = absl::StrJoin(labels.begin(), labels.end() - 1, ".");
     }
     if (service.empty()) return NxDomain();
-    std::vector<state::ServiceHealth> instances = Healthy(ServiceName(service), tag);
+    std::vector<state::ServiceHealth> instances = Healthy(service, tag);
     if (instances.empty()) return NxDomain();
     for (size_t i = instances.size(); i > 1; --i) {  // Fisher-Yates, from the machine's seed
       std::swap(instances[i - 1], instances[rng_.Uniform(i)]);
@@ -233,21 +233,25 @@ class Resolver {
     if (out_.answer_size() == 0) NoData();
   }
 
-  // The stored spelling of a service name asked in any case (exact first).
-  std::string ServiceName(const std::string& asked) const {
-    if (!store_.ServiceNodes(asked, {}).value.empty()) return asked;
+  // The stored spelling of a service name asked in another case ("" when there is none).
+  std::string OtherCase(const std::string& asked) const {
     for (const auto& [name, tags] : store_.Services().value) {
-      if (absl::EqualsIgnoreCase(name, asked)) return name;
+      if (name != asked && absl::EqualsIgnoreCase(name, asked)) return name;
     }
-    return asked;
+    return "";
   }
 
   // Every instance without a critical check (node or service), and without a warning one
-  // under only_passing (Consul's filterServiceNodes).
+  // under only_passing (Consul's filterServiceNodes). The name as asked first (one lookup on
+  // the common path), then its stored spelling in another case.
   std::vector<state::ServiceHealth> Healthy(const std::string& service, const std::string& tag) const {
     std::vector<std::string> tags;
     if (!tag.empty()) tags.push_back(tag);
     std::vector<state::ServiceHealth> all = store_.ServiceHealthQuery(service, tags, false).value;
+    if (all.empty()) {
+      const std::string stored = OtherCase(service);
+      if (!stored.empty()) all = store_.ServiceHealthQuery(stored, tags, false).value;
+    }
     std::vector<state::ServiceHealth> kept;
     kept.reserve(all.size());
     for (state::ServiceHealth& h : all) {

@@ -106,6 +106,9 @@ TEST_F(DnsResolveTest, TagFiltersAndRfc2782) {
   Service("n1", "10.0.0.1", "web1", "web", {"v1"}, 8080);
   Service("n2", "10.0.0.2", "web2", "web", {"v2"}, 8081);
   EXPECT_EQ(Ips(Ask("v1.web.service.consul.", dns::kTypeA).answer()), (std::multiset<std::string>{"10.0.0.1"}));
+  Service("n3", "10.0.0.3", "api1", "Api", {}, 80);
+  EXPECT_EQ(Ips(Ask("api.service.consul.", dns::kTypeA).answer()), (std::multiset<std::string>{"10.0.0.3"}))
+      << "a service registered as Api, asked in lower case";
   pbd::DnsAnswer rfc = Ask("_web._v2.service.consul.", dns::kTypeSrv);
   ASSERT_EQ(rfc.answer_size(), 1);
   EXPECT_EQ(rfc.answer(0).port(), 8081u);
