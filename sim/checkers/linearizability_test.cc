@@ -4,10 +4,13 @@
 // real register with a high catch rate for one flipped answer.
 #include "sim/checkers/linearizability.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/base/rng.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "sim/checkers/random_kv_history.h"
 
@@ -304,6 +307,119 @@ TEST(LinearizabilityTest, RandomHistoriesPassAndFlippedOnesMostlyFail) {
   }
   std::printf("caught %d of %d flipped histories\n", caught, kSeeds);
   EXPECT_GE(caught, kSeeds * 85 / 100);
+}
+
+// The reference: every subset of the unanswered ops, in every order real time allows, run on
+// a register. Exponential: small histories only.
+bool BruteForceLinearizable(const KvHistory& history) {
+  std::vector<const KvOp*> definite;
+  std::vector<const KvOp*> maybe;
+  for (const KvOp& op : history.ops()) {
+    const bool answered = op.status == KvOpStatus::kOk;
+    if (op.kind == KvOpKind::kGet && (!answered || op.read_mode != ReadMode::kConsistent)) continue;
+    if ((op.kind == KvOpKind::kPut || op.kind == KvOpKind::kDelete) && answered && !op.ok) continue;
+    (answered ? definite : maybe).push_back(&op);
+  }
+  for (uint32_t subset = 0; subset < (1u << maybe.size()); ++subset) {
+    std::vector<const KvOp*> ops = definite;
+    for (size_t i = 0; i < maybe.size(); ++i) {
+      if (subset & (1u << i)) ops.push_back(maybe[i]);
+    }
+    std::sort(ops.begin(), ops.end());
+    do {
+      bool legal = true;
+      for (size_t i = 0; i < ops.size() && legal; ++i) {
+        for (size_t j = i + 1; j < ops.size() && legal; ++j) {
+          // ops[j] after ops[i]: not allowed if ops[j] returned before ops[i] was called.
+          if (ops[j]->status == KvOpStatus::kOk && ops[j]->ret < ops[i]->call) legal = false;
+        }
+      }
+      std::optional<std::string> value;
+      for (size_t i = 0; i < ops.size() && legal; ++i) {
+        const KvOp& op = *ops[i];
+        const bool answered = op.status == KvOpStatus::kOk;
+        switch (op.kind) {
+          case KvOpKind::kGet:
+            legal = op.read == value;
+            break;
+          case KvOpKind::kPut:
+            value = op.value;
+            break;
+          case KvOpKind::kDelete:
+            value.reset();
+            break;
+          case KvOpKind::kCas:
+          case KvOpKind::kDeleteCas: {
+            const bool matches = value == op.expected;
+            if (answered && op.ok != matches) legal = false;
+            if (legal && matches) {
+              value = op.kind == KvOpKind::kCas ? std::optional<std::string>(op.value) : std::nullopt;
+            }
+            break;
+          }
+        }
+      }
+      if (legal) return true;
+    } while (std::next_permutation(ops.begin(), ops.end()));
+  }
+  return false;
+}
+
+// Small random histories, answers drawn at random (unique values written, reads and
+// expectations among them): the checker with all its reductions agrees with brute force.
+TEST(LinearizabilityTest, AgreesWithBruteForceOnSmallHistories) {
+  int linearizable = 0;
+  constexpr int kHistories = 3000;
+  for (int seed = 1; seed <= kHistories; ++seed) {
+    Rng rng(seed);
+    const int n = 2 + static_cast<int>(rng.Uniform(6));
+    std::vector<std::optional<std::string>> values{std::nullopt};
+    for (int i = 0; i < n; ++i) values.push_back(absl::StrCat("v", i));
+    auto any_value = [&]() { return values[rng.Uniform(values.size())]; };
+    KvHistory h;
+    for (int i = 0; i < n; ++i) {
+      const Time call = T(static_cast<int64_t>(rng.Uniform(20)));
+      const Time ret = call + absl::Milliseconds(static_cast<int64_t>(rng.Uniform(8)));
+      const bool unknown = rng.Bernoulli(0.25);
+      KvOpId id = 0;
+      switch (rng.Uniform(5)) {
+        case 0:
+          id = h.InvokePut(i, "k", absl::StrCat("v", i), call);
+          if (!unknown) h.CompleteWrite(id, ret, true);
+          break;
+        case 1:
+          id = h.InvokeGet(i, "k", ReadMode::kConsistent, call);
+          if (!unknown) h.CompleteGet(id, ret, any_value());
+          break;
+        case 2:
+          id = h.InvokeCas(i, "k", any_value(), absl::StrCat("v", i), call);
+          if (!unknown) h.CompleteWrite(id, ret, rng.Bernoulli(0.5));
+          break;
+        case 3:
+          id = h.InvokeDelete(i, "k", call);
+          if (!unknown) h.CompleteWrite(id, ret, true);
+          break;
+        default:
+          id = h.InvokeDeleteCas(i, "k", any_value(), call);
+          if (!unknown) h.CompleteWrite(id, ret, rng.Bernoulli(0.5));
+          break;
+      }
+      if (unknown) h.Unknown(id);
+    }
+    const bool expected = BruteForceLinearizable(h);
+    const LinearizabilityResult result = CheckLinearizable(h);
+    ASSERT_FALSE(result.undecided()) << "seed " << seed;
+    ASSERT_EQ(result.ok(), expected) << "seed " << seed << ": " << result.report << "\n"
+                                     << [&] {
+                                          std::string ops;
+                                          for (const KvOp& op : h.ops()) ops += FormatKvOp(op) + "\n";
+                                          return ops;
+                                        }();
+    if (expected) ++linearizable;
+  }
+  std::printf("%d of %d random small histories linearizable\n", linearizable, kHistories);
+  EXPECT_GT(linearizable, kHistories / 10);  // both verdicts are exercised
+  EXPECT_LT(linearizable, kHistories * 9 / 10);
 }
 
 }  // namespace
