@@ -10,7 +10,7 @@
 # of NSD's qps.
 # Installs dnsperf and nsd when absent (bench only: not part of scripts/setup.sh).
 #
-#   bash bench/dns_bench.sh [seconds=10] [clients=10] [rounds=3]
+#   bash bench/dns_bench.sh [seconds=10] [clients=10] [rounds=3]   (MUSTER=path: that binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}"
@@ -22,8 +22,11 @@ port=8600
 
 command -v dnsperf >/dev/null || apt-get install -y dnsperf
 command -v nsd >/dev/null || apt-get install -y nsd
-bazel build -c opt //cmd:muster >/dev/null 2>&1
-muster="bazel-out/k8-opt/bin/cmd/muster"
+# MUSTER=path: a muster binary built elsewhere (a clean checkout while the tree is mid-edit).
+if [ -z "${MUSTER:-}" ]; then
+  bazel build -c opt //cmd:muster >/dev/null 2>&1
+fi
+muster="${MUSTER:-bazel-out/k8-opt/bin/cmd/muster}"
 
 root="$(mktemp -d)"
 pids=()
