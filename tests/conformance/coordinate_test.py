@@ -184,11 +184,11 @@ class ClusterCoordinateTest(dev_agent.TestCase):
             rest = [distance(now[name], now[n]) for n in order[1:]]
             self.assertEqual(rest, sorted(rest), f"near=_agent from {name}: {order} at distances {rest}")
             dev_agent.log(f"near=_agent from {name}: {order}, distances (us) {[round(d * 1e6, 1) for d in rest]}")
-            # health.service takes near too: the servers' consul service.
-            _, rows = c.health.service("consul", near="_agent")
-            if rows:
-                self.assertEqual(rows[0]["Node"]["Node"], name)
-                self.assertEqual(sorted(r["Node"]["Node"] for r in rows), sorted(names))
+            # health.state takes near too: every server's serfHealth, the asking one's first.
+            _, checks = c.health.state("any", near="_agent")
+            check_nodes = [ch["Node"] for ch in checks if ch["CheckID"] == "serfHealth"]
+            self.assertEqual(sorted(check_nodes), sorted(names))
+            self.assertEqual(check_nodes[0], name, f"health.state near=_agent from {name}: {check_nodes}")
 
 
 if __name__ == "__main__":
