@@ -119,6 +119,9 @@ absl::Status Host::OpenTransports() {
     topts.on_malformed = [this, endpoint](const std::string& peer, const std::string& why) {
       LogMalformed(endpoint, peer, why);
     };
+    topts.on_stream_broken = [this, endpoint](const Address& peer, bool unsent) {
+      Enqueue(StreamBrokenInput{endpoint, peer, unsent});
+    };
     auto transport = Transport::Start(loop_, topts, [this, endpoint](MessageInput m) {
       m.endpoint = endpoint;
       Enqueue(std::move(m));

@@ -1,5 +1,5 @@
-// The host's queue of inputs waiting for the machine, bounded. Messages from the network are
-// the only inputs a stranger controls the rate of, so past kInboxMessagesMax a new message is
+// The host's queue of inputs waiting for the machine, bounded. Messages from the network (and
+// broken streams, one per connection) are the only inputs a stranger controls the rate of, so past kInboxMessagesMax a new message is
 // dropped and counted (datagram semantics; raft and gossip resend what matters). The machine's
 // own inputs (ticks, durable writes, process exits) are never dropped: their number follows
 // the machine's own effects. Requests are refused by the caller once the inbox is full, so each
@@ -20,13 +20,16 @@ inline constexpr size_t kInboxMessagesMax = 65536;
 
 class Inbox {
  public:
+  static bool FromNetwork(const InputEvent& e) {
+    return std::holds_alternative<MessageInput>(e) || std::holds_alternative<StreamBrokenInput>(e);
+  }
   // False (and the input dropped) for a message past the bound.
   bool Push(InputEvent event) {
-    if (std::holds_alternative<MessageInput>(event) && messages_ >= kInboxMessagesMax) {
+    if (FromNetwork(event) && messages_ >= kInboxMessagesMax) {
       ++messages_dropped_;
       return false;
     }
-    if (std::holds_alternative<MessageInput>(event)) ++messages_;
+    if (FromNetwork(event)) ++messages_;
     events_.push_back(std::move(event));
     return true;
   }
@@ -34,7 +37,7 @@ class Inbox {
     MUSTER_CHECK(!events_.empty());
     InputEvent e = std::move(events_.front());
     events_.pop_front();
-    if (std::holds_alternative<MessageInput>(e)) --messages_;
+    if (FromNetwork(e)) --messages_;
     return e;
   }
   bool full() const { return messages_ >= kInboxMessagesMax; }

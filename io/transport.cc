@@ -10,7 +10,7 @@ struct Transport::Connection {
   Transport* owner = nullptr;
   uv_tcp_t tcp;
   uv_connect_t connect_req;
-  Address peer;  // set for outgoing connections
+  Address peer;  // set for outgoing connections; an incoming one's from the frames it carried
   bool outgoing = false;  // else accepted, counted in incoming_connections_
   bool connected = false;
   bool closing = false;
@@ -244,6 +244,7 @@ void Transport::OnStreamRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*
   conn->reader.Append(buf->base, static_cast<size_t>(nread));
   while (auto frame = conn->reader.Next()) {
     ++self->stats_.frames_received;
+    if (!conn->outgoing) conn->peer = frame->from;  // who to name if it breaks
     self->receiver_(MessageInput{std::move(frame->from), Channel::kStream, std::move(frame->payload)});
     if (conn->closing) return;
   }
@@ -289,8 +290,15 @@ void Transport::CloseConnection(Connection* conn) {
   } else {
     --incoming_connections_;
   }
+  // Frames not all written: still queued, or handed to the kernel without completing (or a
+  // connection that never opened, whose first frame Send dropped).
+  const bool unsent = !conn->pending.empty() || conn->queued_bytes > 0 || (conn->outgoing && !conn->connected);
   stats_.dropped += conn->pending.size();
   conn->pending.clear();
+  if (!closing_ && !conn->peer.empty()) {
+    ++stats_.streams_broken;
+    if (options_.on_stream_broken) options_.on_stream_broken(conn->peer, unsent);
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp), [](uv_handle_t* handle) {
     auto* c = static_cast<Connection*>(handle->data);
     Transport* self = c->owner;

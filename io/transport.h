@@ -5,7 +5,10 @@
 // every later frame to that peer. A connection that fails (refused, reset, closed by the
 // peer) is dropped with what it was carrying, and the next frame to that peer opens a new
 // one, so a peer that restarts is reached again; the core treats streams as "in order or not
-// at all" and retries itself. Each peer's unsent bytes (waiting for the connection to open
+// at all" and retries itself. Each connection that breaks (a connect refused or failed, a
+// reset or EOF, a failed write, a malformed frame) is reported once through on_stream_broken,
+// an outgoing one with the address it was opened to, an incoming one with the address its
+// frames named (one that carried no frame is not reported); closing the Transport reports none. Each peer's unsent bytes (waiting for the connection to open
 // or for the kernel to take them) are bounded by queued_bytes_max_per_peer: a frame that
 // would pass the bound is dropped, so a stalled peer costs a bounded amount of memory.
 #pragma once
@@ -32,6 +35,7 @@ struct TransportStats {
   uint64_t frames_received = 0;
   uint64_t connections_opened = 0;    // outgoing connections started
   uint64_t connections_accepted = 0;  // incoming connections taken
+  uint64_t streams_broken = 0;        // connections reported through on_stream_broken
   uint64_t dropped_queue_full = 0;    // frames refused by queued_bytes_max_per_peer
   uint64_t dropped = 0;  // everything lost, the queue-full drops included: unparseable input,
                          // unreachable peers, broken connections, full queues and buffers
@@ -49,6 +53,9 @@ class Transport {
     // Called for each datagram or stream that breaks our framing (dropped, and a stream
     // closed), with the peer's socket address and why, so the owner can log it.
     std::function<void(const std::string& peer, const std::string& why)> on_malformed;
+    // Called once per broken connection (see the header), with whether frames given to it
+    // were not all written (`unsent`), so the owner can tell its machine (StreamBrokenInput).
+    std::function<void(const Address& peer, bool unsent)> on_stream_broken;
   };
 
   // Binds both sockets and starts receiving; every message that arrives goes to `receiver`

@@ -156,6 +156,48 @@ TEST_F(TransportTest, APeerThatClosesAndReopensOnItsPortIsReachedAgain) {
   EXPECT_EQ(b->stats().connections_accepted, 1u);
 }
 
+// A connection that breaks is reported once, naming the peer (StreamBrokenInput's source):
+// a connect to a closed port (with the frames it held unsent), then a peer that closes its
+// end of an outgoing stream, then of an incoming one (named by its frames' address).
+TEST_F(TransportTest, ABrokenStreamIsReportedOncePerConnection) {
+  std::vector<std::pair<Address, bool>> broken_at_a;
+  Transport::Options options;
+  options.bind = "127.0.0.61:27318";
+  options.on_stream_broken = [&](const Address& peer, bool unsent) { broken_at_a.emplace_back(peer, unsent); };
+  Received at_a, at_b;
+  Transport* a = Open(options, &at_a);
+  ASSERT_NE(a, nullptr);
+  a->Send(Stream("127.0.0.62:27318", "nobody listens"));
+  a->Send(Stream("127.0.0.62:27318", "the same connection"));
+  ASSERT_TRUE(RunUntil([&] { return !broken_at_a.empty(); }));
+  RunUntil([] { return false; }, absl::Milliseconds(50));
+  ASSERT_EQ(broken_at_a.size(), 1u) << "one per connection";
+  EXPECT_EQ(broken_at_a[0], std::make_pair(Address("127.0.0.62:27318"), true));
+
+  Transport* b = Open("127.0.0.62:27318", &at_b);
+  ASSERT_NE(b, nullptr);
+  a->Send(Stream("127.0.0.62:27318", "hello"));
+  ASSERT_TRUE(RunUntil([&] { return at_b.messages.size() == 1; }));
+  EXPECT_EQ(broken_at_a.size(), 1u);
+  CloseNow(b);  // as a killed process: the kernel closes its sockets
+  ASSERT_TRUE(RunUntil([&] { return broken_at_a.size() == 2; }));
+  EXPECT_EQ(broken_at_a[1], std::make_pair(Address("127.0.0.62:27318"), false)) << "everything was written";
+
+  Transport::Options c_options;
+  c_options.bind = "127.0.0.63:27318";
+  Received at_c;
+  Transport* c = Open(c_options, &at_c);
+  ASSERT_NE(c, nullptr);
+  c->Send(Stream("127.0.0.61:27318", "from c"));
+  ASSERT_TRUE(RunUntil([&] { return at_a.messages.size() == 1; }));
+  CloseNow(c);
+  ASSERT_TRUE(RunUntil([&] { return broken_at_a.size() == 3; }));
+  EXPECT_EQ(broken_at_a[2], std::make_pair(Address("127.0.0.63:27318"), false)) << "an incoming stream, named by its frames";
+  RunUntil([] { return false; }, absl::Milliseconds(50));
+  EXPECT_EQ(broken_at_a.size(), 3u);
+  EXPECT_EQ(a->stats().streams_broken, 3u);
+}
+
 // Frames for a peer whose connection is still opening wait in its queue, up to the bound;
 // those past it are dropped at once, and exactly the accepted ones arrive.
 TEST_F(TransportTest, FramesPastThePerPeerBoundAreDroppedWhileConnecting) {

@@ -38,6 +38,11 @@ void Network::Bridge(const std::vector<NodeId>& left, NodeId bridge, const std::
   Partition(left, right);
 }
 
+Duration Network::MeanDelay(NodeId from, NodeId to) const {
+  const LinkConfig& link = Link(from, to);
+  return link.latency_min + link.latency_jitter_mean;
+}
+
 Network::Fate Network::Decide(NodeId from, NodeId to, bool is_stream, Rng& rng) const {
   Fate fate;
   if (Blocked(from, to)) return fate;

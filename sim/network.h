@@ -50,6 +50,9 @@ class Network {
     Duration delay[2];
   };
   Fate Decide(NodeId from, NodeId to, bool is_stream, Rng& rng) const;
+  // The link's mean delay (floor + mean jitter), drawing nothing: how long a broken stream
+  // takes to be noticed (a RST or a refused connect), so reporting one never shifts the Rng.
+  Duration MeanDelay(NodeId from, NodeId to) const;
 
  private:
   const LinkConfig& Link(NodeId from, NodeId to) const;

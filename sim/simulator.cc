@@ -5,6 +5,7 @@
 
 #include "core/base/check.h"
 #include "core/base/hash.h"
+#include "absl/container/btree_set.h"
 
 namespace muster::sim {
 
@@ -43,6 +44,13 @@ struct Simulator::Node {
   absl::flat_hash_map<NodeId, Time> last_stream_arrival;
   // Datagrams may overtake: the latest arrival scheduled per destination, to count them.
   absl::flat_hash_map<NodeId, Time> last_datagram_arrival;
+
+  // Streams of this life, as (our endpoint, the peer's address): the ones we sent on or
+  // received from, told StreamBroken when that peer is killed. At most one per peer endpoint,
+  // so bounded by the addresses in the simulation.
+  absl::btree_set<std::pair<Endpoint, Address>> streams;
+  // Refused streams whose StreamBroken is on its way (one per connection attempt).
+  absl::btree_set<std::pair<Endpoint, Address>> refusing;
 };
 
 Simulator::Simulator(uint64_t seed) : seed_(seed), rng_(seed), now_(SimEpoch()) {
@@ -117,12 +125,49 @@ void Simulator::Kill(NodeId id, bool torn_write) {
   node.executor->Crash(rng_, torn_write);
   node.paused_inputs.clear();
   node.wake_at.reset();
+  node.streams.clear();
+  node.refusing.clear();
+  BreakStreamsTo(id);
   node.last_stream_arrival.clear();
   node.last_datagram_arrival.clear();
   for (auto it = pending_requests_.begin(); it != pending_requests_.end();) {
     it = it->second.node == id ? pending_requests_.erase(it) : std::next(it);
   }
   Fold(0xdead0000 + id.value);
+}
+
+void Simulator::BreakStreamsTo(NodeId killed) {
+  for (const std::unique_ptr<Node>& peer : nodes_) {
+    if (peer->id == killed || !peer->up) continue;
+    auto arrival = peer->last_stream_arrival.find(killed);
+    const bool unsent = arrival != peer->last_stream_arrival.end() && arrival->second > now_;
+    for (auto it = peer->streams.begin(); it != peer->streams.end();) {
+      if (NodeAt(it->second) != killed) {
+        ++it;
+        continue;
+      }
+      const StreamBrokenInput broken{it->first, it->second, unsent};
+      it = peer->streams.erase(it);
+      if (network_.Blocked(killed, peer->id)) continue;  // the reset never arrives: silence
+      const NodeId to = peer->id;
+      const uint64_t generation = peer->generation;
+      Schedule(now_ + network_.MeanDelay(killed, to),
+               [this, to, generation, broken] { Deliver(to, generation, Input{now_, broken}); });
+    }
+  }
+}
+
+void Simulator::RefuseStream(Node& from, NodeId to, const OutboundMessage& message) {
+  if (network_.Blocked(from.id, to) || network_.Blocked(to, from.id)) return;  // no answer at all
+  if (!from.refusing.insert({message.endpoint, message.to}).second) return;  // already refused
+  const NodeId id = from.id;
+  const uint64_t generation = from.generation;
+  const StreamBrokenInput broken{message.endpoint, message.to, true};
+  Schedule(now_ + network_.MeanDelay(id, to) + network_.MeanDelay(to, id), [this, id, generation, broken] {
+    Node& n = *nodes_.at(id.value - 1);
+    if (n.up && n.generation == generation) n.refusing.erase({broken.endpoint, broken.peer});
+    Deliver(id, generation, Input{now_, broken});
+  });
 }
 
 void Simulator::Restart(NodeId id) {
@@ -220,6 +265,8 @@ void Simulator::RunStep(Node& node, const Input& input) {
     Fold(w->write_id);
   } else if (const auto* p = std::get_if<ProcessExitedInput>(&input.what)) {
     Fold(p->process_id);
+  } else if (const auto* b = std::get_if<StreamBrokenInput>(&input.what)) {
+    Fold(StableHash(b->peer));
   }
   events_processed_++;
 
@@ -292,6 +339,12 @@ void Simulator::SendNow(Node& from, OutboundMessage message) {
   if (fate.copies == 2) network_stats_.duplicated++;
   Node& target = *nodes_.at(to.value - 1);
   const uint64_t target_generation = target.generation;
+  if (is_stream && !target.up) {
+    RefuseStream(from, to, message);
+  } else if (is_stream) {
+    from.streams.insert({message.endpoint, message.to});
+    if (fate.copies > 0) target.streams.insert({arrives_on, from_address});
+  }
   for (int copy = 0; copy < fate.copies; ++copy) {
     Time arrival = now_ + fate.delay[copy];
     if (is_stream) {

@@ -7,6 +7,12 @@
 // Faults it can inject (the fault model): message loss, duplication, delay/reordering,
 // partitions of every shape (network.h); node kill with loss of unsynced writes (optionally
 // torn), restart from durable storage, wipe; pause (a stalled process: inputs queue).
+//
+// Broken streams (core/seam/README.md): when a node is killed, every node that sent to or
+// received from it over a stream in that life gets StreamBrokenInput for its address, after
+// the link's mean delay, unless a partition blocks the way back (silence, not a reset); a
+// stream send to a node that is down gets one (connection refused, `unsent`) after the round
+// trip, once per peer until it is delivered. Neither draws from the Rng.
 #pragma once
 
 #include <array>
@@ -152,6 +158,8 @@ class Simulator {
   void OnSynced(NodeId node, uint64_t generation, uint64_t write_id);
   void ArmWake(Node& node, Time when);
   void StartMachine(Node& node);
+  void BreakStreamsTo(NodeId killed);
+  void RefuseStream(Node& from, NodeId to, const OutboundMessage& message);
   void Fold(uint64_t value);
 
   uint64_t seed_;

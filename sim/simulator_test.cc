@@ -226,6 +226,104 @@ MachineFactory OneShotFactory(size_t bytes, Channel channel) {
   return [=](const MachineContext&) { return std::make_unique<OneShot>(bytes, channel); };
 }
 
+// Sends one message to `to` over `channel` at its start and on every "send" request, and
+// records the broken streams it is told of.
+class Streamer final : public Machine {
+ public:
+  Streamer(Address to, Channel channel, std::vector<StreamBrokenInput>* broken)
+      : to_(std::move(to)), channel_(channel), broken_(broken) {}
+  void Step(const Input& input, Effects* out) override {
+    const auto* r = std::get_if<RequestInput>(&input.what);
+    if ((!started_ || r != nullptr) && !to_.empty()) out->messages.push_back({to_, channel_, "hello", 0});
+    started_ = true;
+    if (r != nullptr) out->responses.push_back({r->request_id, absl::OkStatus(), ""});
+    if (const auto* b = std::get_if<StreamBrokenInput>(&input.what)) broken_->push_back(*b);
+  }
+
+ private:
+  Address to_;
+  Channel channel_;
+  std::vector<StreamBrokenInput>* broken_;
+  bool started_ = false;
+};
+
+MachineFactory StreamerFactory(Address to, Channel channel, std::vector<StreamBrokenInput>* broken) {
+  return [=](const MachineContext&) { return std::make_unique<Streamer>(to, channel, broken); };
+}
+
+// A killed node's peers learn at once (a RST) that their streams to and from it broke: the
+// sender for the address it sent to, the receiver for the address the frames came from.
+TEST(SimulatorStreamBrokenTest, KillTellsEveryStreamPeerOnce) {
+  for (const bool kill_receiver : {true, false}) {
+    Simulator sim(7);
+    std::vector<StreamBrokenInput> at_n1, at_n2;
+    sim.AddNode(StreamerFactory("", Channel::kStream, &at_n1));
+    sim.AddNode(StreamerFactory("n1", Channel::kStream, &at_n2));
+    sim.RunFor(absl::Milliseconds(100));
+    ASSERT_EQ(sim.stats(NodeId{1}).messages_received, 1u);
+    sim.Kill(NodeId{kill_receiver ? 1u : 2u});
+    sim.RunFor(absl::Milliseconds(5));
+    const std::vector<StreamBrokenInput>& told = kill_receiver ? at_n2 : at_n1;
+    ASSERT_EQ(told.size(), 1u) << kill_receiver;
+    EXPECT_EQ(told[0].peer, kill_receiver ? "n1" : "n2");
+    EXPECT_EQ(told[0].endpoint, Endpoint::kLan);
+    EXPECT_FALSE(told[0].unsent);
+    EXPECT_TRUE((kill_receiver ? at_n1 : at_n2).empty());
+    sim.RunFor(absl::Seconds(1));
+    EXPECT_EQ(told.size(), 1u) << "one per connection";
+  }
+}
+
+// A stream send to a node that is down is refused: one StreamBroken (unsent) per connection
+// attempt, after the round trip; a datagram to it vanishes silently.
+TEST(SimulatorStreamBrokenTest, SendToDownNodeIsRefusedOnceAttempt) {
+  Simulator sim(8);
+  std::vector<StreamBrokenInput> at_n1, at_n2, at_n3;
+  sim.AddNode(StreamerFactory("", Channel::kStream, &at_n1));
+  sim.AddNode(StreamerFactory("n1", Channel::kStream, &at_n2));
+  sim.AddNode(StreamerFactory("n1", Channel::kDatagram, &at_n3));
+  sim.RunFor(absl::Milliseconds(100));
+  sim.Kill(NodeId{1});
+  sim.RunFor(absl::Milliseconds(100));
+  ASSERT_EQ(at_n2.size(), 1u);  // the kill
+  sim.Request(NodeId{2}, "send", "", nullptr);
+  sim.Request(NodeId{2}, "send", "", nullptr);  // the same attempt: no second report
+  sim.Request(NodeId{3}, "send", "", nullptr);
+  sim.RunFor(absl::Milliseconds(100));
+  ASSERT_EQ(at_n2.size(), 2u);
+  EXPECT_EQ(at_n2[1].peer, "n1");
+  EXPECT_TRUE(at_n2[1].unsent);
+  EXPECT_TRUE(at_n3.empty()) << "never for datagrams";
+  sim.Request(NodeId{2}, "send", "", nullptr);  // a new attempt after the first was reported
+  sim.RunFor(absl::Milliseconds(100));
+  EXPECT_EQ(at_n2.size(), 3u);
+  sim.Restart(NodeId{1});
+  sim.Request(NodeId{2}, "send", "", nullptr);
+  sim.RunFor(absl::Milliseconds(100));
+  EXPECT_EQ(at_n2.size(), 3u) << "a node that is up again takes the stream";
+}
+
+// A partition looks like silence, not a reset: a kill behind it, or a send to a node down
+// behind it, reports nothing; and the same seed gives the same run.
+TEST(SimulatorStreamBrokenTest, PartitionIsSilenceAndRunsRepeat) {
+  auto run = [](uint64_t seed, bool partitioned) {
+    Simulator sim(seed);
+    std::vector<StreamBrokenInput> at_n1, at_n2;
+    sim.AddNode(StreamerFactory("", Channel::kStream, &at_n1));
+    sim.AddNode(StreamerFactory("n1", Channel::kStream, &at_n2));
+    sim.RunFor(absl::Milliseconds(100));
+    if (partitioned) sim.network().Partition({NodeId{1}}, {NodeId{2}});
+    sim.Kill(NodeId{1});
+    sim.RunFor(absl::Milliseconds(100));
+    sim.Request(NodeId{2}, "send", "", nullptr);
+    sim.RunFor(absl::Milliseconds(100));
+    return std::make_pair(at_n2.size(), sim.fingerprint());
+  };
+  EXPECT_EQ(run(3, true).first, 0u);
+  EXPECT_EQ(run(3, false).first, 2u);
+  EXPECT_EQ(run(3, false).second, run(3, false).second);
+}
+
 // Issue 10 item 6: the datagram limit (core/seam/channel.h) is checked for every machine the
 // simulator hosts, not only by the gossip harness; the failure names the node.
 TEST(SimulatorDeathTest, OversizedDatagramFromAnyMachineFails) {

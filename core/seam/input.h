@@ -47,7 +47,18 @@ struct RequestInput {
   std::string body;
 };
 
-using InputEvent = std::variant<TickInput, MessageInput, WriteDurableInput, ProcessExitedInput, RequestInput>;
+// The stream to `peer` from our `endpoint` closed or could not be opened (refused, reset, EOF,
+// a failed write), so nothing more sent on it arrives and no answer comes back on it. Hosts
+// deliver at most one per connection and never for datagrams (README.md says when). `unsent`:
+// frames we gave that stream were not all written. A new send opens a new stream.
+struct StreamBrokenInput {
+  Endpoint endpoint = Endpoint::kLan;
+  Address peer;  // the address we sent to (outbound), or the one its frames named (inbound)
+  bool unsent = false;
+};
+
+using InputEvent =
+    std::variant<TickInput, MessageInput, WriteDurableInput, ProcessExitedInput, RequestInput, StreamBrokenInput>;
 
 struct Input {
   Time now;
