@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <vector>
 
@@ -80,25 +81,34 @@ void KernelPing(int nodes, int in_flight, Duration virtual_time) {
               static_cast<unsigned long long>(sim.events_processed()), wall);
 }
 
+// This process's CPU seconds: on a shared machine the fair measure of "one core" (the wall
+// clock is printed beside it).
+double CpuSeconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+
 // Agents: the median of `runs` seeds of `config`.
 void Agents(const char* what, agent_sim::GeneratedConfig config, int runs) {
-  std::vector<double> ratios;
+  std::vector<double> ratios, wall_ratios;
   double puts_per_s = 0, steps = 0;
   for (int k = 0; k < runs; ++k) {
     config.seed = 1 + static_cast<uint64_t>(k);
     const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = CpuSeconds();
     const agent_sim::GeneratedResult r = agent_sim::RunGenerated(config, nullptr);
+    const double cpu = CpuSeconds() - cpu_start;
     const double wall = WallSeconds(start);
     if (!r.outcome.ok) std::printf("  run failed: %s\n", r.outcome.report.c_str());
     const double simulated = absl::ToDoubleSeconds(r.virtual_time);
-    ratios.push_back(simulated / wall);
+    ratios.push_back(simulated / cpu);
+    wall_ratios.push_back(simulated / wall);
     puts_per_s += static_cast<double>(r.puts_acked) / absl::ToDoubleSeconds(config.duration) / runs;
     steps += static_cast<double>(r.events) / runs;
   }
   std::sort(ratios.begin(), ratios.end());
-  std::printf("%s: %.0fx (median of %d; min %.0fx, max %.0fx), %.0f puts acknowledged per simulated s, %.0f machine "
-              "steps per run\n",
-              what, ratios[ratios.size() / 2], runs, ratios.front(), ratios.back(), puts_per_s, steps);
+  std::sort(wall_ratios.begin(), wall_ratios.end());
+  std::printf("%s:\n  %.0fx simulated s per CPU s (median of %d seeds; min %.0fx, max %.0fx; by the wall clock %.0fx), "
+              "%.0f puts acknowledged per simulated s, %.0f machine steps per run\n",
+              what, ratios[ratios.size() / 2], runs, ratios.front(), ratios.back(), wall_ratios[wall_ratios.size() / 2],
+              puts_per_s, steps);
 }
 
 }  // namespace
@@ -107,8 +117,8 @@ void Agents(const char* what, agent_sim::GeneratedConfig config, int runs) {
 int main() {
   using namespace muster;
   KernelNoop(20'000'000, 1024);
-  KernelPing(5, 5, absl::Seconds(2));
-  KernelPing(25, 25, absl::Seconds(2));
+  KernelPing(5, 5, absl::Seconds(1000));
+  KernelPing(25, 25, absl::Seconds(1000));
 
   agent_sim::GeneratedConfig small;
   small.servers = 3;
