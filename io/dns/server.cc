@@ -2,6 +2,9 @@
 
 #include <ldns/ldns.h>
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -23,6 +26,8 @@ constexpr size_t kTcpReadBytes = 64 * 1024;
 // A TCP connection holds at most one partial message and one read beyond it.
 constexpr size_t kTcpBufferedBytesMax = 2 + kTcpMessageBytesMax + kTcpReadBytes;
 constexpr uint64_t kForwardSweepMs = 100;
+// UDP answers sent in one sendmmsg at most (and flushed at once when this many wait).
+constexpr size_t kUdpBatchMax = 64;
 
 uint64_t Millis(absl::Duration d) { return static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(d))); }
 
@@ -103,13 +108,18 @@ absl::Status DnsServer::Listen(const std::string& address) {
         static_cast<DnsServer*>(h->data)->OnDatagram(buf->base, static_cast<size_t>(nread), peer);
       });
 
+  uv_idle_init(loop_, &flush_);
+  flush_.data = this;
+  flush_open_ = true;
+  ++handles_open_;
+
   uv_tcp_init(loop_, &tcp_);
   tcp_.data = this;
   tcp_open_ = true;
   ++handles_open_;
   sockaddr_storage tcp_bind = bind->storage;
   if (PortOf(bind->storage) == 0) {
-    // Port 0: TCP on the port the kernel gave UDP, so one port serves both (tests).
+    // Port 0: TCP on the port the kernel gave UDP when it is free, so one port serves both.
     const uint16_t port = htons(static_cast<uint16_t>(udp_port()));
     if (bind->ipv6()) {
       reinterpret_cast<sockaddr_in6&>(tcp_bind).sin6_port = port;
@@ -117,14 +127,18 @@ absl::Status DnsServer::Listen(const std::string& address) {
       reinterpret_cast<sockaddr_in&>(tcp_bind).sin_port = port;
     }
   }
-  if (int rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&tcp_bind), 0); rc != 0) {
-    return absl::UnavailableError(absl::StrCat("DNS (tcp) on ", address, ": ", uv_strerror(rc)));
-  }
-  if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 128,
-                         [](uv_stream_t* s, int status) { static_cast<DnsServer*>(s->data)->OnConnection(status); });
-      rc != 0) {
-    return absl::UnavailableError(absl::StrCat("DNS (tcp) on ", address, ": ", uv_strerror(rc)));
-  }
+  auto bind_and_listen = [&](const sockaddr* at) {
+    // libuv reports a port in use for TCP at uv_listen, not at bind.
+    int rc = uv_tcp_bind(&tcp_, at, 0);
+    if (rc == 0) {
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 128,
+                     [](uv_stream_t* s, int status) { static_cast<DnsServer*>(s->data)->OnConnection(status); });
+    }
+    return rc;
+  };
+  int rc = bind_and_listen(reinterpret_cast<const sockaddr*>(&tcp_bind));
+  if (rc != 0 && PortOf(bind->storage) == 0) rc = bind_and_listen(bind->get());  // UDP's port is taken for TCP
+  if (rc != 0) return absl::UnavailableError(absl::StrCat("DNS (tcp) on ", address, ": ", uv_strerror(rc)));
 
   if (!recursors_.empty()) {
     uv_udp_init(loop_, &forward_udp_);
@@ -254,10 +268,45 @@ void DnsServer::AnswerFromAgent(const std::shared_ptr<Query>& query, const Targe
 
 void DnsServer::Send(const Target& target, std::string bytes) {
   if (bytes.empty()) return;
-  if (!target.tcp) return SendUdp(&udp_, target.peer.get(), std::move(bytes));
+  if (!target.tcp) {
+    udp_out_.push_back({target.peer, std::move(bytes)});
+    if (udp_out_.size() >= kUdpBatchMax) return FlushUdp();
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_))) {
+      uv_idle_start(&flush_, [](uv_idle_t* i) {
+        auto* self = static_cast<DnsServer*>(i->data);
+        uv_idle_stop(i);
+        self->FlushUdp();
+      });
+    }
+    return;
+  }
   auto it = connections_.find(target.connection_id);
   if (it == connections_.end()) return;  // closed meanwhile: nobody to answer
   SendTcp(it->second, std::move(bytes));
+}
+
+void DnsServer::FlushUdp() {
+  if (udp_out_.empty() || !udp_open_) return;
+  size_t sent = 0;
+  uv_os_fd_t fd = -1;
+  // With libuv's own queue non-empty, order is kept by queueing behind it.
+  if (uv_udp_get_send_queue_count(&udp_) == 0 && uv_fileno(reinterpret_cast<uv_handle_t*>(&udp_), &fd) == 0) {
+    mmsghdr messages[kUdpBatchMax] = {};
+    iovec parts[kUdpBatchMax];
+    const size_t n = std::min(udp_out_.size(), kUdpBatchMax);
+    for (size_t i = 0; i < n; ++i) {
+      parts[i] = {udp_out_[i].bytes.data(), udp_out_[i].bytes.size()};
+      messages[i].msg_hdr.msg_name = const_cast<sockaddr*>(udp_out_[i].to.get());
+      messages[i].msg_hdr.msg_namelen = udp_out_[i].to.ipv6() ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+      messages[i].msg_hdr.msg_iov = &parts[i];
+      messages[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int rc = sendmmsg(fd, messages, static_cast<unsigned>(n), MSG_DONTWAIT);
+    if (rc > 0) sent = static_cast<size_t>(rc);
+  }
+  // What sendmmsg did not take (a full socket buffer, or past the batch) goes through libuv.
+  for (size_t i = sent; i < udp_out_.size(); ++i) SendUdp(&udp_, udp_out_[i].to.get(), std::move(udp_out_[i].bytes));
+  udp_out_.clear();
 }
 
 void DnsServer::SendUdp(uv_udp_t* socket, const sockaddr* to, std::string bytes) {
@@ -456,11 +505,13 @@ void DnsServer::Stop(std::function<void()> on_stopped) {
     --self->handles_open_;
     self->MaybeStopped();
   };
+  udp_out_.clear();
+  if (flush_open_) uv_close(reinterpret_cast<uv_handle_t*>(&flush_), released);
   if (udp_open_) uv_close(reinterpret_cast<uv_handle_t*>(&udp_), released);
   if (tcp_open_) uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), released);
   if (forward_open_) uv_close(reinterpret_cast<uv_handle_t*>(&forward_udp_), released);
   if (timer_open_) uv_close(reinterpret_cast<uv_handle_t*>(&forward_timer_), released);
-  udp_open_ = tcp_open_ = forward_open_ = timer_open_ = false;
+  udp_open_ = tcp_open_ = forward_open_ = timer_open_ = flush_open_ = false;
   forwards_.clear();
   MaybeStopped();
 }

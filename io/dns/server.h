@@ -97,6 +97,10 @@ class DnsServer {
                        bool stale);
   void Send(const Target& target, std::string bytes);
   void SendUdp(uv_udp_t* socket, const sockaddr* to, std::string bytes);
+  // UDP answers wait for the next loop turn (or kUdpBatchMax of them) and leave in one
+  // sendmmsg: one system call for a batch, where one each was a third of a query's CPU. An
+  // idle handle, active only while answers wait, keeps the loop from blocking on them.
+  void FlushUdp();
   void SendTcp(Connection* c, std::string bytes);
 
   // Recursors.
@@ -119,6 +123,13 @@ class DnsServer {
   uv_udp_t udp_{};
   uv_tcp_t tcp_{};
   uv_udp_t forward_udp_{};
+  uv_idle_t flush_{};  // active while answers wait: runs FlushUdp on the next loop turn
+  bool flush_open_ = false;
+  struct PendingDatagram {
+    SocketAddress to;
+    std::string bytes;
+  };
+  std::vector<PendingDatagram> udp_out_;
   uv_timer_t forward_timer_{};
   bool udp_open_ = false, tcp_open_ = false, forward_open_ = false, timer_open_ = false;
   bool stopping_ = false;
