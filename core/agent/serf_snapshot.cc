@@ -238,7 +238,9 @@ void SerfSnapshot::Write(Time now, const gossip::Serf& pool, bool left, Effects*
   }
   StorageWrite w;
   w.id = next_write_id_++;
-  w.sync = left;  // as Serf's fsync of the leave; the rest is advisory
+  // Synced: a crash (the simulator's is a power loss) must find the members to rejoin; at
+  // most one fsync a kSnapshotWritePeriod.
+  w.sync = true;
   w.Put(key_, EncodeSerfSnapshot(r));
   out->writes.push_back(std::move(w));
   last_write_ = now;

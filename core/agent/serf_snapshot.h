@@ -7,8 +7,8 @@
 //
 // Storage key: "serf/lan" or "serf/wan" (this component's prefix "serf/"), one record in
 // Serf's line format, always compacted ("alive: NAME ADDR", "failed: NAME ADDR", "clock: N",
-// "event-clock: N", "query-clock: N", "leave"), replaced by one atomic StorageWrite, at most
-// one a kSnapshotWritePeriod, coalesced. A record that does not read (garbage, a torn or
+// "event-clock: N", "query-clock: N", "leave"), replaced by one atomic synced StorageWrite, at
+// most one a kSnapshotWritePeriod, coalesced. A record that does not read (garbage, a torn or
 // foreign file) is read as far as it goes, every bad line skipped with a warning: never a
 // crash, at worst nobody to rejoin.
 //

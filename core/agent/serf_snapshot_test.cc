@@ -197,7 +197,7 @@ TEST(SerfSnapshot, WritesAreRateBoundedCoalescedAndReadBack) {
   snap.Tick(kT0 + kSnapshotWritePeriod, pool, false, &due);
   ASSERT_EQ(due.writes.size(), 1u);
   EXPECT_EQ(due.writes[0].id, 2u);
-  EXPECT_FALSE(due.writes[0].sync);
+  EXPECT_TRUE(due.writes[0].sync);
   Effects quiet;
   snap.Tick(kT0 + absl::Seconds(5), pool, false, &quiet);
   EXPECT_TRUE(quiet.writes.empty());
