@@ -26,9 +26,9 @@ struct CheckResult {
   // "ok", or "N violations:" and one per line.
   std::string Report() const {
     if (ok()) return "ok";
-    std::string report = absl::StrCat(violation_count, " violation",
-                                      violation_count == 1 ? "" : "s", ":\n  ",
-                                      absl::StrJoin(violations, "\n  "));
+    std::string report =
+        absl::StrCat(violation_count, " violation", violation_count == 1 ? "" : "s", ":\n  ",
+                     absl::StrJoin(violations, "\n  "));
     if (violation_count > static_cast<int64_t>(violations.size())) {
       absl::StrAppend(&report, "\n  ... ", violation_count - violations.size(), " more");
     }

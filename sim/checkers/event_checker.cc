@@ -73,8 +73,8 @@ CheckResult CheckUserEvents(const EventTrace& trace, const EventCheckOptions& op
         break;
       }
       case EventTrace::Kind::kDelivered: {
-        const std::string what =
-            absl::StrCat("event ", event->event_id, " delivered to ", event->agent, " at ", At(event->time));
+        const std::string what = absl::StrCat("event ", event->event_id, " delivered to ",
+                                              event->agent, " at ", At(event->time));
         auto fire = fired.find(event->event_id);
         if (fire == fired.end()) {
           result.Add(absl::StrCat(what, ": never fired (or fired later)"));
@@ -112,8 +112,8 @@ CheckResult CheckUserEvents(const EventTrace& trace, const EventCheckOptions& op
           result.Add(absl::StrCat("event ", event_id, " fired at ", At(fired_at), " never reached ",
                                   agent, ", up from ", At(lives[i].up), " through ", At(due)));
         } else if (it->second.first > due) {
-          result.Add(absl::StrCat("event ", event_id, " fired at ", At(fired_at), " reached ", agent,
-                                  " only at ", At(it->second.first), ", after ", At(due)));
+          result.Add(absl::StrCat("event ", event_id, " fired at ", At(fired_at), " reached ",
+                                  agent, " only at ", At(it->second.first), ", after ", At(due)));
         }
       }
     }

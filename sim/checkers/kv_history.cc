@@ -166,9 +166,9 @@ const char* ReadModeName(ReadMode mode) {
 }  // namespace
 
 std::string FormatKvOp(const KvOp& op) {
-  std::string what = absl::StrCat("c", op.client, " ", KvOpKindName(op.kind),
-                                  op.kind == KvOpKind::kGet ? ReadModeName(op.read_mode) : "",
-                                  " ", op.key);
+  std::string what =
+      absl::StrCat("c", op.client, " ", KvOpKindName(op.kind),
+                   op.kind == KvOpKind::kGet ? ReadModeName(op.read_mode) : "", " ", op.key);
   switch (op.kind) {
     case KvOpKind::kPut:
       absl::StrAppend(&what, " '", op.value, "'");

@@ -373,7 +373,8 @@ class KeySearch {
                      kCacheEntryOverhead;
       if (cache_bytes > options_.cache_bytes_per_key_max) {
         outcome.verdict = LinearizabilityVerdict::kUndecided;
-        outcome.budget = absl::StrCat("cache_bytes_per_key_max (", options_.cache_bytes_per_key_max, ")");
+        outcome.budget =
+            absl::StrCat("cache_bytes_per_key_max (", options_.cache_bytes_per_key_max, ")");
         return outcome;
       }
       failed_[key].push_back(maybe_set);
@@ -482,9 +483,8 @@ class KeySearch {
       if (is_call_[entry]) continue;
       const SearchOp& other = ops_[op_of_[entry]];
       if (other.maybe) continue;
-      const bool follows_unchanged =
-          (other.step == StepKind::kRead && other.value == after) ||
-          (other.step == StepKind::kCasFalse && other.expected != after);
+      const bool follows_unchanged = (other.step == StepKind::kRead && other.value == after) ||
+                                     (other.step == StepKind::kCasFalse && other.expected != after);
       if (!follows_unchanged) {
         lasts_until_ns = other.ret_ns;
         break;
@@ -583,7 +583,8 @@ class KeySearch {
     if (it == failed_.end()) return false;
     for (const std::vector<uint64_t>& failed : it->second) {
       bool subset = true;
-      for (size_t w = 0; w < maybe_set.size() && subset; ++w) subset = (failed[w] & ~maybe_set[w]) == 0;
+      for (size_t w = 0; w < maybe_set.size() && subset; ++w)
+        subset = (failed[w] & ~maybe_set[w]) == 0;
       if (subset) return true;
     }
     return false;
@@ -592,7 +593,9 @@ class KeySearch {
   static bool GetBit(const std::vector<uint64_t>& bits, int32_t i) {
     return (bits[i / 64] >> (i % 64)) & 1;
   }
-  static void SetBit(std::vector<uint64_t>& bits, int32_t i) { bits[i / 64] |= uint64_t{1} << (i % 64); }
+  static void SetBit(std::vector<uint64_t>& bits, int32_t i) {
+    bits[i / 64] |= uint64_t{1} << (i % 64);
+  }
   static void ClearBit(std::vector<uint64_t>& bits, int32_t i) {
     bits[i / 64] &= ~(uint64_t{1} << (i % 64));
   }
@@ -608,7 +611,7 @@ class KeySearch {
   absl::flat_hash_map<ValueId, std::vector<int32_t>> failed_cas_by_expected_;
   std::vector<std::pair<int32_t, std::vector<int32_t>>> maybe_cas_;  // (op, its writers)
   std::vector<std::pair<size_t, int32_t>> maybe_cas_index_;  // (in maybe_cas_, in maybe_ops_)
-  std::vector<int32_t> maybe_ops_;  // the unanswered ops, in op order
+  std::vector<int32_t> maybe_ops_;                           // the unanswered ops, in op order
   // Interchangeable unanswered ops (OrderInterchangeableMaybeOps), each group in call order,
   // placed as a prefix; and each unanswered op's group.
   std::vector<std::vector<int32_t>> groups_;
@@ -642,9 +645,8 @@ std::string ViolationReport(const std::string& key_name, const KeyHistory& key,
   MUSTER_CHECK(stuck >= 0, "a violation leaves an op unlinearized");
   std::vector<int32_t> by_call(n);
   for (int32_t i = 0; i < n; ++i) by_call[i] = i;
-  std::stable_sort(by_call.begin(), by_call.end(), [&](int32_t a, int32_t b) {
-    return key.ops[a].call_ns < key.ops[b].call_ns;
-  });
+  std::stable_sort(by_call.begin(), by_call.end(),
+                   [&](int32_t a, int32_t b) { return key.ops[a].call_ns < key.ops[b].call_ns; });
   const int32_t stuck_pos =
       static_cast<int32_t>(std::find(by_call.begin(), by_call.end(), stuck) - by_call.begin());
   const int32_t shown_max = std::max(options.report_ops_max, 2);
@@ -652,16 +654,17 @@ std::string ViolationReport(const std::string& key_name, const KeyHistory& key,
   const int32_t first = std::max(0, stuck_pos - (shown_max - 1 - after));
   const int32_t last = std::min(n - 1, first + shown_max - 1);
 
-  std::string report = absl::StrCat(
-      "key '", key_name, "' is not linearizable (", n, " ops; the search reached ",
-      outcome.best_prefix.size(), " of them, leaving the value ", ValueName(key, outcome.best_state),
-      "; op #", key.ops[stuck].id, " cannot be placed next):\n");
+  std::string report =
+      absl::StrCat("key '", key_name, "' is not linearizable (", n, " ops; the search reached ",
+                   outcome.best_prefix.size(), " of them, leaving the value ",
+                   ValueName(key, outcome.best_state), "; op #", key.ops[stuck].id,
+                   " cannot be placed next):\n");
   if (first > 0) absl::StrAppend(&report, "  ... ", first, " earlier ops\n");
   for (int32_t pos = first; pos <= last; ++pos) {
     const int32_t i = by_call[pos];
     const char* mark = i == stuck ? " <- cannot be placed" : (in_prefix[i] ? "" : " (not placed)");
-    absl::StrAppend(&report, "  #", key.ops[i].id, " ", FormatKvOp(history.op(key.ops[i].id)),
-                    mark, "\n");
+    absl::StrAppend(&report, "  #", key.ops[i].id, " ", FormatKvOp(history.op(key.ops[i].id)), mark,
+                    "\n");
   }
   if (last < n - 1) absl::StrAppend(&report, "  ... ", n - 1 - last, " later ops\n");
   const size_t tail = std::min<size_t>(outcome.best_prefix.size(), 8);
@@ -702,9 +705,8 @@ LinearizabilityResult CheckLinearizable(const KvHistory& history,
   size_t violated_ops = 0;
   for (auto& [name, key] : keys) {
     // In call order: the cache key's run-length encoding is short then.
-    std::stable_sort(key.ops.begin(), key.ops.end(), [](const SearchOp& a, const SearchOp& b) {
-      return a.call_ns < b.call_ns;
-    });
+    std::stable_sort(key.ops.begin(), key.ops.end(),
+                     [](const SearchOp& a, const SearchOp& b) { return a.call_ns < b.call_ns; });
     TightenMaybeOps(key);
     MergeUnobservedValues(key);
     OrderInterchangeableMaybeOps(key);

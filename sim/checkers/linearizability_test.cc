@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/base/rng.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/rng.h"
 #include "gtest/gtest.h"
 #include "sim/checkers/random_kv_history.h"
 
@@ -22,7 +22,8 @@ Time T(int64_t ms) { return SimEpoch() + absl::Milliseconds(ms); }
 // Shorthands writing a history as it reads in a report.
 class Builder {
  public:
-  void Put(int client, const std::string& key, const std::string& value, int64_t call, int64_t ret) {
+  void Put(int client, const std::string& key, const std::string& value, int64_t call,
+           int64_t ret) {
     h_.CompleteWrite(h_.InvokePut(client, key, value, T(call)), T(ret), true);
   }
   void Get(int client, const std::string& key, std::optional<std::string> read, int64_t call,
@@ -184,8 +185,7 @@ TEST(LinearizabilityTest, StaleReadAfterAcknowledgedWriteFails) {
   ASSERT_TRUE(result.violation());
   EXPECT_EQ(result.key, "k");
   EXPECT_NE(result.report.find("key 'k' is not linearizable"), std::string::npos) << result.report;
-  EXPECT_NE(result.report.find("c2 get k [4ms, 5ms] -> 'a' <- cannot be placed"),
-            std::string::npos)
+  EXPECT_NE(result.report.find("c2 get k [4ms, 5ms] -> 'a' <- cannot be placed"), std::string::npos)
       << result.report;
 }
 
@@ -309,6 +309,12 @@ TEST(LinearizabilityTest, RandomHistoriesPassAndFlippedOnesMostlyFail) {
   EXPECT_GE(caught, kSeeds * 85 / 100);
 }
 
+std::string FormatOps(const KvHistory& history) {
+  std::string ops;
+  for (const KvOp& op : history.ops()) absl::StrAppend(&ops, FormatKvOp(op), "\n");
+  return ops;
+}
+
 // The reference: every subset of the unanswered ops, in every order real time allows, run on
 // a register. Exponential: small histories only.
 bool BruteForceLinearizable(const KvHistory& history) {
@@ -353,7 +359,8 @@ bool BruteForceLinearizable(const KvHistory& history) {
             const bool matches = value == op.expected;
             if (answered && op.ok != matches) legal = false;
             if (legal && matches) {
-              value = op.kind == KvOpKind::kCas ? std::optional<std::string>(op.value) : std::nullopt;
+              value =
+                  op.kind == KvOpKind::kCas ? std::optional<std::string>(op.value) : std::nullopt;
             }
             break;
           }
@@ -410,11 +417,7 @@ TEST(LinearizabilityTest, AgreesWithBruteForceOnSmallHistories) {
     const LinearizabilityResult result = CheckLinearizable(h);
     ASSERT_FALSE(result.undecided()) << "seed " << seed;
     ASSERT_EQ(result.ok(), expected) << "seed " << seed << ": " << result.report << "\n"
-                                     << [&] {
-                                          std::string ops;
-                                          for (const KvOp& op : h.ops()) ops += FormatKvOp(op) + "\n";
-                                          return ops;
-                                        }();
+                                     << FormatOps(h);
     if (expected) ++linearizable;
   }
   std::printf("%d of %d random small histories linearizable\n", linearizable, kHistories);

@@ -21,14 +21,22 @@ LockOpId LockHistory::Invoke(LockOp op) {
   return static_cast<LockOpId>(ops_.size() - 1);
 }
 
-LockOpId LockHistory::InvokeAcquire(int32_t client, std::string key, std::string session, Time call) {
-  return Invoke({.client = client, .kind = LockOpKind::kAcquire, .key = std::move(key),
-                 .session = std::move(session), .call = call});
+LockOpId LockHistory::InvokeAcquire(int32_t client, std::string key, std::string session,
+                                    Time call) {
+  return Invoke({.client = client,
+                 .kind = LockOpKind::kAcquire,
+                 .key = std::move(key),
+                 .session = std::move(session),
+                 .call = call});
 }
 
-LockOpId LockHistory::InvokeRelease(int32_t client, std::string key, std::string session, Time call) {
-  return Invoke({.client = client, .kind = LockOpKind::kRelease, .key = std::move(key),
-                 .session = std::move(session), .call = call});
+LockOpId LockHistory::InvokeRelease(int32_t client, std::string key, std::string session,
+                                    Time call) {
+  return Invoke({.client = client,
+                 .kind = LockOpKind::kRelease,
+                 .key = std::move(key),
+                 .session = std::move(session),
+                 .call = call});
 }
 
 LockOpId LockHistory::InvokeRead(int32_t client, std::string key, Time call) {
@@ -151,8 +159,9 @@ CheckResult CheckLockSafety(const LockHistory& history, const LockCheckOptions& 
         ended_by_invalidation = true;
       }
       if (end <= acquire.ret) continue;  // released or dead before it surely held
-      const Time blocked_end =
-          ended_by_invalidation ? std::max(end, end + inv->lock_delay - options.lock_delay_slack) : end;
+      const Time blocked_end = ended_by_invalidation
+                                   ? std::max(end, end + inv->lock_delay - options.lock_delay_slack)
+                                   : end;
       holds.push_back({&acquire.session, id, acquire.ret, end, blocked_end, ended_by_invalidation});
     }
 
@@ -197,8 +206,8 @@ CheckResult CheckLockSafety(const LockHistory& history, const LockCheckOptions& 
                                     " surely held it (", Describe(ops[hold.acquire], hold.acquire),
                                     ")"));
           }
-          const bool inside_delay = hold.ended_by_invalidation && hold.end < op.call &&
-                                    op.ret < hold.blocked_end;
+          const bool inside_delay =
+              hold.ended_by_invalidation && hold.end < op.call && op.ret < hold.blocked_end;
           if (inside_delay && op.holder.has_value()) {
             result.Add(absl::StrCat(Describe(op, id), ": a holder within the lock-delay of ",
                                     *hold.session, ", invalidated at ", At(hold.end)));

@@ -35,7 +35,7 @@ struct LockOp {
   Time call;
   Time ret;
   bool answered = false;
-  bool ok = false;                     // acquire, release: the answer
+  bool ok = false;                    // acquire, release: the answer
   std::optional<std::string> holder;  // read: the key's Session, or none
 };
 

@@ -13,7 +13,8 @@ namespace {
 
 Time T(int64_t ms) { return SimEpoch() + absl::Milliseconds(ms); }
 
-void Acquire(LockHistory& h, const std::string& session, int64_t call, int64_t ret, bool ok = true) {
+void Acquire(LockHistory& h, const std::string& session, int64_t call, int64_t ret,
+             bool ok = true) {
   h.CompleteAcquire(h.InvokeAcquire(1, "lock", session, T(call)), T(ret), ok);
 }
 void Release(LockHistory& h, const std::string& session, int64_t call, int64_t ret) {
@@ -100,7 +101,7 @@ TEST(LockCheckerTest, DeadSessionAcquireFails) {
 TEST(LockCheckerTest, UnansweredOpsHoldAndEndNothingSurely) {
   LockHistory h;
   h.Unknown(h.InvokeAcquire(1, "lock", "s1", T(0)));
-  Acquire(h, "s2", 10, 20);  // s1's acquire may never have happened
+  Acquire(h, "s2", 10, 20);                 // s1's acquire may never have happened
   h.InvokeRelease(1, "lock", "s2", T(30));  // pending: s2 may have let go at 30
   Acquire(h, "s3", 40, 50);
   const CheckResult result = CheckLockSafety(h);

@@ -17,7 +17,7 @@ namespace {
 
 struct PlannedOp {
   KvOp op;
-  Time effect;              // when it takes effect (its linearization point)
+  Time effect;               // when it takes effect (its linearization point)
   bool takes_effect = true;  // false: a maybe-op that never happened
 };
 
@@ -35,8 +35,8 @@ KvHistory RandomLinearizableKvHistory(const RandomKvHistoryOptions& options) {
   planned.reserve(options.ops);
   for (int i = 0; i < options.ops; ++i) {
     // The client that is free first issues the next op: calls come in time order.
-    const int client = static_cast<int>(
-        std::min_element(client_free.begin(), client_free.end()) - client_free.begin());
+    const int client = static_cast<int>(std::min_element(client_free.begin(), client_free.end()) -
+                                        client_free.begin());
     PlannedOp p;
     p.op.client = client;
     p.op.key = absl::StrCat("k", rng.Uniform(options.keys));

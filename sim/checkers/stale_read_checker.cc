@@ -35,7 +35,8 @@ class Superseders {
               [](const Write& a, const Write& b) { return a.call_ns < b.call_ns; });
     min_ret_from_.assign(writes_.size() + 1, {kNever, 0});
     for (size_t i = writes_.size(); i-- > 0;) {
-      min_ret_from_[i] = std::min(min_ret_from_[i + 1], std::make_pair(writes_[i].ret_ns, writes_[i].id));
+      min_ret_from_[i] =
+          std::min(min_ret_from_[i + 1], std::make_pair(writes_[i].ret_ns, writes_[i].id));
     }
   }
 
@@ -151,8 +152,9 @@ CheckResult CheckStaleReads(const KvHistory& history, const StaleReadOptions& op
     for (const Candidate& candidate : *candidates) {
       if (candidate.call_ns > read_ret_ns) continue;  // written after the read returned
       any_before = true;
-      std::optional<KvOpId> replaced_by =
-          candidate.ret_ns == kNever ? std::nullopt : superseders->Between(candidate.ret_ns, too_old_ns);
+      std::optional<KvOpId> replaced_by = candidate.ret_ns == kNever
+                                              ? std::nullopt
+                                              : superseders->Between(candidate.ret_ns, too_old_ns);
       if (!replaced_by.has_value()) {
         explained = true;
         break;
@@ -164,11 +166,10 @@ CheckResult CheckStaleReads(const KvHistory& history, const StaleReadOptions& op
       result.Add(absl::StrCat(Describe(history, id), ": no write of that value was called before ",
                               "the read returned"));
     } else {
-      result.Add(absl::StrCat(Describe(history, id), ": misses ", Describe(history, *missed),
-                              ", acknowledged ",
-                              absl::FormatDuration(read.call - history.op(*missed).ret),
-                              " before the read was called (bound ",
-                              absl::FormatDuration(options.bound), ")"));
+      result.Add(absl::StrCat(
+          Describe(history, id), ": misses ", Describe(history, *missed), ", acknowledged ",
+          absl::FormatDuration(read.call - history.op(*missed).ret),
+          " before the read was called (bound ", absl::FormatDuration(options.bound), ")"));
     }
   }
   return result;

@@ -12,7 +12,8 @@ namespace {
 
 Time T(int64_t ms) { return SimEpoch() + absl::Milliseconds(ms); }
 
-void Put(KvHistory& h, const std::string& key, const std::string& value, int64_t call, int64_t ret) {
+void Put(KvHistory& h, const std::string& key, const std::string& value, int64_t call,
+         int64_t ret) {
   h.CompleteWrite(h.InvokePut(1, key, value, T(call)), T(ret), true);
 }
 
@@ -31,8 +32,8 @@ TEST(StaleReadCheckerTest, MissingARecentWriteIsFine) {
   KvHistory h;
   Put(h, "k", "a", 0, 1);
   Put(h, "k", "b", 2, 3);
-  Read(h, "k", "a", 500);             // 'b' acknowledged 497 ms before: within the bound
-  Read(h, "k", std::nullopt, 0);      // before 'a' was acknowledged
+  Read(h, "k", "a", 500);         // 'b' acknowledged 497 ms before: within the bound
+  Read(h, "k", std::nullopt, 0);  // before 'a' was acknowledged
   Read(h, "k", "b", 5000);
   const CheckResult result = CheckStaleReads(h, Bound(1000));
   EXPECT_TRUE(result.ok()) << result.Report();
