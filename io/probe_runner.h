@@ -89,6 +89,7 @@ class ProbeRunner {
   // handles are closed (a later loop turn: never inside Start or CancelAll).
   void Finish(Probe* p, ProcessExitedInput result);
   void MaybeRelease(Probe* p);
+  void EnsureMulti();
   void EnsureCurlTimer();
   void MaybeCloseCurlTimer();
 
@@ -97,7 +98,7 @@ class ProbeRunner {
 
   uv_loop_t* const loop_;
   const Limits limits_;
-  CURLM* multi_ = nullptr;
+  CURLM* multi_ = nullptr;  // made at the first HTTP probe
   uv_timer_t* curl_timer_ = nullptr;  // open only while HTTP transfers run
   size_t http_transfers_ = 0;         // easy handles in multi_
   absl::flat_hash_set<CurlSocket*> curl_sockets_;
