@@ -395,9 +395,12 @@ int main(int argc, char** argv) {
   Flags f;
   std::string error;
   if (!ParseArgs(argc, argv, &f, &error)) {
-    if (!error.empty()) std::fprintf(stderr, "sim: %s\n", error.c_str());
-    std::fputs(kUsage, error.empty() ? stdout : stderr);
-    return error.empty() ? 0 : 2;
+    if (error.empty()) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "sim: %s (sim --help lists the flags)\n", error.c_str());
+    return 2;
   }
   if (f.seeds == 1) {
     const SeedLine l = RunOne(f, f.config.seed, true);
