@@ -58,15 +58,55 @@ bool FilterMatches(const std::vector<EventFilter>& filters, const SerfEvent& eve
   return false;
 }
 
-std::string EventStdin(const SerfEvent& event) {
-  if (event.type == "user" || event.type == "query") return event.payload;
+std::string EventClean(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string HostOnly(std::string_view addr) {
+  if (!addr.empty() && addr.front() == '[') {
+    const size_t close = addr.find(']');
+    if (close != std::string_view::npos) return std::string(addr.substr(1, close - 1));
+  }
+  const size_t colon = addr.rfind(':');
+  // One colon: host:port. None, or several (a bare IPv6 address): as it is.
+  if (colon == std::string_view::npos || addr.find(':') != colon) return std::string(addr);
+  return std::string(addr.substr(0, colon));
+}
+
+namespace {
+
+// One line per member; every field from the network cleaned, so a name or tag holding a line
+// break cannot add a line of its own.
+std::string MemberLines(const SerfEvent& event, bool host_only) {
   std::string out;
   for (const EventMember& m : event.members) {
     auto role = m.tags.find("role");
-    absl::StrAppend(&out, m.name, "\t", m.addr, "\t", role == m.tags.end() ? "" : role->second, "\t",
-                    TagsString(m.tags), "\n");
+    absl::StrAppend(&out, EventClean(m.name), "\t", EventClean(host_only ? HostOnly(m.addr) : m.addr), "\t",
+                    EventClean(role == m.tags.end() ? "" : role->second), "\t", EventClean(TagsString(m.tags)),
+                    "\n");
   }
   return out;
+}
+
+}  // namespace
+
+std::string EventStdin(const SerfEvent& event) {
+  if (event.type == "user" || event.type == "query") {
+    std::string out = event.payload;
+    if (!out.empty() && out.back() != '\n') out.push_back('\n');
+    return out;
+  }
+  return MemberLines(event, /*host_only=*/true);
 }
 
 std::vector<std::pair<std::string, std::string>> EventEnv(const SerfEvent& event, std::string_view self_name,
@@ -91,8 +131,9 @@ Event ToSeamEvent(const SerfEvent& event) {
   Event e;
   e.kind = event.type;
   if (event.type == "user" || event.type == "query") absl::StrAppend(&e.kind, ":", event.name);
-  e.payload = EventStdin(event);
-  if (event.type == "user" || event.type == "query") e.ltime = event.ltime;
+  const bool user_or_query = event.type == "user" || event.type == "query";
+  e.payload = user_or_query ? event.payload : MemberLines(event, /*host_only=*/false);
+  if (user_or_query) e.ltime = event.ltime;
   return e;
 }
 

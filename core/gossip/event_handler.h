@@ -48,13 +48,21 @@ struct EventHandlerSpec {
   std::string command;
 };
 
-// "name\taddr\trole\tk=v,k=v\n" per member for member events; the payload otherwise.
+// A handler's standard input, as Serf's agent writes it: for member events
+// "name\taddr\trole\tk=v,k=v\n" per member, the address without its port, the name, role and
+// tags cleaned (EventClean: a tag from the network cannot inject a member line); for user
+// events and queries the payload, with a newline added when it lacks one.
 std::string EventStdin(const SerfEvent& event);
+// Serf's eventClean: tab and newline as the two characters \t and \n.
+std::string EventClean(std::string_view value);
+// "10.0.0.1:8301" -> "10.0.0.1", "[::1]:8301" -> "::1"; without a port, as it is.
+std::string HostOnly(std::string_view addr);
 // The SERF_* environment, sorted by variable name.
 std::vector<std::pair<std::string, std::string>> EventEnv(const SerfEvent& event, std::string_view self_name,
                                                           const TagMap& self_tags);
 // The seam Event published for observers: kind = type (user:NAME / query:NAME for those),
-// payload = EventStdin.
+// payload = the member lines as EventStdin's but with the address and its port, or the
+// payload as it came.
 Event ToSeamEvent(const SerfEvent& event);
 
 }  // namespace muster::gossip

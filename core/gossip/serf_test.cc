@@ -369,7 +369,7 @@ TEST_F(SerfTest, HandlersRunForMatchingEventsWithTheSerfEnvironment) {
   EXPECT_EQ(env(out_.processes[0], "SERF_EVENT"), "user");
   EXPECT_EQ(env(out_.processes[0], "SERF_USER_EVENT"), "deploy");
   EXPECT_EQ(env(out_.processes[0], "SERF_USER_LTIME"), "7");
-  EXPECT_EQ(out_.processes[0].stdin_data, "payload-bytes");
+  EXPECT_EQ(out_.processes[0].stdin_data, "payload-bytes\n");  // Serf ends a payload with a newline
 }
 
 TEST_F(SerfTest, QueriesAreFilteredAckedAndAnsweredFromTheHandlerOutput) {
