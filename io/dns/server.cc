@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -329,8 +330,10 @@ void DnsServer::StartForward(std::string_view bytes, const Target& target, std::
     ++stats_.recursor_failures;
     return Send(target, ErrorReply(*query, rr::kRcodeServFail));
   }
-  uint16_t id = next_forward_id_++;
-  while (forwards_.contains(id)) id = next_forward_id_++;
+  // A random free ID (an upstream answer is taken only from the recursor asked, under the ID
+  // it was asked with): a predictable one would make forging its answer easy.
+  uint16_t id = static_cast<uint16_t>(forward_ids_());
+  while (forwards_.contains(id)) id = static_cast<uint16_t>(forward_ids_());
   auto f = std::make_unique<Forward>();
   f->target = target;
   f->query = std::move(query);

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -140,7 +141,7 @@ class DnsServer {
   absl::btree_map<uint64_t, Connection*> connections_;
   uint64_t next_connection_id_ = 1;
   absl::btree_map<uint16_t, std::unique_ptr<Forward>> forwards_;
-  uint16_t next_forward_id_ = 0;
+  std::mt19937 forward_ids_{std::random_device{}()};  // io, not core: the OS's randomness is fine
   DnsServerStats stats_;
   // Connections whose handles are being released, and those released: Stop ends after both.
   uint64_t closing_connections_ = 0;
