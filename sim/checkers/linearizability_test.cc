@@ -285,6 +285,29 @@ TEST(LinearizabilityTest, ReportIsDeterministic) {
   EXPECT_EQ(first.steps, second.steps);
 }
 
+TEST(LinearizabilityTest, ReportOfALongKeyShowsTheOpsAroundTheFailure) {
+  RandomKvHistoryOptions gen;
+  gen.ops = 2000;
+  gen.keys = 1;
+  int reports = 0;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    gen.seed = seed;
+    const LinearizabilityResult result =
+        CheckLinearizable(FlipOneAnswer(RandomLinearizableKvHistory(gen), seed));
+    if (!result.violation()) continue;
+    ++reports;
+    const LinearizabilityOptions defaults;
+    const auto lines = std::count(result.report.begin(), result.report.end(), '\n');
+    EXPECT_LE(lines, defaults.report_ops_max + 4) << result.report;
+    EXPECT_NE(result.report.find("<- cannot be placed"), std::string::npos) << result.report;
+    const bool elided = result.report.find(" earlier ops\n") != std::string::npos ||
+                        result.report.find(" later ops\n") != std::string::npos;
+    EXPECT_TRUE(elided) << result.report;
+    EXPECT_NE(result.report.find("the longest linearizable order ends: #"), std::string::npos);
+  }
+  EXPECT_GE(reports, 3);
+}
+
 // Histories from a real register pass; one flipped answer is caught almost always (a flip
 // can be harmless: a read overlapping two writes may legally see either).
 TEST(LinearizabilityTest, RandomHistoriesPassAndFlippedOnesMostlyFail) {
