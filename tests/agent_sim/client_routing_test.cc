@@ -2,12 +2,15 @@
 // servers and two clients that keep writing and reading; the server one client talks to is
 // killed, and restarted later, three times over. A write in flight at the kill may fail (its
 // outcome is unknown, Consul does not retry writes); the client's writes must then succeed
-// again within kRecoveryBound, with at most one failure per client per kill. Reads never fail
-// (one that timed out or whose server failed goes once to the next server). An idle stretch at
-// the end must see each client rebalance (every 120-180 s). And a client cut off from its
-// server alone (gossip still shows the server alive, through the others' indirect probes)
-// leaves it after one forward's timeout: its reads go on, one write may fail. The bounds
-// measured are printed. Seeds 1-50; CLIENT_ROUTING_SEEDS=N runs 1..N.
+// again within kRecoveryBound (kRecoveryAfterElectionBound when the killed server led), with
+// at most one failure per client per kill: the kill breaks the client's stream to that server
+// (StreamBrokenInput), so it moves to the next server at once, not on gossip's verdict or the
+// forward's timeout. Reads never fail (one whose server failed goes once to the next server).
+// An idle stretch at the end must see each client rebalance (every 120-180 s). And a client
+// cut off from its server alone (gossip still shows the server alive, through the others'
+// indirect probes) leaves it after one forward's timeout: its reads go on, one write may fail
+// (a partition is silence, no stream breaks). The bounds measured are printed ("L": the
+// killed server led). Seeds 1-50; CLIENT_ROUTING_SEEDS=N runs 1..N.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -28,14 +31,18 @@ constexpr int kClients = 2;
 constexpr int kKills = 3;
 // Between two writes of one client.
 constexpr Duration kWriteGap = absl::Milliseconds(200);
-// From a kill to the first write answered OK that was sent after it: gossip's verdict on the
-// dead server (probe, suspicion: ~4-6 s here) or the forward's 7 s timeout, a new election
-// when the dead server led, the next write.
-constexpr Duration kRecoveryBound = absl::Seconds(12);
+// From a kill to the first write answered OK that was sent after it: the broken stream (the
+// link's delay), the next write (kWriteGap apart) to the next server. Measured over seeds
+// 1-500 (1,023 kills of a follower): median 175 ms, p99 208 ms, max 211 ms.
+constexpr Duration kRecoveryBound = absl::Milliseconds(500);
+// The same when the killed server led: an election first. Seeds 1-500 (477 kills of the
+// leader): median 656 ms, p99 974 ms, max 1.43 s.
+constexpr Duration kRecoveryAfterElectionBound = absl::Seconds(2);
 constexpr Duration kDownFor = absl::Seconds(20);
 constexpr Duration kUpFor = absl::Seconds(20);
 constexpr Duration kElectionBound = absl::Seconds(30);
-// A client cut off from its server: the forward's timeout (rpc_timeout, 7 s) and the next write.
+// A client cut off from its server: the forward's timeout (rpc_timeout, 7 s) and the next write
+// (seeds 1-500: median 7.373 s, max 7.395 s).
 constexpr Duration kTimeoutRecoveryBound = absl::Seconds(9);
 
 struct Write {
@@ -81,6 +88,7 @@ class Writer {
 
 struct KillOutcome {
   Duration recovery = absl::InfiniteDuration();  // the killed server's client
+  bool led = false;  // the killed server was the leader: an election comes first
   int failures[kClients] = {0, 0};
 };
 
@@ -143,6 +151,7 @@ TEST_P(ClientRouting, WritesGoOnWhenTheServerAClientTalksToIsKilled) {
 
   std::vector<KillOutcome> kills;
   std::vector<Time> kill_times;
+  std::vector<bool> kill_led;
   for (int k = 0; k < kKills; ++k) {
     const int c = k % kClients;
     const NodeId client{static_cast<uint64_t>(kServers + 1 + c)};
@@ -150,6 +159,8 @@ TEST_P(ClientRouting, WritesGoOnWhenTheServerAClientTalksToIsKilled) {
     ASSERT_TRUE(victim.valid()) << "client " << ToString(client) << " knows no server";
     const std::string name = AgentAt(sim, client)->router()->Current()->name;
     kill_times.push_back(sim.now());
+    const std::vector<NodeId> leaders = Leaders(sim);
+    kill_led.push_back(leaders.size() == 1 && leaders[0] == victim);
     sim.Kill(victim);
     sim.RunFor(kDownFor);
     EXPECT_NE(AgentAt(sim, client)->router()->Current()->name, name) << "kill " << k << ": still routed to the dead server";
@@ -173,6 +184,7 @@ TEST_P(ClientRouting, WritesGoOnWhenTheServerAClientTalksToIsKilled) {
   Duration worst = absl::ZeroDuration();
   for (int k = 0; k < kKills; ++k) {
     KillOutcome o;
+    o.led = kill_led[k];
     for (int c = 0; c < kClients; ++c) {
       Duration recovery = absl::InfiniteDuration();
       std::string errors;
@@ -187,8 +199,8 @@ TEST_P(ClientRouting, WritesGoOnWhenTheServerAClientTalksToIsKilled) {
       Measure(*readers[c], kill_times[k], kill_times[k + 1], &read_failures, &unused, &errors);
       EXPECT_EQ(read_failures, 0) << "kill " << k << ": client " << c << " failed reads" << errors;
     }
-    EXPECT_LE(o.recovery, kRecoveryBound) << "kill " << k << ": the killed server's client wrote again after "
-                                          << o.recovery;
+    EXPECT_LE(o.recovery, o.led ? kRecoveryAfterElectionBound : kRecoveryBound)
+        << "kill " << k << (o.led ? " (the leader)" : "") << ": the killed server's client wrote again after " << o.recovery;
     worst = std::max(worst, o.recovery);
     kills.push_back(o);
   }
@@ -197,9 +209,10 @@ TEST_P(ClientRouting, WritesGoOnWhenTheServerAClientTalksToIsKilled) {
   for (auto& r : readers) reads += r->writes().size();
   EXPECT_GT(total, 200u);
   EXPECT_GT(reads, 200u);
-  std::printf("seed %llu: writes %zu, reads %zu; recovery after each kill %s %s %s (worst %s); failures per kill (c1,c2) %d,%d %d,%d %d,%d\n",
+  std::printf("seed %llu: writes %zu, reads %zu; recovery after each kill %s%s %s%s %s%s (worst %s); failures per kill (c1,c2) %d,%d %d,%d %d,%d\n",
               static_cast<unsigned long long>(GetParam()), total, reads, absl::FormatDuration(kills[0].recovery).c_str(),
-              absl::FormatDuration(kills[1].recovery).c_str(), absl::FormatDuration(kills[2].recovery).c_str(),
+              kills[0].led ? "L" : "", absl::FormatDuration(kills[1].recovery).c_str(), kills[1].led ? "L" : "",
+              absl::FormatDuration(kills[2].recovery).c_str(), kills[2].led ? "L" : "",
               absl::FormatDuration(worst).c_str(), kills[0].failures[0], kills[0].failures[1], kills[1].failures[0],
               kills[1].failures[1], kills[2].failures[0], kills[2].failures[1]);
 }
