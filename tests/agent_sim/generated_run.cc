@@ -111,7 +111,7 @@ class Generated {
   void WipeRestart(int index);
   bool ConfigurationWhole();
   void KillNow(int victim, bool torn, bool wipe);
-  void FireArmedKill(NodeId id);
+  void FireArmedKill(NodeId id, const Effects& effects);
   void Pause();
   void ClockStep();
   bool Server(int index) const { return index <= c_.servers; }
@@ -176,8 +176,8 @@ void Generated::Start() {
     link.latency_jitter_mean = c_.delay.jitter_mean;
   }
   run_.sim().network().SetDefaultLink(link);
-  run_.AddObserver([this](NodeId id, const Input&, const Effects&) {
-    FireArmedKill(id);
+  run_.AddObserver([this](NodeId id, const Input&, const Effects& effects) {
+    FireArmedKill(id, effects);
     auto* m = static_cast<agent::AgentMachine*>(run_.sim().machine(id));
     if (m == nullptr || m->raft() == nullptr || m->raft()->role() != raft::Role::kLeader) return;
     if (m->raft()->term() <= leader_term_seen_) return;
@@ -300,9 +300,10 @@ void Generated::Kill() {
 
 // After every step: an armed torn kill fires as soon as its victim has an unsynced write (at
 // once, before the sync can finish: syncs take at least DiskConfig::sync_latency_min).
-void Generated::FireArmedKill(NodeId id) {
+void Generated::FireArmedKill(NodeId id, const Effects& effects) {
   if (!armed_victim_.has_value() || run_.node(*armed_victim_) != id) return;
-  if (!run_.sim().IsUp(id) || run_.sim().disk(id).unsynced_writes() == 0) return;
+  // The observer runs before the step's effects: its writes reach the disk just after.
+  if (!run_.sim().IsUp(id) || (effects.writes.empty() && run_.sim().disk(id).unsynced_writes() == 0)) return;
   const int victim = *armed_victim_;
   armed_victim_.reset();
   run_.sim().After(absl::ZeroDuration(), [this, victim] { KillNow(victim, true, false); });
