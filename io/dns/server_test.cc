@@ -153,7 +153,8 @@ class TcpClient {
 // The server on its own loop thread, asking a fake agent that resolves on a store.
 class Fixture {
  public:
-  explicit Fixture(DnsServerOptions options) {
+  // stale_contact_ms: the last contact a stale read's answer reports (a server behind its leader).
+  explicit Fixture(DnsServerOptions options, uint64_t stale_contact_ms = 0) {
     uv_loop_init(&loop_);
     state::RegisterRequest r;
     r.node.name = "n1";
@@ -165,12 +166,13 @@ class Fixture {
     r.service = s;
     EXPECT_TRUE(store_.Register(1, SimEpoch(), r).ok());
     server_ = std::make_unique<DnsServer>(&loop_, std::move(options),
-                                          [this](std::string method, std::string body, auto done) {
+                                          [this, stale_contact_ms](std::string method, std::string body, auto done) {
                                             proto::agent::Call call;
                                             EXPECT_EQ(method, agent::kDnsQueryMethod);
                                             EXPECT_TRUE(call.ParseFromString(body));
-                                            EXPECT_EQ(call.consistency(), "stale");
+                                            consistencies_.push_back(call.consistency());
                                             proto::agent::Reply reply;
+                                            if (call.consistency() == "stale") reply.set_last_contact_ms(stale_contact_ms);
                                             ::muster::Response response;
                                             response.status = agent::ServeDnsQuery(store_, call, ++asked_, &reply);
                                             response.body = reply.SerializeAsString();
@@ -198,12 +200,14 @@ class Fixture {
   int port() const { return port_; }
   int tcp_port() const { return tcp_port_; }
   const DnsServerStats& stats() const { return server_->stats(); }  // after Stop
+  const std::vector<std::string>& consistencies() const { return consistencies_; }  // after Stop
 
  private:
   uv_loop_t loop_;
   uv_async_t stop_;
   state::Store store_;
   uint64_t asked_ = 0;
+  std::vector<std::string> consistencies_;
   std::unique_ptr<DnsServer> server_;
   int port_ = 0;
   int tcp_port_ = 0;
@@ -239,6 +243,36 @@ TEST(DnsServer, AnswersOverUdpAndSeveralQueriesOnOneTcpConnection) {
   EXPECT_EQ(ids, (std::set<uint16_t>{1, 2, 3}));
   f.Stop();
   EXPECT_EQ(f.stats().queries, 5u);
+}
+
+// Stale by default (Consul's allow_stale); an answer from a server whose last contact with its
+// leader is past max_stale is asked again in the default mode; allow_stale off never asks stale.
+TEST(DnsServer, StaleReadsAndMaxStale) {
+  {
+    DnsServerOptions options;
+    options.config.max_stale = absl::Seconds(5);
+    Fixture f(options, /*stale_contact_ms=*/6000);
+    UdpClient udp;
+    EXPECT_EQ(Read(udp.Ask(f.port(), QueryBytes("web.service.consul.", LDNS_RR_TYPE_A, 1))).first_a, "10.0.0.1");
+    f.Stop();
+    EXPECT_EQ(f.consistencies(), (std::vector<std::string>{"stale", ""}));
+  }
+  {
+    Fixture f({}, /*stale_contact_ms=*/6000);  // Consul's max_stale: ten years
+    UdpClient udp;
+    EXPECT_EQ(Read(udp.Ask(f.port(), QueryBytes("web.service.consul.", LDNS_RR_TYPE_A, 2))).first_a, "10.0.0.1");
+    f.Stop();
+    EXPECT_EQ(f.consistencies(), (std::vector<std::string>{"stale"}));
+  }
+  {
+    DnsServerOptions options;
+    options.config.allow_stale = false;
+    Fixture f(options);
+    UdpClient udp;
+    EXPECT_EQ(Read(udp.Ask(f.port(), QueryBytes("web.service.consul.", LDNS_RR_TYPE_A, 3))).first_a, "10.0.0.1");
+    f.Stop();
+    EXPECT_EQ(f.consistencies(), (std::vector<std::string>{""}));
+  }
 }
 
 TEST(DnsServer, TcpIdleConnectionsAndBrokenFramingAreClosed) {
