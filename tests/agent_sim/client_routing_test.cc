@@ -9,11 +9,13 @@
 // An idle stretch at the end must see each client rebalance (every 120-180 s). And a client
 // cut off from its server alone (gossip still shows the server alive, through the others'
 // indirect probes) leaves it after one forward's timeout: its reads go on, one write may fail
-// (a partition is silence, no stream breaks). The bounds measured are printed ("L": the
-// killed server led). Seeds 1-50; CLIENT_ROUTING_SEEDS=N runs 1..N.
+// (a partition is silence, no stream breaks). A follower whose stream to a killed leader
+// breaks fails its forwarded write at once and holds its forwarded read for the new leader.
+// The bounds measured are printed ("L": the killed server led). Seeds 1-50; CLIENT_ROUTING_SEEDS=N runs 1..N.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -247,6 +249,40 @@ TEST_P(ClientRouting, AClientCutOffFromItsServerLeavesItAfterOneTimeout) {
   EXPECT_GT(writer.writes().size(), 100u);
   std::printf("seed %llu: cut off from %s: writes OK again after %s, %d failed\n", static_cast<unsigned long long>(GetParam()),
               ToString(server).c_str(), absl::FormatDuration(recovery).c_str(), write_failures);
+}
+
+// A follower's forwards to a leader that is killed (its stream breaks): a write fails at once,
+// its outcome unknown, well before the election ends; a read is held and answered by the new
+// leader.
+TEST(ClientRoutingServerForward, AForwardToAKilledLeaderFailsAWriteAndHoldsARead) {
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    sim::Simulator sim(seed);
+    ASSERT_NO_FATAL_FAILURE(BuildCluster(sim));
+    const std::vector<NodeId> leaders = Leaders(sim);
+    ASSERT_EQ(leaders.size(), 1u);
+    const NodeId follower{leaders[0].value % kServers + 1};
+    pba::Call put, get;
+    put.set_key("forwarded");
+    put.set_value("v");
+    get.set_key("forwarded");
+    std::optional<Response> put_answer, get_answer;
+    Time put_at, get_at;
+    const Time kill = sim.now();
+    sim.Request(follower, "kv.put", put.SerializeAsString(), [&](const Response& r) { put_answer = r, put_at = sim.now(); });
+    sim.Request(follower, "kv.get", get.SerializeAsString(), [&](const Response& r) { get_answer = r, get_at = sim.now(); });
+    sim.Kill(leaders[0]);
+    ASSERT_TRUE(sim.RunUntil([&] { return put_answer.has_value() && get_answer.has_value(); }, absl::Seconds(10)))
+        << "seed " << seed;
+    EXPECT_FALSE(put_answer->status.ok()) << "seed " << seed;
+    EXPECT_NE(put_answer->status.ToString().find("connection to the leader broke: outcome unknown"), std::string::npos)
+        << "seed " << seed << ": " << put_answer->status;
+    EXPECT_LE(put_at - kill, absl::Milliseconds(50)) << "seed " << seed << ": not at the break";
+    EXPECT_EQ(get_answer->status.code(), absl::StatusCode::kNotFound) << "seed " << seed << ": " << get_answer->status;
+    EXPECT_LE(get_at - kill, kRecoveryAfterElectionBound) << "seed " << seed;
+    std::printf("seed %llu: the follower's forwarded write failed %s after the leader's kill, its read answered after %s\n",
+                static_cast<unsigned long long>(seed), absl::FormatDuration(put_at - kill).c_str(),
+                absl::FormatDuration(get_at - kill).c_str());
+  }
 }
 
 // A client that knows no server holds a request for rpc_timeout, then fails it as Consul's
