@@ -166,7 +166,7 @@ void AgentRun::Watch(int w, uint64_t last_index) {
   }
   std::vector<int> candidates;
   for (int i : indexes()) {
-    if (up(i) && agent(i)->raft() != nullptr) candidates.push_back(i);
+    if (up(i) && (through_clients_ || agent(i)->raft() != nullptr)) candidates.push_back(i);
   }
   if (candidates.empty()) {
     sim_.After(absl::Milliseconds(100), [this, w, last_index] { Watch(w, last_index); });
@@ -220,7 +220,7 @@ void AgentRun::WorkloadTick(Duration period) {
   if (in_flight_ >= kWorkloadInFlightMax) return;
   std::vector<int> candidates;
   for (int i : targets_.empty() ? indexes() : targets_) {
-    if (up(i) && agent(i)->raft() != nullptr) candidates.push_back(i);
+    if (up(i) && (through_clients_ || agent(i)->raft() != nullptr)) candidates.push_back(i);
   }
   if (candidates.empty()) return;
   const int to = candidates[rng_.Uniform(candidates.size())];

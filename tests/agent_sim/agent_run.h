@@ -105,6 +105,9 @@ class AgentRun {
   // The prefix the watchers list (default "k/", every key the workload puts: each answer is
   // a pass over all of them, which dominates long runs at high rates).
   void set_watch_prefix(std::string prefix) { watch_prefix_ = std::move(prefix); }
+  // The workload and the watchers send through client agents too (their RPCs routed to a
+  // server, core/agent/server_router.h), not only through servers (the default).
+  void set_through_clients(bool on) { through_clients_ = on; }
   // One put through agent `index`; `acked` says whether it was acknowledged.
   void Put(int index, const std::string& key, const std::string& value, std::shared_ptr<bool> acked = nullptr);
   // One read of `key` (already put) through agent `index` with `consistency`, checked as the
@@ -193,6 +196,7 @@ class AgentRun {
   uint64_t puts_sent_ = 0, puts_acked_ = 0, reads_sent_ = 0, reads_ok_ = 0, forwarded_sent_ = 0;
   uint64_t watch_answers_ = 0, watch_index_moves_ = 0;
   double cas_share_ = 0;
+  bool through_clients_ = false;
   Duration log_matching_interval_ = kLogMatchingInterval;
   std::string watch_prefix_ = "k/";
   uint64_t next_cas_value_ = 1, cas_sent_ = 0, cas_applied_ = 0;

@@ -522,6 +522,7 @@ GeneratedResult RunGenerated(const GeneratedConfig& base, std::FILE* trace_out) 
   run.checker().set_hash_record_interval(kHashRecordInterval);
   run.set_watch_prefix(kWatchPrefix);
   run.set_log_matching_interval(kLogMatchingEvery);
+  run.set_through_clients(c.clients > 0);
   Generated g(run, c, trace_out);
   g.Start();
   g.SafetyPhase();
