@@ -253,7 +253,9 @@ void SerfSnapshot::Write(Time now, const gossip::Serf& pool, bool left, Effects*
 std::vector<Address> SerfSnapshot::Tick(Time now, const gossip::Serf& pool, bool members_changed, Effects* out) {
   if (left_) return {};
   std::vector<Address> seeds;
-  if (rejoin_until_.has_value()) {
+  // Who is missing is looked at only when the pool's members changed or an attempt is due
+  // (it is a pass over up to kSnapshotMembersMax names; steps are many more).
+  if (rejoin_until_.has_value() && (members_changed || now >= next_rejoin_ || now >= *rejoin_until_)) {
     std::vector<const SnapshotMember*> missing = Missing(pool);
     if (missing.empty()) {
       log_.Info(now, "serf: Re-joined every previously known node");
@@ -269,8 +271,8 @@ std::vector<Address> SerfSnapshot::Tick(Time now, const gossip::Serf& pool, bool
       seeds = Pick(std::move(missing), pool);
       log_.Debug(now, "serf: re-join attempt to previously known nodes: ", absl::StrJoin(seeds, ","));
     }
-    if (rejoin_until_.has_value()) out->WakeAt(std::min(next_rejoin_, *rejoin_until_));
   }
+  if (rejoin_until_.has_value()) out->WakeAt(std::min(next_rejoin_, *rejoin_until_));
   if (members_changed || written_clocks_[0] != pool.member_ltime() || written_clocks_[1] != pool.event_ltime() ||
       written_clocks_[2] != pool.query_ltime()) {
     dirty_ = true;
