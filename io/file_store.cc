@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -18,22 +20,17 @@ constexpr char kLogName[] = "store.log";
 constexpr char kTempName[] = "store.log.tmp";
 constexpr size_t kHeaderBytes = 8;
 
-// CRC-32 (IEEE 802.3, reflected), as zlib's crc32: enough to tell a torn append from a record.
-constexpr std::array<uint32_t, 256> MakeCrcTable() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-constexpr std::array<uint32_t, 256> kCrcTable = MakeCrcTable();
-
+// zlib's CRC-32: enough to tell a torn append from a record.
 uint32_t Crc32(std::string_view data) {
-  uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char b : data) c = kCrcTable[(c ^ b) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
+  uLong c = ::crc32(0L, Z_NULL, 0);
+  // crc32 takes a uInt length: feed it in pieces so a record past 4 GiB could not wrap.
+  size_t at = 0;
+  while (at < data.size()) {
+    const uInt n = static_cast<uInt>(std::min<size_t>(data.size() - at, 1u << 30));
+    c = ::crc32(c, reinterpret_cast<const Bytef*>(data.data() + at), n);
+    at += n;
+  }
+  return static_cast<uint32_t>(c);
 }
 
 void PutU32(std::string* out, uint32_t v) {

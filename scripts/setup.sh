@@ -11,7 +11,7 @@ PACKAGES=(
   protobuf-compiler libprotobuf-dev libabsl-dev libuv1-dev librocksdb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libhttp-parser-dev libldns-dev libre2-dev
-  libh2o-dev libssl-dev wrk libcurl4-openssl-dev
+  libh2o-dev libssl-dev wrk libcurl4-openssl-dev zlib1g-dev
   python3 python3-consul dnsutils
 )
 
