@@ -79,26 +79,12 @@ absl::StatusOr<EventHandlerDefinition> ParseEventHandler(std::string_view spec) 
   return h;
 }
 
-std::string EventClean(std::string_view value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::string MemberEventStdin(const std::vector<HandlerMember>& members) {
   std::string out;
   for (const HandlerMember& m : members) {
     auto role = m.tags.find("role");
-    absl::StrAppend(&out, EventClean(m.name), "\t", m.address, "\t", EventClean(role == m.tags.end() ? "" : role->second),
-                    "\t", EventClean(TagsText(m.tags)), "\n");
+    absl::StrAppend(&out, gossip::EventClean(m.name), "\t", m.address, "\t", gossip::EventClean(role == m.tags.end() ? "" : role->second),
+                    "\t", gossip::EventClean(TagsText(m.tags)), "\n");
   }
   return out;
 }

@@ -69,8 +69,6 @@ struct HandlerMember {
   gossip::TagMap tags;
 };
 
-// Serf's eventClean: tab and newline as the two characters \t and \n.
-std::string EventClean(std::string_view value);
 // The standard input of a member event's run.
 std::string MemberEventStdin(const std::vector<HandlerMember>& members);
 // The standard input of a user event's run.
