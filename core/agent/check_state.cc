@@ -43,6 +43,7 @@ std::string_view CheckKindType(CheckKind kind) {
     case CheckKind::kScript:
     case CheckKind::kShell: return "script";
     case CheckKind::kMaintenance: return "maintenance";
+    case CheckKind::kAlias: return "alias";
   }
   return "";
 }
@@ -60,6 +61,13 @@ absl::Status ValidateCheck(CheckDefinition* def, bool enable_script_checks) {
   if (def->id.empty()) return absl::InvalidArgumentError("Missing check ID");
   if (def->name.empty()) return absl::InvalidArgumentError("Missing check name");
   if (def->kind == CheckKind::kMaintenance) return absl::OkStatus();
+  if (def->kind == CheckKind::kAlias) {
+    // Consul: an alias check has no interval, TTL or script of its own.
+    if (def->alias_service.empty() && def->alias_node.empty()) {
+      return absl::InvalidArgumentError("AliasService or AliasNode must be set for an alias check");
+    }
+    return absl::OkStatus();
+  }
   if (def->kind == CheckKind::kTtl) {
     if (def->ttl <= absl::ZeroDuration()) {
       return absl::InvalidArgumentError(
@@ -111,6 +119,7 @@ ProcessStart CheckProcess(const CheckDefinition& def) {
     case CheckKind::kShell:
     case CheckKind::kTtl:  // never run; a shell of nothing if asked
     case CheckKind::kMaintenance:
+    case CheckKind::kAlias:
       p.kind = ProcessStart::Kind::kShell;
       p.command = def.script;
       break;
@@ -153,6 +162,7 @@ CheckResult ResultOfExit(const CheckDefinition& def, const ProcessExitedInput& e
     case CheckKind::kShell:
     case CheckKind::kTtl:
     case CheckKind::kMaintenance:
+    case CheckKind::kAlias:
       if (exit.timed_out) {
         r.status = HealthStatus::kCritical;
         r.output = absl::StrCat("Timed out (", FormatGoDuration(def.EffectiveTimeout()), ") running check");
@@ -163,6 +173,33 @@ CheckResult ResultOfExit(const CheckDefinition& def, const ProcessExitedInput& e
                                        : HealthStatus::kCritical;
       r.output = exit.output;
       break;
+  }
+  r.output = CutCheckOutput(r.output);
+  return r;
+}
+
+CheckResult AliasResult(const CheckDefinition& alias, std::string_view self_id,
+                        const std::vector<state::Check>& node_checks, bool service_registered) {
+  using state::HealthStatus;
+  CheckResult r{HealthStatus::kPassing, "No checks found."};
+  bool service_seen = false;
+  for (const state::Check& c : node_checks) {
+    if (!self_id.empty() && c.check_id == self_id) continue;
+    if (!alias.alias_node.empty() && c.node != alias.alias_node) continue;
+    const bool of_service = c.service_id == alias.alias_service;
+    if (!c.service_id.empty() && !of_service) continue;  // another service's check
+    service_seen = service_seen || of_service;
+    if (c.status == HealthStatus::kCritical || c.status == HealthStatus::kWarning) {
+      r.status = c.status;
+      r.output = absl::StrCat("Aliased check \"", c.name, "\" failing: ", c.output);
+      if (c.status == HealthStatus::kCritical) break;  // nothing outranks it
+    } else if (r.status == HealthStatus::kPassing) {
+      r.output = "All checks passing.";
+    }
+  }
+  if (!service_seen && !service_registered) {
+    r.status = HealthStatus::kCritical;
+    r.output = absl::StrCat("Service ", alias.alias_service, " could not be found on node ", alias.alias_node);
   }
   r.output = CutCheckOutput(r.output);
   return r;

@@ -37,9 +37,10 @@ enum class CheckKind : uint8_t {
   kScript,  // Args, run without a shell (Consul's ScriptArgs)
   kShell,   // the legacy Script field, through /bin/sh -c
   kMaintenance,  // Consul's maintenance checks: critical while they exist, never run
+  kAlias,        // mirrors the health of another service (Consul's CheckAlias), never run
 };
 
-// Consul's check Type field: "ttl", "http", "tcp", "script", "maintenance".
+// Consul's check Type field: "ttl", "http", "tcp", "script", "maintenance", "alias".
 std::string_view CheckKindType(CheckKind kind);
 
 struct CheckDefinition {
@@ -65,8 +66,10 @@ struct CheckDefinition {
   // this long.
   Duration deregister_critical_service_after = absl::ZeroDuration();
   state::HealthStatus initial_status = state::HealthStatus::kCritical;
+  std::string alias_service;  // kAlias: the service ID whose health this check mirrors
+  std::string alias_node;     // kAlias: empty for this agent's node
 
-  bool runs() const { return kind != CheckKind::kTtl && kind != CheckKind::kMaintenance; }
+  bool runs() const { return kind != CheckKind::kTtl && kind != CheckKind::kMaintenance && kind != CheckKind::kAlias; }
   Duration EffectiveTimeout() const;
   friend bool operator==(const CheckDefinition&, const CheckDefinition&) = default;
 };
@@ -91,6 +94,16 @@ struct CheckResult {
   std::string output;
 };
 CheckResult ResultOfExit(const CheckDefinition& def, const ProcessExitedInput& exit);
+
+// Consul's alias rule (agent/checks/alias.go) over the checks of the aliased node: checks of
+// other services are skipped, node checks count; any critical gives critical ("Aliased check
+// %q failing: <output>", the first critical), else any warning gives warning (the last one),
+// else passing ("All checks passing.", or "No checks found." when none counted). When no
+// check of the service was seen and `service_registered` is false the result is critical
+// ("Service <id> could not be found on node <alias_node>"). `self_id` (the alias check's own
+// ID; empty for a remote node) is skipped, so a node-level alias never feeds on itself.
+CheckResult AliasResult(const CheckDefinition& alias, std::string_view self_id,
+                        const std::vector<state::Check>& node_checks, bool service_registered);
 
 // The status of one check as its results come in: a result counts only once
 // success_before_passing consecutive successes (passing or warning) or

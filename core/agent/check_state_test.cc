@@ -213,5 +213,88 @@ TEST(CheckProcessStart, EachKindItsTask) {
   EXPECT_EQ(p.address, "[::1]:80");
 }
 
+state::Check NodeCheck(std::string id, HealthStatus status, std::string service_id = "", std::string output = "") {
+  state::Check c;
+  c.node = "n1";
+  c.check_id = c.name = std::move(id);
+  c.status = status;
+  c.service_id = std::move(service_id);
+  c.output = std::move(output);
+  return c;
+}
+
+CheckDefinition AliasOf(std::string service, std::string node = "") {
+  CheckDefinition d;
+  d.id = d.name = "alias";
+  d.kind = CheckKind::kAlias;
+  d.alias_service = std::move(service);
+  d.alias_node = std::move(node);
+  return d;
+}
+
+TEST(AliasRule, EveryBranchAsConsul) {
+  const CheckDefinition alias = AliasOf("web1");
+  // Nothing counted, the service registered: passing, "No checks found.".
+  CheckResult r = AliasResult(alias, "alias", {}, /*service_registered=*/true);
+  EXPECT_EQ(r.status, HealthStatus::kPassing);
+  EXPECT_EQ(r.output, "No checks found.");
+  // Nothing counted, the service unknown: critical, naming the service and node.
+  r = AliasResult(AliasOf("web1", "n2"), "", {}, false);
+  EXPECT_EQ(r.status, HealthStatus::kCritical);
+  EXPECT_EQ(r.output, "Service web1 could not be found on node n2");
+  // Only passing checks: "All checks passing.".
+  r = AliasResult(alias, "alias", {NodeCheck("a", HealthStatus::kPassing, "web1")}, true);
+  EXPECT_EQ(r.status, HealthStatus::kPassing);
+  EXPECT_EQ(r.output, "All checks passing.");
+  // Another service's critical check is skipped; a node check counts.
+  r = AliasResult(alias, "alias",
+                  {NodeCheck("other", HealthStatus::kCritical, "db1"), NodeCheck("a", HealthStatus::kPassing, "web1")},
+                  true);
+  EXPECT_EQ(r.status, HealthStatus::kPassing);
+  r = AliasResult(alias, "alias",
+                  {NodeCheck("a", HealthStatus::kPassing, "web1"), NodeCheck("serf", HealthStatus::kCritical, "", "gone")},
+                  true);
+  EXPECT_EQ(r.status, HealthStatus::kCritical);
+  EXPECT_EQ(r.output, "Aliased check \"serf\" failing: gone");
+  // A warning wins over passing, and a later passing check does not take it back.
+  r = AliasResult(alias, "alias",
+                  {NodeCheck("a", HealthStatus::kWarning, "web1", "slow"), NodeCheck("b", HealthStatus::kPassing, "web1")},
+                  true);
+  EXPECT_EQ(r.status, HealthStatus::kWarning);
+  EXPECT_EQ(r.output, "Aliased check \"a\" failing: slow");
+  // A critical outranks a warning wherever it comes, and the first critical is named.
+  r = AliasResult(alias, "alias",
+                  {NodeCheck("a", HealthStatus::kWarning, "web1"), NodeCheck("b", HealthStatus::kCritical, "web1", "x"),
+                   NodeCheck("c", HealthStatus::kCritical, "web1", "y")},
+                  true);
+  EXPECT_EQ(r.status, HealthStatus::kCritical);
+  EXPECT_EQ(r.output, "Aliased check \"b\" failing: x");
+  // A check of the service seen: never "not found", even when the service is not known.
+  r = AliasResult(alias, "alias", {NodeCheck("a", HealthStatus::kPassing, "web1")}, false);
+  EXPECT_EQ(r.status, HealthStatus::kPassing);
+  // Only node checks seen and the service unknown: critical, not found.
+  r = AliasResult(alias, "alias", {NodeCheck("serf", HealthStatus::kPassing)}, false);
+  EXPECT_EQ(r.status, HealthStatus::kCritical);
+  EXPECT_EQ(r.output, "Service web1 could not be found on node ");
+  // The alias check itself (a node check) is never counted.
+  r = AliasResult(alias, "alias", {NodeCheck("alias", HealthStatus::kCritical)}, true);
+  EXPECT_EQ(r.status, HealthStatus::kPassing);
+  // Checks of another node than the aliased one are skipped.
+  state::Check elsewhere = NodeCheck("a", HealthStatus::kCritical, "web1");
+  elsewhere.node = "n3";
+  r = AliasResult(AliasOf("web1", "n2"), "", {elsewhere}, true);
+  EXPECT_EQ(r.status, HealthStatus::kPassing);
+  EXPECT_EQ(r.output, "No checks found.");
+}
+
+TEST(AliasRule, ValidationAndKind) {
+  CheckDefinition d = AliasOf("web1");
+  EXPECT_TRUE(ValidateCheck(&d, false).ok());  // no interval, TTL or script needed
+  EXPECT_FALSE(d.runs());
+  EXPECT_EQ(CheckKindType(d.kind), "alias");
+  d.alias_service.clear();
+  EXPECT_FALSE(ValidateCheck(&d, false).ok());
+}
+
 }  // namespace
 }  // namespace muster::agent

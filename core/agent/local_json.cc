@@ -177,12 +177,16 @@ absl::StatusOr<CheckDefinition> ReadCheck(const Json& j, std::string_view what) 
       s = r.Duration(v, "Timeout", &def.timeout);
     } else if (k == "deregistercriticalserviceafter") {
       s = r.Duration(v, "DeregisterCriticalServiceAfter", &def.deregister_critical_service_after);
+    } else if (k == "aliasservice") {
+      s = r.String(v, "AliasService", &def.alias_service, 256);
+    } else if (k == "aliasnode") {
+      s = r.String(v, "AliasNode", &def.alias_node, 256);
     } else if (k == "successbeforepassing" || k == "failuresbeforecritical") {
       int64_t n = 0;
       s = r.Int(v, it.key(), 0, 1'000'000, &n);
       (k == "successbeforepassing" ? def.success_before_passing : def.failures_before_critical) = static_cast<int>(n);
     }
-    // Other fields (Definition, GRPC, DockerContainerID, AliasService, ...) are ignored as
+    // Other fields (Definition, GRPC, DockerContainerID, ...) are ignored as
     // encoding/json ignores what it does not know; a check of only those has no kind and is
     // refused below.
     if (!s.ok()) return s;
@@ -197,6 +201,8 @@ absl::StatusOr<CheckDefinition> ReadCheck(const Json& j, std::string_view what) 
     def.kind = CheckKind::kShell;
   } else if (def.ttl > absl::ZeroDuration()) {
     def.kind = CheckKind::kTtl;
+  } else if (!def.alias_service.empty() || !def.alias_node.empty()) {
+    def.kind = CheckKind::kAlias;
   } else {
     return absl::InvalidArgumentError(
         "Must provide TTL or Script/DockerContainerID/HTTP/TCP/GRPC/AliasNode/AliasService and Interval");

@@ -180,5 +180,28 @@ TEST(AgentJson, Shapes) {
   EXPECT_TRUE(k["ServiceTags"].is_array());
 }
 
+TEST(CheckRegistrationJson, AliasInAnySpelling) {
+  absl::StatusOr<CheckDefinition> c = ParseCheckRegistration(R"({"Name": "a", "AliasService": "web1"})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kind, CheckKind::kAlias);
+  EXPECT_EQ(c->alias_service, "web1");
+  c = ParseCheckRegistration(R"({"name": "a", "alias_service": "web1", "alias_node": "n2"})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kind, CheckKind::kAlias);
+  EXPECT_EQ(c->alias_node, "n2");
+  c = ParseCheckRegistration(R"({"name": "a", "aliasservice": "web1"})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->alias_service, "web1");
+  absl::StatusOr<ServiceRegistration> reg = ParseServiceRegistration(
+      R"({"Name": "web-proxy", "Check": {"AliasService": "web1"}, "Checks": [{"alias_service": "db1"}]})");
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  ASSERT_EQ(reg->checks.size(), 2u);
+  EXPECT_EQ(reg->checks[0].kind, CheckKind::kAlias);
+  EXPECT_EQ(reg->checks[0].alias_service, "web1");
+  EXPECT_EQ(reg->checks[1].alias_service, "db1");
+  EXPECT_EQ(reg->checks[1].service_id, "web-proxy");
+  EXPECT_FALSE(ParseCheckRegistration(R"({"name": "a", "AliasService": 7})").ok());
+}
+
 }  // namespace
 }  // namespace muster::agent

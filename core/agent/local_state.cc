@@ -76,6 +76,8 @@ Json CheckRecordJson(const LocalCheck& c) {
   j["FailuresBeforeCritical"] = d.failures_before_critical;
   j["DeregisterCriticalServiceAfter"] = Ns(d.deregister_critical_service_after);
   j["InitialStatus"] = static_cast<int>(d.initial_status);
+  j["AliasService"] = d.alias_service;
+  j["AliasNode"] = d.alias_node;
   j["Status"] = static_cast<int>(c.state.status());
   j["Output"] = c.state.output();
   return j;
@@ -91,7 +93,7 @@ std::optional<LocalCheck> CheckFromRecord(std::string_view text, Time now) {
   d.service_id = j.value("ServiceID", "");
   d.notes = j.value("Notes", "");
   const int kind = j.value("Kind", 0);
-  if (kind < 0 || kind > static_cast<int>(CheckKind::kMaintenance)) return std::nullopt;
+  if (kind < 0 || kind > static_cast<int>(CheckKind::kAlias)) return std::nullopt;
   d.kind = static_cast<CheckKind>(kind);
   d.interval = absl::Nanoseconds(j.value("Interval", int64_t{0}));
   d.timeout = absl::Nanoseconds(j.value("Timeout", int64_t{0}));
@@ -113,6 +115,8 @@ std::optional<LocalCheck> CheckFromRecord(std::string_view text, Time now) {
   d.success_before_passing = j.value("SuccessBeforePassing", 0);
   d.failures_before_critical = j.value("FailuresBeforeCritical", 0);
   d.deregister_critical_service_after = absl::Nanoseconds(j.value("DeregisterCriticalServiceAfter", int64_t{0}));
+  d.alias_service = j.value("AliasService", "");
+  d.alias_node = j.value("AliasNode", "");
   const int initial = j.value("InitialStatus", 2);
   const int status = j.value("Status", 2);
   if (initial < 0 || initial > 2 || status < 0 || status > 2 || d.id.empty()) return std::nullopt;
@@ -129,6 +133,7 @@ LocalState::LocalState(LocalStateOptions options, const StorageView* storage, ui
     : opt_(std::move(options)), log_(std::move(log)), rng_(seed) {
   if (storage != nullptr) Load(storage, now);
   AddConfigured(now);
+  RefreshAliases(now);  // restored and configured aliases start from what they alias now
   reap_timer_ = timers_.Add(now + opt_.reap_interval, [this] { Reap(timers_now_); });
 }
 
@@ -161,6 +166,7 @@ void LocalState::Load(const StorageView* storage, Time now) {
     const std::string id = c->def.id;
     checks_[id] = std::move(*c);
     checks_[id].revision = 1;
+    if (checks_[id].def.kind == CheckKind::kAlias) alias_ids_.insert(id);
     return true;
   });
   for (auto& [id, c] : checks_) Schedule(now, c, /*first=*/true);
@@ -302,6 +308,7 @@ void LocalState::Detach(const std::string& id) {
   auto it = checks_.find(id);
   if (it == checks_.end()) return;
   timers_.Cancel(it->second.timer);
+  alias_ids_.erase(id);
   if (it->second.process != 0) processes_.erase(it->second.process);  // its exit finds nothing
   checks_.erase(it);
 }
@@ -318,6 +325,7 @@ absl::StatusOr<uint64_t> LocalState::AddService(Time now, ServiceRegistration re
                                                 Effects* out, bool persist) {
   for (CheckDefinition& def : reg.checks) {
     if (absl::Status s = ValidateCheck(&def, opt_.enable_script_checks); !s.ok()) return s;
+    if (absl::Status s = CheckAliasNode(def); !s.ok()) return s;
   }
   const std::string id = reg.service.id;
   if (id.empty()) return absl::InvalidArgumentError("Missing service ID");
@@ -353,12 +361,13 @@ absl::StatusOr<uint64_t> LocalState::AddService(Time now, ServiceRegistration re
     const std::string cid = c.def.id;
     LocalCheck& placed = checks_[cid] = std::move(c);
     placed.persisted = persist;
+    if (placed.def.kind == CheckKind::kAlias) alias_ids_.insert(cid);
     Changed(placed);
     Schedule(now, placed, /*first=*/true);
     PersistCheck(placed, w);
   }
   log_.Info(now, added ? "Synced service: service=" : "updated service: service=", id);
-  WakeUp(out);
+  Settle(now, out);
   if (!persist) return DropWrite(out, write_id);
   return write_id;
 }
@@ -367,7 +376,7 @@ uint64_t LocalState::RemoveService(Time now, std::string_view id, Effects* out) 
   auto it = services_.find(std::string(id));
   if (it == services_.end()) {
     log_.Warn(now, "Failed to deregister service: service=", Absl(id), " error=Service does not exist");
-    WakeUp(out);
+    Settle(now, out);
     return 0;
   }
   out_ = out;
@@ -383,12 +392,13 @@ uint64_t LocalState::RemoveService(Time now, std::string_view id, Effects* out) 
   ++changes_;
   w->Delete(absl::StrCat(Absl(kLocalServiceKeyPrefix), Absl(id)));
   log_.Info(now, "Deregistered service: service=", Absl(id));
-  WakeUp(out);
+  Settle(now, out);
   return write_id;
 }
 
 absl::StatusOr<uint64_t> LocalState::AddCheck(Time now, CheckDefinition def, Effects* out, bool persist) {
   if (absl::Status s = ValidateCheck(&def, opt_.enable_script_checks); !s.ok()) return s;
+  if (absl::Status s = CheckAliasNode(def); !s.ok()) return s;
   if (!def.service_id.empty() && !services_.contains(def.service_id)) {
     return absl::FailedPreconditionError(absl::StrCat("ServiceID \"", def.service_id, "\" does not exist"));
   }
@@ -405,11 +415,12 @@ absl::StatusOr<uint64_t> LocalState::AddCheck(Time now, CheckDefinition def, Eff
   const std::string cid = c.def.id;
   LocalCheck& placed = checks_[cid] = std::move(c);
   placed.persisted = persist;
+  if (placed.def.kind == CheckKind::kAlias) alias_ids_.insert(cid);
   Changed(placed);
   Schedule(now, placed, /*first=*/true);
   PersistCheck(placed, w);
   log_.Info(now, "Synced check: check=", cid);
-  WakeUp(out);
+  Settle(now, out);
   if (!persist) return DropWrite(out, write_id);
   return write_id;
 }
@@ -417,14 +428,14 @@ absl::StatusOr<uint64_t> LocalState::AddCheck(Time now, CheckDefinition def, Eff
 uint64_t LocalState::RemoveCheck(Time now, std::string_view id, Effects* out) {
   if (!checks_.contains(std::string(id))) {
     log_.Warn(now, "Failed to deregister check: check=", Absl(id), " error=Check does not exist");
-    WakeUp(out);
+    Settle(now, out);
     return 0;
   }
   out_ = out;
   const uint64_t write_id = NewWrite(out, /*sync=*/true);
   DropCheck(std::string(id), &out->writes.back());
   log_.Info(now, "Deregistered check: check=", Absl(id));
-  WakeUp(out);
+  Settle(now, out);
   return write_id;
 }
 
@@ -448,14 +459,14 @@ absl::StatusOr<uint64_t> LocalState::UpdateTtl(Time now, std::string_view id, st
     NewWrite(out, /*sync=*/false);
     PersistCheck(c, &out->writes.back());
   }
-  WakeUp(out);
+  Settle(now, out);
   return uint64_t{0};
 }
 
 uint64_t LocalState::SetNodeMaintenance(Time now, bool enable, std::string_view reason, Effects* out) {
   const std::string id(state::kNodeMaintenanceCheckId);
   if (enable == checks_.contains(id)) {
-    WakeUp(out);
+    Settle(now, out);
     return 0;
   }
   if (!enable) {
@@ -475,12 +486,12 @@ uint64_t LocalState::SetNodeMaintenance(Time now, bool enable, std::string_view 
 absl::StatusOr<uint64_t> LocalState::SetServiceMaintenance(Time now, std::string_view service_id, bool enable,
                                                            std::string_view reason, Effects* out) {
   if (!services_.contains(std::string(service_id))) {
-    WakeUp(out);
+    Settle(now, out);
     return absl::NotFoundError(absl::StrCat("Unknown service ID \"", Absl(service_id), "\""));
   }
   const std::string id = absl::StrCat(Absl(state::kServiceMaintenanceCheckPrefix), Absl(service_id));
   if (enable == checks_.contains(id)) {
-    WakeUp(out);
+    Settle(now, out);
     return 0;
   }
   if (!enable) {
@@ -516,6 +527,48 @@ void LocalState::HandleProcessExit(Time now, const ProcessExitedInput& exit, Eff
       }
     }
   }
+  Settle(now, out);
+}
+
+absl::Status LocalState::CheckAliasNode(const CheckDefinition& def) const {
+  if (def.kind != CheckKind::kAlias || def.alias_node.empty() || def.alias_node == opt_.node_name) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("AliasNode \"", def.alias_node, "\": this agent aliases only its own node's services"));
+}
+
+void LocalState::RefreshAliases(Time now) {
+  // An alias may mirror a service whose own check is an alias: passes until nothing moves,
+  // bounded so that aliases aliasing each other in a ring cannot spin.
+  for (size_t pass = 0; pass < kAliasPassesMax && !alias_ids_.empty(); ++pass) {
+    bool moved = false;
+    for (const std::string& id : alias_ids_) {
+      LocalCheck& alias = checks_.at(id);
+      std::vector<state::Check> counted;  // node checks and the aliased service's
+      for (const auto& [cid, c] : checks_) {
+        // A node-level alias is not node health but a copy of a service's: counted by the
+        // other aliases it would latch them (a critical one feeding the very alias it copies).
+        if (c.def.service_id.empty() && c.def.kind == CheckKind::kAlias) continue;
+        if (c.def.service_id.empty() || c.def.service_id == alias.def.alias_service) counted.push_back(CheckRecord(c));
+      }
+      const bool registered = !alias.def.alias_service.empty() && services_.contains(alias.def.alias_service);
+      CheckResult r = AliasResult(alias.def, id, counted, registered);
+      const state::HealthStatus before = alias.state.status();
+      // Output-only changes wait for the next full sync, as a TTL check's do.
+      if (alias.state.Set(now, r.status, std::move(r.output))) {
+        log_.Info(now, "check ", id, " is now ", Absl(state::HealthStatusName(alias.state.status())), " (was ",
+                  Absl(state::HealthStatusName(before)), ")");
+        Changed(alias);
+        moved = true;
+      }
+    }
+    if (!moved) return;
+  }
+}
+
+void LocalState::Settle(Time now, Effects* out) {
+  RefreshAliases(now);
   WakeUp(out);
 }
 
@@ -527,7 +580,7 @@ void LocalState::Tick(Time now, Effects* out) {
   out_ = out;
   timers_now_ = now;
   timers_.RunDue(now);
-  WakeUp(out);
+  Settle(now, out);
 }
 
 state::Check LocalState::CheckRecord(const LocalCheck& c) const {

@@ -12,7 +12,9 @@
 // Checks run on one timer queue: an interval check's next run, a TTL check's deadline; a run
 // is a ProcessStart (kHttp, kTcp, kExec, kShell) whose ProcessExitedInput is its result. A
 // check critical for its deregister_critical_service_after has its service removed by the
-// reaper (Consul's reapServices, every reap_interval).
+// reaper (Consul's reapServices, every reap_interval). Alias checks (Consul's AliasService)
+// are never run: every entry point ends by recomputing them from the local checks and
+// services, so a change of what they alias is a status change of theirs in the same batch.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +42,9 @@ inline constexpr std::string_view kLocalCheckKeyPrefix = "local/check/";
 // Per agent (Consul sets none; ours keeps one agent's memory and timer queue bounded).
 inline constexpr size_t kLocalServicesMax = 16384;
 inline constexpr size_t kLocalChecksMax = 32768;
+// How many times one change re-evaluates the alias checks (an alias of a service whose check
+// is itself an alias needs one pass per link); a ring of aliases stops there.
+inline constexpr size_t kAliasPassesMax = 8;
 // Consul's defaults for maintenance notes.
 inline constexpr std::string_view kNodeMaintenanceDefaultReason =
     "Maintenance mode is enabled for this node, but no reason was provided. This is a default message.";
@@ -141,6 +146,12 @@ class LocalState {
   void Detach(const std::string& id);
   void DropCheck(const std::string& id, StorageWrite* w);
   void WakeUp(Effects* out) const;
+  // The end of every entry point: local alias checks follow what changed, then the wake-up.
+  // Alias statuses are not persisted (they are recomputed at start).
+  void Settle(Time now, Effects* out);
+  void RefreshAliases(Time now);
+  // INVALID_ARGUMENT for an alias of another node's service (not supported here).
+  absl::Status CheckAliasNode(const CheckDefinition& def) const;
   void Changed(LocalCheck& c);
   void Changed(LocalService& s);
   // Persists a status change (not synced: a lost status is re-run after a crash).
@@ -162,6 +173,7 @@ class LocalState {
   absl::btree_map<uint64_t, std::string> processes_;  // own process id -> check id
   absl::btree_set<std::string> deleted_services_;
   absl::btree_set<std::string> deleted_checks_;
+  absl::btree_set<std::string> alias_ids_;  // the kAlias checks among checks_
 };
 
 }  // namespace muster::agent

@@ -359,5 +359,105 @@ TEST(LocalState, Maintenance) {
   EXPECT_FALSE(h.local->checks().contains("_service_maintenance:web1"));
 }
 
+CheckDefinition Alias(std::string id, std::string service) {
+  CheckDefinition d;
+  d.id = d.name = std::move(id);
+  d.kind = CheckKind::kAlias;
+  d.alias_service = std::move(service);
+  return d;
+}
+
+TEST(LocalState, ALocalAliasFollowsItsServicesCheck) {
+  Harness h;
+  CheckDefinition ttl = Ttl("web-ttl", absl::Minutes(10));
+  ttl.initial_status = HealthStatus::kPassing;
+  ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->AddService(h.now, Web({ttl}), false, e); }).ok());
+  ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->AddCheck(h.now, Alias("a", "web1"), e); }).ok());
+  auto alias = [&] { return h.local->checks().at("a").state; };
+  EXPECT_EQ(alias().status(), HealthStatus::kPassing);
+  EXPECT_EQ(alias().output(), "All checks passing.");
+  EXPECT_EQ(h.local->CheckRecord(h.local->checks().at("a")).type, "alias");
+  EXPECT_TRUE(h.wake.has_value());  // no timer of its own, but the TTL's
+  const struct {
+    HealthStatus status;
+    const char* output;
+  } steps[] = {{HealthStatus::kWarning, "Aliased check \"web-ttl\" failing: slow"},
+               {HealthStatus::kCritical, "Aliased check \"web-ttl\" failing: slow"},
+               {HealthStatus::kPassing, "All checks passing."}};
+  for (const auto& step : steps) {
+    const uint64_t changes = h.local->changes();
+    ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->UpdateTtl(h.now, "web-ttl", step.status, "slow", e); }).ok());
+    EXPECT_EQ(alias().status(), step.status);
+    EXPECT_EQ(alias().output(), step.output);
+    EXPECT_FALSE(h.local->checks().at("a").in_sync);
+    EXPECT_GE(h.local->changes(), changes + 2);  // the TTL's change and the alias's: a partial sync
+  }
+  // The TTL running out is followed too (the timer path).
+  h.RunUntil(h.now + absl::Minutes(11));
+  EXPECT_EQ(alias().status(), HealthStatus::kCritical);
+  EXPECT_EQ(alias().output(), "Aliased check \"web-ttl\" failing: TTL expired (last output before timeout follows): slow");
+  // A node check counts: maintenance makes the alias critical, leaving it lets it go back.
+  ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->UpdateTtl(h.now, "web-ttl", HealthStatus::kPassing, "", e); }).ok());
+  EXPECT_EQ(alias().status(), HealthStatus::kPassing);
+  h.Do([&](Effects* e) { return h.local->SetNodeMaintenance(h.now, true, "", e); });
+  EXPECT_EQ(alias().status(), HealthStatus::kCritical);
+  h.Do([&](Effects* e) { return h.local->SetNodeMaintenance(h.now, false, "", e); });
+  EXPECT_EQ(alias().status(), HealthStatus::kPassing);
+  // The service deregistered: critical, not found.
+  h.Do([&](Effects* e) { return h.local->RemoveService(h.now, "web1", e); });
+  EXPECT_EQ(alias().status(), HealthStatus::kCritical);
+  EXPECT_EQ(alias().output(), "Service web1 could not be found on node ");
+  // Registered again without checks: passing, nothing found.
+  ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->AddService(h.now, Web(), false, e); }).ok());
+  EXPECT_EQ(alias().status(), HealthStatus::kPassing);
+  EXPECT_EQ(alias().output(), "No checks found.");
+}
+
+TEST(LocalState, AliasesRestartChainAndStayLocal) {
+  Harness h;
+  CheckDefinition ttl = Ttl("web-ttl", absl::Minutes(10));
+  ttl.initial_status = HealthStatus::kWarning;
+  ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->AddService(h.now, Web({ttl}), false, e); }).ok());
+  // A proxy service whose own check aliases web1, and a node alias of the proxy: a chain.
+  ServiceRegistration proxy;
+  proxy.service.id = proxy.service.name = "proxy";
+  CheckDefinition of_web = Alias("proxy-alias", "web1");
+  of_web.service_id = "proxy";
+  proxy.checks = {of_web};
+  ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->AddService(h.now, proxy, false, e); }).ok());
+  ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->AddCheck(h.now, Alias("of-proxy", "proxy"), e); }).ok());
+  EXPECT_EQ(h.local->checks().at("proxy-alias").state.status(), HealthStatus::kWarning);
+  EXPECT_EQ(h.local->checks().at("of-proxy").state.status(), HealthStatus::kWarning);
+  ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->UpdateTtl(h.now, "web-ttl", HealthStatus::kCritical, "", e); }).ok());
+  EXPECT_EQ(h.local->checks().at("of-proxy").state.status(), HealthStatus::kCritical);
+  // After a restart the aliases are recomputed from what was restored.
+  ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->UpdateTtl(h.now, "web-ttl", HealthStatus::kPassing, "", e); }).ok());
+  h.Start();
+  EXPECT_EQ(h.local->checks().at("web-ttl").state.status(), HealthStatus::kPassing);
+  EXPECT_EQ(h.local->checks().at("proxy-alias").state.output(), "All checks passing.");
+  EXPECT_EQ(h.local->checks().at("proxy-alias").def.alias_service, "web1");
+  EXPECT_EQ(h.local->checks().at("of-proxy").state.status(), HealthStatus::kPassing);
+  // Two services whose checks alias each other: the bounded passes end; with nothing else to
+  // go on they hold what they started from (critical), as Consul's would.
+  for (const auto& [name, other] : {std::pair{"ring1", "ring2"}, std::pair{"ring2", "ring1"}}) {
+    ServiceRegistration ring;
+    ring.service.id = ring.service.name = name;
+    CheckDefinition of_other = Alias(std::string(name) + "-alias", other);
+    of_other.service_id = name;
+    ring.checks = {of_other};
+    ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->AddService(h.now, ring, false, e); }).ok());
+  }
+  EXPECT_EQ(h.local->checks().at("ring1-alias").state.status(), HealthStatus::kCritical);
+  EXPECT_EQ(h.local->checks().at("ring2-alias").state.status(), HealthStatus::kCritical);
+  // An alias of another node's service is refused; of this node's by name, taken.
+  CheckDefinition remote = Alias("r", "web1");
+  remote.alias_node = "n2";
+  EXPECT_EQ(h.Do([&](Effects* e) { return h.local->AddCheck(h.now, remote, e); }).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  remote.alias_node = "n1";
+  EXPECT_TRUE(h.Do([&](Effects* e) { return h.local->AddCheck(h.now, remote, e); }).ok());
+  EXPECT_EQ(h.local->checks().at("r").state.status(), HealthStatus::kPassing);
+}
+
 }  // namespace
 }  // namespace muster::agent
