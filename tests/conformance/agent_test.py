@@ -2,8 +2,8 @@
 -enable-script-checks, checked against the shapes its documentation (consul/base.py) and
 Consul's (http-api.md rows 16-22) promise: service register/deregister, services, checks,
 check register (TTL, HTTP against a tiny http.server the test starts, script with args and the
-legacy script through sh -c), ttl_pass/warn/fail, node and service maintenance; what the agent
-registers reaches the catalog by anti-entropy."""
+legacy script through sh -c; an alias check by a raw PUT), ttl_pass/warn/fail, node and service
+maintenance; what the agent registers reaches the catalog by anti-entropy."""
 
 import http.server
 import json
@@ -212,6 +212,31 @@ class AgentTest(dev_agent.TestCase):
         self.assertNotIn("_service_maintenance:db1", self.c.agent.checks())
         # An unknown service: Consul's 404, which python-consul's bool answers False for.
         self.assertFalse(self.c.agent.service.maintenance("ghost", True))
+
+    def test_alias_check_follows_its_service(self):
+        # Not in python-consul 0.7.1 (Check has no alias): a raw PUT with Consul's field names.
+        self.assertTrue(self.c.agent.service.register("web", service_id="web1", check=consul.Check.ttl("30s")))
+        body = json.dumps({"Name": "web-alias", "AliasService": "web1"}).encode()
+        request = urllib.request.Request(f"http://{ADDRESS}:{dev_agent.HTTP_PORT}/v1/agent/check/register",
+                                         data=body, method="PUT")
+        with urllib.request.urlopen(request, timeout=10) as r:
+            self.assertEqual(r.status, 200)
+
+        def alias():
+            check = self.c.agent.checks()["web-alias"]
+            return check["Status"], check["Output"]
+        # Consul names the aliased check by its Name (python-consul's default for a service's).
+        failing = "Aliased check \"Service 'web' check\" failing: "
+        self.assertEqual(alias(), ("critical", failing))
+        self.assertTrue(self.c.agent.check.ttl_pass("service:web1"))
+        self.assertEqual(alias(), ("passing", "All checks passing."))
+        self.assertTrue(self.c.agent.check.ttl_warn("service:web1", "slow"))
+        self.assertEqual(alias(), ("warning", failing + "slow"))
+        eventually("the alias warning in the catalog",
+                   lambda: [c for c in self.c.health.node(dev_agent.NODE_NAME)[1]
+                            if c["CheckID"] == "web-alias" and c["Status"] == "warning"])
+        self.assertTrue(self.c.agent.service.deregister("web1"))
+        self.assertEqual(alias(), ("critical", "Service web1 could not be found on node "))
 
 
 if __name__ == "__main__":
