@@ -539,18 +539,31 @@ absl::Status LocalState::CheckAliasNode(const CheckDefinition& def) const {
 }
 
 void LocalState::RefreshAliases(Time now) {
+  if (alias_ids_.empty()) return;
+  // What the aliases count, gathered once (one walk over the checks, not one per alias): the
+  // node's checks and those of the aliased services. A node-level alias is not node health but
+  // a copy of a service's: counted by the other aliases it could latch them (a critical one
+  // feeding the very alias it copies).
+  absl::btree_map<std::string_view, std::vector<const LocalCheck*>> counted_by_service;
+  for (const std::string& id : alias_ids_) counted_by_service[checks_.at(id).def.alias_service];
+  std::vector<const LocalCheck*> node_level;
+  for (const auto& [cid, c] : checks_) {
+    if (c.def.service_id.empty()) {
+      if (c.def.kind != CheckKind::kAlias) node_level.push_back(&c);
+    } else if (auto it = counted_by_service.find(c.def.service_id); it != counted_by_service.end()) {
+      it->second.push_back(&c);
+    }
+  }
   // An alias may mirror a service whose own check is an alias: passes until nothing moves,
   // bounded so that aliases aliasing each other in a ring cannot spin.
-  for (size_t pass = 0; pass < kAliasPassesMax && !alias_ids_.empty(); ++pass) {
+  for (size_t pass = 0; pass < kAliasPassesMax; ++pass) {
     bool moved = false;
     for (const std::string& id : alias_ids_) {
       LocalCheck& alias = checks_.at(id);
-      std::vector<state::Check> counted;  // node checks and the aliased service's
-      for (const auto& [cid, c] : checks_) {
-        // A node-level alias is not node health but a copy of a service's: counted by the
-        // other aliases it would latch them (a critical one feeding the very alias it copies).
-        if (c.def.service_id.empty() && c.def.kind == CheckKind::kAlias) continue;
-        if (c.def.service_id.empty() || c.def.service_id == alias.def.alias_service) counted.push_back(CheckRecord(c));
+      std::vector<state::Check> counted;
+      for (const LocalCheck* c : node_level) counted.push_back(CheckRecord(*c));
+      if (!alias.def.alias_service.empty()) {
+        for (const LocalCheck* c : counted_by_service.at(alias.def.alias_service)) counted.push_back(CheckRecord(*c));
       }
       const bool registered = !alias.def.alias_service.empty() && services_.contains(alias.def.alias_service);
       CheckResult r = AliasResult(alias.def, id, counted, registered);
