@@ -19,6 +19,7 @@ CORE_LIBRARIES = [
     "//core/agent",
     "//core/agent:agent_config",
     "//core/agent:dns",
+    "//core/agent:go_shapes",
     "//core/base",
     "//core/gossip",
     "//core/gossip:null_delegate",

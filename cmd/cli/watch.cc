@@ -21,6 +21,7 @@
 #include "cmd/cli/columns.h"
 #include "cmd/cli/command.h"
 #include "cmd/cli/go_json.h"
+#include "core/agent/go_shapes.h"
 #include "core/base/go_duration.h"
 
 namespace muster::cli {
@@ -55,34 +56,6 @@ struct WatchQuery {
   bool single_pair = false;        // key: the one entry, not the list
   bool events = false;             // event: prune what was already handed over
 };
-
-// An entry as Consul's CLI re-encodes the api.KVPair it decoded: its fields in the struct's
-// order (Key, CreateIndex, ModifyIndex, LockIndex, Flags, Value, Session), Session always
-// there, so what `watch` prints for a key is the bytes `consul watch` prints.
-OrderedJson AsGoKvPair(const OrderedJson& entry) {
-  const auto field = [&](const char* name, OrderedJson missing) {
-    return entry.is_object() && entry.contains(name) && !entry[name].is_null() ? entry[name] : missing;
-  };
-  OrderedJson pair = OrderedJson::object();
-  pair["Key"] = field("Key", "");
-  pair["CreateIndex"] = field("CreateIndex", 0);
-  pair["ModifyIndex"] = field("ModifyIndex", 0);
-  pair["LockIndex"] = field("LockIndex", 0);
-  pair["Flags"] = field("Flags", 0);
-  pair["Value"] = field("Value", nullptr);
-  pair["Session"] = field("Session", "");
-  return pair;
-}
-
-// Consul's event.IDToIndex: the event ID's UUID halves, XORed, as the list's index.
-uint64_t EventIdToIndex(const std::string& id) {
-  if (id.size() != 36) return 0;
-  const std::string lower = absl::StrCat(id.substr(0, 8), id.substr(9, 4), id.substr(14, 4));
-  const std::string upper = absl::StrCat(id.substr(19, 4), id.substr(24, 12));
-  uint64_t a = 0, b = 0;
-  if (!absl::SimpleHexAtoi(lower, &a) || !absl::SimpleHexAtoi(upper, &b)) return 0;
-  return a ^ b;
-}
 
 class WatchCommand : public Command {
  public:
@@ -223,7 +196,7 @@ class WatchCommand : public Command {
       result = std::move(*json);
     }
     if (query.kv_pairs && result.is_array()) {
-      for (OrderedJson& entry : result) entry = AsGoKvPair(entry);
+      for (OrderedJson& entry : result) entry = agent::AsGoKvPair(entry);
     }
     if (query.single_pair)
       result = result.is_array() && !result.empty() ? OrderedJson(result[0]) : OrderedJson(nullptr);
@@ -232,7 +205,7 @@ class WatchCommand : public Command {
         const OrderedJson& event = result[i];
         const std::string id =
             event.is_object() && event.contains("ID") && event["ID"].is_string() ? event["ID"].get<std::string>() : "";
-        if (EventIdToIndex(id) == *last_index) {
+        if (agent::IndexOfEventId(id) == *last_index) {
           OrderedJson newer = OrderedJson::array();
           for (size_t k = i + 1; k < result.size(); ++k) newer.push_back(result[k]);
           result = std::move(newer);

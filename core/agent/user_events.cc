@@ -86,17 +86,6 @@ bool EventSelects(const pba::UserEventRecord& record, const EventTarget& target)
   return false;
 }
 
-uint64_t IndexOfEventId(std::string_view id) {
-  // 8-4-4-4-12 hex digits.
-  if (id.size() != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-') return 0;
-  const std::string text(id);
-  const std::string high = text.substr(0, 8) + text.substr(9, 4) + text.substr(14, 4);
-  const std::string low = text.substr(19, 4) + text.substr(24, 12);
-  uint64_t h = 0, l = 0;
-  if (!absl::SimpleHexAtoi(high, &h) || !absl::SimpleHexAtoi(low, &l)) return 0;
-  return h ^ l;
-}
-
 void UserEventLog::Add(pba::UserEventRecord record, uint64_t ltime) {
   for (const auto& [kept, t] : events_) {
     if (kept.id() == record.id()) return;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/agent/go_shapes.h"  // IndexOfEventId
 #include "proto/agent.pb.h"
 
 namespace re2 {
@@ -50,10 +51,6 @@ absl::Status ValidateUserEvent(const proto::agent::UserEventRecord& record);
 // and with a tag filter too, one of that service's tags. Unanchored (Go's MatchString). A
 // filter that does not compile selects nothing.
 bool EventSelects(const proto::agent::UserEventRecord& record, const EventTarget& target);
-
-// Consul's index of an event ID: the first 16 hex digits (its first three groups) XOR the
-// last 16 (the last two). 0 for an ID not in UUID form.
-uint64_t IndexOfEventId(std::string_view id);
 
 class UserEventLog {
  public:

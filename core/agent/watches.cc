@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/agent/go_shapes.h"
 #include "core/base/check.h"
 #include "core/base/strings.h"
 #include "core/base/go_duration.h"
@@ -42,23 +43,6 @@ absl::StatusOr<bool> BoolParam(const Json& object, const char* key) {
 }
 
 std::string StripSlash(std::string key) { return !key.empty() && key[0] == '/' ? key.substr(1) : key; }
-
-// An entry as the Go client's api.KVPair encodes it: its fields in the struct's order, Session
-// always there (what Consul's agent hands a watch handler).
-OrderedJson AsGoKvPair(const OrderedJson& entry) {
-  const auto field = [&](const char* name, OrderedJson missing) {
-    return entry.is_object() && entry.contains(name) && !entry[name].is_null() ? entry[name] : missing;
-  };
-  OrderedJson pair = OrderedJson::object();
-  pair["Key"] = field("Key", "");
-  pair["CreateIndex"] = field("CreateIndex", 0);
-  pair["ModifyIndex"] = field("ModifyIndex", 0);
-  pair["LockIndex"] = field("LockIndex", 0);
-  pair["Flags"] = field("Flags", 0);
-  pair["Value"] = field("Value", nullptr);
-  pair["Session"] = field("Session", "");
-  return pair;
-}
 
 // Go's json.Encoder writes <, >, & and U+2028/U+2029 as \u escapes (HTML-safe). In JSON text
 // those characters can only stand inside strings, where the escape means the same, so a pass
