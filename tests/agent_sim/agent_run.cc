@@ -268,7 +268,7 @@ void AgentRun::Put(int index, const std::string& key, const std::string& value, 
 void AgentRun::Get(int index) {
   const std::string key = keys_written_[rng_.Uniform(keys_written_.size())];
   static constexpr const char* kModes[] = {"", "consistent", "stale"};
-  Get(index, key, kModes[rng_.Uniform(3)]);
+  Get(index, key, read_mode_.has_value() ? *read_mode_ : kModes[rng_.Uniform(3)]);
 }
 
 void AgentRun::Get(int index, const std::string& key, const std::string& mode) {

@@ -101,6 +101,9 @@ class AgentRun {
   // value (or cas=0 if the key was absent). Their answers go to the history only (the keys
   // are overwritten, so the put-once checks do not apply).
   void set_cas_share(double share) { cas_share_ = share; }
+  // The workload's reads in this one consistency mode ("", "consistent" or "stale"; a
+  // scenario file's `read=`) instead of a random one of the three (nullopt, the default).
+  void set_read_mode(std::optional<std::string> mode) { read_mode_ = std::move(mode); }
   void StopWorkload() { workload_on_ = false; }
   // The prefix the watchers list (default "k/", every key the workload puts: each answer is
   // a pass over all of them, which dominates long runs at high rates).
@@ -196,6 +199,7 @@ class AgentRun {
   uint64_t puts_sent_ = 0, puts_acked_ = 0, reads_sent_ = 0, reads_ok_ = 0, forwarded_sent_ = 0;
   uint64_t watch_answers_ = 0, watch_index_moves_ = 0;
   double cas_share_ = 0;
+  std::optional<std::string> read_mode_;
   bool through_clients_ = false;
   Duration log_matching_interval_ = kLogMatchingInterval;
   std::string watch_prefix_ = "k/";

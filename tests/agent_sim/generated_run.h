@@ -1,11 +1,14 @@
 // One run of whole agents generated from parameters instead of written as a story: the `sim`
-// binary's flags (or a swarm's draws from the seed) become a cluster (servers, clients,
-// staggered starts with bootstrap-expect), a fault schedule (partitions of every shape, kills
-// plain / torn / wiped, pauses, loss, duplication, delay, clock steps) and a workload, run on
-// AgentRun in two phases: safety (faults on for `duration`, checkers after every step) then
-// liveness (faults off, everyone restarted, AgentRun::Settle within a budget). The result
-// carries what the run did, what it checked, its fingerprint, and on failure the violated
-// property, the last events and the one command line that replays it.
+// binary's flags (or a swarm's draws from the seed) become a schedule (schedule.h): a cluster
+// (servers, clients, staggered starts with bootstrap-expect) and a workload drawn up front,
+// and faults (partitions of every shape, kills plain / torn / wiped, pauses, loss,
+// duplication, delay, clock steps) drawn as the run goes, from the seed and what the cluster
+// is doing, each executed and recorded by the one ScheduleRunner a scenario file runs on, so
+// the run prints as a scenario file that replays it. Two phases: safety (faults on for
+// `duration`, checkers after every step) then liveness (faults off, everyone restarted,
+// AgentRun::Settle within a budget). The result carries what the run did, what it checked,
+// its fingerprint, the schedule it ran, and on failure the violated property, the last
+// events and the one command line that replays it.
 #pragma once
 
 #include <cstdint>
@@ -18,27 +21,12 @@
 #include "core/base/time.h"
 #include "sim/testing/faults.h"
 #include "sim/testing/seed_loop.h"
+#include "tests/agent_sim/schedule.h"
 
 namespace muster::agent_sim {
 
-enum class KillMode { kOff, kPlain, kTorn, kWipe };
 enum class TraceLevel { kOff, kShort, kFull };
-enum class WorkloadKind { kKv, kCas };
-
-const char* KillModeName(KillMode m);
-const char* WorkloadName(WorkloadKind w);
-
-// A message delay distribution, as the network draws it: a floor plus exponential jitter.
-// Written "exp:FLOOR+MEAN" (e.g. exp:1ms+5ms), "fixed:D", or "uniform:LO-HI", which the
-// network approximates by a floor of LO and a jitter of mean (HI-LO)/2 (it has no uniform
-// draw; the mean delay is the same).
-struct DelaySpec {
-  std::string text;  // as written; empty: the network's default link
-  Duration latency_min;
-  Duration jitter_mean;
-};
-// False (with `error` set) if `text` is none of the forms.
-bool ParseDelay(const std::string& text, DelaySpec* out, std::string* error);
+// KillMode, WorkloadKind (with its names) and DelaySpec: tests/agent_sim/schedule.h.
 
 struct GeneratedConfig {
   uint64_t seed = 1;
@@ -89,10 +77,32 @@ struct GeneratedResult {
   int wiped_restarts_empty = 0;
   uint64_t history_ops = 0;  // kv operations recorded for the linearizability checker
   uint64_t cas_applied = 0;
+  // What ran, every action with the time it ran: FormatScenario prints it as a file that
+  // replays the run (with the same seed and --unsafe).
+  Schedule schedule;
+  int expectations = 0, expectations_met = 0;
+  Duration failed_at;  // when the first failure was recorded (if the run failed)
 };
+
+// The schedule a generated run starts from: the cluster's starts, the network's settings and
+// the workload (the faults are drawn as the run goes).
+Schedule InitialSchedule(const GeneratedConfig& config);
 
 // Runs `config` (drawing the swarm first if asked). With a trace, events go to `trace_out`
 // as they happen (and with TraceLevel::kFull every agent's log to stderr).
 GeneratedResult RunGenerated(const GeneratedConfig& config, std::FILE* trace_out);
+
+// How a written schedule runs: its seed (the schedule's own unless overridden), the raft rule
+// switched off if any, the trace, and the command line a failure prints.
+struct ScheduleRunOptions {
+  uint64_t seed = 0;  // 0: the schedule's
+  std::string unsafe_name;
+  std::function<void(agent::AgentMachineOptions&)> mutate;
+  TraceLevel trace = TraceLevel::kOff;
+  std::string repro;  // empty: "sim --scenario FILE" is for the caller to say
+};
+// Runs `schedule` as it is written (a scenario file, a printed or shrunk run): the same
+// executor, checkers and phases as RunGenerated.
+GeneratedResult RunSchedule(const Schedule& schedule, const ScheduleRunOptions& options, std::FILE* trace_out);
 
 }  // namespace muster::agent_sim
