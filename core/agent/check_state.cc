@@ -178,17 +178,33 @@ CheckResult ResultOfExit(const CheckDefinition& def, const ProcessExitedInput& e
   return r;
 }
 
+namespace {
+
+// Whether the alias counts check `c`: its node's (not another node's), a node check or one of
+// the aliased service, not the alias itself.
+bool AliasCounts(const CheckDefinition& alias, std::string_view self_id, const state::Check& c) {
+  if (!self_id.empty() && c.check_id == self_id) return false;
+  if (!alias.alias_node.empty() && c.node != alias.alias_node) return false;
+  return c.service_id.empty() || c.service_id == alias.alias_service;
+}
+
+}  // namespace
+
+bool AliasSeesService(const CheckDefinition& alias, std::string_view self_id,
+                      const std::vector<state::Check>& node_checks) {
+  return std::any_of(node_checks.begin(), node_checks.end(), [&](const state::Check& c) {
+    return AliasCounts(alias, self_id, c) && c.service_id == alias.alias_service;
+  });
+}
+
 CheckResult AliasResult(const CheckDefinition& alias, std::string_view self_id,
                         const std::vector<state::Check>& node_checks, bool service_registered) {
   using state::HealthStatus;
   CheckResult r{HealthStatus::kPassing, "No checks found."};
   bool service_seen = false;
   for (const state::Check& c : node_checks) {
-    if (!self_id.empty() && c.check_id == self_id) continue;
-    if (!alias.alias_node.empty() && c.node != alias.alias_node) continue;
-    const bool of_service = c.service_id == alias.alias_service;
-    if (!c.service_id.empty() && !of_service) continue;  // another service's check
-    service_seen = service_seen || of_service;
+    if (!AliasCounts(alias, self_id, c)) continue;
+    service_seen = service_seen || c.service_id == alias.alias_service;
     if (c.status == HealthStatus::kCritical || c.status == HealthStatus::kWarning) {
       r.status = c.status;
       r.output = absl::StrCat("Aliased check \"", c.name, "\" failing: ", c.output);

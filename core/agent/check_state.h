@@ -104,6 +104,11 @@ CheckResult ResultOfExit(const CheckDefinition& def, const ProcessExitedInput& e
 // ID; empty for a remote node) is skipped, so a node-level alias never feeds on itself.
 CheckResult AliasResult(const CheckDefinition& alias, std::string_view self_id,
                         const std::vector<state::Check>& node_checks, bool service_registered);
+// Whether any check the rule counts is the aliased service's (for AliasService empty: any
+// node check). When none is, whether the service is registered decides (remote_alias.h looks
+// it up in the catalog only then, as Consul's runQuery).
+bool AliasSeesService(const CheckDefinition& alias, std::string_view self_id,
+                      const std::vector<state::Check>& node_checks);
 
 // The status of one check as its results come in: a result counts only once
 // success_before_passing consecutive successes (passing or warning) or

@@ -166,7 +166,7 @@ void LocalState::Load(const StorageView* storage, Time now) {
     const std::string id = c->def.id;
     checks_[id] = std::move(*c);
     checks_[id].revision = 1;
-    if (checks_[id].def.kind == CheckKind::kAlias) alias_ids_.insert(id);
+    TrackAlias(id);
     return true;
   });
   for (auto& [id, c] : checks_) Schedule(now, c, /*first=*/true);
@@ -309,6 +309,7 @@ void LocalState::Detach(const std::string& id) {
   if (it == checks_.end()) return;
   timers_.Cancel(it->second.timer);
   alias_ids_.erase(id);
+  if (remote_alias_ids_.erase(id) > 0) ++remote_aliases_revision_;
   if (it->second.process != 0) processes_.erase(it->second.process);  // its exit finds nothing
   checks_.erase(it);
 }
@@ -323,10 +324,12 @@ void LocalState::DropCheck(const std::string& id, StorageWrite* w) {
 
 absl::StatusOr<uint64_t> LocalState::AddService(Time now, ServiceRegistration reg, bool replace_existing_checks,
                                                 Effects* out, bool persist) {
+  std::vector<const CheckDefinition*> defs;
   for (CheckDefinition& def : reg.checks) {
     if (absl::Status s = ValidateCheck(&def, opt_.enable_script_checks); !s.ok()) return s;
-    if (absl::Status s = CheckAliasNode(def); !s.ok()) return s;
+    defs.push_back(&def);
   }
+  if (absl::Status s = CheckRemoteAliasBound(defs); !s.ok()) return s;
   const std::string id = reg.service.id;
   if (id.empty()) return absl::InvalidArgumentError("Missing service ID");
   if (absl::Status s = CheckBounds(services_.contains(id) ? 0 : 1, reg.checks.size()); !s.ok()) return s;
@@ -361,7 +364,7 @@ absl::StatusOr<uint64_t> LocalState::AddService(Time now, ServiceRegistration re
     const std::string cid = c.def.id;
     LocalCheck& placed = checks_[cid] = std::move(c);
     placed.persisted = persist;
-    if (placed.def.kind == CheckKind::kAlias) alias_ids_.insert(cid);
+    TrackAlias(cid);
     Changed(placed);
     Schedule(now, placed, /*first=*/true);
     PersistCheck(placed, w);
@@ -398,7 +401,7 @@ uint64_t LocalState::RemoveService(Time now, std::string_view id, Effects* out) 
 
 absl::StatusOr<uint64_t> LocalState::AddCheck(Time now, CheckDefinition def, Effects* out, bool persist) {
   if (absl::Status s = ValidateCheck(&def, opt_.enable_script_checks); !s.ok()) return s;
-  if (absl::Status s = CheckAliasNode(def); !s.ok()) return s;
+  if (absl::Status s = CheckRemoteAliasBound({&def}); !s.ok()) return s;
   if (!def.service_id.empty() && !services_.contains(def.service_id)) {
     return absl::FailedPreconditionError(absl::StrCat("ServiceID \"", def.service_id, "\" does not exist"));
   }
@@ -415,7 +418,7 @@ absl::StatusOr<uint64_t> LocalState::AddCheck(Time now, CheckDefinition def, Eff
   const std::string cid = c.def.id;
   LocalCheck& placed = checks_[cid] = std::move(c);
   placed.persisted = persist;
-  if (placed.def.kind == CheckKind::kAlias) alias_ids_.insert(cid);
+  TrackAlias(cid);
   Changed(placed);
   Schedule(now, placed, /*first=*/true);
   PersistCheck(placed, w);
@@ -530,12 +533,44 @@ void LocalState::HandleProcessExit(Time now, const ProcessExitedInput& exit, Eff
   Settle(now, out);
 }
 
-absl::Status LocalState::CheckAliasNode(const CheckDefinition& def) const {
-  if (def.kind != CheckKind::kAlias || def.alias_node.empty() || def.alias_node == opt_.node_name) {
-    return absl::OkStatus();
+bool LocalState::IsRemoteAlias(const CheckDefinition& def) const {
+  return def.kind == CheckKind::kAlias && !def.alias_node.empty() && def.alias_node != opt_.node_name;
+}
+
+void LocalState::TrackAlias(const std::string& id) {
+  const CheckDefinition& def = checks_.at(id).def;
+  if (def.kind != CheckKind::kAlias) return;
+  if (IsRemoteAlias(def)) {
+    remote_alias_ids_.insert(id);
+    ++remote_aliases_revision_;
+  } else {
+    alias_ids_.insert(id);
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("AliasNode \"", def.alias_node, "\": this agent aliases only its own node's services"));
+}
+
+absl::Status LocalState::CheckRemoteAliasBound(const std::vector<const CheckDefinition*>& defs) const {
+  size_t added = 0;
+  for (const CheckDefinition* def : defs) {
+    if (IsRemoteAlias(*def) && !remote_alias_ids_.contains(def->id)) ++added;
+  }
+  if (added == 0 || remote_alias_ids_.size() + added <= kRemoteAliasesMax) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat("at most ", kRemoteAliasesMax, " alias checks of other nodes on one agent"));
+}
+
+void LocalState::SetRemoteAliasResult(Time now, std::string_view id, CheckResult result, Effects* out) {
+  out_ = out;
+  auto it = checks_.find(std::string(id));
+  if (it != checks_.end() && remote_alias_ids_.contains(it->first)) {
+    LocalCheck& alias = it->second;
+    const state::HealthStatus before = alias.state.status();
+    if (alias.state.Set(now, result.status, CutCheckOutput(result.output))) {
+      log_.Info(now, "check ", it->first, " is now ", Absl(state::HealthStatusName(alias.state.status())), " (was ",
+                Absl(state::HealthStatusName(before)), ")");
+      Changed(alias);
+    }
+  }
+  Settle(now, out);  // a local alias of the service this check belongs to follows
 }
 
 void LocalState::RefreshAliases(Time now) {

@@ -15,6 +15,8 @@
 // reaper (Consul's reapServices, every reap_interval). Alias checks (Consul's AliasService)
 // are never run: every entry point ends by recomputing them from the local checks and
 // services, so a change of what they alias is a status change of theirs in the same batch.
+// An alias of another node (AliasNode not this one) is not computed here: remote_alias.h
+// reads that node's checks from the catalog and sets its status (SetRemoteAliasResult).
 #pragma once
 
 #include <cstdint>
@@ -45,6 +47,9 @@ inline constexpr size_t kLocalChecksMax = 32768;
 // How many times one change re-evaluates the alias checks (an alias of a service whose check
 // is itself an alias needs one pass per link); a ring of aliases stops there.
 inline constexpr size_t kAliasPassesMax = 8;
+// Aliases of other nodes' services on one agent: each holds one blocking read at a server
+// (Consul sets no bound; ours keeps one agent's reads in flight well under the machine's).
+inline constexpr size_t kRemoteAliasesMax = 1024;
 // Consul's defaults for maintenance notes.
 inline constexpr std::string_view kNodeMaintenanceDefaultReason =
     "Maintenance mode is enabled for this node, but no reason was provided. This is a default message.";
@@ -124,6 +129,14 @@ class LocalState {
   void MarkCheckOutOfSync(std::string_view id);
   void ForgetDeletedService(std::string_view id) { deleted_services_.erase(std::string(id)); }
   void ForgetDeletedCheck(std::string_view id) { deleted_checks_.erase(std::string(id)); }
+  // The alias checks of another node (remote_alias.h follows them), and a count bumped when
+  // one is added, replaced or removed.
+  const absl::btree_set<std::string>& remote_alias_ids() const { return remote_alias_ids_; }
+  uint64_t remote_aliases_revision() const { return remote_aliases_revision_; }
+  // A remote alias's status from the catalog (no thresholds, as Consul's alias updates its
+  // check directly); an unknown or other check is ignored. A status change syncs; an output
+  // change waits for the full sync, as a local alias's.
+  void SetRemoteAliasResult(Time now, std::string_view id, CheckResult result, Effects* out);
   // Counts the changes that call for a partial sync (a registration, a status change).
   uint64_t changes() const { return changes_; }
   size_t running() const { return processes_.size(); }
@@ -150,8 +163,11 @@ class LocalState {
   // Alias statuses are not persisted (they are recomputed at start).
   void Settle(Time now, Effects* out);
   void RefreshAliases(Time now);
-  // INVALID_ARGUMENT for an alias of another node's service (not supported here).
-  absl::Status CheckAliasNode(const CheckDefinition& def) const;
+  bool IsRemoteAlias(const CheckDefinition& def) const;
+  // Files a kAlias check under alias_ids_ or remote_alias_ids_.
+  void TrackAlias(const std::string& id);
+  // RESOURCE_EXHAUSTED when `defs` would take the remote aliases past kRemoteAliasesMax.
+  absl::Status CheckRemoteAliasBound(const std::vector<const CheckDefinition*>& defs) const;
   void Changed(LocalCheck& c);
   void Changed(LocalService& s);
   // Persists a status change (not synced: a lost status is re-run after a crash).
@@ -173,7 +189,9 @@ class LocalState {
   absl::btree_map<uint64_t, std::string> processes_;  // own process id -> check id
   absl::btree_set<std::string> deleted_services_;
   absl::btree_set<std::string> deleted_checks_;
-  absl::btree_set<std::string> alias_ids_;  // the kAlias checks among checks_
+  absl::btree_set<std::string> alias_ids_;         // the kAlias checks among checks_ of this node
+  absl::btree_set<std::string> remote_alias_ids_;  // those of another node
+  uint64_t remote_aliases_revision_ = 0;
 };
 
 }  // namespace muster::agent

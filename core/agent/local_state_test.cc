@@ -449,14 +449,28 @@ TEST(LocalState, AliasesRestartChainAndStayLocal) {
   }
   EXPECT_EQ(h.local->checks().at("ring1-alias").state.status(), HealthStatus::kCritical);
   EXPECT_EQ(h.local->checks().at("ring2-alias").state.status(), HealthStatus::kCritical);
-  // An alias of another node's service is refused; of this node's by name, taken.
+  // An alias of another node's service is left to remote_alias.h (its status stays until its
+  // read answers); of this node's by name, computed here.
   CheckDefinition remote = Alias("r", "web1");
   remote.alias_node = "n2";
-  EXPECT_EQ(h.Do([&](Effects* e) { return h.local->AddCheck(h.now, remote, e); }).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(h.Do([&](Effects* e) { return h.local->AddCheck(h.now, remote, e); }).ok());
+  EXPECT_EQ(h.local->checks().at("r").state.status(), HealthStatus::kCritical);
+  EXPECT_EQ(h.local->remote_alias_ids(), absl::btree_set<std::string>{"r"});
   remote.alias_node = "n1";
   EXPECT_TRUE(h.Do([&](Effects* e) { return h.local->AddCheck(h.now, remote, e); }).ok());
   EXPECT_EQ(h.local->checks().at("r").state.status(), HealthStatus::kPassing);
+  EXPECT_TRUE(h.local->remote_alias_ids().empty());
+  // A remote alias's result is set from outside; a local check's is not taken that way.
+  remote.alias_node = "n2";
+  ASSERT_TRUE(h.Do([&](Effects* e) { return h.local->AddCheck(h.now, remote, e); }).ok());
+  h.Do([&](Effects* e) {
+    h.local->SetRemoteAliasResult(h.now, "r", CheckResult{HealthStatus::kWarning, "far"}, e);
+    h.local->SetRemoteAliasResult(h.now, "web-ttl", CheckResult{HealthStatus::kCritical, "no"}, e);
+    return 0;
+  });
+  EXPECT_EQ(h.local->checks().at("r").state.status(), HealthStatus::kWarning);
+  EXPECT_EQ(h.local->checks().at("r").state.output(), "far");
+  EXPECT_EQ(h.local->checks().at("web-ttl").state.status(), HealthStatus::kPassing);
 }
 
 }  // namespace
