@@ -29,6 +29,7 @@
 #include "core/agent/watches.h"
 #include "core/agent/local_methods.h"
 #include "core/agent/local_state.h"
+#include "core/agent/remote_alias.h"
 #include "core/agent/serf_snapshot.h"
 #include "core/agent/server_router.h"
 #include "core/agent/server_tags.h"
@@ -274,6 +275,7 @@ class AgentMachine::Impl {
   Composition::ComponentId c_local_ = 0;
   std::unique_ptr<LocalState> local_;
   std::unique_ptr<AntiEntropy> anti_entropy_;
+  std::unique_ptr<RemoteAliases> remote_aliases_;  // alias checks of other nodes (remote_alias.h)
   Effects* local_out_ = nullptr;
   void ServeLocalRequest(Time now, uint64_t request_id, const std::string& method, const pba::Call& call);
   void TickLocal(Time now);
@@ -428,6 +430,7 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
   AntiEntropyOptions ae_options{node_name_, node_id_, HostOf(lan_addr_), {}};
   if (opt.config.server) ae_options.protected_services.insert("consul");
   anti_entropy_ = std::make_unique<AntiEntropy>(ae_options, local_seed ^ 0xae, ctx.now, Logger(ctx.log, "agent.anti_entropy", level));
+  remote_aliases_ = std::make_unique<RemoteAliases>(Logger(ctx.log, "agent.alias", level));
 
   if (!opt.config.server) router_ = std::make_unique<ServerRouter>(router_seed);
   if (opt.config.server) {
@@ -642,7 +645,7 @@ void AgentMachine::Impl::Step(const Input& input, Effects* out) {
   if (std::optional<Time> next = timers_.Next()) own.WakeAt(*next);
   composition_.Merge(c_agent_, std::move(own), out);
   // A sync answered after TickLocal ran (an applied registration) goes on at once.
-  if (anti_entropy_->wants_tick(*local_)) local_batch.WakeAt(now);
+  if (anti_entropy_->wants_tick(*local_) || remote_aliases_->wants_tick()) local_batch.WakeAt(now);
   composition_.Merge(c_local_, std::move(local_batch), out);
   if (watches_->wants_tick()) handlers_batch.WakeAt(now);  // a watch's answer came after TickHandlers
   composition_.Merge(c_handlers_, std::move(handlers_batch), out);
@@ -2374,6 +2377,11 @@ void AgentMachine::Impl::TickLocal(Time now) {
                         HandleRequest(now_, InternalRequest(std::move(done)), method, call);
                       },
                       local_out_);
+  remote_aliases_->Tick(now, *local_,
+                        [this](const std::string& method, const pba::Call& call, RemoteAliases::Callback done) {
+                          HandleRequest(now_, InternalRequest(std::move(done)), method, call);
+                        },
+                        local_out_);
 }
 
 // Answered from LocalState (local_methods.h); a change once its write is durable.
