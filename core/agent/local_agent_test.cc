@@ -1,10 +1,12 @@
 // The agent's local services and checks through the whole machine (a -bootstrap server driven
 // by hand): a registration reaches the catalog by anti-entropy, a TTL pass and an HTTP check's
 // result change the catalog's status, a deregistration and maintenance show there too, and a
-// restarted agent still has what was registered.
+// restarted agent still has what was registered; an alias of another node's service follows
+// that node's check in the catalog.
 #include <deque>
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "core/agent/agent_machine.h"
 #include "core/agent/identity.h"
 #include "core/seam/apply_storage_op.h"
@@ -239,6 +241,58 @@ TEST(LocalAgent, MaintenanceAndRefusals) {
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(a.Call("agent.service.maintenance", Key("ghost")).first.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(a.Call("agent.health.service.name", Key("ghost")).first.code(), absl::StatusCode::kNotFound);
+}
+
+
+// The other node "far" written into the catalog by hand (as its own agent's anti-entropy
+// would): the alias on "solo" follows its service's check through the agent's own blocking
+// read, in the agent and in the catalog; gone from the catalog, it is critical.
+TEST(LocalAgent, AnAliasOfAnotherNodesServiceFollowsItInTheCatalog) {
+  Disk disk;
+  Agent a(&disk, kT0);
+  a.RunFor(absl::Seconds(3));
+  auto far_web = [&](const std::string& status, const std::string& output) {
+    const std::string body = absl::StrCat(
+        R"({"Node": "far", "Address": "10.0.0.9", "Service": {"ID": "web1", "Service": "web"},)",
+        R"( "Check": {"CheckID": "service:web1", "Name": "web ttl", "ServiceID": "web1", "Status": ")", status,
+        R"(", "Output": ")", output, R"("}})");
+    ASSERT_TRUE(a.Call("catalog.register", Body(body)).first.ok());
+  };
+  far_web("passing", "");
+  ASSERT_TRUE(a.Call("agent.check.register",
+                     Body(R"({"Name": "far web", "ID": "far-web", "AliasNode": "far", "AliasService": "web1"})"))
+                  .first.ok());
+  auto agent_check = [&] { return a.Json("agent.checks")["far-web"]; };
+  a.RunFor(absl::Milliseconds(200));
+  EXPECT_EQ(agent_check()["Status"], "passing");
+  EXPECT_EQ(agent_check()["Output"], "All checks passing.");
+  EXPECT_EQ(agent_check()["Type"], "alias");
+  EXPECT_EQ(a.CatalogChecks()["far-web"], "passing");
+  const struct {
+    const char* status;
+    const char* output;
+  } steps[] = {{"warning", "Aliased check \"web ttl\" failing: slow"},
+               {"critical", "Aliased check \"web ttl\" failing: slow"},
+               {"passing", "All checks passing."}};
+  for (const auto& step : steps) {
+    far_web(step.status, "slow");
+    a.RunFor(absl::Milliseconds(200));  // the blocking read wakes, the partial sync goes
+    EXPECT_EQ(agent_check()["Status"], step.status);
+    EXPECT_EQ(agent_check()["Output"], step.output);
+    EXPECT_EQ(a.CatalogChecks()["far-web"], step.status);
+  }
+  // The service deregistered from the node: Consul's output, critical in the catalog too.
+  ASSERT_TRUE(a.Call("catalog.deregister", Body(R"({"Node": "far", "ServiceID": "web1"})")).first.ok());
+  a.RunFor(absl::Milliseconds(200));
+  EXPECT_EQ(agent_check()["Status"], "critical");
+  EXPECT_EQ(agent_check()["Output"], "Service web1 could not be found on node far");
+  EXPECT_EQ(a.CatalogChecks()["far-web"], "critical");
+  // Deregistering the alias stops its read; the node coming back changes nothing here.
+  ASSERT_TRUE(a.Call("agent.check.deregister", Key("far-web")).first.ok());
+  far_web("passing", "");
+  a.RunFor(absl::Milliseconds(200));
+  EXPECT_FALSE(a.Json("agent.checks").contains("far-web"));
+  EXPECT_FALSE(a.CatalogChecks().contains("far-web"));
 }
 
 }  // namespace
