@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -454,9 +455,9 @@ pbd::DnsAnswer ResolveDns(const state::Store& store, const pbd::DnsQuestion& que
   return Resolver(store, question, shuffle_seed).Run();
 }
 
-absl::Status ServeDnsQuery(const state::Store& store, const proto::agent::Call& call, uint64_t shuffle_seed,
-                           proto::agent::Reply* reply) {
-  const pbd::DnsQuestion& q = call.dns_question();
+namespace {
+
+absl::Status CheckQuestion(const pbd::DnsQuestion& q) {
   if (q.name().empty() || q.name().back() != '.' || q.domain().empty() || q.domain().back() != '.') {
     return absl::InvalidArgumentError("dns.query: the question needs a fully qualified name and domain");
   }
@@ -464,8 +465,56 @@ absl::Status ServeDnsQuery(const state::Store& store, const proto::agent::Call& 
       q.alt_domain().size() > kDnsNameBytesMax || q.datacenter().size() > kDnsNameBytesMax) {
     return absl::InvalidArgumentError("dns.query: a name longer than DNS allows");
   }
-  reply->set_body(ResolveDns(store, q, shuffle_seed).SerializeAsString());
+  return absl::OkStatus();
+}
+
+// True when every answer record has one type (the instances of one service: A, AAAA or
+// SRV), so reordering them is what a fresh resolution's shuffle would have drawn.
+bool OneAnswerType(const pbd::DnsAnswer& a) {
+  for (const pbd::DnsRecord& r : a.answer()) {
+    if (r.type() != a.answer(0).type()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status ServeDnsQuery(const state::Store& store, const proto::agent::Call& call, uint64_t shuffle_seed,
+                           proto::agent::Reply* reply) {
   reply->set_index(store.last_index());
+  if (!call.has_dns_batch()) {
+    const pbd::DnsQuestion& q = call.dns_question();
+    if (absl::Status s = CheckQuestion(q); !s.ok()) return s;
+    reply->set_body(ResolveDns(store, q, shuffle_seed).SerializeAsString());
+    return absl::OkStatus();
+  }
+  const pbd::DnsBatch& batch = call.dns_batch();
+  if (batch.asks_size() == 0 || static_cast<size_t>(batch.asks_size()) > kDnsBatchQuestionsMax) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dns.query: a batch holds 1 to ", kDnsBatchQuestionsMax, " questions"));
+  }
+  pbd::DnsQuestion q = batch.settings();
+  Rng rng(shuffle_seed);
+  pbd::DnsAnswers answers;
+  // A name asked again in the same batch (one store state) has the same records: resolved
+  // once, and each repeat gets them in an order of its own, as a fresh resolution would.
+  absl::flat_hash_map<std::pair<std::string, uint32_t>, int> first_answer;
+  for (const pbd::DnsAsk& ask : batch.asks()) {
+    q.set_name(ask.name());
+    q.set_type(ask.type());
+    if (absl::Status s = CheckQuestion(q); !s.ok()) return s;
+    auto [it, fresh] = first_answer.try_emplace(std::make_pair(ask.name(), ask.type()), answers.answers_size());
+    const pbd::DnsAnswer* earlier = fresh ? nullptr : &answers.answers(it->second);
+    if (earlier != nullptr && OneAnswerType(*earlier)) {
+      pbd::DnsAnswer* copy = answers.add_answers();
+      *copy = answers.answers(it->second);
+      auto* records = copy->mutable_answer();
+      for (int i = records->size(); i > 1; --i) records->SwapElements(i - 1, static_cast<int>(rng.Uniform(i)));
+    } else {
+      *answers.add_answers() = ResolveDns(store, q, rng.Next());
+    }
+  }
+  reply->set_body(answers.SerializeAsString());
   return absl::OkStatus();
 }
 

@@ -65,6 +65,8 @@ inline constexpr uint32_t kRcodeRefused = 5;
 inline constexpr size_t kDnsAnswerRecordsMax = 4096;
 // A DNS name is at most 255 bytes on the wire (RFC 1035 2.3.4); its text form is at most this.
 inline constexpr size_t kDnsNameBytesMax = 1024;
+// Questions in one dns.query batch (io/dns sends what one loop turn received).
+inline constexpr size_t kDnsBatchQuestionsMax = 64;
 // NS records for the domain (Consul's maxNSRecords... it answers at most 3 servers).
 inline constexpr size_t kDnsNameServersMax = 3;
 
@@ -89,7 +91,9 @@ proto::dns::DnsAnswer ResolveDns(const state::Store& store, const proto::dns::Dn
                                  uint64_t shuffle_seed);
 
 // The "dns.query" read: the answer, serialized, is the Reply's body; its index is the store's.
-// INVALID_ARGUMENT for a question without a name or domain, or one longer than DNS allows.
+// With a DnsBatch instead of one question, the body is a DnsAnswers, one per ask in order.
+// INVALID_ARGUMENT for a question without a name or domain, one longer than DNS allows, or an
+// empty batch or one past kDnsBatchQuestionsMax.
 absl::Status ServeDnsQuery(const state::Store& store, const proto::agent::Call& call, uint64_t shuffle_seed,
                            proto::agent::Reply* reply);
 

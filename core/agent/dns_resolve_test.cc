@@ -290,5 +290,64 @@ TEST_F(DnsResolveTest, ServeDnsQueryRefusesBadQuestionsAndAnswersAProto) {
   EXPECT_EQ(ServeDnsQuery(store_, call, 1, &reply).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A batch (what io/dns gathers from one read of datagrams) answers each ask as a question of
+// its own would be answered, in order; a name asked again gets the same records in an order of
+// its own; empty, oversized and malformed batches are refused whole.
+TEST_F(DnsResolveTest, ABatchAnswersEveryAskInOrderAndShufflesRepeats) {
+  for (int i = 1; i <= 5; ++i) {
+    const std::string n = std::to_string(i);
+    Service("n" + n, "10.0.0." + n, "web" + n, "web", {}, 80);
+  }
+  auto batch_call = [&](const std::vector<std::pair<std::string, uint32_t>>& asks) {
+    proto::agent::Call call;
+    pbd::DnsBatch* b = call.mutable_dns_batch();
+    *b->mutable_settings() = Question("", 0);
+    for (const auto& [name, type] : asks) {
+      pbd::DnsAsk* a = b->add_asks();
+      a->set_name(name);
+      a->set_type(type);
+    }
+    return call;
+  };
+  const std::vector<std::pair<std::string, uint32_t>> asks = {
+      {"web.service.consul.", dns::kTypeA},   {"web.service.consul.", dns::kTypeA},
+      {"nope.service.consul.", dns::kTypeA},  {"web.service.consul.", dns::kTypeSrv},
+      {"n1.node.consul.", dns::kTypeA},       {"web.service.consul.", dns::kTypeA}};
+  std::set<std::string> repeat_orders;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    proto::agent::Reply reply;
+    ASSERT_TRUE(ServeDnsQuery(store_, batch_call(asks), seed, &reply).ok());
+    EXPECT_EQ(reply.index(), store_.last_index());
+    pbd::DnsAnswers answers;
+    ASSERT_TRUE(answers.ParseFromString(reply.body()));
+    ASSERT_EQ(answers.answers_size(), 6);
+    for (int i : {0, 1, 5}) {
+      EXPECT_EQ(Ips(answers.answers(i).answer()), Ips(Ask("web.service.consul.", dns::kTypeA).answer()));
+    }
+    EXPECT_EQ(answers.answers(2).rcode(), dns::kRcodeNxDomain);
+    EXPECT_EQ(answers.answers(2).authority_size(), 1);
+    EXPECT_EQ(answers.answers(3).answer_size(), 5);
+    EXPECT_EQ(answers.answers(3).answer(0).type(), dns::kTypeSrv);
+    EXPECT_EQ(answers.answers(3).additional_size(), 5);
+    ASSERT_EQ(answers.answers(4).answer_size(), 1);
+    EXPECT_EQ(answers.answers(4).answer(0).ip(), std::string("\x0a\x00\x00\x01", 4));
+    std::string order;
+    for (const pbd::DnsRecord& r : answers.answers(1).answer()) order += r.ip();
+    repeat_orders.insert(order);
+  }
+  EXPECT_GT(repeat_orders.size(), 10u);  // of 120 orders of 5
+
+  proto::agent::Reply reply;
+  EXPECT_EQ(ServeDnsQuery(store_, batch_call({}), 1, &reply).code(), absl::StatusCode::kInvalidArgument);
+  std::vector<std::pair<std::string, uint32_t>> too_many(kDnsBatchQuestionsMax + 1, {"web.service.consul.", 1});
+  EXPECT_EQ(ServeDnsQuery(store_, batch_call(too_many), 1, &reply).code(), absl::StatusCode::kInvalidArgument);
+  too_many.pop_back();
+  EXPECT_TRUE(ServeDnsQuery(store_, batch_call(too_many), 1, &reply).ok());
+  EXPECT_EQ(ServeDnsQuery(store_, batch_call({{"web.service.consul.", 1}, {"unqualified", 1}}), 1, &reply).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ServeDnsQuery(store_, batch_call({{std::string(2000, 'a') + ".", 1}}), 1, &reply).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace muster::agent

@@ -104,9 +104,12 @@ absl::Status DnsServer::Listen(const std::string& address) {
         auto* self = static_cast<DnsServer*>(h->data);
         *buf = uv_buf_init(self->datagram_buffer_.data(), self->datagram_buffer_.size());
       },
-      [](uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* peer, unsigned) {
+      [](uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* peer, unsigned flags) {
+        auto* self = static_cast<DnsServer*>(h->data);
+        // The end of one recvmmsg's datagrams: what they asked goes to the agent as one batch.
+        if ((flags & UV_UDP_MMSG_FREE) != 0) return self->FlushQuestions(self->options_.config.allow_stale);
         if (nread <= 0 || peer == nullptr) return;  // nothing more to read, or an error
-        static_cast<DnsServer*>(h->data)->OnDatagram(buf->base, static_cast<size_t>(nread), peer);
+        self->OnDatagram(buf->base, static_cast<size_t>(nread), peer);
       });
 
   uv_idle_init(loop_, &flush_);
@@ -221,10 +224,20 @@ void DnsServer::Handle(std::string_view bytes, const Target& target) {
 }
 
 void DnsServer::Resolve(std::shared_ptr<Query> query, const Target& target, bool stale) {
+  std::vector<PendingQuestion>& pending = pending_questions_[stale ? 1 : 0];
+  pending.push_back({std::move(query), target});
+  if (pending.size() >= agent::kDnsBatchQuestionsMax) return FlushQuestions(stale);
+  StartFlush();
+}
+
+void DnsServer::FlushQuestions(bool stale) {
+  std::vector<PendingQuestion>& pending = pending_questions_[stale ? 1 : 0];
+  if (pending.empty()) return;
+  auto batch = std::make_shared<std::vector<PendingQuestion>>();
+  batch->swap(pending);
   proto::agent::Call call;
-  proto::dns::DnsQuestion* q = call.mutable_dns_question();
-  q->set_name(query->name);
-  q->set_type(query->type);
+  proto::dns::DnsBatch* b = call.mutable_dns_batch();
+  proto::dns::DnsQuestion* q = b->mutable_settings();
   q->set_domain(options_.domain);
   q->set_alt_domain(options_.alt_domain);
   q->set_datacenter(options_.datacenter);
@@ -235,36 +248,60 @@ void DnsServer::Resolve(std::shared_ptr<Query> query, const Target& target, bool
     t->set_ttl_s(static_cast<uint32_t>(absl::ToInt64Seconds(ttl)));
   }
   q->set_only_passing(options_.config.only_passing);
+  for (const PendingQuestion& p : *batch) {
+    proto::dns::DnsAsk* ask = b->add_asks();
+    ask->set_name(p.query->name);
+    ask->set_type(p.query->type);
+  }
   if (stale) call.set_consistency("stale");
   agent_(std::string(agent::kDnsQueryMethod), call.SerializeAsString(),
-         [this, alive = std::weak_ptr<bool>(alive_), query, target, stale](const ::muster::Response& response) {
+         [this, alive = std::weak_ptr<bool>(alive_), batch, stale](const ::muster::Response& response) {
            if (alive.expired()) return;
-           AnswerFromAgent(query, target, response, stale);
+           AnswerFromAgent(*batch, response, stale);
          });
 }
 
-void DnsServer::AnswerFromAgent(const std::shared_ptr<Query>& query, const Target& target,
-                                const ::muster::Response& response, bool stale) {
+void DnsServer::AnswerFromAgent(std::vector<PendingQuestion>& batch, const ::muster::Response& response, bool stale) {
   if (stopping_) return;
   proto::agent::Reply reply;
-  proto::dns::DnsAnswer answer;
-  if (!response.status.ok() || !reply.ParseFromString(response.body) || !answer.ParseFromString(reply.body())) {
-    return Send(target, ErrorReply(*query, rr::kRcodeServFail));
+  proto::dns::DnsAnswers answers;
+  if (!response.status.ok() || !reply.ParseFromString(response.body) || !answers.ParseFromString(reply.body()) ||
+      static_cast<size_t>(answers.answers_size()) != batch.size()) {
+    for (const PendingQuestion& p : batch) Send(p.target, ErrorReply(*p.query, rr::kRcodeServFail));
+    return;
   }
   if (stale && absl::Milliseconds(reply.last_contact_ms()) > options_.config.max_stale) {
-    return Resolve(query, target, /*stale=*/false);  // too old: the leader answers (Consul's max_stale)
+    // Too old: the leader answers (Consul's max_stale).
+    for (PendingQuestion& p : batch) Resolve(std::move(p.query), p.target, /*stale=*/false);
+    return;
   }
-  if (!query->raw.empty() && answer.rcode() == rr::kRcodeNxDomain) {
-    return StartForward(query->raw, target, query);  // a PTR the catalog does not know
+  for (size_t i = 0; i < batch.size(); ++i) Answer(batch[i].query, batch[i].target, answers.answers(static_cast<int>(i)));
+}
+
+void DnsServer::Answer(const std::shared_ptr<Query>& asked, const Target& target, const proto::dns::DnsAnswer& answer) {
+  const Query& query = *asked;
+  if (!query.raw.empty() && answer.rcode() == rr::kRcodeNxDomain) {
+    return StartForward(query.raw, target, asked);  // a PTR the catalog does not know
   }
   ++stats_.queries;
-  const size_t size_max = target.tcp ? kTcpMessageBytesMax : query->udp_size;
+  const size_t size_max = target.tcp ? kTcpMessageBytesMax : query.udp_size;
   const size_t answers_max =
-      target.tcp || query->edns ? 0 : static_cast<size_t>(std::max(1, options_.config.udp_answer_limit));
+      target.tcp || query.edns ? 0 : static_cast<size_t>(std::max(1, options_.config.udp_answer_limit));
   bool truncated = false;
-  std::string wire = EncodeAnswer(*query, answer, size_max, answers_max, &truncated);
+  std::string wire = EncodeAnswer(query, answer, size_max, answers_max, &truncated);
   if (truncated && !target.tcp) ++stats_.truncated;
   Send(target, std::move(wire));
+}
+
+void DnsServer::StartFlush() {
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_))) return;
+  uv_idle_start(&flush_, [](uv_idle_t* i) {
+    auto* self = static_cast<DnsServer*>(i->data);
+    uv_idle_stop(i);
+    self->FlushQuestions(true);
+    self->FlushQuestions(false);
+    self->FlushUdp();
+  });
 }
 
 void DnsServer::Send(const Target& target, std::string bytes) {
@@ -272,14 +309,7 @@ void DnsServer::Send(const Target& target, std::string bytes) {
   if (!target.tcp) {
     udp_out_.push_back({target.peer, std::move(bytes)});
     if (udp_out_.size() >= kUdpBatchMax) return FlushUdp();
-    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_))) {
-      uv_idle_start(&flush_, [](uv_idle_t* i) {
-        auto* self = static_cast<DnsServer*>(i->data);
-        uv_idle_stop(i);
-        self->FlushUdp();
-      });
-    }
-    return;
+    return StartFlush();
   }
   auto it = connections_.find(target.connection_id);
   if (it == connections_.end()) return;  // closed meanwhile: nobody to answer

@@ -93,9 +93,19 @@ class DnsServer {
   void OnDatagram(const char* data, size_t size, const sockaddr* peer);
   void OnTcpMessage(Connection* c, std::string_view message);
   void Handle(std::string_view bytes, const Target& target);
+  // Questions for the agent wait for the end of the datagrams one recvmmsg read (or the next
+  // loop turn, or kDnsBatchQuestionsMax of them) and go as one dns.query batch: one request,
+  // one machine step and one store state for all, where one each cost more than the answer.
+  struct PendingQuestion {
+    std::shared_ptr<Query> query;
+    Target target;
+  };
   void Resolve(std::shared_ptr<Query> query, const Target& target, bool stale);
-  void AnswerFromAgent(const std::shared_ptr<Query>& query, const Target& target, const ::muster::Response& response,
-                       bool stale);
+  void FlushQuestions(bool stale);
+  void AnswerFromAgent(std::vector<PendingQuestion>& batch, const ::muster::Response& response, bool stale);
+  void Answer(const std::shared_ptr<Query>& query, const Target& target, const proto::dns::DnsAnswer& answer);
+  // Starts the idle handle that flushes waiting questions and answers on the next loop turn.
+  void StartFlush();
   void Send(const Target& target, std::string bytes);
   void SendUdp(uv_udp_t* socket, const sockaddr* to, std::string bytes);
   // UDP answers wait for the next loop turn (or kUdpBatchMax of them) and leave in one
@@ -131,6 +141,7 @@ class DnsServer {
     std::string bytes;
   };
   std::vector<PendingDatagram> udp_out_;
+  std::vector<PendingQuestion> pending_questions_[2];  // [0] default mode, [1] stale
   uv_timer_t forward_timer_{};
   bool udp_open_ = false, tcp_open_ = false, forward_open_ = false, timer_open_ = false;
   bool stopping_ = false;

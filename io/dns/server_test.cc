@@ -171,6 +171,7 @@ class Fixture {
                                             EXPECT_EQ(method, agent::kDnsQueryMethod);
                                             EXPECT_TRUE(call.ParseFromString(body));
                                             consistencies_.push_back(call.consistency());
+                                            batch_sizes_.push_back(call.dns_batch().asks_size());
                                             proto::agent::Reply reply;
                                             if (call.consistency() == "stale") reply.set_last_contact_ms(stale_contact_ms);
                                             ::muster::Response response;
@@ -201,6 +202,7 @@ class Fixture {
   int tcp_port() const { return tcp_port_; }
   const DnsServerStats& stats() const { return server_->stats(); }  // after Stop
   const std::vector<std::string>& consistencies() const { return consistencies_; }  // after Stop
+  const std::vector<int>& batch_sizes() const { return batch_sizes_; }  // after Stop: asks per request
 
  private:
   uv_loop_t loop_;
@@ -208,11 +210,60 @@ class Fixture {
   state::Store store_;
   uint64_t asked_ = 0;
   std::vector<std::string> consistencies_;
+  std::vector<int> batch_sizes_;
   std::unique_ptr<DnsServer> server_;
   int port_ = 0;
   int tcp_port_ = 0;
   std::thread thread_;
 };
+
+// What arrives together goes to the agent as one dns.query batch (one request, one machine
+// step): ten queries in one TCP write are one request; a burst of 60 datagrams is answered
+// whole, each under its own ID with its own answer, in fewer requests than queries.
+TEST(DnsServer, QueriesThatArriveTogetherAreOneBatch) {
+  Fixture f({});
+  TcpClient tcp(f.tcp_port());
+  ASSERT_TRUE(tcp.connected());
+  std::string ten;
+  for (uint16_t id = 1; id <= 10; ++id) {
+    ten += TcpClient::Frame(QueryBytes(id % 2 == 0 ? "web.service.consul." : "nope.service.consul.", LDNS_RR_TYPE_A, id));
+  }
+  tcp.SendRaw(ten);
+  std::set<uint16_t> ids;
+  for (int i = 0; i < 10; ++i) {
+    Answer t = Read(tcp.Receive());
+    ASSERT_TRUE(t.ok) << i;
+    EXPECT_EQ(t.rcode, t.id % 2 == 0 ? LDNS_RCODE_NOERROR : LDNS_RCODE_NXDOMAIN) << t.id;
+    if (t.id % 2 == 0) {
+      EXPECT_EQ(t.first_a, "10.0.0.1");
+    }
+    ids.insert(t.id);
+  }
+  EXPECT_EQ(ids.size(), 10u);
+
+  UdpClient udp;
+  constexpr uint16_t kBurst = 60;
+  for (uint16_t id = 100; id < 100 + kBurst; ++id) udp.Send(f.port(), QueryBytes("web.service.consul.", LDNS_RR_TYPE_A, id));
+  std::set<uint16_t> udp_ids;
+  for (int i = 0; i < kBurst; ++i) {
+    Answer a = Read(udp.Receive(2000));
+    ASSERT_TRUE(a.ok) << i;
+    EXPECT_EQ(a.first_a, "10.0.0.1");
+    udp_ids.insert(a.id);
+  }
+  EXPECT_EQ(udp_ids.size(), kBurst);
+  f.Stop();
+  ASSERT_FALSE(f.batch_sizes().empty());
+  EXPECT_EQ(f.batch_sizes().front(), 10) << "the ten TCP queries of one write";
+  int asked = 0;
+  for (int n : f.batch_sizes()) {
+    EXPECT_GE(n, 1);
+    EXPECT_LE(n, static_cast<int>(agent::kDnsBatchQuestionsMax));
+    asked += n;
+  }
+  EXPECT_EQ(asked, 10 + kBurst);
+  EXPECT_LT(f.batch_sizes().size(), 1u + kBurst) << "the burst went in batches";
+}
 
 TEST(DnsServer, AnswersOverUdpAndSeveralQueriesOnOneTcpConnection) {
   Fixture f({});
