@@ -210,9 +210,9 @@ absl::Status Store::Restore(std::string_view bytes) {
   for (const pb::KVEntry& p : snap.kvs()) {
     KVEntry e = FromProto(p);
     if (!e.session.empty()) session_locks_[e.session].insert(e.key);
-    kv_[e.key] = std::move(e);
+    SetKVRow(std::move(e));
   }
-  for (const pb::Tombstone& t : snap.tombstones()) tombstones_[t.key()] = t.index();
+  for (const pb::Tombstone& t : snap.tombstones()) SetTombstone(t.key(), t.index());
   for (const pb::LockDelay& d : snap.lock_delays()) lock_delays_[d.key()] = NanosToTime(d.until_unix_ns());
   for (const pb::NamedIndex& i : snap.table_indexes()) table_index_[i.name()] = i.index();
   for (const pb::NamedIndex& i : snap.service_indexes()) service_index_[i.name()] = i.index();
@@ -258,9 +258,46 @@ class Fingerprint {
 
 }  // namespace
 
-// Covers exactly what Snapshot() writes, without building it: walks the ordered tables.
+// A row's hash: its fields folded in order from a per-table seed (so equal rows of two tables
+// differ), then summed over the table. A sum does not depend on the order rows were written
+// in, and a row's change moves it by the difference of its old and new hashes.
+uint64_t Store::KVRowHash(const KVEntry& e) {
+  Fingerprint f;
+  f.Tag(4);
+  f.Add(e.key);
+  f.Add(e.value);
+  f.Add(e.flags);
+  f.Add(e.lock_index);
+  f.Add(e.session);
+  f.Add(e.create_index);
+  f.Add(e.modify_index);
+  return f.value();
+}
+
+uint64_t Store::TombstoneRowHash(const std::string& key, uint64_t index) {
+  Fingerprint f;
+  f.Tag(5);
+  f.Add(key);
+  f.Add(index);
+  return f.value();
+}
+
 uint64_t Store::ContentHash() const {
   MUSTER_CHECK(!undo_active_);
+  return ContentHashWith(kv_rows_hash_, tombstone_rows_hash_);
+}
+
+uint64_t Store::ContentHashRecomputed() const {
+  MUSTER_CHECK(!undo_active_);
+  uint64_t kv_rows = 0, tombstone_rows = 0;
+  for (const auto& [key, e] : kv_) kv_rows += KVRowHash(e);
+  for (const auto& [key, idx] : tombstones_) tombstone_rows += TombstoneRowHash(key, idx);
+  return ContentHashWith(kv_rows, tombstone_rows);
+}
+
+// Covers exactly what Snapshot() writes, without building it: walks the ordered tables but
+// KV and the tombstones, which enter as their row counts and sums.
+uint64_t Store::ContentHashWith(uint64_t kv_rows_hash, uint64_t tombstone_rows_hash) const {
   Fingerprint f;
   f.Add(last_index_);
   f.Tag(1);
@@ -302,20 +339,11 @@ uint64_t Store::ContentHash() const {
     f.Add(c.modify_index);
   }
   f.Tag(4);
-  for (const auto& [key, e] : kv_) {
-    f.Add(e.key);
-    f.Add(e.value);
-    f.Add(e.flags);
-    f.Add(e.lock_index);
-    f.Add(e.session);
-    f.Add(e.create_index);
-    f.Add(e.modify_index);
-  }
+  f.Add(kv_.size());
+  f.Add(kv_rows_hash);
   f.Tag(5);
-  for (const auto& [key, idx] : tombstones_) {
-    f.Add(key);
-    f.Add(idx);
-  }
+  f.Add(tombstones_.size());
+  f.Add(tombstone_rows_hash);
   f.Tag(6);
   for (const auto& [id, s] : sessions_) {
     for (const std::string* str : {&s.id, &s.name, &s.node}) f.Add(*str);

@@ -470,10 +470,9 @@ void Store::PutKV(uint64_t idx, KVEntry entry) {
     MUSTER_CHECK(sessions_.contains(entry.session), "lock by unknown session ", entry.session);
     session_locks_[entry.session].insert(entry.key);
   }
-  tombstones_.erase(entry.key);
+  EraseTombstone(entry.key);
   changes_.kv_keys.insert(entry.key);
-  const std::string key = entry.key;
-  kv_[key] = std::move(entry);
+  SetKVRow(std::move(entry));
   Touch(kTableKVs, idx);
 }
 
@@ -482,8 +481,8 @@ void Store::EraseKV(uint64_t idx, const std::string& key) {
   if (it == kv_.end()) return;
   SaveUndo(key);
   if (!it->second.session.empty()) EraseFromSet(session_locks_, it->second.session, key);
-  kv_.erase(it);
-  tombstones_[key] = idx;  // so a prefix's index covers deletes too
+  EraseKVRow(it);
+  SetTombstone(key, idx);  // so a prefix's index covers deletes too
   changes_.kv_keys.insert(key);
   Touch(kTableKVs, idx);
 }
@@ -603,7 +602,7 @@ absl::StatusOr<bool> Store::KVDeleteTree(uint64_t idx, std::string_view prefix) 
 void Store::ReapTombstones(uint64_t idx, uint64_t up_to_index) {
   MUSTER_CHECK_LE(up_to_index, idx);
   for (auto it = tombstones_.begin(); it != tombstones_.end();) {
-    it = it->second <= up_to_index ? tombstones_.erase(it) : std::next(it);
+    it = it->second <= up_to_index ? EraseTombstone(it) : std::next(it);
   }
 }
 
@@ -809,6 +808,43 @@ Indexed<std::vector<Session>> Store::NodeSessions(std::string_view node) const {
     for (const std::string& id : it->second) r.value.push_back(sessions_.at(id));
   }
   return r;
+}
+
+void Store::SetKVRow(KVEntry entry) {
+  const uint64_t row = KVRowHash(entry);
+  auto it = kv_.find(entry.key);
+  if (it == kv_.end()) {
+    const std::string key = entry.key;
+    kv_.emplace(key, std::move(entry));
+  } else {
+    kv_rows_hash_ -= KVRowHash(it->second);
+    it->second = std::move(entry);
+  }
+  kv_rows_hash_ += row;
+}
+
+void Store::EraseKVRow(absl::btree_map<std::string, KVEntry>::iterator it) {
+  kv_rows_hash_ -= KVRowHash(it->second);
+  kv_.erase(it);
+}
+
+void Store::SetTombstone(const std::string& key, uint64_t index) {
+  auto [it, inserted] = tombstones_.try_emplace(key, index);
+  if (!inserted) {
+    tombstone_rows_hash_ -= TombstoneRowHash(key, it->second);
+    it->second = index;
+  }
+  tombstone_rows_hash_ += TombstoneRowHash(key, index);
+}
+
+absl::btree_map<std::string, uint64_t>::iterator Store::EraseTombstone(
+    absl::btree_map<std::string, uint64_t>::iterator it) {
+  tombstone_rows_hash_ -= TombstoneRowHash(it->first, it->second);
+  return tombstones_.erase(it);
+}
+
+void Store::EraseTombstone(const std::string& key) {
+  if (auto it = tombstones_.find(key); it != tombstones_.end()) EraseTombstone(it);
 }
 
 void Store::Clear() {

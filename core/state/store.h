@@ -248,9 +248,15 @@ class Store {
 
   // Whole-state serialization (the FSM snapshot) and a content hash of the same content
   // (a StableHash fingerprint over the ordered tables, plus the applied index).
+  // The KV and tombstone tables enter the hash as sums of per-row hashes kept up to date by
+  // every write (the only tables that grow with the writes), so a hash costs a pass over the
+  // catalog, sessions and indexes alone; the simulator's checkers hash at every store index.
   std::string Snapshot() const;
   absl::Status Restore(std::string_view bytes);
   uint64_t ContentHash() const;
+  // The same value with the KV and tombstone sums recomputed row by row (for tests: the
+  // running sums are what a fresh pass gives).
+  uint64_t ContentHashRecomputed() const;
 
   // Sizes, for tests and benchmarks.
   size_t kv_count() const { return kv_.size(); }
@@ -302,6 +308,18 @@ class Store {
 
   void Clear();
 
+  // Every change to kv_ and tombstones_ goes through these, which keep the row sums of
+  // ContentHash (snapshot.cc) in step.
+  void SetKVRow(KVEntry entry);
+  void EraseKVRow(absl::btree_map<std::string, KVEntry>::iterator it);
+  void SetTombstone(const std::string& key, uint64_t index);
+  absl::btree_map<std::string, uint64_t>::iterator EraseTombstone(absl::btree_map<std::string, uint64_t>::iterator it);
+  void EraseTombstone(const std::string& key);
+  static uint64_t KVRowHash(const KVEntry& e);
+  static uint64_t TombstoneRowHash(const std::string& key, uint64_t index);
+  // ContentHash given the two tables' row sums.
+  uint64_t ContentHashWith(uint64_t kv_rows_hash, uint64_t tombstone_rows_hash) const;
+
   StoreConfig config_;
   uint64_t last_index_ = 0;
   Time last_time_ = absl::UnixEpoch();   // see AdvanceTime; in snapshots
@@ -315,6 +333,8 @@ class Store {
 
   absl::btree_map<std::string, KVEntry> kv_;
   absl::btree_map<std::string, uint64_t> tombstones_;  // deleted key -> delete index
+  uint64_t kv_rows_hash_ = 0;         // sum of KVRowHash over kv_ (mod 2^64)
+  uint64_t tombstone_rows_hash_ = 0;  // sum of TombstoneRowHash over tombstones_
   absl::btree_map<std::string, Time> lock_delays_;     // key -> no acquire before
   absl::btree_map<std::string, absl::btree_set<std::string>> session_locks_;  // session -> keys
 

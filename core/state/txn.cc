@@ -261,14 +261,14 @@ absl::StatusOr<TxnResponse> Store::Txn(uint64_t idx, Time now, const std::vector
       }
       if (u.entry.has_value()) {
         if (!u.entry->session.empty()) session_locks_[u.entry->session].insert(key);
-        kv_[key] = std::move(*u.entry);
-      } else {
-        kv_.erase(key);
+        SetKVRow(std::move(*u.entry));  // saved from kv_[key]: its key is `key`
+      } else if (it != kv_.end()) {
+        EraseKVRow(it);
       }
       if (u.tombstone.has_value()) {
-        tombstones_[key] = *u.tombstone;
+        SetTombstone(key, *u.tombstone);
       } else {
-        tombstones_.erase(key);
+        EraseTombstone(key);
       }
     }
     table_index_ = table_index_before;
