@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "tests/agent_sim/generated_run.h"
+#include "tests/agent_sim/scenario_file.h"
+#include "tests/agent_sim/shrink.h"
 #include "tests/agent_sim/unsafe_switches.h"
 
 namespace muster::agent_sim {
@@ -35,6 +39,8 @@ constexpr char kUsage[] =
     "           [--loss P] [--dup P] [--delay fixed:D|exp:FLOOR+MEAN|uniform:LO-HI] [--clock-skew]\n"
     "           [--bootstrap-expect N] [--workload kv|cas] [--rate R] [--swarm] [--trace off|short|full]\n"
     "           [--check-determinism] [--each] [--unsafe RULE]\n"
+    "       sim --scenario FILE [--seed X] [--seeds K] [--jobs J] [--trace ...] [--unsafe RULE] ...\n"
+    "       sim ... [--print-scenario] [--shrink [--shrink-runs N] [--shrink-out FILE]]\n"
     "  --nodes N            N servers (default 3), no clients\n"
     "  --seeds K            K runs from --seed (default 1), a summary at the end; --jobs J processes\n"
     "  --duration D         the safety phase (faults on), simulated (default 20s); then liveness\n"
@@ -47,7 +53,16 @@ constexpr char kUsage[] =
     "  --trace              short: the faults and leaders as they happen (default for one seed);\n"
     "                       full: every agent's log too\n"
     "  --check-determinism  run each seed twice: the fingerprints must agree\n"
-    "  --each               a summary line for every seed\n";
+    "  --each               a summary line for every seed\n"
+    "  --scenario FILE      run a written schedule (tests/scenarios/README.md: the format) instead\n"
+    "                       of drawing one; its `seed` line is the default --seed\n"
+    "  --print-scenario     run, then print what ran as a scenario file that replays it (stdout;\n"
+    "                       the verdict on stderr)\n"
+    "  --shrink             for a failing run: search for a smaller failing one (fewer faults,\n"
+    "                       fewer clients and servers, a shorter safety phase), each candidate\n"
+    "                       run again; prints the smallest as a scenario file and its command\n"
+    "                       (written to --shrink-out, default /tmp/sim-shrunk-SEED.scenario);\n"
+    "                       --shrink-runs bounds the candidates run (default 400)\n";
 
 struct Flags {
   GeneratedConfig config;
@@ -56,7 +71,34 @@ struct Flags {
   bool check_determinism = false;
   bool each = false;
   bool trace_given = false;
+  bool seed_given = false;
+  // --scenario: the file's schedule replaces the generator's flags.
+  std::string scenario_path;
+  Schedule scenario;
+  bool print_scenario = false;
+  bool shrink = false;
+  uint64_t shrink_runs = 400;
+  std::string shrink_out;
 };
+
+// A path as the user typed it: `bazel run` starts us in the runfiles, so a relative one is
+// looked up where the command was typed.
+std::string UserPath(const std::string& path) {
+  const char* dir = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (path.empty() || path[0] == '/' || dir == nullptr) return path;
+  return absl::StrCat(dir, "/", path);
+}
+
+bool ReadScenario(const std::string& path, Schedule* out, std::string* error) {
+  std::ifstream in(UserPath(path));
+  if (!in) {
+    *error = absl::StrCat("--scenario ", path, ": cannot read it");
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseScenario(text.str(), path, out, error);
+}
 
 void RefuseUnknownUnsafe(const std::string& name) {
   std::fprintf(stderr, "unknown --unsafe %s; one of:\n", name.c_str());
@@ -67,6 +109,7 @@ void RefuseUnknownUnsafe(const std::string& name) {
 
 bool ParseArgs(int argc, char** argv, Flags* f, std::string* error) {
   bool nodes_given = false, servers_given = false;
+  std::string generator_flag;  // one given (none may go with --scenario)
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::string value;
@@ -125,32 +168,50 @@ bool ParseArgs(int argc, char** argv, Flags* f, std::string* error) {
       *error = "";
       return false;
     } else if (arg == "--nodes") {
+      generator_flag = arg;
       if (!number(&n)) return false;
       c.servers = static_cast<int>(n);
       c.clients = 0;
       nodes_given = true;
     } else if (arg == "--servers") {
+      generator_flag = arg;
       if (!number(&n)) return false;
       c.servers = static_cast<int>(n);
       servers_given = true;
     } else if (arg == "--clients") {
+      generator_flag = arg;
       if (!number(&n)) return false;
       c.clients = static_cast<int>(n);
       servers_given = true;
     } else if (arg == "--seed") {
       if (!number(&c.seed)) return false;
+      f->seed_given = true;
+    } else if (arg == "--scenario") {
+      if (!need(&f->scenario_path)) return false;
+      if (!ReadScenario(f->scenario_path, &f->scenario, error)) return false;
+    } else if (arg == "--print-scenario") {
+      f->print_scenario = true;
+    } else if (arg == "--shrink") {
+      f->shrink = true;
+    } else if (arg == "--shrink-runs") {
+      if (!number(&f->shrink_runs)) return false;
+    } else if (arg == "--shrink-out") {
+      if (!need(&f->shrink_out)) return false;
     } else if (arg == "--seeds") {
       if (!number(&f->seeds)) return false;
     } else if (arg == "--jobs") {
       if (!number(&n)) return false;
       f->jobs = static_cast<int>(std::min<uint64_t>(n, kJobsMax));
     } else if (arg == "--duration") {
+      generator_flag = arg;
       if (!duration(&c.duration)) return false;
     } else if (arg == "--settle-budget") {
       if (!duration(&c.settle_budget)) return false;
     } else if (arg == "--partition") {
+      generator_flag = arg;
       c.partition = true;
     } else if (arg == "--kill") {
+      generator_flag = arg;
       const std::string mode = has_value ? value : "plain";
       if (mode == "plain") {
         c.kill = KillMode::kPlain;
@@ -163,19 +224,26 @@ bool ParseArgs(int argc, char** argv, Flags* f, std::string* error) {
         return false;
       }
     } else if (arg == "--pause") {
+      generator_flag = arg;
       c.pause = true;
     } else if (arg == "--loss") {
+      generator_flag = arg;
       if (!fraction(&c.loss)) return false;
     } else if (arg == "--dup") {
+      generator_flag = arg;
       if (!fraction(&c.dup)) return false;
     } else if (arg == "--delay") {
+      generator_flag = arg;
       if (!need(&text) || !ParseDelay(text, &c.delay, error)) return false;
     } else if (arg == "--clock-skew") {
+      generator_flag = arg;
       c.clock_skew = true;
     } else if (arg == "--bootstrap-expect") {
+      generator_flag = arg;
       if (!number(&n)) return false;
       c.bootstrap_expect = static_cast<int>(n);
     } else if (arg == "--workload") {
+      generator_flag = arg;
       if (!need(&text)) return false;
       if (text == "kv") {
         c.workload = WorkloadKind::kKv;
@@ -186,9 +254,11 @@ bool ParseArgs(int argc, char** argv, Flags* f, std::string* error) {
         return false;
       }
     } else if (arg == "--rate") {
+      generator_flag = arg;
       if (!number(&n)) return false;
       c.rate = static_cast<int>(std::max<uint64_t>(1, std::min<uint64_t>(n, 1000)));
     } else if (arg == "--swarm") {
+      generator_flag = arg;
       c.swarm = true;
     } else if (arg == "--trace") {
       if (!need(&text)) return false;
@@ -223,6 +293,18 @@ bool ParseArgs(int argc, char** argv, Flags* f, std::string* error) {
     }
   }
   GeneratedConfig& c = f->config;
+  if (!f->scenario_path.empty()) {
+    if (!generator_flag.empty()) {
+      *error = absl::StrCat(generator_flag, " with --scenario: the file holds the cluster, the faults and the workload");
+      return false;
+    }
+    if (!f->seed_given) c.seed = f->scenario.seed;
+    if (c.settle_budget != GeneratedConfig().settle_budget) f->scenario.settle_budget = c.settle_budget;
+  }
+  if (f->shrink && f->seeds != 1) {
+    *error = "--shrink takes one failing seed (--seed X), not --seeds";
+    return false;
+  }
   if (nodes_given && servers_given) {
     *error = "--nodes or --servers/--clients, not both";
     return false;
@@ -240,7 +322,9 @@ bool ParseArgs(int argc, char** argv, Flags* f, std::string* error) {
     *error = "--seeds and --jobs start at 1";
     return false;
   }
-  if (!f->trace_given) c.trace = f->seeds == 1 ? TraceLevel::kShort : TraceLevel::kOff;
+  if (!f->trace_given) {
+    c.trace = f->seeds == 1 && !f->print_scenario && !f->shrink ? TraceLevel::kShort : TraceLevel::kOff;
+  }
   return true;
 }
 
@@ -253,13 +337,54 @@ struct SeedLine {
   uint64_t events = 0;
 };
 
+// The command line that replays a scenario file's run.
+std::string ScenarioRepro(const Flags& f, uint64_t seed) {
+  return absl::StrCat("bazel run //cmd:sim -- --scenario ", f.scenario_path, " --seed ", seed,
+                      f.config.unsafe_name.empty() ? "" : " --unsafe " + f.config.unsafe_name, " --trace short");
+}
+
+ScheduleRunOptions ScenarioOptions(const Flags& f, uint64_t seed, TraceLevel trace) {
+  ScheduleRunOptions o;
+  o.seed = seed;
+  o.unsafe_name = f.config.unsafe_name;
+  o.mutate = f.config.mutate;
+  o.trace = trace;
+  o.repro = ScenarioRepro(f, seed);
+  return o;
+}
+
+// One run of `seed`: the scenario file's schedule, or one drawn from the flags.
+GeneratedResult RunSeed(const Flags& f, uint64_t seed, std::FILE* trace) {
+  if (!f.scenario_path.empty()) return RunSchedule(f.scenario, ScenarioOptions(f, seed, f.config.trace), trace);
+  GeneratedConfig c = f.config;
+  c.seed = seed;
+  return RunGenerated(c, trace);
+}
+
+std::string ReproOf(const Flags& f, uint64_t seed) {
+  if (!f.scenario_path.empty()) return ScenarioRepro(f, seed);
+  GeneratedConfig c = f.config;
+  c.seed = seed;
+  return ReproCommand(c);
+}
+
 // Runs one seed (twice with --check-determinism); prints its failure (and with --each its
 // summary) to stdout in one write, so parallel processes' lines do not interleave.
 SeedLine RunOne(const Flags& f, uint64_t seed, bool single) {
   GeneratedConfig c = f.config;
   c.seed = seed;
   std::string out;
-  if (single) {
+  if (single && !f.scenario_path.empty()) {
+    absl::StrAppend(&out, "sim: scenario ", f.scenario_path, " seed=", seed, " servers=", f.scenario.servers,
+                    " clients=", f.scenario.clients, " actions=", f.scenario.actions.size(),
+                    c.unsafe_name.empty() ? "" : " unsafe=" + c.unsafe_name, "\n");
+    absl::StrAppend(&out, "safety phase: the file's actions for ", absl::FormatDuration(f.scenario.duration),
+                    ", checkers after every step; then liveness: heal, restart, settle within ",
+                    absl::FormatDuration(f.scenario.settle_budget), "\n");
+    std::fputs(out.c_str(), stdout);
+    std::fflush(stdout);
+    out.clear();
+  } else if (single) {
     std::string knobs;
     const GeneratedConfig drawn = c.swarm ? DrawSwarm(c, &knobs) : c;
     absl::StrAppend(&out, "sim: ", DescribeConfig(drawn), "\n");
@@ -271,7 +396,7 @@ SeedLine RunOne(const Flags& f, uint64_t seed, bool single) {
     std::fflush(stdout);
     out.clear();
   }
-  GeneratedResult r = RunGenerated(c, single ? stdout : nullptr);
+  GeneratedResult r = RunSeed(f, seed, single ? stdout : nullptr);
   SeedLine line{seed, r.outcome.ok, r.outcome.fingerprint, absl::ToInt64Milliseconds(r.virtual_time), r.events};
   if (single) {
     absl::StrAppend(&out, "did: ", r.outcome.summary, "\nchecked:\n", r.checked);
@@ -282,13 +407,15 @@ SeedLine RunOne(const Flags& f, uint64_t seed, bool single) {
     absl::StrAppend(&out, single ? "" : absl::StrCat(r.outcome.summary, "\n"), r.outcome.report, "\n");
   }
   if (f.check_determinism && r.outcome.ok) {
-    GeneratedResult again = RunGenerated(c, nullptr);
+    Flags quiet = f;
+    quiet.config.trace = TraceLevel::kOff;
+    GeneratedResult again = RunSeed(quiet, seed, nullptr);
     if (again.outcome.fingerprint != r.outcome.fingerprint || again.outcome.summary != r.outcome.summary) {
       line.ok = false;
       absl::StrAppend(&out, "FAIL seed=", seed, " nondeterministic: fingerprint ",
                       absl::Hex(r.outcome.fingerprint, absl::kZeroPad16), " then ",
                       absl::Hex(again.outcome.fingerprint, absl::kZeroPad16), "\n  ", r.outcome.summary, "\n  ",
-                      again.outcome.summary, "\n  reproduce: ", ReproCommand(c), " --check-determinism\n");
+                      again.outcome.summary, "\n  reproduce: ", ReproOf(f, seed), " --check-determinism\n");
     } else if (single) {
       absl::StrAppend(&out, "determinism: ran twice, same fingerprint\n");
     }
@@ -387,6 +514,65 @@ Totals RunParallel(const Flags& f) {
   return t;
 }
 
+std::string Fingerprint(uint64_t f) { return absl::StrCat(absl::Hex(f, absl::kZeroPad16)); }
+
+// --print-scenario: the run, then what ran as a scenario file on stdout.
+int PrintScenario(const Flags& f) {
+  const uint64_t seed = f.config.seed;
+  const GeneratedResult r = RunSeed(f, seed, nullptr);
+  const std::string comment = absl::StrCat("what ran under: ", ReproOf(f, seed), "\n", r.outcome.ok ? "PASS" : "FAIL",
+                                           " fingerprint=", Fingerprint(r.outcome.fingerprint), "\n",
+                                           "replay: bazel run //cmd:sim -- --scenario THIS_FILE",
+                                           f.config.unsafe_name.empty() ? "" : " --unsafe " + f.config.unsafe_name);
+  std::fputs(FormatScenario(r.schedule, comment).c_str(), stdout);
+  std::fprintf(stderr, "%s fingerprint=%s\n%s", r.outcome.ok ? "PASS" : "FAIL", Fingerprint(r.outcome.fingerprint).c_str(),
+               r.outcome.ok ? "" : (r.outcome.report + "\n").c_str());
+  return r.outcome.ok ? 0 : 1;
+}
+
+// --shrink: a failing run made smaller, printed as a scenario file and written out.
+int ShrinkRun(const Flags& f) {
+  const uint64_t seed = f.config.seed;
+  const GeneratedResult first = RunSeed(f, seed, nullptr);
+  if (first.outcome.ok) {
+    std::printf("sim: %s passes: nothing to shrink\n", ReproOf(f, seed).c_str());
+    return 2;
+  }
+  std::printf("shrinking: %s\n  failed at t=%s: %s\n", ReproOf(f, seed).c_str(),
+              absl::FormatDuration(absl::Trunc(first.failed_at, absl::Milliseconds(1))).c_str(),
+              first.outcome.report.substr(0, first.outcome.report.find('\n')).c_str());
+  // A scenario file as written; a generated run as it ran (every fault it drew, with its time).
+  Schedule start = f.scenario_path.empty() ? first.schedule : f.scenario;
+  start.seed = seed;
+  ScheduleRunOptions options = ScenarioOptions(f, seed, TraceLevel::kOff);
+  std::string last_failure;
+  auto fails = [&](const Schedule& candidate) {
+    const GeneratedResult r = RunSchedule(candidate, options, nullptr);
+    if (!r.outcome.ok) last_failure = r.outcome.report;
+    return !r.outcome.ok;
+  };
+  if (!fails(start)) {
+    std::printf("FAIL: the run's schedule, replayed as a scenario, passes (the replay is not exact: a bug in the "
+                "schedule's recording)\n");
+    return 1;
+  }
+  const ShrinkResult s = Shrink(start, first.failed_at, fails, static_cast<int>(f.shrink_runs));
+  fails(s.smallest);  // its failure, to print
+  for (const std::string& step : s.steps) std::printf("  %s\n", step.c_str());
+  const std::string out_path = f.shrink_out.empty() ? absl::StrCat("/tmp/sim-shrunk-", seed, ".scenario") : f.shrink_out;
+  const std::string command = absl::StrCat("bazel run //cmd:sim -- --scenario ", out_path, " --seed ", seed,
+                                           f.config.unsafe_name.empty() ? "" : " --unsafe " + f.config.unsafe_name);
+  const std::string text =
+      FormatScenario(s.smallest, absl::StrCat("shrunk by sim --shrink from: ", ReproOf(f, seed), "\nreplay: ", command));
+  std::ofstream(UserPath(out_path)) << text;
+  std::printf("shrunk in %d runs: %zu -> %zu faults, %d+%d -> %d+%d agents, duration %s -> %s\n%s\n", s.runs,
+              FaultCount(start), FaultCount(s.smallest), start.servers, start.clients, s.smallest.servers,
+              s.smallest.clients, absl::FormatDuration(start.duration).c_str(),
+              absl::FormatDuration(s.smallest.duration).c_str(), text.c_str());
+  std::printf("still fails: %s\nreproduce: %s\n", last_failure.substr(0, last_failure.find('\n')).c_str(), command.c_str());
+  return 0;
+}
+
 }  // namespace
 }  // namespace muster::agent_sim
 
@@ -402,6 +588,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sim: %s (sim --help lists the flags)\n", error.c_str());
     return 2;
   }
+  if (f.print_scenario) return PrintScenario(f);
+  if (f.shrink) return ShrinkRun(f);
   if (f.seeds == 1) {
     const SeedLine l = RunOne(f, f.config.seed, true);
     return l.ok ? 0 : 1;
@@ -417,7 +605,9 @@ int main(int argc, char** argv) {
   const double simulated = static_cast<double>(t.virtual_ms) / 1000;
   std::printf("%llu seeds from %llu (%s%s), %llu failed", static_cast<unsigned long long>(t.runs),
               static_cast<unsigned long long>(f.config.seed),
-              f.config.swarm ? "swarm" : DescribeConfig(f.config).c_str(),
+              !f.scenario_path.empty() ? absl::StrCat("scenario ", f.scenario_path).c_str()
+              : f.config.swarm         ? "swarm"
+                                       : DescribeConfig(f.config).c_str(),
               f.check_determinism ? ", each run twice" : "", static_cast<unsigned long long>(t.failed));
   if (t.first_failed != 0) std::printf(" (first: seed %llu)", static_cast<unsigned long long>(t.first_failed));
   std::printf("\n%.1f s wall over %d process(es), %.0f s simulated (%.0fx the wall clock), %.2fM machine steps\n",

@@ -136,7 +136,13 @@ class LineParser {
   // ignored, or one group's name.
   bool Group(std::vector<NodeRef>* out, const std::vector<std::string>& stops, bool leader_ok = true) {
     std::vector<std::string> items;
-    while (!done() && std::find(stops.begin(), stops.end(), peek()) == stops.end()) {
+    // The words that end any list (no agent or group is named so).
+    static const std::vector<std::string> kListEnds = {"|", "->", "via", "rate", "at", "expect", "join", "clock", "for"};
+    auto ends = [&](const std::string& w) {
+      return std::find(stops.begin(), stops.end(), w) != stops.end() ||
+             std::find(kListEnds.begin(), kListEnds.end(), w) != kListEnds.end() || w.rfind("read", 0) == 0;
+    };
+    while (!done() && !ends(peek())) {
       for (absl::string_view part : absl::StrSplit(absl::string_view(words_[pos_]), absl::ByAnyChar(",{}"), absl::SkipEmpty())) {
         items.emplace_back(part);
       }
@@ -266,9 +272,9 @@ bool ParseVerb(LineParser& p, const std::string& verb, const Schedule& s, Action
   if (verb == "workload") {
     a->kind = ActionKind::kWorkload;
     std::string kind;
-    if (!p.Word(&kind, "a workload (kv, cas, off)")) return false;
+    if (!p.Word(&kind, absl::StrCat("a workload (", WorkloadNames(), ", off)"))) return false;
     if (kind == "off") return p.End();
-    if (!ParseWorkloadName(kind, &a->workload)) return p.Fail(absl::StrCat("workload: '", kind, "' is none of kv, cas, off"));
+    if (!ParseWorkloadName(kind, &a->workload)) return p.Fail(absl::StrCat("workload: '", kind, "' is none of ", WorkloadNames(), ", off"));
     a->rate = 20;
     while (!p.done()) {
       std::string word;
@@ -373,7 +379,7 @@ bool ParseScenario(const std::string& text, const std::string& name, Schedule* o
     if (first == "group") {
       std::string group_name;
       if (!p.Word(&group_name, "the group's name") || !p.Expect("=")) return fail(p.error());
-      if (group_name == "rest" || group_name == "leader" || (group_name.size() > 1 && group_name[0] == 's' &&
+      if (group_name == "rest" || group_name == "leader" || group_name == "via" || group_name == "for" || (group_name.size() > 1 && group_name[0] == 's' &&
                                                             std::all_of(group_name.begin() + 1, group_name.end(), ::isdigit))) {
         return fail(absl::StrCat("group: '", group_name, "' is reserved (rest, leader, s1...)"));
       }
@@ -388,7 +394,7 @@ bool ParseScenario(const std::string& text, const std::string& name, Schedule* o
     std::string verb = first;
     if (first == "at" || first == "after") {
       Duration t;
-      if (!p.DurationWord(&t, first == "at" ? "at" : "after")) return fail(p.error());
+      if (!p.DurationWord(&t, first == "at" ? "a time" : "a duration")) return fail(p.error());
       a.at = first == "at" ? t : previous + t;
       if (!p.Word(&verb, "a verb")) return fail(p.error());
     }

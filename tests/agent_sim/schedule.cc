@@ -47,6 +47,12 @@ bool ParseWorkloadName(const std::string& name, WorkloadKind* out) {
   return false;
 }
 
+std::string WorkloadNames() {
+  std::string out;
+  for (WorkloadKind w : kWorkloadKinds) absl::StrAppend(&out, out.empty() ? "" : ", ", WorkloadName(w));
+  return out;
+}
+
 bool ParseDelay(const std::string& text, DelaySpec* out, std::string* error) {
   DelaySpec d;
   d.text = text;

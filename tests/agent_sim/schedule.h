@@ -23,6 +23,8 @@ const char* KillModeName(KillMode m);
 const char* WorkloadName(WorkloadKind w);
 // False if `name` is no workload's WorkloadName.
 bool ParseWorkloadName(const std::string& name, WorkloadKind* out);
+// "kv, cas, ...": every workload's name.
+std::string WorkloadNames();
 
 // A message delay distribution, as the network draws it: a floor plus exponential jitter.
 // Written "exp:FLOOR+MEAN" (e.g. exp:1ms+5ms), "fixed:D", or "uniform:LO-HI", which the

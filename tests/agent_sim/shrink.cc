@@ -1,0 +1,215 @@
+#include "tests/agent_sim/shrink.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace muster::agent_sim {
+namespace {
+
+// The shortest safety phase tried, and the margin kept past the failure when the phase is
+// first cut to it (the failing step may need a moment of what came before).
+constexpr Duration kDurationMin = absl::Seconds(1);
+constexpr Duration kPastFailure = absl::Seconds(1);
+
+std::string Text(Duration d) { return absl::FormatDuration(d); }
+
+// The schedule with the faults at `keep` (indexes into the faults, in order) and every setup
+// action.
+Schedule WithFaults(const Schedule& s, const std::vector<size_t>& keep) {
+  Schedule out = s;
+  out.actions.clear();
+  size_t fault = 0, k = 0;
+  for (const Action& a : s.actions) {
+    if (a.is_setup()) {
+      out.actions.push_back(a);
+      continue;
+    }
+    if (k < keep.size() && keep[k] == fault) {
+      out.actions.push_back(a);
+      k++;
+    }
+    fault++;
+  }
+  return out;
+}
+
+// The schedule cut to a safety phase of `d`: what comes later dropped.
+Schedule WithDuration(const Schedule& s, Duration d) {
+  Schedule out = s;
+  out.duration = d;
+  out.actions.clear();
+  for (const Action& a : s.actions) {
+    const Duration end = a.at + (a.is_expectation() ? a.length : absl::ZeroDuration());
+    if (end <= d) out.actions.push_back(a);
+  }
+  return out;
+}
+
+// Removes `index` from `refs`, renumbering those after it; false if a ref was `index`.
+bool DropRef(std::vector<NodeRef>* refs, int index) {
+  bool had = false;
+  std::vector<NodeRef> out;
+  for (NodeRef r : *refs) {
+    if (!r.leader && r.index == index) {
+      had = true;
+      continue;
+    }
+    if (!r.leader && r.index > index) r.index--;
+    out.push_back(r);
+  }
+  *refs = std::move(out);
+  return had;
+}
+
+void DropIndex(std::vector<int>* v, int index) {
+  std::vector<int> out;
+  for (int i : *v) {
+    if (i != index) out.push_back(i > index ? i - 1 : i);
+  }
+  *v = std::move(out);
+}
+
+class Shrinker {
+ public:
+  Shrinker(const std::function<bool(const Schedule&)>& fails, int runs_max, ShrinkResult* r)
+      : fails_(fails), runs_max_(runs_max), r_(*r) {}
+
+  bool budget_left() const { return r_.runs < runs_max_; }
+  // Runs `candidate`; if it fails it becomes the smallest.
+  bool Try(const Schedule& candidate, const std::string& step) {
+    if (!budget_left()) return false;
+    r_.runs++;
+    if (!fails_(candidate)) return false;
+    r_.smallest = candidate;
+    r_.steps.push_back(step);
+    return true;
+  }
+
+  // Just past the failure, when it came in the safety phase.
+  void CutAtFailure(Duration failed_at) {
+    const Schedule s = r_.smallest;
+    const Duration past = absl::Ceil(failed_at + kPastFailure, absl::Seconds(1));
+    if (past >= s.duration) return;
+    Try(WithDuration(s, past), absl::StrCat("duration ", Text(s.duration), " -> ", Text(past), " (the failure at ",
+                                            Text(absl::Trunc(failed_at, absl::Milliseconds(1))), ")"));
+  }
+
+  // Halves while it still fails.
+  bool Halve() {
+    bool any = false;
+    while (budget_left() && r_.smallest.duration / 2 >= kDurationMin) {
+      const Schedule s = r_.smallest;
+      const Duration half = absl::Trunc(s.duration / 2, absl::Milliseconds(1));
+      if (!Try(WithDuration(s, half), absl::StrCat("duration ", Text(s.duration), " -> ", Text(half)))) break;
+      any = true;
+    }
+    return any;
+  }
+
+  // Zeller's ddmin over the faults: remove one of n chunks at a time (n = 2, 4, ... up to one
+  // fault per chunk); a removal that still fails is kept and n shrinks back.
+  void Faults() {
+    size_t n = 2;
+    while (budget_left()) {
+      const size_t count = FaultCount(r_.smallest);
+      if (count == 0) return;
+      n = std::min(n, count);
+      bool removed = false;
+      for (size_t chunk = 0; chunk < n && budget_left(); ++chunk) {
+        const size_t from = count * chunk / n, to = count * (chunk + 1) / n;
+        std::vector<size_t> keep;
+        for (size_t i = 0; i < count; ++i) {
+          if (i < from || i >= to) keep.push_back(i);
+        }
+        if (Try(WithFaults(r_.smallest, keep), absl::StrCat("faults ", count, " -> ", keep.size()))) {
+          removed = true;
+          n = std::max<size_t>(n - 1, 2);
+          break;
+        }
+      }
+      if (removed) continue;
+      if (n >= count) return;
+      n = std::min(n * 2, count);
+    }
+  }
+
+  bool Agents() {
+    bool any = false;
+    // Clients first (the last one each time), then servers from the last.
+    while (budget_left() && r_.smallest.clients > 0) {
+      const int last = r_.smallest.agents();
+      if (!Try(WithoutAgent(r_.smallest, last), absl::StrCat("clients ", r_.smallest.clients, " -> ", r_.smallest.clients - 1)))
+        break;
+      any = true;
+    }
+    for (int i = r_.smallest.servers; i >= 1 && budget_left() && r_.smallest.servers > 1; --i) {
+      if (i > r_.smallest.servers) continue;
+      if (Try(WithoutAgent(r_.smallest, i),
+              absl::StrCat("servers ", r_.smallest.servers, " -> ", r_.smallest.servers - 1, " (s", i, " gone)"))) {
+        any = true;
+      }
+    }
+    return any;
+  }
+
+ private:
+  const std::function<bool(const Schedule&)>& fails_;
+  int runs_max_;
+  ShrinkResult& r_;
+};
+
+}  // namespace
+
+size_t FaultCount(const Schedule& s) {
+  size_t n = 0;
+  for (const Action& a : s.actions) n += a.is_setup() ? 0 : 1;
+  return n;
+}
+
+Schedule WithoutAgent(const Schedule& s, int index) {
+  Schedule out = s;
+  const bool server = s.is_server(index);
+  if (server) {
+    out.servers--;
+  } else {
+    out.clients--;
+  }
+  out.actions.clear();
+  for (Action a : s.actions) {
+    if (!a.node.leader && a.node.index == index) continue;
+    if (!a.node.leader && a.node.index > index) a.node.index--;
+    const bool grouped = !a.group_a.empty() || !a.group_b.empty();
+    DropRef(&a.group_a, index);
+    DropRef(&a.group_b, index);
+    if (grouped && (a.group_a.empty() || (a.group_b.empty() && !a.group_b_rest))) continue;
+    DropIndex(&a.join, index);
+    DropIndex(&a.via, index);
+    if (a.kind == ActionKind::kStart && out.is_server(a.node.index)) {
+      a.expect = std::min(a.expect == 0 ? s.servers : a.expect, out.servers);
+    }
+    out.actions.push_back(std::move(a));
+  }
+  return out;
+}
+
+ShrinkResult Shrink(const Schedule& failing, Duration failed_at, const std::function<bool(const Schedule&)>& fails,
+                    int runs_max) {
+  ShrinkResult r;
+  r.smallest = failing;
+  Shrinker s(fails, runs_max, &r);
+  s.CutAtFailure(failed_at);
+  s.Halve();
+  while (s.budget_left()) {
+    const size_t faults_before = FaultCount(r.smallest);
+    s.Faults();
+    bool changed = FaultCount(r.smallest) != faults_before;
+    changed |= s.Agents();
+    changed |= s.Halve();
+    if (!changed) break;
+  }
+  return r;
+}
+
+}  // namespace muster::agent_sim
