@@ -13,8 +13,10 @@
 
 namespace muster::raft {
 
-// Why `a` and `b` break Log Matching (over the indexes both still hold), or nullopt.
-inline std::optional<std::string> LogMatchingViolation(const RaftLog& a, const RaftLog& b) {
+// Why `a` and `b` break Log Matching (over the indexes both still hold), or nullopt. Entries
+// below `compare_from` are not compared (a checker that compared them before, when both had
+// committed them, passes where to resume).
+inline std::optional<std::string> LogMatchingViolation(const RaftLog& a, const RaftLog& b, uint64_t compare_from = 0) {
   const uint64_t lo = std::max(a.first_index(), b.first_index());
   const uint64_t hi = std::min(a.last_index(), b.last_index());
   // The highest index both hold with one term: everything from `lo` to it must agree.
@@ -25,7 +27,7 @@ inline std::optional<std::string> LogMatchingViolation(const RaftLog& a, const R
       break;
     }
   }
-  for (uint64_t i = lo; i <= top; ++i) {
+  for (uint64_t i = std::max(lo, compare_from); i <= top; ++i) {
     const pb::Entry& x = a.At(i);
     const pb::Entry& y = b.At(i);
     if (x.term() != y.term() || x.type() != y.type() || x.data() != y.data()) {

@@ -118,6 +118,7 @@ void AgentChecker::OnCrash(NodeId id) {
   for (auto it = requests_.begin(); it != requests_.end();) {
     it = it->second.node == id.value ? requests_.erase(it) : std::next(it);
   }
+  log_matching_.Forget(id.value);
   NodeRec& rec = nodes_[id.value];
   rec.life = nullptr;
   rec.sampled = false;  // the next life's store starts from its snapshot
@@ -157,18 +158,42 @@ void AgentChecker::CheckAcknowledgedPresent(
   }
 }
 
-void AgentChecker::CheckLogMatching(const std::vector<std::pair<NodeId, const agent::AgentMachine*>>& servers,
-                                    Time now) {
-  for (size_t a = 0; a < servers.size(); ++a) {
-    for (size_t b = a + 1; b < servers.size(); ++b) {
-      if (std::optional<std::string> why =
-              raft::LogMatchingViolation(servers[a].second->raft()->log(), servers[b].second->raft()->log())) {
-        Fail(now, absl::StrCat("log matching: ", ToString(servers[a].first), " and ", ToString(servers[b].first), " ",
-                               *why));
-        return;
+std::optional<std::string> LogMatchingTracker::Check(const std::vector<Server>& servers) {
+  for (size_t i = 0; i < servers.size(); ++i) {
+    for (size_t j = i + 1; j < servers.size(); ++j) {
+      const Server& a = servers[i].node < servers[j].node ? servers[i] : servers[j];
+      const Server& b = servers[i].node < servers[j].node ? servers[j] : servers[i];
+      PairRec& rec = pairs_[{a.node, b.node}];
+      if (rec.life_a != a.life || rec.life_b != b.life) rec = PairRec{a.life, b.life};
+      const bool full = rec.checks++ % kLogMatchingFullPassEvery == 0;
+      const uint64_t from = full ? 0 : rec.agreed_committed + 1;
+      const uint64_t lo = std::max({a.log->first_index(), b.log->first_index(), from});
+      const uint64_t hi = std::min(a.log->last_index(), b.log->last_index());
+      if (hi >= lo) entries_compared_ += hi - lo + 1;
+      if (std::optional<std::string> why = raft::LogMatchingViolation(*a.log, *b.log, from)) {
+        return absl::StrCat("n", a.node, " and n", b.node, " ", *why);
       }
+      // Up to the highest index both hold with one term, they agree; what both had committed
+      // of it is not compared again until the next full pass.
+      uint64_t top = hi;
+      while (top >= lo && top > 0 && a.log->At(top).term() != b.log->At(top).term()) --top;
+      rec.agreed_committed = std::max(rec.agreed_committed, std::min({top, a.commit, b.commit}));
     }
   }
+  return std::nullopt;
+}
+
+void LogMatchingTracker::Forget(uint64_t node) {
+  for (auto it = pairs_.begin(); it != pairs_.end();) {
+    it = it->first.first == node || it->first.second == node ? pairs_.erase(it) : std::next(it);
+  }
+}
+
+void AgentChecker::CheckLogMatching(const std::vector<std::pair<NodeId, const agent::AgentMachine*>>& servers,
+                                    Time now) {
+  std::vector<LogMatchingTracker::Server> logs;
+  for (const auto& [id, m] : servers) logs.push_back({id.value, m->raft(), &m->raft()->log(), m->raft()->commit()});
+  if (std::optional<std::string> why = log_matching_.Check(logs)) Fail(now, absl::StrCat("log matching: ", *why));
 }
 
 void AgentChecker::CheckRequestsAnswered(const std::vector<NodeId>& nodes, Duration age_max, Time now) {

@@ -5,6 +5,8 @@
 //  - one applied history: every server applies, at each raft index, the same entry (term and
 //    bytes), whatever mix of log replay and snapshots brought it there;
 //  - log matching (periodic, all pairs of servers up): same index and term, same prefix;
+//    each pair compared from where both had committed at its last check, with a full pass
+//    every kLogMatchingFullPassEvery checks (LogMatchingTracker);
 //  - state-hash agreement: servers whose state store reached the same index have the same
 //    ContentHash (sampled whenever a server's store index moves);
 //  - exactly-once answers (core/seam/effects.h rule 5): a request is answered once, by the
@@ -28,6 +30,42 @@
 #include "sim/testing/checker.h"
 
 namespace muster::agent_sim {
+
+// Every this many checks of a pair of lives, log matching compares all both hold, not only
+// what came after their last agreed commit: a committed entry changed in place (which Raft
+// never does) is caught within that many checks.
+inline constexpr uint64_t kLogMatchingFullPassEvery = 10;
+
+// Log Matching over pairs of servers' logs, check after check. A pair of lives (the same two
+// Raft objects) that agreed up to an index both had committed is compared again only past it,
+// but for every kLogMatchingFullPassEvery-th check of the pair: what may still change (the
+// uncommitted tails, truncated and rewritten by a new leader) is compared every time, and a
+// check costs the new entries rather than whole logs.
+class LogMatchingTracker {
+ public:
+  struct Server {
+    uint64_t node = 0;
+    const void* life = nullptr;  // identifies one life of the server's log (its Raft object)
+    const raft::RaftLog* log = nullptr;
+    uint64_t commit = 0;  // its commit index now
+  };
+  // The first pair of `servers` that breaks Log Matching, as "nA and nB <why>"; nullopt if none.
+  std::optional<std::string> Check(const std::vector<Server>& servers);
+  // Node `node`'s next log is a new life: its pairs start over.
+  void Forget(uint64_t node);
+  // Entries compared so far (for the bench and the tests).
+  uint64_t entries_compared() const { return entries_compared_; }
+
+ private:
+  struct PairRec {
+    const void* life_a = nullptr;
+    const void* life_b = nullptr;
+    uint64_t agreed_committed = 0;  // both agreed up to here, and both had committed it
+    uint64_t checks = 0;
+  };
+  std::map<std::pair<uint64_t, uint64_t>, PairRec> pairs_;  // (lower node, higher node)
+  uint64_t entries_compared_ = 0;
+};
 
 class AgentChecker : public sim::testing::CheckerBase {
  public:
@@ -65,6 +103,7 @@ class AgentChecker : public sim::testing::CheckerBase {
   size_t acknowledged() const { return acked_.size(); }
   size_t requests_outstanding() const { return requests_.size(); }
   uint64_t answers() const { return answers_; }
+  uint64_t log_entries_compared() const { return log_matching_.entries_compared(); }
   // The first time any server was leader (nullopt: never).
   std::optional<Time> first_leader_at() const { return first_leader_at_; }
 
@@ -93,6 +132,7 @@ class AgentChecker : public sim::testing::CheckerBase {
   };
 
   std::map<uint64_t, NodeRec> nodes_;
+  LogMatchingTracker log_matching_;
   std::map<uint64_t, uint64_t> leaders_;                    // term -> node
   std::map<uint64_t, Hist> history_;                        // raft index -> entry applied there
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> hash_at_;  // store index -> (hash, node)
