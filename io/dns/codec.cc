@@ -36,11 +36,23 @@ std::string Wire(const ldns_pkt* p) {
   return std::string(reinterpret_cast<const char*>(ldns_buffer_begin(buffer.get())), ldns_buffer_position(buffer.get()));
 }
 
+// A packet whose records are borrowed (the query's question, an answer's records built once
+// for every size tried): freeing it frees the packet and its lists, not the records.
+struct BorrowingPktDeleter {
+  void operator()(ldns_pkt* p) const {
+    for (ldns_rr_list* list : {ldns_pkt_question(p), ldns_pkt_answer(p), ldns_pkt_authority(p), ldns_pkt_additional(p)}) {
+      ldns_rr_list_set_rr_count(list, 0);
+    }
+    ldns_pkt_free(p);
+  }
+};
+using BorrowingPktPtr = std::unique_ptr<ldns_pkt, BorrowingPktDeleter>;
+
 // The answer skeleton every reply shares: the query's ID, opcode, RD and CD, its question,
 // QR and AA set (we are the authority for our names), RA clear (we recurse only for what
 // we forward, and then the recursor's answer is what the client gets).
-PktPtr Skeleton(const Query& q, uint32_t rcode) {
-  PktPtr p(ldns_pkt_new());
+BorrowingPktPtr Skeleton(const Query& q, uint32_t rcode) {
+  BorrowingPktPtr p(ldns_pkt_new());
   ldns_pkt_set_id(p.get(), q.id);
   ldns_pkt_set_qr(p.get(), true);
   ldns_pkt_set_aa(p.get(), true);
@@ -48,20 +60,39 @@ PktPtr Skeleton(const Query& q, uint32_t rcode) {
   ldns_pkt_set_cd(p.get(), q.checking_disabled);
   ldns_pkt_set_opcode(p.get(), LDNS_PACKET_QUERY);
   ldns_pkt_set_rcode(p.get(), static_cast<uint8_t>(rcode));
-  if (q.question != nullptr) ldns_pkt_push_rr(p.get(), LDNS_SECTION_QUESTION, ldns_rr_clone(q.question.get()));
+  if (q.question != nullptr) ldns_pkt_push_rr(p.get(), LDNS_SECTION_QUESTION, q.question.get());
   // RFC 6891 7: an answer to a query with an OPT carries one.
   if (q.edns) ldns_pkt_set_edns_udp_size(p.get(), kUdpSizeMax);
   return p;
 }
 
-ldns_rdf* Dname(const std::string& name) { return ldns_dname_new_frm_str(name.c_str()); }
+// The names of one answer, each read from its text once (an answer's records mostly share
+// their owner): every use gets a copy, as an RR owns its names.
+class Dnames {
+ public:
+  ~Dnames() {
+    for (auto& [name, rdf] : names_) ldns_rdf_deep_free(rdf);
+  }
+  ldns_rdf* Get(const std::string& name) {
+    for (auto& [known, rdf] : names_) {
+      if (known == name) return rdf == nullptr ? nullptr : ldns_rdf_clone(rdf);
+    }
+    ldns_rdf* rdf = ldns_dname_new_frm_str(name.c_str());
+    names_.emplace_back(name, rdf);
+    return rdf == nullptr ? nullptr : ldns_rdf_clone(rdf);
+  }
+
+ private:
+  std::vector<std::pair<std::string, ldns_rdf*>> names_;  // few: a linear search
+};
 
 ldns_rdf* Int16(uint32_t v) { return ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, static_cast<uint16_t>(v)); }
 ldns_rdf* Int32(uint32_t v) { return ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, v); }
 
 // One record of ours as an ldns RR; null for one that cannot be written (a name ldns refuses,
 // a type the resolver never makes).
-ldns_rr* ToRr(const pbd::DnsRecord& r) {
+ldns_rr* ToRr(const pbd::DnsRecord& r, Dnames& names) {
+  auto Dname = [&](const std::string& name) { return names.Get(name); };
   ldns_rdf* owner = Dname(r.name());
   if (owner == nullptr) return nullptr;
   ldns_rr* out = ldns_rr_new();
@@ -122,20 +153,75 @@ ldns_rr* ToRr(const pbd::DnsRecord& r) {
   return out;
 }
 
-void PushAll(ldns_pkt* p, ldns_pkt_section section, const google::protobuf::RepeatedPtrField<pbd::DnsRecord>& records,
-             size_t count) {
-  for (size_t i = 0; i < count && i < static_cast<size_t>(records.size()); ++i) {
-    if (ldns_rr* r = ToRr(records[i]); r != nullptr) ldns_pkt_push_rr(p, section, r);
+// An answer's records as ldns RRs, built once and lent to every encoding tried (records ldns
+// cannot write are left out).
+class AnswerRrs {
+ public:
+  explicit AnswerRrs(const pbd::DnsAnswer& a) : rcode_(a.rcode()) {
+    Dnames names;
+    Build(a.answer(), names, &answer_);
+    Build(a.authority(), names, &authority_);
+    Build(a.additional(), names, &additional_);
   }
-}
+  ~AnswerRrs() {
+    for (auto* list : {&answer_, &authority_, &additional_}) {
+      for (ldns_rr* r : *list) ldns_rr_free(r);
+    }
+  }
+  AnswerRrs(const AnswerRrs&) = delete;
+  AnswerRrs& operator=(const AnswerRrs&) = delete;
 
-std::string Encode(const Query& q, const pbd::DnsAnswer& a, size_t answers, bool additional, bool tc) {
-  PktPtr p = Skeleton(q, a.rcode());
-  PushAll(p.get(), LDNS_SECTION_ANSWER, a.answer(), answers);
-  PushAll(p.get(), LDNS_SECTION_AUTHORITY, a.authority(), a.authority_size());
-  if (additional) PushAll(p.get(), LDNS_SECTION_ADDITIONAL, a.additional(), a.additional_size());
-  ldns_pkt_set_tc(p.get(), tc);
-  return Wire(p.get());
+  size_t answers() const { return answer_.size(); }
+
+  std::string Encode(const Query& q, size_t answers, bool additional, bool tc) const {
+    BorrowingPktPtr p = Skeleton(q, rcode_);
+    for (size_t i = 0; i < answers && i < answer_.size(); ++i) ldns_pkt_push_rr(p.get(), LDNS_SECTION_ANSWER, answer_[i]);
+    for (ldns_rr* r : authority_) ldns_pkt_push_rr(p.get(), LDNS_SECTION_AUTHORITY, r);
+    if (additional) {
+      for (ldns_rr* r : additional_) ldns_pkt_push_rr(p.get(), LDNS_SECTION_ADDITIONAL, r);
+    }
+    ldns_pkt_set_tc(p.get(), tc);
+    return Wire(p.get());
+  }
+
+ private:
+  static void Build(const google::protobuf::RepeatedPtrField<pbd::DnsRecord>& records, Dnames& names,
+                    std::vector<ldns_rr*>* out) {
+    out->reserve(static_cast<size_t>(records.size()));
+    for (const pbd::DnsRecord& r : records) {
+      if (ldns_rr* rr = ToRr(r, names); rr != nullptr) out->push_back(rr);
+    }
+  }
+
+  uint32_t rcode_;
+  std::vector<ldns_rr*> answer_, authority_, additional_;
+};
+
+// The lowercased text of a name ldns has read whose labels hold only letters, digits, '-' and
+// '_' (nearly every name asked): the same text as ldns_rdf2str of its canonical form, without
+// its printf per character, which was a quarter of a query's parsing. nullopt for anything
+// else (escapes to write): ldns writes those.
+std::optional<std::string> PlainName(const ldns_rdf* name) {
+  const uint8_t* at = ldns_rdf_data(name);
+  const size_t size = ldns_rdf_size(name);
+  std::string out;
+  out.reserve(size);
+  size_t i = 0;
+  while (i < size) {
+    const size_t label = at[i++];
+    if (label == 0) break;
+    if (label > size - i) return std::nullopt;
+    for (size_t j = 0; j < label; ++j) {
+      const char c = static_cast<char>(at[i + j]);
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return std::nullopt;
+      out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+    }
+    out.push_back('.');
+    i += label;
+  }
+  if (i != size) return std::nullopt;
+  if (out.empty()) out = ".";
+  return out;
 }
 
 }  // namespace
@@ -176,32 +262,37 @@ Parsed ParseQuery(std::string_view bytes) {
     out.reply = ErrorReply(header, rr::kRcodeNotImp);
     return out;
   }
-  ldns_rdf* lower = ldns_rdf_clone(ldns_rr_owner(question));
-  ldns_dname2canonical(lower);
-  char* text = ldns_rdf2str(lower);
-  ldns_rdf_deep_free(lower);
-  if (text == nullptr) {
-    out.reply = ErrorReply(header, rr::kRcodeFormErr);
-    return out;
+  if (std::optional<std::string> plain = PlainName(ldns_rr_owner(question)); plain.has_value()) {
+    header.name = std::move(*plain);
+  } else {
+    ldns_rdf* lower = ldns_rdf_clone(ldns_rr_owner(question));
+    ldns_dname2canonical(lower);
+    char* text = ldns_rdf2str(lower);
+    ldns_rdf_deep_free(lower);
+    if (text == nullptr) {
+      out.reply = ErrorReply(header, rr::kRcodeFormErr);
+      return out;
+    }
+    header.name = text;
+    free(text);
   }
-  header.name = text;
-  free(text);
   out.query = std::move(header);
   return out;
 }
 
 std::string ErrorReply(const Query& query, uint32_t rcode) {
-  PktPtr p = Skeleton(query, rcode);
+  BorrowingPktPtr p = Skeleton(query, rcode);
   ldns_pkt_set_aa(p.get(), false);
   return Wire(p.get());
 }
 
 std::string EncodeAnswer(const Query& query, const pbd::DnsAnswer& answer, size_t size_max, size_t answers_max,
                          bool* truncated) {
-  size_t answers = static_cast<size_t>(answer.answer_size());
+  const AnswerRrs rrs(answer);
+  size_t answers = rrs.answers();
   bool cut = answers_max != 0 && answers > answers_max;
   if (cut) answers = answers_max;
-  std::string wire = Encode(query, answer, answers, !cut, cut);
+  std::string wire = rrs.Encode(query, answers, !cut, cut);
   if (wire.size() > size_max) {
     // Too big: without the additional section, then the most answer records that fit
     // (a binary search over the count: each try is one encoding).
@@ -211,7 +302,7 @@ std::string EncodeAnswer(const Query& query, const pbd::DnsAnswer& answer, size_
     size_t hi = answers;
     while (lo <= hi) {
       const size_t mid = lo + (hi - lo) / 2;
-      if (Encode(query, answer, mid, false, true).size() <= size_max) {
+      if (rrs.Encode(query, mid, false, true).size() <= size_max) {
         fits = mid;
         lo = mid + 1;
       } else if (mid == 0) {
@@ -220,11 +311,11 @@ std::string EncodeAnswer(const Query& query, const pbd::DnsAnswer& answer, size_
         hi = mid - 1;
       }
     }
-    wire = Encode(query, answer, fits, false, true);
+    wire = rrs.Encode(query, fits, false, true);
     if (wire.size() > size_max) {  // even the header and question do not fit: an empty TC answer
       pbd::DnsAnswer empty;
       empty.set_rcode(answer.rcode());
-      wire = Encode(query, empty, 0, false, true);
+      wire = AnswerRrs(empty).Encode(query, 0, false, true);
     }
   }
   if (truncated != nullptr) *truncated = cut;

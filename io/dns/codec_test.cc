@@ -89,6 +89,39 @@ TEST(ParseQuery, ReadsNameLowercasedTypeAndEdns) {
   EXPECT_EQ(plain.query->udp_size, kUdpSizeDefault);
 }
 
+// The name as the resolver gets it is ldns's text of the name's canonical (lowercased) form,
+// for plain names (written without ldns's printf) and for names with bytes ldns escapes alike:
+// 3,000 seeded names of random labels from letters of both cases, digits, '-', '_' and bytes
+// such as '.', '\\', ' ', ';', 0x00, 0x7f and 0xff.
+TEST(ParseQuery, NameTextIsLdnsTextOfTheLowercasedName) {
+  const std::string plain = "abcXYZ019-_";
+  const std::string odd = std::string("abcXYZ019-_.\\ ;()\"@$", 20) + std::string("\0\x7f\xff\x01", 4);
+  Rng rng(31);
+  for (int n = 0; n < 3000; ++n) {
+    const std::string& alphabet = n % 2 == 0 ? plain : odd;
+    std::string wire("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 12);
+    std::string labels;
+    const int count = 1 + static_cast<int>(rng.Uniform(4));
+    for (int l = 0; l < count; ++l) {
+      const size_t size = 1 + rng.Uniform(12);
+      labels.push_back(static_cast<char>(size));
+      for (size_t i = 0; i < size; ++i) labels.push_back(alphabet[rng.Uniform(alphabet.size())]);
+    }
+    labels.push_back('\0');
+    wire += labels + std::string("\x00\x01\x00\x01", 4);
+    Parsed parsed = ParseQuery(wire);
+    ASSERT_TRUE(parsed.query.has_value()) << n;
+    ldns_rdf* name = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, labels.size(), labels.data());
+    ASSERT_NE(name, nullptr);
+    ldns_dname2canonical(name);
+    char* text = ldns_rdf2str(name);
+    ASSERT_NE(text, nullptr);
+    EXPECT_EQ(parsed.query->name, std::string(text)) << n;
+    free(text);
+    ldns_rdf_deep_free(name);
+  }
+}
+
 TEST(ParseQuery, ResponsesAndRuntsGetNothingGarbageGetsFormErr) {
   std::string response = QueryBytes("a.consul.", LDNS_RR_TYPE_A);
   response[2] = static_cast<char>(response[2] | 0x80);  // QR
