@@ -20,6 +20,31 @@ namespace pba = ::muster::proto::agent;
 
 namespace {
 
+// What Json(strings).dump() writes, without building the Json: a listing of keys is most of
+// what the watchers of a simulated cluster cost. Strings of printable ASCII but quotes and backslashes
+// are written as they are; any other sends the whole array through nlohmann (its escapes,
+// its UTF-8 checks).
+std::string JsonStringArray(const std::vector<std::string>& strings) {
+  size_t size = 2;
+  for (const std::string& s : strings) {
+    for (const char c : s) {
+      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return Json(strings).dump();
+    }
+    size += s.size() + 3;
+  }
+  std::string out;
+  out.reserve(size);
+  out += '[';
+  for (size_t i = 0; i < strings.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    out += strings[i];
+    out += '"';
+  }
+  out += ']';
+  return out;
+}
+
 // ?node-meta=key:value, repeatable (Consul's parseMetaFilter: split at the first ':'): a node
 // matches when it carries every pair.
 bool NodeMetaMatches(const state::Node& node, const pba::Call& call) {
@@ -210,7 +235,7 @@ absl::Status ServeStoreRead(const state::Store& store, const StoreReadContext& c
       state::Indexed<std::vector<std::string>> keys = store.KVKeys(call.key(), call.separator());
       reply->set_index(keys.index);
       if (keys.value.empty()) return absl::NotFoundError("");
-      reply->set_body(Json(keys.value).dump());
+      reply->set_body(JsonStringArray(keys.value));
     } else if (call.recurse()) {
       state::Indexed<std::vector<state::KVEntry>> list = store.KVList(call.key());
       reply->set_index(list.index);

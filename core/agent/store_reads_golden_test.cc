@@ -3,6 +3,7 @@
 // through catalog.register bodies as clients and anti-entropy send them. Also: the per-service
 // index and watch topics, ?tag, ?passing, ?node-meta, ?filter and ?near, and the register and
 // deregister bodies refused before anything is proposed. (The HTTP headers are router_test's.)
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -353,6 +354,31 @@ TEST_F(StoreReadsGoldenTest, RegisterRefusalsBeforeProposing) {
   EXPECT_EQ(refusal("catalog.register", R"({"Node":"x","Address":"1.2.3.4","Check":{"Name":"c","ServiceID":"nope"}})")
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// ?keys answers what nlohmann writes for the array of keys, for plain keys (written directly)
+// and keys that need escapes or are not ASCII (through nlohmann).
+TEST_F(StoreReadsGoldenTest, KeysListingIsTheJsonArrayOfTheKeys) {
+  const std::vector<std::vector<std::string>> sets = {
+      {"p/a", "p/b/c", "p/d e", "p/~{}[]:,"},
+      {"q/plain", "q/quote\"d", "q/back\\slash", "q/tab\t", "q/ctl\x01", "q/del\x7f", "q/caf\xc3\xa9"},
+  };
+  for (const std::vector<std::string>& keys : sets) {
+    for (const std::string& key : keys) {
+      state::KVEntry e;
+      e.key = key;
+      e.value = "v";
+      ASSERT_TRUE(fsm_.Apply(next_index_++, state::commands::KV(SimEpoch(), proto::state::KVRequest::SET, e)).status.ok());
+    }
+    pba::Call call;
+    call.set_key(keys.front().substr(0, 2));
+    call.set_keys(true);
+    const Answer a = Read("kv.get", call);
+    ASSERT_TRUE(a.status.ok()) << a.status;
+    std::vector<std::string> sorted = keys;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(a.body, nlohmann::ordered_json(sorted).dump());
+  }
 }
 
 TEST_F(StoreReadsGoldenTest, CheckOutputThatIsNotUtf8IsAnsweredWithReplacements) {

@@ -638,17 +638,23 @@ Indexed<std::vector<KVEntry>> Store::KVList(std::string_view prefix) const {
 Indexed<std::vector<std::string>> Store::KVKeys(std::string_view prefix,
                                                 std::string_view separator) const {
   Indexed<std::vector<std::string>> r;
+  // One walk gives the keys and their share of KVPrefixIndex (the watchers' listings of a
+  // big prefix are most of what a simulated cluster under writes spends on reads).
+  uint64_t index = 0;
   ForPrefix(kv_, prefix, [&](const auto& kv) {
+    index = std::max(index, kv.second.modify_index);
     const std::string& key = kv.first;
-    std::string out = key;
-    if (!separator.empty()) {
-      size_t pos = std::string_view(key).substr(prefix.size()).find(separator);
-      if (pos != std::string_view::npos) out = key.substr(0, prefix.size() + pos + separator.size());
+    if (separator.empty()) {
+      r.value.push_back(key);  // keys are unique
+      return;
     }
+    std::string out = key;
+    size_t pos = std::string_view(key).substr(prefix.size()).find(separator);
+    if (pos != std::string_view::npos) out = key.substr(0, prefix.size() + pos + separator.size());
     // Keys come sorted, so keys cut to the same "directory" are adjacent.
     if (r.value.empty() || r.value.back() != out) r.value.push_back(std::move(out));
   });
-  uint64_t index = KVPrefixIndex(prefix);
+  ForPrefix(tombstones_, prefix, [&](const auto& t) { index = std::max(index, t.second); });
   r.index = NonZero(index != 0 ? index : TableIndex(kTableKVs));
   return r;
 }
