@@ -88,7 +88,7 @@ absl::Status DnsServer::Listen(const std::string& address) {
     }
     recursors_.push_back(*a);
   }
-  datagram_buffer_.resize(kDatagramBytesMax * kDatagramsPerRead);
+  if (datagram_buffer_ == nullptr) datagram_buffer_.reset(new char[kDatagramBytesMax * kDatagramsPerRead]);
   const unsigned family = bind->ipv6() ? AF_INET6 : AF_INET;
 
   uv_udp_init_ex(loop_, &udp_, family | UV_UDP_RECVMMSG);
@@ -102,7 +102,7 @@ absl::Status DnsServer::Listen(const std::string& address) {
       &udp_,
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
         auto* self = static_cast<DnsServer*>(h->data);
-        *buf = uv_buf_init(self->datagram_buffer_.data(), self->datagram_buffer_.size());
+        *buf = uv_buf_init(self->datagram_buffer_.get(), kDatagramBytesMax * kDatagramsPerRead);
       },
       [](uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* peer, unsigned flags) {
         auto* self = static_cast<DnsServer*>(h->data);
@@ -157,7 +157,7 @@ absl::Status DnsServer::Listen(const std::string& address) {
         &forward_udp_,
         [](uv_handle_t* h, size_t, uv_buf_t* buf) {
           auto* self = static_cast<DnsServer*>(h->data);
-          *buf = uv_buf_init(self->datagram_buffer_.data(), kDatagramBytesMax);
+          *buf = uv_buf_init(self->datagram_buffer_.get(), kDatagramBytesMax);
         },
         [](uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* peer, unsigned) {
           if (nread <= 0 || peer == nullptr) return;

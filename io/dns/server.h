@@ -147,8 +147,9 @@ class DnsServer {
   bool stopping_ = false;
   int handles_open_ = 0;
   std::function<void()> on_stopped_;
-  // One receive buffer for every datagram: each is parsed before the next is read.
-  std::vector<char> datagram_buffer_;
+  // One receive buffer for every datagram: each is parsed before the next is read. Left
+  // uninitialized (not a zero-filled vector): only the pages datagrams land in become resident.
+  std::unique_ptr<char[]> datagram_buffer_;
   absl::btree_map<uint64_t, Connection*> connections_;
   uint64_t next_connection_id_ = 1;
   absl::btree_map<uint16_t, std::unique_ptr<Forward>> forwards_;
