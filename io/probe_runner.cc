@@ -78,11 +78,6 @@ uv_handle_t* AsHandle(H* h) {
   return reinterpret_cast<uv_handle_t*>(h);
 }
 
-void InitCurlOnce() {
-  static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-  MUSTER_CHECK(rc == CURLE_OK, "curl_global_init: ", curl_easy_strerror(rc));
-}
-
 bool IsHttp(const ProcessStart& s) { return s.kind == ProcessStart::Kind::kHttp; }
 
 std::string MethodOf(const ProcessStart& s) { return s.method.empty() ? "GET" : s.method; }
@@ -152,24 +147,31 @@ ProbeRunner::ProbeRunner(uv_loop_t* loop, Limits limits) : loop_(loop), limits_(
   MUSTER_CHECK(limits_.probes_active_max > 0, "probes_active_max must be at least 1");
 }
 
-// At the first HTTP probe, not before: curl_global_init initializes OpenSSL, about 2.4 MB of
-// resident memory an agent without HTTP checks (an idle client) does not need.
-void ProbeRunner::EnsureMulti() {
-  if (multi_ != nullptr) return;
-  InitCurlOnce();
-  multi_ = curl_multi_init();
+// At the first HTTP probe, not before: libcurl is opened then (io/curl_library.h), and
+// curl_global_init initializes OpenSSL, resident memory an agent without HTTP checks (an idle
+// client) does not need. False, with the reason in *why, when libcurl cannot be opened.
+bool ProbeRunner::EnsureMulti(std::string* why) {
+  if (multi_ != nullptr) return true;
+  absl::StatusOr<const CurlLibrary*> curl = OpenCurlLibrary();
+  if (!curl.ok()) {
+    *why = std::string(curl.status().message());
+    return false;
+  }
+  curl_ = *curl;
+  multi_ = curl_->multi_init();
   MUSTER_CHECK(multi_ != nullptr, "curl_multi_init failed");
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &ProbeRunner::OnCurlSocket);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &ProbeRunner::OnCurlTimer);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  curl_->multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &ProbeRunner::OnCurlSocket);
+  curl_->multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_->multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &ProbeRunner::OnCurlTimer);
+  curl_->multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  return true;
 }
 
 ProbeRunner::~ProbeRunner() {
   MUSTER_CHECK(probes_.empty(), "destroy a ProbeRunner only when no probe runs (CancelAll, then run the loop)");
   // No transfer is left, so curl holds no socket; close whatever it did not hand back.
   for (CurlSocket* s : curl_sockets_) {
-    curl_multi_assign(multi_, s->fd, nullptr);
+    curl_->multi_assign(multi_, s->fd, nullptr);
     uv_poll_stop(&s->poll);
     uv_close(AsHandle(&s->poll), [](uv_handle_t* h) { delete static_cast<CurlSocket*>(h->data); });
   }
@@ -178,7 +180,7 @@ ProbeRunner::~ProbeRunner() {
     uv_close(AsHandle(curl_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     curl_timer_ = nullptr;
   }
-  if (multi_ != nullptr) curl_multi_cleanup(multi_);
+  if (multi_ != nullptr) curl_->multi_cleanup(multi_);
 }
 
 void ProbeRunner::Start(const ProcessStart& start, Done done) {
@@ -253,30 +255,33 @@ void ProbeRunner::StartTcp(Probe* p) {
 }
 
 void ProbeRunner::StartHttp(Probe* p) {
-  EnsureMulti();  // curl initialized before its first call
+  if (std::string why; !EnsureMulti(&why)) {  // curl opened before its first call
+    Finish(p, NoAnswer(p, why, false));
+    return;
+  }
   // The host and port, to look the name up ourselves (curl would start a thread for it).
-  CURLU* url = curl_url();
+  CURLU* url = curl_->url();
   MUSTER_CHECK(url != nullptr, "curl_url: out of memory");
-  CURLUcode rc = curl_url_set(url, CURLUPART_URL, p->start.url.c_str(), 0);
+  CURLUcode rc = curl_->url_set(url, CURLUPART_URL, p->start.url.c_str(), 0);
   char* scheme = nullptr;
   char* host = nullptr;
   char* port = nullptr;
-  if (rc == CURLUE_OK) rc = curl_url_get(url, CURLUPART_SCHEME, &scheme, 0);
-  if (rc == CURLUE_OK) rc = curl_url_get(url, CURLUPART_HOST, &host, 0);
-  if (rc == CURLUE_OK) rc = curl_url_get(url, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+  if (rc == CURLUE_OK) rc = curl_->url_get(url, CURLUPART_SCHEME, &scheme, 0);
+  if (rc == CURLUE_OK) rc = curl_->url_get(url, CURLUPART_HOST, &host, 0);
+  if (rc == CURLUE_OK) rc = curl_->url_get(url, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
   std::string why;
   if (rc != CURLUE_OK) {
-    why = absl::StrCat("invalid URL: ", curl_url_strerror(rc));
+    why = absl::StrCat("invalid URL: ", curl_->url_strerror(rc));
   } else if (!absl::EqualsIgnoreCase(scheme, "http") && !absl::EqualsIgnoreCase(scheme, "https")) {
     why = absl::StrCat("unsupported protocol scheme \"", scheme, "\" (http and https only)");
   } else {
     p->host = std::string(absl::StripSuffix(absl::StripPrefix(host, "["), "]"));
     if (!absl::SimpleAtoi(port, &p->port)) why = absl::StrCat("invalid URL: bad port \"", port, "\"");
   }
-  curl_free(scheme);
-  curl_free(host);
-  curl_free(port);
-  curl_url_cleanup(url);
+  curl_->free(scheme);
+  curl_->free(host);
+  curl_->free(port);
+  curl_->url_cleanup(url);
   if (!why.empty()) {
     Finish(p, NoAnswer(p, why, false));
     return;
@@ -336,7 +341,7 @@ void ProbeRunner::OnResolved(Probe* p, int status, addrinfo* result) {
     std::vector<std::string> texts;
     for (const sockaddr_storage& a : p->addresses) texts.push_back(ResolveEntryAddress(a));
     const std::string entry = absl::StrCat(p->host, ":", p->port, ":", absl::StrJoin(texts, ","));
-    p->resolve_entries = curl_slist_append(p->resolve_entries, entry.c_str());
+    p->resolve_entries = curl_->slist_append(p->resolve_entries, entry.c_str());
     AddCurlTransfer(p);
   } else {
     p->state = Probe::State::kRunning;
@@ -398,45 +403,45 @@ void ProbeRunner::OnTcpClosed(uv_handle_t* h) {
 
 void ProbeRunner::AddCurlTransfer(Probe* p) {
   p->state = Probe::State::kRunning;
-  CURL* easy = curl_easy_init();
+  CURL* easy = curl_->easy_init();
   if (easy == nullptr) {
     Finish(p, NoAnswer(p, "curl_easy_init failed", false));
     return;
   }
   p->easy = easy;
   const ProcessStart& s = p->start;
-  curl_easy_setopt(easy, CURLOPT_URL, s.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, p);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, p->error);
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_->easy_setopt(easy, CURLOPT_URL, s.url.c_str());
+  curl_->easy_setopt(easy, CURLOPT_PRIVATE, p);
+  curl_->easy_setopt(easy, CURLOPT_ERRORBUFFER, p->error);
+  curl_->easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_->easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_->easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   // Go's client, which Consul's checks use, follows up to 10 redirects.
-  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 10L);
+  curl_->easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_->easy_setopt(easy, CURLOPT_MAXREDIRS, 10L);
   // One connection per probe, closed after it (Consul's check transport keeps none alive):
   // no idle socket outlives its probe.
-  curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
-  curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));  // NOLINT(runtime/int)
+  curl_->easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+  curl_->easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+  curl_->easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));  // NOLINT(runtime/int)
   if (s.tls_skip_verify) {
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_->easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_->easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  if (p->resolve_entries != nullptr) curl_easy_setopt(easy, CURLOPT_RESOLVE, p->resolve_entries);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnCurlBody);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &p->body);
+  if (p->resolve_entries != nullptr) curl_->easy_setopt(easy, CURLOPT_RESOLVE, p->resolve_entries);
+  curl_->easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnCurlBody);
+  curl_->easy_setopt(easy, CURLOPT_WRITEDATA, &p->body);
   // The method: GET and POST as curl sends them (so a redirect turns a POST into a GET as
   // Go's does), HEAD with no body awaited, any other as given. A body goes with any method.
   const std::string method = MethodOf(s);
   if (method == "HEAD") {
-    curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+    curl_->easy_setopt(easy, CURLOPT_NOBODY, 1L);
   } else if (!s.body.empty() || method == "POST") {
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(s.body.size()));
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, s.body.data());
-    if (method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_->easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(s.body.size()));
+    curl_->easy_setopt(easy, CURLOPT_POSTFIELDS, s.body.data());
+    if (method != "POST") curl_->easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
   } else if (method != "GET") {
-    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_->easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
   }
 
   // Headers in the given order, then Consul's defaults for those not given. curl's own
@@ -448,34 +453,34 @@ void ProbeRunner::AddCurlTransfer(Probe* p) {
     has_content_type |= absl::EqualsIgnoreCase(name, "Content-Type");
     // "Name;" is curl's way to send a field with an empty value ("Name:" would remove it).
     const std::string line = value.empty() ? absl::StrCat(name, ";") : absl::StrCat(name, ": ", value);
-    p->headers = curl_slist_append(p->headers, line.c_str());
+    p->headers = curl_->slist_append(p->headers, line.c_str());
   }
-  if (!has_user_agent) p->headers = curl_slist_append(p->headers, "User-Agent: Consul Health Check");
-  if (!has_accept) p->headers = curl_slist_append(p->headers, "Accept: text/plain, text/*, */*");
-  if (!has_content_type) p->headers = curl_slist_append(p->headers, "Content-Type:");
-  p->headers = curl_slist_append(p->headers, "Expect:");
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, p->headers);
+  if (!has_user_agent) p->headers = curl_->slist_append(p->headers, "User-Agent: Consul Health Check");
+  if (!has_accept) p->headers = curl_->slist_append(p->headers, "Accept: text/plain, text/*, */*");
+  if (!has_content_type) p->headers = curl_->slist_append(p->headers, "Content-Type:");
+  p->headers = curl_->slist_append(p->headers, "Expect:");
+  curl_->easy_setopt(easy, CURLOPT_HTTPHEADER, p->headers);
 
   EnsureCurlTimer();  // before adding: curl asks for its first timeout at once
   ++http_transfers_;
-  if (CURLMcode rc = curl_multi_add_handle(multi_, easy); rc != CURLM_OK) {
-    Finish(p, NoAnswer(p, absl::StrCat("curl_multi_add_handle: ", curl_multi_strerror(rc)), false));
+  if (CURLMcode rc = curl_->multi_add_handle(multi_, easy); rc != CURLM_OK) {
+    Finish(p, NoAnswer(p, absl::StrCat("curl_multi_add_handle: ", curl_->multi_strerror(rc)), false));
   }
 }
 
 void ProbeRunner::ReadCurlMessages() {
   int left = 0;
-  while (CURLMsg* message = curl_multi_info_read(multi_, &left)) {
+  while (CURLMsg* message = curl_->multi_info_read(multi_, &left)) {
     if (message->msg != CURLMSG_DONE) continue;
     Probe* p = nullptr;
-    curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &p);
+    curl_->easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &p);
     FinishHttp(p, /*deadline_passed=*/false, message->data.result);
   }
 }
 
 void ProbeRunner::FinishHttp(Probe* p, bool deadline_passed, CURLcode code) {
   long status = 0;  // NOLINT(runtime/int): curl's type
-  if (p->easy != nullptr) curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (p->easy != nullptr) curl_->easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
   if (status > 0) {
     // It answered: the status counts even if the body was cut, broken or late (Consul
     // reports the status whatever reading the body gave). The output is the body alone, as
@@ -491,7 +496,7 @@ void ProbeRunner::FinishHttp(Probe* p, bool deadline_passed, CURLcode code) {
   if (deadline_passed) {
     why = absl::StrCat("timed out after ", absl::FormatDuration(p->start.timeout), " with no answer");
   } else {
-    why = p->error[0] != '\0' ? std::string(p->error) : std::string(curl_easy_strerror(code));
+    why = p->error[0] != '\0' ? std::string(p->error) : std::string(curl_->easy_strerror(code));
   }
   Finish(p, NoAnswer(p, why, timed_out));
 }
@@ -546,15 +551,16 @@ void ProbeRunner::Finish(Probe* p, ProcessExitedInput result) {
     p->resolve = nullptr;
   }
   if (p->easy != nullptr) {
-    curl_multi_remove_handle(multi_, p->easy);  // closes its socket (no reuse)
-    curl_easy_cleanup(p->easy);
+    curl_->multi_remove_handle(multi_, p->easy);  // closes its socket (no reuse)
+    curl_->easy_cleanup(p->easy);
     p->easy = nullptr;
     --http_transfers_;
     MaybeCloseCurlTimer();
   }
-  curl_slist_free_all(p->headers);
+  // A TCP probe, or an HTTP one that failed before curl was opened, has no lists to free.
+  if (p->headers != nullptr) curl_->slist_free_all(p->headers);
   p->headers = nullptr;
-  curl_slist_free_all(p->resolve_entries);
+  if (p->resolve_entries != nullptr) curl_->slist_free_all(p->resolve_entries);
   p->resolve_entries = nullptr;
   if (p->tcp_open && !uv_is_closing(AsHandle(&p->tcp))) uv_close(AsHandle(&p->tcp), &ProbeRunner::OnTcpClosed);
   uv_timer_stop(&p->deadline);
@@ -619,7 +625,7 @@ int ProbeRunner::OnCurlTimer(CURLM*, long timeout_ms, void* runner) {  // NOLINT
   uv_timer_start(self->curl_timer_, [](uv_timer_t* t) {
     auto* runner_self = static_cast<ProbeRunner*>(t->data);
     int running = 0;
-    curl_multi_socket_action(runner_self->multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+    runner_self->curl_->multi_socket_action(runner_self->multi_, CURL_SOCKET_TIMEOUT, 0, &running);
     runner_self->ReadCurlMessages();
   }, static_cast<uint64_t>(timeout_ms), 0);
   return 0;
@@ -631,7 +637,7 @@ int ProbeRunner::OnCurlSocket(CURL*, curl_socket_t fd, int what, void* runner, v
   if (what == CURL_POLL_REMOVE) {
     // Curl calls this before it closes the socket: stop polling it now.
     if (s != nullptr) {
-      curl_multi_assign(self->multi_, fd, nullptr);
+      self->curl_->multi_assign(self->multi_, fd, nullptr);
       self->curl_sockets_.erase(s);
       uv_poll_stop(&s->poll);
       uv_close(AsHandle(&s->poll), [](uv_handle_t* h) { delete static_cast<CurlSocket*>(h->data); });
@@ -648,7 +654,7 @@ int ProbeRunner::OnCurlSocket(CURL*, curl_socket_t fd, int what, void* runner, v
     }
     s->poll.data = s;
     self->curl_sockets_.insert(s);
-    curl_multi_assign(self->multi_, fd, s);
+    self->curl_->multi_assign(self->multi_, fd, s);
   }
   int events = 0;
   if (what & CURL_POLL_IN) events |= UV_READABLE;
@@ -664,7 +670,7 @@ int ProbeRunner::OnCurlSocket(CURL*, curl_socket_t fd, int what, void* runner, v
       if (ready & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
     }
     int running = 0;
-    curl_multi_socket_action(owner->multi_, socket->fd, flags, &running);
+    owner->curl_->multi_socket_action(owner->multi_, socket->fd, flags, &running);
     owner->ReadCurlMessages();
   });
   return 0;

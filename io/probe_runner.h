@@ -1,6 +1,7 @@
 // Runs the probes of HTTP and TCP health checks (ProcessStart kinds kHttp and kTcp) on the
 // host's libuv loop: no thread per probe and no blocking call. HTTP goes through libcurl's
-// multi-socket API, its sockets and timer driven by libuv; TCP is a uv_tcp_connect. Host names
+// multi-socket API, its sockets and timer driven by libuv (libcurl opened at the first HTTP
+// probe, io/curl_library.h); TCP is a uv_tcp_connect. Host names
 // are resolved with uv_getaddrinfo (libuv's small thread pool), and an HTTP probe hands the
 // addresses to curl (CURLOPT_RESOLVE), so curl starts no resolver thread of its own.
 //
@@ -9,7 +10,7 @@
 //     client that Consul uses follows them) and output its body, of which at most
 //     kBodyBytesMax is read (the connection is dropped after); the agent words Consul's
 //     "HTTP GET <url>: 200 OK Output: <body>" from them (core/agent/check_state.cc). With no
-//     answer (refused, name unknown, TLS failure, timeout) exit_code is 0 and output
+//     answer (refused, name unknown, TLS failure, timeout, no libcurl) exit_code is 0 and output
 //     "HTTP GET <url>: <why>". A timeout sets timed_out.
 //   - kTcp: exit_code 0 and "TCP connect <address>: Success" once connected (then closed), 1
 //     with the reason otherwise; every resolved address is tried in turn within the timeout.
@@ -32,6 +33,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "core/seam/effects.h"
 #include "core/seam/input.h"
+#include "io/curl_library.h"
 
 namespace muster::io {
 
@@ -89,7 +91,7 @@ class ProbeRunner {
   // handles are closed (a later loop turn: never inside Start or CancelAll).
   void Finish(Probe* p, ProcessExitedInput result);
   void MaybeRelease(Probe* p);
-  void EnsureMulti();
+  bool EnsureMulti(std::string* why);
   void EnsureCurlTimer();
   void MaybeCloseCurlTimer();
 
@@ -98,7 +100,8 @@ class ProbeRunner {
 
   uv_loop_t* const loop_;
   const Limits limits_;
-  CURLM* multi_ = nullptr;  // made at the first HTTP probe
+  const CurlLibrary* curl_ = nullptr;  // opened at the first HTTP probe
+  CURLM* multi_ = nullptr;             // made at the first HTTP probe
   uv_timer_t* curl_timer_ = nullptr;  // open only while HTTP transfers run
   size_t http_transfers_ = 0;         // easy handles in multi_
   absl::flat_hash_set<CurlSocket*> curl_sockets_;
