@@ -474,6 +474,9 @@ bool AgentRun::Settle(Duration budget) {
   // A watcher's blocking query forwarded just before the workload stopped waits out its ?wait
   // (and jitter) at the leader on top of the forward's own timeout.
   parked_max += kWatchWait * 17 / 16;
+  // A client's read whose forward timed out goes once more, to the next server (core/agent's
+  // ClientForwardFailed), with a timeout of its own: twice as long.
+  if (through_clients_) parked_max *= 2;
   const Time quiet_end = sim_.now() + parked_max + absl::Seconds(1);
   RunUntil([] { return false; }, quiet_end - sim_.now());
   if (checker_.failed()) return false;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Replays every known-bad seed in tests/seeds/*.seed through the sim binary ($1): each line
-# (`bazel run //cmd:sim -- ARGS`, as a failure prints it) must pass now.
+# (`bazel run //cmd:sim -- ARGS`, as a failure prints it) must pass now; and every
+# tests/seeds/*.scenario file.
 set -uo pipefail
 sim="$1"
 dir="$(dirname "$0")"
@@ -25,6 +26,19 @@ for file in "$dir"/*.seed; do
       failed=$((failed + 1))
     fi
   done < "$file"
+done
+# A scenario file here (tests/scenarios/README.md: the format) is a known-bad run kept as its
+# schedule: it must pass, expectations included.
+for file in "$dir"/*.scenario; do
+  [ -e "$file" ] || continue
+  runs=$((runs + 1))
+  if out="$("$sim" --scenario "$file" --trace off 2>&1)"; then
+    echo "ok   $(basename "$file")"
+  else
+    echo "FAIL $(basename "$file")"
+    echo "$out" | tail -40
+    failed=$((failed + 1))
+  fi
 done
 echo "$runs known-bad runs replayed, $failed failed"
 [ "$runs" -gt 0 ] && [ "$failed" -eq 0 ]
