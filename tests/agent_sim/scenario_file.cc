@@ -436,6 +436,11 @@ bool ParseScenario(const std::string& text, const std::string& name, Schedule* o
     s.duration = end + kDurationMargin;
   } else {
     for (const Action& a : s.actions) {
+      if (a.at > s.duration) {
+        *error = absl::StrCat(name, ":", a.line, ": at ", Exact(a.at), ", after the safety phase (duration ",
+                              Exact(s.duration), "): it would never run");
+        return false;
+      }
       if (a.is_expectation() && a.at + a.length > s.duration) {
         *error = absl::StrCat(name, ":", a.line, ": the expectation's window ends at ", Exact(a.at + a.length),
                               ", after the safety phase (duration ", Exact(s.duration), ")");

@@ -122,6 +122,7 @@ TEST(ScenarioFile, BadInputsAreRefusedWithTheirLine) {
       {"expect peace within 1s\n", "t.scenario:1: expect 'peace'"},
       {"duration 10s\nat 5s expect leader within 10s\n", "t.scenario:2: the expectation's window ends at 15s"},
       {"step s1 -1s\n", "t.scenario:1: step: a clock steps forward"},
+      {"duration 10s\nat 12s heal\n", "t.scenario:2: at 12s, after the safety phase (duration 10s)"},
       {"start s2 join s2\n", "t.scenario:1: s2 joins itself"},
       {"start leader\n", "t.scenario:1: 'leader' is not allowed here"},
       {"group rest = s1\n", "t.scenario:1: group: 'rest' is reserved"},
