@@ -2,75 +2,114 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/check.h"
-#include "rocksdb/db.h"
-#include "rocksdb/options.h"
-#include "rocksdb/write_batch.h"
+#include "io/raft_storage/rocksdb_library.h"
 
 namespace muster::io {
 namespace {
-absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat("rocksdb ", std::string(what), ": ", s.ToString()));
+
+// The C API's error out-parameter: null, or a message (Status::ToString) to free with
+// rocksdb_free. Turned into a status and freed.
+absl::Status TakeError(const RocksDbLibrary& rocksdb, char* error, std::string_view what) {
+  if (error == nullptr) return absl::OkStatus();
+  absl::Status s = absl::InternalError(absl::StrCat("rocksdb ", std::string(what), ": ", error));
+  rocksdb.free(error);
+  return s;
 }
-rocksdb::Slice Slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(const std::string& dir) {
-  rocksdb::Options options;
-  options.create_if_missing = true;
+  absl::StatusOr<const RocksDbLibrary*> rocksdb = OpenRocksDbLibrary();
+  if (!rocksdb.ok()) return rocksdb.status();
+  const RocksDbLibrary& r = **rocksdb;
+  rocksdb_options_t* options = r.options_create();
+  r.options_set_create_if_missing(options, 1);
   // The raft log is written sequentially and read on start: small memtables suffice, and
   // WAL recovery must stop at the first corrupt record (a torn tail) rather than fail.
-  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  options.write_buffer_size = 16 << 20;
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
-  if (!s.ok()) return ToStatus(s, "open");
-  return std::unique_ptr<RocksStorage>(new RocksStorage(db));
+  r.options_set_wal_recovery_mode(options, rocksdb_point_in_time_recovery);
+  r.options_set_write_buffer_size(options, 16 << 20);
+  char* error = nullptr;
+  rocksdb_t* db = r.open(options, dir.c_str(), &error);
+  r.options_destroy(options);
+  if (absl::Status s = TakeError(r, error, "open"); !s.ok()) return s;
+  MUSTER_CHECK(db != nullptr, "rocksdb_open gave neither a database nor an error");
+  return std::unique_ptr<RocksStorage>(new RocksStorage(&r, db));
 }
 
-RocksStorage::RocksStorage(rocksdb::DB* db) : db_(db) {}
+RocksStorage::RocksStorage(const RocksDbLibrary* rocksdb, rocksdb_t* db)
+    : rocksdb_(rocksdb),
+      db_(db),
+      read_options_(rocksdb->readoptions_create()),
+      write_options_(rocksdb->writeoptions_create()) {}
 
-RocksStorage::~RocksStorage() = default;
+RocksStorage::~RocksStorage() {
+  rocksdb_->readoptions_destroy(read_options_);
+  rocksdb_->writeoptions_destroy(write_options_);
+  rocksdb_->close(db_);
+}
 
 std::optional<std::string> RocksStorage::Get(std::string_view key) const {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Slice(key), &value);
-  if (s.IsNotFound()) return std::nullopt;
-  MUSTER_CHECK(s.ok(), "rocksdb get: ", s.ToString());
-  return value;
+  char* error = nullptr;
+  size_t size = 0;
+  char* value = rocksdb_->get(db_, read_options_, key.data(), key.size(), &size, &error);
+  const absl::Status s = TakeError(*rocksdb_, error, "get");
+  MUSTER_CHECK(s.ok(), s.message());
+  if (value == nullptr) return std::nullopt;  // not found
+  std::string out(value, size);
+  rocksdb_->free(value);
+  return out;
 }
 
 void RocksStorage::Scan(std::string_view begin, std::string_view end,
                         const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(Slice(begin)); it->Valid(); it->Next()) {
-    std::string_view key(it->key().data(), it->key().size());
+  rocksdb_iterator_t* it = rocksdb_->create_iterator(db_, read_options_);
+  for (rocksdb_->iter_seek(it, begin.data(), begin.size()); rocksdb_->iter_valid(it) != 0; rocksdb_->iter_next(it)) {
+    size_t key_size = 0;
+    const char* key_data = rocksdb_->iter_key(it, &key_size);
+    std::string_view key(key_data, key_size);
     if (!end.empty() && key >= end) break;
-    if (!visit(key, std::string_view(it->value().data(), it->value().size()))) break;
+    size_t value_size = 0;
+    const char* value_data = rocksdb_->iter_value(it, &value_size);
+    if (!visit(key, std::string_view(value_data, value_size))) break;
   }
-  MUSTER_CHECK(it->status().ok(), "rocksdb scan: ", it->status().ToString());
+  char* error = nullptr;
+  rocksdb_->iter_get_error(it, &error);
+  rocksdb_->iter_destroy(it);
+  const absl::Status s = TakeError(*rocksdb_, error, "scan");
+  MUSTER_CHECK(s.ok(), s.message());
 }
 
 absl::Status RocksStorage::Apply(const StorageWrite& write) {
-  rocksdb::WriteBatch batch;
+  rocksdb_writebatch_t* batch = rocksdb_->writebatch_create();
   for (const StorageOp& op : write.ops) {
     switch (op.kind) {
-      case StorageOp::Kind::kPut: batch.Put(Slice(op.key), Slice(op.value)); break;
-      case StorageOp::Kind::kDelete: batch.Delete(Slice(op.key)); break;
+      case StorageOp::Kind::kPut:
+        rocksdb_->writebatch_put(batch, op.key.data(), op.key.size(), op.value.data(), op.value.size());
+        break;
+      case StorageOp::Kind::kDelete: rocksdb_->writebatch_delete(batch, op.key.data(), op.key.size()); break;
       case StorageOp::Kind::kDeleteRange:
         if (op.value.empty()) {
           // "To the end of the key space": past every raft key.
-          batch.DeleteRange(Slice(op.key), Slice("\xff\xff\xff\xff"));
+          constexpr std::string_view kPastEveryKey = "\xff\xff\xff\xff";
+          rocksdb_->writebatch_delete_range(batch, op.key.data(), op.key.size(), kPastEveryKey.data(),
+                                            kPastEveryKey.size());
         } else {
-          batch.DeleteRange(Slice(op.key), Slice(op.value));
+          rocksdb_->writebatch_delete_range(batch, op.key.data(), op.key.size(), op.value.data(), op.value.size());
         }
         break;
     }
   }
   // Never synced here, write.sync or not: the host syncs through Sync(), off the loop.
-  return ToStatus(db_->Write(rocksdb::WriteOptions(), &batch), "write");
+  char* error = nullptr;
+  rocksdb_->write(db_, write_options_, batch, &error);
+  rocksdb_->writebatch_destroy(batch);
+  return TakeError(*rocksdb_, error, "write");
 }
 
-absl::Status RocksStorage::Sync() { return ToStatus(db_->SyncWAL(), "sync"); }
+absl::Status RocksStorage::Sync() {
+  char* error = nullptr;
+  rocksdb_->flush_wal(db_, /*sync=*/1, &error);
+  return TakeError(*rocksdb_, error, "sync");
+}
 
 }  // namespace muster::io

@@ -10,6 +10,11 @@
 // own after Open, so Sync on the sync thread may run while the loop thread applies, gets and
 // scans (SyncWAL does not block writers; the WAL tail race of FlushWAL(sync) was fixed in
 // RocksDB 7.7, and Debian's is 7.8). allow_mmap_writes stays off, as SyncWAL requires.
+//
+// RocksDB is reached through its C API in the shared library, opened at the first Open
+// (io/raft_storage/rocksdb_library.h), so an agent that never opens a raft store (a client)
+// never loads it; Sync is rocksdb_flush_wal with sync set, which is SyncWAL when the WAL is
+// not flushed manually (manual_wal_flush stays off).
 #pragma once
 
 #include <memory>
@@ -20,11 +25,13 @@
 #include "core/seam/effects.h"
 #include "io/durable_store.h"
 
-namespace rocksdb {
-class DB;
-}
+struct rocksdb_t;
+struct rocksdb_readoptions_t;
+struct rocksdb_writeoptions_t;
 
 namespace muster::io {
+
+struct RocksDbLibrary;
 
 class RocksStorage final : public DurableStore {
  public:
@@ -39,8 +46,12 @@ class RocksStorage final : public DurableStore {
   absl::Status Sync() override;
 
  private:
-  explicit RocksStorage(rocksdb::DB* db);
-  std::unique_ptr<rocksdb::DB> db_;
+  RocksStorage(const RocksDbLibrary* rocksdb, rocksdb_t* db);
+  const RocksDbLibrary* const rocksdb_;
+  rocksdb_t* const db_;
+  // Default read and write options (no sync on write), made once.
+  rocksdb_readoptions_t* const read_options_;
+  rocksdb_writeoptions_t* const write_options_;
 };
 
 }  // namespace muster::io
