@@ -4,7 +4,9 @@
 // workload, every checker, then a liveness phase. One seed, or many (in parallel processes),
 // or a swarm whose every parameter comes from the seed. A failure prints the violated
 // property, the last events and one command line that replays it; every run ends with its
-// fingerprint (the hash of every input delivered), so two runs of a seed can be compared.
+// fingerprint (the hash of every input delivered), so two runs of a seed can be compared. A
+// run may also be a written schedule (--scenario FILE, tests/scenarios/README.md); any run
+// prints as one (--print-scenario), and a failing one shrinks to a smaller one (--shrink).
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,7 +39,7 @@ constexpr char kUsage[] =
     "usage: sim [--nodes N | --servers S --clients C] [--seed X] [--seeds K] [--jobs J]\n"
     "           [--duration D] [--settle-budget D] [--partition] [--kill[=plain|torn|wipe]] [--pause]\n"
     "           [--loss P] [--dup P] [--delay fixed:D|exp:FLOOR+MEAN|uniform:LO-HI] [--clock-skew]\n"
-    "           [--bootstrap-expect N] [--workload kv|cas] [--rate R] [--swarm] [--trace off|short|full]\n"
+    "           [--bootstrap-expect N] [--workload kv|cas|register|lock|events|mixed] [--rate R] [--swarm] [--trace off|short|full]\n"
     "           [--check-determinism] [--each] [--unsafe RULE]\n"
     "       sim --scenario FILE [--seed X] [--seeds K] [--jobs J] [--trace ...] [--unsafe RULE] ...\n"
     "       sim ... [--print-scenario] [--shrink [--shrink-runs N] [--shrink-out FILE]]\n"
@@ -48,7 +50,11 @@ constexpr char kUsage[] =
     "                       with the data dir gone (a new member)\n"
     "  --bootstrap-expect N servers start staggered, each expecting N\n"
     "  --workload           kv: puts of fresh keys, reads in every mode, blocking watchers;\n"
-    "                       cas: half of it read-then-cas rounds on four contended keys\n"
+    "                       cas: half of it read-then-cas rounds on four contended keys;\n"
+    "                       register: half of it clients (un)registering services, flipping TTL\n"
+    "                       checks; lock: half of it sessions taking and giving locks; events:\n"
+    "                       half of it user events fired; mixed: a fifth each of cas, register,\n"
+    "                       lock, events and kv\n"
     "  --swarm              every parameter but the duration drawn from the seed\n"
     "  --trace              short: the faults and leaders as they happen (default for one seed);\n"
     "                       full: every agent's log too\n"
@@ -245,12 +251,8 @@ bool ParseArgs(int argc, char** argv, Flags* f, std::string* error) {
     } else if (arg == "--workload") {
       generator_flag = arg;
       if (!need(&text)) return false;
-      if (text == "kv") {
-        c.workload = WorkloadKind::kKv;
-      } else if (text == "cas") {
-        c.workload = WorkloadKind::kCas;
-      } else {
-        *error = absl::StrCat("--workload ", text, ": kv or cas (register, lock, events, mixed: not yet)");
+      if (!ParseWorkloadName(text, &c.workload)) {
+        *error = absl::StrCat("--workload ", text, ": one of ", WorkloadNames());
         return false;
       }
     } else if (arg == "--rate") {
