@@ -20,29 +20,15 @@ namespace pba = ::muster::proto::agent;
 
 namespace {
 
-// What Json(strings).dump() writes, without building the Json: a listing of keys is most of
-// what the watchers of a simulated cluster cost. Strings of printable ASCII but quotes and backslashes
-// are written as they are; any other sends the whole array through nlohmann (its escapes,
-// its UTF-8 checks).
-std::string JsonStringArray(const std::vector<std::string>& strings) {
-  size_t size = 2;
-  for (const std::string& s : strings) {
-    for (const char c : s) {
-      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return Json(strings).dump();
-    }
-    size += s.size() + 3;
+// Whether Json's dump() writes `s` as it is between quotes: printable ASCII but quotes and
+// backslashes. A listing of keys is most of what the watchers of a simulated cluster cost, so
+// such keys are written directly, and any other sends the listing through nlohmann (its
+// escapes, its UTF-8 checks): the same bytes either way.
+bool IsPlainJsonString(std::string_view s) {
+  for (const char c : s) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
   }
-  std::string out;
-  out.reserve(size);
-  out += '[';
-  for (size_t i = 0; i < strings.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    out += strings[i];
-    out += '"';
-  }
-  out += ']';
-  return out;
+  return true;
 }
 
 // ?node-meta=key:value, repeatable (Consul's parseMetaFilter: split at the first ':'): a node
@@ -232,10 +218,24 @@ absl::Status ServeStoreRead(const state::Store& store, const StoreReadContext& c
   if (method == "kv.get") {
     if (call.key().size() > 2048) return absl::InvalidArgumentError("key too long");
     if (call.keys()) {
-      state::Indexed<std::vector<std::string>> keys = store.KVKeys(call.key(), call.separator());
-      reply->set_index(keys.index);
-      if (keys.value.empty()) return absl::NotFoundError("");
-      reply->set_body(JsonStringArray(keys.value));
+      std::string body = "[";
+      bool plain = true;
+      size_t count = 0;
+      reply->set_index(store.ForEachKVKey(call.key(), call.separator(), [&](std::string_view key) {
+        plain = plain && IsPlainJsonString(key);
+        if (!plain) return;
+        if (count++ > 0) body += ',';
+        body += '"';
+        body += key;
+        body += '"';
+      }));
+      if (plain && count == 0) return absl::NotFoundError("");
+      if (plain) {
+        body += ']';
+      } else {
+        body = Json(store.KVKeys(call.key(), call.separator()).value).dump();
+      }
+      reply->set_body(std::move(body));
     } else if (call.recurse()) {
       state::Indexed<std::vector<state::KVEntry>> list = store.KVList(call.key());
       reply->set_index(list.index);

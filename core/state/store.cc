@@ -638,25 +638,30 @@ Indexed<std::vector<KVEntry>> Store::KVList(std::string_view prefix) const {
 Indexed<std::vector<std::string>> Store::KVKeys(std::string_view prefix,
                                                 std::string_view separator) const {
   Indexed<std::vector<std::string>> r;
-  // One walk gives the keys and their share of KVPrefixIndex (the watchers' listings of a
-  // big prefix are most of what a simulated cluster under writes spends on reads).
+  r.index = ForEachKVKey(prefix, separator, [&](std::string_view key) { r.value.emplace_back(key); });
+  return r;
+}
+
+// One walk gives the keys and their share of KVPrefixIndex (the watchers' listings of a big
+// prefix are most of what a simulated cluster under writes spends on reads).
+uint64_t Store::ForEachKVKey(std::string_view prefix, std::string_view separator,
+                             absl::FunctionRef<void(std::string_view)> fn) const {
   uint64_t index = 0;
+  std::optional<std::string_view> last;
   ForPrefix(kv_, prefix, [&](const auto& kv) {
     index = std::max(index, kv.second.modify_index);
-    const std::string& key = kv.first;
-    if (separator.empty()) {
-      r.value.push_back(key);  // keys are unique
-      return;
+    std::string_view out = kv.first;
+    if (!separator.empty()) {
+      const size_t pos = out.substr(prefix.size()).find(separator);
+      if (pos != std::string_view::npos) out = out.substr(0, prefix.size() + pos + separator.size());
+      // Keys come sorted, so keys cut to the same "directory" are adjacent.
+      if (last.has_value() && *last == out) return;
     }
-    std::string out = key;
-    size_t pos = std::string_view(key).substr(prefix.size()).find(separator);
-    if (pos != std::string_view::npos) out = key.substr(0, prefix.size() + pos + separator.size());
-    // Keys come sorted, so keys cut to the same "directory" are adjacent.
-    if (r.value.empty() || r.value.back() != out) r.value.push_back(std::move(out));
+    last = out;
+    fn(out);
   });
   ForPrefix(tombstones_, prefix, [&](const auto& t) { index = std::max(index, t.second); });
-  r.index = NonZero(index != 0 ? index : TableIndex(kTableKVs));
-  return r;
+  return NonZero(index != 0 ? index : TableIndex(kTableKVs));
 }
 
 std::optional<Time> Store::KVLockDelay(std::string_view key) const {

@@ -17,6 +17,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/base/time.h"
@@ -228,6 +229,10 @@ class Store {
   // prefix and deduplicated ("keys" with "separator").
   Indexed<std::vector<std::string>> KVKeys(std::string_view prefix,
                                            std::string_view separator) const;
+  // KVKeys' keys one at a time, in order, without copies (each view is into the stored key:
+  // valid until the next write); returns KVKeys' index.
+  uint64_t ForEachKVKey(std::string_view prefix, std::string_view separator,
+                        absl::FunctionRef<void(std::string_view)> fn) const;
   // The index of the last write or delete of a key under `prefix` (0: none remembered).
   uint64_t KVPrefixIndex(std::string_view prefix) const;
   // When a key may next be acquired (lock delay), if it is delayed at all.
