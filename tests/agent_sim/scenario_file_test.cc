@@ -155,6 +155,52 @@ TEST(ScenarioFile, APrintedScheduleParsesBackToItself) {
   EXPECT_EQ(again.actions.size(), s.actions.size());
 }
 
+// Each fault verb does what it says in a run (counted by what the run did): one of every
+// partition shape, with messages blocked; a torn kill, a wiped restart that came back empty, a
+// pause, a clock step, loss and duplication; and the run passes.
+TEST(ScenarioFile, EveryFaultVerbHappensInARun) {
+  const Schedule s = Parse(R"(servers 3
+clients 1
+duration 40s
+loss 0.05
+dup 0.05
+delay exp:1ms+2ms
+workload kv rate 20 read=default
+at 3s expect leader within 10s
+at 4s partition s1 | rest
+at 5s one-way s2 -> s1,s3
+at 6s bridge s1 | s3 via s2
+at 7s isolate leader
+at 8s heal
+at 9s kill leader torn
+at 10s restart s1
+at 10s restart s2
+at 10s restart s3
+at 12s pause s4 for 1s
+at 13s skew s2 +500ms
+at 14s expect converged within 10s
+at 25s kill s3 wipe
+at 27s restart s3
+expect converged within 10s
+)");
+  ScheduleRunOptions options;
+  const GeneratedResult r = RunSchedule(s, options, nullptr);
+  EXPECT_TRUE(r.outcome.ok) << r.outcome.report;
+  EXPECT_EQ(r.expectations_met, 3);
+  EXPECT_EQ(r.faults.partitions_symmetric, 1u) << r.faults.Describe();
+  EXPECT_EQ(r.faults.partitions_one_way, 1u);
+  EXPECT_EQ(r.faults.bridges, 1u);
+  EXPECT_EQ(r.faults.isolations, 1u);
+  EXPECT_GT(r.faults.blocked, 0u);
+  EXPECT_EQ(r.faults.crashes, 2u);  // the torn kill, and the kill before the wipe
+  EXPECT_EQ(r.faults.wipes, 1u);
+  EXPECT_EQ(r.wiped_restarts_empty, 1);
+  EXPECT_EQ(r.faults.pauses, 1u);
+  EXPECT_EQ(r.faults.clock_steps, 1u);
+  EXPECT_GT(r.faults.lost, 0u);
+  EXPECT_GT(r.faults.duplicated, 0u);
+}
+
 // Runs `c`, prints what ran, parses it and runs it as a file: the same fingerprint.
 void ExpectReplayed(const GeneratedConfig& c) {
   const GeneratedResult generated = RunGenerated(c, nullptr);
