@@ -287,6 +287,24 @@ TEST(AliasRule, EveryBranchAsConsul) {
   EXPECT_EQ(r.output, "No checks found.");
 }
 
+TEST(AliasRule, SeesTheServiceOnlyThroughAChecksItCounts) {
+  // The service's check on the aliased node: seen (no lookup of the node's services needed).
+  state::Check web = NodeCheck("a", HealthStatus::kPassing, "web1");
+  web.node = "n2";
+  EXPECT_TRUE(AliasSeesService(AliasOf("web1", "n2"), "", {web}));
+  // Another service's check, one on another node, a node check: not the service's.
+  state::Check db = web;
+  db.service_id = "db1";
+  state::Check serf = NodeCheck("serf", HealthStatus::kPassing);
+  serf.node = "n2";
+  EXPECT_FALSE(AliasSeesService(AliasOf("web1", "n2"), "", {db, serf}));
+  EXPECT_FALSE(AliasSeesService(AliasOf("web1", "n3"), "", {web}));
+  // A node alias (no service) sees the node through any node check, not through itself.
+  EXPECT_TRUE(AliasSeesService(AliasOf("", "n2"), "", {serf}));
+  EXPECT_FALSE(AliasSeesService(AliasOf("", "n2"), "", {web}));
+  EXPECT_FALSE(AliasSeesService(AliasOf(""), "alias", {NodeCheck("alias", HealthStatus::kPassing)}));
+}
+
 TEST(AliasRule, ValidationAndKind) {
   CheckDefinition d = AliasOf("web1");
   EXPECT_TRUE(ValidateCheck(&d, false).ok());  // no interval, TTL or script needed

@@ -302,6 +302,22 @@ TEST(RemoteAlias, ARemovedOrRepointedAliasStopsItsRead) {
   EXPECT_EQ(h.aliases.size(), 1u);
 }
 
+TEST(RemoteAlias, AConfiguredAliasReadsFromTheStart) {
+  LocalStateOptions o;
+  o.node_name = "n1";
+  o.config_checks = {R"({"Name": "far", "ID": "far", "AliasNode": "n2", "AliasService": "web"})"};
+  LocalState local(o, nullptr, 3, kT0, Logger());
+  RemoteAliases aliases{Logger()};
+  std::vector<std::string> asked;
+  Effects e;
+  aliases.Tick(kT0, local,
+               [&](const std::string& method, const pba::Call& call, RemoteAliases::Callback) {
+                 asked.push_back(absl::StrCat(method, " ", call.key()));
+               },
+               &e);
+  EXPECT_EQ(asked, std::vector<std::string>{"health.node n2"});
+}
+
 TEST(RemoteAlias, AnAgentHoldsAtMostTheBoundOfRemoteAliases) {
   Harness h;
   for (size_t i = 0; i < kRemoteAliasesMax; ++i) {
