@@ -2,7 +2,9 @@
 // through between the datagram and the answer's bytes, so a change to one is measured alone
 // (bench/dns_bench.sh measures the whole against NSD over loopback). A catalog of one service
 // `web` with 3 instances; batches of 20 questions (what one recvmmsg reads under load).
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "benchmark/benchmark.h"
 #include "core/agent/dns_resolve.h"
@@ -125,6 +127,28 @@ void BM_EncodeAnswer(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_EncodeAnswer);
+
+// io's whole work on the machine's answer to a batch of 20: the reply parsed, each distinct
+// answer's records built once, and 20 answers written, each in its ask's order (per query).
+void BM_AnswerBatch(benchmark::State& state) {
+  const io::dns::Parsed parsed = io::dns::ParseQuery(QueryBytes("web.service.consul."));
+  const std::string bytes = ReplyBytes();
+  for (auto _ : state) {
+    proto::agent::Reply reply;
+    pbd::DnsAnswers answers;
+    reply.ParseFromString(bytes);
+    answers.ParseFromString(reply.body());
+    std::vector<std::unique_ptr<io::dns::AnswerRecords>> records(static_cast<size_t>(answers.answers_size()));
+    for (const pbd::DnsAskAnswer& ask : answers.asks()) {
+      auto& r = records[ask.answer()];
+      if (r == nullptr) r = std::make_unique<io::dns::AnswerRecords>(answers.answers(static_cast<int>(ask.answer())));
+      std::string wire = r->Encode(*parsed.query, 512, 3, absl::MakeConstSpan(ask.order().data(), ask.order_size()));
+      benchmark::DoNotOptimize(wire.data());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+}
+BENCHMARK(BM_AnswerBatch);
 
 }  // namespace
 }  // namespace muster

@@ -498,19 +498,25 @@ absl::Status ServeDnsQuery(const state::Store& store, const proto::agent::Call& 
   pbd::DnsAnswers answers;
   // A name asked again in the same batch (one store state) has the same records: resolved
   // once, and each repeat gets them in an order of its own, as a fresh resolution would.
-  absl::flat_hash_map<std::pair<std::string, uint32_t>, int> first_answer;
+  absl::flat_hash_map<std::pair<std::string, uint32_t>, uint32_t> first_answer;
   for (const pbd::DnsAsk& ask : batch.asks()) {
     q.set_name(ask.name());
     q.set_type(ask.type());
     if (absl::Status s = CheckQuestion(q); !s.ok()) return s;
-    auto [it, fresh] = first_answer.try_emplace(std::make_pair(ask.name(), ask.type()), answers.answers_size());
-    const pbd::DnsAnswer* earlier = fresh ? nullptr : &answers.answers(it->second);
-    if (earlier != nullptr && OneAnswerType(*earlier)) {
-      pbd::DnsAnswer* copy = answers.add_answers();
-      *copy = answers.answers(it->second);
-      auto* records = copy->mutable_answer();
-      for (int i = records->size(); i > 1; --i) records->SwapElements(i - 1, static_cast<int>(rng.Uniform(i)));
+    auto [it, fresh] =
+        first_answer.try_emplace(std::make_pair(ask.name(), ask.type()), static_cast<uint32_t>(answers.answers_size()));
+    pbd::DnsAskAnswer* out = answers.add_asks();
+    if (!fresh && OneAnswerType(answers.answers(static_cast<int>(it->second)))) {
+      out->set_answer(it->second);
+      const uint32_t n = static_cast<uint32_t>(answers.answers(static_cast<int>(it->second)).answer_size());
+      if (n > 1) {
+        std::vector<uint32_t> order(n);
+        for (uint32_t i = 0; i < n; ++i) order[i] = i;
+        for (uint32_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.Uniform(i)]);
+        out->mutable_order()->Add(order.begin(), order.end());
+      }
     } else {
+      out->set_answer(static_cast<uint32_t>(answers.answers_size()));
       *answers.add_answers() = ResolveDns(store, q, rng.Next());
     }
   }

@@ -91,7 +91,8 @@ proto::dns::DnsAnswer ResolveDns(const state::Store& store, const proto::dns::Dn
                                  uint64_t shuffle_seed);
 
 // The "dns.query" read: the answer, serialized, is the Reply's body; its index is the store's.
-// With a DnsBatch instead of one question, the body is a DnsAnswers, one per ask in order.
+// With a DnsBatch instead of one question, the body is a DnsAnswers: each distinct answer
+// once, and per ask which one and the order of its records.
 // INVALID_ARGUMENT for a question without a name or domain, one longer than DNS allows, or an
 // empty batch or one past kDnsBatchQuestionsMax.
 absl::Status ServeDnsQuery(const state::Store& store, const proto::agent::Call& call, uint64_t shuffle_seed,

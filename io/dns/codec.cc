@@ -153,50 +153,6 @@ ldns_rr* ToRr(const pbd::DnsRecord& r, Dnames& names) {
   return out;
 }
 
-// An answer's records as ldns RRs, built once and lent to every encoding tried (records ldns
-// cannot write are left out).
-class AnswerRrs {
- public:
-  explicit AnswerRrs(const pbd::DnsAnswer& a) : rcode_(a.rcode()) {
-    Dnames names;
-    Build(a.answer(), names, &answer_);
-    Build(a.authority(), names, &authority_);
-    Build(a.additional(), names, &additional_);
-  }
-  ~AnswerRrs() {
-    for (auto* list : {&answer_, &authority_, &additional_}) {
-      for (ldns_rr* r : *list) ldns_rr_free(r);
-    }
-  }
-  AnswerRrs(const AnswerRrs&) = delete;
-  AnswerRrs& operator=(const AnswerRrs&) = delete;
-
-  size_t answers() const { return answer_.size(); }
-
-  std::string Encode(const Query& q, size_t answers, bool additional, bool tc) const {
-    BorrowingPktPtr p = Skeleton(q, rcode_);
-    for (size_t i = 0; i < answers && i < answer_.size(); ++i) ldns_pkt_push_rr(p.get(), LDNS_SECTION_ANSWER, answer_[i]);
-    for (ldns_rr* r : authority_) ldns_pkt_push_rr(p.get(), LDNS_SECTION_AUTHORITY, r);
-    if (additional) {
-      for (ldns_rr* r : additional_) ldns_pkt_push_rr(p.get(), LDNS_SECTION_ADDITIONAL, r);
-    }
-    ldns_pkt_set_tc(p.get(), tc);
-    return Wire(p.get());
-  }
-
- private:
-  static void Build(const google::protobuf::RepeatedPtrField<pbd::DnsRecord>& records, Dnames& names,
-                    std::vector<ldns_rr*>* out) {
-    out->reserve(static_cast<size_t>(records.size()));
-    for (const pbd::DnsRecord& r : records) {
-      if (ldns_rr* rr = ToRr(r, names); rr != nullptr) out->push_back(rr);
-    }
-  }
-
-  uint32_t rcode_;
-  std::vector<ldns_rr*> answer_, authority_, additional_;
-};
-
 // The lowercased text of a name ldns has read whose labels hold only letters, digits, '-' and
 // '_' (nearly every name asked): the same text as ldns_rdf2str of its canonical form, without
 // its printf per character, which was a quarter of a query's parsing. nullopt for anything
@@ -286,13 +242,64 @@ std::string ErrorReply(const Query& query, uint32_t rcode) {
   return Wire(p.get());
 }
 
-std::string EncodeAnswer(const Query& query, const pbd::DnsAnswer& answer, size_t size_max, size_t answers_max,
-                         bool* truncated) {
-  const AnswerRrs rrs(answer);
-  size_t answers = rrs.answers();
+AnswerRecords::AnswerRecords(const pbd::DnsAnswer& a) : rcode_(a.rcode()) {
+  Dnames names;
+  auto build = [&](const google::protobuf::RepeatedPtrField<pbd::DnsRecord>& records, std::vector<ldns_rr*>* out) {
+    out->reserve(static_cast<size_t>(records.size()));
+    for (const pbd::DnsRecord& r : records) out->push_back(ToRr(r, names));  // null: ldns cannot write it
+  };
+  build(a.answer(), &answer_);
+  build(a.authority(), &authority_);
+  build(a.additional(), &additional_);
+  for (ldns_rr* r : answer_) writable_answers_ += r != nullptr ? 1 : 0;
+}
+
+AnswerRecords::~AnswerRecords() {
+  for (auto* list : {&answer_, &authority_, &additional_}) {
+    for (ldns_rr* r : *list) {
+      if (r != nullptr) ldns_rr_free(r);
+    }
+  }
+}
+
+std::string AnswerRecords::Write(const Query& q, size_t answers, bool additional, bool tc,
+                                 absl::Span<const uint32_t> order) const {
+  BorrowingPktPtr p = Skeleton(q, rcode_);
+  size_t pushed = 0;
+  for (size_t i = 0; i < answer_.size() && pushed < answers; ++i) {
+    const size_t at = order.empty() ? i : order[i];
+    if (at >= answer_.size() || answer_[at] == nullptr) continue;
+    ldns_pkt_push_rr(p.get(), LDNS_SECTION_ANSWER, answer_[at]);
+    ++pushed;
+  }
+  for (ldns_rr* r : authority_) {
+    if (r != nullptr) ldns_pkt_push_rr(p.get(), LDNS_SECTION_AUTHORITY, r);
+  }
+  if (additional) {
+    for (ldns_rr* r : additional_) {
+      if (r != nullptr) ldns_pkt_push_rr(p.get(), LDNS_SECTION_ADDITIONAL, r);
+    }
+  }
+  ldns_pkt_set_tc(p.get(), tc);
+  return Wire(p.get());
+}
+
+std::string AnswerRecords::Encode(const Query& query, size_t size_max, size_t answers_max,
+                                  absl::Span<const uint32_t> order, bool* truncated) const {
+  if (!order.empty()) {
+    // Not a permutation of our records (from a server of another version, say): as they are.
+    std::vector<bool> seen(answer_.size());
+    bool permutation = order.size() == answer_.size();
+    for (size_t i = 0; permutation && i < order.size(); ++i) {
+      permutation = order[i] < seen.size() && !seen[order[i]];
+      if (permutation) seen[order[i]] = true;
+    }
+    if (!permutation) order = {};
+  }
+  size_t answers = writable_answers_;
   bool cut = answers_max != 0 && answers > answers_max;
   if (cut) answers = answers_max;
-  std::string wire = rrs.Encode(query, answers, !cut, cut);
+  std::string wire = Write(query, answers, !cut, cut, order);
   if (wire.size() > size_max) {
     // Too big: without the additional section, then the most answer records that fit
     // (a binary search over the count: each try is one encoding).
@@ -302,7 +309,7 @@ std::string EncodeAnswer(const Query& query, const pbd::DnsAnswer& answer, size_
     size_t hi = answers;
     while (lo <= hi) {
       const size_t mid = lo + (hi - lo) / 2;
-      if (rrs.Encode(query, mid, false, true).size() <= size_max) {
+      if (Write(query, mid, false, true, order).size() <= size_max) {
         fits = mid;
         lo = mid + 1;
       } else if (mid == 0) {
@@ -311,15 +318,20 @@ std::string EncodeAnswer(const Query& query, const pbd::DnsAnswer& answer, size_
         hi = mid - 1;
       }
     }
-    wire = rrs.Encode(query, fits, false, true);
+    wire = Write(query, fits, false, true, order);
     if (wire.size() > size_max) {  // even the header and question do not fit: an empty TC answer
       pbd::DnsAnswer empty;
-      empty.set_rcode(answer.rcode());
-      wire = AnswerRrs(empty).Encode(query, 0, false, true);
+      empty.set_rcode(rcode_);
+      wire = AnswerRecords(empty).Write(query, 0, false, true, {});
     }
   }
   if (truncated != nullptr) *truncated = cut;
   return wire;
+}
+
+std::string EncodeAnswer(const Query& query, const pbd::DnsAnswer& answer, size_t size_max, size_t answers_max,
+                         bool* truncated) {
+  return AnswerRecords(answer).Encode(query, size_max, answers_max, {}, truncated);
 }
 
 std::optional<uint16_t> MessageId(std::string_view bytes) {

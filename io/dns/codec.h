@@ -15,6 +15,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "absl/types/span.h"
 
 #include "proto/dns.pb.h"
 
@@ -56,6 +59,29 @@ Parsed ParseQuery(std::string_view bytes);
 
 // A header-only answer with `rcode` to `query` (its question echoed).
 std::string ErrorReply(const Query& query, uint32_t rcode);
+
+// An answer's records as the encoder writes them: built once, and written for every query
+// that shares them (a name asked again in one dns.query batch), each in an order of its own.
+class AnswerRecords {
+ public:
+  explicit AnswerRecords(const proto::dns::DnsAnswer& answer);
+  ~AnswerRecords();
+  AnswerRecords(const AnswerRecords&) = delete;
+  AnswerRecords& operator=(const AnswerRecords&) = delete;
+
+  // As EncodeAnswer, with the answer records in `order` (a permutation of their indexes;
+  // empty, or not a permutation of this answer's count: as they are).
+  std::string Encode(const Query& query, size_t size_max, size_t answers_max, absl::Span<const uint32_t> order,
+                     bool* truncated = nullptr) const;
+
+ private:
+  std::string Write(const Query& query, size_t answers, bool additional, bool tc, absl::Span<const uint32_t> order) const;
+
+  uint32_t rcode_;
+  // One per record of the answer (null: one ldns cannot write, left out).
+  std::vector<ldns_struct_rr*> answer_, authority_, additional_;
+  size_t writable_answers_ = 0;
+};
 
 // The answer's wire form for `query`: at most `size_max` bytes and, when `answers_max` is
 // not 0, at most that many answer records. Cut by dropping the additional section, then answer

@@ -7,6 +7,7 @@
 #include <ldns/ldns.h>
 
 #include <string>
+#include <vector>
 
 #include "core/agent/dns_resolve.h"
 #include "core/base/rng.h"
@@ -197,6 +198,39 @@ TEST(EncodeAnswer, CutsToTheSizeWithTcAndKeepsTheSoa) {
   EXPECT_EQ(n.rcode, LDNS_RCODE_NXDOMAIN);
   EXPECT_EQ(n.authority, 1u);
   EXPECT_EQ(n.id, 4242);
+}
+
+// The last octets of a reply's A answers, in order.
+std::vector<int> LastOctets(const std::string& bytes) {
+  std::vector<int> out;
+  ldns_pkt* p = nullptr;
+  if (ldns_wire2pkt(&p, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()) != LDNS_STATUS_OK) return out;
+  for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_pkt_answer(p)); ++i) {
+    const ldns_rdf* ip = ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), i), 0);
+    out.push_back(ldns_rdf_data(ip)[3]);
+  }
+  ldns_pkt_free(p);
+  return out;
+}
+
+// Records built once are written for many queries, each in its own order (and cut in that
+// order); an order that is not a permutation of the records writes them as they are.
+TEST(AnswerRecords, WritesTheSharedRecordsInEachQuerysOrder) {
+  Parsed p = ParseQuery(QueryBytes("big.service.consul.", LDNS_RR_TYPE_A));
+  ASSERT_TRUE(p.query.has_value());
+  const AnswerRecords records(ManyA(4));
+  const std::vector<uint32_t> order = {2, 0, 3, 1};
+  EXPECT_EQ(LastOctets(records.Encode(*p.query, kTcpMessageBytesMax, 0, order)), (std::vector<int>{3, 1, 4, 2}));
+  EXPECT_EQ(LastOctets(records.Encode(*p.query, kTcpMessageBytesMax, 0, {})), (std::vector<int>{1, 2, 3, 4}));
+  bool truncated = false;
+  EXPECT_EQ(LastOctets(records.Encode(*p.query, kUdpSizeDefault, 2, order, &truncated)), (std::vector<int>{3, 1}));
+  EXPECT_TRUE(truncated);
+  for (const std::vector<uint32_t>& bad : {std::vector<uint32_t>{0, 1, 2}, std::vector<uint32_t>{0, 0, 1, 2},
+                                           std::vector<uint32_t>{0, 1, 2, 9}}) {
+    EXPECT_EQ(LastOctets(records.Encode(*p.query, kTcpMessageBytesMax, 0, bad)), (std::vector<int>{1, 2, 3, 4}));
+  }
+  // The same bytes as the one-shot encoder.
+  EXPECT_EQ(records.Encode(*p.query, kUdpSizeDefault, 3, {}), EncodeAnswer(*p.query, ManyA(4), kUdpSizeDefault, 3));
 }
 
 TEST(EncodeAnswer, UnwritableRecordsAreLeftOut) {

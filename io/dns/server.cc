@@ -266,7 +266,7 @@ void DnsServer::AnswerFromAgent(std::vector<PendingQuestion>& batch, const ::mus
   proto::agent::Reply reply;
   proto::dns::DnsAnswers answers;
   if (!response.status.ok() || !reply.ParseFromString(response.body) || !answers.ParseFromString(reply.body()) ||
-      static_cast<size_t>(answers.answers_size()) != batch.size()) {
+      static_cast<size_t>(answers.asks_size()) != batch.size()) {
     for (const PendingQuestion& p : batch) Send(p.target, ErrorReply(*p.query, rr::kRcodeServFail));
     return;
   }
@@ -275,10 +275,23 @@ void DnsServer::AnswerFromAgent(std::vector<PendingQuestion>& batch, const ::mus
     for (PendingQuestion& p : batch) Resolve(std::move(p.query), p.target, /*stale=*/false);
     return;
   }
-  for (size_t i = 0; i < batch.size(); ++i) Answer(batch[i].query, batch[i].target, answers.answers(static_cast<int>(i)));
+  // Each distinct answer's records are built once, for every ask that shares them.
+  std::vector<std::unique_ptr<AnswerRecords>> records(static_cast<size_t>(answers.answers_size()));
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const proto::dns::DnsAskAnswer& ask = answers.asks(static_cast<int>(i));
+    if (ask.answer() >= records.size()) {
+      Send(batch[i].target, ErrorReply(*batch[i].query, rr::kRcodeServFail));
+      continue;
+    }
+    const proto::dns::DnsAnswer& answer = answers.answers(static_cast<int>(ask.answer()));
+    if (records[ask.answer()] == nullptr) records[ask.answer()] = std::make_unique<AnswerRecords>(answer);
+    Answer(batch[i].query, batch[i].target, answer, *records[ask.answer()],
+           absl::MakeConstSpan(ask.order().data(), static_cast<size_t>(ask.order_size())));
+  }
 }
 
-void DnsServer::Answer(const std::shared_ptr<Query>& asked, const Target& target, const proto::dns::DnsAnswer& answer) {
+void DnsServer::Answer(const std::shared_ptr<Query>& asked, const Target& target, const proto::dns::DnsAnswer& answer,
+                       const AnswerRecords& records, absl::Span<const uint32_t> order) {
   const Query& query = *asked;
   if (!query.raw.empty() && answer.rcode() == rr::kRcodeNxDomain) {
     return StartForward(query.raw, target, asked);  // a PTR the catalog does not know
@@ -288,7 +301,7 @@ void DnsServer::Answer(const std::shared_ptr<Query>& asked, const Target& target
   const size_t answers_max =
       target.tcp || query.edns ? 0 : static_cast<size_t>(std::max(1, options_.config.udp_answer_limit));
   bool truncated = false;
-  std::string wire = EncodeAnswer(query, answer, size_max, answers_max, &truncated);
+  std::string wire = records.Encode(query, size_max, answers_max, order, &truncated);
   if (truncated && !target.tcp) ++stats_.truncated;
   Send(target, std::move(wire));
 }

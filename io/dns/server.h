@@ -103,7 +103,8 @@ class DnsServer {
   void Resolve(std::shared_ptr<Query> query, const Target& target, bool stale);
   void FlushQuestions(bool stale);
   void AnswerFromAgent(std::vector<PendingQuestion>& batch, const ::muster::Response& response, bool stale);
-  void Answer(const std::shared_ptr<Query>& query, const Target& target, const proto::dns::DnsAnswer& answer);
+  void Answer(const std::shared_ptr<Query>& query, const Target& target, const proto::dns::DnsAnswer& answer,
+              const AnswerRecords& records, absl::Span<const uint32_t> order);
   // Starts the idle handle that flushes waiting questions and answers on the next loop turn.
   void StartFlush();
   void Send(const Target& target, std::string bytes);
