@@ -308,20 +308,24 @@ bool ParseVerb(LineParser& p, const std::string& verb, const Schedule& s, Action
   if (verb == "expect") {
     std::string what;
     if (!p.Word(&what, "what is expected (leader, new-leader, no-leader, converged, value)")) return false;
+    // Without its window, an expectation must hold at that moment.
+    auto window = [&](const std::string& word) {
+      if (p.done()) return true;
+      return p.Expect(word) && p.DurationWord(&a->length, word) && p.End();
+    };
     if (what == "leader" || what == "new-leader" || what == "converged") {
       a->kind = what == "leader" ? ActionKind::kExpectLeader
                 : what == "new-leader" ? ActionKind::kExpectNewLeader
                                        : ActionKind::kExpectConverged;
-      return p.Expect("within") && p.DurationWord(&a->length, "within") && p.End();
+      return window("within");
     }
     if (what == "no-leader") {
       a->kind = ActionKind::kExpectNoLeader;
-      return p.Expect("for") && p.DurationWord(&a->length, "for") && p.End();
+      return window("for");
     }
     if (what == "value") {
       a->kind = ActionKind::kExpectValue;
-      return p.Word(&a->key, "a key") && p.Word(&a->value, "a value") && p.Expect("within") &&
-             p.DurationWord(&a->length, "within") && p.End();
+      return p.Word(&a->key, "a key") && p.Word(&a->value, "a value") && window("within");
     }
     return p.Fail(absl::StrCat("expect '", what, "': leader, new-leader, no-leader, converged or value"));
   }

@@ -35,6 +35,7 @@ put my/key v1 via leader
 at 20s heal
 expect converged within 9s
 at 25s expect value my/key v1 within 1s
+at 26s expect leader
 )";
 
 Schedule Parse(const std::string& text) {
@@ -92,6 +93,9 @@ TEST(ScenarioFile, TheExampleSaysWhatItMeans) {
   EXPECT_TRUE(s4);
   EXPECT_EQ(find(ActionKind::kDelay).delay.jitter_mean, absl::Milliseconds(10));
   EXPECT_EQ(find(ActionKind::kExpectValue).value, "v1");
+  EXPECT_EQ(find(ActionKind::kExpectLeader).length, absl::Seconds(10));
+  EXPECT_EQ(s.actions.back().kind, ActionKind::kExpectLeader);
+  EXPECT_EQ(s.actions.back().length, absl::ZeroDuration());  // no window: at that moment
 }
 
 TEST(ScenarioFile, BadInputsAreRefusedWithTheirLine) {
