@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/base/rng.h"
@@ -114,11 +115,15 @@ void Agents(const char* what, agent_sim::GeneratedConfig config, int runs) {
 }  // namespace
 }  // namespace muster
 
-int main() {
+// With an argument, only that part: `kernel`, `small` (3 + 2) or `big` (5 + 20).
+int main(int argc, char** argv) {
   using namespace muster;
-  KernelNoop(20'000'000, 1024);
-  KernelPing(5, 5, absl::Seconds(1000));
-  KernelPing(25, 25, absl::Seconds(1000));
+  const std::string only = argc > 1 ? argv[1] : "";
+  if (only.empty() || only == "kernel") {
+    KernelNoop(20'000'000, 1024);
+    KernelPing(5, 5, absl::Seconds(1000));
+    KernelPing(25, 25, absl::Seconds(1000));
+  }
 
   agent_sim::GeneratedConfig small;
   small.servers = 3;
@@ -126,7 +131,7 @@ int main() {
   small.duration = absl::Seconds(60);
   // 60% of the kv workload's requests are puts: 167 requests per second are 100 puts.
   small.rate = 167;
-  Agents("3 servers + 2 clients, 100 KV writes per simulated s", small, 5);
+  if (only.empty() || only == "small") Agents("3 servers + 2 clients, 100 KV writes per simulated s", small, 5);
 
   agent_sim::GeneratedConfig big;
   big.servers = 5;
@@ -134,6 +139,8 @@ int main() {
   big.duration = absl::Seconds(60);
   big.workload = agent_sim::WorkloadKind::kCas;
   big.rate = 50;
-  Agents("5 servers + 20 clients, mixed workload (kv + cas) at 50 requests per simulated s", big, 5);
+  if (only.empty() || only == "big") {
+    Agents("5 servers + 20 clients, mixed workload (kv + cas) at 50 requests per simulated s", big, 5);
+  }
   return 0;
 }
