@@ -12,6 +12,8 @@ namespace {
 // first cut to it (the failing step may need a moment of what came before).
 constexpr Duration kDurationMin = absl::Seconds(1);
 constexpr Duration kPastFailure = absl::Seconds(1);
+// A pause is not halved below this.
+constexpr Duration kPauseMin = absl::Milliseconds(50);
 
 std::string Text(Duration d) { return absl::FormatDuration(d); }
 
@@ -135,6 +137,28 @@ class Shrinker {
     }
   }
 
+  // Each fault made milder, one at a time: a torn or wiped kill plain, a pause half as long.
+  bool Simplify() {
+    bool any = false;
+    for (size_t i = 0; i < r_.smallest.actions.size() && budget_left(); ++i) {
+      Schedule candidate = r_.smallest;
+      Action& a = candidate.actions[i];
+      std::string step;
+      if (a.kind == ActionKind::kKill && a.kill != KillMode::kPlain) {
+        step = absl::StrCat("kill ", KillModeName(a.kill), " -> plain (t=", Text(a.at), ")");
+        a.kill = KillMode::kPlain;
+      } else if (a.kind == ActionKind::kPause && a.length >= 2 * kPauseMin) {
+        const Duration half = absl::Trunc(a.length / 2, absl::Milliseconds(1));
+        step = absl::StrCat("pause ", Text(a.length), " -> ", Text(half), " (t=", Text(a.at), ")");
+        a.length = half;
+      } else {
+        continue;
+      }
+      any |= Try(candidate, step);
+    }
+    return any;
+  }
+
   bool Agents() {
     bool any = false;
     // Clients first (the last one each time), then servers from the last.
@@ -207,6 +231,7 @@ ShrinkResult Shrink(const Schedule& failing, Duration failed_at, const std::func
     bool changed = FaultCount(r.smallest) != faults_before;
     changed |= s.Agents();
     changed |= s.Halve();
+    if (!changed) changed = s.Simplify();
     if (!changed) break;
   }
   return r;

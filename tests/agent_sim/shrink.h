@@ -2,8 +2,9 @@
 // generated run recorded), a search for a smaller schedule that still fails with the same
 // seed — a shorter safety phase (first cut to just past the failure), fewer faults (delta
 // debugging: halves, quarters, ... then one at a time, as Zeller's ddmin), fewer clients,
-// fewer servers (the rest renumbered, bootstrap-expect lowered to match), repeated until
-// nothing more can go or the runs' budget is spent. Each candidate is run again, in full and
+// fewer servers (the rest renumbered, bootstrap-expect lowered to match), then milder faults
+// (a torn or wiped kill plain, a pause halved), repeated until nothing more can go or the
+// runs' budget is spent. Each candidate is run again, in full and
 // deterministically, by `fails`.
 #pragma once
 
