@@ -3,14 +3,15 @@ services and 3,000 checks (CPU per second and memory), beside Debian's `serf` ag
 
   /usr/bin/python3 bench/client_agent_bench.py bazel-out/k8-fastbuild/bin/cmd/muster [seconds]
 
-Idle: one server (127.0.3.20) and one client (127.0.3.21) joined to it; after SETTLE_SECONDS
+Idle: one server (127.0.8.10) and one client (127.0.8.11) joined to it; after SETTLE_SECONDS
 the client's VmRSS, RssAnon, RssFile, Pss and threads (/proc/PID/status, smaps_rollup) and its
-largest mappings by Rss (smaps). Serf: `serf agent` on 127.0.3.22, a second joined to it on
-127.0.3.23, the second measured the same way (skipped, and said so, when serf is not installed).
+largest mappings by Rss (smaps). Serf: `serf agent` on 127.0.8.12, a second joined to it on
+127.0.8.13, the second measured the same way (skipped, and said so, when serf is not installed).
 Loaded: the same client gets 1,000 services, each with a TTL check (10 min), a TCP check and an
-HTTP check (interval 10 s, timeout 2 s) against this script's own HTTP server on 127.0.3.24;
+HTTP check (interval 10 s, timeout 2 s) against this script's own HTTP server on 127.0.8.14;
 once every check has run, its CPU over `seconds` (default 60) from /proc/PID/stat (utime +
-stime) and its memory again. Loopback addresses 127.0.3.20-24 (the client tests' range).
+stime) and its memory again. Loopback addresses 127.0.8.10-14 (bench/client_agent_idle_bench.py
+takes 127.0.8.20-23). An idle client's memory mapping by mapping: that script.
 """
 
 import collections
@@ -29,10 +30,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import cluster  # noqa: E402
 from cluster import log  # noqa: E402
 
-SERVER_ADDRESS = "127.0.3.20"
-CLIENT_ADDRESS = "127.0.3.21"
-SERF_ADDRESSES = ["127.0.3.22", "127.0.3.23"]
-PROBED_ADDRESS = "127.0.3.24"
+SERVER_ADDRESS = "127.0.8.10"
+CLIENT_ADDRESS = "127.0.8.11"
+SERF_ADDRESSES = ["127.0.8.12", "127.0.8.13"]
+PROBED_ADDRESS = "127.0.8.14"
 PROBED_PORT = 18081
 SETTLE_SECONDS = 15
 SERVICES = 1000
