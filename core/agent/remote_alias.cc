@@ -42,12 +42,17 @@ void RemoteAliases::Follow(Time now, const LocalState& local) {
     r.generation = next_generation_++;
     r.due = now;
     reads_[id] = std::move(r);
+    next_due_ = now;
   }
 }
 
 void RemoteAliases::Tick(Time now, LocalState& local, const Requester& request, Effects* out) {
   Follow(now, local);
   if (reads_.empty()) return;
+  if (answers_waiting_ == 0 && now < next_due_) {
+    out->WakeAt(next_due_);  // nothing answered, nothing due: no walk over the reads
+    return;
+  }
   // Answers first (one that comes at once, from a read issued below, waits for the next Tick,
   // which wants_tick asks for).
   if (answers_waiting_ > 0) {
@@ -58,9 +63,11 @@ void RemoteAliases::Tick(Time now, LocalState& local, const Requester& request, 
   for (auto& [id, r] : reads_) {
     if ((r.phase == Phase::kIdle || r.phase == Phase::kLookupIdle) && now >= r.due) Issue(now, id, r, request);
   }
+  next_due_ = absl::InfiniteFuture();
   for (const auto& [id, r] : reads_) {
-    if (r.phase == Phase::kIdle || r.phase == Phase::kLookupIdle) out->WakeAt(r.due);
+    if (r.phase == Phase::kIdle || r.phase == Phase::kLookupIdle) next_due_ = std::min(next_due_, r.due);
   }
+  if (next_due_ != absl::InfiniteFuture()) out->WakeAt(next_due_);
   if (answers_waiting_ > 0) out->WakeAt(now);
 }
 

@@ -107,6 +107,7 @@ class RemoteAliases {
   Logger log_;
   absl::btree_map<std::string, Read> reads_;  // by alias check ID
   uint64_t followed_revision_ = 0;
+  Time next_due_ = absl::InfiniteFuture();  // the earliest `due` of the idle reads
   uint64_t next_generation_ = 1;
   int answers_waiting_ = 0;
   uint64_t queries_ = 0;
