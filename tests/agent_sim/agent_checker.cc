@@ -69,9 +69,11 @@ void AgentChecker::OnStep(NodeId id, const Input& input, const Effects& effects,
   for (const raft::pb::Entry& e : m->TakeApplied()) {
     applied_now.insert(e.index());
     const uint64_t h = StableHash(e.data(), static_cast<uint64_t>(e.type()));
-    auto [it, inserted] = history_.try_emplace(
-        e.index(), Hist{e.term(), h, e.type() == raft::pb::ENTRY_NORMAL ? e.data() : std::string()});
-    if (!inserted && (it->second.term != e.term() || it->second.hash != h)) {
+    // The entry's bytes are copied only by the first server to apply it.
+    auto it = history_.find(e.index());
+    if (it == history_.end()) {
+      history_.emplace(e.index(), Hist{e.term(), h, e.type() == raft::pb::ENTRY_NORMAL ? e.data() : std::string()});
+    } else if (it->second.term != e.term() || it->second.hash != h) {
       Fail(now, absl::StrCat(who, " applied ", e.term(), "/", e.index(), " but index ", e.index(),
                              " was applied elsewhere with term ", it->second.term,
                              it->second.term == e.term() ? " and other bytes" : ""));
