@@ -7,12 +7,16 @@
 #include <utility>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
 
 namespace muster::sim::checkers {
 
 void EventTrace::Fired(std::string event_id, Time time) {
   events_.push_back({Kind::kFired, "", std::move(event_id), time});
+}
+void EventTrace::MaybeFired(std::string event_id, Time time) {
+  events_.push_back({Kind::kMaybeFired, "", std::move(event_id), time});
 }
 void EventTrace::Delivered(std::string agent, std::string event_id, Time time) {
   events_.push_back({Kind::kDelivered, std::move(agent), std::move(event_id), time});
@@ -50,6 +54,7 @@ CheckResult CheckUserEvents(const EventTrace& trace, const EventCheckOptions& op
 
   CheckResult result;
   absl::btree_map<std::string, Time> fired;  // event -> when (the first fire)
+  absl::btree_set<std::string> owed_nobody;  // fired only maybe
   absl::btree_map<std::string, std::vector<Lifetime>> lifetimes;
   // (agent, lifetime index or 0 when redelivery is not allowed, event) -> deliveries
   absl::btree_map<std::tuple<std::string, size_t, std::string>, Deliveries> delivered;
@@ -57,6 +62,9 @@ CheckResult CheckUserEvents(const EventTrace& trace, const EventCheckOptions& op
     switch (event->kind) {
       case EventTrace::Kind::kFired:
         fired.try_emplace(event->event_id, event->time);
+        break;
+      case EventTrace::Kind::kMaybeFired:
+        if (fired.try_emplace(event->event_id, event->time).second) owed_nobody.insert(event->event_id);
         break;
       case EventTrace::Kind::kUp: {
         std::vector<Lifetime>& agent = lifetimes[event->agent];
@@ -101,7 +109,8 @@ CheckResult CheckUserEvents(const EventTrace& trace, const EventCheckOptions& op
 
   // Every agent up through [fired, fired + bound] has it by the bound.
   for (const auto& [event_id, fired_at] : fired) {
-    const Time due = fired_at + options.delivery_bound;
+    if (owed_nobody.contains(event_id)) continue;
+    const Time due = options.due_at_end ? options.end : fired_at + options.delivery_bound;
     if (due > options.end) continue;
     for (const auto& [agent, lives] : lifetimes) {
       for (size_t i = 0; i < lives.size(); ++i) {

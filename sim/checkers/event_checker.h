@@ -17,6 +17,10 @@ class EventTrace {
  public:
   // The fire request was accepted (PUT /v1/event/fire answered) at `time`.
   void Fired(std::string event_id, Time time);
+  // A fire whose answer was lost (the agent crashed) or whose event may not have left it
+  // (the agent crashed before gossiping it on): it may be delivered, at most once per agent
+  // lifetime, but nobody is owed it.
+  void MaybeFired(std::string event_id, Time time);
   // The agent handed the event to its handlers and watches.
   void Delivered(std::string agent, std::string event_id, Time time);
   // The agent started, or restarted: a new lifetime.
@@ -24,7 +28,7 @@ class EventTrace {
   // The agent crashed, stopped, left or was paused.
   void AgentDown(std::string agent, Time time);
 
-  enum class Kind { kFired, kDelivered, kUp, kDown };
+  enum class Kind { kFired, kMaybeFired, kDelivered, kUp, kDown };
   struct Event {
     Kind kind;
     std::string agent;     // empty for kFired
@@ -44,6 +48,9 @@ struct EventCheckOptions {
   Time end = absl::InfiniteFuture();
   // Whether a restarted agent may see an event again (its dedup memory is gone).
   bool redelivery_after_restart = true;
+  // Instead of `delivery_bound`: every agent up from the fire through `end` owes the event
+  // by `end` (a run judged once settled, after partitions that may have held events back).
+  bool due_at_end = false;
 };
 
 CheckResult CheckUserEvents(const EventTrace& trace, const EventCheckOptions& options = {});

@@ -36,6 +36,32 @@ TEST(EventCheckerTest, OncePerAgentPasses) {
   EXPECT_TRUE(result.ok()) << result.Report();
 }
 
+TEST(EventCheckerTest, MaybeFiredIsOwedNobodyButStillAtMostOnce) {
+  EventTrace trace = ThreeAgents();
+  trace.MaybeFired("e1", T(100));
+  trace.Delivered("a1", "e1", T(110));
+  EXPECT_TRUE(CheckUserEvents(trace, Bound(1000, 10'000)).ok());
+  trace.Delivered("a1", "e1", T(120));
+  const CheckResult result = CheckUserEvents(trace, Bound(1000, 10'000));
+  ASSERT_EQ(result.violation_count, 1) << result.Report();
+  EXPECT_NE(result.violations[0].find("delivered 2 times"), std::string::npos) << result.Report();
+}
+
+TEST(EventCheckerTest, DueAtEndOwesEveryAgentUpFromTheFireToTheEnd) {
+  EventTrace trace = ThreeAgents();
+  trace.Fired("e1", T(100));
+  trace.Delivered("a1", "e1", T(110));
+  trace.Delivered("a2", "e1", T(60'000));  // late for any bound, in time for the end
+  trace.AgentDown("a3", T(200));           // down before it came: owed nothing
+  EventCheckOptions options = Bound(1000, 90'000);
+  options.due_at_end = true;
+  EXPECT_TRUE(CheckUserEvents(trace, options).ok()) << CheckUserEvents(trace, options).Report();
+  trace.AgentUp("a4", T(50));
+  const CheckResult result = CheckUserEvents(trace, options);
+  ASSERT_EQ(result.violation_count, 1) << result.Report();
+  EXPECT_NE(result.violations[0].find("never reached a4"), std::string::npos) << result.Report();
+}
+
 TEST(EventCheckerTest, DeliveredTwiceFails) {
   EventTrace trace = ThreeAgents();
   trace.Fired("e1", T(100));

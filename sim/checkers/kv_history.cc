@@ -92,6 +92,12 @@ KvHistory KvHistory::FromOps(std::vector<KvOp> ops) {
   return history;
 }
 
+void KvHistory::SetStalenessBound(KvOpId id, Duration bound) {
+  MUSTER_CHECK_LT(id, ops_.size());
+  MUSTER_CHECK(ops_[id].kind == KvOpKind::kGet, "op ", id, " is not a get");
+  ops_[id].staleness_bound = bound;
+}
+
 const KvOp& KvHistory::op(KvOpId id) const {
   MUSTER_CHECK_LT(id, ops_.size());
   return ops_[id];

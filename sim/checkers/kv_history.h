@@ -58,6 +58,10 @@ struct KvOp {
   // delete answering false did not apply). get: `read` is the value, or absent for 404.
   bool ok = false;
   std::optional<std::string> read;
+  // get: how stale the server said its answer may be (Consul's X-Consul-LastContact, plus
+  // the caller's slack); stale_read_checker.h then judges the read by it instead of its
+  // option's one bound. Unset: that bound.
+  std::optional<Duration> staleness_bound;
 };
 
 using KvOpId = uint32_t;
@@ -82,6 +86,8 @@ class KvHistory {
   void CompleteWrite(KvOpId id, Time ret, bool ok);
   // A get answered `read` (absent: the key did not exist).
   void CompleteGet(KvOpId id, Time ret, std::optional<std::string> read);
+  // The answered get's own staleness bound (KvOp::staleness_bound).
+  void SetStalenessBound(KvOpId id, Duration bound);
   // No usable answer: the op may or may not have happened.
   void Unknown(KvOpId id);
 

@@ -129,7 +129,6 @@ CheckResult CheckStaleReads(const KvHistory& history, const StaleReadOptions& op
   }();
 
   CheckResult result;
-  const int64_t bound_ns = absl::ToInt64Nanoseconds(options.bound);
   for (KvOpId id = 0; id < history.size(); ++id) {
     const KvOp& read = history.op(id);
     if (!Checked(read, options)) continue;
@@ -145,7 +144,8 @@ CheckResult CheckStaleReads(const KvHistory& history, const StaleReadOptions& op
     }
     const int64_t read_call_ns = Nanos(read.call);
     const int64_t read_ret_ns = Nanos(read.ret);
-    const int64_t too_old_ns = read_call_ns - bound_ns;
+    const Duration bound = read.staleness_bound.value_or(options.bound);
+    const int64_t too_old_ns = read_call_ns - absl::ToInt64Nanoseconds(bound);
     bool explained = false;
     bool any_before = false;
     std::optional<KvOpId> missed;
@@ -169,7 +169,7 @@ CheckResult CheckStaleReads(const KvHistory& history, const StaleReadOptions& op
       result.Add(absl::StrCat(
           Describe(history, id), ": misses ", Describe(history, *missed), ", acknowledged ",
           absl::FormatDuration(read.call - history.op(*missed).ret),
-          " before the read was called (bound ", absl::FormatDuration(options.bound), ")"));
+          " before the read was called (bound ", absl::FormatDuration(bound), ")"));
     }
   }
   return result;

@@ -18,7 +18,8 @@
 namespace muster::sim::checkers {
 
 struct StaleReadOptions {
-  // How old a missed write may be: acknowledged at most this long before the read's call.
+  // How old a missed write may be: acknowledged at most this long before the read's call
+  // (a read with its own KvOp::staleness_bound is judged by that instead).
   Duration bound = absl::Seconds(1);
   bool check_default_reads = true;
 };

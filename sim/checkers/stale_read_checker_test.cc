@@ -54,6 +54,23 @@ TEST(StaleReadCheckerTest, MissingAnOldWriteFails) {
   EXPECT_TRUE(CheckStaleReads(h, Bound(5000)).ok());
 }
 
+TEST(StaleReadCheckerTest, AReadsOwnBoundReplacesTheOption) {
+  KvHistory h;
+  Put(h, "k", "a", 0, 1);
+  Put(h, "k", "b", 2, 3);
+  // Both miss 'b' by about 3 s: the first server said it last heard from the leader 4 s
+  // before (X-Consul-LastContact), the second 1 s before.
+  const KvOpId lagging = h.InvokeGet(2, "k", ReadMode::kStale, T(3000));
+  h.CompleteGet(lagging, T(3001), "a");
+  h.SetStalenessBound(lagging, absl::Seconds(4));
+  const KvOpId fresh = h.InvokeGet(2, "k", ReadMode::kStale, T(3000));
+  h.CompleteGet(fresh, T(3001), "a");
+  h.SetStalenessBound(fresh, absl::Seconds(1));
+  const CheckResult result = CheckStaleReads(h, Bound(10'000));
+  ASSERT_EQ(result.violation_count, 1) << result.Report();
+  EXPECT_NE(result.violations[0].find("(bound 1s)"), std::string::npos) << result.Report();
+}
+
 TEST(StaleReadCheckerTest, AbsenceAfterAnOldWriteFailsUnlessDeleted) {
   KvHistory h;
   Put(h, "k", "a", 0, 1);

@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "sim/checkers/stale_read_checker.h"
+#include "tests/agent_sim/workload_events.h"
+#include "tests/agent_sim/workload_lock.h"
+#include "tests/agent_sim/workload_register.h"
 
 namespace muster::agent_sim {
 
@@ -43,6 +48,10 @@ AgentRun::AgentRun(uint64_t seed, std::string repro, bool verbose)
     checker_.OnStep(id, input, effects, static_cast<agent::AgentMachine*>(sim_.machine(id)), sim_.now());
   });
   sim_.After(kLogMatchingInterval, [this] { CheckLogMatchingEvery(); });
+  sim_.set_process_runner([this](NodeId id, const ProcessStart& start) {
+    for (const auto& observer : process_observers_) observer(id, start);
+    return sim::Simulator::HealthyEnd(start);
+  });
 }
 
 void AgentRun::CheckLogMatchingEvery() {
@@ -58,6 +67,7 @@ AgentRun::~AgentRun() = default;
 
 NodeId AgentRun::Add(const AgentSpec& spec, const std::function<void(agent::AgentMachineOptions&)>& tweak) {
   auto options = std::make_shared<agent::AgentMachineOptions>(SimAgentOptions(spec));
+  options->config.event_handlers.push_back(absl::StrCat("user:", kSimEventName, "=", kSimEventHandler));
   if (tweak) tweak(*options);
   options_[spec.index] = options;
   auto log = std::make_unique<NodeLog>(this, spec.index);
@@ -73,6 +83,7 @@ NodeId AgentRun::Add(const AgentSpec& spec, const std::function<void(agent::Agen
   if (spec.server) endpoints[static_cast<int>(Endpoint::kWan)] = absl::StrCat("n", spec.index, ":8302");
   const NodeId id = sim_.AddNode(std::move(factory), LanAddress(spec.index), endpoints);
   nodes_[spec.index] = id;
+  for (const auto& w : workloads_) w->OnUp(spec.index);
   return id;
 }
 
@@ -103,12 +114,14 @@ void AgentRun::Kill(int index, bool torn) {
   checker_.OnCrash(id);
   AbandonRequestsTo(index);
   sim_.Kill(id, torn);
+  for (const auto& w : workloads_) w->OnDown(index);
 }
 
 void AgentRun::Restart(int index) {
   const NodeId id = node(index);
   if (sim_.IsUp(id)) return;
   sim_.Restart(id);
+  for (const auto& w : workloads_) w->OnUp(index);
 }
 
 void AgentRun::RestartWiped(int index) {
@@ -117,14 +130,17 @@ void AgentRun::RestartWiped(int index) {
   if (sim_.IsUp(id)) {
     checker_.OnCrash(id);
     AbandonRequestsTo(index);
+    for (const auto& w : workloads_) w->OnDown(index);
   }
   sim_.RestartWiped(id);
+  for (const auto& w : workloads_) w->OnUp(index);
 }
 
 void AgentRun::Pause(int index, Duration how_long) {
   const NodeId id = node(index);
   if (!sim_.IsUp(id)) return;
   faults_.pauses++;
+  pause_max_ = std::max(pause_max_, how_long);
   sim_.Pause(id, how_long);
 }
 
@@ -224,7 +240,19 @@ void AgentRun::WorkloadTick(Duration period) {
   }
   if (candidates.empty()) return;
   const int to = candidates[rng_.Uniform(candidates.size())];
-  if (cas_share_ > 0 && rng_.Bernoulli(cas_share_)) {
+  bool cas = false;
+  if (workloads_.empty()) {
+    cas = cas_share_ > 0 && rng_.Bernoulli(cas_share_);
+  } else {
+    // One draw picks the tick's share: a workload's, cas, else kv.
+    double draw = rng_.UniformDouble();
+    for (size_t w = 0; w < workloads_.size(); ++w) {
+      if (draw < workload_shares_[w]) return workloads_[w]->Tick(to);
+      draw -= workload_shares_[w];
+    }
+    cas = draw < cas_share_;
+  }
+  if (cas) {
     CasRound(to);
   } else if (keys_written_.empty() || rng_.Bernoulli(0.6)) {
     const uint64_t n = next_key_++;
@@ -300,6 +328,9 @@ void AgentRun::Get(int index, const std::string& key, const std::string& mode) {
                    history_.CompleteGet(op, sim_.now(), std::nullopt);
                  } else {
                    history_.Unknown(op);
+                 }
+                 if (mode != "consistent" && history_.op(op).status == sim::checkers::KvOpStatus::kOk) {
+                   last_contact_of_[op] = absl::Milliseconds(reply.last_contact_ms());
                  }
                  const std::string how = absl::StrCat("kv.get ", key, " consistency=\"", mode, "\" through s", from);
                  if (resp.status.ok()) {
@@ -506,7 +537,102 @@ bool AgentRun::Settle(Duration budget) {
   checker_.CheckAcknowledgedPresent(servers, sim_.now());
   checker_.CheckRequestsAnswered(up_nodes, absl::ZeroDuration(), sim_.now());
   if (!checker_.failed()) CheckLinearizable();
+  if (!checker_.failed()) JudgeWorkloads();
   return !checker_.failed();
+}
+
+void AgentRun::set_workload_shares(const WorkloadShares& shares) {
+  cas_share_ = shares.cas;
+  const auto set = [this](const char* name, double share, const std::function<std::unique_ptr<Workload>()>& make) {
+    for (size_t w = 0; w < workloads_.size(); ++w) {
+      if (std::string_view(workloads_[w]->name()) == name) {
+        workload_shares_[w] = share;
+        return;
+      }
+    }
+    if (share > 0) AddWorkload(make(), share);
+  };
+  set("register", shares.registry, [this] { return std::make_unique<RegisterWorkload>(*this); });
+  set("lock", shares.lock, [this] { return std::make_unique<LockWorkload>(*this); });
+  set("events", shares.events, [this] { return std::make_unique<EventWorkload>(*this); });
+}
+
+void AgentRun::AddWorkload(std::unique_ptr<Workload> workload, double share) {
+  workloads_.push_back(std::move(workload));
+  workload_shares_.push_back(share);
+  for (int i : indexes()) workloads_.back()->OnUp(i);
+}
+
+int AgentRun::index_of(NodeId id) const {
+  for (const auto& [i, n] : nodes_) {
+    if (n == id) return i;
+  }
+  return -1;
+}
+
+void AgentRun::JudgeWorkloads() {
+  // Stale and default-mode reads, each by the staleness its server stated: a follower's
+  // last contact with the leader; a leader says 0, yet one paused or cut off may not know it
+  // was deposed, so the slack grows by the longest pause.
+  const Duration slack = kStaleReadSlack + pause_max_;
+  for (const auto& [op, last_contact] : last_contact_of_) {
+    history_.SetStalenessBound(op, last_contact + slack);
+    last_contact_max_ = std::max(last_contact_max_, last_contact);
+  }
+  stale_reads_checked_ = static_cast<int64_t>(last_contact_of_.size());
+  sim::checkers::CheckResult stale = sim::checkers::CheckStaleReads(history_);
+  stale_verdict_ = stale.ok() ? "ok" : absl::StrCat(stale.violation_count, " violations");
+  if (!stale.ok()) {
+    checker_.Fail(sim_.now(), absl::StrCat("stale reads beyond X-Consul-LastContact + ", absl::FormatDuration(slack),
+                                           ": ", stale.Report()));
+    return;
+  }
+  // Gossip: every live agent's LAN pool lists exactly the agents up, alive.
+  const Time settled_at = sim_.now();
+  std::string disagreement;
+  auto agreed = [&] {
+    std::set<std::string> up;
+    for (int i : up_indexes()) up.insert(NodeName(i));
+    for (int i : up_indexes()) {
+      std::set<std::string> alive;
+      for (const auto& [name, m] : agent(i)->lan().members()) {
+        if (m.status == gossip::MemberStatus::kAlive) alive.insert(name);
+      }
+      if (alive != up) {
+        disagreement = absl::StrCat(NodeName(i), " sees ", alive.size(), " alive of the ", up.size(), " up");
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!RunUntil(agreed, kMembershipAgreementBound)) {
+    members_verdict_ = absl::StrCat("not within ", absl::FormatDuration(kMembershipAgreementBound));
+    if (!checker_.failed()) {
+      checker_.Fail(sim_.now(), absl::StrCat("gossip membership: not agreed within ", absl::FormatDuration(kMembershipAgreementBound),
+                                             " of settling: ", disagreement));
+    }
+    return;
+  }
+  members_agreed_after_ = sim_.now() - settled_at;
+  members_verdict_ = "ok";
+  for (const auto& w : workloads_) {
+    if (checker_.failed()) return;
+    w->Judge();
+  }
+}
+
+std::string AgentRun::CheckedLines() const {
+  std::string out = absl::StrCat(
+      "  stale and default-mode reads within X-Consul-LastContact + ", absl::FormatDuration(kStaleReadSlack + pause_max_),
+      " (stale_read_checker): ", stale_reads_checked_, " reads (largest last contact ",
+      absl::FormatDuration(last_contact_max_), "), ", stale_verdict_, "\n",
+      "  gossip membership agrees after settling (every live agent's LAN pool: the agents up, alive; bound ",
+      absl::FormatDuration(kMembershipAgreementBound), "): ", members_verdict_,
+      members_agreed_after_.has_value() ? absl::StrCat(", ", absl::FormatDuration(*members_agreed_after_), " after settling")
+                                        : "",
+      "\n");
+  for (const auto& w : workloads_) absl::StrAppend(&out, "  ", w->Checked(), "\n");
+  return out;
 }
 
 int AgentRun::CountLog(int index, std::string_view text) const {

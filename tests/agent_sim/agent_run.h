@@ -23,6 +23,7 @@
 #include "sim/testing/step_observers.h"
 #include "tests/agent_sim/agent_checker.h"
 #include "tests/agent_sim/agent_cluster.h"
+#include "tests/agent_sim/workload.h"
 
 namespace muster::agent_sim {
 
@@ -46,6 +47,24 @@ inline constexpr Duration kLogMatchingInterval = absl::Milliseconds(250);
 // (default and consistent reads; stale ones may come from a server behind).
 inline constexpr int kWatchers = 3;
 inline constexpr Duration kWatchWait = absl::Seconds(1);
+// Every agent runs this handler on user events named kSimEventName (the events workload
+// fires them; the handler runs are its deliveries, seen by the simulated process runner).
+inline constexpr char kSimEventName[] = "sim-wl";
+inline constexpr char kSimEventHandler[] = "sim-wl-event-handler";
+// Stale and default-mode reads are judged (stale_read_checker.h) by the staleness their
+// server stated, X-Consul-LastContact (0 on a leader), plus this: one heartbeat and its
+// replication, a leader's lease after it was cut off, and the delay of the answer.
+inline constexpr Duration kStaleReadSlack = absl::Seconds(1);
+// After settling, every live agent's LAN members list the same alive set (every agent up)
+// within this.
+inline constexpr Duration kMembershipAgreementBound = absl::Seconds(30);
+
+struct WorkloadShares {
+  double cas = 0;
+  double registry = 0;  // register
+  double lock = 0;
+  double events = 0;
+};
 
 class AgentRun {
  public:
@@ -101,6 +120,20 @@ class AgentRun {
   // value (or cas=0 if the key was absent). Their answers go to the history only (the keys
   // are overwritten, so the put-once checks do not apply).
   void set_cas_share(double share) { cas_share_ = share; }
+  // The shares of the workload ticks beside kv puts and reads (the rest): cas rounds, and the
+  // workloads of workload_register.h, workload_lock.h and workload_events.h, each created at
+  // its first share above 0 (and kept, judged when the run settles, once it exists). They add
+  // up to at most 1.
+  void set_workload_shares(const WorkloadShares& shares);
+  // Another share of the workload ticks, judged when the run settles.
+  void AddWorkload(std::unique_ptr<Workload> workload, double share);
+  const std::vector<std::unique_ptr<Workload>>& workloads() const { return workloads_; }
+  // Sees every process an agent starts (before the simulator's healthy end is returned).
+  void AddProcessObserver(std::function<void(NodeId, const ProcessStart&)> observer) {
+    process_observers_.push_back(std::move(observer));
+  }
+  // The agent index of simulator node `id` (-1 if none).
+  int index_of(NodeId id) const;
   // The workload's reads in this one consistency mode ("", "consistent" or "stale"; a
   // scenario file's `read=`) instead of a random one of the three (nullopt, the default).
   void set_read_mode(std::optional<std::string> mode) { read_mode_ = std::move(mode); }
@@ -134,6 +167,12 @@ class AgentRun {
   // Runs the linearizability checker over the history now; a violation fails the run with the
   // key's sub-history. (Settle calls it last.)
   void CheckLinearizable();
+  // The checks of Settle's end beyond the state hash and linearizability: stale and
+  // default-mode reads within their bound, the LAN members agreeing, every workload's judge.
+  void JudgeWorkloads();
+  // The `checked` lines (each ending in a newline) of the stale reads, the membership
+  // agreement and the workloads.
+  std::string CheckedLines() const;
   uint64_t cas_sent() const { return cas_sent_; }
   uint64_t cas_applied() const { return cas_applied_; }
 
@@ -206,6 +245,16 @@ class AgentRun {
   uint64_t next_cas_value_ = 1, cas_sent_ = 0, cas_applied_ = 0;
   sim::checkers::KvHistory history_;
   sim::checkers::LinearizabilityResult linearizability_;
+  std::vector<std::unique_ptr<Workload>> workloads_;
+  std::vector<double> workload_shares_;
+  std::vector<std::function<void(NodeId, const ProcessStart&)>> process_observers_;
+  std::map<sim::checkers::KvOpId, Duration> last_contact_of_;  // answered non-consistent gets
+  Duration pause_max_;
+  int64_t stale_reads_checked_ = 0;
+  Duration last_contact_max_;
+  std::string stale_verdict_ = "not run";
+  std::optional<Duration> members_agreed_after_;
+  std::string members_verdict_ = "not run";
   std::map<uint64_t, PendingOp> pending_ops_;
   uint64_t next_ticket_ = 1;
 };

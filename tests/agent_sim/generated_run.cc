@@ -285,7 +285,7 @@ GeneratedResult Run(const Schedule& schedule, const RunParts& parts, std::FILE* 
       run.linearizability().ops_checked, " ops over ", run.linearizability().keys_checked, " keys of ",
       run.history().size(), " recorded, ", sim::checkers::LinearizabilityVerdictName(run.linearizability().verdict),
       run.linearizability().keys_undecided > 0 ? absl::StrCat(" (", run.linearizability().keys_undecided, " keys undecided)") : "",
-      "\n",
+      "\n", run.CheckedLines(),
       runner.expectations() > 0
           ? absl::StrCat("  expectations: ", runner.expectations_met(), " of ", runner.expectations(), " met\n")
           : "",
@@ -376,8 +376,10 @@ GeneratedConfig DrawSwarm(const GeneratedConfig& base, std::string* knobs) {
   c.clock_skew = d.Chance("clock_skew", "clocks offset at start and stepped forward", 0.3);
   const bool staggered = d.Chance("staggered", "servers started apart, each with -bootstrap-expect", 0.3);
   c.bootstrap_expect = staggered ? c.servers : 0;
-  c.workload = d.Chance("cas", "half the workload is CAS rounds on four contended keys", 0.5) ? WorkloadKind::kCas
-                                                                                             : WorkloadKind::kKv;
+  const std::string workload =
+      d.OneOf("workload", "kv (puts, reads), cas (half CAS rounds), register, lock, events (half theirs), mixed (a fifth each)",
+              {"kv", "cas", "cas", "register", "lock", "events", "mixed", "mixed"});
+  ParseWorkloadName(workload, &c.workload);
   c.rate = d.OneOf("rate", "workload requests per simulated second", {10, 20, 50});
   *knobs = d.Describe();
   return c;

@@ -8,7 +8,8 @@
 namespace muster::agent_sim {
 namespace {
 
-constexpr WorkloadKind kWorkloadKinds[] = {WorkloadKind::kKv, WorkloadKind::kCas};
+constexpr WorkloadKind kWorkloadKinds[] = {WorkloadKind::kKv,   WorkloadKind::kCas,    WorkloadKind::kRegister,
+                                           WorkloadKind::kLock, WorkloadKind::kEvents, WorkloadKind::kMixed};
 
 bool ParseDurationText(const std::string& text, Duration* out) {
   absl::Duration d;
@@ -33,6 +34,10 @@ const char* WorkloadName(WorkloadKind w) {
   switch (w) {
     case WorkloadKind::kKv: return "kv";
     case WorkloadKind::kCas: return "cas";
+    case WorkloadKind::kRegister: return "register";
+    case WorkloadKind::kLock: return "lock";
+    case WorkloadKind::kEvents: return "events";
+    case WorkloadKind::kMixed: return "mixed";
   }
   return "?";
 }

@@ -17,7 +17,7 @@ namespace muster::agent_sim {
 
 enum class KillMode { kOff, kPlain, kTorn, kWipe };
 // A new kind: a row in kWorkloadKinds (schedule.cc) too, so scenario files can name it.
-enum class WorkloadKind { kKv, kCas };
+enum class WorkloadKind { kKv, kCas, kRegister, kLock, kEvents, kMixed };
 
 const char* KillModeName(KillMode m);
 const char* WorkloadName(WorkloadKind w);

@@ -23,9 +23,21 @@ constexpr Duration kTornWaitMax = absl::Milliseconds(200);
 // (the last wipe healed), and this long apart, so a quorum of the live configuration always
 // holds every committed entry (wiping more is outside the fault model).
 constexpr Duration kWipeGapMin = absl::Seconds(20);
-// The share of workload ticks that are CAS rounds under `workload cas` (the rest: the kv
-// workload's puts of fresh keys and reads).
+// The share of workload ticks that are CAS rounds under `workload cas`, and the other
+// workloads' shares (AgentRun::set_workload_shares; the rest: the kv workload's puts of fresh
+// keys and reads, which keep the other checkers fed).
 constexpr double kCasShare = 0.5;
+WorkloadShares SharesOf(WorkloadKind w) {
+  switch (w) {
+    case WorkloadKind::kKv: return {};
+    case WorkloadKind::kCas: return {.cas = kCasShare};
+    case WorkloadKind::kRegister: return {.registry = 0.5};
+    case WorkloadKind::kLock: return {.lock = 0.5};
+    case WorkloadKind::kEvents: return {.events = 0.5};
+    case WorkloadKind::kMixed: return {.cas = 0.2, .registry = 0.2, .lock = 0.2, .events = 0.2};
+  }
+  return {};
+}
 // How often a pending expectation looks (harness timers: they reach no machine, so they leave
 // the fingerprint alone).
 constexpr Duration kExpectPoll = absl::Milliseconds(10);
@@ -389,7 +401,7 @@ void ScheduleRunner::Workload(const Action& a) {
     Event("workload off");
     return;
   }
-  run_.set_cas_share(a.workload == WorkloadKind::kCas ? kCasShare : 0);
+  run_.set_workload_shares(SharesOf(a.workload));
   run_.set_read_mode(a.read_mode == "any" ? std::nullopt
                                           : std::optional<std::string>(a.read_mode == "default" ? "" : a.read_mode));
   run_.StartWorkload(absl::Seconds(1) / a.rate, a.via);
