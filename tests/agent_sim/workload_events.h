@@ -3,8 +3,9 @@
 // Every agent runs kSimEventHandler on them (AgentRun configures it); each run the simulated
 // process runner sees is a delivery. Judged once the run settled: at most once per agent
 // lifetime, and, within kEventsDeliveredBound of settling, exactly once at every agent up (and
-// joined) from the fire to the end, for each fire that was answered and whose agent stayed up
-// to the end (any other may have died with its agent: delivered at most once, owed nobody).
+// joined) from the fire to the end whose join did not pass the event's Lamport time (Serf's
+// eventJoinIgnore), for each fire that was answered and whose agent stayed up to the end (any
+// other may have died with its agent: delivered at most once, owed nobody).
 #pragma once
 
 #include <cstdint>
@@ -65,9 +66,12 @@ class EventWorkload final : public Workload {
   bool AllDelivered() const;
   // Fires owed to everyone up: answered, and their agent's life unchanged since.
   bool Owed(const Fire& f) const;
+  // Whether agent `i` (up) owes `f`: joined before it, and not past it in Serf's event clock.
+  bool OwedBy(const std::string& payload, const Fire& f, int i) const;
 
   AgentRun& run_;
   std::map<std::string, Fire> fires_;  // payload -> the fire
+  std::map<std::string, uint64_t> ltime_of_;  // payload -> its Lamport time (SERF_USER_LTIME)
   std::map<int, uint64_t> life_;       // agent -> its life (bumped at each crash)
   std::map<int, bool> joining_;        // agent -> up, not yet seen with a peer alive
   // (agent, life) -> when it joined + grace: owed the events fired from then on.
