@@ -120,7 +120,10 @@ void EventWorkload::Judge() {
       if (got == delivered_.end() || !got->second.contains(payload)) {
         result_.Add(absl::StrCat("event ", payload, " fired through ", NodeName(f.index), " at ",
                                  absl::FormatDuration(f.call - SimEpoch()), " never reached ", NodeName(i),
-                                 ", up and joined from ", absl::FormatDuration(from - SimEpoch()), " to the end"));
+                                 ", up and joined from ", absl::FormatDuration(from - SimEpoch()), " to the end (its Lamport time ",
+                                 ltime_of_.contains(payload) ? absl::StrCat(ltime_of_.at(payload)) : std::string("unseen"),
+                                 "; the agent's event clock ", run_.agent(i)->lan().event_ltime(), ", ignoring below ",
+                                 run_.agent(i)->lan().event_min_time(), ")"));
       }
     }
   }
