@@ -309,7 +309,6 @@ class AgentMachine::Impl {
   uint64_t term_applied_ = 0;
   bool was_leader_ = false;  // MayPropose() as of the last step
   NodeId last_leader_;
-  Time last_leader_contact_;
 
   absl::btree_map<uint64_t, Origin> origins_;  // internal request id -> where its answer goes
   uint64_t next_internal_id_ = kInternalIdBase;
@@ -397,7 +396,6 @@ AgentMachine::Impl::Impl(const MachineContext& ctx, AgentMachineOptions options)
   wan_addr_ = ctx.endpoints[static_cast<int>(Endpoint::kWan)];
   if (rpc_addr_.empty()) rpc_addr_ = lan_addr_;
   now_ = ctx.now;
-  last_leader_contact_ = ctx.now;
   // RPC sequence numbers start anywhere in 2^64 each life, so an answer to a forward of an
   // earlier life (the leader answers after we restarted) never matches one of this life's.
   next_rpc_seq_ = rng_.Next() | 1;
@@ -691,8 +689,6 @@ void AgentMachine::Impl::HandleMessage(Time now, const MessageInput& m) {
       if (m.endpoint != Endpoint::kRpc || raft == nullptr) break;
       if (absl::Status s = raft->Receive(now, opened->body, ready_); !s.ok()) {
         DropLog(now, m.from, m.endpoint, std::string(s.message()));
-      } else if (raft->leader().valid() && raft->leader() != raft_id_) {
-        last_leader_contact_ = now;
       }
       return;
     case proto::Envelope::KIND_GOSSIP: {
@@ -810,9 +806,15 @@ pba::Reply AgentMachine::Impl::Facts() const {
   pba::Reply r;
   if (raft != nullptr) {
     r.set_known_leader(raft->leader().valid());
-    r.set_last_contact_ms(raft->role() == raft::Role::kLeader
-                              ? 0
-                              : static_cast<uint64_t>(std::max<int64_t>(0, absl::ToInt64Milliseconds(now_ - last_leader_contact_))));
+    // Consul's: 0 on the leader; else since the last append this server's log took from its
+    // leader (raft's leader_log_contact), and before any, Go's time.Since of the zero time
+    // (its largest Duration, in ms): a server that never caught up is no fresher than that.
+    constexpr uint64_t kNeverContactedMs = 9223372036854;
+    const Time contact = raft->leader_log_contact();
+    r.set_last_contact_ms(raft->role() == raft::Role::kLeader ? 0
+                          : contact == absl::InfinitePast()
+                              ? kNeverContactedMs
+                              : static_cast<uint64_t>(std::max<int64_t>(0, absl::ToInt64Milliseconds(now_ - contact))));
   }
   return r;
 }

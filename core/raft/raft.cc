@@ -484,6 +484,7 @@ void Raft::BecomeFollower(Time now, uint64_t term, NodeId leader) {
   }
   role_ = Role::kFollower;
   leader_ = leader;
+  log_matches_leader_ = false;
   if (leader.valid()) leader_contact_ = now;
   progress_.clear();
   reads_.clear();
@@ -822,10 +823,14 @@ void Raft::HandleAppend(Time now, pb::Message& m) {
     r.set_index(m.index());
     r.set_reject_hint(hint);
     r.set_hint_term(hint_term);
+    log_matches_leader_ = false;
     Send(std::move(r), m.from_address(), true);
     return;
   }
+  log_matches_leader_ = true;
   const uint64_t last_new = m.index() + m.entries_size();
+  // Contact for stale reads: now our log holds, as the leader's, all it had committed.
+  if (m.commit() <= last_new) leader_log_contact_ = now;
   bool truncated = false;
   if (m.entries_size() > 0) {
     StorageWrite* w = Write(true);
@@ -870,10 +875,16 @@ void Raft::HandleAppend(Time now, pb::Message& m) {
 void Raft::HandleHeartbeat(Time now, const pb::Message& m) {
   // The leader sends min(match, commit): entries we acknowledged, so in our log.
   commit_ = std::max(commit_, std::min(m.commit(), log_.last_index()));
+  // Contact for stale reads when our log matches the leader's (an append of its was taken)
+  // and holds all it had committed (the heartbeat's index, 0 from a leader that sends none).
+  if (log_matches_leader_ && commit_ >= m.index()) leader_log_contact_ = now;
   pb::Message r;
   r.set_type(pb::MSG_HEARTBEAT_RESP);
   r.set_to(m.from());
   r.set_context(m.context());
+  // Not yet shown consistent with this leader (just started, or it changed): asks for an
+  // append, which a caught-up follower would otherwise not get until the next write.
+  if (!log_matches_leader_) r.set_reject(true);
   Send(std::move(r), m.from_address(), true);
 }
 
@@ -1032,7 +1043,8 @@ void Raft::HandleHeartbeatResponse(Time now, const pb::Message& m, Progress& pr)
     }
     if (pr.state == Progress::State::kProbe) pr.probe_sent = false;
     SendAppend(now, peer, pr, true);
-  } else if (pr.commit_sent < commit_) {
+  } else if (pr.commit_sent < commit_ || m.reject()) {
+    // (reject: a follower whose log has not yet taken an append of ours; see HandleHeartbeat.)
     SendAppend(now, peer, pr, true);
   }
 }
@@ -1159,6 +1171,7 @@ void Raft::BroadcastHeartbeat(Time now) {
     m.set_type(pb::MSG_HEARTBEAT);
     m.set_to(id.value);
     m.set_commit(std::min(pr.match, commit_));
+    m.set_index(commit_);  // the leader's own: a follower holding it counts this as contact
     m.set_context(round_);
     Send(std::move(m), FindServer(id)->address(), false);
   }

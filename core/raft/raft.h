@@ -225,6 +225,15 @@ class Raft {
   uint64_t term() const { return term_; }
   NodeId vote() const { return vote_; }
   NodeId leader() const { return leader_; }
+  // A follower's last contact with its leader that counts for stale reads (Consul's
+  // X-Consul-LastContact): the last append or heartbeat of the leader's term after which this
+  // follower's log matched the leader's and held every entry the leader had committed when it
+  // sent it. So a stale read's state is at most that old (plus applying): stricter than
+  // hashicorp/raft's LastContact, which any accepted heartbeat refreshes, also one reaching a
+  // deposed leader whose log the new leader's appends do not match (cut off one way, its
+  // rejections never arrive) and which falls ever further behind. InfinitePast before the
+  // first since start.
+  Time leader_log_contact() const { return leader_log_contact_; }
   uint64_t commit() const { return commit_; }
   uint64_t applied() const { return applied_; }
   uint64_t durable_index() const { return durable_index_; }
@@ -344,6 +353,8 @@ class Raft {
   uint64_t vote_resend_timer_ = 0;   // (pre-)candidate: ask silent voters again
   uint64_t transfer_timer_ = 0;      // leader transferring: give the transfer up
   Time leader_contact_;  // last time a leader was heard from (or the start)
+  Time leader_log_contact_ = absl::InfinitePast();  // see leader_log_contact()
+  bool log_matches_leader_ = false;  // an append of the current leader was accepted since the last rejection
 
   // Candidate.
   absl::btree_map<NodeId, bool> votes_;

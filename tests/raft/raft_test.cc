@@ -413,6 +413,61 @@ TEST(Raft, CheckQuorumStepsDownAPartitionedLeader) {
   EXPECT_NE(c.raft(N(1)).role(), Role::kLeader);
 }
 
+// The contact that counts for stale reads (Consul's X-Consul-LastContact): none before a
+// follower's log takes an append of its leader; a follower restarted in a quiet cluster asks
+// for one with its heartbeat answer; a deposed leader cut off one way, whose answers never
+// reach the new leader (so it gets no more of its entries), gains none however many of
+// the new leader's heartbeats it hears once its log lacks what that leader committed.
+TEST(Raft, LeaderLogContactCountsOnlyAppendsTheLogTook) {
+  TestCluster c(Opts(), nullptr);
+  c.AddNodes(3, true);
+  EXPECT_EQ(c.raft(N(2)).leader_log_contact(), absl::InfinitePast());
+  ElectOne(c, N(1));
+  EXPECT_EQ(c.raft(N(2)).leader_log_contact(), c.now(N(2)));
+  EXPECT_EQ(c.raft(N(1)).leader_log_contact(), absl::InfinitePast()) << "the leader itself";
+
+  c.Crash(N(3));
+  c.Restart(N(3));
+  EXPECT_EQ(c.raft(N(3)).leader_log_contact(), absl::InfinitePast());
+  c.Tick(N(1), Opts().heartbeat_interval);
+  c.Tick(N(3), Opts().heartbeat_interval);
+  ASSERT_TRUE(c.Stabilize());
+  EXPECT_EQ(c.raft(N(3)).leader_log_contact(), c.now(N(3))) << "no write came: the heartbeat asked for an append";
+
+  Propose(c, N(1), "everywhere");
+  ASSERT_TRUE(c.Stabilize());
+  c.Block(N(1), N(2));
+  c.Block(N(1), N(3));
+  Propose(c, N(1), "only on n1");
+  ASSERT_TRUE(c.Stabilize());
+  c.Tick(N(2), 2 * Opts().election_timeout);
+  c.Tick(N(3), 2 * Opts().election_timeout);
+  c.Stabilize();
+  if (c.raft(N(2)).role() != Role::kLeader) ElectOne(c, N(2));
+  ASSERT_EQ(c.raft(N(2)).role(), Role::kLeader);
+  Propose(c, N(2), "after the cut");
+  Time frozen;
+  for (int i = 0; i < 10; ++i) {
+    c.Tick(N(2), Opts().heartbeat_interval);
+    c.Tick(N(1), Opts().heartbeat_interval);
+    c.Tick(N(3), Opts().heartbeat_interval);
+    c.Stabilize();
+    if (i == 0) frozen = c.raft(N(1)).leader_log_contact();
+  }
+  EXPECT_EQ(c.raft(N(1)).role(), Role::kFollower);
+  EXPECT_EQ(c.raft(N(1)).leader(), N(2));
+  // At most the append that found its log matching before n2 committed past it: never again,
+  // as its log lacks what n2 committed since.
+  EXPECT_EQ(c.raft(N(1)).leader_log_contact(), frozen) << "n2's heartbeats do not refresh it";
+  EXPECT_LE(c.raft(N(1)).leader_log_contact(), c.now(N(1)) - 9 * Opts().heartbeat_interval);
+  EXPECT_EQ(c.raft(N(3)).leader_log_contact(), c.now(N(3)));
+  c.Heal();
+  c.Tick(N(2), Opts().heartbeat_interval);
+  c.Tick(N(1), Opts().heartbeat_interval);
+  ASSERT_TRUE(c.Stabilize());
+  EXPECT_EQ(c.raft(N(1)).leader_log_contact(), c.now(N(1))) << "healed: the append is taken";
+}
+
 TEST(Raft, FlowControlLimitsMessagesInFlight) {
   RaftOptions o = Opts();
   o.inflight_msgs_max = 2;
