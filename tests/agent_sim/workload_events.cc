@@ -77,6 +77,19 @@ bool EventWorkload::Owed(const Fire& f) const {
   return f.answered_ok && life != life_.end() && life->second == f.life && run_.up(f.index);
 }
 
+namespace {
+
+// How many user events Serf handed the agent at Lamport time `ltime` (any name).
+uint64_t SerfDeliveriesAt(const agent::AgentMachine& m, uint64_t ltime) {
+  uint64_t n = 0;
+  for (const auto& [key, count] : m.lan().stats().user_delivered) {
+    if (absl::EndsWith(key, absl::StrCat("@", ltime))) n += count;
+  }
+  return n;
+}
+
+}  // namespace
+
 bool EventWorkload::OwedBy(const std::string& payload, const Fire& f, int i) const {
   auto from = owed_from_.find({i, life_.at(i)});
   if (from == owed_from_.end() || from->second > f.call) return false;
@@ -123,7 +136,9 @@ void EventWorkload::Judge() {
                                  ", up and joined from ", absl::FormatDuration(from - SimEpoch()), " to the end (its Lamport time ",
                                  ltime_of_.contains(payload) ? absl::StrCat(ltime_of_.at(payload)) : std::string("unseen"),
                                  "; the agent's event clock ", run_.agent(i)->lan().event_ltime(), ", ignoring below ",
-                                 run_.agent(i)->lan().event_min_time(), ")"));
+                                 run_.agent(i)->lan().event_min_time(), "; Serf delivered events at that time there ",
+                                 SerfDeliveriesAt(*run_.agent(i), ltime_of_.contains(payload) ? ltime_of_.at(payload) : 0),
+                                 " times)"));
       }
     }
   }
