@@ -27,6 +27,7 @@ constexpr size_t kTcpReadBytes = 64 * 1024;
 // A TCP connection holds at most one partial message and one read beyond it.
 constexpr size_t kTcpBufferedBytesMax = 2 + kTcpMessageBytesMax + kTcpReadBytes;
 constexpr uint64_t kForwardSweepMs = 100;
+constexpr size_t kUdpReceiveBufferBytes = 1 << 20;
 // UDP answers sent in one sendmmsg at most (and flushed at once when this many wait).
 constexpr size_t kUdpBatchMax = 64;
 
@@ -97,6 +98,17 @@ absl::Status DnsServer::Listen(const std::string& address) {
   ++handles_open_;
   if (int rc = uv_udp_bind(&udp_, bind->get(), 0); rc != 0) {
     return absl::UnavailableError(absl::StrCat("DNS (udp) on ", address, ": ", uv_strerror(rc)));
+  }
+  // A receive queue for bursts (NSD's so-rcvbuf, 1 MiB): at the kernel's default (~208 KiB,
+  // about 200 small datagrams as the kernel counts them) a burst arriving while the loop is
+  // busy elsewhere is dropped before we see it. Past rmem_max only with CAP_NET_ADMIN
+  // (SO_RCVBUFFORCE), else as much as SO_RCVBUF allows; the kernel takes the memory only
+  // while datagrams wait.
+  if (uv_os_fd_t fd = -1; uv_fileno(reinterpret_cast<uv_handle_t*>(&udp_), &fd) == 0) {
+    int bytes = static_cast<int>(kUdpReceiveBufferBytes);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+    }
   }
   uv_udp_recv_start(
       &udp_,
