@@ -29,9 +29,13 @@ namespace muster::agent_sim {
 // runs one at a time behind a queue of 64 (core/agent/handler_queue.h, the oldest dropped past
 // it), and a partition of 8 s must not back up more than that.
 inline constexpr Duration kEventFireGapMin = absl::Milliseconds(300);
-// After settling, how long every owed delivery may still take (Serf's push-pull, every 30 s on
-// the LAN, carries the events a partition held back).
-inline constexpr Duration kEventsDeliveredBound = absl::Seconds(90);
+// After settling, how long every owed delivery may still take: Serf's push-pull (every 30 s on
+// the LAN, with one random member) carries the events a partition held back, and spreads them
+// as an epidemic, slowly when only the firer still holds them (an event buffer is not in the
+// snapshot: every other holder restarted). 90 s was too short: swarm seeds 564, 982, 1106,
+// 1218, 1395, 1400, 1417 and `--seed 1 --servers 3 --clients 2 --partition --kill=torn
+// --workload events --rate 50` delivered everything 1m31s-1m53s after settling. Ten rounds.
+inline constexpr Duration kEventsDeliveredBound = absl::Minutes(5);
 // An agent is owed events fired from this long after it (re)joined anyone on: one joining
 // ignores the cluster's older events (Serf's eventJoinIgnore), decided by its push-pull.
 inline constexpr Duration kEventJoinGrace = absl::Seconds(1);
