@@ -14,7 +14,6 @@ instead shows what the first HTTP probe adds (libcurl and its TLS libraries). Lo
 """
 
 import collections
-import http.server
 import json
 import os
 import re
@@ -25,6 +24,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 import cluster  # noqa: E402
 from cluster import log  # noqa: E402
+from client_agent_bench import Ok, Probed  # noqa: E402  (the probed test server, shared)
 
 SERVER_ADDRESS = "127.0.8.20"
 CLIENT_ADDRESS = "127.0.8.21"
@@ -77,22 +77,6 @@ def describe(label, pid):
         log(f"  {name[:32]:32} {rss:8} {rss - anon:8} {anon:8}")
     log(f"  {'(the rest)':32} {other[0]:8} {other[0] - other[1]:8} {other[1]:8}")
     return {"status": s, "mappings": {name: sizes for name, sizes in rows}}
-
-
-class Probed(http.server.ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-
-
-class Ok(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
 
 
 def register(client, check):
