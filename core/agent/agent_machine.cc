@@ -1442,7 +1442,8 @@ void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string&
     writes_[raft->log().last_index()] = PendingWrite{request_id, raft->term(), WriteKind::kConfChange};
   } else {
     absl::StatusOr<StoreWrite> w =
-        BuildStoreWrite(fsm.store(), StoreWriteContext{node_name_, opt.config.datacenter}, method, call, stamp);
+        BuildStoreWrite(fsm.store(), StoreWriteContext{node_name_, opt.config.datacenter, opt.unsafe_acquire_takes_held_locks},
+                        method, call, stamp);
     if (!w.ok()) return Fail(request_id, w.status());
     Propose(now, request_id, w->command, WriteKind::kStore, "", w->answer);
   }
@@ -1886,7 +1887,8 @@ void AgentMachine::Impl::ObserveUserEvents(const Effects& batch) {
     if (!EventSelects(record, LocalEventTarget())) continue;
     // Once per event ID, as the log keeps it: Serf's dedup by Lamport time, and this besides.
     const UserEventLog::Listed seen = user_events_.List(record.name());
-    if (std::none_of(seen.events.begin(), seen.events.end(), [&](const auto& ev) { return ev.first.id() == record.id(); })) {
+    if (opt.unsafe_user_events_no_id_check ||
+        std::none_of(seen.events.begin(), seen.events.end(), [&](const auto& ev) { return ev.first.id() == record.id(); })) {
       event_handlers_->OnUserEvent(now_, record.name(), record.payload(), e.ltime, *handler_queue_, handlers_out_);
     }
     user_events_.Add(std::move(record), e.ltime);

@@ -85,6 +85,15 @@ struct AgentMachineOptions {
   // serve default-mode reads from their own store, as if ?stale, so an answer may be older
   // than one the client already had (its index goes backwards).
   bool unsafe_followers_serve_default_reads = false;
+  // Also the mutation checks' only (never set from a config: cmd/agent builds these options
+  // from the config and the raft timing alone): an acquire of a key another session holds
+  // takes the lock from it (a release for it and the acquire, one transaction), so two
+  // sessions both believe they hold it.
+  bool unsafe_acquire_takes_held_locks = false;
+  // A user event whose ID the agent already handled runs its handlers again (its own once
+  // per event ID check off; with Serf's dedup by Lamport time also off, lan's
+  // unsafe_user_events_no_dedup, a re-gossiped event reaches the handler twice).
+  bool unsafe_user_events_no_id_check = false;
   // Network coordinates: how often agents send theirs, how the leader batches them
   // (core/agent/coordinates.h; Consul's defaults).
   CoordinateOptions coordinates;

@@ -1,5 +1,6 @@
 #include "core/agent/store_writes.h"
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -77,7 +78,23 @@ absl::StatusOr<StoreWrite> CatalogWrite(const state::Store& store, const StoreWr
 
 absl::StatusOr<StoreWrite> BuildStoreWrite(const state::Store& store, const StoreWriteContext& context,
                                            std::string_view method, const pba::Call& call, Time stamp) {
-  (void)context;
+  if (method == "kv.put" && context.unsafe_acquire_takes_held_locks && !call.acquire().empty()) {
+    // The injected bug: a key another session holds is released for it and acquired, in one
+    // transaction, while that session still believes it holds the lock.
+    const std::optional<state::KVEntry> held = store.KVGet(call.key()).value;
+    if (held.has_value() && !held->session.empty() && held->session != call.acquire()) {
+      state::TxnOp take_from;
+      take_from.verb = state::TxnVerb::kUnlock;
+      take_from.entry = *held;
+      state::TxnOp acquire;
+      acquire.verb = state::TxnVerb::kLock;
+      acquire.entry.key = call.key();
+      acquire.entry.value = call.value();
+      acquire.entry.flags = call.flags();
+      acquire.entry.session = call.acquire();
+      return StoreWrite{state::commands::Txn(stamp, {take_from, acquire}), WriteAnswer::kTrueFalse};
+    }
+  }
   if (method == "kv.put" || method == "kv.delete") return KvWrite(method, call, stamp);
   if (method == "catalog.register" || method == "catalog.deregister") {
     return CatalogWrite(store, context, method, call, stamp);

@@ -34,6 +34,8 @@ struct StoreWrite {
 struct StoreWriteContext {
   std::string_view node_name;   // this agent's
   std::string_view datacenter;  // this agent's
+  // AgentMachineOptions::unsafe_acquire_takes_held_locks (the simulator's mutation check only).
+  bool unsafe_acquire_takes_held_locks = false;
 };
 
 // NOT_FOUND: `method` is not one of these writes. INVALID_ARGUMENT: the client's mistake.
