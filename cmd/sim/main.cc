@@ -547,19 +547,21 @@ int ShrinkRun(const Flags& f) {
   Schedule start = f.scenario_path.empty() ? first.schedule : f.scenario;
   start.seed = seed;
   ScheduleRunOptions options = ScenarioOptions(f, seed, TraceLevel::kOff);
-  std::string last_failure;
-  auto fails = [&](const Schedule& candidate) {
+  // A candidate's failure (empty: it passed); the shrinker keeps only those of first's property.
+  auto run = [&](const Schedule& candidate) {
     const GeneratedResult r = RunSchedule(candidate, options, nullptr);
-    if (!r.outcome.ok) last_failure = r.outcome.report;
-    return !r.outcome.ok;
+    return r.outcome.ok ? std::string() : r.outcome.report;
   };
-  if (!fails(start)) {
-    std::printf("FAIL: the run's schedule, replayed as a scenario, passes (the replay is not exact: a bug in the "
-                "schedule's recording)\n");
+  const std::string replayed = run(start);
+  if (FailureProperty(replayed) != FailureProperty(first.outcome.report)) {
+    std::printf("FAIL: the run's schedule, replayed as a scenario, %s (the replay is not exact: a bug in the "
+                "schedule's recording)\n",
+                replayed.empty() ? "passes" : ("fails otherwise: " + replayed.substr(0, replayed.find('\n'))).c_str());
     return 1;
   }
-  const ShrinkResult s = Shrink(start, first.failed_at, fails, static_cast<int>(f.shrink_runs));
-  fails(s.smallest);  // its failure, to print
+  const ShrinkResult s = Shrink(start, first.outcome.report, first.failed_at, run, static_cast<int>(f.shrink_runs));
+  const std::string last_failure = run(s.smallest);  // its failure, to print
+  std::printf("property kept: %s (%d smaller runs failing otherwise refused)\n", s.property.c_str(), s.other_failures);
   for (const std::string& step : s.steps) std::printf("  %s\n", step.c_str());
   const std::string out_path = f.shrink_out.empty() ? absl::StrCat("/tmp/sim-shrunk-", seed, ".scenario") : f.shrink_out;
   const std::string command = absl::StrCat("bazel run //cmd:sim -- --scenario ", out_path, " --seed ", seed,

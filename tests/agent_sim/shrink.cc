@@ -1,7 +1,9 @@
 #include "tests/agent_sim/shrink.h"
 
 #include <algorithm>
+#include <cctype>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
@@ -75,15 +77,19 @@ void DropIndex(std::vector<int>* v, int index) {
 
 class Shrinker {
  public:
-  Shrinker(const std::function<bool(const Schedule&)>& fails, int runs_max, ShrinkResult* r)
-      : fails_(fails), runs_max_(runs_max), r_(*r) {}
+  Shrinker(const CandidateRun& run, int runs_max, ShrinkResult* r) : run_(run), runs_max_(runs_max), r_(*r) {}
 
   bool budget_left() const { return r_.runs < runs_max_; }
-  // Runs `candidate`; if it fails it becomes the smallest.
+  // Runs `candidate`; if it fails on the property, it becomes the smallest.
   bool Try(const Schedule& candidate, const std::string& step) {
     if (!budget_left()) return false;
     r_.runs++;
-    if (!fails_(candidate)) return false;
+    const std::string failure = run_(candidate);
+    if (failure.empty()) return false;
+    if (FailureProperty(failure) != r_.property) {
+      r_.other_failures++;
+      return false;
+    }
     r_.smallest = candidate;
     r_.steps.push_back(step);
     return true;
@@ -179,12 +185,80 @@ class Shrinker {
   }
 
  private:
-  const std::function<bool(const Schedule&)>& fails_;
+  const CandidateRun& run_;
   int runs_max_;
   ShrinkResult& r_;
 };
 
 }  // namespace
+
+std::string FailureProperty(std::string_view failure) {
+  // The checker's message: past "at t=T: " (a report's first line carries it), to the line's end.
+  absl::string_view what(failure.data(), failure.size());
+  if (absl::StartsWith(what, "FAIL seed=")) {
+    const size_t space = what.find(' ', 5);  // past the seed
+    what.remove_prefix(space == absl::string_view::npos ? what.size() : space + 1);
+  }
+  if (absl::StartsWith(what, "at t=")) {
+    const size_t colon = what.find(": ");
+    what.remove_prefix(colon == absl::string_view::npos ? what.size() : colon + 2);
+  }
+  what = what.substr(0, what.find('\n'));
+  // An expectation is its own property: its line.
+  if (absl::StartsWith(what, "expectation failed (line ")) {
+    return absl::StrCat("expectation (line ", what.substr(25, what.find(')') - 25), ")");
+  }
+  // Each checker's messages (tests/agent_sim: agent_checker.cc, agent_run.cc, the workloads,
+  // schedule_runner.cc; sim/testing's step budget and phases), by a part only its own carry.
+  struct Kind {
+    absl::string_view part;
+    bool prefix;  // at the message's start (else anywhere in it)
+    std::string_view property;
+  };
+  static constexpr Kind kKinds[] = {
+      {"liveness:", true, "liveness"},
+      {"linearizability:", true, "linearizability"},
+      {"log matching:", true, "log matching"},
+      {"state hash", true, "state hashes agree"},
+      {"stale reads beyond", true, "stale reads"},
+      {"gossip membership:", true, "gossip membership"},
+      {"catalog:", true, "catalog"},
+      {"user events (event_checker", true, "exactly-once user events"},
+      {"lock safety (lock_checker", true, "lock safety"},
+      {"lock workload:", true, "lock safety"},
+      {"expectation(s) still open", false, "expectations"},
+      {"two leaders in term ", true, "election safety"},
+      {" was applied elsewhere with term ", false, "one applied history"},
+      {" beyond anything applied", false, "one applied history"},
+      {"'s store went back from index ", false, "store index never goes back"},
+      {" delivered twice", false, "exactly-once answers"},
+      {" answered request ", false, "exactly-once answers"},
+      {" unanswered since t=", false, "exactly-once answers"},
+      {"acknowledged put of ", true, "acknowledged writes"},
+      {" acknowledged twice ", false, "acknowledged writes"},
+      {": X-Consul-Index went backwards", false, "blocking-query indexes"},
+      {", a value never written there", false, "reads see acknowledged puts"},
+      {" found nothing, but its put was acknowledged", false, "reads see acknowledged puts"},
+      {" steps: a message storm?", false, "step budget"},
+  };
+  for (const Kind& k : kKinds) {
+    if (k.prefix ? absl::StartsWith(what, k.part) : absl::StrContains(what, k.part)) return std::string(k.property);
+  }
+  // "n3: <message>": raft's CheckInvariants or CheckTransition (any of raft's rules).
+  if (what.size() > 1 && what[0] == 'n' && std::isdigit(static_cast<unsigned char>(what[1]))) {
+    const size_t digits_end = what.find_first_not_of("0123456789", 1);
+    if (digits_end != absl::string_view::npos && what.substr(digits_end, 2) == ": ") return "raft invariants";
+  }
+  std::string blanked;
+  for (size_t i = 0; i < what.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(what[i]))) {
+      blanked.push_back(what[i]);
+    } else if (i == 0 || !std::isdigit(static_cast<unsigned char>(what[i - 1]))) {
+      blanked.push_back('#');
+    }
+  }
+  return blanked;
+}
 
 size_t FaultCount(const Schedule& s) {
   size_t n = 0;
@@ -218,11 +292,12 @@ Schedule WithoutAgent(const Schedule& s, int index) {
   return out;
 }
 
-ShrinkResult Shrink(const Schedule& failing, Duration failed_at, const std::function<bool(const Schedule&)>& fails,
+ShrinkResult Shrink(const Schedule& failing, std::string_view failure, Duration failed_at, const CandidateRun& run,
                     int runs_max) {
   ShrinkResult r;
   r.smallest = failing;
-  Shrinker s(fails, runs_max, &r);
+  r.property = FailureProperty(failure);
+  Shrinker s(run, runs_max, &r);
   s.CutAtFailure(failed_at);
   s.Halve();
   while (s.budget_left()) {
