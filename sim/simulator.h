@@ -135,10 +135,23 @@ class Simulator {
 
  private:
   struct Node;
+  // What an event does: a callback (fault schedules, the workload, stream resets), or one of
+  // the kernel's own deliveries, which are most events (a message's arrival, a wake-up, a
+  // sync's end) and are kept as data: no std::function built, allocated and freed for each.
+  struct Action {
+    enum class Kind : uint8_t { kCall, kDeliver, kWake, kSynced };
+    Kind kind = Kind::kCall;
+    NodeId node;
+    uint64_t generation = 0;  // the node's life it was scheduled for
+    uint64_t value = 0;       // kWake: the wake token; kSynced: the write id
+    InputEvent input;         // kDeliver
+    std::function<void()> fn;  // kCall
+  };
+  // The heap holds only the order; the action waits in `actions_[slot]` (slots are reused).
   struct Event {
     Time when;
     uint64_t seq = 0;  // insertion order breaks ties, so equal times run deterministically
-    std::function<void()> fn;
+    uint32_t slot = 0;
   };
   // Min-heap order for std::push_heap / pop_heap: the earliest (when, seq) on top.
   struct Later {
@@ -148,6 +161,10 @@ class Simulator {
   };
 
   void Schedule(Time when, std::function<void()> fn);
+  void ScheduleAction(Time when, Action action);
+  // `input` reaches `node` at `when` if it is still in life `generation` (else dropped).
+  void ScheduleDelivery(Time when, NodeId node, uint64_t generation, InputEvent input);
+  void Run(Action& action);
   void Deliver(NodeId node, uint64_t generation, Input input);
   void RunStep(Node& node, const Input& input);
   EffectExecutor::Sinks Sinks(Node& node);
@@ -174,6 +191,8 @@ class Simulator {
   std::vector<std::unique_ptr<Node>> nodes_;  // index = id - 1
   absl::flat_hash_map<Address, std::pair<NodeId, Endpoint>> by_address_;
   std::vector<Event> queue_;  // a binary heap ordered by Later
+  std::vector<Action> actions_;  // by slot; the free ones are listed in free_slots_
+  std::vector<uint32_t> free_slots_;
   struct PendingRequest {
     NodeId node;
     ResponseHandler handler;

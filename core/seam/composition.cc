@@ -1,6 +1,7 @@
 #include "core/seam/composition.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "core/base/check.h"
 
@@ -58,9 +59,19 @@ void Composition::Merge(ComponentId id, Effects&& batch, Effects* out) {
     out->processes.push_back(std::move(p));
   }
   for (Event& e : batch.events) out->events.push_back(std::move(e));
-  c.wake_at = batch.wake_at;
+  // The earliest request is kept up to date instead of recomputed at each of a step's
+  // merges (the agent merges 8 components a step): a pass is needed only when the request
+  // that was the earliest moves later or goes.
+  const std::optional<Time> previous = std::exchange(c.wake_at, batch.wake_at);
+  if (c.wake_at != previous) {
+    if (c.wake_at.has_value() && (!earliest_wake_at_.has_value() || *c.wake_at <= *earliest_wake_at_)) {
+      earliest_wake_at_ = c.wake_at;
+    } else if (previous.has_value() && earliest_wake_at_ == previous) {
+      earliest_wake_at_ = EarliestWakeAt();
+    }
+  }
   batch.Clear();
-  out->wake_at = wake_at();
+  out->wake_at = earliest_wake_at_;
 }
 
 std::vector<Composition::Durable> Composition::OnDurable(uint64_t machine_write_id) {
@@ -91,7 +102,7 @@ std::optional<Composition::Process> Composition::OnProcessExited(uint64_t machin
   return p;
 }
 
-std::optional<Time> Composition::wake_at() const {
+std::optional<Time> Composition::EarliestWakeAt() const {
   std::optional<Time> earliest;
   for (const Component& c : components_) {
     if (c.wake_at.has_value() && (!earliest.has_value() || *c.wake_at < *earliest)) earliest = c.wake_at;

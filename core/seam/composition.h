@@ -66,7 +66,7 @@ class Composition {
   std::optional<Process> OnProcessExited(uint64_t machine_process_id);
 
   // The earliest wake-up over all components (what Merge last wrote into out->wake_at).
-  std::optional<Time> wake_at() const;
+  std::optional<Time> wake_at() const { return earliest_wake_at_; }
   // Writes issued but not yet acknowledged, over all components (bounded: see .cc).
   size_t writes_in_flight() const { return in_flight_.size(); }
 
@@ -85,10 +85,13 @@ class Composition {
   };
   // The machine id that gates on the component's write `write_id`: 0 if already durable.
   uint64_t GateFor(const Component& c, uint64_t write_id) const;
+  // A pass over the components' requests (what earliest_wake_at_ caches).
+  std::optional<Time> EarliestWakeAt() const;
 
   std::vector<Component> components_;
   uint64_t next_write_id_ = 1;
   uint64_t durable_write_id_ = 0;
+  std::optional<Time> earliest_wake_at_;  // the earliest of the components' wake_at
   std::deque<InFlight> in_flight_;  // by machine write id, ascending
   uint64_t next_process_id_ = 1;
   absl::btree_map<uint64_t, Process> processes_;  // running, by machine process id
