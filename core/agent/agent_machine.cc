@@ -1441,9 +1441,14 @@ void AgentMachine::Impl::Write(Time now, uint64_t request_id, const std::string&
     raft_log_.Info(now, "Updating configuration with RemoveServer (", ToString(target), ")");
     writes_[raft->log().last_index()] = PendingWrite{request_id, raft->term(), WriteKind::kConfChange};
   } else {
-    absl::StatusOr<StoreWrite> w =
-        BuildStoreWrite(fsm.store(), StoreWriteContext{node_name_, opt.config.datacenter, opt.unsafe_acquire_takes_held_locks},
-                        method, call, stamp);
+    StoreWriteContext context{node_name_, opt.config.datacenter, opt.unsafe_acquire_takes_held_locks};
+    if (opt.unsafe_acquire_from_suspect_holders) {
+      context.unsafe_holder_node_suspect = [this](std::string_view node) {
+        const gossip::NodeState* n = lan->memberlist().Node(std::string(node));
+        return n == nullptr || n->state != gossip::MemberState::kAlive;
+      };
+    }
+    absl::StatusOr<StoreWrite> w = BuildStoreWrite(fsm.store(), context, method, call, stamp);
     if (!w.ok()) return Fail(request_id, w.status());
     Propose(now, request_id, w->command, WriteKind::kStore, "", w->answer);
   }

@@ -90,6 +90,10 @@ struct AgentMachineOptions {
   // takes the lock from it (a release for it and the acquire, one transaction), so two
   // sessions both believe they hold it.
   bool unsafe_acquire_takes_held_locks = false;
+  // The same, only from a session whose node the leader's LAN gossip suspects, calls dead or
+  // does not know: the lock taken before the servers invalidate the session (if they ever do:
+  // a suspicion may be refuted), skipping its lock-delay.
+  bool unsafe_acquire_from_suspect_holders = false;
   // A user event whose ID the agent already handled runs its handlers again (its own once
   // per event ID check off; with Serf's dedup by Lamport time also off, lan's
   // unsafe_user_events_no_dedup, a re-gossiped event reaches the handler twice).

@@ -78,11 +78,18 @@ absl::StatusOr<StoreWrite> CatalogWrite(const state::Store& store, const StoreWr
 
 absl::StatusOr<StoreWrite> BuildStoreWrite(const state::Store& store, const StoreWriteContext& context,
                                            std::string_view method, const pba::Call& call, Time stamp) {
-  if (method == "kv.put" && context.unsafe_acquire_takes_held_locks && !call.acquire().empty()) {
-    // The injected bug: a key another session holds is released for it and acquired, in one
-    // transaction, while that session still believes it holds the lock.
+  if (method == "kv.put" && !call.acquire().empty() &&
+      (context.unsafe_acquire_takes_held_locks || context.unsafe_holder_node_suspect)) {
+    // The injected bugs: a key another session holds (any, or one whose node gossip suspects)
+    // is released for it and acquired, in one transaction, while that session still believes
+    // it holds the lock, and before its invalidation and lock-delay.
     const std::optional<state::KVEntry> held = store.KVGet(call.key()).value;
-    if (held.has_value() && !held->session.empty() && held->session != call.acquire()) {
+    auto taken = [&] {
+      if (context.unsafe_acquire_takes_held_locks) return true;
+      const std::optional<state::Session> holder = store.SessionGet(held->session).value;
+      return holder.has_value() && context.unsafe_holder_node_suspect(holder->node);
+    };
+    if (held.has_value() && !held->session.empty() && held->session != call.acquire() && taken()) {
       state::TxnOp take_from;
       take_from.verb = state::TxnVerb::kUnlock;
       take_from.entry = *held;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -36,6 +37,9 @@ struct StoreWriteContext {
   std::string_view datacenter;  // this agent's
   // AgentMachineOptions::unsafe_acquire_takes_held_locks (the simulator's mutation check only).
   bool unsafe_acquire_takes_held_locks = false;
+  // AgentMachineOptions::unsafe_acquire_from_suspect_holders: set, whether gossip suspects
+  // the holder's node or calls it dead (then an acquire takes its lock, as above).
+  std::function<bool(std::string_view node)> unsafe_holder_node_suspect;
 };
 
 // NOT_FOUND: `method` is not one of these writes. INVALID_ARGUMENT: the client's mistake.
