@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -37,7 +38,9 @@ std::string Probability(double p) {
   return absl::StrFormat("%.17g", p);
 }
 
-std::string NodeText(const NodeRef& n) { return n.leader ? "leader" : absl::StrCat("s", n.index); }
+std::string NodeText(const NodeRef& n) {
+  return n.leader ? "leader" : n.killed ? "killed" : absl::StrCat("s", n.index);
+}
 
 std::string GroupText(const std::vector<NodeRef>& g) {
   std::vector<std::string> parts;
@@ -110,11 +113,14 @@ class LineParser {
     }
     return true;
   }
-  // "s3" (an agent of the cluster) or, if allowed, "leader".
-  bool Node(const std::string& text, NodeRef* out, bool leader_ok) {
-    if (text == "leader") {
-      if (!leader_ok) return Fail("'leader' is not allowed here (a fixed agent, s1..sN)");
-      *out = NodeRef{0, true};
+  // "s3" (an agent of the cluster) or, if allowed, "leader" or "killed" (resolved as the action
+  // runs; `killed_ok` defaults to `leader_ok`: a restart takes "killed" but not "leader").
+  bool Node(const std::string& text, NodeRef* out, bool leader_ok, std::optional<bool> killed_ok = std::nullopt) {
+    if (text == "leader" || text == "killed") {
+      if (!(text == "leader" ? leader_ok : killed_ok.value_or(leader_ok))) {
+        return Fail(absl::StrCat("'", text, "' is not allowed here (a fixed agent, s1..sN)"));
+      }
+      *out = text == "leader" ? NodeRef{0, true} : NodeRef{0, false, true};
       return true;
     }
     int index = 0;
@@ -122,15 +128,15 @@ class LineParser {
         index > s_.agents()) {
       return Fail(absl::StrCat("'", text, "' is no agent: s1..s", s_.agents(), " (servers s1..s", s_.servers,
                                s_.clients > 0 ? absl::StrCat(", clients s", s_.servers + 1, "..s", s_.agents()) : "",
-                               ")", leader_ok ? " or leader" : ""));
+                               ")", leader_ok ? ", leader or killed" : ""));
     }
     *out = NodeRef{index, false};
     return true;
   }
-  bool NodeWord(NodeRef* out, const std::string& what, bool leader_ok = true) {
+  bool NodeWord(NodeRef* out, const std::string& what, bool leader_ok = true, std::optional<bool> killed_ok = std::nullopt) {
     std::string text;
     if (!Word(&text, what)) return false;
-    return Node(text, out, leader_ok);
+    return Node(text, out, leader_ok, killed_ok);
   }
   // Words up to one of `stops` (or the end): agents separated by commas or spaces, braces
   // ignored, or one group's name.
@@ -149,7 +155,7 @@ class LineParser {
       pos_++;
     }
     if (items.empty()) return Fail("expected agents (s1,s2) or a group's name");
-    std::set<std::pair<int, bool>> seen;
+    std::set<std::pair<int, int>> seen;  // (index, 0 / leader 1 / killed 2)
     for (const std::string& item : items) {
       std::vector<NodeRef> refs;
       auto named = groups_.find(item);
@@ -161,7 +167,7 @@ class LineParser {
         refs.push_back(n);
       }
       for (const NodeRef& n : refs) {
-        if (seen.insert({n.index, n.leader}).second) out->push_back(n);
+        if (seen.insert({n.index, n.leader ? 1 : n.killed ? 2 : 0}).second) out->push_back(n);
       }
     }
     return true;
@@ -229,7 +235,7 @@ bool ParseVerb(LineParser& p, const std::string& verb, const Schedule& s, Action
   }
   if (verb == "isolate" || verb == "restart") {
     a->kind = verb == "isolate" ? ActionKind::kIsolate : ActionKind::kRestart;
-    return p.NodeWord(&a->node, "an agent", verb == "isolate") && p.End();
+    return p.NodeWord(&a->node, "an agent", /*leader_ok=*/verb == "isolate", /*killed_ok=*/true) && p.End();
   }
   if (verb == "heal") {
     a->kind = ActionKind::kHeal;
@@ -383,9 +389,9 @@ bool ParseScenario(const std::string& text, const std::string& name, Schedule* o
     if (first == "group") {
       std::string group_name;
       if (!p.Word(&group_name, "the group's name") || !p.Expect("=")) return fail(p.error());
-      if (group_name == "rest" || group_name == "leader" || group_name == "via" || group_name == "for" || (group_name.size() > 1 && group_name[0] == 's' &&
+      if (group_name == "rest" || group_name == "leader" || group_name == "killed" || group_name == "via" || group_name == "for" || (group_name.size() > 1 && group_name[0] == 's' &&
                                                             std::all_of(group_name.begin() + 1, group_name.end(), ::isdigit))) {
-        return fail(absl::StrCat("group: '", group_name, "' is reserved (rest, leader, s1...)"));
+        return fail(absl::StrCat("group: '", group_name, "' is reserved (rest, leader, killed, s1...)"));
       }
       std::vector<NodeRef> members;
       if (!p.Group(&members, {}, /*leader_ok=*/false)) return fail(p.error());
@@ -488,7 +494,7 @@ std::string FormatAction(const Action& a) {
       return absl::StrCat("workload ", WorkloadName(a.workload), " rate ", a.rate,
                           a.via.empty() ? "" : absl::StrCat(" via ", IndexList(a.via)), " read=", a.read_mode);
     case ActionKind::kPut:
-      return absl::StrCat("put ", a.key, " ", a.value, a.node.index > 0 || a.node.leader ? " via " + NodeText(a.node) : "");
+      return absl::StrCat("put ", a.key, " ", a.value, !(a.node.fixed() && a.node.index == 0) ? " via " + NodeText(a.node) : "");
     case ActionKind::kExpectLeader: return absl::StrCat("expect leader within ", Exact(a.length));
     case ActionKind::kExpectNewLeader: return absl::StrCat("expect new-leader within ", Exact(a.length));
     case ActionKind::kExpectNoLeader: return absl::StrCat("expect no-leader for ", Exact(a.length));

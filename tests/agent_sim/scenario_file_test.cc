@@ -5,6 +5,12 @@
 // fingerprint, over seeds with every fault kind on and over swarm seeds.
 #include "tests/agent_sim/scenario_file.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/agent_sim/generated_run.h"
 
@@ -98,6 +104,60 @@ TEST(ScenarioFile, TheExampleSaysWhatItMeans) {
   EXPECT_EQ(s.actions.back().length, absl::ZeroDuration());  // no window: at that moment
 }
 
+// "killed" names the agent killed last of those still down, as each action runs: two leaders
+// killed in turn come back in the opposite order, a third "restart killed" finds nobody down
+// and is skipped, and the cluster converges (every server up again).
+TEST(ScenarioFile, KilledNamesTheAgentKilledLastStillDown) {
+  constexpr char kText[] = R"(servers 5
+duration 30s
+workload kv rate 20
+at 3s expect leader within 10s
+at 5s kill leader
+expect new-leader within 10s
+at 15s kill leader torn
+at 17s pause killed for 1s
+restart killed
+after 1s restart killed
+after 1s restart killed
+expect converged within 10s
+)";
+  const Schedule s = Parse(kText);
+  int killed_refs = 0;
+  for (const Action& a : s.actions) killed_refs += a.node.killed ? 1 : 0;
+  EXPECT_EQ(killed_refs, 4);
+  // Printed and read back, the same.
+  const std::string printed = FormatScenario(s, "");
+  EXPECT_NE(printed.find("at 17s restart killed\nat 18s restart killed\n"), std::string::npos) << printed;
+  EXPECT_EQ(FormatScenario(Parse(printed), ""), printed);
+
+  char* buffer = nullptr;
+  size_t size = 0;
+  std::FILE* trace = open_memstream(&buffer, &size);
+  ASSERT_NE(trace, nullptr);
+  ScheduleRunOptions options;
+  options.seed = 3;
+  options.trace = TraceLevel::kShort;
+  const GeneratedResult r = RunSchedule(s, options, trace);
+  std::fclose(trace);
+  const std::string events(buffer, size);
+  std::free(buffer);
+  EXPECT_TRUE(r.outcome.ok) << r.outcome.report << "\n" << events;
+  EXPECT_EQ(r.expectations_met, 3);
+  // The victims, in the order they went down, and the restarts.
+  std::vector<std::string> killed, restarted;
+  for (absl::string_view line : absl::StrSplit(absl::string_view(events), '\n')) {
+    const size_t at = line.find(" kill ") != absl::string_view::npos ? line.find(" kill ") : line.find(" kill (torn) ");
+    if (at != absl::string_view::npos) killed.emplace_back(line.substr(line.rfind(' ') + 1));
+    if (line.find(" restart s") != absl::string_view::npos) restarted.emplace_back(line.substr(line.rfind(' ') + 1));
+  }
+  ASSERT_EQ(killed.size(), 2u) << events;
+  EXPECT_NE(killed[0], killed[1]);
+  EXPECT_EQ(restarted, (std::vector<std::string>{killed[1], killed[0]})) << events;
+  // A pause of an agent down does nothing; its line names whom "killed" resolved to.
+  EXPECT_NE(events.find("pause " + killed[1] + " for"), std::string::npos) << events;
+  EXPECT_NE(events.find("skipped (no agent killed is down): restart killed"), std::string::npos) << events;
+}
+
 TEST(ScenarioFile, BadInputsAreRefusedWithTheirLine) {
   struct Bad {
     const char* text;
@@ -129,6 +189,8 @@ TEST(ScenarioFile, BadInputsAreRefusedWithTheirLine) {
       {"duration 10s\nat 12s heal\n", "t.scenario:2: at 12s, after the safety phase (duration 10s)"},
       {"start s2 join s2\n", "t.scenario:1: s2 joins itself"},
       {"start leader\n", "t.scenario:1: 'leader' is not allowed here"},
+      {"start killed\n", "t.scenario:1: 'killed' is not allowed here"},
+      {"group killed = s1\n", "t.scenario:1: group: 'killed' is reserved"},
       {"group rest = s1\n", "t.scenario:1: group: 'rest' is reserved"},
       {"put k/1 v\n", "t.scenario:1: put: keys under k/, c/ and settle/ are the workload's"},
       {"heal now\n", "t.scenario:1: unexpected 'now' at the end"},

@@ -38,11 +38,15 @@ struct DelaySpec {
 // False (with `error` set) if `text` is none of the forms.
 bool ParseDelay(const std::string& text, DelaySpec* out, std::string* error);
 
-// An agent an action names: by index (s1 is 1; clients are numbered after the servers), or
-// whichever agent leads when the action runs.
+// An agent an action names: by index (s1 is 1; clients are numbered after the servers),
+// whichever agent leads when the action runs, or the agent a kill took down last of those
+// still down when it runs ("killed": a kill of "leader" restarted without knowing who it was).
 struct NodeRef {
   int index = 0;
   bool leader = false;
+  bool killed = false;
+  // Named by its index (not resolved when the action runs).
+  bool fixed() const { return !leader && !killed; }
   friend bool operator==(const NodeRef&, const NodeRef&) = default;
 };
 

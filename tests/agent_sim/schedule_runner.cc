@@ -121,6 +121,15 @@ std::optional<int> ScheduleRunner::Resolve(const NodeRef& ref, const Action& act
     }
     return best;
   }
+  if (ref.killed) {
+    // The one killed last of those still down.
+    for (auto it = killed_.rbegin(); it != killed_.rend(); ++it) {
+      if (!run_.up(*it)) return *it;
+    }
+    Event(absl::StrCat("skipped (no agent killed is down): ", FormatAction(action)));
+    skipped_++;
+    return std::nullopt;
+  }
   if (!run_.added(ref.index)) {
     Event(absl::StrCat("skipped (", Name(ref.index), " not started): ", FormatAction(action)));
     skipped_++;
@@ -182,7 +191,7 @@ void ScheduleRunner::Execute(const Action& action) {
     case ActionKind::kWorkload: return Workload(a);
     case ActionKind::kPut: {
       std::optional<int> via;
-      if (a.node.index > 0 || a.node.leader) {
+      if (!(a.node.fixed() && a.node.index == 0)) {
         via = Resolve(a.node, a);
       } else {
         via = run_.SteadyLeader();
@@ -324,6 +333,9 @@ void ScheduleRunner::FireArmedKill(NodeId id, const Effects& effects) {
 void ScheduleRunner::KillNow(int victim, bool torn, bool wipe) {
   if (!faults_on_ || !run_.up(victim)) return;
   run_.Kill(victim, torn);
+  // Each agent once, at its latest kill: at most one entry per agent.
+  killed_.erase(std::remove(killed_.begin(), killed_.end(), victim), killed_.end());
+  killed_.push_back(victim);
   Event(absl::StrCat(wipe ? "kill (to be wiped) " : torn ? "kill (torn) " : "kill ", Name(victim)));
   if (wipe) {
     wipe_pending_[victim] = true;

@@ -86,6 +86,7 @@ class ScheduleRunner {
   std::map<uint64_t, int> index_of_;  // NodeId value -> agent index
   bool faults_on_ = true;
   std::map<int, bool> wipe_pending_;  // killed, to come back wiped
+  std::vector<int> killed_;           // the agents killed, by their latest kill ("killed")
   std::map<int, int> lives_;          // wiped restarts per agent
   std::optional<Time> last_wipe_at_;
   int wiped_empty_ = 0;
