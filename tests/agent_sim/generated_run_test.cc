@@ -5,6 +5,8 @@
 // generated runs as through the scenarios.
 #include "tests/agent_sim/generated_run.h"
 
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "tests/agent_sim/unsafe_switches.h"
 
@@ -35,6 +37,39 @@ sim::testing::FaultCounts RunSeeds(GeneratedConfig c, int* wiped_empty = nullptr
     if (wiped_empty != nullptr) *wiped_empty += r.wiped_restarts_empty;
   }
   return sum;
+}
+
+// The servers' join graph a generated run starts with is connected, staggered or not (each
+// server joins among those started before it, the first one a later one): the generator once
+// drew joins among all five servers and split gossip in two for good (tests/seeds/
+// staggered_join_graph.scenario; its split graph: tests/scenarios/must_fail/).
+TEST(GeneratedRun, TheServersJoinGraphIsConnected) {
+  for (uint64_t seed = 1; seed <= 2000; ++seed) {
+    GeneratedConfig c = Base();
+    c.seed = seed;
+    c.servers = 1 + static_cast<int>(seed % 7);
+    c.bootstrap_expect = seed % 2 == 0 ? 0 : c.servers;
+    const Schedule s = InitialSchedule(c);
+    std::vector<int> pool(c.servers + 1);  // union-find over the servers
+    for (int i = 1; i <= c.servers; ++i) pool[i] = i;
+    auto root = [&](int i) {
+      while (pool[i] != i) i = pool[i] = pool[pool[i]];
+      return i;
+    };
+    int starts = 0;
+    for (const Action& a : s.actions) {
+      if (a.kind != ActionKind::kStart || !s.is_server(a.node.index)) continue;
+      starts++;
+      for (int j : a.join) {
+        if (s.is_server(j)) pool[root(a.node.index)] = root(j);
+      }
+    }
+    ASSERT_EQ(starts, c.servers) << seed;
+    for (int i = 2; i <= c.servers; ++i) {
+      ASSERT_EQ(root(i), root(1)) << "seed " << seed << ": " << c.servers << " servers"
+                                  << (c.bootstrap_expect > 0 ? " staggered" : "") << ", s" << i << " not joined to s1";
+    }
+  }
 }
 
 TEST(GeneratedRun, NoFaultFlagNoFault) {
