@@ -218,6 +218,12 @@ absl::Status ServeStoreRead(const state::Store& store, const StoreReadContext& c
   if (method == "kv.get") {
     if (call.key().size() > 2048) return absl::InvalidArgumentError("key too long");
     if (call.keys()) {
+      // The same listing as last time while nothing under the prefix changed (Store's memo).
+      if (const state::Store::KeyListingMemo* memo = store.FindKeyListingMemo(call.key(), call.separator())) {
+        reply->set_index(memo->index);
+        reply->set_body(memo->body);
+        return absl::OkStatus();
+      }
       std::string body = "[";
       bool plain = true;
       size_t count = 0;
@@ -232,6 +238,7 @@ absl::Status ServeStoreRead(const state::Store& store, const StoreReadContext& c
       if (plain && count == 0) return absl::NotFoundError("");
       if (plain) {
         body += ']';
+        store.KeepKeyListingMemo({std::string(call.key()), std::string(call.separator()), reply->index(), body});
       } else {
         body = Json(store.KVKeys(call.key(), call.separator()).value).dump();
       }

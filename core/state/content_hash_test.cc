@@ -119,6 +119,67 @@ TEST(ContentHashTest, RunningSumsEqualAFreshPassAfterRandomWrites) {
   }
 }
 
+// A listing as ServeStoreRead memoizes it: the keys (cut at the separator) and the index.
+Store::KeyListingMemo FreshListing(const Store& store, const std::string& prefix, const std::string& separator) {
+  Store::KeyListingMemo m{prefix, separator, 0, ""};
+  m.index = store.ForEachKVKey(prefix, separator, [&](std::string_view key) { m.body.append(key.data(), key.size()).append(","); });
+  return m;
+}
+
+// The key listing memo (store.h) lives only while nothing under its prefix changed: after
+// every kind of write RandomWrite makes, a memo still there equals a fresh listing, and one
+// is kept again for the next write; writes elsewhere leave it; a restore drops them all.
+TEST(ContentHashTest, KeyListingMemosAreDroppedByWritesUnderTheirPrefix) {
+  const std::vector<std::pair<std::string, std::string>> listings = {{"a/", ""}, {"b/1", ""}, {"a/", "/"}, {"", "/"}};
+  uint64_t hits = 0, drops = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    Rng rng(seed);
+    Store store;
+    ASSERT_TRUE(store.Register(1, T(1), LiveNodeReq("n1")).ok());
+    store.SetLastIndex(1);
+    for (uint64_t idx = 2; idx < 400; ++idx) {
+      RandomWrite(store, rng, idx);
+      for (const auto& [prefix, separator] : listings) {
+        const Store::KeyListingMemo fresh = FreshListing(store, prefix, separator);
+        if (const Store::KeyListingMemo* memo = store.FindKeyListingMemo(prefix, separator)) {
+          hits++;
+          ASSERT_EQ(memo->body, fresh.body) << "seed " << seed << " index " << idx << " prefix " << prefix;
+          ASSERT_EQ(memo->index, fresh.index) << "seed " << seed << " index " << idx << " prefix " << prefix;
+        } else {
+          drops++;
+        }
+        // As ServeStoreRead: an empty listing is not kept (its index is the KV table's,
+        // which every write moves).
+        if (!fresh.body.empty()) store.KeepKeyListingMemo(fresh);
+      }
+    }
+  }
+  // Both happen often: the prefixes share few keys.
+  EXPECT_GT(hits, 5'000u);
+  EXPECT_GT(drops, 5'000u);
+
+  Store store;
+  ASSERT_TRUE(store.KVSet(1, KV("a/1", "x")).ok());
+  ASSERT_TRUE(store.KVSet(2, KV("b/1", "x")).ok());
+  store.KeepKeyListingMemo(FreshListing(store, "a/", ""));
+  ASSERT_TRUE(store.KVSet(3, KV("b/2", "y")).ok());
+  EXPECT_NE(store.FindKeyListingMemo("a/", ""), nullptr);  // a write elsewhere
+  EXPECT_EQ(store.FindKeyListingMemo("a/", "/"), nullptr);  // another separator: another listing
+  ASSERT_TRUE(store.KVSet(4, KV("a/1", "z")).ok());
+  EXPECT_EQ(store.FindKeyListingMemo("a/", ""), nullptr);  // a value changed: the index moved
+  store.KeepKeyListingMemo(FreshListing(store, "a/", ""));
+  store.SetLastIndex(4);
+  const std::string snapshot = store.Snapshot();
+  const absl::Status restored = store.Restore(snapshot);
+  ASSERT_TRUE(restored.ok()) << restored;
+  EXPECT_EQ(store.FindKeyListingMemo("a/", ""), nullptr);
+  // Bounded: the oldest goes first.
+  for (int i = 0; i < 6; ++i) store.KeepKeyListingMemo(FreshListing(store, absl::StrCat("p", i), ""));
+  EXPECT_EQ(store.FindKeyListingMemo("p1", ""), nullptr);
+  EXPECT_NE(store.FindKeyListingMemo("p2", ""), nullptr);
+  EXPECT_NE(store.FindKeyListingMemo("p5", ""), nullptr);
+}
+
 TEST(ContentHashTest, TellsRowsApart) {
   Store a, b;
   for (Store* s : {&a, &b}) {

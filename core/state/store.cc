@@ -824,7 +824,33 @@ Indexed<std::vector<Session>> Store::NodeSessions(std::string_view node) const {
   return r;
 }
 
+const Store::KeyListingMemo* Store::FindKeyListingMemo(std::string_view prefix, std::string_view separator) const {
+  for (const KeyListingMemo& m : key_listing_memos_) {
+    if (m.prefix == prefix && m.separator == separator) return &m;
+  }
+  return nullptr;
+}
+
+void Store::KeepKeyListingMemo(KeyListingMemo memo) const {
+  if (memo.body.size() > kKeyListingMemoBytesMax) return;
+  for (auto it = key_listing_memos_.begin(); it != key_listing_memos_.end(); ++it) {
+    if (it->prefix == memo.prefix && it->separator == memo.separator) {
+      key_listing_memos_.erase(it);
+      break;
+    }
+  }
+  if (key_listing_memos_.size() >= kKeyListingMemosMax) key_listing_memos_.erase(key_listing_memos_.begin());
+  key_listing_memos_.push_back(std::move(memo));
+  MUSTER_CHECK_LE(key_listing_memos_.size(), kKeyListingMemosMax, "key listing memos");
+}
+
+void Store::DropKeyListingMemos(std::string_view key) {
+  if (key_listing_memos_.empty()) return;
+  std::erase_if(key_listing_memos_, [&](const KeyListingMemo& m) { return key.substr(0, m.prefix.size()) == m.prefix; });
+}
+
 void Store::SetKVRow(KVEntry entry) {
+  DropKeyListingMemos(entry.key);
   const uint64_t row = KVRowHash(entry);
   auto it = kv_.find(entry.key);
   if (it == kv_.end()) {
@@ -838,11 +864,13 @@ void Store::SetKVRow(KVEntry entry) {
 }
 
 void Store::EraseKVRow(absl::btree_map<std::string, KVEntry>::iterator it) {
+  DropKeyListingMemos(it->first);
   kv_rows_hash_ -= KVRowHash(it->second);
   kv_.erase(it);
 }
 
 void Store::SetTombstone(const std::string& key, uint64_t index) {
+  DropKeyListingMemos(key);
   auto [it, inserted] = tombstones_.try_emplace(key, index);
   if (!inserted) {
     tombstone_rows_hash_ -= TombstoneRowHash(key, it->second);
@@ -853,6 +881,7 @@ void Store::SetTombstone(const std::string& key, uint64_t index) {
 
 absl::btree_map<std::string, uint64_t>::iterator Store::EraseTombstone(
     absl::btree_map<std::string, uint64_t>::iterator it) {
+  DropKeyListingMemos(it->first);
   tombstone_rows_hash_ -= TombstoneRowHash(it->first, it->second);
   return tombstones_.erase(it);
 }

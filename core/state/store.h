@@ -233,6 +233,22 @@ class Store {
   // valid until the next write); returns KVKeys' index.
   uint64_t ForEachKVKey(std::string_view prefix, std::string_view separator,
                         absl::FunctionRef<void(std::string_view)> fn) const;
+  // A memo of one key listing (ServeStoreRead's `?keys` answer: its body and index), kept
+  // until a key or tombstone under its prefix changes, or the store is cleared or restored.
+  // Watchers ask the same listing again after every write elsewhere; a listing is a walk of
+  // every key under the prefix. At most kKeyListingMemosMax memos (the oldest goes first),
+  // each of at most kKeyListingMemoBytesMax bytes. Only a listing of at least one key may be
+  // kept: an empty one's index is the KV table's, which a write anywhere moves.
+  struct KeyListingMemo {
+    std::string prefix;
+    std::string separator;
+    uint64_t index = 0;
+    std::string body;
+  };
+  static constexpr size_t kKeyListingMemosMax = 4;
+  static constexpr size_t kKeyListingMemoBytesMax = 256 * 1024;
+  const KeyListingMemo* FindKeyListingMemo(std::string_view prefix, std::string_view separator) const;
+  void KeepKeyListingMemo(KeyListingMemo memo) const;
   // The index of the last write or delete of a key under `prefix` (0: none remembered).
   uint64_t KVPrefixIndex(std::string_view prefix) const;
   // When a key may next be acquired (lock delay), if it is delayed at all.
@@ -320,6 +336,9 @@ class Store {
   void SetTombstone(const std::string& key, uint64_t index);
   absl::btree_map<std::string, uint64_t>::iterator EraseTombstone(absl::btree_map<std::string, uint64_t>::iterator it);
   void EraseTombstone(const std::string& key);
+  // Drops the key listing memos whose prefix `key` is under (every change to kv_ and
+  // tombstones_, through the helpers above).
+  void DropKeyListingMemos(std::string_view key);
   static uint64_t KVRowHash(const KVEntry& e);
   static uint64_t TombstoneRowHash(const std::string& key, uint64_t index);
   // ContentHash given the two tables' row sums.
@@ -340,6 +359,8 @@ class Store {
   absl::btree_map<std::string, uint64_t> tombstones_;  // deleted key -> delete index
   uint64_t kv_rows_hash_ = 0;         // sum of KVRowHash over kv_ (mod 2^64)
   uint64_t tombstone_rows_hash_ = 0;  // sum of TombstoneRowHash over tombstones_
+  // A cache of derived answers, not state: in no snapshot or hash (mutable: reads keep it).
+  mutable std::vector<KeyListingMemo> key_listing_memos_;  // oldest first
   absl::btree_map<std::string, Time> lock_delays_;     // key -> no acquire before
   absl::btree_map<std::string, absl::btree_set<std::string>> session_locks_;  // session -> keys
 
