@@ -563,6 +563,7 @@ int ShrinkRun(const Flags& f) {
   const std::string last_failure = run(s.smallest);  // its failure, to print
   std::printf("property kept: %s (%d smaller runs failing otherwise refused)\n", s.property.c_str(), s.other_failures);
   for (const std::string& step : s.steps) std::printf("  %s\n", step.c_str());
+  for (const std::string& cut : s.refused) std::printf("  refused (fails otherwise): %s\n", cut.c_str());
   const std::string out_path = f.shrink_out.empty() ? absl::StrCat("/tmp/sim-shrunk-", seed, ".scenario") : f.shrink_out;
   const std::string command = absl::StrCat("bazel run //cmd:sim -- --scenario ", out_path, " --seed ", seed,
                                            f.config.unsafe_name.empty() ? "" : " --unsafe " + f.config.unsafe_name);

@@ -86,8 +86,9 @@ class Shrinker {
     r_.runs++;
     const std::string failure = run_(candidate);
     if (failure.empty()) return false;
-    if (FailureProperty(failure) != r_.property) {
+    if (const std::string property = FailureProperty(failure); property != r_.property) {
       r_.other_failures++;
+      r_.refused.push_back(absl::StrCat(step, ": ", property));
       return false;
     }
     r_.smallest = candidate;

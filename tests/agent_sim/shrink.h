@@ -26,6 +26,7 @@ struct ShrinkResult {
   int runs = 0;                    // candidates run
   int other_failures = 0;          // of them, failing on another property: refused
   std::vector<std::string> steps;  // each accepted cut: "duration 20s -> 6s", "actions 31 -> 4", ...
+  std::vector<std::string> refused;  // each cut refused so, with what it broke: "faults 5 -> 3: liveness"
 };
 
 // The property a failure names: the checker or rule it reports ("election safety", "raft

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/agent_sim/generated_run.h"
@@ -95,6 +96,10 @@ TEST(Shrink, KeepsOnlyFailuresOfTheSameProperty) {
   EXPECT_TRUE(HasLine(r.smallest, 105) && HasLine(r.smallest, 117));
   EXPECT_EQ(r.smallest.duration, absl::Seconds(13));
   EXPECT_GT(r.other_failures, 0);
+  EXPECT_EQ(r.refused.size(), static_cast<size_t>(r.other_failures));
+  for (const std::string& cut : r.refused) {
+    EXPECT_TRUE(absl::EndsWith(cut, ": liveness") || absl::EndsWith(cut, ": expectation (line 7)")) << cut;
+  }
   EXPECT_EQ(FailureProperty(run(r.smallest)), r.property);
   std::printf("%d runs, %d failing otherwise refused\n", r.runs, r.other_failures);
 }
