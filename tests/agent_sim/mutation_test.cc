@@ -105,6 +105,19 @@ TEST(AgentMutation, FollowersServingDefaultReadsIsCaught) {
   EXPECT_GE(Caught({"followers_serve_default_reads", 1, 10}), 1);
 }
 
+// Every switch is off unless a test turns it on: default options are the production agent's
+// (cmd/agent builds its options from the config and the raft timing alone).
+TEST(AgentMutation, EverySwitchIsOffByDefault) {
+  const agent::AgentMachineOptions o;
+  EXPECT_FALSE(o.unsafe_followers_serve_default_reads);
+  EXPECT_FALSE(o.unsafe_acquire_takes_held_locks);
+  EXPECT_FALSE(o.unsafe_acquire_from_suspect_holders);
+  EXPECT_FALSE(o.unsafe_user_events_no_id_check);
+  EXPECT_FALSE(o.lan.unsafe_user_events_no_dedup);
+  EXPECT_FALSE(o.raft.unsafe_ack_before_durable || o.raft.unsafe_ack_append_before_persist ||
+               o.raft.unsafe_vote_twice_in_term || o.raft.unsafe_reply_before_persist);
+}
+
 // An agent rule's switch (`name`, or none) in generated runs of `workload` over seeds
 // [first, first + count): how many failed, each of them on `property` (FailureProperty).
 int CaughtInGeneratedRuns(const char* name, WorkloadKind workload, uint64_t first, uint64_t count,
