@@ -49,7 +49,7 @@ struct GeneratedConfig {
   WorkloadKind workload = WorkloadKind::kKv;
   int rate = 20;  // workload requests per simulated second
   TraceLevel trace = TraceLevel::kOff;
-  // A raft rule switched off (tests/agent_sim/unsafe_switches.h): the checkers must catch it.
+  // A raft or agent rule switched off (tests/agent_sim/unsafe_switches.h): the checkers must catch it.
   std::string unsafe_name;
   std::function<void(agent::AgentMachineOptions&)> mutate;
 };
@@ -92,7 +92,7 @@ Schedule InitialSchedule(const GeneratedConfig& config);
 // as they happen (and with TraceLevel::kFull every agent's log to stderr).
 GeneratedResult RunGenerated(const GeneratedConfig& config, std::FILE* trace_out);
 
-// How a written schedule runs: its seed (the schedule's own unless overridden), the raft rule
+// How a written schedule runs: its seed (the schedule's own unless overridden), the rule
 // switched off if any, the trace, and the command line a failure prints.
 struct ScheduleRunOptions {
   uint64_t seed = 0;  // 0: the schedule's
