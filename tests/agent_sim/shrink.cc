@@ -206,8 +206,10 @@ std::string FailureProperty(std::string_view failure) {
   }
   what = what.substr(0, what.find('\n'));
   // An expectation is its own property: its line.
-  if (absl::StartsWith(what, "expectation failed (line ")) {
-    return absl::StrCat("expectation (line ", what.substr(25, what.find(')') - 25), ")");
+  constexpr absl::string_view kExpectation = "expectation failed (line ";
+  if (absl::StartsWith(what, kExpectation)) {
+    const size_t from = kExpectation.size();
+    return absl::StrCat("expectation (line ", what.substr(from, what.find(')') - from), ")");
   }
   // Each checker's messages (tests/agent_sim: agent_checker.cc, agent_run.cc, the workloads,
   // schedule_runner.cc; sim/testing's step budget and phases), by a part only its own carry.
