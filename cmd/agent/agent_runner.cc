@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -30,6 +31,7 @@
 #include "io/http/server.h"
 #include "io/memory_store.h"
 #include "io/raft_storage/rocks_storage.h"
+#include "io/resident_pages.h"
 #include "proto/agent.pb.h"
 
 namespace muster::cmd {
@@ -41,6 +43,23 @@ constexpr absl::Duration kLeaveAnswerGrace = absl::Milliseconds(200);
 // How often the runner looks for a storage failure that stopped the host (io/host.h: the
 // host fail-stops and reports it; the process must then end, not linger without a machine).
 constexpr absl::Duration kStorageWatchInterval = absl::Seconds(1);
+
+// When the agent gives back the pages it touched only to start (io/resident_pages.h): once its
+// start is over (config, data dir, join and first sync take seconds), a second later (the
+// releaser drops only mappings it saw at its previous look), and then now and then, so a burst
+// of one-off work (a reload, a spike of API requests) does not stay resident either. A page
+// needed again is one minor fault: a few milliseconds of faults per release at most.
+constexpr absl::Duration kFirstPageRelease = absl::Seconds(30);
+constexpr absl::Duration kSecondPageRelease = absl::Seconds(1);
+constexpr absl::Duration kPageReleaseInterval = absl::Minutes(10);
+
+// This process's binary as /proc/self/maps names it; "" if unknown.
+std::string ExecutablePath() {
+  char path[4096];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof(path));
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof(path)) return "";
+  return std::string(path, static_cast<size_t>(n));
+}
 
 uint64_t Millis(absl::Duration d) { return static_cast<uint64_t>(absl::ToInt64Milliseconds(d)); }
 
@@ -285,6 +304,11 @@ class AgentRun {
           }
         },
         Millis(kStorageWatchInterval), Millis(kStorageWatchInterval));
+    uv_timer_init(&loop_, &page_release_);
+    page_release_.data = this;
+    uv_timer_start(
+        &page_release_, [](uv_timer_t* t) { static_cast<AgentRun*>(t->data)->ReleasePages(); },
+        Millis(kFirstPageRelease), 0);
     handles_started_ = true;
   }
 
@@ -397,6 +421,20 @@ class AgentRun {
     return absl::OkStatus();
   }
 
+  void ReleasePages() {
+    absl::StatusOr<io::ReleasedPages> released = page_releaser_.Release();
+    if (!released.ok() && !page_release_failed_) {
+      // Only memory is at stake: said once, and the agent goes on.
+      page_release_failed_ = true;
+      log_->Write(absl::Now(), LogLevel::kWarn, "agent",
+                  absl::StrCat("Could not release startup pages: ", released.status().message()));
+    }
+    ++page_releases_;
+    uv_timer_start(
+        &page_release_, [](uv_timer_t* t) { static_cast<AgentRun*>(t->data)->ReleasePages(); },
+        Millis(page_releases_ == 1 ? kSecondPageRelease : kPageReleaseInterval), 0);
+  }
+
   // Stops the HTTP API and the host and closes the runner's handles; the loop then ends.
   void Shutdown(int exit_code) {
     if (shutting_down_) return;
@@ -406,6 +444,7 @@ class AgentRun {
       for (uv_signal_t* handle : {&sigint_, &sigterm_, &sighup_}) uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&leave_timer_), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&storage_watch_), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&page_release_), nullptr);
     }
     if (http_ != nullptr) http_->Stop([] {});
     if (dns_ != nullptr) dns_->Stop([] {});
@@ -433,7 +472,10 @@ class AgentRun {
   std::unique_ptr<io::dns::DnsServer> dns_;
   std::string dns_address_;
   uv_signal_t sigint_, sigterm_, sighup_;
-  uv_timer_t leave_timer_, storage_watch_;
+  uv_timer_t leave_timer_, storage_watch_, page_release_;
+  io::ResidentPageReleaser page_releaser_{ExecutablePath()};
+  int page_releases_ = 0;
+  bool page_release_failed_ = false;
   bool handles_started_ = false;
   bool leaving_ = false;
   bool shutting_down_ = false;
