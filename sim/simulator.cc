@@ -84,58 +84,87 @@ uint64_t PayloadHash(std::string_view bytes) {
 }  // namespace
 
 void Simulator::Schedule(Time when, std::function<void()> fn) {
-  Action action;
-  action.fn = std::move(fn);
-  ScheduleAction(when, std::move(action));
+  const uint32_t slot = TakeSlot(when);
+  actions_[slot].kind = Action::Kind::kCall;
+  actions_[slot].fn = std::move(fn);
+  Push(when, slot);
 }
 
 void Simulator::ScheduleDelivery(Time when, NodeId node, uint64_t generation, InputEvent input) {
-  Action action;
-  action.kind = Action::Kind::kDeliver;
-  action.node = node;
-  action.generation = generation;
-  action.input = std::move(input);
-  ScheduleAction(when, std::move(action));
+  const uint32_t slot = TakeSlot(when);
+  Action& a = actions_[slot];
+  a.kind = Action::Kind::kDeliver;
+  a.node = node;
+  a.generation = generation;
+  a.input = std::move(input);
+  Push(when, slot);
 }
 
-void Simulator::ScheduleAction(Time when, Action action) {
+void Simulator::ScheduleNodeEvent(Time when, Action::Kind kind, NodeId node, uint64_t generation, uint64_t value) {
+  const uint32_t slot = TakeSlot(when);
+  Action& a = actions_[slot];
+  a.kind = kind;
+  a.node = node;
+  a.generation = generation;
+  a.value = value;
+  Push(when, slot);
+}
+
+void Simulator::At(Time when, std::function<void()> fn) { Schedule(std::max(when, now_), std::move(fn)); }
+
+// Actions are filled in place in their slot (no Action built and moved for each event).
+uint32_t Simulator::TakeSlot(Time when) {
   MUSTER_CHECK(when >= now_, "cannot schedule in the past");
-  uint32_t slot;
   if (!free_slots_.empty()) {
-    slot = free_slots_.back();
+    const uint32_t slot = free_slots_.back();
     free_slots_.pop_back();
-    actions_[slot] = std::move(action);
-  } else {
-    MUSTER_CHECK_LT(actions_.size(), uint64_t{1} << 32, "too many pending events");
-    slot = static_cast<uint32_t>(actions_.size());
-    actions_.push_back(std::move(action));
+    return slot;
   }
+  MUSTER_CHECK_LT(actions_.size(), uint64_t{1} << 32, "too many pending events");
+  actions_.emplace_back();
+  return static_cast<uint32_t>(actions_.size() - 1);
+}
+
+void Simulator::Push(Time when, uint32_t slot) {
   queue_.push_back(Event{when, next_event_seq_++, slot});
   std::push_heap(queue_.begin(), queue_.end(), Later());
 }
 
-void Simulator::Run(Action& action) {
-  switch (action.kind) {
-    case Action::Kind::kCall:
-      action.fn();
+// What the event in `slot` needs is taken out and the slot freed before it runs: what it
+// runs may schedule more, into the slot it frees.
+void Simulator::Run(uint32_t slot) {
+  Action& a = actions_[slot];
+  const NodeId node = a.node;
+  const uint64_t generation = a.generation;
+  const uint64_t value = a.value;
+  switch (a.kind) {
+    case Action::Kind::kCall: {
+      std::function<void()> fn = std::move(a.fn);
+      a.fn = nullptr;
+      free_slots_.push_back(slot);
+      fn();
       return;
-    case Action::Kind::kDeliver:
-      Deliver(action.node, action.generation, Input{now_, std::move(action.input)});
+    }
+    case Action::Kind::kDeliver: {
+      Input input{now_, std::move(a.input)};
+      free_slots_.push_back(slot);
+      Deliver(node, generation, std::move(input));
       return;
+    }
     case Action::Kind::kWake: {
-      Node& n = *nodes_.at(action.node.value - 1);
-      if (!n.up || n.generation != action.generation || n.wake_token != action.value) return;
+      free_slots_.push_back(slot);
+      Node& n = *nodes_.at(node.value - 1);
+      if (!n.up || n.generation != generation || n.wake_token != value) return;
       n.wake_at.reset();
-      Deliver(action.node, action.generation, Input{now_, TickInput{}});
+      Deliver(node, generation, Input{now_, TickInput{}});
       return;
     }
     case Action::Kind::kSynced:
-      OnSynced(action.node, action.generation, action.value);
+      free_slots_.push_back(slot);
+      OnSynced(node, generation, value);
       return;
   }
 }
-
-void Simulator::At(Time when, std::function<void()> fn) { Schedule(std::max(when, now_), std::move(fn)); }
 
 NodeId Simulator::AddNode(MachineFactory factory, Address address) {
   return AddNode(std::move(factory), std::move(address), {});
@@ -357,12 +386,7 @@ EffectExecutor::Sinks Simulator::Sinks(Node& node) {
     const Time done = std::max(n->last_sync_done, now_ + rng_.UniformDuration(disk_config_.sync_latency_min,
                                                                               disk_config_.sync_latency_max));
     n->last_sync_done = done;
-    Action synced;
-    synced.kind = Action::Kind::kSynced;
-    synced.node = n->id;
-    synced.generation = n->generation;
-    synced.value = write_id;
-    ScheduleAction(done, std::move(synced));
+    ScheduleNodeEvent(done, Action::Kind::kSynced, n->id, n->generation, write_id);
   };
   return sinks;
 }
@@ -441,12 +465,7 @@ void Simulator::ArmWake(Node& node, Time when) {
   when = std::max(when - node.clock_offset, now_);  // the machine asked in its own clock
   if (node.wake_at.has_value() && *node.wake_at == when) return;
   node.wake_at = when;
-  Action wake;
-  wake.kind = Action::Kind::kWake;
-  wake.node = node.id;
-  wake.generation = node.generation;
-  wake.value = ++node.wake_token;
-  ScheduleAction(when, std::move(wake));
+  ScheduleNodeEvent(when, Action::Kind::kWake, node.id, node.generation, ++node.wake_token);
 }
 
 bool Simulator::Step() {
@@ -456,10 +475,7 @@ bool Simulator::Step() {
   queue_.pop_back();
   MUSTER_CHECK(event.when >= now_, "time went backwards");
   now_ = event.when;
-  // Out of its slot first: what it runs may schedule more, into the slot it frees.
-  Action action = std::move(actions_[event.slot]);
-  free_slots_.push_back(event.slot);
-  Run(action);
+  Run(event.slot);
   return true;
 }
 

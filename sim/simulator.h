@@ -161,10 +161,13 @@ class Simulator {
   };
 
   void Schedule(Time when, std::function<void()> fn);
-  void ScheduleAction(Time when, Action action);
   // `input` reaches `node` at `when` if it is still in life `generation` (else dropped).
   void ScheduleDelivery(Time when, NodeId node, uint64_t generation, InputEvent input);
-  void Run(Action& action);
+  // A wake-up (value: its token) or a sync's end (value: the write id).
+  void ScheduleNodeEvent(Time when, Action::Kind kind, NodeId node, uint64_t generation, uint64_t value);
+  uint32_t TakeSlot(Time when);
+  void Push(Time when, uint32_t slot);
+  void Run(uint32_t slot);
   void Deliver(NodeId node, uint64_t generation, Input input);
   void RunStep(Node& node, const Input& input);
   EffectExecutor::Sinks Sinks(Node& node);
