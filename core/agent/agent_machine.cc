@@ -349,6 +349,7 @@ class AgentMachine::Impl {
   std::optional<Time> first_joined_;
   std::string reported_name_claimer_;
   absl::btree_set<std::string> reported_id_conflicts_;
+  uint64_t identity_checked_members_version_ = ~uint64_t{0};  // lan's members_version() at the last walk
 
   // Joins.
   int join_attempts_ = 0;
@@ -1699,6 +1700,10 @@ void AgentMachine::Impl::CheckIdentityConflicts(Time now) {
                 "\"; it is not let in (node names must be unique)");
     }
   }
+  // A new clash needs a member that became alive or changed its tags: none since the last
+  // walk, nothing new to find (the walk ran at every step: 2.4% of a simulated run).
+  if (lan->members_version() == identity_checked_members_version_) return;
+  identity_checked_members_version_ = lan->members_version();
   for (const auto& [name, m] : lan->members()) {
     if (name == node_name_ || m.status != gossip::MemberStatus::kAlive) continue;
     auto id = m.tags.find("id");

@@ -470,7 +470,10 @@ bool Serf::HandleJoinIntent(const pb::JoinIntent& j) {
     return false;
   }
   m.status_ltime = j.ltime();
-  if (m.status == MemberStatus::kLeaving) m.status = MemberStatus::kAlive;
+  if (m.status == MemberStatus::kLeaving) {
+    m.status = MemberStatus::kAlive;
+    members_version_++;
+  }
   return true;
 }
 
@@ -687,6 +690,7 @@ void Serf::HandleQueryResponse(const pb::QueryResponse& r) {
 // Events out
 
 void Serf::PublishMember(const std::string& type, const Member& m) {
+  members_version_++;
   SerfEvent ev;
   ev.type = type;
   ev.members.push_back(ToEventMember(m));

@@ -163,6 +163,10 @@ class Serf final : private MemberlistDelegate {
   void AddTimer(Time at, TimerQueue::Fn fn) { memberlist_.timers().Add(at, std::move(fn)); }
 
   const absl::btree_map<std::string, Member>& members() const { return members_; }
+  // Moves whenever a member may have become alive or changed its tags (every member event,
+  // and a join intent bringing a leaving member back): a caller that derives something from
+  // the alive members' tags need not look again while it stands still.
+  uint64_t members_version() const { return members_version_; }
   const Member* member(const std::string& name) const;
   int NumAliveMembers() const;
   Memberlist& memberlist() { return memberlist_; }
@@ -265,6 +269,7 @@ class Serf final : private MemberlistDelegate {
   uint64_t event_min_time_ = 0;
   uint64_t query_min_time_ = 0;
   absl::btree_map<std::string, Member> members_;
+  uint64_t members_version_ = 0;  // see members_version()
   absl::btree_map<std::string, Intent> recent_intents_;
   std::vector<SeenEvents> event_buffer_;
   std::vector<std::vector<std::pair<uint64_t, uint32_t>>> query_buffer_;  // (ltime, id) per slot
