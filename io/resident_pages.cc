@@ -138,9 +138,48 @@ absl::StatusOr<std::vector<Mapping>> ParseSmaps(std::string_view smaps) {
   return mappings;
 }
 
-bool HoldsOnlyCleanFilePages(const Mapping& mapping) {
+bool IsReadOnlyPrivateFileMapping(const Mapping& mapping) {
   return !mapping.writable && !mapping.shared && mapping.inode != 0 && !mapping.path.empty() &&
-         mapping.path[0] == '/' && mapping.anonymous_kb == 0;
+         mapping.path[0] == '/';
+}
+
+bool HoldsOnlyCleanFilePages(const Mapping& mapping) {
+  return IsReadOnlyPrivateFileMapping(mapping) && mapping.anonymous_kb == 0;
+}
+
+absl::Status CleanPageRuns(uint64_t start, uint64_t end, std::vector<std::pair<uint64_t, uint64_t>>* runs) {
+  constexpr uint64_t kPageBytes = 4096;
+  constexpr uint64_t kPresent = uint64_t{1} << 63;
+  constexpr uint64_t kSwapped = uint64_t{1} << 62;
+  constexpr uint64_t kFileOrSharedAnonymous = uint64_t{1} << 61;
+  const int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("/proc/self/pagemap: ", std::strerror(errno)));
+  const uint64_t pages = (end - start) / kPageBytes;
+  std::vector<uint64_t> entries(pages);
+  const ssize_t want = static_cast<ssize_t>(pages * sizeof(uint64_t));
+  const ssize_t got = pread(fd, entries.data(), static_cast<size_t>(want), static_cast<off_t>(start / kPageBytes * sizeof(uint64_t)));
+  close(fd);
+  if (got != want) return absl::UnavailableError("/proc/self/pagemap: short read");
+  uint64_t run_start = 0;
+  bool in_run = false;
+  for (uint64_t i = 0; i <= pages; ++i) {
+    bool clean = false;
+    if (i < pages) {
+      const uint64_t e = entries[i];
+      // A private copy is present without the file bit, or swapped out: it must stay.
+      const bool copy = ((e & kPresent) != 0 && (e & kFileOrSharedAnonymous) == 0) || (e & kSwapped) != 0;
+      clean = !copy;
+    }
+    const uint64_t address = start + i * kPageBytes;
+    if (clean && !in_run) {
+      run_start = address;
+      in_run = true;
+    } else if (!clean && in_run) {
+      runs->emplace_back(run_start, address - run_start);
+      in_run = false;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ReleasedPages> ResidentPageReleaser::Release() {
@@ -158,13 +197,18 @@ absl::StatusOr<ReleasedPages> ResidentPageReleaser::Release() {
   std::vector<std::pair<uint64_t, uint64_t>> executable_ranges;
   std::set<Key> seen;
   for (const Mapping& m : *mappings) {
-    if (!HoldsOnlyCleanFilePages(m)) continue;
+    if (!IsReadOnlyPrivateFileMapping(m)) continue;
     Key key{m.start, m.end, m.inode, m.path};
-    if (m.rss_kb > 0 && seen_.count(key) > 0) {
-      ranges.emplace_back(m.start, m.end - m.start);
+    if (m.rss_kb > m.anonymous_kb && seen_.count(key) > 0) {
+      if (m.anonymous_kb == 0) {
+        ranges.emplace_back(m.start, m.end - m.start);
+      } else if (absl::Status status = CleanPageRuns(m.start, m.end, &ranges); !status.ok()) {
+        // A relocated segment: its copied pages stay, the rest goes, page by page.
+        return status;
+      }
       if (!executable_.empty() && m.path == executable_) executable_ranges.emplace_back(m.start, m.end - m.start);
       ++released.mappings;
-      released.file_kb += m.rss_kb;
+      released.file_kb += m.rss_kb - m.anonymous_kb;
     }
     seen.insert(std::move(key));
   }

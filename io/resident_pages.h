@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace muster::io {
@@ -43,14 +44,23 @@ absl::StatusOr<std::vector<Mapping>> ParseSmaps(std::string_view smaps);
 // read-only segment has. Dropping such pages loses nothing.
 bool HoldsOnlyCleanFilePages(const Mapping& mapping);
 
+// A mapping that may hold clean file pages: private, not writable, from a file. Its pages are
+// clean but for the private copies (Anonymous in smaps) a relocated segment has.
+bool IsReadOnlyPrivateFileMapping(const Mapping& mapping);
+
+// Appends to `runs` (start, length) the runs of pages of [start, end) of this process that are
+// not private copies (by /proc/self/pagemap: present without the file bit, or swapped).
+absl::Status CleanPageRuns(uint64_t start, uint64_t end, std::vector<std::pair<uint64_t, uint64_t>>* runs);
+
 struct ReleasedPages {
   int mappings = 0;      // mappings whose pages were released
   uint64_t file_kb = 0;  // what those mappings had resident before
   bool heap_trimmed = false;
 };
 
-// Releases, at each Release(), the resident pages of the mappings that hold only clean file
-// pages and that were already there, with the same bounds, protection and file, at the
+// Releases, at each Release(), the clean file pages of the read-only private file mappings
+// (all of a mapping's pages, or, in a relocated one, all but its private copies) that were
+// already there, with the same bounds, protection and file, at the
 // previous Release(). The second condition keeps a library that another thread is loading at
 // that moment out of it: the loader maps a whole library read-only first and then maps its
 // writable segment over it and relocates it, so a mapping seen read-only in this scan may be

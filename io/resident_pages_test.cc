@@ -119,6 +119,7 @@ TEST(ResidentPageReleaser, DropsCleanFilePagesOfMappingsSeenBeforeAndKeepsWritte
   volatile char sum = 0;
   for (size_t i = 0; i < length; i += static_cast<size_t>(page)) sum = sum + clean[i];
   relocated[0] = 'R';
+  for (size_t i = 0; i < length; i += static_cast<size_t>(page)) sum = sum + relocated[i];
   ASSERT_EQ(mprotect(relocated, length, PROT_READ), 0);
   writable[0] = 'W';
   ASSERT_EQ(Find(clean).rss_kb, length / 1024);
@@ -139,7 +140,10 @@ TEST(ResidentPageReleaser, DropsCleanFilePagesOfMappingsSeenBeforeAndKeepsWritte
   EXPECT_EQ(std::string(clean, length), content);
   EXPECT_EQ(relocated[0], 'R');
   EXPECT_EQ(writable[0], 'W');
+  // Of the relocated mapping only its copied page stayed (the rest were never touched).
+  EXPECT_EQ(Find(relocated).rss_kb, static_cast<uint64_t>(page) / 1024);
   EXPECT_EQ(std::string(relocated + 1, length - 1), content.substr(1));
+  EXPECT_EQ(relocated[0], 'R');
 
   // A mapping that appeared since the previous look waits for the next one.
   int late_fd = open(path.c_str(), O_RDONLY);
