@@ -4,7 +4,9 @@
 
 One `muster agent -server` (127.0.8.20) and one client (127.0.8.21, -retry-join to it); the
 client gets one service with one check (a TTL check, passed once: a client's usual idle work is
-a sync now and then, not probes), then sits idle for `seconds` (default 30). Then its VmRSS,
+a sync now and then, not probes), then sits idle for `seconds` (default 150: past the agent's
+release of its startup pages at 30-31 s after its start (io/resident_pages.h) and two
+anti-entropy full syncs, so what is resident is the idle working set). Then its VmRSS,
 RssAnon, RssFile (/proc/PID/status) and, per mapped file (smaps), what is resident: the pages
 read from the file (file-backed, shared with any other process mapping it) and the private
 copies written at load (anonymous: relocations, .data, .bss), with the heap, stacks and other
@@ -17,6 +19,7 @@ import collections
 import json
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -85,13 +88,26 @@ def register(client, check):
     assert code == 200, f"register: {code} {answer!r}"
 
 
+def own_copy(binary, tmpdir, name):
+    """A copy of the binary for one agent alone, as on a host that runs one agent: the page
+    cache of a binary that other processes map holds large folios, which a fault maps whole
+    (io/resident_pages.h), so agents sharing one file would each show the others' code."""
+    path = os.path.join(tmpdir, f"muster-{name}")
+    shutil.copyfile(binary, path)
+    os.chmod(path, 0o755)
+    return path
+
+
 def body(binary, tmpdir, agents, seconds):
     probed = Probed((PROBED_ADDRESS, PROBED_PORT), Ok)
     threading.Thread(target=probed.serve_forever, daemon=True).start()
     try:
-        servers = cluster.start_servers(binary, tmpdir, agents, [SERVER_ADDRESS])
-        client, http_client = cluster.start_clients(binary, tmpdir, agents, [CLIENT_ADDRESS, HTTP_CLIENT_ADDRESS],
-                                                    join=servers, extra_args=["-log-level=INFO"])
+        servers = cluster.start_servers(own_copy(binary, tmpdir, "server"), tmpdir, agents, [SERVER_ADDRESS])
+        (client,) = cluster.start_clients(own_copy(binary, tmpdir, "client"), tmpdir, agents, [CLIENT_ADDRESS],
+                                          join=servers, extra_args=["-log-level=INFO"])
+        (http_client,) = cluster.start_clients(own_copy(binary, tmpdir, "http-client"), tmpdir, agents,
+                                               [HTTP_CLIENT_ADDRESS], join=servers, names=["c2"],
+                                               extra_args=["-log-level=INFO"])
         register(client, {"CheckID": "web-ttl", "TTL": "10m"})
         code, answer, _ = client.http("PUT", "/v1/agent/check/pass/web-ttl")
         assert code == 200, f"pass: {code} {answer!r}"
@@ -117,6 +133,6 @@ def body(binary, tmpdir, agents, seconds):
 
 
 if __name__ == "__main__":
-    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
+    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 150.0
     sys.argv = sys.argv[:2]
     cluster.scenario(lambda binary, tmpdir, agents: body(binary, tmpdir, agents, seconds))
