@@ -142,6 +142,9 @@ def register_all(client):
 
 
 def own_copy(binary, tmpdir, name):
+    """A copy of the binary for one agent alone, as on a host that runs one agent: the page
+    cache of a binary that other processes map holds large folios, which a fault maps whole
+    (io/resident_pages.h), so agents sharing one file would each show the others' code."""
     path = os.path.join(tmpdir, f"muster-{name}")
     shutil.copyfile(binary, path)
     os.chmod(path, 0o755)
@@ -151,8 +154,7 @@ def own_copy(binary, tmpdir, name):
 def body(binary, tmpdir, agents, seconds):
     results = {}
     results["serf"] = measure_serf(tmpdir)
-    # Each agent from its own copy of the binary, as on hosts that run one agent each
-    # (client_agent_idle_bench.own_copy says why it matters).
+    # Each agent from its own copy of the binary, as on hosts that run one agent each.
     servers = cluster.start_servers(own_copy(binary, tmpdir, "server"), tmpdir, agents, [SERVER_ADDRESS])
     (client,) = cluster.start_clients(own_copy(binary, tmpdir, "client"), tmpdir, agents, [CLIENT_ADDRESS], join=servers,
                                       extra_args=["-log-level=INFO"])

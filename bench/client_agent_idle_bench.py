@@ -19,7 +19,6 @@ import collections
 import json
 import os
 import re
-import shutil
 import sys
 import threading
 import time
@@ -27,7 +26,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 import cluster  # noqa: E402
 from cluster import log  # noqa: E402
-from client_agent_bench import Ok, Probed  # noqa: E402  (the probed test server, shared)
+from client_agent_bench import Ok, Probed, own_copy  # noqa: E402  (the probed test server, shared)
 
 SERVER_ADDRESS = "127.0.8.20"
 CLIENT_ADDRESS = "127.0.8.21"
@@ -86,16 +85,6 @@ def register(client, check):
     body = {"ID": "web", "Name": "web", "Port": 8080, "Checks": [check]}
     code, answer, _ = client.http("PUT", "/v1/agent/service/register", json.dumps(body))
     assert code == 200, f"register: {code} {answer!r}"
-
-
-def own_copy(binary, tmpdir, name):
-    """A copy of the binary for one agent alone, as on a host that runs one agent: the page
-    cache of a binary that other processes map holds large folios, which a fault maps whole
-    (io/resident_pages.h), so agents sharing one file would each show the others' code."""
-    path = os.path.join(tmpdir, f"muster-{name}")
-    shutil.copyfile(binary, path)
-    os.chmod(path, 0o755)
-    return path
 
 
 def body(binary, tmpdir, agents, seconds):
